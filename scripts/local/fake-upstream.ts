@@ -1,0 +1,140 @@
+/**
+ * A fake OpenAI-compatible provider on loopback for tests and benchmarks. It speaks
+ * the real wire format (JSON completions, SSE chunks, `usage`, OpenAI error bodies)
+ * and can be told to be slow, to fail, or to break its stream.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type FakeBehaviour = {
+  /** Delay before the response headers. */
+  latencyMs: number;
+  /** Extra delay before the first streamed chunk. */
+  firstTokenMs: number;
+  /** Delay between streamed chunks. */
+  tokenIntervalMs: number;
+  /** Tokens in the answer; each is one streamed chunk. */
+  completionTokens: number;
+  /** Prompt tokens to report; by default a chars/4 estimate of the request's messages. */
+  promptTokens: number | undefined;
+  /** Answer every request with this error status and an OpenAI error body. */
+  errorStatus: number | undefined;
+  /** Destroy the connection after this many streamed chunks. */
+  breakAfterChunks: number | undefined;
+  /** Stop sending, without closing, after this many streamed chunks. */
+  stallAfterChunks: number | undefined;
+  /** Answer 401 unless `Authorization: Bearer <requiredKey>`. */
+  requiredKey: string | undefined;
+};
+
+export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
+  latencyMs: 0,
+  firstTokenMs: 0,
+  tokenIntervalMs: 0,
+  completionTokens: 8,
+  promptTokens: undefined,
+  errorStatus: undefined,
+  breakAfterChunks: undefined,
+  stallAfterChunks: undefined,
+  requiredKey: undefined,
+};
+
+export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
+
+export type FakeUpstream = {
+  /** Base URL to configure as a provider's, ending in `/v1`. */
+  url: string;
+  behaviour: FakeBehaviour;
+  /** The last requests received, newest last (at most 100). */
+  seen: SeenRequest[];
+  close(): Promise<void>;
+};
+
+const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+
+/** Starts a fake provider on 127.0.0.1; `port: 0` picks a free port. */
+export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port?: number } = {}): Promise<FakeUpstream> {
+  const { port = 0, ...behaviour } = options;
+  const fake: FakeUpstream = {
+    url: "",
+    behaviour: { ...DEFAULT_BEHAVIOUR, ...behaviour },
+    seen: [],
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server: Server = createServer((req, res) => {
+    handle(fake, req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  const close = fake.close;
+  fake.close = () => {
+    server.closeAllConnections();
+    return close();
+  };
+  return fake;
+}
+
+async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const b = fake.behaviour;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) return sendError(res, 404, "Unknown route", "not_found");
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return sendError(res, 400, "Body is not JSON", "invalid_json");
+  }
+  fake.seen.push({ path: req.url, headers: req.headers, body });
+  if (fake.seen.length > 100) fake.seen.shift();
+
+  await sleep(b.latencyMs);
+  if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
+    return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
+  }
+  if (b.errorStatus !== undefined) return sendError(res, b.errorStatus, `Fake upstream error ${b.errorStatus}`, "fake_error");
+
+  const model = typeof body.model === "string" ? body.model : "fake-model";
+  const usage = {
+    prompt_tokens: b.promptTokens ?? Math.ceil(JSON.stringify(body.messages ?? "").length / 4),
+    completion_tokens: b.completionTokens,
+    total_tokens: 0,
+  };
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  const id = `chatcmpl-fake${Date.now().toString(36)}`;
+  const created = Math.floor(Date.now() / 1000);
+  const words = Array.from({ length: b.completionTokens }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
+
+  if (body.stream !== true) {
+    const message = { role: "assistant", content: words.join("") };
+    const answer = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: "stop" }], usage };
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer));
+    return;
+  }
+
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.flushHeaders();
+  const chunk = (delta: object, finish: string | null): string =>
+    `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  await sleep(b.firstTokenMs);
+  for (const [i, word] of words.entries()) {
+    if (i === b.breakAfterChunks) return void res.destroy();
+    if (i === b.stallAfterChunks) return; // keep the socket open, send nothing more
+    if (i > 0) await sleep(b.tokenIntervalMs);
+    res.write(chunk(i === 0 ? { role: "assistant", content: word } : { content: word }, null));
+  }
+  if (b.breakAfterChunks !== undefined && b.breakAfterChunks >= words.length) return void res.destroy();
+  res.write(chunk({}, "stop"));
+  const options = body.stream_options as { include_usage?: boolean } | undefined;
+  if (options?.include_usage === true) {
+    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
+  }
+  res.end("data: [DONE]\n\n");
+}
+
+function sendError(res: ServerResponse, status: number, message: string, code: string): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code } }));
+}

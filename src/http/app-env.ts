@@ -1,0 +1,10 @@
+/** The one Hono environment type of the whole app. */
+import type { Bindings, Config } from "../config/env.ts";
+
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: {
+    requestId: string;
+    config: Config;
+  };
+};

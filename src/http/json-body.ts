@@ -1,0 +1,92 @@
+/** Reads a request's JSON body under a size limit, with strict UTF-8, into a validated value. */
+import type { z } from "zod";
+import { ApiError, invalidRequest } from "../openai/errors.ts";
+
+/**
+ * Reads and validates the body. Refuses, in this order: a non-JSON content type (415),
+ * a body over `maxBytes` (413, read no further than the limit), bytes that are not
+ * UTF-8, text nested deeper than `MAX_DEPTH` or not JSON (400), and a value the schema rejects (400).
+ */
+export async function readJsonBody<T extends z.ZodType>(request: Request, maxBytes: number, schema: T): Promise<z.infer<T>> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, `Content-Type must be application/json, not '${type.slice(0, 100) || "(none)"}'`, {
+      code: "unsupported_media_type",
+    });
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readAtMost(request, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ApiError(400, "Request body is not valid UTF-8", { code: "invalid_encoding" });
+  }
+  if (nestingDepth(text) > MAX_DEPTH) {
+    throw new ApiError(400, `Request body is nested deeper than ${MAX_DEPTH} levels`, { code: "invalid_json" });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "Request body is not valid JSON", { code: "invalid_json" });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ApiError(400, "Request body must be a JSON object", { code: "invalid_type" });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  return parsed.data;
+}
+
+async function readAtMost(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Deep enough for any real tool schema, shallow enough that no recursive walk of the value overflows. */
+const MAX_DEPTH = 64;
+
+/** The deepest bracket nesting outside strings: one pass, no allocation. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 92) i += 1; // backslash: skip the escaped character
+      else if (code === 34) inString = false;
+    } else if (code === 34) inString = true;
+    else if (code === 123 || code === 91) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (code === 125 || code === 93) depth -= 1;
+  }
+  return deepest;
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, `Request body exceeds ${maxBytes} bytes (MAX_BODY_BYTES)`, { code: "body_too_large" });
+}

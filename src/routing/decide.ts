@@ -1,0 +1,123 @@
+/** The routing decision for one request: score → tier → model → fallbacks. Pure. */
+import type { Config } from "../config/env.ts";
+import { TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
+import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
+import { ApiError } from "../openai/errors.ts";
+import { costUsd } from "../providers/usage.ts";
+import { pickModel, unfitReason, type Demand } from "./pick.ts";
+import { scoreComplexity, type Feature } from "./score.ts";
+import { selectTier } from "./tier.ts";
+import { forEachText } from "./text.ts";
+
+export type Decision = {
+  /** How the client named the model: the router chose, a tier was forced, or a model was named. */
+  mode: "auto" | "tier" | "model";
+  tier: Tier;
+  score: number;
+  model: Model;
+  features: Feature[];
+  reasons: string[];
+  fallbacks: Model[];
+  promptTokens: number;
+  estimatedCostUsd: number;
+};
+
+const TIER_PATTERN = /^tier:([1-5])$/;
+
+/**
+ * Decides where a validated chat request goes.
+ * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the request.
+ */
+export function decide(request: ChatRequest, config: Config): Decision {
+  const complexity = scoreComplexity(request);
+  const demand = demandOf(request, complexity.promptTokens, config.estimatedOutputTokens);
+  const isConfigured = (model: Model): boolean => config.providers.get(model.provider)?.configured === true;
+  const forced = TIER_PATTERN.exec(request.model);
+  const scoredTier = selectTier(complexity.score, config.thresholds);
+  const reasons = [explainFeatures(complexity.features)];
+
+  let mode: Decision["mode"];
+  let tier: Tier;
+  let model: Model;
+  let fallbacks: Model[];
+  if (request.model === "auto" || forced) {
+    mode = forced ? "tier" : "auto";
+    const wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
+    reasons.push(
+      forced
+        ? `tier ${wanted} forced by the request (the score alone gives tier ${scoredTier})`
+        : `score ${complexity.score} gives tier ${wanted} (${TIER_NAMES[wanted]})`,
+    );
+    const pick = pickModel(config.registry, wanted, demand, isConfigured);
+    if (pick === undefined) throw noModelFits(demand, config.registry);
+    ({ tier, model, fallbacks } = pick);
+    reasons.push(...pick.reasons);
+  } else {
+    mode = "model";
+    const named = config.registry.find((candidate) => candidate.id === request.model);
+    if (named === undefined) {
+      throw new ApiError(404, `The model '${request.model}' is not in the registry; use "auto", "tier:1".."tier:5" or an id from GET /v1/models`, {
+        code: "model_not_found",
+        param: "model",
+      });
+    }
+    const unfit = unfitReason(named, demand);
+    if (unfit !== undefined) {
+      throw new ApiError(400, `The model '${named.id}' cannot serve this request: ${unfit}`, {
+        code: "model_cannot_serve",
+        param: "model",
+      });
+    }
+    ({ tier } = named);
+    model = named;
+    fallbacks = [];
+    reasons.push(`model ${named.id} named by the request`);
+  }
+  if (!isConfigured(model)) reasons.push(`provider ${model.provider} is not configured`);
+  return {
+    mode,
+    tier,
+    score: complexity.score,
+    model,
+    features: complexity.features,
+    reasons,
+    fallbacks,
+    promptTokens: complexity.promptTokens,
+    estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens),
+  };
+}
+
+function demandOf(request: ChatRequest, promptTokens: number, estimatedOutput: number): Demand {
+  const capabilities = new Set<Capability>();
+  if (request.tools && request.tools.length > 0) capabilities.add("tools");
+  const format = request.response_format?.type;
+  if (format === "json_object" || format === "json_schema") capabilities.add("json");
+  if (request.stream) capabilities.add("streaming");
+  forEachText(request.messages, () => {}, () => capabilities.add("vision"));
+  const requested = requestedOutputTokens(request);
+  return {
+    promptTokens,
+    outputTokens: requested ?? estimatedOutput,
+    reservedOutputTokens: requested ?? 0,
+    capabilities: [...capabilities],
+  };
+}
+
+/** The three strongest features, in words: "proof or derivation request, mathematics, prompt length (60 tokens)". */
+function explainFeatures(features: readonly Feature[]): string {
+  const strongest = features.filter((feature) => feature.contribution > 0.05).slice(0, 3);
+  const weakest = features.filter((feature) => feature.contribution < -0.05);
+  const parts = strongest.map((feature) => feature.label);
+  if (weakest.length > 0) parts.push(`lowered by: ${weakest.map((feature) => feature.label).join(", ")}`);
+  return parts.length === 0 ? "no strong signal" : parts.join(", ");
+}
+
+function noModelFits(demand: Demand, registry: readonly Model[]): ApiError {
+  const largest = Math.max(...registry.map((model) => model.context_window));
+  const needs = demand.capabilities.length > 0 ? ` with ${demand.capabilities.join(", ")}` : "";
+  return new ApiError(
+    400,
+    `No model in the registry can serve this request${needs}: it needs about ${demand.promptTokens + demand.reservedOutputTokens} tokens of context; the largest window is ${largest}`,
+    { code: "no_model_fits", param: "messages" },
+  );
+}

@@ -1,0 +1,23 @@
+/** Walks the text and images of a conversation, whatever shape each message's content has. */
+import type { Message } from "../openai/chat-request.ts";
+
+/** Calls `onText` for every piece of text in the messages and `onImage` for every image. */
+export function forEachText(
+  messages: readonly Message[],
+  onText: (text: string) => void,
+  onImage: () => void = () => {},
+): void {
+  for (const message of messages) {
+    const content = message.content;
+    if (typeof content === "string") onText(content);
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        if (part.type === "text") onText(part.text);
+        else if (part.type === "image_url") onImage();
+      }
+    }
+    if (message.role === "assistant" && message.tool_calls) {
+      for (const call of message.tool_calls) onText(call.function.arguments);
+    }
+  }
+}
