@@ -46,7 +46,7 @@ export function createApp(): Hono<AppEnv> {
   app.onError(function renderError(error, c) {
     const apiError =
       error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
-    if (apiError.status >= 500 && apiError.type !== "upstream_error") {
+    if (apiError.status === 500) {
       const cause = apiError.cause ?? error;
       console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause)) }));
     }

@@ -120,18 +120,23 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   await sleep(b.firstTokenMs);
   for (const [i, word] of words.entries()) {
-    if (i === b.breakAfterChunks) return void res.destroy();
+    if (i === b.breakAfterChunks) return breakOff(res);
     if (i === b.stallAfterChunks) return; // keep the socket open, send nothing more
     if (i > 0) await sleep(b.tokenIntervalMs);
     res.write(chunk(i === 0 ? { role: "assistant", content: word } : { content: word }, null));
   }
-  if (b.breakAfterChunks !== undefined && b.breakAfterChunks >= words.length) return void res.destroy();
+  if (b.breakAfterChunks !== undefined && b.breakAfterChunks >= words.length) return breakOff(res);
   res.write(chunk({}, "stop"));
   const options = body.stream_options as { include_usage?: boolean } | undefined;
   if (options?.include_usage === true) {
     res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
   }
   res.end("data: [DONE]\n\n");
+}
+
+/** Closes the connection mid-response, after what was written is flushed: the client sees an unfinished chunked body. */
+function breakOff(res: ServerResponse): void {
+  res.socket?.end();
 }
 
 function sendError(res: ServerResponse, status: number, message: string, code: string): void {

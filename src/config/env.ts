@@ -27,6 +27,9 @@ const EnvSchema = z.object({
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
 });
 
+/** Every variable the worker reads; `.dev.vars.example` explains each. */
+export const ENV_VARIABLES = EnvSchema.keyof().options;
+
 export type Provider = {
   id: string;
   baseUrl: string;

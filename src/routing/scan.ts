@@ -1,5 +1,5 @@
 /** One linear pass over prompt text, counting the signals the scorer weighs. */
-import { LEXICON, SIGNALS, WORD_START, hashStep, joinHash } from "./lexicon.ts";
+import { SIGNALS, WORD_START, hashStep, joinHash, signalFlags } from "./lexicon.ts";
 
 /** Running counts over every text the request holds; one instance per request. */
 export type TextCounts = {
@@ -7,7 +7,7 @@ export type TextCounts = {
   nonAscii: number;
   words: number;
   /** Hits per signal, indexed like `SIGNALS`. */
-  signals: number[];
+  signals: Int32Array;
   codeFences: number;
   codeSymbols: number;
   mathSymbols: number;
@@ -20,7 +20,7 @@ export function emptyCounts(): TextCounts {
     chars: 0,
     nonAscii: 0,
     words: 0,
-    signals: SIGNALS.map(() => 0),
+    signals: new Int32Array(SIGNALS.length),
     codeFences: 0,
     codeSymbols: 0,
     mathSymbols: 0,
@@ -31,58 +31,56 @@ export function emptyCounts(): TextCounts {
 
 const SIGNAL_COUNT = SIGNALS.length;
 
-function isWordChar(code: number): boolean {
-  return (
-    (code >= 97 && code <= 122) || // a-z
-    (code >= 65 && code <= 90) || // A-Z
-    (code >= 48 && code <= 57) || // 0-9
-    code === 39 || // '
-    code === 95 || // _
-    code > 127
-  );
-}
-
-function countHits(counts: TextCounts, hash: number): void {
-  const flags = LEXICON.get(hash);
-  if (flags === undefined) return;
-  for (let bit = 0; bit < SIGNAL_COUNT; bit++) {
-    if (flags & (1 << bit)) counts.signals[bit]! += 1;
-  }
+/** ASCII characters that belong to words: letters, digits, ' and _. */
+const WORD_CHAR = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  const c = String.fromCharCode(code);
+  WORD_CHAR[code] = /[A-Za-z0-9'_]/.test(c) ? 1 : 0;
 }
 
 /**
  * Adds one text's signals to `counts`. Linear in the text's length, with a constant
- * amount of work per character and no allocation per word.
+ * amount of work per character and no allocation per word. Counters live in locals
+ * and are written back once: V8 keeps them in registers.
  */
 export function scanText(text: string, counts: TextCounts): void {
   const length = text.length;
+  const signals = counts.signals;
   let word = WORD_START;
   let inWord = false;
-  let previous = 0; // hash of the previous word
+  let previous = 0; // hash of the previous word on this line, 0 at a line's start
   let pair = 0; // hash of the previous two words
   let atLineStart = true;
   let backticks = 0;
-  counts.chars += length;
+  let nonAscii = 0;
+  let words = 0;
+  let digits = 0;
+  let codeFences = 0;
+  let codeSymbols = 0;
+  let mathSymbols = 0;
+  let listItems = 0;
+  let questions = 0;
   for (let i = 0; i <= length; i++) {
     const code = i < length ? text.charCodeAt(i) : 32;
-    if (isWordChar(code)) {
-      if (!inWord && atLineStart && code >= 48 && code <= 57) {
-        const next = text.charCodeAt(i + 1);
-        if (next === 46 || next === 41) counts.listItems += 1; // "1." or "1)"
-      }
+    if (code > 127 || WORD_CHAR[code] === 1) {
+      if (code >= 48 && code <= 57) {
+        digits += 1;
+        if (!inWord && atLineStart) {
+          const next = text.charCodeAt(i + 1);
+          if (next === 46 || next === 41) listItems += 1; // "1." or "1)"
+        }
+      } else if (code > 127) nonAscii += 1;
       word = hashStep(word, code >= 65 && code <= 90 ? code | 0x20 : code);
       inWord = true;
       atLineStart = false;
-      if (code > 127) counts.nonAscii += 1;
-      if (code >= 48 && code <= 57) counts.mathSymbols += 0.2;
       continue;
     }
     if (inWord) {
-      counts.words += 1;
-      countHits(counts, word);
+      words += 1;
+      addSignals(signals, signalFlags(word));
       if (previous !== 0) {
-        countHits(counts, joinHash(previous, word));
-        if (pair !== 0) countHits(counts, joinHash(pair, word));
+        addSignals(signals, signalFlags(joinHash(previous, word)));
+        if (pair !== 0) addSignals(signals, signalFlags(joinHash(pair, word)));
         pair = joinHash(previous, word);
       }
       previous = word;
@@ -91,7 +89,7 @@ export function scanText(text: string, counts: TextCounts): void {
     }
     if (code === 96) {
       backticks += 1;
-      if (backticks === 3) counts.codeFences += 1;
+      if (backticks === 3) codeFences += 1;
       continue;
     }
     backticks = 0;
@@ -103,26 +101,26 @@ export function scanText(text: string, counts: TextCounts): void {
         break;
       case 45: // "-" or "*" opening a line is a bullet
       case 42:
-        if (atLineStart && text.charCodeAt(i + 1) === 32) counts.listItems += 1;
+        if (atLineStart && text.charCodeAt(i + 1) === 32) listItems += 1;
         atLineStart = false;
-        counts.mathSymbols += 0.5;
+        mathSymbols += 1;
         break;
       case 123: // { } ; are code
       case 125:
       case 59:
-        counts.codeSymbols += 1;
+        codeSymbols += 1;
         atLineStart = false;
         break;
-      case 61: // = ^ \ $ are math (and sometimes code)
+      case 61: // = ^ \ $ + are math (and sometimes code)
       case 94:
       case 92:
       case 36:
       case 43:
-        counts.mathSymbols += 1;
+        mathSymbols += 2;
         atLineStart = false;
         break;
       case 63:
-        counts.questions += 1;
+        questions += 1;
         atLineStart = false;
         break;
       case 32:
@@ -131,7 +129,22 @@ export function scanText(text: string, counts: TextCounts): void {
         break;
       default:
         atLineStart = false;
-        if (code > 127) counts.nonAscii += 1;
+        if (code > 127) nonAscii += 1;
     }
+  }
+  counts.chars += length;
+  counts.nonAscii += nonAscii;
+  counts.words += words;
+  counts.codeFences += codeFences;
+  counts.codeSymbols += codeSymbols;
+  counts.mathSymbols += (mathSymbols + 0.4 * digits) / 2;
+  counts.listItems += listItems;
+  counts.questions += questions;
+}
+
+function addSignals(signals: Int32Array, flags: number): void {
+  if (flags === 0) return;
+  for (let bit = 0; bit < SIGNAL_COUNT; bit++) {
+    if (flags & (1 << bit)) signals[bit]! += 1;
   }
 }

@@ -1,0 +1,88 @@
+/** The official `openai` client talking to the router in workerd, the router talking to the fake provider. */
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { fakeProviders, startRouter, type Router } from "../support/router.ts";
+
+let fake: FakeUpstream;
+let router: Router;
+let client: OpenAI;
+
+beforeAll(async () => {
+  fake = await startFakeUpstream();
+  router = await startRouter(fakeProviders(fake.url));
+  client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: "unused-by-the-router-yet", maxRetries: 0 });
+});
+afterAll(async () => {
+  await router.close();
+  await fake.close();
+});
+beforeEach(() => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }));
+
+describe("the openai SDK as the client", () => {
+  it("chats, and can read the routing headers", async () => {
+    fake.behaviour.completionTokens = 4;
+    const { data, response } = await client.chat.completions
+      .create({ model: "auto", messages: [{ role: "user", content: "Say hello" }] })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe("Fake token1 token2 token3");
+    expect(data.usage?.completion_tokens).toBe(4);
+    expect(response.headers.get("x-tiergate-tier")).toMatch(/^[1-5]$/);
+    expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
+  });
+
+  it("streams, with usage when it asks for it", async () => {
+    fake.behaviour.completionTokens = 6;
+    const stream = await client.chat.completions.create({
+      model: "tier:3",
+      messages: [{ role: "user", content: "Count to six" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe("Fake token1 token2 token3 token4 token5");
+    expect(usage?.completion_tokens).toBe(6);
+  });
+
+  it("streams without the usage chunk when it does not ask", async () => {
+    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi" }], stream: true });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.every((chunk) => chunk.choices.length === 1)).toBe(true);
+  });
+
+  it("surfaces bad input as the SDK's typed BadRequestError with the param", async () => {
+    const error = await client.chat.completions
+      .create({ model: "auto", messages: [{ role: "user", content: "hi" }], temperature: 5 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("temperature");
+  });
+
+  it("surfaces an unknown model as NotFoundError and a provider outage as InternalServerError", async () => {
+    await expect(client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    fake.behaviour.errorStatus = 500;
+    await expect(client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(
+      OpenAI.InternalServerError,
+    );
+  });
+
+  it("raises an APIError when the provider's stream breaks mid-answer", async () => {
+    fake.behaviour.breakAfterChunks = 2;
+    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi" }], stream: true });
+    const consume = async (): Promise<number> => {
+      let count = 0;
+      for await (const _ of stream) count += 1;
+      return count;
+    };
+    await expect(consume()).rejects.toBeInstanceOf(OpenAI.APIError);
+  });
+});

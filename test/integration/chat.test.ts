@@ -1,0 +1,124 @@
+/** POST /v1/chat/completions through workerd against the fake provider. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { chat, fakeProviders, startRouter, type Router } from "../support/router.ts";
+
+const KEY = "sk-or-test-0123456789abcdef";
+let fake: FakeUpstream;
+let router: Router;
+
+beforeAll(async () => {
+  fake = await startFakeUpstream();
+  router = await startRouter({ ...fakeProviders(fake.url, KEY), UPSTREAM_TIMEOUT_MS: "500" });
+});
+afterAll(async () => {
+  await router.close();
+  await fake.close();
+});
+beforeEach(() => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }));
+
+describe("a JSON completion", () => {
+  it("returns the provider's own body with the routing headers and a cost", async () => {
+    fake.behaviour.promptTokens = 1_000;
+    fake.behaviour.completionTokens = 500;
+    const response = await router.post("/v1/chat/completions", chat("hi"));
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.object).toBe("chat.completion");
+    expect(body.usage).toMatchObject({ prompt_tokens: 1_000, completion_tokens: 500 });
+    const tier = Number(response.headers.get("x-tiergate-tier"));
+    expect(tier).toBeLessThanOrEqual(2);
+    expect(response.headers.get("x-tiergate-model")).toMatch(/^(openrouter|groq)\//);
+    expect(Number(response.headers.get("x-tiergate-score"))).toBeGreaterThanOrEqual(0);
+    expect(response.headers.get("x-tiergate-reason")).toMatch(/tier/);
+    expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
+    expect(Number(response.headers.get("x-tiergate-cost-usd"))).toBeGreaterThan(0);
+  });
+
+  it("sends the provider its own model id and the client's parameters, with the key", async () => {
+    await router.post("/v1/chat/completions", chat("hi", { model: "groq/llama-3.3-70b-versatile", temperature: 0.3, seed: 7 }));
+    const seen = fake.seen.at(-1)!;
+    expect(seen.body).toMatchObject({ model: "llama-3.3-70b-versatile", temperature: 0.3, seed: 7 });
+    expect(seen.headers.authorization).toBe(`Bearer ${KEY}`);
+  });
+
+  it("serves a forced tier from that tier", async () => {
+    const response = await router.post("/v1/chat/completions", chat("hi", { model: "tier:5" }));
+    expect(response.headers.get("x-tiergate-tier")).toBe("5");
+  });
+
+  it("keeps a client's __proto__ key a plain field: no pollution, request served", async () => {
+    const raw = '{"model":"auto","__proto__":{"polluted":true},"messages":[{"role":"user","content":"hi","__proto__":{"x":1}}]}';
+    const response = await router.post("/v1/chat/completions", raw);
+    expect(response.status).toBe(200);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("a streamed completion", () => {
+  it("passes SSE chunks through and ends with [DONE]", async () => {
+    fake.behaviour.completionTokens = 5;
+    const response = await router.post("/v1/chat/completions", chat("hi", { stream: true }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(response.headers.get("x-tiergate-tier")).not.toBeNull();
+    const text = await response.text();
+    expect(text.match(/"content":/g)).toHaveLength(5);
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    expect(text).not.toContain('"usage"');
+    expect(fake.seen.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it("delivers the first chunk before the provider has finished", async () => {
+    fake.behaviour.completionTokens = 3;
+    fake.behaviour.tokenIntervalMs = 400;
+    const response = await router.post("/v1/chat/completions", chat("hi", { stream: true }));
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('"content":"Fake"');
+    expect(first).not.toContain("token2");
+    await reader.cancel();
+  });
+
+  it("turns a broken provider stream into an error event", async () => {
+    fake.behaviour.breakAfterChunks = 2;
+    const text = await (await router.post("/v1/chat/completions", chat("hi", { stream: true }))).text();
+    expect(text).toContain('"code":"upstream_stream_broken"');
+    expect(text).not.toContain("[DONE]");
+  });
+});
+
+describe("provider failures", () => {
+  it.each([
+    [500, 502, "upstream_error"],
+    [503, 502, "upstream_error"],
+    [401, 502, "upstream_error"],
+    [429, 429, "upstream_rate_limited"],
+  ])("a provider %i becomes %i %s", async (upstream, status, code) => {
+    fake.behaviour.errorStatus = upstream;
+    const response = await router.post("/v1/chat/completions", chat("hi"));
+    expect(response.status).toBe(status);
+    const { error } = await response.json();
+    expect(error.code).toBe(code);
+    expect(error.message).not.toContain(KEY);
+    expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
+  });
+
+  it("a provider slower than UPSTREAM_TIMEOUT_MS becomes 504", async () => {
+    fake.behaviour.latencyMs = 1_500;
+    const response = await router.post("/v1/chat/completions", chat("hi"));
+    expect(response.status).toBe(504);
+    expect((await response.json()).error.code).toBe("upstream_timeout");
+  });
+
+  it("a provider that is not listening becomes 502", async () => {
+    const dead = await startRouter(fakeProviders("http://127.0.0.1:9/v1"));
+    try {
+      const response = await dead.post("/v1/chat/completions", chat("hi"));
+      expect(response.status).toBe(502);
+      expect((await response.json()).error.code).toBe("upstream_unreachable");
+    } finally {
+      await dead.close();
+    }
+  });
+});

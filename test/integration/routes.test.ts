@@ -1,0 +1,100 @@
+/** The decision, the registry, health and the constitutional-hash rules, through workerd. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chat, startRouter, type Router } from "../support/router.ts";
+
+const HASH = "cdd01ef066bc6cf2";
+let router: Router;
+
+beforeAll(async () => (router = await startRouter()));
+afterAll(() => router.close());
+
+describe("POST /v1/route with no provider key", () => {
+  it("answers a greeting with tier 1 or 2, spending nothing", async () => {
+    const response = await router.post("/v1/route", chat("Hi! How's it going?"));
+    expect(response.status).toBe(200);
+    const decision = await response.json();
+    expect(decision.tier).toBeLessThanOrEqual(2);
+    expect(decision).toMatchObject({ provider_configured: false, constitutional_hash: HASH, mode: "auto" });
+    for (const key of ["tier", "score", "model", "provider", "features", "reasons", "fallbacks", "estimated_cost_usd"]) {
+      expect(decision).toHaveProperty(key);
+    }
+  });
+
+  it.each([
+    ["a multi-part proof", "Prove that for every integer n >= 1 the sum 1^3 + ... + n^3 equals (n(n+1)/2)^2. First prove it by induction, then give a combinatorial proof, and finally show that the identity fails for fourth powers."],
+    ["a system design", "Design a multi-region event-sourcing architecture for a payments system: describe the data model, consensus and replication strategy, how you ensure exactly-once processing, the failure modes, and the latency and consistency trade-offs. Compare at least two alternatives."],
+  ])("answers %s with tier 4 or 5", async (_, prompt) => {
+    const decision = await (await router.post("/v1/route", chat(prompt))).json();
+    expect(decision.tier).toBeGreaterThanOrEqual(4);
+    expect(decision.fallbacks.length).toBeGreaterThan(0);
+    expect(decision.estimated_cost_usd).toBeGreaterThan(0);
+    expect(decision.reasons.join(" ")).toMatch(/proof|design/);
+  });
+
+  it("escalates an image to a vision-capable model", async () => {
+    const body = {
+      model: "tier:1",
+      messages: [{ role: "user", content: [{ type: "text", text: "hi" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] }],
+    };
+    const decision = await (await router.post("/v1/route", body)).json();
+    expect(decision.tier).toBe(2);
+    expect(decision.reasons).toContain("escalated to tier 2");
+  });
+});
+
+describe("GET /v1/models and /health", () => {
+  it("lists the registry in OpenAI's format with tier, prices and context window", async () => {
+    const list = await (await router.fetch("/v1/models")).json();
+    expect(list.object).toBe("list");
+    expect(list.data.length).toBeGreaterThanOrEqual(11);
+    for (const model of list.data) {
+      expect(model).toMatchObject({ object: "model", owned_by: expect.any(String), tier: expect.any(Number) });
+      expect(model.pricing).toMatchObject({ input_usd_per_mtok: expect.any(Number), output_usd_per_mtok: expect.any(Number) });
+      expect(model.context_window).toBeGreaterThan(0);
+    }
+  });
+
+  it("reports version, hash and unconfigured providers with what to set", async () => {
+    const health = await (await router.fetch("/health")).json();
+    expect(health).toMatchObject({ status: "unconfigured", version: "0.1.0", constitutional_hash: HASH });
+    expect(health.providers).toContainEqual(expect.objectContaining({ id: "groq", configured: false, configure_with: "GROQ_API_KEY" }));
+  });
+});
+
+describe("the constitutional hash", () => {
+  it("is on every response: success, 404, 405, 400 and 409", async () => {
+    const responses = await Promise.all([
+      router.fetch("/health"),
+      router.fetch("/nowhere"),
+      router.fetch("/v1/route"),
+      router.post("/v1/route", "{"),
+      router.post("/v1/route", chat("hi"), { "x-constitutional-hash": "0000000000000000" }),
+    ]);
+    expect(responses.map((r) => r.status)).toEqual([200, 404, 405, 400, 409]);
+    for (const response of responses) expect(response.headers.get("x-constitutional-hash")).toBe(HASH);
+  });
+
+  it("lets a request that names the pinned hash through, and refuses any other with 409", async () => {
+    expect((await router.post("/v1/route", chat("hi"), { "x-constitutional-hash": HASH })).status).toBe(200);
+    const refused = await router.post("/v1/chat/completions", chat("hi"), { "x-constitutional-hash": "deadbeefdeadbeef" });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual({
+      error: {
+        message: expect.stringContaining(HASH),
+        type: "invalid_request_error",
+        param: "x-constitutional-hash",
+        code: "constitutional_hash_mismatch",
+      },
+    });
+  });
+});
+
+describe("completions with no provider key", () => {
+  it("answer 503 naming the variable to set", async () => {
+    const response = await router.post("/v1/chat/completions", chat("hi"));
+    expect(response.status).toBe(503);
+    const { error } = await response.json();
+    expect(error.code).toBe("provider_not_configured");
+    expect(error.message).toMatch(/OPENROUTER_API_KEY|GROQ_API_KEY/);
+  });
+});

@@ -1,0 +1,55 @@
+/** Serves the built worker (dist/index.js, from `npm run build`) in workerd through Miniflare. */
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const bundle = `${root}dist/index.js`;
+const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(`${root}wrangler.toml`, "utf8"))![1]!;
+
+export type Router = {
+  url: string;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** POSTs a JSON value (or a raw string) to `path`. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+};
+
+export async function startRouter(bindings: Record<string, string> = {}): Promise<Router> {
+  if (!existsSync(bundle)) throw new Error("dist/index.js is missing: run `npm run build` (npm test does)");
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      scriptPath: bundle,
+      modules: true,
+      compatibilityDate,
+      bindings,
+      cf: false,
+      host: "127.0.0.1",
+      port: 0,
+    }),
+  );
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  const call = (path: string, init?: RequestInit): Promise<Response> => fetch(`${url}${path}`, init);
+  return {
+    url,
+    fetch: call,
+    post: (path, body, headers = {}) =>
+      call(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    close: () => mf.dispose(),
+  };
+}
+
+/** Bindings that point both built-in providers at a fake upstream. */
+export function fakeProviders(baseUrl: string, key = "test-key-0123456789"): Record<string, string> {
+  return { OPENROUTER_BASE_URL: baseUrl, OPENROUTER_API_KEY: key, GROQ_BASE_URL: baseUrl, GROQ_API_KEY: key };
+}
+
+export const chat = (content: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  model: "auto",
+  messages: [{ role: "user", content }],
+  ...extra,
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/env.ts";
+import type { Model } from "../../src/config/registry.ts";
+import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import { ApiError } from "../../src/openai/errors.ts";
+import { decide } from "../../src/routing/decide.ts";
+import { pickModel, type Demand } from "../../src/routing/pick.ts";
+
+const model = (id: string, tier: 1 | 2 | 3 | 4 | 5, price: number, extra: Partial<Model> = {}): Model => ({
+  id,
+  provider: "groq",
+  upstream_model: id,
+  tier,
+  input_usd_per_mtok: price,
+  output_usd_per_mtok: price,
+  price_read_on: "2026-11-01",
+  context_window: 10_000,
+  capabilities: ["tools", "json", "streaming"],
+  ...extra,
+});
+const demand = (extra: Partial<Demand> = {}): Demand => ({
+  promptTokens: 100,
+  outputTokens: 100,
+  reservedOutputTokens: 0,
+  capabilities: [],
+  ...extra,
+});
+const all = (): boolean => true;
+
+describe("pickModel", () => {
+  const registry = [model("a1", 1, 3), model("b1", 1, 1), model("c2", 2, 5), model("v3", 3, 9, { capabilities: ["vision"] })];
+
+  it("picks the cheapest fitting model and lists the rest of the tier, then the tiers above", () => {
+    const pick = pickModel(registry, 1, demand(), all)!;
+    expect(pick.model.id).toBe("b1");
+    expect(pick.fallbacks.map((m) => m.id)).toEqual(["a1", "c2", "v3"]);
+    expect(pick.tier).toBe(1);
+  });
+
+  it("prefers a configured provider to a cheaper unconfigured one", () => {
+    const mixed = [model("cheap", 1, 1, { provider: "openrouter" }), model("dear", 1, 5)];
+    expect(pickModel(mixed, 1, demand(), (m) => m.provider === "groq")!.model.id).toBe("dear");
+  });
+
+  it("escalates when the tier lacks a capability, and says so", () => {
+    const pick = pickModel(registry, 1, demand({ capabilities: ["vision"] }), all)!;
+    expect(pick.model.id).toBe("v3");
+    expect(pick.tier).toBe(3);
+    expect(pick.reasons.join(" ")).toMatch(/no tier 1 .* lacks vision/);
+    expect(pick.reasons).toContain("escalated to tier 3");
+  });
+
+  it("escalates when the prompt plus max_tokens overflows the context window", () => {
+    const big = [model("small", 1, 1), model("large", 2, 2, { context_window: 100_000 })];
+    const pick = pickModel(big, 1, demand({ promptTokens: 9_000, reservedOutputTokens: 2_000 }), all)!;
+    expect(pick.model.id).toBe("large");
+    expect(pick.reasons[0]).toMatch(/context window 10000 < 11000 tokens/);
+  });
+
+  it("returns nothing when no tier from the requested one up can serve", () => {
+    expect(pickModel(registry, 4, demand(), all)).toBeUndefined();
+  });
+});
+
+describe("decide", () => {
+  const config = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x" });
+  const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
+    ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;
+
+  it("routes a greeting low and a hard proof high", () => {
+    expect(decide(ask("hi there!"), config).tier).toBeLessThanOrEqual(2);
+    const hard = decide(ask("Prove rigorously that every bounded monotone sequence of real numbers converges, then derive the Bolzano-Weierstrass theorem from it."), config);
+    expect(hard.tier).toBeGreaterThanOrEqual(4);
+    expect(hard.reasons[0]).toMatch(/proof or derivation request/);
+  });
+
+  it("honours a forced tier and a named model", () => {
+    const forced = decide(ask("hi", { model: "tier:4" }), config);
+    expect(forced.tier).toBe(4);
+    expect(forced.mode).toBe("tier");
+    const named = decide(ask("hi", { model: "openrouter/openai/o3" }), config);
+    expect(named.model.id).toBe("openrouter/openai/o3");
+    expect(named.mode).toBe("model");
+  });
+
+  it("rejects an unknown model with 404 and a model that cannot serve with 400", () => {
+    const unknown = (): unknown => decide(ask("hi", { model: "gpt-17" }), config);
+    expect(unknown).toThrow(ApiError);
+    expect(unknown).toThrow(/not in the registry/);
+    try {
+      decide(ask("hi", { model: "groq/llama-3.1-8b-instant", max_tokens: 200_000 }), config);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ApiError).status).toBe(400);
+      expect((error as ApiError).code).toBe("model_cannot_serve");
+    }
+  });
+
+  it("refuses with 400 a request no model can hold", () => {
+    try {
+      decide(ask("hi", { max_tokens: 5_000_000 }), config);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ApiError).status).toBe(400);
+      expect((error as ApiError).code).toBe("no_model_fits");
+    }
+  });
+
+  it("estimates the cost from the prompt and max_tokens", () => {
+    const decision = decide(ask("hi", { model: "tier:5", max_tokens: 1_000 }), config);
+    const m = decision.model;
+    expect(decision.estimatedCostUsd).toBeCloseTo((decision.promptTokens * m.input_usd_per_mtok + 1_000 * m.output_usd_per_mtok) / 1e6, 12);
+  });
+});

@@ -1,0 +1,87 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ENV_VARIABLES, parseConfig } from "../../src/config/env.ts";
+import { DEFAULT_MODELS, RegistrySchema, TIERS, loadRegistry } from "../../src/config/registry.ts";
+import { costUsd } from "../../src/providers/usage.ts";
+import { VERSION } from "../../src/version.ts";
+
+describe("the built-in registry", () => {
+  it("is valid, has at least 11 models, and covers all five tiers from OpenRouter and Groq", () => {
+    expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
+    expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(11);
+    for (const tier of TIERS) expect(DEFAULT_MODELS.some((m) => m.tier === tier), `tier ${tier}`).toBe(true);
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq"]));
+  });
+
+  it("gets no cheaper on average as tiers rise", () => {
+    const meanPrice = (tier: number): number => {
+      const models = DEFAULT_MODELS.filter((m) => m.tier === tier);
+      return models.reduce((sum, m) => sum + m.input_usd_per_mtok + m.output_usd_per_mtok, 0) / models.length;
+    };
+    for (const tier of [2, 3, 4, 5]) expect(meanPrice(tier)).toBeGreaterThan(meanPrice(tier - 1));
+  });
+});
+
+describe("MODELS_JSON", () => {
+  const one = {
+    id: "local/llama",
+    provider: "groq",
+    upstream_model: "llama",
+    tier: 1,
+    input_usd_per_mtok: 0,
+    output_usd_per_mtok: 0,
+    price_read_on: "2026-11-01",
+    context_window: 8192,
+    capabilities: ["streaming"],
+  };
+
+  it("replaces the whole registry", () => {
+    expect(loadRegistry(JSON.stringify([one]))).toEqual([one]);
+    expect(loadRegistry(undefined)).toBe(DEFAULT_MODELS);
+  });
+
+  it("is refused when malformed, duplicated or naming an unknown provider", () => {
+    expect(() => loadRegistry("[")).toThrow();
+    expect(() => loadRegistry(JSON.stringify([{ ...one, tier: 6 }]))).toThrow();
+    expect(() => loadRegistry(JSON.stringify([{ ...one, capabilities: ["telepathy"] }]))).toThrow();
+    expect(() => loadRegistry(JSON.stringify([one, one]))).toThrow(/duplicate model id/);
+    expect(() => parseConfig({ MODELS_JSON: JSON.stringify([{ ...one, provider: "nowhere" }]) })).toThrow(/unknown provider/);
+  });
+});
+
+describe("providers", () => {
+  it("are configured only by their key; a custom one by its base URL, its key from a named binding", () => {
+    const config = parseConfig({
+      GROQ_API_KEY: "gsk_test",
+      OPENROUTER_API_KEY: "",
+      CUSTOM_PROVIDERS: JSON.stringify([{ id: "ollama", base_url: "http://127.0.0.1:11434/v1", api_key_binding: "OLLAMA_KEY" }]),
+      OLLAMA_KEY: "local-secret",
+    });
+    expect(config.providers.get("groq")?.configured).toBe(true);
+    expect(config.providers.get("openrouter")?.configured).toBe(false);
+    expect(config.providers.get("openrouter")?.baseUrl).toBe("https://openrouter.ai/api/v1");
+    expect(config.providers.get("ollama")).toMatchObject({ configured: true, apiKey: "local-secret" });
+  });
+});
+
+describe("costUsd", () => {
+  it("prices tokens per million at the model's rates", () => {
+    const model = { ...DEFAULT_MODELS[0]!, input_usd_per_mtok: 2, output_usd_per_mtok: 8 };
+    expect(costUsd(model, 1_000_000, 0)).toBe(2);
+    expect(costUsd(model, 1_000, 500)).toBeCloseTo(0.002 + 0.004, 12);
+  });
+});
+
+describe("VERSION", () => {
+  it("matches package.json", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+});
+
+describe(".dev.vars.example", () => {
+  it("names every variable the worker reads", () => {
+    const example = readFileSync(new URL("../../.dev.vars.example", import.meta.url), "utf8");
+    for (const name of ENV_VARIABLES) expect(example, name).toMatch(new RegExp(`^${name}=`, "m"));
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { scoreComplexity } from "../../src/routing/score.ts";
+import { LEXICON_SIZE, SIGNALS, hashPhrase, hashWord, signalFlags } from "../../src/routing/lexicon.ts";
+import type { ChatRequest } from "../../src/openai/chat-request.ts";
+
+const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
+  ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;
+const score = (content: string, extra: Partial<ChatRequest> = {}): number => scoreComplexity(ask(content, extra)).score;
+
+const PROOF =
+  "Prove that there are infinitely many primes congruent to 3 mod 4. Give a rigorous proof, then show that the argument fails for primes congruent to 1 mod 4.";
+const DESIGN =
+  "Design a globally distributed rate limiter for an API gateway at 1M requests per second. Discuss consistency, fault tolerance and latency trade-offs, then the sharding strategy.\n1. Requirements\n2. Architecture\n3. Failure modes";
+
+describe("scoreComplexity", () => {
+  it("is deterministic", () => {
+    const first = scoreComplexity(ask(DESIGN));
+    const second = scoreComplexity(ask(DESIGN));
+    expect(second).toEqual(first);
+  });
+
+  it("stays in [0, 1] for empty, tiny and huge prompts", () => {
+    for (const text of ["", "a", "prove ".repeat(50_000), "x".repeat(1_000_000)]) {
+      const value = score(text);
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("ranks a greeting far below a proof or a system design", () => {
+    expect(score("Hello! How are you today?")).toBeLessThan(0.1);
+    expect(score(PROOF)).toBeGreaterThan(0.7);
+    expect(score(DESIGN)).toBeGreaterThan(0.6);
+  });
+
+  it("does not lower the score when a proof request is added", () => {
+    const base = "Consider the sequence a(n) = n^2 + n + 41 for positive integers n.";
+    expect(score(`${base} Prove that a(40) is not prime.`)).toBeGreaterThan(score(base));
+  });
+
+  it("does not lower the score when code, constraints or steps are added", () => {
+    const base = "Summarise this function.";
+    expect(score(`${base}\n\`\`\`ts\nfunction f(x: number) { return x * 2; }\n\`\`\``)).toBeGreaterThan(score(base));
+    expect(score(`${base} You must use exactly three bullets and at most 50 words.`)).toBeGreaterThan(score(base));
+    expect(score(`${base} First list the inputs, then the outputs, finally the side effects.`)).toBeGreaterThan(score(base));
+  });
+
+  it("counts the system prompt, earlier turns, tools, response_format and max_tokens", () => {
+    const plain = ask("Reply with the weather.");
+    const richer: ChatRequest = {
+      ...plain,
+      messages: [
+        { role: "system", content: "You are a careful analyst. Explain your reasoning and compare alternatives." },
+        { role: "user", content: "Earlier question about the algorithm's time complexity." },
+        { role: "assistant", content: "It is O(n log n)." },
+        { role: "user", content: "Reply with the weather." },
+      ],
+    };
+    const withTools: ChatRequest = {
+      ...plain,
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+    };
+    const withSchema: ChatRequest = {
+      ...plain,
+      response_format: { type: "json_schema", json_schema: { name: "weather" } },
+    };
+    const withLongOutput: ChatRequest = { ...plain, max_tokens: 16_000 };
+    const base = scoreComplexity(plain).score;
+    for (const variant of [richer, withTools, withSchema, withLongOutput]) {
+      expect(scoreComplexity(variant).score).toBeGreaterThan(base);
+    }
+  });
+
+  it("reads text inside content parts and counts images", () => {
+    const parts = scoreComplexity({
+      model: "auto",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Prove that the triangle in this picture is isosceles." },
+            { type: "image_url", image_url: { url: "https://example.com/t.png" } },
+          ],
+        },
+      ],
+    } as ChatRequest);
+    const names = parts.features.map((feature) => feature.name);
+    expect(names).toContain("proof");
+    expect(names).toContain("images");
+  });
+
+  it("explains itself: features carry labels, strongest first", () => {
+    const { features } = scoreComplexity(ask(PROOF));
+    expect(features[0]!.name).toBe("proof");
+    expect(features[0]!.label).toBe("proof or derivation request");
+    for (let i = 1; i < features.length; i++) {
+      expect(features[i - 1]!.contribution).toBeGreaterThanOrEqual(features[i]!.contribution);
+    }
+  });
+
+  it("estimates tokens linearly in the prompt's size", () => {
+    const small = scoreComplexity(ask("word ".repeat(1_000))).promptTokens;
+    const large = scoreComplexity(ask("word ".repeat(10_000))).promptTokens;
+    expect(large / small).toBeGreaterThan(9.5);
+    expect(large / small).toBeLessThan(10.5);
+  });
+
+  it("survives hostile text: invalid surrogates, control characters, endless punctuation", () => {
+    for (const text of ["\ud800".repeat(10_000), "\u0000\u0001".repeat(10_000), "```".repeat(100_000), "1.\n".repeat(50_000)]) {
+      const result = scoreComplexity(ask(text));
+      expect(Number.isFinite(result.score)).toBe(true);
+    }
+  });
+});
+
+describe("the lexicon", () => {
+  it("holds every word and phrase under its own hash (a collision throws at load)", () => {
+    expect(LEXICON_SIZE).toBeGreaterThan(200);
+  });
+
+  it("finds words and phrases with their signals, and nothing for other words", () => {
+    const bit = (signal: (typeof SIGNALS)[number]): number => 1 << SIGNALS.indexOf(signal);
+    expect(signalFlags(hashWord("theorem"))).toBe(bit("math") | bit("proof"));
+    expect(signalFlags(hashPhrase("step by step"))).toBe(bit("reasoning") | bit("multistep"));
+    expect(signalFlags(hashWord("banana"))).toBe(0);
+  });
+});
