@@ -1,6 +1,7 @@
 /** POST /v1/chat/completions: decide, call the provider, answer with its own body plus routing headers. */
 import type { Context } from "hono";
 import { TIER_NAMES } from "../config/registry.ts";
+import type { Config } from "../config/env.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { ChatRequestSchema, type ChatRequest } from "../openai/chat-request.ts";
@@ -16,13 +17,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
   const provider = config.providers.get(decision.model.provider);
-  if (provider === undefined || !provider.configured) {
-    throw new ApiError(
-      503,
-      `No provider is configured for tier ${decision.tier} (${TIER_NAMES[decision.tier]}): model ${decision.model.id} needs provider '${decision.model.provider}'. Set ${provider?.configureWith ?? "CUSTOM_PROVIDERS"} (wrangler secret put, or .dev.vars locally).`,
-      { code: "provider_not_configured" },
-    );
-  }
+  if (provider === undefined || !provider.configured) throw notConfigured(decision, config);
   const stream = request.stream === true;
   const answer = await callUpstream({
     provider,
@@ -52,6 +47,17 @@ function upstreamBody(request: ChatRequest, upstreamModel: string, stream: boole
   const body: Record<string, unknown> = { ...request, model: upstreamModel };
   if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
   return body;
+}
+
+/** 503 naming every variable that would let some model of the chosen tier serve. */
+function notConfigured(decision: Decision, config: Config): ApiError {
+  const tierProviders = new Set(config.registry.filter((m) => m.tier === decision.tier).map((m) => m.provider));
+  const variables = [...tierProviders].map((id) => config.providers.get(id)?.configureWith ?? id);
+  return new ApiError(
+    503,
+    `No provider is configured for tier ${decision.tier} (${TIER_NAMES[decision.tier]}). Set ${[...new Set(variables)].join(" or ")} (wrangler secret put in production, .dev.vars locally).`,
+    { code: "provider_not_configured" },
+  );
 }
 
 export function decisionHeaders(decision: Decision): Record<string, string> {

@@ -95,6 +95,6 @@ describe("completions with no provider key", () => {
     expect(response.status).toBe(503);
     const { error } = await response.json();
     expect(error.code).toBe("provider_not_configured");
-    expect(error.message).toMatch(/OPENROUTER_API_KEY|GROQ_API_KEY/);
+    expect(error.message).toMatch(/tier 1 .*Set (GROQ_API_KEY or OPENROUTER_API_KEY|OPENROUTER_API_KEY or GROQ_API_KEY)/);
   });
 });
