@@ -1,23 +1,20 @@
 /** The official `openai` client talking to the router in workerd, the router talking to the fake provider. */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { fakeProviders, startRouter, type Router } from "../support/router.ts";
+import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { startWithFakeProvider } from "../support/router.ts";
 
+let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let fake: FakeUpstream;
-let router: Router;
 let client: OpenAI;
 
 beforeAll(async () => {
-  fake = await startFakeUpstream();
-  router = await startRouter(fakeProviders(fake.url));
-  client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: "unused-by-the-router-yet", maxRetries: 0 });
+  stack = await startWithFakeProvider();
+  fake = stack.fake;
+  client = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: "unused-by-the-router-yet", maxRetries: 0 });
 });
-afterAll(async () => {
-  await router.close();
-  await fake.close();
-});
-beforeEach(() => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }));
+afterAll(() => stack.close());
+beforeEach(() => stack.reset());
 
 describe("the openai SDK as the client", () => {
   it("chats, and can read the routing headers", async () => {

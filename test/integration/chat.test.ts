@@ -1,21 +1,19 @@
 /** POST /v1/chat/completions through workerd against the fake provider. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, fakeProviders, startRouter, type Router } from "../support/router.ts";
+import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { chat, fakeProviders, startRouter, startWithFakeProvider, type Router } from "../support/router.ts";
 
 const KEY = "sk-or-test-0123456789abcdef";
+let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let fake: FakeUpstream;
 let router: Router;
 
 beforeAll(async () => {
-  fake = await startFakeUpstream();
-  router = await startRouter({ ...fakeProviders(fake.url, KEY), UPSTREAM_TIMEOUT_MS: "500" });
+  stack = await startWithFakeProvider({ UPSTREAM_TIMEOUT_MS: "500" }, KEY);
+  ({ fake, router } = stack);
 });
-afterAll(async () => {
-  await router.close();
-  await fake.close();
-});
-beforeEach(() => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }));
+afterAll(() => stack.close());
+beforeEach(() => stack.reset());
 
 describe("a JSON completion", () => {
   it("returns the provider's own body with the routing headers and a cost", async () => {
@@ -119,6 +117,35 @@ describe("provider failures", () => {
       expect((await response.json()).error.code).toBe("upstream_unreachable");
     } finally {
       await dead.close();
+    }
+  });
+});
+
+describe("a custom OpenAI-compatible provider", () => {
+  it("serves the models MODELS_JSON gives it, with no key when it needs none", async () => {
+    const local = {
+      id: "ollama/qwen",
+      provider: "ollama",
+      upstream_model: "qwen2.5:7b",
+      tier: 1,
+      input_usd_per_mtok: 0,
+      output_usd_per_mtok: 0,
+      price_read_on: "2026-11-01",
+      context_window: 32_768,
+      capabilities: ["streaming"],
+    };
+    const custom = await startRouter({
+      CUSTOM_PROVIDERS: JSON.stringify([{ id: "ollama", base_url: fake.url }]),
+      MODELS_JSON: JSON.stringify([local]),
+    });
+    try {
+      const response = await custom.post("/v1/chat/completions", chat("hi"));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-tiergate-model")).toBe("ollama/qwen");
+      expect(fake.seen.at(-1)!.body.model).toBe("qwen2.5:7b");
+      expect(fake.seen.at(-1)!.headers.authorization).toBeUndefined();
+    } finally {
+      await custom.close();
     }
   });
 });

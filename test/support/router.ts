@@ -2,6 +2,7 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_BEHAVIOUR, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bundle = `${root}dist/index.js`;
@@ -53,3 +54,18 @@ export const chat = (content: string, extra: Record<string, unknown> = {}): Reco
   messages: [{ role: "user", content }],
   ...extra,
 });
+
+/** A fake provider and a router pointed at it; `reset()` restores the fake's default behaviour. */
+export async function startWithFakeProvider(bindings: Record<string, string> = {}, key?: string) {
+  const fake = await startFakeUpstream();
+  const router = await startRouter({ ...fakeProviders(fake.url, key), ...bindings });
+  return {
+    fake,
+    router,
+    reset: (): void => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }),
+    close: async (): Promise<void> => {
+      await router.close();
+      await fake.close();
+    },
+  };
+}
