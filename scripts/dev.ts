@@ -1,31 +1,70 @@
 /**
- * `npm run dev`: serves the router locally with wrangler on 127.0.0.1:$PORT (8787).
+ * `npm run dev`: starts the local stack (Redis behind Upstash REST, Postgres behind
+ * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
+ * (8787), and fires the every-minute cron (the audit flush) as production would.
  * `npm run dev -- --fake-upstream` also starts the fake provider and points
  * OpenRouter and Groq at it, so completions work with no account at all.
+ * Ctrl-C stops everything it started.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
+import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
 const port = process.env.PORT ?? "8787";
-const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--show-interactive-dev-session=false"];
+const stack = await startLocalStack((line) => console.log(`[stack] ${line}`));
+const vars: Record<string, string> = { ...stack.bindings, ...devSecrets() };
+
 const fake = process.argv.includes("--fake-upstream") ? await startFakeUpstream({ tokenIntervalMs: 30 }) : undefined;
 if (fake !== undefined) {
   for (const provider of ["OPENROUTER", "GROQ"]) {
-    args.push("--var", `${provider}_BASE_URL:${fake.url}`, "--var", `${provider}_API_KEY:fake-local-key`);
+    vars[`${provider}_BASE_URL`] = fake.url;
+    vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  console.log(`fake provider at ${fake.url} (OpenRouter and Groq point at it)`);
+  console.log(`[stack] fake provider at ${fake.url} (OpenRouter and Groq point at it)`);
 }
 
+const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--show-interactive-dev-session=false"];
+for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
 const wrangler = spawn("wrangler", args, {
   stdio: "inherit",
   env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
 });
-const stop = (): void => {
+
+const cron = setInterval(() => {
+  fetch(`http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(EVERY_MINUTE)}`).catch(() => {});
+}, 60_000);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(cron);
   wrangler.kill("SIGTERM");
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-wrangler.on("exit", (code) => {
-  void fake?.close();
-  process.exit(code ?? 0);
-});
+  await fake?.close();
+  await stopLocalStack(stack);
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+wrangler.on("exit", (code) => void stop(code ?? 0));
+
+/**
+ * AUDIT_HMAC_KEY and ADMIN_API_KEY for local use: from .dev.vars when it sets them,
+ * else made once and kept in .data (git-ignored) so the local audit log stays verifiable.
+ */
+function devSecrets(): Record<string, string> {
+  const devVars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
+  const file = `${DATA_DIR}/dev-secrets.json`;
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
+  const secrets: Record<string, string> = {};
+  for (const name of ["AUDIT_HMAC_KEY", "ADMIN_API_KEY"]) {
+    if (new RegExp(`^${name}=.+`, "m").test(devVars)) continue;
+    secrets[name] = kept[name] ??= randomBytes(24).toString("hex");
+  }
+  writeFileSync(file, JSON.stringify(kept, null, 2));
+  if (secrets.ADMIN_API_KEY) console.log(`[stack] local ADMIN_API_KEY (for GET /v1/audit): ${secrets.ADMIN_API_KEY}`);
+  return secrets;
+}

@@ -1,10 +1,12 @@
 /** The Hono app: middleware order, routes, and the one place errors become responses. */
-import { Hono, type Handler } from "hono";
-import { configFor } from "./config/env.ts";
+import { Hono, type Context, type Handler } from "hono";
+import { auditTrail } from "./audit/trail.ts";
 import type { AppEnv } from "./http/app-env.ts";
-import { constitution } from "./http/constitution.ts";
+import { constitutionCheck } from "./http/constitution.ts";
+import { edge } from "./http/edge.ts";
 import { ApiError } from "./openai/errors.ts";
 import { redactSecrets } from "./security/redact.ts";
+import { listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
 import { listModels } from "./routes/models.ts";
@@ -14,20 +16,15 @@ const ROUTES: Record<string, { method: "GET" | "POST"; handler: Handler<AppEnv> 
   "/v1/chat/completions": { method: "POST", handler: chatCompletions },
   "/v1/route": { method: "POST", handler: routeOnly },
   "/v1/models": { method: "GET", handler: listModels },
+  "/v1/audit": { method: "GET", handler: listAudit },
   "/health": { method: "GET", handler: health },
 };
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(constitution());
-  app.use(async function loadConfig(c, next) {
-    try {
-      c.set("config", configFor(c.env));
-    } catch (error) {
-      throw new ApiError(500, `The router is misconfigured: ${describe(error)}`, { code: "misconfigured", cause: error });
-    }
-    await next();
-  });
+  app.use(edge());
+  app.use(auditTrail());
+  app.use(constitutionCheck());
 
   for (const [path, { method, handler }] of Object.entries(ROUTES)) {
     app.on(method, path, handler);
@@ -40,24 +37,23 @@ export function createApp(): Hono<AppEnv> {
   }
 
   app.notFound(function notFound(c) {
-    const error = new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" });
-    return c.json(error.toBody(), error.status, error.headers);
+    return renderError(new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" }), c);
   });
-  app.onError(function renderError(error, c) {
+  app.onError(function onError(error, c) {
     const apiError =
       error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
     if (apiError.status === 500) {
       const cause = apiError.cause ?? error;
       console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause)) }));
     }
-    return c.json(apiError.toBody(), apiError.status, apiError.headers);
+    return renderError(apiError, c);
   });
   return app;
 }
 
-function describe(error: unknown): string {
-  if (error && typeof error === "object" && "issues" in error && Array.isArray(error.issues)) {
-    return error.issues.map((issue: { path: PropertyKey[]; message: string }) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
-  }
-  return error instanceof Error ? error.message : String(error);
+/** The one place an error becomes a response; the audit record learns its code here. */
+function renderError(error: ApiError, c: Context<AppEnv>): Response {
+  const draft = c.get("audit");
+  if (draft !== undefined) draft.errorCode = error.code;
+  return c.json(error.toBody(), error.status, error.headers);
 }

@@ -25,6 +25,26 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// connection string").optional(),
+  /** Neon's HTTP endpoint, set only to reach the local stand-in (`npm run stack`). */
+  NEON_HTTP_ENDPOINT: z.url().optional(),
+  /** Neon's WebSocket proxy for scripts (migrate, audit:verify), set only locally. */
+  NEON_WS_PROXY: z.string().optional(),
+  /** Prefix of every Redis key, so several deployments can share one Redis. */
+  KEY_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/).default("tg"),
+  REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  POSTGRES_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  CACHE_TTL_SECONDS: z.coerce.number().int().positive().default(3_600),
+  CACHE_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3_600),
+  CACHE_MAX_ENTRY_BYTES: z.coerce.number().int().positive().default(256 * 1024),
+  CACHE_LOCAL_TTL_SECONDS: z.coerce.number().int().positive().default(60),
+  CACHE_LOCAL_MAX_ENTRIES: z.coerce.number().int().positive().default(1_000),
+  AUDIT_MODE: z.enum(["best-effort", "strict"]).default("best-effort"),
+  AUDIT_HMAC_KEY: z.string().min(16, "AUDIT_HMAC_KEY must be at least 16 characters").optional(),
+  AUDIT_FLUSH_BATCH: z.coerce.number().int().min(1).max(5_000).default(500),
+  ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
 });
 
 /** Every variable the worker reads; `.dev.vars.example` explains each. */
@@ -46,6 +66,12 @@ export type Config = {
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
   estimatedOutputTokens: number;
+  redis: { url: string; token: string; timeoutMs: number } | undefined;
+  postgres: { url: string; httpEndpoint: string | undefined; timeoutMs: number } | undefined;
+  keyPrefix: string;
+  cache: { ttlSeconds: number; maxTtlSeconds: number; maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
+  audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number };
+  adminApiKey: string | undefined;
 };
 
 const parsed = new WeakMap<object, Config>();
@@ -84,6 +110,15 @@ export function parseConfig(bindings: Bindings): Config {
       throw new Error(`MODELS_JSON: model ${model.id} names unknown provider ${model.provider}`);
     }
   }
+  if (env.DATABASE_URL !== undefined && env.AUDIT_HMAC_KEY === undefined) {
+    throw new Error("AUDIT_HMAC_KEY must be set when DATABASE_URL is: audit records are signed with it");
+  }
+  if (env.AUDIT_MODE === "strict" && env.DATABASE_URL === undefined) {
+    throw new Error("AUDIT_MODE=strict needs DATABASE_URL: there is nowhere durable to write audit records");
+  }
+  if ((env.UPSTASH_REDIS_REST_URL === undefined) !== (env.UPSTASH_REDIS_REST_TOKEN === undefined)) {
+    throw new Error("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together");
+  }
   return {
     providers,
     registry,
@@ -91,6 +126,23 @@ export function parseConfig(bindings: Bindings): Config {
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     estimatedOutputTokens: env.ESTIMATED_OUTPUT_TOKENS,
+    redis:
+      env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
+        ? { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, timeoutMs: env.REDIS_TIMEOUT_MS }
+        : undefined,
+    postgres: env.DATABASE_URL
+      ? { url: env.DATABASE_URL, httpEndpoint: env.NEON_HTTP_ENDPOINT, timeoutMs: env.POSTGRES_TIMEOUT_MS }
+      : undefined,
+    keyPrefix: env.KEY_PREFIX,
+    cache: {
+      ttlSeconds: env.CACHE_TTL_SECONDS,
+      maxTtlSeconds: env.CACHE_MAX_TTL_SECONDS,
+      maxEntryBytes: env.CACHE_MAX_ENTRY_BYTES,
+      localTtlSeconds: env.CACHE_LOCAL_TTL_SECONDS,
+      localMaxEntries: env.CACHE_LOCAL_MAX_ENTRIES,
+    },
+    audit: { mode: env.AUDIT_MODE, hmacKey: env.AUDIT_HMAC_KEY, flushBatch: env.AUDIT_FLUSH_BATCH },
+    adminApiKey: env.ADMIN_API_KEY,
   };
 }
 

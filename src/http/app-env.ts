@@ -1,4 +1,5 @@
 /** The one Hono environment type of the whole app. */
+import type { AuditDraft } from "../audit/trail.ts";
 import type { Bindings, Config } from "../config/env.ts";
 
 export type AppEnv = {
@@ -6,5 +7,6 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     config: Config;
+    audit: AuditDraft;
   };
 };

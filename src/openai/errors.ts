@@ -2,7 +2,7 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 
-export type ErrorType = "invalid_request_error" | "rate_limit_error" | "server_error" | "upstream_error";
+export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error";
 
 export type ErrorBody = {
   error: { message: string; type: ErrorType; param: string | null; code: string | null };

@@ -19,6 +19,8 @@ type RelayOptions = {
   clientWantsUsage: boolean;
   /** Cancels the upstream request. */
   abort: () => void;
+  /** Sees every `data:` payload but `[DONE]`, including those not forwarded. */
+  onData?: (data: string) => void;
 };
 
 const encoder = new TextEncoder();
@@ -42,7 +44,10 @@ export function relaySse(
   const parser = createParser({
     onEvent: (event) => {
       if (event.data === "[DONE]") sawDone = true;
-      else if (!keep(event, outcome, options.clientWantsUsage)) return;
+      else {
+        options.onData?.(event.data);
+        if (!keep(event, outcome, options.clientWantsUsage)) return;
+      }
       pending.push(serialize(event));
     },
     onComment: (comment) => pending.push(`:${comment}\n\n`),

@@ -14,6 +14,8 @@ export type UpstreamRequest = {
   clientWantsUsage: boolean;
   /** Longest wait for the answer's headers, for a whole JSON answer, and between stream chunks. */
   timeoutMs: number;
+  /** Sees every streamed `data:` payload but `[DONE]` (the cache assembles the answer from them). */
+  onData?: (data: string) => void;
 };
 
 export type UpstreamAnswer =
@@ -39,6 +41,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
+          ...(request.onData ? { onData: request.onData } : {}),
         }),
       };
     }

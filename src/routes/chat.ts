@@ -1,41 +1,98 @@
-/** POST /v1/chat/completions: decide, call the provider, answer with its own body plus routing headers. */
+/** POST /v1/chat/completions: decide, answer from the cache or the provider, with routing headers. */
 import type { Context } from "hono";
-import { TIER_NAMES } from "../config/registry.ts";
+import type { AuditDraft } from "../audit/trail.ts";
+import { cacheKey } from "../cache/key.ts";
+import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
+import { prepareCacheWrite, readCache, type CachedCompletion } from "../cache/response-cache.ts";
+import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
+import { TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { ChatRequestSchema, type ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { callUpstream } from "../providers/upstream.ts";
-import { costUsd } from "../providers/usage.ts";
+import { costUsd, readUsage } from "../providers/usage.ts";
 import { decide, type Decision } from "../routing/decide.ts";
+
+const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const JSON_TYPE = { "content-type": "application/json" };
 
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
+  const draft = c.get("audit");
   const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
+  draft.request = request;
   const decision = decide(request, config);
+  draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
+  const policy = cachePolicy(c.req.raw.headers, config);
+  const key = await cacheKey(request, decision);
+  if (policy.read) {
+    const hit = await readCache(config, key);
+    if (hit !== undefined) return serveHit(c, hit, request, draft);
+  }
+  draft.cacheStatus = policy.read ? "MISS" : "BYPASS";
+  return serveFromProvider(c, request, decision, policy, key);
+}
+
+async function serveFromProvider(
+  c: Context<AppEnv>,
+  request: ChatRequest,
+  decision: Decision,
+  policy: CachePolicy,
+  key: string,
+): Promise<Response> {
+  const config = c.get("config");
+  const draft = c.get("audit");
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) throw notConfigured(decision, config);
   const stream = request.stream === true;
+  const assembler = stream && policy.write ? assembleStream() : undefined;
+  draft.fallbacksTried = [decision.model.id];
+  draft.pricedAs = decision.model;
+  const startedAt = Date.now();
   const answer = await callUpstream({
     provider,
     body: upstreamBody(request, decision.model.upstream_model, stream),
     stream,
     clientWantsUsage: request.stream_options?.include_usage === true,
     timeoutMs: config.upstreamTimeoutMs,
+    ...(assembler ? { onData: assembler.add } : {}),
   });
+  const cacheEntry = (body: string): CachedCompletion => ({ body, model: decision.model.id, provider: decision.model.provider, tier: decision.tier, score: decision.score });
+  const writeLater = (body: string | undefined) => () =>
+    body === undefined || !policy.write ? undefined : prepareCacheWrite(config, key, cacheEntry(body), policy.ttlSeconds);
+
   if (answer.stream) {
-    c.executionCtx.waitUntil(answer.outcome);
-    c.header("cache-control", "no-cache");
-    return c.body(answer.body, 200, { "content-type": "text/event-stream; charset=utf-8" });
+    draft.stream = answer.outcome.then((outcome) => {
+      draft.upstreamMs = Date.now() - startedAt;
+      return outcome;
+    });
+    if (assembler) draft.cacheWrite = () => writeLater(assembler.result())();
+    return c.body(answer.body, 200, SSE);
   }
+  draft.upstreamMs = Date.now() - startedAt;
+  draft.usage = answer.usage;
+  draft.cacheWrite = writeLater(answer.text);
   if (answer.usage !== undefined) {
-    const cost = costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens);
-    c.header("x-tiergate-cost-usd", cost.toFixed(8));
+    c.header("x-tiergate-cost-usd", costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }
-  return c.body(answer.text, 200, { "content-type": "application/json" });
+  return c.body(answer.text, 200, JSON_TYPE);
+}
+
+function serveHit(c: Context<AppEnv>, hit: CachedCompletion, request: ChatRequest, draft: AuditDraft): Response {
+  draft.cacheStatus = "HIT";
+  draft.route = { tier: hit.tier, score: hit.score, model: hit.model, provider: hit.provider };
+  const usage = readUsage((JSON.parse(hit.body) as { usage?: unknown }).usage);
+  if (usage !== undefined) draft.usage = usage;
+  c.header("x-tiergate-model", hit.model);
+  c.header("x-tiergate-provider", hit.provider);
+  c.header("x-tiergate-tier", String(hit.tier));
+  c.header("x-tiergate-cost-usd", (0).toFixed(8));
+  if (request.stream === true) return c.body(replayAsStream(hit.body, request.stream_options?.include_usage === true), 200, SSE);
+  return c.body(hit.body, 200, JSON_TYPE);
 }
 
 /**

@@ -10,7 +10,10 @@ import { decisionHeaders } from "./chat.ts";
 export async function routeOnly(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
   const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
+  const draft = c.get("audit");
+  draft.request = request;
   const decision = decide(request, config);
+  draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
   return c.json(
     {
       tier: decision.tier,

@@ -1,0 +1,111 @@
+/**
+ * Real Redis and Postgres servers as child processes on loopback, each stoppable
+ * and restartable on the same port (the fault tests stop them mid-run).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { connect } from "node:net";
+
+export type Service = {
+  url: string;
+  port: number;
+  pids(): number[];
+  stop(): Promise<void>;
+  start(): Promise<void>;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once something accepts TCP connections on the port, or throws after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => resolve(socket.end() !== undefined));
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+export function onPath(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+}
+
+function childService(url: string, port: number, launch: () => ChildProcess, stopSignal: NodeJS.Signals = "SIGTERM"): Service {
+  let child: ChildProcess | undefined;
+  const service: Service = {
+    url,
+    port,
+    pids: () => (child?.pid !== undefined && child.exitCode === null ? [child.pid] : []),
+    async start() {
+      child = launch();
+      child.stderr?.on("data", () => {});
+      await waitForPort(port);
+    },
+    async stop() {
+      const running = child;
+      if (running === undefined || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once("exit", resolve));
+      running.kill(stopSignal);
+      await Promise.race([exited, sleep(5_000).then(() => running.kill("SIGKILL"))]);
+      child = undefined;
+    },
+  };
+  return service;
+}
+
+/** A `redis-server` from PATH that keeps nothing on disk. */
+export async function startRedisServer(port: number): Promise<Service> {
+  const service = childService(`redis://127.0.0.1:${port}`, port, () =>
+    spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" }),
+  );
+  await service.start();
+  return service;
+}
+
+/** An embedded Postgres (PGlite, WASM) on the wire protocol, its data kept in `dir`. */
+export async function startPglite(dir: string, port: number): Promise<Service> {
+  mkdirSync(dir, { recursive: true });
+  const bin = new URL("../../node_modules/.bin/pglite-server", import.meta.url).pathname;
+  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () =>
+    spawn(process.execPath, [bin, `--db=${dir}`, `--port=${port}`, "--max-connections=16"], { stdio: "ignore" }),
+  );
+  await service.start();
+  return service;
+}
+
+/**
+ * A private PostgreSQL cluster from the system's binaries (Debian's postgresql),
+ * run as the `postgres` user when we are root, as Postgres refuses to run as root.
+ */
+export async function startPostgresCluster(dir: string, port: number): Promise<Service> {
+  const bin = postgresBin();
+  const asPostgres = (args: string[]): string[] => (process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...args] : args);
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() === 0) chownSync(dir, uidOf("postgres"), gidOf("postgres"));
+  if (!existsSync(`${dir}/data/PG_VERSION`)) {
+    const [cmd, ...args] = asPostgres([`${bin}/initdb`, "-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+    const init = spawnSync(cmd!, args, { stdio: "pipe" });
+    if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`);
+  }
+  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () => {
+    const [cmd, ...args] = asPostgres([`${bin}/postgres`, "-D", `${dir}/data`, "-p", String(port), "-k", dir, "-c", "fsync=off", "-c", "listen_addresses=127.0.0.1"]);
+    return spawn(cmd!, args, { stdio: "ignore" });
+  }, "SIGINT"); // Postgres's fast shutdown; SIGTERM would wait for every client to leave
+  await service.start();
+  return service;
+}
+
+function postgresBin(): string {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  if (versions.length === 0) throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql");
+  return `${root}/${versions[0]}/bin`;
+}
+
+const uidOf = (user: string): number => Number(spawnSync("id", ["-u", user]).stdout.toString().trim());
+const gidOf = (user: string): number => Number(spawnSync("id", ["-g", user]).stdout.toString().trim());

@@ -1,0 +1,76 @@
+/**
+ * The flush (cron, every minute): drains the Redis queue into Postgres in batches,
+ * one multi-row insert each, idempotent on the sequence number; numbers the rows
+ * that went straight to Postgres while Redis was down; retries the isolate's hold.
+ * Failure policy: whatever cannot move now stays where it is for the next run.
+ */
+import type { Config } from "../config/env.ts";
+import { tracked } from "../storage/availability.ts";
+import { postgresFor } from "../storage/postgres.ts";
+import { redisFor, redisKey } from "../storage/redis.ts";
+import { hasValidHmac, recordFromRow, signRecord } from "./record.ts";
+import { insertRecords, queueKey, retryHeld, sequenceKey } from "./sink.ts";
+
+export type FlushReport = {
+  inserted: number;
+  numbered: number;
+  fromHold: number;
+  /** Unnumbered rows whose HMAC does not match: left for audit:verify to name, never re-signed. */
+  refusedToNumber: number;
+  skipped?: string;
+};
+
+/** At most this many batches per run, so one run stays well inside the cron's time. */
+const MAX_BATCHES = 20;
+
+export async function flushAudit(config: Config): Promise<FlushReport> {
+  const report: FlushReport = { inserted: 0, numbered: 0, fromHold: 0, refusedToNumber: 0 };
+  const sql = postgresFor(config);
+  const key = config.audit.hmacKey;
+  if (sql === undefined || key === undefined) return { ...report, skipped: "no DATABASE_URL" };
+  report.fromHold = await retryHeld(config);
+  const redis = redisFor(config);
+  if (redis === undefined) return { ...report, skipped: "no Redis: records go straight to Postgres" };
+
+  const lock = redisKey(config, "audit", "flush-lock");
+  const owner = crypto.randomUUID();
+  const locked = await tracked("redis", () => redis.set(lock, owner, { nx: true, px: 55_000 }));
+  if (locked === null) return { ...report, skipped: "another flush holds the lock" };
+  try {
+    const batch = config.audit.flushBatch;
+    for (let i = 0; i < MAX_BATCHES; i++) {
+      const items = await tracked("redis", () => redis.lrange<string>(queueKey(config), 0, batch - 1));
+      if (items.length === 0) break;
+      await insertRecords(sql, items);
+      // Only after the insert: a crash in between re-inserts next run, and the insert skips duplicates.
+      await tracked("redis", () => redis.ltrim(queueKey(config), items.length, -1));
+      report.inserted += items.length;
+      if (items.length < batch) break;
+    }
+    const unnumbered = await tracked("postgres", () =>
+      sql("SELECT * FROM audit_log WHERE seq IS NULL ORDER BY ts, request_id LIMIT $1", [batch]),
+    );
+    for (const row of unnumbered) {
+      const { record, hmac } = recordFromRow(row);
+      if (!(await hasValidHmac(record, hmac, key))) {
+        report.refusedToNumber += 1;
+        continue;
+      }
+      const seq = await tracked("redis", () => redis.incr(sequenceKey(config)));
+      const signed = await signRecord({ ...record, seq }, key);
+      await tracked("postgres", () =>
+        sql("UPDATE audit_log SET seq = $1, hmac = $2 WHERE request_id = $3 AND ts = $4 AND seq IS NULL", [
+          seq,
+          signed.hmac,
+          record.request_id,
+          record.ts,
+        ]),
+      );
+      report.numbered += 1;
+    }
+  } finally {
+    const holder = await redis.get<string>(lock).catch(() => null);
+    if (holder === owner) await redis.del(lock).catch(() => {});
+  }
+  return report;
+}

@@ -1,0 +1,78 @@
+/** The audit record: one per request, signed over its canonical JSON, never holding prompt or answer. */
+import { canonicalJson } from "../crypto/canonical-json.ts";
+import { hmacSha256Hex } from "../crypto/digest.ts";
+
+/** Field names are the audit_log columns (migrations/0001_audit_log.sql). */
+export type AuditRecord = {
+  seq: number | null;
+  request_id: string;
+  ts: string;
+  constitutional_hash: string | null;
+  key_id: string | null;
+  tier: number | null;
+  score: number | null;
+  model: string | null;
+  provider: string | null;
+  fallbacks_tried: string[];
+  cache_status: CacheStatus;
+  http_status: number;
+  error_code: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  cost_usd: number | null;
+  latency_ms: number;
+  upstream_ms: number | null;
+  overhead_ms: number;
+  streamed: boolean;
+  truncated: boolean;
+  request_sha256: string | null;
+};
+
+export type CacheStatus = "HIT" | "MISS" | "BYPASS";
+export type SignedRecord = AuditRecord & { hmac: string };
+
+export async function signRecord(record: AuditRecord, key: string): Promise<SignedRecord> {
+  return { ...record, hmac: await hmacSha256Hex(key, canonicalJson(record)) };
+}
+
+export async function hasValidHmac(record: AuditRecord, hmac: string, key: string): Promise<boolean> {
+  return (await hmacSha256Hex(key, canonicalJson(record))) === hmac;
+}
+
+/**
+ * Rebuilds the record from an audit_log row as the Neon or pg driver returns it
+ * (bigint as text, timestamptz as Date, jsonb parsed), so its HMAC can be checked.
+ */
+export function recordFromRow(row: Record<string, unknown>): { record: AuditRecord; hmac: string } {
+  const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+  const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+  const ts = row.ts instanceof Date ? row.ts : new Date(String(row.ts));
+  const fallbacks = typeof row.fallbacks_tried === "string" ? JSON.parse(row.fallbacks_tried) : row.fallbacks_tried;
+  return {
+    hmac: String(row.hmac),
+    record: {
+      seq: num(row.seq),
+      request_id: String(row.request_id),
+      ts: ts.toISOString(),
+      constitutional_hash: text(row.constitutional_hash),
+      key_id: text(row.key_id),
+      tier: num(row.tier),
+      score: num(row.score),
+      model: text(row.model),
+      provider: text(row.provider),
+      fallbacks_tried: Array.isArray(fallbacks) ? fallbacks.map(String) : [],
+      cache_status: String(row.cache_status) as CacheStatus,
+      http_status: Number(row.http_status),
+      error_code: text(row.error_code),
+      prompt_tokens: num(row.prompt_tokens),
+      completion_tokens: num(row.completion_tokens),
+      cost_usd: num(row.cost_usd),
+      latency_ms: Number(row.latency_ms),
+      upstream_ms: num(row.upstream_ms),
+      overhead_ms: Number(row.overhead_ms),
+      streamed: Boolean(row.streamed),
+      truncated: Boolean(row.truncated),
+      request_sha256: text(row.request_sha256),
+    },
+  };
+}

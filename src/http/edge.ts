@@ -1,0 +1,32 @@
+/** The first thing every request crosses: request id, response headers every answer carries, config. */
+import type { MiddlewareHandler } from "hono";
+import { configFor } from "../config/env.ts";
+import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/constitution.ts";
+import { ApiError } from "../openai/errors.ts";
+import { seemsDown } from "../storage/availability.ts";
+import type { AppEnv } from "./app-env.ts";
+
+export function edge(): MiddlewareHandler<AppEnv> {
+  return async function edgeMiddleware(c, next) {
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    c.header(CONSTITUTIONAL_HASH_HEADER, CONSTITUTIONAL_HASH);
+    c.header("x-request-id", requestId);
+    c.header("x-content-type-options", "nosniff");
+    try {
+      c.set("config", configFor(c.env));
+    } catch (error) {
+      throw new ApiError(500, `The router is misconfigured: ${describe(error)}`, { code: "misconfigured", cause: error });
+    }
+    await next();
+    const degraded = (["redis", "postgres"] as const).filter((store) => seemsDown(store));
+    if (degraded.length > 0) c.header("x-tiergate-degraded", degraded.join(","));
+  };
+}
+
+function describe(error: unknown): string {
+  if (error && typeof error === "object" && "issues" in error && Array.isArray(error.issues)) {
+    return error.issues.map((issue: { path: PropertyKey[]; message: string }) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+  }
+  return error instanceof Error ? error.message : String(error);
+}
