@@ -58,11 +58,14 @@ function childService(url: string, port: number, launch: () => ChildProcess, sto
   return service;
 }
 
-/** A `redis-server` from PATH that keeps nothing on disk. */
-export async function startRedisServer(port: number): Promise<Service> {
-  const service = childService(`redis://127.0.0.1:${port}`, port, () =>
-    spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" }),
-  );
+/**
+ * A `redis-server` from PATH, durable like Upstash: every write goes to an
+ * append-only file in `dir`, so a restart keeps the audit queue and counter.
+ */
+export async function startRedisServer(port: number, dir: string): Promise<Service> {
+  mkdirSync(dir, { recursive: true });
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"];
+  const service = childService(`redis://127.0.0.1:${port}`, port, () => spawn("redis-server", args, { stdio: "ignore" }));
   await service.start();
   return service;
 }
@@ -79,23 +82,31 @@ export async function startPglite(dir: string, port: number): Promise<Service> {
 }
 
 /**
- * A private PostgreSQL cluster from the system's binaries (Debian's postgresql),
- * run as the `postgres` user when we are root, as Postgres refuses to run as root.
+ * A private PostgreSQL cluster from the system's binaries (Debian's postgresql).
+ * As root it runs as the `postgres` user (spawned with its uid, no wrapper, so
+ * signals reach the server itself): Postgres refuses to run as root.
  */
 export async function startPostgresCluster(dir: string, port: number): Promise<Service> {
   const bin = postgresBin();
-  const asPostgres = (args: string[]): string[] => (process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...args] : args);
+  const root = process.getuid?.() === 0;
+  const asPostgres = root ? { uid: idOf("-u"), gid: idOf("-g") } : {};
   mkdirSync(dir, { recursive: true });
-  if (process.getuid?.() === 0) chownSync(dir, uidOf("postgres"), gidOf("postgres"));
+  if (root) chownSync(dir, idOf("-u"), idOf("-g"));
   if (!existsSync(`${dir}/data/PG_VERSION`)) {
-    const [cmd, ...args] = asPostgres([`${bin}/initdb`, "-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
-    const init = spawnSync(cmd!, args, { stdio: "pipe" });
+    const init = spawnSync(`${bin}/initdb`, ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"], {
+      stdio: "pipe",
+      cwd: dir,
+      ...asPostgres,
+    });
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`);
   }
-  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () => {
-    const [cmd, ...args] = asPostgres([`${bin}/postgres`, "-D", `${dir}/data`, "-p", String(port), "-k", dir, "-c", "fsync=off", "-c", "listen_addresses=127.0.0.1"]);
-    return spawn(cmd!, args, { stdio: "ignore" });
-  }, "SIGINT"); // Postgres's fast shutdown; SIGTERM would wait for every client to leave
+  const args = ["-D", `${dir}/data`, "-p", String(port), "-k", dir, "-c", "fsync=off", "-c", "listen_addresses=127.0.0.1"];
+  const service = childService(
+    `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    () => spawn(`${bin}/postgres`, args, { stdio: "ignore", cwd: dir, ...asPostgres }),
+    "SIGINT", // Postgres's fast shutdown; SIGTERM would wait for every client to leave
+  );
   await service.start();
   return service;
 }
@@ -107,5 +118,4 @@ function postgresBin(): string {
   return `${root}/${versions[0]}/bin`;
 }
 
-const uidOf = (user: string): number => Number(spawnSync("id", ["-u", user]).stdout.toString().trim());
-const gidOf = (user: string): number => Number(spawnSync("id", ["-g", user]).stdout.toString().trim());
+const idOf = (flag: "-u" | "-g"): number => Number(spawnSync("id", [flag, "postgres"]).stdout.toString().trim());

@@ -12,7 +12,7 @@ import { onPath, startPglite, startRedisServer, type Service } from "./services.
 import { startUpstashRest } from "./upstash-rest.ts";
 
 export type StackOptions = {
-  /** Use this Redis; without it, a `redis-server` from PATH is started, and without that, none. */
+  /** Use this Redis; without it, a durable `redis-server` from PATH is started, and without that, none. */
   redisUrl?: string | undefined;
   /** Use this Postgres; without it, an embedded PGlite keeps its data in `dataDir`. */
   databaseUrl?: string | undefined;
@@ -46,7 +46,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let redis: Service | undefined;
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined && onPath("redis-server")) {
-      redis = await startRedisServer(options.ports.redis);
+      redis = await startRedisServer(options.ports.redis, `${options.dataDir}/redis`);
       closers.push(() => redis!.stop());
       redisUrl = redis.url;
       log(`redis-server on ${redis.url}`);

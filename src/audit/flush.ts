@@ -18,7 +18,26 @@ export type FlushReport = {
   /** Unnumbered rows whose HMAC does not match: left for audit:verify to name, never re-signed. */
   refusedToNumber: number;
   skipped?: string;
+  /** Why the run stopped early; what it did not move waits for the next run. */
+  error?: string;
 };
+
+/** Raises the counter to at least `ARGV[1]`; atomic, so a concurrent INCR is never lost. */
+const RAISE_COUNTER = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return current`;
+
+/**
+ * A Redis that lost its data (a restart without persistence, a FLUSHALL) would
+ * hand out numbers already used; the highest number Postgres holds puts it right.
+ */
+async function keepCounterAhead(config: Config, sql: NonNullable<ReturnType<typeof postgresFor>>): Promise<void> {
+  const redis = redisFor(config)!;
+  const [row] = await tracked("postgres", () => sql("SELECT coalesce(max(seq), 0) AS max FROM audit_log"));
+  const queued = await tracked("redis", () => redis.llen(queueKey(config)));
+  if (queued > 0) return; // numbers in the queue are above Postgres's; the counter is already past them
+  await tracked("redis", () => redis.eval(RAISE_COUNTER, [sequenceKey(config)], [String(row?.max ?? 0)]));
+}
 
 /** At most this many batches per run, so one run stays well inside the cron's time. */
 const MAX_BATCHES = 20;
@@ -34,9 +53,10 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
 
   const lock = redisKey(config, "audit", "flush-lock");
   const owner = crypto.randomUUID();
-  const locked = await tracked("redis", () => redis.set(lock, owner, { nx: true, px: 55_000 }));
-  if (locked === null) return { ...report, skipped: "another flush holds the lock" };
   try {
+    const locked = await tracked("redis", () => redis.set(lock, owner, { nx: true, px: 55_000 }));
+    if (locked === null) return { ...report, skipped: "another flush holds the lock" };
+    await keepCounterAhead(config, sql);
     const batch = config.audit.flushBatch;
     for (let i = 0; i < MAX_BATCHES; i++) {
       const items = await tracked("redis", () => redis.lrange<string>(queueKey(config), 0, batch - 1));
@@ -68,6 +88,8 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
       );
       report.numbered += 1;
     }
+  } catch (error) {
+    report.error = error instanceof Error ? error.message : String(error);
   } finally {
     const holder = await redis.get<string>(lock).catch(() => null);
     if (holder === owner) await redis.del(lock).catch(() => {});

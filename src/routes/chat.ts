@@ -75,7 +75,9 @@ async function serveFromProvider(
   }
   draft.upstreamMs = Date.now() - startedAt;
   draft.usage = answer.usage;
-  draft.cacheWrite = writeLater(answer.text);
+  // Into the isolate's cache now, so the next request here hits; Redis gets it after the response.
+  const write = writeLater(answer.text)();
+  draft.cacheWrite = () => write;
   if (answer.usage !== undefined) {
     c.header("x-tiergate-cost-usd", costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }

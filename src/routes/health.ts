@@ -19,7 +19,7 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
   const configured = [...providers.values()].filter((provider) => provider.configured);
   const degraded = redis !== "ok" || postgres !== "ok";
   return c.json({
-    status: degraded ? "degraded" : configured.length > 0 ? "ok" : "unconfigured",
+    status: configured.length === 0 ? "unconfigured" : degraded ? "degraded" : "ok",
     version: VERSION,
     constitutional_hash: CONSTITUTIONAL_HASH,
     storage: { redis, postgres },

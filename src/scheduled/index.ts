@@ -5,7 +5,7 @@ import { postgresFor } from "../storage/postgres.ts";
 
 export const EVERY_MINUTE = "* * * * *";
 
-export async function scheduled(controller: ScheduledController, bindings: Bindings): Promise<void> {
+export async function scheduled(controller: { cron: string }, bindings: Bindings): Promise<void> {
   const config = configFor(bindings);
   if (controller.cron === EVERY_MINUTE) {
     const report = await flushAudit(config);

@@ -56,7 +56,13 @@ describe("GET /v1/models and /health", () => {
 
   it("reports version, hash and unconfigured providers with what to set", async () => {
     const health = await (await router.fetch("/health")).json();
-    expect(health).toMatchObject({ status: "unconfigured", version: "0.1.0", constitutional_hash: HASH });
+    expect(health).toMatchObject({
+      status: "unconfigured",
+      version: "0.1.0",
+      constitutional_hash: HASH,
+      storage: { redis: "not configured", postgres: "not configured" },
+      cache: "isolate only",
+    });
     expect(health.providers).toContainEqual(expect.objectContaining({ id: "groq", configured: false, configure_with: "GROQ_API_KEY" }));
   });
 });

@@ -13,6 +13,8 @@ export type Router = {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** POSTs a JSON value (or a raw string) to `path`. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Fires a cron trigger, e.g. the every-minute audit flush. */
+  scheduled(cron?: string): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -40,6 +42,10 @@ export async function startRouter(bindings: Record<string, string> = {}): Promis
         headers: { "content-type": "application/json", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
+    scheduled: async (cron = "* * * * *") => {
+      const result = await (await mf.getWorker()).scheduled({ cron });
+      if (result.outcome !== "ok") throw new Error(`scheduled(${cron}) ended ${result.outcome}`);
+    },
     close: () => mf.dispose(),
   };
 }

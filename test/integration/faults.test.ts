@@ -1,0 +1,104 @@
+/**
+ * Degraded, not down: with its own Redis and Postgres servers, the suite stops
+ * each one mid-run, sends requests through the fault, restores the server,
+ * flushes, and counts exactly the records it sent, with no sequence gaps.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isClean, verifyAudit } from "../../src/audit/verify.ts";
+import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import pg from "pg";
+
+const N = 12;
+let storage: TestStorage;
+let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+let router: Router;
+
+beforeAll(async () => {
+  storage = await startTestStorage({ private: true });
+  stack = await startWithFakeProvider({ ...storage.bindings, REDIS_TIMEOUT_MS: "300", POSTGRES_TIMEOUT_MS: "1000" });
+  router = stack.router;
+});
+afterAll(async () => {
+  await stack.close();
+  await storage.close();
+});
+
+/** A fresh connection each time: the Postgres server itself restarts in these tests. */
+async function withDb<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: storage.bindings.DATABASE_URL });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+const countRows = () => withDb(async (db) => Number((await db.query("SELECT count(*) AS n FROM audit_log")).rows[0].n));
+const verify = () => withDb((db) => verifyAudit(async (text, params) => (await db.query(text, [...params])).rows, storage.bindings.AUDIT_HMAC_KEY!));
+
+async function sendMany(label: string): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const response = await router.post("/v1/chat/completions", chat(`${label} request ${i}`));
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  return statuses;
+}
+
+/** Flushes until every record sent so far is in Postgres, numbered. */
+async function flushAll(expected: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await router.scheduled();
+    const [rows, report] = [await countRows(), await verify()];
+    if ((rows >= expected && report.unnumbered === 0) || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("Redis stopped mid-run", () => {
+  it("keeps serving, says degraded, writes records to Postgres, and numbers them once Redis is back", async () => {
+    expect(await sendMany("warm-up")).toEqual(Array(N).fill(200));
+    await flushAll(N);
+    await storage.privateRedis!.stop();
+
+    expect(await sendMany("redis-down")).toEqual(Array(N).fill(200));
+    const health = await (await router.fetch("/health")).json();
+    expect(health).toMatchObject({ status: "degraded", storage: { redis: "down", postgres: "ok" }, cache: "isolate only" });
+    const answered = await router.post("/v1/chat/completions", chat("redis-down request 0"));
+    expect(answered.headers.get("x-tiergate-cache")).toBe("HIT"); // the isolate's own cache still serves
+    expect(answered.headers.get("x-tiergate-degraded")).toContain("redis");
+    await answered.arrayBuffer();
+    expect((await verify()).unnumbered).toBeGreaterThanOrEqual(N);
+
+    await storage.privateRedis!.start();
+    await flushAll(2 * N + 1);
+    expect(await countRows()).toBe(2 * N + 1);
+    const report = await verify();
+    expect(report).toMatchObject({ unnumbered: 0, lastSeq: 2 * N + 1, gaps: [], duplicates: [] });
+    expect(isClean(report)).toBe(true);
+  });
+});
+
+describe("Postgres stopped mid-run", () => {
+  it("keeps serving while records wait in the Redis queue, and lands every one after the restart", async () => {
+    const before = await countRows();
+    await storage.privatePostgres!.stop();
+
+    expect(await sendMany("postgres-down")).toEqual(Array(N).fill(200));
+    const health = await (await router.fetch("/health")).json();
+    expect(health).toMatchObject({ status: "degraded", storage: { redis: "ok", postgres: "down" } });
+    await router.scheduled(); // the flush fails, and must lose nothing
+    expect(await storage.redis.lLen(`${storage.prefix}:audit:queue`)).toBe(N);
+
+    await storage.privatePostgres!.start();
+    await flushAll(before + N);
+    expect(await countRows()).toBe(before + N);
+    expect(await storage.redis.lLen(`${storage.prefix}:audit:queue`)).toBe(0);
+    const report = await verify();
+    expect(report).toMatchObject({ unnumbered: 0, lastSeq: before + N, gaps: [], duplicates: [] });
+    expect(isClean(report)).toBe(true);
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { cacheKey } from "../../src/cache/key.ts";
+import { assembleStream, replayAsStream } from "../../src/cache/stream-assembly.ts";
+import { parseConfig } from "../../src/config/env.ts";
+import { canonicalJson } from "../../src/crypto/canonical-json.ts";
+import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
+import { decide } from "../../src/routing/decide.ts";
+
+const config = parseConfig({});
+const keyOf = (body: Record<string, unknown>): Promise<string> => {
+  const request = ChatRequestSchema.parse(body);
+  return cacheKey(request, decide(request, config));
+};
+const user = (content: string, extra: Record<string, unknown> = {}) => ({ model: "auto", messages: [{ role: "user", content }], ...extra });
+
+describe("canonicalJson", () => {
+  it("sorts keys at every depth and keeps a __proto__ key as data", () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
+    const hostile = JSON.parse('{"__proto__":{"x":1},"a":1}');
+    expect(canonicalJson(hostile)).toBe('{"__proto__":{"x":1},"a":1}');
+  });
+});
+
+describe("cacheKey", () => {
+  it("ignores whitespace, key order, streaming and the user field", async () => {
+    const base = await keyOf(user("Name three primes."));
+    expect(await keyOf(user("  Name   three\\nprimes.  ".replace("\\n", "\n")))).toBe(base);
+    expect(await keyOf({ messages: [{ content: "Name three primes.", role: "user" }], model: "auto" })).toBe(base);
+    expect(await keyOf(user("Name three primes.", { stream: true, stream_options: { include_usage: true }, user: "u1" }))).toBe(base);
+  });
+
+  it("changes with the text, every parameter that changes the answer, and the target", async () => {
+    const base = await keyOf(user("Name three primes."));
+    const variants = [
+      user("Name four primes."),
+      user("Name three primes.", { temperature: 0.5 }),
+      user("Name three primes.", { max_tokens: 10 }),
+      user("Name three primes.", { seed: 1 }),
+      user("Name three primes.", { response_format: { type: "json_object" } }),
+      user("Name three primes.", { model: "tier:4" }),
+      user("Name three primes.", { model: "groq/llama-3.1-8b-instant" }),
+      { model: "auto", messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Name three primes." }] },
+    ];
+    const keys = await Promise.all(variants.map(keyOf));
+    expect(new Set([base, ...keys]).size).toBe(variants.length + 1);
+  });
+});
+
+describe("stream assembly and replay", () => {
+  const chunk = (delta: object, finish: string | null = null) =>
+    JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 7, model: "m", choices: [{ index: 0, delta, finish_reason: finish }] });
+
+  it("assembles content, tool calls and usage into one chat.completion", () => {
+    const assembler = assembleStream();
+    assembler.add(chunk({ role: "assistant", content: "Hel" }));
+    assembler.add(chunk({ content: "lo" }));
+    assembler.add(chunk({ tool_calls: [{ index: 0, id: "t1", type: "function", function: { name: "get", arguments: '{"a":' } }] }));
+    assembler.add(chunk({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] }));
+    assembler.add(chunk({}, "tool_calls"));
+    assembler.add(JSON.stringify({ id: "c1", choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }));
+    const completion = JSON.parse(assembler.result()!);
+    expect(completion).toMatchObject({ id: "c1", object: "chat.completion", created: 7, model: "m", usage: { completion_tokens: 4 } });
+    expect(completion.choices[0]).toMatchObject({
+      message: { role: "assistant", content: "Hello", tool_calls: [{ id: "t1", type: "function", function: { name: "get", arguments: '{"a":1}' } }] },
+      finish_reason: "tool_calls",
+    });
+  });
+
+  it("gives nothing for a stream with a broken chunk or no choices", () => {
+    const broken = assembleStream();
+    broken.add(chunk({ content: "x" }));
+    broken.add("{not json");
+    expect(broken.result()).toBeUndefined();
+    expect(assembleStream().result()).toBeUndefined();
+  });
+
+  it("replays a completion as chunks that assemble back into it", () => {
+    const body = JSON.stringify({
+      id: "c9",
+      object: "chat.completion",
+      created: 1,
+      model: "m",
+      choices: [{ index: 0, message: { role: "assistant", content: "Hi there" }, finish_reason: "stop", logprobs: null }],
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+    });
+    const replay = replayAsStream(body, true);
+    expect(replay.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    const again = assembleStream();
+    for (const line of replay.split("\n")) {
+      if (line.startsWith("data: ") && line !== "data: [DONE]") again.add(line.slice(6));
+    }
+    expect(JSON.parse(again.result()!)).toEqual(JSON.parse(body));
+    expect(replayAsStream(body, false)).not.toContain('"usage"');
+  });
+});
