@@ -1,6 +1,7 @@
-/** GET /v1/audit (admin): the audit log, filtered by time, key, tier, model and status, keyset-paginated. */
+/** GET /v1/audit (admin): the audit log, filtered by time, key, request id, tier, model and status, keyset-paginated. */
 import type { Context } from "hono";
 import { z } from "zod";
+import { auditPageQuery } from "../audit/query.ts";
 import { recordFromRow } from "../audit/record.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError, invalidRequest } from "../openai/errors.ts";
@@ -12,6 +13,7 @@ const QuerySchema = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   key: z.string().min(1).max(128).optional(),
+  request_id: z.uuid().optional(),
   tier: z.coerce.number().int().min(1).max(5).optional(),
   model: z.string().min(1).max(256).optional(),
   status: z.coerce.number().int().min(100).max(599).optional(),
@@ -40,25 +42,8 @@ export async function listAudit(c: Context<AppEnv>): Promise<Response> {
   const sql = postgresFor(c.get("config"));
   if (sql === undefined) throw new ApiError(503, "The audit log needs DATABASE_URL", { code: "audit_not_configured" });
 
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (condition: (placeholder: string) => string, value: unknown): void => {
-    params.push(value);
-    where.push(condition(`$${params.length}`));
-  };
-  if (query.from) add((p) => `ts >= ${p}::timestamptz`, query.from);
-  if (query.to) add((p) => `ts < ${p}::timestamptz`, query.to);
-  if (query.key) add((p) => `key_id = ${p}`, query.key);
-  if (query.tier) add((p) => `tier = ${p}`, query.tier);
-  if (query.model) add((p) => `model = ${p}`, query.model);
-  if (query.status) add((p) => `http_status = ${p}`, query.status);
-  if (query.cursor) {
-    const cursor = decodeCursor(query.cursor);
-    params.push(cursor.ts, cursor.request_id);
-    where.push(`(ts, request_id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-  }
-  params.push(query.limit);
-  const text = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ts DESC, request_id DESC LIMIT $${params.length}`;
+  const { cursor, ...filters } = query;
+  const { text, params } = auditPageQuery({ ...filters, after: cursor === undefined ? undefined : decodeCursor(cursor) });
   const rows = await tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
     throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
   });

@@ -2,11 +2,8 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { startWithFakeProvider } from "../support/router.ts";
+import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 
-let asked = 0;
-/** A prompt no earlier test sent: the router's cache would answer a repeat without calling the provider. */
-const hi = (): string => `hi #${++asked}`;
 let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let fake: FakeUpstream;
 let client: OpenAI;
@@ -50,7 +47,7 @@ describe("the openai SDK as the client", () => {
   });
 
   it("streams without the usage chunk when it does not ask", async () => {
-    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: hi() }], stream: true });
+    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: uniquePrompt() }], stream: true });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(0);
@@ -59,25 +56,25 @@ describe("the openai SDK as the client", () => {
 
   it("surfaces bad input as the SDK's typed BadRequestError with the param", async () => {
     const error = await client.chat.completions
-      .create({ model: "auto", messages: [{ role: "user", content: hi() }], temperature: 5 })
+      .create({ model: "auto", messages: [{ role: "user", content: uniquePrompt() }], temperature: 5 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("temperature");
   });
 
   it("surfaces an unknown model as NotFoundError and a provider outage as InternalServerError", async () => {
-    await expect(client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: hi() }] })).rejects.toBeInstanceOf(
+    await expect(client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: uniquePrompt() }] })).rejects.toBeInstanceOf(
       OpenAI.NotFoundError,
     );
     fake.behaviour.errorStatus = 500;
-    await expect(client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: hi() }] })).rejects.toBeInstanceOf(
+    await expect(client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: uniquePrompt() }] })).rejects.toBeInstanceOf(
       OpenAI.InternalServerError,
     );
   });
 
   it("raises an APIError when the provider's stream breaks mid-answer", async () => {
     fake.behaviour.breakAfterChunks = 2;
-    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: hi() }], stream: true });
+    const stream = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: uniquePrompt() }], stream: true });
     const consume = async (): Promise<number> => {
       let count = 0;
       for await (const _ of stream) count += 1;

@@ -135,7 +135,7 @@ describe("GET /v1/audit", () => {
     expect((await admin()).status).toBe(200);
   });
 
-  it("filters by status, tier, model and time", async () => {
+  it("filters by status, tier, model, request id and time", async () => {
     const all = (await (await admin("?limit=500")).json()).data as Record<string, unknown>[];
     expect(all.length).toBeGreaterThan(3);
     const only400 = (await (await admin("?status=400")).json()).data as Record<string, unknown>[];
@@ -147,6 +147,8 @@ describe("GET /v1/audit", () => {
     const byModel = (await (await admin(`?model=${encodeURIComponent(model)}`)).json()).data as Record<string, unknown>[];
     expect(byModel.length).toBeGreaterThan(0);
     expect(byModel.every((r) => r.model === model)).toBe(true);
+    const one = (await (await admin(`?request_id=${all[0]!.request_id}`)).json()).data as Record<string, unknown>[];
+    expect(one.map((r) => r.request_id)).toEqual([all[0]!.request_id]);
     const future = (await (await admin(`?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`)).json()).data;
     expect(future).toEqual([]);
   });

@@ -1,12 +1,9 @@
 /** POST /v1/chat/completions through workerd against the fake provider. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, fakeProviders, startRouter, startWithFakeProvider, type Router } from "../support/router.ts";
+import { chat, fakeProviders, startRouter, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
 
 const KEY = "sk-or-test-0123456789abcdef";
-let asked = 0;
-/** A prompt no earlier test sent: the router's cache would answer a repeat without calling the provider. */
-const hi = (): string => `hi #${++asked}`;
 let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let fake: FakeUpstream;
 let router: Router;
@@ -22,7 +19,7 @@ describe("a JSON completion", () => {
   it("returns the provider's own body with the routing headers and a cost", async () => {
     fake.behaviour.promptTokens = 1_000;
     fake.behaviour.completionTokens = 500;
-    const response = await router.post("/v1/chat/completions", chat(hi()));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt()));
     expect(response.status).toBe(200);
     const body = await response.json();
     expect(body.object).toBe("chat.completion");
@@ -37,14 +34,14 @@ describe("a JSON completion", () => {
   });
 
   it("sends the provider its own model id and the client's parameters, with the key", async () => {
-    await router.post("/v1/chat/completions", chat(hi(), { model: "groq/llama-3.3-70b-versatile", temperature: 0.3, seed: 7 }));
+    await router.post("/v1/chat/completions", chat(uniquePrompt(), { model: "groq/llama-3.3-70b-versatile", temperature: 0.3, seed: 7 }));
     const seen = fake.seen.at(-1)!;
     expect(seen.body).toMatchObject({ model: "llama-3.3-70b-versatile", temperature: 0.3, seed: 7 });
     expect(seen.headers.authorization).toBe(`Bearer ${KEY}`);
   });
 
   it("serves a forced tier from that tier", async () => {
-    const response = await router.post("/v1/chat/completions", chat(hi(), { model: "tier:5" }));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt(), { model: "tier:5" }));
     expect(response.headers.get("x-tiergate-tier")).toBe("5");
   });
 
@@ -59,7 +56,7 @@ describe("a JSON completion", () => {
 describe("a streamed completion", () => {
   it("passes SSE chunks through and ends with [DONE]", async () => {
     fake.behaviour.completionTokens = 5;
-    const response = await router.post("/v1/chat/completions", chat(hi(), { stream: true }));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt(), { stream: true }));
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     expect(response.headers.get("x-tiergate-tier")).not.toBeNull();
@@ -73,7 +70,7 @@ describe("a streamed completion", () => {
   it("delivers the first chunk before the provider has finished", async () => {
     fake.behaviour.completionTokens = 3;
     fake.behaviour.tokenIntervalMs = 400;
-    const response = await router.post("/v1/chat/completions", chat(hi(), { stream: true }));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt(), { stream: true }));
     const reader = response.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(first).toContain('"content":"Fake"');
@@ -83,7 +80,7 @@ describe("a streamed completion", () => {
 
   it("turns a broken provider stream into an error event", async () => {
     fake.behaviour.breakAfterChunks = 2;
-    const text = await (await router.post("/v1/chat/completions", chat(hi(), { stream: true }))).text();
+    const text = await (await router.post("/v1/chat/completions", chat(uniquePrompt(), { stream: true }))).text();
     expect(text).toContain('"code":"upstream_stream_broken"');
     expect(text).not.toContain("[DONE]");
   });
@@ -97,7 +94,7 @@ describe("provider failures", () => {
     [429, 429, "upstream_rate_limited"],
   ])("a provider %i becomes %i %s", async (upstream, status, code) => {
     fake.behaviour.errorStatus = upstream;
-    const response = await router.post("/v1/chat/completions", chat(hi()));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt()));
     expect(response.status).toBe(status);
     const { error } = await response.json();
     expect(error.code).toBe(code);
@@ -107,7 +104,7 @@ describe("provider failures", () => {
 
   it("a provider slower than UPSTREAM_TIMEOUT_MS becomes 504", async () => {
     fake.behaviour.latencyMs = 1_500;
-    const response = await router.post("/v1/chat/completions", chat(hi()));
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt()));
     expect(response.status).toBe(504);
     expect((await response.json()).error.code).toBe("upstream_timeout");
   });
@@ -115,7 +112,7 @@ describe("provider failures", () => {
   it("a provider that is not listening becomes 502", async () => {
     const dead = await startRouter(fakeProviders("http://127.0.0.1:9/v1"));
     try {
-      const response = await dead.post("/v1/chat/completions", chat(hi()));
+      const response = await dead.post("/v1/chat/completions", chat(uniquePrompt()));
       expect(response.status).toBe(502);
       expect((await response.json()).error.code).toBe("upstream_unreachable");
     } finally {
@@ -142,7 +139,7 @@ describe("a custom OpenAI-compatible provider", () => {
       MODELS_JSON: JSON.stringify([local]),
     });
     try {
-      const response = await custom.post("/v1/chat/completions", chat(hi()));
+      const response = await custom.post("/v1/chat/completions", chat(uniquePrompt()));
       expect(response.status).toBe(200);
       expect(response.headers.get("x-tiergate-model")).toBe("ollama/qwen");
       expect(fake.seen.at(-1)!.body.model).toBe("qwen2.5:7b");

@@ -55,6 +55,10 @@ export function fakeProviders(baseUrl: string, key = "test-key-0123456789"): Rec
   return { OPENROUTER_BASE_URL: baseUrl, OPENROUTER_API_KEY: key, GROQ_BASE_URL: baseUrl, GROQ_API_KEY: key };
 }
 
+let asked = 0;
+/** A prompt no earlier test sent: the router's cache would answer a repeat without calling the provider. */
+export const uniquePrompt = (text = "hi"): string => `${text} #${++asked}`;
+
 export const chat = (content: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   model: "auto",
   messages: [{ role: "user", content }],
