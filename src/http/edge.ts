@@ -19,7 +19,8 @@ export function edge(): MiddlewareHandler<AppEnv> {
       throw new ApiError(500, `The router is misconfigured: ${describe(error)}`, { code: "misconfigured", cause: error });
     }
     await next();
-    const degraded = (["redis", "postgres"] as const).filter((store) => seemsDown(store));
+    const config = c.get("config");
+    const degraded = (["redis", "postgres"] as const).filter((store) => config[store] === undefined || seemsDown(store));
     if (degraded.length > 0) c.header("x-tiergate-degraded", degraded.join(","));
   };
 }

@@ -63,6 +63,8 @@ describe("GET /v1/models and /health", () => {
       storage: { redis: "not configured", postgres: "not configured" },
       cache: "isolate only",
     });
+    const route = await router.post("/v1/route", chat("hi"));
+    expect(route.headers.get("x-tiergate-degraded")).toBe("redis,postgres");
     expect(health.providers).toContainEqual(expect.objectContaining({ id: "groq", configured: false, configure_with: "GROQ_API_KEY" }));
   });
 });
