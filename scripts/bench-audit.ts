@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { auditPageQuery } from "../src/audit/query.ts";
 import { startStack } from "./local/stack.ts";
-import { startRouter } from "../test/support/router.ts";
+import { startRouter } from "./local/worker.ts";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "10000000" }, samples: { type: "string", default: "60" } } });
 const ROWS = Number(values.rows);

@@ -47,8 +47,10 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
     const startedAt = Date.now();
     const draft: AuditDraft = { fallbacksTried: [], cacheStatus: "BYPASS" };
     c.set("audit", draft);
-    const sequence = reserveSequence(config);
-    if (config.audit.mode === "strict") await requireDurableAudit(c, sequence);
+    // Strict mode numbers the record up front, as its proof that Redis can take it; otherwise the batch numbers it.
+    const strict = config.audit.mode === "strict";
+    const sequence = strict ? reserveSequence(config) : Promise.resolve(undefined);
+    if (strict) await requireDurableAudit(c, sequence);
     await next();
     c.header("x-tiergate-cache", draft.cacheStatus);
 
@@ -57,7 +59,7 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
       const record = await buildRecord(c, draft, startedAt, await sequence, outcome);
       return writeRecord(config, record, outcome?.truncated ? undefined : draft.cacheWrite?.());
     };
-    if (config.audit.mode === "strict" && draft.stream === undefined) {
+    if (strict && draft.stream === undefined) {
       if ((await finish()) === "held") {
         const refusal = new ApiError(503, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer", {
           code: "audit_unavailable",

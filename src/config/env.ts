@@ -1,7 +1,7 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import { z } from "zod";
 import { loadRegistry, type Model } from "./registry.ts";
-import { parseThresholds, type Thresholds } from "./policy.ts";
+import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
 export type Bindings = Record<string, unknown>;
@@ -21,6 +21,8 @@ const EnvSchema = z.object({
   CUSTOM_PROVIDERS: z.string().optional(),
   MODELS_JSON: z.string().optional(),
   TIER_THRESHOLDS: z.string().default("0.12,0.3,0.55,0.78"),
+  /** Positive: more prompts to higher tiers (better, dearer); negative: cheaper. Moves every cut point. */
+  ROUTER_QUALITY_BIAS: z.coerce.number().min(-1).max(1).default(0),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
@@ -122,7 +124,7 @@ export function parseConfig(bindings: Bindings): Config {
   return {
     providers,
     registry,
-    thresholds: parseThresholds(env.TIER_THRESHOLDS),
+    thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     estimatedOutputTokens: env.ESTIMATED_OUTPUT_TOKENS,

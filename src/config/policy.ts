@@ -14,3 +14,14 @@ const ThresholdsSchema = z
 export function parseThresholds(text: string): Thresholds {
   return ThresholdsSchema.parse(text.split(",").map((part) => Number(part.trim())));
 }
+
+/**
+ * Shifts the whole cost/quality curve with one number: each cut point moves down by
+ * `bias`, so a positive bias sends more prompts to higher tiers (better, dearer) and
+ * a negative one to lower tiers (cheaper). Cuts stay increasing and inside (0, 1).
+ * @example biasThresholds([0.2, 0.4, 0.6, 0.8], 0.1) // [0.1, 0.3, 0.5, 0.7]
+ */
+export function biasThresholds(cuts: Thresholds, bias: number): Thresholds {
+  const shifted = cuts.map((cut, i) => Math.min(1 - (4 - i) * 1e-6, Math.max((i + 1) * 1e-6, cut - bias)));
+  return shifted as unknown as Thresholds;
+}

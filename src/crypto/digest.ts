@@ -3,8 +3,14 @@
 const encoder = new TextEncoder();
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
-const hex = (buffer: ArrayBuffer): string =>
-  Array.from(new Uint8Array(buffer), (byte) => byte.toString(16).padStart(2, "0")).join("");
+/** Two hex digits per byte value, so a digest becomes text with one lookup per byte. */
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+function hex(buffer: ArrayBuffer): string {
+  let out = "";
+  for (const byte of new Uint8Array(buffer)) out += HEX[byte];
+  return out;
+}
 
 export async function sha256Hex(text: string): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));

@@ -28,7 +28,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
   const policy = cachePolicy(c.req.raw.headers, config);
-  const key = await cacheKey(request, decision);
+  const key = policy.read || policy.write ? await cacheKey(request, decision) : "";
   if (policy.read) {
     const hit = await readCache(config, key);
     if (hit !== undefined) return serveHit(c, hit, request, draft);

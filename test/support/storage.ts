@@ -6,11 +6,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import pg from "pg";
 import { createClient } from "redis";
-import { startPostgresCluster, startRedisServer, type Service } from "../../scripts/local/services.ts";
+import { freePort, startPostgresCluster, startRedisServer, type Service } from "../../scripts/local/services.ts";
 import { startStack, type Stack } from "../../scripts/local/stack.ts";
 
 export const SYSTEM_REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -35,14 +34,6 @@ const connectRedis = (url: string) => {
   return client;
 };
 type TestRedis = ReturnType<typeof connectRedis>;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export async function startTestStorage(options: { private?: boolean } = {}): Promise<TestStorage> {
   const id = randomBytes(4).toString("hex");

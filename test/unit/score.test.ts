@@ -113,6 +113,28 @@ describe("scoreComplexity", () => {
   });
 });
 
+describe("hostile input", () => {
+  // Not a speed target (those live in npm run bench:score): a bound that only a
+  // quadratic blow-up could break. Each of these megabytes takes milliseconds.
+  const MEGABYTE = 1 << 20;
+  const HOSTILE: Record<string, string> = {
+    "one endless word": "a".repeat(MEGABYTE),
+    "endless backticks": "`".repeat(MEGABYTE),
+    "a list item per line": "1.\n".repeat(MEGABYTE / 3),
+    "phrases that almost match": "step by ste ".repeat(MEGABYTE / 12),
+    "alternating word and symbol": "x{".repeat(MEGABYTE / 2),
+    "non-Latin text": "数学证明".repeat(MEGABYTE / 4),
+  };
+
+  it.each(Object.keys(HOSTILE))("scores %s (1 MB) in bounded time", (name) => {
+    const started = performance.now();
+    const result = scoreComplexity(ask(HOSTILE[name]!));
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(result.score).toBeGreaterThanOrEqual(0);
+    expect(result.score).toBeLessThanOrEqual(1);
+  });
+});
+
 describe("the lexicon", () => {
   it("holds every word and phrase under its own hash (a collision throws at load)", () => {
     expect(LEXICON_SIZE).toBeGreaterThan(200);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseThresholds } from "../../src/config/policy.ts";
+import { biasThresholds, parseThresholds } from "../../src/config/policy.ts";
+import { parseConfig } from "../../src/config/env.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 
 describe("selectTier", () => {
@@ -13,5 +14,35 @@ describe("selectTier", () => {
     for (const bad of ["0.2,0.4,0.6", "0.4,0.2,0.6,0.8", "0,0.4,0.6,0.8", "0.2,0.4,0.6,1", "a,b,c,d", "0.2,0.2,0.6,0.8"]) {
       expect(() => parseThresholds(bad), bad).toThrow();
     }
+  });
+});
+
+describe("ROUTER_QUALITY_BIAS", () => {
+  const cuts = parseThresholds("0.2,0.4,0.6,0.8");
+
+  it("moves every cut point: positive sends a score to a higher tier, negative to a lower one", () => {
+    expect(biasThresholds(cuts, 0.1).map((c) => Number(c.toFixed(6)))).toEqual([0.1, 0.3, 0.5, 0.7]);
+    expect(selectTier(0.35, cuts)).toBe(2);
+    expect(selectTier(0.35, biasThresholds(cuts, 0.1))).toBe(3);
+    expect(selectTier(0.35, biasThresholds(cuts, -0.1))).toBe(2);
+    expect(selectTier(0.25, biasThresholds(cuts, -0.1))).toBe(1);
+  });
+
+  it("keeps the cuts increasing and inside (0, 1) at the extremes", () => {
+    for (const bias of [-1, 1]) {
+      const shifted = biasThresholds(cuts, bias);
+      for (let i = 0; i < 4; i++) {
+        expect(shifted[i]).toBeGreaterThan(0);
+        expect(shifted[i]).toBeLessThan(1);
+        if (i > 0) expect(shifted[i]).toBeGreaterThan(shifted[i - 1]!);
+      }
+    }
+    expect(selectTier(0.99, biasThresholds(cuts, -1))).toBe(1);
+    expect(selectTier(0.01, biasThresholds(cuts, 1))).toBe(5);
+  });
+
+  it("is read from the environment", () => {
+    expect(parseConfig({ TIER_THRESHOLDS: "0.2,0.4,0.6,0.8", ROUTER_QUALITY_BIAS: "0.1" }).thresholds[0]).toBeCloseTo(0.1, 6);
+    expect(() => parseConfig({ ROUTER_QUALITY_BIAS: "2" })).toThrow();
   });
 });

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench [-- --quick]`: brings the router (workerd, as `wrangler deploy
+ * --dry-run` builds it), Portkey's open-source gateway and the fake provider up on
+ * loopback, measures them side by side in one run, brings everything down, and
+ * writes bench/RESULTS.md, bench/results.json and the chart (with --quick, under
+ * bench/.quick/, a smoke check that keeps the committed results).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpus } from "node:os";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { startStack } from "../local/stack.ts";
+import type { LoadResult, LoadSpec } from "./load.ts";
+import { writeReport, type BenchResults } from "./report.ts";
+import { zipfWorkload } from "./replay.ts";
+import { measureScoring } from "./score.ts";
+import { peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
+
+const quick = process.argv.includes("--quick");
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const plan = quick
+  ? { rates: [100, 500], rateMs: 4_000, concurrencies: [10], closedMs: 3_000, hitMs: 3_000, replay: 1_000, ttfb: 10 }
+  : { rates: [100, 500, 1_000], rateMs: 30_000, concurrencies: [10, 50], closedMs: 10_000, hitMs: 10_000, replay: 5_000, ttfb: 60 };
+
+const PROMPT =
+  "Summarise this support ticket in two sentences and suggest a priority (low, medium, high): " +
+  "The customer reports that since yesterday's release the export to CSV button times out for reports with more than " +
+  "ten thousand rows. Smaller reports work. They need the export for a board meeting on Friday and ask whether a workaround exists.";
+const chatBody = (content: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ model: "auto", messages: [{ role: "user", content }], ...extra });
+const JSON_HEADERS = { "content-type": "application/json" };
+const NO_CACHE = { ...JSON_HEADERS, "cache-control": "no-cache, no-store" };
+const KEY = "bench-provider-key-0123456789";
+
+const log = (line: string): void => console.log(`[bench] ${line}`);
+const running: Target[] = [];
+const started = async (target: Promise<Target>): Promise<Target> => {
+  const t = await target;
+  running.push(t);
+  return t;
+};
+
+/** Runs one measurement in the load generator's own process. */
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "scripts/bench/load.ts", JSON.stringify(spec)], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    createInterface({ input: child.stdout }).once("line", (line) => resolve(JSON.parse(line) as LoadResult));
+    child.once("exit", (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)));
+  });
+}
+
+const stack = await startStack({
+  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  databaseUrl: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+  database: "tg_bench",
+  dataDir: "/tmp/tiergate-bench",
+  ports: { redis: 0, pglite: 0, upstash: 0, neon: 0 },
+});
+try {
+  const results = await measure();
+  const dir = await writeReport(results, quick);
+  log(`wrote ${dir}/RESULTS.md, ${dir}/results.json and the chart`);
+} finally {
+  for (const target of running) await target.stop();
+  await stack.stop();
+}
+
+async function measure(): Promise<BenchResults> {
+  const storage = {
+    ...stack.bindings,
+    KEY_PREFIX: `bench${randomBytes(3).toString("hex")}`,
+    AUDIT_HMAC_KEY: "bench-audit-key-0123456789",
+  };
+  const providers = (url: string) => ({ OPENROUTER_BASE_URL: url, OPENROUTER_API_KEY: KEY, GROQ_BASE_URL: url, GROQ_API_KEY: KEY });
+  const fast = await started(startFakeProvider());
+  const slow = await started(startFakeProvider(["--first-token-ms", "300", "--token-interval-ms", "30", "--completion-tokens", "20"]));
+  const router = await started(startRouterProcess({ ...storage, ...providers(fast.url) }));
+  const portkey = await started(startPortkey());
+  const forwardOnly = await started(startForwardOnlyWorker(fast.url));
+  const portkeyHeaders = (upstream: string) => ({ ...JSON_HEADERS, authorization: `Bearer ${KEY}`, "x-portkey-provider": "openai", "x-portkey-custom-host": upstream });
+  const targets = {
+    direct: { url: `${fast.url}/chat/completions`, headers: JSON_HEADERS },
+    router: { url: `${router.url}/v1/chat/completions`, headers: NO_CACHE },
+    portkey: { url: `${portkey.url}/v1/chat/completions`, headers: portkeyHeaders(fast.url) },
+  };
+  const body = chatBody(PROMPT);
+
+  log("decision: scorer microbenchmark");
+  const scoring = measureScoring(quick ? 3 : 7);
+
+  const fixedRate: BenchResults["fixedRate"] = [];
+  for (const rate of plan.rates) {
+    for (const [name, target] of Object.entries(targets)) {
+      log(`fixed rate ${rate}/s, ${plan.rateMs / 1000} s: ${name}`);
+      fixedRate.push({ target: name, rate, ...(await load({ ...target, bodies: [body], mode: "rate", rate, durationMs: plan.rateMs })) });
+    }
+  }
+  const throughput: BenchResults["throughput"] = [];
+  const withCeiling = { ...targets, "workerd forward-only": { url: `${forwardOnly.url}/v1/chat/completions`, headers: JSON_HEADERS } };
+  for (const concurrency of plan.concurrencies) {
+    for (const [name, target] of Object.entries(withCeiling)) {
+      log(`closed loop, ${concurrency} in flight, ${plan.closedMs / 1000} s: ${name}`);
+      throughput.push({ target: name, concurrency, ...(await load({ ...target, bodies: [body], mode: "closed", concurrency, durationMs: plan.closedMs })) });
+    }
+  }
+
+  log("cache-hit path: one cached answer, from the isolate; then from Redis (isolate cache of one entry, two answers in turn)");
+  const hitBodies = [chatBody(`${PROMPT} (cached A)`), chatBody(`${PROMPT} (cached B)`)];
+  const cacheHit = await load({ url: targets.router.url, headers: JSON_HEADERS, bodies: [hitBodies[0]!], mode: "rate", rate: 200, durationMs: plan.hitMs });
+  const redisRouter = await started(startRouterProcess({ ...storage, ...providers(fast.url), CACHE_LOCAL_MAX_ENTRIES: "1" }));
+  const redisUrl = `${redisRouter.url}/v1/chat/completions`;
+  await load({ url: redisUrl, headers: JSON_HEADERS, bodies: hitBodies, mode: "closed", concurrency: 1, durationMs: 1_000, maxRequests: 2 });
+  const redisHit = await load({ url: redisUrl, headers: JSON_HEADERS, bodies: hitBodies, mode: "rate", rate: 200, durationMs: plan.hitMs });
+
+  log(`hit rate: ${plan.replay} requests of a seeded Zipf replay`);
+  const workload = zipfWorkload(plan.replay);
+  let hits = 0;
+  for (const prompt of workload.prompts) {
+    const response = await fetch(redisUrl, { method: "POST", headers: JSON_HEADERS, body: chatBody(prompt) });
+    await response.arrayBuffer();
+    if (response.headers.get("x-tiergate-cache") === "HIT") hits += 1;
+  }
+
+  log("streaming: time to first byte with a provider that takes 300 ms to its first token");
+  const streamRouter = await started(startRouterProcess({ ...storage, ...providers(slow.url) }));
+  const streamBody = chatBody(PROMPT, { stream: true });
+  const ttfbOf = (url: string, headers: Record<string, string>) =>
+    load({ url, headers, bodies: [streamBody], mode: "ttfb", concurrency: 5, durationMs: 120_000, maxRequests: plan.ttfb });
+  const ttfb = {
+    direct: await ttfbOf(`${slow.url}/chat/completions`, JSON_HEADERS),
+    router: await ttfbOf(`${streamRouter.url}/v1/chat/completions`, NO_CACHE),
+    portkey: await ttfbOf(targets.portkey.url, portkeyHeaders(slow.url)),
+  };
+
+  return {
+    environment: environment(),
+    quick,
+    plan,
+    scoring,
+    fixedRate,
+    throughput,
+    cache: { isolateHit: cacheHit, redisHit, hitRate: hits / workload.prompts.length, bestHitRate: workload.bestHitRate, requests: workload.prompts.length, distinct: workload.distinct },
+    ttfb,
+    memoryMib: { router: peakRssMib(router.pid), portkey: peakRssMib(portkey.pid), direct: peakRssMib(fast.pid) },
+  };
+}
+
+function environment(): BenchResults["environment"] {
+  const git = (args: string[]): string => {
+    try {
+      return execFileSync("git", args, { cwd: root }).toString().trim();
+    } catch {
+      return "unknown";
+    }
+  };
+  const workerd = execFileSync(`${root}node_modules/.bin/workerd`, ["--version"]).toString().trim();
+  return {
+    date: new Date().toISOString(),
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    node: process.version,
+    workerd,
+  };
+}

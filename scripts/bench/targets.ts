@@ -1,0 +1,81 @@
+/** What the bench measures, each in its own process: the fake provider, the router (workerd), Portkey's gateway. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { freePort, waitForPort } from "../local/services.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const TS = ["--experimental-strip-types", "--no-warnings"];
+
+export type Target = { url: string; pid: number; stop(): Promise<void> };
+
+/** Spawns a Node script that prints its URL as its first line. */
+async function spawnPrintingUrl(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Target> {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code} before printing its URL`)));
+  });
+  return { url, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** The fake provider, e.g. `["--first-token-ms", "300"]`; its URL ends in /v1. */
+export function startFakeProvider(flags: string[] = []): Promise<Target> {
+  return spawnPrintingUrl([...TS, "scripts/local/fake-upstream-cli.ts", ...flags]);
+}
+
+export function startRouterProcess(bindings: Record<string, string>): Promise<Target> {
+  return spawnPrintingUrl([...TS, "scripts/bench/serve-router.ts", JSON.stringify(bindings)]);
+}
+
+/** A worker that only forwards to `upstream`, in workerd like the router: the platform's ceiling. */
+export function startForwardOnlyWorker(upstream: string): Promise<Target> {
+  return spawnPrintingUrl([...TS, "scripts/bench/serve-router.ts", JSON.stringify({ UPSTREAM: upstream }), `${root}scripts/bench/forward-worker.js`]);
+}
+
+/** Portkey's open-source gateway (the npm package), headless, on a port of its own. */
+export async function startPortkey(): Promise<Target> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [`${root}node_modules/@portkey-ai/gateway/build/start-server.js`, `--port=${port}`, "--headless"], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: "production" },
+    stdio: "ignore",
+  });
+  await waitForPort(port);
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+  if (child.exitCode === null) child.kill("SIGKILL");
+}
+
+/** Peak resident memory (VmHWM) of a process and all its descendants, in MiB. */
+export function peakRssMib(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let kib = 0;
+  const visit = (p: number): void => {
+    try {
+      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+    for (const child of children.get(p) ?? []) visit(child);
+  };
+  visit(pid);
+  return Math.round(kib / 1024);
+}

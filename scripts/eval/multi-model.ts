@@ -1,0 +1,115 @@
+/**
+ * Multi-model cost and quality on RouterBench (11 models, per-prompt cost): the
+ * models are put in our five tiers by price; each prompt goes through the real
+ * tier selection to the best model of its tier, "best" measured on the other
+ * folds only (5-fold cross-validation, seeded). Sweeping the tier cut points
+ * traces a cost/quality curve; its AIQ is compared with always-gpt-4,
+ * always-cheapest, random routing and the oracle.
+ */
+import type { Thresholds } from "../../src/config/policy.ts";
+import { selectTier } from "../../src/routing/tier.ts";
+import { loadRouterBench, ROUTERBENCH_MODELS, type MultiPrompt } from "./data.ts";
+import { seeded } from "../seeded-random.ts";
+import { aiq, type CostQuality } from "./metrics.ts";
+import type { Scorer } from "./routing-eval.ts";
+
+export type MultiModelResult = {
+  prompts: number;
+  folds: number;
+  tiers: { tier: number; models: string[] }[];
+  reference: ({ name: string } & CostQuality)[];
+  curves: Record<string, (CostQuality & { shift: number })[]>;
+  aiq: Record<string, number>;
+  /** tiergate at the configured thresholds, on raw scores: what the router does as deployed. */
+  deployed: CostQuality & { tierShare: number[] };
+};
+
+const FOLDS = 5;
+/** Models per tier, cheapest first: 2, 3, 3, 2 and 1 of the 11 by mean cost (two near-free, three ~3e-4 $, ...). */
+const TIER_SIZES = [2, 3, 3, 2, 1];
+const BASE_CUTS = [0.2, 0.4, 0.6, 0.8];
+export const SHIFTS = Array.from({ length: 41 }, (_, i) => -1 + i * 0.05);
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+export function multiModel(scorers: Scorer[], randomScorers: Scorer[], thresholds: Thresholds, tiergateScore: (p: string) => number): MultiModelResult {
+  const prompts = loadRouterBench();
+  const meanCost = ROUTERBENCH_MODELS.map((_, m) => mean(prompts.map((p) => p.cost[m]!)));
+  const byPrice = ROUTERBENCH_MODELS.map((_, m) => m).sort((a, b) => meanCost[a]! - meanCost[b]!);
+  const tierModels: number[][] = [];
+  let next = 0;
+  for (const size of TIER_SIZES) tierModels.push(byPrice.slice(next, (next += size)));
+
+  const random = seeded(7);
+  const fold = prompts.map(() => Math.floor(random() * FOLDS));
+  /** For each fold, each tier's best model as measured on the other folds. */
+  const bestOf = Array.from({ length: FOLDS }, (_, f) => {
+    const train = prompts.filter((_, i) => fold[i] !== f);
+    return tierModels.map((models) =>
+      models.reduce((best, m) => {
+        const q = mean(train.map((p) => p.quality[m]!));
+        const qb = mean(train.map((p) => p.quality[best]!));
+        return q > qb || (q === qb && meanCost[m]! < meanCost[best]!) ? m : best;
+      }),
+    );
+  });
+  const route = (tiers: number[]): CostQuality => {
+    const chosen = prompts.map((p, i) => bestOf[fold[i]!]![tiers[i]! - 1]!);
+    return { cost: mean(prompts.map((p, i) => p.cost[chosen[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[chosen[i]!]!)) };
+  };
+  const sweep = (scorer: Scorer) => {
+    const percentile = percentiles(prompts.map((p) => scorer.score(p.prompt, p.id)));
+    return SHIFTS.map((shift) => {
+      const cuts = BASE_CUTS.map((c) => c + shift) as unknown as Thresholds;
+      return { shift, ...route(percentile.map((x) => selectTier(x, cuts))) };
+    });
+  };
+
+  const curves: MultiModelResult["curves"] = {};
+  for (const scorer of scorers) curves[scorer.name] = sweep(scorer);
+  const randomCurves = randomScorers.map(sweep);
+  curves.random = SHIFTS.map((shift, i) => ({ shift, cost: mean(randomCurves.map((c) => c[i]!.cost)), quality: mean(randomCurves.map((c) => c[i]!.quality)) }));
+  const all = Object.values(curves).flat();
+  const [lo, hi] = [Math.min(...all.map((p) => p.cost)), Math.max(...all.map((p) => p.cost))];
+  const aiqs: Record<string, number> = {};
+  for (const scorer of scorers) aiqs[scorer.name] = aiq(curves[scorer.name]!, lo, hi);
+  aiqs.random = mean(randomCurves.map((c) => aiq(c, lo, hi)));
+
+  const deployedTiers = prompts.map((p) => selectTier(tiergateScore(p.prompt), thresholds));
+  return {
+    prompts: prompts.length,
+    folds: FOLDS,
+    tiers: tierModels.map((models, t) => ({ tier: t + 1, models: models.map((m) => ROUTERBENCH_MODELS[m]!) })),
+    reference: references(prompts, byPrice),
+    curves,
+    aiq: aiqs,
+    deployed: { ...route(deployedTiers), tierShare: [1, 2, 3, 4, 5].map((t) => deployedTiers.filter((x) => x === t).length / prompts.length) },
+  };
+}
+
+function references(prompts: MultiPrompt[], byPrice: number[]): MultiModelResult["reference"] {
+  const always = (m: number) => ({ cost: mean(prompts.map((p) => p.cost[m]!)), quality: mean(prompts.map((p) => p.quality[m]!)) });
+  const gpt4 = ROUTERBENCH_MODELS.indexOf("gpt-4-1106-preview");
+  const oracle = prompts.map((p) => {
+    const best = Math.max(...p.quality);
+    return byPrice.find((m) => p.quality[m] === best)!;
+  });
+  return [
+    { name: "always gpt-4", ...always(gpt4) },
+    { name: `always cheapest (${ROUTERBENCH_MODELS[byPrice[0]!]})`, ...always(byPrice[0]!) },
+    { name: "oracle (cheapest correct model)", cost: mean(prompts.map((p, i) => p.cost[oracle[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[oracle[i]!]!)) },
+  ];
+}
+
+/** Each value's rank in [0, 1], ties sharing their mean rank: the same tier shares for every scorer at each shift. */
+function percentiles(values: number[]): number[] {
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+    for (let k = i; k <= j; k++) out[order[k]![1]] = ((i + j) / 2 + 0.5) / values.length;
+    i = j + 1;
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+/** Writes bench/ROUTING.md and its cost/quality chart (SVG, vega-lite) from an evaluation. */
+import { writeFileSync } from "node:fs";
+import * as vega from "vega";
+import { compile } from "vega-lite";
+import type { EvalResult } from "./routing-eval.ts";
+
+const CHART = "routing-cost-quality.svg";
+const GOALS = { apgr: 0.65, cpt50: 0.35, spearman: 0.45, auc: 0.97 };
+
+export async function writeRoutingReport(r: EvalResult, dir: string): Promise<void> {
+  writeFileSync(`${dir}${CHART}`, await chart(r));
+  writeFileSync(`${dir}ROUTING.md`, markdown(r));
+}
+
+async function chart(r: EvalResult): Promise<string> {
+  const curves = Object.entries(r.multi.curves).flatMap(([name, points]) => points.map((p) => ({ router: name, cost: p.cost * 1_000, quality: p.quality })));
+  const refs = r.multi.reference.map((p) => ({ router: p.name, cost: p.cost * 1_000, quality: p.quality }));
+  const deployed = [{ router: "tiergate as configured", cost: r.multi.deployed.cost * 1_000, quality: r.multi.deployed.quality }];
+  const spec = compile({
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "RouterBench: quality against cost as the tier cut points shift",
+    width: 560,
+    height: 320,
+    background: "white",
+    layer: [
+      {
+        data: { values: curves },
+        mark: { type: "line", point: { size: 12 } },
+        encoding: {
+          x: { field: "cost", type: "quantitative", title: "mean cost per prompt (USD × 1000)" },
+          y: { field: "quality", type: "quantitative", title: "mean quality", scale: { zero: false } },
+          color: { field: "router", type: "nominal", title: "router" },
+        },
+      },
+      {
+        data: { values: [...refs, ...deployed] },
+        mark: { type: "point", filled: true, size: 90, shape: "diamond" },
+        encoding: {
+          x: { field: "cost", type: "quantitative" },
+          y: { field: "quality", type: "quantitative" },
+          shape: { field: "router", type: "nominal", title: "reference" },
+        },
+      },
+    ],
+  }).spec;
+  return new vega.View(vega.parse(spec), { renderer: "none" }).toSVG();
+}
+
+function markdown(r: EvalResult): string {
+  const names = Object.keys(r.pairs[0]!.byScorer);
+  const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+  const meanApgr = (n: string): number => mean(r.pairs.map((p) => p.byScorer[n]!.apgr));
+  const f3 = (x: number): string => x.toFixed(3);
+  const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+  const gsmMmlu = r.pairs.filter((p) => /^(gsm8k|mmlu)/.test(p.pair));
+  const t = "tiergate";
+  const verdict = (met: boolean, text: string): string => `${met ? "met" : "**not met**"}: ${text}`;
+  return [
+    "# Routing quality on public router benchmarks",
+    "",
+    `\`npm run eval:routing\`, ${r.date}, commit \`${r.commit}\`, ${r.seconds} s. Data: ../shared/bench/data (see its SOURCES.md); nothing of it is in this repository.`,
+    "Every scorer below is run by the same code, in the same run. `tiergate` is `scoreComplexity` from src/routing/score.ts, the worker's own scorer.",
+    "",
+    "## Goals",
+    "| goal | tiergate | |",
+    "|---|---|---|",
+    `| mean APGR ≥ ${GOALS.apgr} | ${f3(meanApgr(t))} | ${verdict(meanApgr(t) >= GOALS.apgr, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map(meanApgr)))}`)} |`,
+    ...gsmMmlu.map((p) => `| CPT(50%) ≤ 35% on ${p.pair} | ${pct(p.byScorer[t]!.cpt50)} | ${verdict(p.byScorer[t]!.cpt50 <= GOALS.cpt50, `random ${pct(p.byScorer.random!.cpt50)}`)} |`),
+    `| Spearman ρ ≥ ${GOALS.spearman} against MATH level | ${f3(r.mathSpearman[t]!)} | ${verdict(r.mathSpearman[t]! >= GOALS.spearman, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.mathSpearman[n]!)))}`)} |`,
+    `| ROC-AUC ≥ ${GOALS.auc} trivial vs hard | ${f3(r.trivialHardAuc[t]!)} | ${verdict(r.trivialHardAuc[t]! >= GOALS.auc, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.trivialHardAuc[n]!)))}`)} |`,
+    "",
+    "## Strong/weak pairs (RouteLLM's definitions)",
+    "Prompts go to the strong model in order of decreasing score. APGR: area under accuracy against the share of strong calls, less the weak",
+    "model's accuracy, over the gap (random ≈ 0.5). CPT(p): share of strong calls needed to recover p of the gap (random ≈ p). Random is the mean of 10 seeds.",
+    "",
+    `| pair | n | ${names.map((n) => `${n}: APGR / CPT50 / CPT80`).join(" | ")} |`,
+    `|---|---|${names.map(() => "---").join("|")}|`,
+    ...r.pairs.map((p) => `| ${p.pair} | ${p.n} | ${names.map((n) => `${f3(p.byScorer[n]!.apgr)} / ${pct(p.byScorer[n]!.cpt50)} / ${pct(p.byScorer[n]!.cpt80)}`).join(" | ")} |`),
+    `| **mean** | | ${names.map((n) => `**${f3(meanApgr(n))}**`).join(" | ")} |`,
+    "",
+    "## Difficulty ranking",
+    `| measure | ${names.join(" | ")} |`,
+    `|---|${names.map(() => "---").join("|")}|`,
+    `| Spearman ρ, score vs MATH level (5,000 prompts) | ${names.map((n) => f3(r.mathSpearman[n]!)).join(" | ")} |`,
+    `| ROC-AUC, trivial (chatterbot, NQ-open) vs hard (arena-hard, MATH level 5) | ${names.map((n) => f3(r.trivialHardAuc[n]!)).join(" | ")} |`,
+    "",
+    `## Multi-model cost and quality (RouterBench, ${r.multi.prompts} prompts, 11 models)`,
+    `Tiers by price: ${r.multi.tiers.map((x) => `${x.tier}: ${x.models.join(", ")}`).join("; ")}.`,
+    `Each prompt goes through the real tier selection to the best model of its tier, "best" measured on the other folds only (${r.multi.folds}-fold`,
+    "cross-validation). Sweeping the cut points (0.2, 0.4, 0.6, 0.8 on score percentiles, shifted together from −1 to +1) traces each router's",
+    "curve; AIQ is the area under its non-decreasing convex hull over the common cost range, divided by that range.",
+    "",
+    `![quality against cost](${CHART})`,
+    "",
+    `| router | AIQ |`,
+    `|---|---|`,
+    ...names.map((n) => `| ${n} | ${r.multi.aiq[n]!.toFixed(4)} |`),
+    "",
+    "| reference | mean cost (USD) | mean quality |",
+    "|---|---|---|",
+    ...r.multi.reference.map((p) => `| ${p.name} | ${p.cost.toExponential(2)} | ${f3(p.quality)} |`),
+    `| tiergate as configured (TIER_THRESHOLDS on raw scores) | ${r.multi.deployed.cost.toExponential(2)} | ${f3(r.multi.deployed.quality)} |`,
+    "",
+    `Tier shares as configured: ${r.multi.deployed.tierShare.map((s, i) => `tier ${i + 1} ${pct(s)}`).join(", ")}.`,
+    "",
+  ].join("\n");
+}

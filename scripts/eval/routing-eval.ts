@@ -1,0 +1,127 @@
+/**
+ * `npm run eval:routing`: how well each scorer routes, on public router benchmarks
+ * in ../shared/bench/data, beside the baselines, in one run; prints the table and
+ * writes bench/ROUTING.md with the cost/quality chart. The scorer is the worker's own code.
+ */
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseConfig } from "../../src/config/env.ts";
+import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import { scoreComplexity } from "../../src/routing/score.ts";
+import { keywordHeuristic, promptLength } from "./baselines.ts";
+import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS } from "./data.ts";
+import { seeded } from "../seeded-random.ts";
+import { pairMetrics, rocAuc, spearman, type PairMetrics } from "./metrics.ts";
+import { multiModel, type MultiModelResult } from "./multi-model.ts";
+import { writeRoutingReport } from "./report.ts";
+
+export type Scorer = { name: string; score: (prompt: string, id: string) => number };
+
+const RANDOM_SEEDS = 10;
+const hashId = (id: string, seed: number): number => {
+  let h = 2_166_136_261 ^ seed;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16_777_619);
+  return seeded(h >>> 0)();
+};
+
+export const tiergateScore = (prompt: string): number =>
+  scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest).score;
+
+const SCORERS: Scorer[] = [
+  { name: "tiergate", score: tiergateScore },
+  { name: "keyword heuristic (LiteLLM-style)", score: keywordHeuristic },
+  { name: "prompt length", score: promptLength },
+];
+/** Random routing, as the mean over several seeds (one seed alone is noisy). */
+const randomScorers: Scorer[] = Array.from({ length: RANDOM_SEEDS }, (_, seed) => ({ name: "random", score: (_p, id) => hashId(id, seed) }));
+
+export type EvalResult = {
+  date: string;
+  commit: string;
+  seconds: number;
+  pairs: { pair: string; n: number; byScorer: Record<string, PairMetrics> }[];
+  mathSpearman: Record<string, number>;
+  trivialHardAuc: Record<string, number>;
+  multi: MultiModelResult;
+};
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function averageMetrics(all: PairMetrics[]): PairMetrics {
+  const pick = (k: keyof PairMetrics): number => mean(all.map((m) => m[k]));
+  return { apgr: pick("apgr"), cpt50: pick("cpt50"), cpt80: pick("cpt80"), strongAcc: pick("strongAcc"), weakAcc: pick("weakAcc"), n: pick("n") };
+}
+
+export function evaluate(): EvalResult {
+  const started = Date.now();
+  const pairs = PAIRS.map((spec) => {
+    const rows = loadPair(spec);
+    const tieBreak = rows.map((r) => hashId(r.id, 99));
+    const metricsOf = (scorer: Scorer): PairMetrics =>
+      pairMetrics(rows.map((r) => ({ score: scorer.score(r.prompt, r.id), strong: r.strong, weak: r.weak })), tieBreak);
+    const byScorer: Record<string, PairMetrics> = {};
+    for (const scorer of SCORERS) byScorer[scorer.name] = metricsOf(scorer);
+    byScorer.random = averageMetrics(randomScorers.map(metricsOf));
+    return { pair: spec.name, n: rows.length, byScorer };
+  });
+
+  const math = loadMathLevels();
+  const { trivial, hard } = loadTrivialVersusHard();
+  const mathSpearman: Record<string, number> = {};
+  const trivialHardAuc: Record<string, number> = {};
+  for (const scorer of SCORERS) {
+    mathSpearman[scorer.name] = spearman(math.map((m) => scorer.score(m.prompt, "")), math.map((m) => m.level));
+    trivialHardAuc[scorer.name] = rocAuc(hard.map((p) => scorer.score(p, "")), trivial.map((p) => scorer.score(p, "")));
+  }
+  mathSpearman.random = mean(randomScorers.map((s) => spearman(math.map((m, i) => s.score(m.prompt, `math${i}`)), math.map((m) => m.level))));
+  trivialHardAuc.random = mean(randomScorers.map((s) => rocAuc(hard.map((p, i) => s.score(p, `h${i}`)), trivial.map((p, i) => s.score(p, `t${i}`)))));
+
+  const multi = multiModel(SCORERS, randomScorers, parseConfig(process.env).thresholds, tiergateScore);
+  return {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+    pairs,
+    mathSpearman,
+    trivialHardAuc,
+    multi,
+  };
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function printTable(result: EvalResult): void {
+  const names = [...SCORERS.map((s) => s.name), "random"];
+  const pad = (text: string, width: number): string => text.padEnd(width);
+  console.log(`${pad("pair (APGR / CPT50 / CPT80)", 42)}${names.map((n) => pad(n.slice(0, 22), 24)).join("")}`);
+  for (const pair of result.pairs) {
+    const cells = names.map((n) => {
+      const m = pair.byScorer[n]!;
+      return pad(`${m.apgr.toFixed(3)} / ${(100 * m.cpt50).toFixed(0)}% / ${(100 * m.cpt80).toFixed(0)}%`, 24);
+    });
+    console.log(`${pad(`${pair.pair} (n=${pair.n})`, 42)}${cells.join("")}`);
+  }
+  const meanApgr = (n: string): string => mean(result.pairs.map((p) => p.byScorer[n]!.apgr)).toFixed(3);
+  console.log(`${pad("mean APGR", 42)}${names.map((n) => pad(meanApgr(n), 24)).join("")}`);
+  console.log(`${pad("Spearman vs MATH level", 42)}${names.map((n) => pad(result.mathSpearman[n]!.toFixed(3), 24)).join("")}`);
+  console.log(`${pad("AUC trivial vs hard", 42)}${names.map((n) => pad(result.trivialHardAuc[n]!.toFixed(3), 24)).join("")}`);
+  console.log(`${pad("AIQ (RouterBench, 11 models, 5 tiers)", 42)}${names.map((n) => pad(result.multi.aiq[n]!.toFixed(4), 24)).join("")}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = evaluate();
+  printTable(result);
+  const out = fileURLToPath(new URL("../../bench/", import.meta.url));
+  writeFileSync(`${out}routing.json`, `${JSON.stringify(result, null, 2)}\n`);
+  await writeRoutingReport(result, out);
+  console.log(`\nwrote bench/ROUTING.md, bench/routing.json and bench/routing-cost-quality.svg in ${result.seconds} s`);
+}
