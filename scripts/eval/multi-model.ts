@@ -6,7 +6,7 @@
  * traces a cost/quality curve; its AIQ is compared with always-gpt-4,
  * always-cheapest, random routing and the oracle.
  */
-import type { Thresholds } from "../../src/config/policy.ts";
+import { biasThresholds, type Thresholds } from "../../src/config/policy.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 import { loadRouterBench, ROUTERBENCH_MODELS, type MultiPrompt } from "./data.ts";
 import { seeded } from "../seeded-random.ts";
@@ -22,47 +22,63 @@ export type MultiModelResult = {
   aiq: Record<string, number>;
   /** tiergate at the configured thresholds, on raw scores: what the router does as deployed. */
   deployed: CostQuality & { tierShare: number[] };
+  /** The deployed router as ROUTER_QUALITY_BIAS moves its thresholds. */
+  biasCurve: (CostQuality & { bias: number })[];
 };
+
+export const BIASES = [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3];
 
 const FOLDS = 5;
 /** Models per tier, cheapest first: 2, 3, 3, 2 and 1 of the 11 by mean cost (two near-free, three ~3e-4 $, ...). */
 const TIER_SIZES = [2, 3, 3, 2, 1];
-const BASE_CUTS = [0.2, 0.4, 0.6, 0.8];
+export const BASE_CUTS = [0.2, 0.4, 0.6, 0.8];
 export const SHIFTS = Array.from({ length: 41 }, (_, i) => -1 + i * 0.05);
 
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
-export function multiModel(scorers: Scorer[], randomScorers: Scorer[], thresholds: Thresholds, tiergateScore: (p: string) => number): MultiModelResult {
-  const prompts = loadRouterBench();
+/** `scorers[0]` is tiergate: its raw scores also place the deployed point, at the configured thresholds. */
+/** The models of each tier, by price: the 2, 3, 3, 2 and 1 cheapest in turn. */
+export function priceTiers(prompts: MultiPrompt[]): { tierModels: number[][]; byPrice: number[]; meanCost: number[] } {
   const meanCost = ROUTERBENCH_MODELS.map((_, m) => mean(prompts.map((p) => p.cost[m]!)));
   const byPrice = ROUTERBENCH_MODELS.map((_, m) => m).sort((a, b) => meanCost[a]! - meanCost[b]!);
   const tierModels: number[][] = [];
   let next = 0;
   for (const size of TIER_SIZES) tierModels.push(byPrice.slice(next, (next += size)));
+  return { tierModels, byPrice, meanCost };
+}
 
+/** Each tier's best model on these prompts: highest mean quality, the cheaper on a tie. */
+export function bestPerTier(prompts: MultiPrompt[], tierModels: number[][], meanCost: number[]): number[] {
+  return tierModels.map((models) =>
+    models.reduce((best, m) => {
+      const q = mean(prompts.map((p) => p.quality[m]!));
+      const qb = mean(prompts.map((p) => p.quality[best]!));
+      return q > qb || (q === qb && meanCost[m]! < meanCost[best]!) ? m : best;
+    }),
+  );
+}
+
+/** The tiers a sweep step gives: cut points on score percentiles, all moved by `shift`. */
+export function sweepTiers(percentile: number[], shift: number): number[] {
+  const cuts = BASE_CUTS.map((c) => c + shift) as unknown as Thresholds;
+  return percentile.map((x) => selectTier(x, cuts));
+}
+
+/** `scorers[0]` is tiergate: its raw scores also place the deployed point, at the configured thresholds. */
+export function multiModel(scorers: Scorer[], randomScorers: Scorer[], thresholds: Thresholds): MultiModelResult {
+  const prompts = loadRouterBench();
+  const { tierModels, byPrice, meanCost } = priceTiers(prompts);
   const random = seeded(7);
   const fold = prompts.map(() => Math.floor(random() * FOLDS));
   /** For each fold, each tier's best model as measured on the other folds. */
-  const bestOf = Array.from({ length: FOLDS }, (_, f) => {
-    const train = prompts.filter((_, i) => fold[i] !== f);
-    return tierModels.map((models) =>
-      models.reduce((best, m) => {
-        const q = mean(train.map((p) => p.quality[m]!));
-        const qb = mean(train.map((p) => p.quality[best]!));
-        return q > qb || (q === qb && meanCost[m]! < meanCost[best]!) ? m : best;
-      }),
-    );
-  });
+  const bestOf = Array.from({ length: FOLDS }, (_, f) => bestPerTier(prompts.filter((_, i) => fold[i] !== f), tierModels, meanCost));
   const route = (tiers: number[]): CostQuality => {
     const chosen = prompts.map((p, i) => bestOf[fold[i]!]![tiers[i]! - 1]!);
     return { cost: mean(prompts.map((p, i) => p.cost[chosen[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[chosen[i]!]!)) };
   };
   const sweep = (scorer: Scorer) => {
     const percentile = percentiles(prompts.map((p) => scorer.score(p.prompt, p.id)));
-    return SHIFTS.map((shift) => {
-      const cuts = BASE_CUTS.map((c) => c + shift) as unknown as Thresholds;
-      return { shift, ...route(percentile.map((x) => selectTier(x, cuts))) };
-    });
+    return SHIFTS.map((shift) => ({ shift, ...route(sweepTiers(percentile, shift)) }));
   };
 
   const curves: MultiModelResult["curves"] = {};
@@ -75,7 +91,12 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
   for (const scorer of scorers) aiqs[scorer.name] = aiq(curves[scorer.name]!, lo, hi);
   aiqs.random = mean(randomCurves.map((c) => aiq(c, lo, hi)));
 
-  const deployedTiers = prompts.map((p) => selectTier(tiergateScore(p.prompt), thresholds));
+  const raw = prompts.map((p) => scorers[0]!.score(p.prompt, p.id));
+  const deployedTiers = raw.map((score) => selectTier(score, thresholds));
+  const biasCurve = BIASES.map((bias) => {
+    const cuts = biasThresholds(thresholds, bias);
+    return { bias, ...route(raw.map((score) => selectTier(score, cuts))) };
+  });
   return {
     prompts: prompts.length,
     folds: FOLDS,
@@ -84,6 +105,7 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
     curves,
     aiq: aiqs,
     deployed: { ...route(deployedTiers), tierShare: [1, 2, 3, 4, 5].map((t) => deployedTiers.filter((x) => x === t).length / prompts.length) },
+    biasCurve,
   };
 }
 
@@ -102,7 +124,7 @@ function references(prompts: MultiPrompt[], byPrice: number[]): MultiModelResult
 }
 
 /** Each value's rank in [0, 1], ties sharing their mean rank: the same tier shares for every scorer at each shift. */
-function percentiles(values: number[]): number[] {
+export function percentiles(values: number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(values.length);
   for (let i = 0; i < order.length; ) {

@@ -14,13 +14,15 @@ export async function writeRoutingReport(r: EvalResult, dir: string): Promise<vo
 
 async function chart(r: EvalResult): Promise<string> {
   const curves = Object.entries(r.multi.curves).flatMap(([name, points]) => points.map((p) => ({ router: name, cost: p.cost * 1_000, quality: p.quality })));
-  const refs = r.multi.reference.map((p) => ({ router: p.name, cost: p.cost * 1_000, quality: p.quality }));
-  const deployed = [{ router: "tiergate as configured", cost: r.multi.deployed.cost * 1_000, quality: r.multi.deployed.quality }];
+  const refs = r.multi.reference.map((p) => ({ reference: p.name, cost: p.cost * 1_000, quality: p.quality }));
+  const deployed = [{ reference: "tiergate as configured", cost: r.multi.deployed.cost * 1_000, quality: r.multi.deployed.quality }];
+  const bias = r.multi.biasCurve.map((p) => ({ router: "tiergate, ROUTER_QUALITY_BIAS -0.3 … +0.3", cost: p.cost * 1_000, quality: p.quality, bias: p.bias }));
   const spec = compile({
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: "RouterBench: quality against cost as the tier cut points shift",
     width: 560,
     height: 320,
+    resolve: { legend: { color: "independent", shape: "independent" } },
     background: "white",
     layer: [
       {
@@ -33,12 +35,17 @@ async function chart(r: EvalResult): Promise<string> {
         },
       },
       {
+        data: { values: bias },
+        mark: { type: "line", point: { size: 40, filled: true }, strokeDash: [4, 3], color: "black" },
+        encoding: { x: { field: "cost", type: "quantitative" }, y: { field: "quality", type: "quantitative" }, detail: { field: "router" } },
+      },
+      {
         data: { values: [...refs, ...deployed] },
         mark: { type: "point", filled: true, size: 90, shape: "diamond" },
         encoding: {
           x: { field: "cost", type: "quantitative" },
           y: { field: "quality", type: "quantitative" },
-          shape: { field: "router", type: "nominal", title: "reference" },
+          shape: { field: "reference", type: "nominal", title: "reference" },
         },
       },
     ],
@@ -102,6 +109,14 @@ function markdown(r: EvalResult): string {
     `| tiergate as configured (TIER_THRESHOLDS on raw scores) | ${r.multi.deployed.cost.toExponential(2)} | ${f3(r.multi.deployed.quality)} |`,
     "",
     `Tier shares as configured: ${r.multi.deployed.tierShare.map((s, i) => `tier ${i + 1} ${pct(s)}`).join(", ")}.`,
+    "",
+    "## Moving along the curve: ROUTER_QUALITY_BIAS",
+    "One setting moves every tier cut point down by its value (`src/config/policy.ts`): positive sends more prompts to higher tiers,",
+    "better and dearer; negative, cheaper. On the same RouterBench prompts (the dashed black line in the chart):",
+    "",
+    "| ROUTER_QUALITY_BIAS | mean cost (USD) | mean quality |",
+    "|---|---|---|",
+    ...r.multi.biasCurve.map((p) => `| ${p.bias > 0 ? "+" : ""}${p.bias} | ${p.cost.toExponential(2)} | ${f3(p.quality)} |`),
     "",
   ].join("\n");
 }

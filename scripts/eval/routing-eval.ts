@@ -8,7 +8,10 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/env.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
+import { promptKey, trainingExamples } from "../train/examples.ts";
+import { train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
 import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS } from "./data.ts";
 import { seeded } from "../seeded-random.ts";
@@ -17,6 +20,8 @@ import { multiModel, type MultiModelResult } from "./multi-model.ts";
 import { writeRoutingReport } from "./report.ts";
 
 export type Scorer = { name: string; score: (prompt: string, id: string) => number };
+/** A scorer for an evaluation that holds `heldOut` files out of anything learned. */
+type ScorerFactory = { name: string; forHeldOut: (heldOut: string[]) => Scorer };
 
 const RANDOM_SEEDS = 10;
 const hashId = (id: string, seed: number): number => {
@@ -25,17 +30,14 @@ const hashId = (id: string, seed: number): number => {
   return seeded(h >>> 0)();
 };
 
-export const tiergateScore = (prompt: string): number =>
-  scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest).score;
-
-const SCORERS: Scorer[] = [
-  { name: "tiergate", score: tiergateScore },
-  { name: "keyword heuristic (LiteLLM-style)", score: keywordHeuristic },
-  { name: "prompt length", score: promptLength },
+const fixed = (name: string, score: Scorer["score"]): ScorerFactory => ({ name, forHeldOut: () => ({ name, score }) });
+const FACTORIES: ScorerFactory[] = [
+  { name: "tiergate", forHeldOut: heldOutScorer },
+  fixed("keyword heuristic (LiteLLM-style)", keywordHeuristic),
+  fixed("prompt length", promptLength),
 ];
 /** Random routing, as the mean over several seeds (one seed alone is noisy). */
 const randomScorers: Scorer[] = Array.from({ length: RANDOM_SEEDS }, (_, seed) => ({ name: "random", score: (_p, id) => hashId(id, seed) }));
-
 export type EvalResult = {
   date: string;
   commit: string;
@@ -59,11 +61,12 @@ export function evaluate(): EvalResult {
   const started = Date.now();
   const pairs = PAIRS.map((spec) => {
     const rows = loadPair(spec);
+    const scorers = FACTORIES.map((f) => f.forHeldOut([spec.file]));
     const tieBreak = rows.map((r) => hashId(r.id, 99));
     const metricsOf = (scorer: Scorer): PairMetrics =>
       pairMetrics(rows.map((r) => ({ score: scorer.score(r.prompt, r.id), strong: r.strong, weak: r.weak })), tieBreak);
     const byScorer: Record<string, PairMetrics> = {};
-    for (const scorer of SCORERS) byScorer[scorer.name] = metricsOf(scorer);
+    for (const scorer of scorers) byScorer[scorer.name] = metricsOf(scorer);
     byScorer.random = averageMetrics(randomScorers.map(metricsOf));
     return { pair: spec.name, n: rows.length, byScorer };
   });
@@ -72,14 +75,17 @@ export function evaluate(): EvalResult {
   const { trivial, hard } = loadTrivialVersusHard();
   const mathSpearman: Record<string, number> = {};
   const trivialHardAuc: Record<string, number> = {};
-  for (const scorer of SCORERS) {
-    mathSpearman[scorer.name] = spearman(math.map((m) => scorer.score(m.prompt, "")), math.map((m) => m.level));
-    trivialHardAuc[scorer.name] = rocAuc(hard.map((p) => scorer.score(p, "")), trivial.map((p) => scorer.score(p, "")));
+  for (const factory of FACTORIES) {
+    const forMath = factory.forHeldOut(["math_test_levels.jsonl"]);
+    const forAuc = factory.forHeldOut(["chatterbot_corpus_en.jsonl", "nq_open_dev.jsonl", "arena_hard_v0.1.jsonl", "math_test_levels.jsonl"]);
+    mathSpearman[factory.name] = spearman(math.map((m) => forMath.score(m.prompt, "")), math.map((m) => m.level));
+    trivialHardAuc[factory.name] = rocAuc(hard.map((p) => forAuc.score(p, "")), trivial.map((p) => forAuc.score(p, "")));
   }
   mathSpearman.random = mean(randomScorers.map((s) => spearman(math.map((m, i) => s.score(m.prompt, `math${i}`)), math.map((m) => m.level))));
   trivialHardAuc.random = mean(randomScorers.map((s) => rocAuc(hard.map((p, i) => s.score(p, `h${i}`)), trivial.map((p, i) => s.score(p, `t${i}`)))));
 
-  const multi = multiModel(SCORERS, randomScorers, parseConfig(process.env).thresholds, tiergateScore);
+  const forRouterBench = FACTORIES.map((f) => f.forHeldOut(["routerbench_routerdc_train.jsonl"]));
+  const multi = multiModel(forRouterBench, randomScorers, parseConfig(process.env).thresholds);
   return {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -91,6 +97,36 @@ export function evaluate(): EvalResult {
   };
 }
 
+const examples = trainingExamples();
+const vectors = new Map<string, Float64Array>();
+const trained = new Map<string, Scorer>();
+
+/**
+ * tiergate with a model trained as `npm run train:router` trains it, but without the
+ * held-out files and without any prompt identical to one of theirs: leave-one-dataset-out.
+ */
+function heldOutScorer(heldOut: string[]): Scorer {
+  const key = [...heldOut].sort().join("+");
+  const known = trained.get(key);
+  if (known !== undefined) return known;
+  const heldOutPrompts = new Set(examples.filter((e) => heldOut.includes(e.file)).map((e) => promptKey(e.prompt)));
+  const kept = examples.filter((e) => !heldOut.includes(e.file) && !heldOutPrompts.has(promptKey(e.prompt)));
+  const vectorOf = (prompt: string): Float64Array => {
+    let v = vectors.get(prompt);
+    if (v === undefined) vectors.set(prompt, (v = vectorize(prompt)));
+    return v;
+  };
+  const model = decodeModel(
+    train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, `held out: ${key}`),
+  );
+  const scorer: Scorer = {
+    name: "tiergate",
+    score: (prompt) => scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest, model).score,
+  };
+  trained.set(key, scorer);
+  return scorer;
+}
+
 function gitCommit(): string {
   try {
     return execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim();
@@ -100,7 +136,7 @@ function gitCommit(): string {
 }
 
 function printTable(result: EvalResult): void {
-  const names = [...SCORERS.map((s) => s.name), "random"];
+  const names = [...FACTORIES.map((f) => f.name), "random"];
   const pad = (text: string, width: number): string => text.padEnd(width);
   console.log(`${pad("pair (APGR / CPT50 / CPT80)", 42)}${names.map((n) => pad(n.slice(0, 22), 24)).join("")}`);
   for (const pair of result.pairs) {

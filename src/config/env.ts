@@ -1,5 +1,6 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import { z } from "zod";
+import { DEFAULT_THRESHOLDS } from "../routing/model.ts";
 import { loadRegistry, type Model } from "./registry.ts";
 import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
 
@@ -20,7 +21,8 @@ const EnvSchema = z.object({
   GROQ_API_KEY: z.string().min(1).optional(),
   CUSTOM_PROVIDERS: z.string().optional(),
   MODELS_JSON: z.string().optional(),
-  TIER_THRESHOLDS: z.string().default("0.12,0.3,0.55,0.78"),
+  /** Default: the thresholds calibrated with the shipped model (src/routing/model.generated.ts). */
+  TIER_THRESHOLDS: z.string().default(DEFAULT_THRESHOLDS),
   /** Positive: more prompts to higher tiers (better, dearer); negative: cheaper. Moves every cut point. */
   ROUTER_QUALITY_BIAS: z.coerce.number().min(-1).max(1).default(0),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),

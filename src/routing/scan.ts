@@ -13,6 +13,12 @@ export type TextCounts = {
   mathSymbols: number;
   listItems: number;
   questions: number;
+  /** Characters inside words, for the mean word length. */
+  wordChars: number;
+  /** Runs of digits: the quantities a prompt works with. */
+  numbers: number;
+  /** Sentence ends: ".", "!" or "?" before a space or the end. */
+  sentences: number;
 };
 
 export function emptyCounts(): TextCounts {
@@ -26,6 +32,9 @@ export function emptyCounts(): TextCounts {
     mathSymbols: 0,
     listItems: 0,
     questions: 0,
+    wordChars: 0,
+    numbers: 0,
+    sentences: 0,
   };
 }
 
@@ -46,6 +55,9 @@ for (let code = 0; code < 128; code++) {
 export function scanText(text: string, counts: TextCounts): void {
   const length = text.length;
   const signals = counts.signals;
+  let wordChars = 0;
+  let numbers = 0;
+  let sentences = 0;
   let word = WORD_START;
   let inWord = false;
   let previous = 0; // hash of the previous word on this line, 0 at a line's start
@@ -63,8 +75,10 @@ export function scanText(text: string, counts: TextCounts): void {
   for (let i = 0; i <= length; i++) {
     const code = i < length ? text.charCodeAt(i) : 32;
     if (code > 127 || WORD_CHAR[code] === 1) {
+      wordChars += 1;
       if (code >= 48 && code <= 57) {
         digits += 1;
+        if (!inWord) numbers += 1;
         if (!inWord && atLineStart) {
           const next = text.charCodeAt(i + 1);
           if (next === 46 || next === 41) listItems += 1; // "1." or "1)"
@@ -79,9 +93,10 @@ export function scanText(text: string, counts: TextCounts): void {
       words += 1;
       addSignals(signals, signalFlags(word));
       if (previous !== 0) {
-        addSignals(signals, signalFlags(joinHash(previous, word)));
+        const bigram = joinHash(previous, word);
+        addSignals(signals, signalFlags(bigram));
         if (pair !== 0) addSignals(signals, signalFlags(joinHash(pair, word)));
-        pair = joinHash(previous, word);
+        pair = bigram;
       }
       previous = word;
       word = WORD_START;
@@ -93,6 +108,8 @@ export function scanText(text: string, counts: TextCounts): void {
       continue;
     }
     backticks = 0;
+    // ".", "!" or "?" before white space or the end closes a sentence
+    if ((code === 46 || code === 33 || code === 63) && (i + 1 >= length || text.charCodeAt(i + 1) <= 32)) sentences += 1;
     switch (code) {
       case 10: // newline
         atLineStart = true;
@@ -140,6 +157,9 @@ export function scanText(text: string, counts: TextCounts): void {
   counts.mathSymbols += (mathSymbols + 0.4 * digits) / 2;
   counts.listItems += listItems;
   counts.questions += questions;
+  counts.wordChars += wordChars;
+  counts.numbers += numbers;
+  counts.sentences += sentences;
 }
 
 function addSignals(signals: Int32Array, flags: number): void {

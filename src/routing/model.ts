@@ -1,0 +1,29 @@
+/** The scorer's weights: a bias and one weight per named feature. */
+import { FEATURES } from "./features.ts";
+import { MODEL } from "./model.generated.ts";
+
+/** The form `npm run train:router` writes into model.generated.ts. */
+export type SerializedModel = {
+  bias: number;
+  /** Weight per feature name (src/routing/features.ts). */
+  features: Record<string, number>;
+  /** Default tier cut points, calibrated on the cost/quality data (TIER_THRESHOLDS overrides them). */
+  thresholds?: [number, number, number, number];
+  /** How it was made: data files, seed, settings. */
+  provenance: string;
+};
+
+export type RouterModel = {
+  bias: number;
+  /** In FEATURES order; a feature the model does not name keeps its hand-set prior. */
+  featureWeights: Float64Array;
+};
+
+export function decodeModel(model: SerializedModel): RouterModel {
+  return { bias: model.bias, featureWeights: Float64Array.from(FEATURES, (feature) => model.features[feature.name] ?? feature.prior) };
+}
+
+export const DEFAULT_MODEL: RouterModel = decodeModel(MODEL);
+
+/** The calibrated thresholds of the shipped model, as TIER_THRESHOLDS text. */
+export const DEFAULT_THRESHOLDS = (MODEL.thresholds ?? [0.12, 0.3, 0.55, 0.78]).join(",");
