@@ -50,15 +50,24 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
     // Strict mode numbers the record up front, as its proof that Redis can take it; otherwise the batch numbers it.
     const strict = config.audit.mode === "strict";
     const sequence = strict ? reserveSequence(config) : Promise.resolve(undefined);
-    if (strict) await requireDurableAudit(c, sequence);
-    await next();
-    c.header("x-tiergate-cache", draft.cacheStatus);
-
     const finish = async (): Promise<string> => {
       const outcome = draft.stream ? await draft.stream : undefined;
       const record = await buildRecord(c, draft, startedAt, await sequence, outcome);
       return writeRecord(config, record, outcome?.truncated ? undefined : draft.cacheWrite?.());
     };
+    if (strict && !(await hasDurableHome(c, sequence))) {
+      // Refused before any work; the refusal's own record waits in the isolate until a store answers.
+      const refusal = new ApiError(503, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer", {
+        code: "audit_unavailable",
+      });
+      draft.errorCode = refusal.code;
+      c.header("x-tiergate-cache", draft.cacheStatus);
+      c.res = c.json(refusal.toBody(), refusal.status);
+      c.executionCtx.waitUntil(finish());
+      return c.res;
+    }
+    await next();
+    c.header("x-tiergate-cache", draft.cacheStatus);
     if (strict && draft.stream === undefined) {
       if ((await finish()) === "held") {
         const refusal = new ApiError(503, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer", {
@@ -73,18 +82,13 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
 }
 
 /** Strict mode: before any work, a durable home for the record must exist (a sequence number, or Postgres). */
-async function requireDurableAudit(c: Context<AppEnv>, sequence: Promise<number | undefined>): Promise<void> {
-  if ((await sequence) !== undefined) return;
+async function hasDurableHome(c: Context<AppEnv>, sequence: Promise<number | undefined>): Promise<boolean> {
+  if ((await sequence) !== undefined) return true;
   const sql = postgresFor(c.get("config"));
-  const reachable = await tracked("postgres", () => sql!("SELECT 1")).then(
+  return tracked("postgres", () => sql!("SELECT 1")).then(
     () => true,
     () => false,
   );
-  if (!reachable) {
-    throw new ApiError(503, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer", {
-      code: "audit_unavailable",
-    });
-  }
 }
 
 async function buildRecord(

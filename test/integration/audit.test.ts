@@ -188,7 +188,15 @@ describe("AUDIT_MODE=strict", () => {
       const response = await strict.router.post("/v1/chat/completions", chat("hi"));
       expect(response.status).toBe(503);
       expect((await response.json()).error.code).toBe("audit_unavailable");
+      expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
       expect(strict.fake.seen).toHaveLength(0);
+      // Not lost: the refusal's own record waits in the isolate for a store to come back.
+      let held = 0;
+      for (let i = 0; i < 20 && held === 0; i++) {
+        held = (await (await strict.router.fetch("/health")).json()).audit.held;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(held).toBeGreaterThanOrEqual(1);
     } finally {
       await strict.close();
     }
