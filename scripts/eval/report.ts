@@ -100,6 +100,8 @@ function markdown(r: EvalResult): string {
     "  question, and every scorer, length included, is at or below random on three of its four pairs.",
     "- Hashed word and word-pair features (16,384 buckets) were tried during development: held out, they cut the trivial-vs-hard AUC from 0.94",
     "  to 0.75, because they learn which dataset a prompt comes from rather than how hard it is. They are not shipped.",
+    "- A training-only intercept per file (so shared weights explain within-file differences) was tried too: mean APGR unchanged (0.521),",
+    "  ρ and AUC slightly lower (0.285, 0.939). Not shipped.",
     "- What would help: per-model outcome data from real traffic (the audit log records tier, model and status, not yet correctness), and",
     "  scoring the last question of a few-shot prompt on its own.",
     "",
