@@ -32,7 +32,8 @@ export type AuditDraft = {
   upstreamMs?: number;
   /** For streamed answers: how the stream ended, known only then. */
   stream?: Promise<StreamOutcome>;
-  cacheWrite?: () => CacheWrite | undefined;
+  /** The Redis half of a complete answer's cache write, sent with the record; never set for errors or broken streams. */
+  cacheWrite?: CacheWrite | undefined;
 };
 
 export function auditTrail(): MiddlewareHandler<AppEnv> {
@@ -53,7 +54,7 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
     const finish = async (): Promise<string> => {
       const outcome = draft.stream ? await draft.stream : undefined;
       const record = await buildRecord(c, draft, startedAt, await sequence, outcome);
-      return writeRecord(config, record, outcome?.truncated ? undefined : draft.cacheWrite?.());
+      return writeRecord(config, record, draft.cacheWrite);
     };
     if (strict && !(await hasDurableHome(c, sequence))) {
       // Refused before any work; the refusal's own record waits in the isolate until a store answers.

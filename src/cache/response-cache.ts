@@ -5,7 +5,9 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Config } from "../config/env.ts";
+import { perConfig } from "../config/per-config.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
+import type { Usage } from "../providers/usage.ts";
 import { tracked } from "../storage/availability.ts";
 
 /** A successful completion as the provider sent it, with what routed it there. */
@@ -16,19 +18,14 @@ export type CachedCompletion = {
   provider: string;
   tier: number;
   score: number;
+  /** The answer's token usage, kept so a hit need not parse the body to record it. */
+  usage: Usage | undefined;
 };
 
 const encoder = new TextEncoder();
-const locals = new WeakMap<Config, LRUCache<string, CachedCompletion>>();
-
-function localFor(config: Config): LRUCache<string, CachedCompletion> {
-  let local = locals.get(config);
-  if (local === undefined) {
-    local = new LRUCache({ max: config.cache.localMaxEntries, ttl: config.cache.localTtlSeconds * 1_000 });
-    locals.set(config, local);
-  }
-  return local;
-}
+const localFor = perConfig(
+  (config) => new LRUCache<string, CachedCompletion>({ max: config.cache.localMaxEntries, ttl: config.cache.localTtlSeconds * 1_000 }),
+);
 
 export async function readCache(config: Config, key: string): Promise<CachedCompletion | undefined> {
   const local = localFor(config).get(key);

@@ -3,17 +3,17 @@ import type { Context } from "hono";
 import type { AuditDraft } from "../audit/trail.ts";
 import { cacheKey } from "../cache/key.ts";
 import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
-import { prepareCacheWrite, readCache, type CachedCompletion } from "../cache/response-cache.ts";
+import { prepareCacheWrite, readCache, type CacheWrite, type CachedCompletion } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
 import { TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import { readJsonBody } from "../http/json-body.ts";
-import { ChatRequestSchema, type ChatRequest } from "../openai/chat-request.ts";
+import type { ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { callUpstream } from "../providers/upstream.ts";
-import { costUsd, readUsage } from "../providers/usage.ts";
-import { decide, type Decision } from "../routing/decide.ts";
+import { costUsd, type Usage } from "../providers/usage.ts";
+import type { Decision } from "../routing/decide.ts";
+import { decisionHeaders, readAndDecide } from "./decision.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 const JSON_TYPE = { "content-type": "application/json" };
@@ -21,10 +21,7 @@ const JSON_TYPE = { "content-type": "application/json" };
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
   const draft = c.get("audit");
-  const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
-  draft.request = request;
-  const decision = decide(request, config);
-  draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
+  const { request, decision } = await readAndDecide(c);
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
   const policy = cachePolicy(c.req.raw.headers, config);
@@ -61,23 +58,23 @@ async function serveFromProvider(
     timeoutMs: config.upstreamTimeoutMs,
     ...(assembler ? { onData: assembler.add } : {}),
   });
-  const cacheEntry = (body: string): CachedCompletion => ({ body, model: decision.model.id, provider: decision.model.provider, tier: decision.tier, score: decision.score });
-  const writeLater = (body: string | undefined) => () =>
-    body === undefined || !policy.write ? undefined : prepareCacheWrite(config, key, cacheEntry(body), policy.ttlSeconds);
+  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes with the audit record. */
+  const cacheWrite = (body: string | undefined, usage: Usage | undefined): CacheWrite | undefined =>
+    body === undefined || !policy.write
+      ? undefined
+      : prepareCacheWrite(config, key, { body, usage, model: decision.model.id, provider: decision.model.provider, tier: decision.tier, score: decision.score }, policy.ttlSeconds);
 
   if (answer.stream) {
     draft.stream = answer.outcome.then((outcome) => {
       draft.upstreamMs = Date.now() - startedAt;
+      if (assembler && !outcome.truncated) draft.cacheWrite = cacheWrite(assembler.result(), outcome.usage);
       return outcome;
     });
-    if (assembler) draft.cacheWrite = () => writeLater(assembler.result())();
     return c.body(answer.body, 200, SSE);
   }
   draft.upstreamMs = Date.now() - startedAt;
   draft.usage = answer.usage;
-  // Into the isolate's cache now, so the next request here hits; Redis gets it after the response.
-  const write = writeLater(answer.text)();
-  draft.cacheWrite = () => write;
+  draft.cacheWrite = cacheWrite(answer.text, answer.usage);
   if (answer.usage !== undefined) {
     c.header("x-tiergate-cost-usd", costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }
@@ -87,8 +84,7 @@ async function serveFromProvider(
 function serveHit(c: Context<AppEnv>, hit: CachedCompletion, request: ChatRequest, draft: AuditDraft): Response {
   draft.cacheStatus = "HIT";
   draft.route = { tier: hit.tier, score: hit.score, model: hit.model, provider: hit.provider };
-  const usage = readUsage((JSON.parse(hit.body) as { usage?: unknown }).usage);
-  if (usage !== undefined) draft.usage = usage;
+  draft.usage = hit.usage;
   c.header("x-tiergate-model", hit.model);
   c.header("x-tiergate-provider", hit.provider);
   c.header("x-tiergate-tier", String(hit.tier));
@@ -117,19 +113,4 @@ function notConfigured(decision: Decision, config: Config): ApiError {
     `No provider is configured for tier ${decision.tier} (${TIER_NAMES[decision.tier]}). Set ${[...new Set(variables)].join(" or ")} (wrangler secret put in production, .dev.vars locally).`,
     { code: "provider_not_configured" },
   );
-}
-
-export function decisionHeaders(decision: Decision): Record<string, string> {
-  return {
-    "x-tiergate-tier": String(decision.tier),
-    "x-tiergate-model": decision.model.id,
-    "x-tiergate-provider": decision.model.provider,
-    "x-tiergate-score": String(decision.score),
-    "x-tiergate-reason": headerSafe(decision.reasons.join("; ")),
-  };
-}
-
-/** Header values must be printable ASCII; reasons are, but a custom model id may not be. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
 }

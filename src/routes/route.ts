@@ -2,18 +2,11 @@
 import type { Context } from "hono";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import { readJsonBody } from "../http/json-body.ts";
-import { ChatRequestSchema } from "../openai/chat-request.ts";
-import { decide } from "../routing/decide.ts";
-import { decisionHeaders } from "./chat.ts";
+import { decisionHeaders, readAndDecide } from "./decision.ts";
 
 export async function routeOnly(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
-  const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
-  const draft = c.get("audit");
-  draft.request = request;
-  const decision = decide(request, config);
-  draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
+  const { decision } = await readAndDecide(c);
   return c.json(
     {
       tier: decision.tier,

@@ -1,31 +1,25 @@
 /** The worker's Redis: Upstash over HTTP, one client per isolate, every command under a timeout. */
 import { Redis } from "@upstash/redis/cloudflare";
 import type { Config } from "../config/env.ts";
-
-const clients = new WeakMap<Config, Redis>();
+import { perConfig } from "../config/per-config.ts";
 
 /**
  * The Redis client for this config, or `undefined` when none is configured.
  * No retries: a slow or absent Redis must cost a request at most `REDIS_TIMEOUT_MS`,
  * after which each caller falls back as its own failure policy says.
  */
-export function redisFor(config: Config): Redis | undefined {
+export const redisFor = perConfig((config): Redis | undefined => {
   if (config.redis === undefined) return undefined;
-  let client = clients.get(config);
-  if (client === undefined) {
-    const { url, token, timeoutMs } = config.redis;
-    client = new Redis({
-      url,
-      token,
-      retry: false,
-      automaticDeserialization: false,
-      enableTelemetry: false,
-      signal: () => AbortSignal.timeout(timeoutMs),
-    });
-    clients.set(config, client);
-  }
-  return client;
-}
+  const { url, token, timeoutMs } = config.redis;
+  return new Redis({
+    url,
+    token,
+    retry: false,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    signal: () => AbortSignal.timeout(timeoutMs),
+  });
+});
 
 /** Every Redis key of one concern, under the deployment's prefix. */
 export function redisKey(config: Config, concern: "cache" | "audit", name: string): string {
