@@ -1,12 +1,44 @@
-/** Postgres for Node scripts through Neon's own driver (WebSocket `Pool`), locally through the relay. */
+/**
+ * What operator scripts connect to: Postgres through Neon's own driver (WebSocket `Pool`,
+ * locally through the relay) and Redis through Upstash's REST client. Settings come
+ * from the environment; any that is unset is taken from the local stack while
+ * `npm run dev` or `npm run stack` runs (it records its endpoints and secrets in .data/).
+ */
 import { Pool, neonConfig } from "@neondatabase/serverless";
+import { Redis } from "@upstash/redis";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
 
+const DATA_DIR = fileURLToPath(new URL("../.data", import.meta.url));
+
+/** The local stack's bindings and dev secrets, when a stack is running from this checkout. */
+function localStack(): Record<string, string> {
+  const read = (file: string): Record<string, unknown> =>
+    existsSync(`${DATA_DIR}/${file}`) ? (JSON.parse(readFileSync(`${DATA_DIR}/${file}`, "utf8")) as Record<string, unknown>) : {};
+  const stack = read("stack.json") as { bindings?: Record<string, string> };
+  return { ...(read("dev-secrets.json") as Record<string, string>), ...(stack.bindings ?? {}) };
+}
+
+/** A setting: the environment's, else the running local stack's. */
+export function setting(name: string): string | undefined {
+  return process.env[name] || localStack()[name] || undefined;
+}
+
+export function requireSetting(name: string): string {
+  const value = setting(name);
+  if (!value) {
+    console.error(`${name} is not set, and no local stack is running (npm run dev or npm run stack starts one)`);
+    process.exit(2);
+  }
+  return value;
+}
+
 /**
- * A Pool for `DATABASE_URL`. With `NEON_WS_PROXY` (the local relay) it goes through
+ * A Pool for `databaseUrl`. With `NEON_WS_PROXY` (the local relay) it goes through
  * the relay without TLS; without it, straight to Neon's secure WebSocket endpoint.
  */
-export function openPool(databaseUrl: string, wsProxy = process.env.NEON_WS_PROXY): Pool {
+export function openPool(databaseUrl: string, wsProxy = setting("NEON_WS_PROXY")): Pool {
   neonConfig.webSocketConstructor = WebSocket as unknown as typeof neonConfig.webSocketConstructor;
   if (wsProxy) {
     neonConfig.wsProxy = () => wsProxy;
@@ -17,11 +49,20 @@ export function openPool(databaseUrl: string, wsProxy = process.env.NEON_WS_PROX
   return new Pool({ connectionString: databaseUrl, max: 4 });
 }
 
-export function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is not set (npm run stack prints the local values)`);
-    process.exit(2);
+/** Redis through Upstash's REST API, or `undefined` when none is configured. */
+export function openRedis(): Redis | undefined {
+  const url = setting("UPSTASH_REDIS_REST_URL");
+  const token = setting("UPSTASH_REDIS_REST_TOKEN");
+  if (url === undefined || token === undefined) return undefined;
+  return new Redis({ url, token, automaticDeserialization: false, enableTelemetry: false, retry: { retries: 2 } });
+}
+
+/** The database a script talks to, fit to print: host and database name, no credentials. */
+export function describeDatabase(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.hostname}${url.port ? `:${url.port}` : ""}${url.pathname}`;
+  } catch {
+    return "(unparseable DATABASE_URL)";
   }
-  return value;
 }

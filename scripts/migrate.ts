@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Pool } from "@neondatabase/serverless";
-import { openPool, requireEnv } from "./db.ts";
+import { describeDatabase, openPool, requireSetting } from "./db.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../migrations/", import.meta.url));
 /** Any constant: only one migrate may run at a time against a database. */
@@ -73,7 +73,9 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const pool = openPool(requireEnv("DATABASE_URL"));
+  const databaseUrl = requireSetting("DATABASE_URL");
+  console.log(`migrating ${describeDatabase(databaseUrl)}`);
+  const pool = openPool(databaseUrl);
   try {
     const applied = await migrate(pool);
     console.log(applied.length === 0 ? "migrations: nothing to apply" : `migrations applied: ${applied.join(", ")}`);

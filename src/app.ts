@@ -1,21 +1,23 @@
 /** The Hono app: middleware order, routes, and the one place errors become responses. */
-import { Hono, type Context, type Handler } from "hono";
+import { Hono, type Handler } from "hono";
 import { auditTrail } from "./audit/trail.ts";
 import type { AppEnv } from "./http/app-env.ts";
 import { constitutionCheck } from "./http/constitution.ts";
 import { edge } from "./http/edge.ts";
 import { ApiError } from "./openai/errors.ts";
+import { renderError } from "./openai/render.ts";
 import { redactSecrets } from "./security/redact.ts";
 import { listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
-import { listModels } from "./routes/models.ts";
+import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
 
 const ROUTES: Record<string, { method: "GET" | "POST"; handler: Handler<AppEnv> }> = {
   "/v1/chat/completions": { method: "POST", handler: chatCompletions },
   "/v1/route": { method: "POST", handler: routeOnly },
   "/v1/models": { method: "GET", handler: listModels },
+  "/v1/models/:id{.+}": { method: "GET", handler: retrieveModel },
   "/v1/audit": { method: "GET", handler: listAudit },
   "/health": { method: "GET", handler: health },
 };
@@ -28,8 +30,8 @@ export function createApp(): Hono<AppEnv> {
 
   for (const [path, { method, handler }] of Object.entries(ROUTES)) {
     app.on(method, path, handler);
-    app.all(path, function methodNotAllowed() {
-      throw new ApiError(405, `${path} accepts ${method} only`, {
+    app.all(path, function methodNotAllowed(c) {
+      throw new ApiError(405, `${c.req.path} accepts ${method} only`, {
         code: "method_not_allowed",
         headers: { allow: method },
       });
@@ -49,11 +51,4 @@ export function createApp(): Hono<AppEnv> {
     return renderError(apiError, c);
   });
   return app;
-}
-
-/** The one place an error becomes a response; the audit record learns its code here. */
-function renderError(error: ApiError, c: Context<AppEnv>): Response {
-  const draft = c.get("audit");
-  if (draft !== undefined) draft.errorCode = error.code;
-  return c.json(error.toBody(), error.status, error.headers);
 }

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fakeAnswer, pieces, type FakeAnswer } from "./fake-answer.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -25,6 +26,14 @@ export type FakeBehaviour = {
   stallAfterChunks: number | undefined;
   /** Answer 401 unless `Authorization: Bearer <requiredKey>`. */
   requiredKey: string | undefined;
+  /** The message of error answers (a traceback, a leaked key: what careless providers send). */
+  errorMessage: string | undefined;
+  /** Answer 200 with an error body and no choices, as some providers do. */
+  errorIn200: boolean;
+  /** End a finished stream (finish reason, usage) without `data: [DONE]`, as some providers do. */
+  omitDone: boolean;
+  /** Report this `usage` object instead of the real counts (negative, huge, malformed: a provider's bug). */
+  usage: unknown;
 };
 
 export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
@@ -37,6 +46,10 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
   requiredKey: undefined,
+  errorMessage: undefined,
+  errorIn200: false,
+  omitDone: false,
+  usage: undefined,
 };
 
 export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
@@ -93,7 +106,12 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
-  if (b.errorStatus !== undefined) return sendError(res, b.errorStatus, `Fake upstream error ${b.errorStatus}`, "fake_error");
+  if (b.errorStatus !== undefined) return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error");
+  if (b.errorIn200) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: b.errorMessage ?? "Fake upstream error in a 200", code: 500 }, choices: [] }));
+    return;
+  }
 
   const model = typeof body.model === "string" ? body.model : "fake-model";
   const usage = {
@@ -102,15 +120,21 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     total_tokens: 0,
   };
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  const reported = b.usage ?? usage;
   const id = `chatcmpl-fake${Date.now().toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
   const words = Array.from({ length: b.completionTokens }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
+  const answer = fakeAnswer(body, words);
+  const finish = answer.kind === "tool_call" ? "tool_calls" : "stop";
 
   if (body.stream !== true) {
-    const message = { role: "assistant", content: words.join("") };
-    const answer = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: "stop" }], usage };
+    const message =
+      answer.kind === "tool_call"
+        ? { role: "assistant", content: null, tool_calls: [{ id: answer.id, type: "function", function: { name: answer.name, arguments: answer.arguments } }] }
+        : { role: "assistant", content: answer.content };
+    const completion = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: reported };
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer));
+    res.end(JSON.stringify(completion));
     return;
   }
 
@@ -119,19 +143,30 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const chunk = (delta: object, finish: string | null): string =>
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   await sleep(b.firstTokenMs);
-  for (const [i, word] of words.entries()) {
+  const deltas = streamedDeltas(answer, words);
+  for (const [i, delta] of deltas.entries()) {
     if (i === b.breakAfterChunks) return breakOff(res);
     if (i === b.stallAfterChunks) return; // keep the socket open, send nothing more
     if (i > 0) await sleep(b.tokenIntervalMs);
-    res.write(chunk(i === 0 ? { role: "assistant", content: word } : { content: word }, null));
+    res.write(chunk(delta, null));
   }
-  if (b.breakAfterChunks !== undefined && b.breakAfterChunks >= words.length) return breakOff(res);
-  res.write(chunk({}, "stop"));
+  if (b.breakAfterChunks !== undefined && b.breakAfterChunks >= deltas.length) return breakOff(res);
+  res.write(chunk({}, finish));
   const options = body.stream_options as { include_usage?: boolean } | undefined;
   if (options?.include_usage === true) {
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
+    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: reported })}\n\n`);
   }
-  res.end("data: [DONE]\n\n");
+  res.end(b.omitDone ? undefined : "data: [DONE]\n\n");
+}
+
+/** The stream's deltas: the words of a text answer (JSON split the same way), or a tool call whose arguments arrive in pieces. */
+function streamedDeltas(answer: FakeAnswer, words: string[]): object[] {
+  if (answer.kind === "tool_call") {
+    const head = { role: "assistant", content: null, tool_calls: [{ index: 0, id: answer.id, type: "function", function: { name: answer.name, arguments: "" } }] };
+    return [head, ...pieces(answer.arguments).map((part) => ({ tool_calls: [{ index: 0, function: { arguments: part } }] }))];
+  }
+  const parts = answer.content === words.join("") ? words : pieces(answer.content);
+  return parts.map((part, i) => (i === 0 ? { role: "assistant", content: part } : { content: part }));
 }
 
 /** Closes the connection mid-response, after what was written is flushed: the client sees an unfinished chunked body. */

@@ -29,7 +29,8 @@ export async function startLocalStack(log: (line: string) => void): Promise<Stac
     },
     log,
   });
-  writeFileSync(STATE, JSON.stringify({ owner: process.pid, pids: stack.pids() }));
+  // The bindings let operator scripts (migrate, audit:verify) find this stack with no environment variables.
+  writeFileSync(STATE, JSON.stringify({ owner: process.pid, pids: stack.pids(), bindings: stack.bindings }));
   return stack;
 }
 

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bundle = `${root}dist/index.js`;
-const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(`${root}wrangler.toml`, "utf8"))![1]!;
+const wranglerToml = readFileSync(`${root}wrangler.toml`, "utf8");
+const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(wranglerToml)![1]!;
+const compatibilityFlags = [.../compatibility_flags\s*=\s*\[([^\]]*)\]/.exec(wranglerToml)?.[1]?.matchAll(/"([^"]+)"/g) ?? []].map((m) => m[1]!);
 
 export type Router = {
   url: string;
@@ -14,21 +16,29 @@ export type Router = {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Fires a cron trigger, e.g. the every-minute audit flush. */
   scheduled(cron?: string): Promise<void>;
+  /** Every line workerd logged (console output and runtime warnings), oldest first, at most 5,000. */
+  logs: string[];
   close(): Promise<void>;
 };
 
 /** Serves the router on `port` (0: any free one); `scriptPath` serves another worker module instead. */
 export async function startRouter(bindings: Record<string, string> = {}, port = 0, scriptPath = bundle): Promise<Router> {
   if (!existsSync(scriptPath)) throw new Error(`${scriptPath} is missing: run \`npm run build\` (npm test does)`);
+  const logs: string[] = [];
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       scriptPath,
       modules: true,
       compatibilityDate,
+      compatibilityFlags,
       bindings,
       cf: false,
       host: "127.0.0.1",
       port,
+      handleStructuredLogs: ({ level, message }) => {
+        logs.push(`${level}: ${message}`);
+        if (logs.length > 5_000) logs.shift();
+      },
     }),
   );
   const url = (await mf.ready).href.replace(/\/$/, "");
@@ -46,6 +56,7 @@ export async function startRouter(bindings: Record<string, string> = {}, port = 
       const result = await (await mf.getWorker()).scheduled({ cron });
       if (result.outcome !== "ok") throw new Error(`scheduled(${cron}) ended ${result.outcome}`);
     },
+    logs,
     close: () => mf.dispose(),
   };
 }

@@ -5,8 +5,8 @@
  * Failure policy: whatever cannot move now stays where it is for the next run.
  */
 import type { Config } from "../config/env.ts";
-import { tracked } from "../storage/availability.ts";
-import { postgresFor } from "../storage/postgres.ts";
+import { isOutage, tracked } from "../storage/availability.ts";
+import { postgresFor, type Sql } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
 import { hasValidHmac, recordFromRow, signRecord } from "./record.ts";
 import { insertRecords, queueKey, retryHeld, sequenceKey } from "./sink.ts";
@@ -17,6 +17,8 @@ export type FlushReport = {
   fromHold: number;
   /** Unnumbered rows whose HMAC does not match: left for audit:verify to name, never re-signed. */
   refusedToNumber: number;
+  /** Queued records Postgres refused: moved to audit_quarantine with their sequence numbers, so the rest can land. */
+  quarantined: number;
   skipped?: string;
   /** Why the run stopped early; what it did not move waits for the next run. */
   error?: string;
@@ -43,7 +45,7 @@ async function keepCounterAhead(config: Config, sql: NonNullable<ReturnType<type
 const MAX_BATCHES = 20;
 
 export async function flushAudit(config: Config): Promise<FlushReport> {
-  const report: FlushReport = { inserted: 0, numbered: 0, fromHold: 0, refusedToNumber: 0 };
+  const report: FlushReport = { inserted: 0, numbered: 0, fromHold: 0, refusedToNumber: 0, quarantined: 0 };
   const sql = postgresFor(config);
   const key = config.audit.hmacKey;
   if (sql === undefined || key === undefined) return { ...report, skipped: "no DATABASE_URL" };
@@ -61,10 +63,11 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
     for (let i = 0; i < MAX_BATCHES; i++) {
       const items = await tracked("redis", () => redis.lrange<string>(queueKey(config), 0, batch - 1));
       if (items.length === 0) break;
-      await insertRecords(sql, items);
+      const refused = await insertOrQuarantine(sql, items);
       // Only after the insert: a crash in between re-inserts next run, and the insert skips duplicates.
       await tracked("redis", () => redis.ltrim(queueKey(config), items.length, -1));
-      report.inserted += items.length;
+      report.inserted += items.length - refused;
+      report.quarantined += refused;
       if (items.length < batch) break;
     }
     const unnumbered = await tracked("postgres", () =>
@@ -95,4 +98,56 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
     if (holder === owner) await redis.del(lock).catch(() => {});
   }
   return report;
+}
+
+/**
+ * Inserts the queued records; when Postgres refuses the batch for what is in it (not
+ * for being down), inserts them one by one and moves each it refuses, as it came out
+ * of the queue and with Postgres's reason, to audit_quarantine. Returns how many were
+ * quarantined. An outage is thrown: everything stays queued for the next run.
+ */
+async function insertOrQuarantine(sql: Sql, items: string[]): Promise<number> {
+  try {
+    await insertRecords(sql, items);
+    return 0;
+  } catch (error) {
+    if (isOutage(error)) throw error;
+  }
+  let refused = 0;
+  for (const item of items) {
+    try {
+      await insertRecords(sql, [item]);
+    } catch (error) {
+      if (isOutage(error)) throw error;
+      await quarantine(sql, item, error);
+      refused += 1;
+    }
+  }
+  return refused;
+}
+
+async function quarantine(sql: Sql, item: string, error: unknown): Promise<void> {
+  const { seq, request_id } = identify(item);
+  const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+  console.error(JSON.stringify({ audit: "record quarantined", seq, request_id, reason }));
+  await tracked("postgres", () =>
+    sql(
+      "INSERT INTO audit_quarantine (seq, request_id, record, error) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) WHERE seq IS NOT NULL DO NOTHING",
+      [seq, request_id, item.replaceAll("\0", "\\u0000"), reason],
+    ),
+  );
+}
+
+/** The sequence number and request id of a queued record, read leniently: it may be the very thing that is malformed. */
+function identify(item: string): { seq: number | null; request_id: string | null } {
+  try {
+    const parsed = JSON.parse(item) as { seq?: unknown; request_id?: unknown };
+    return {
+      seq: Number.isSafeInteger(parsed.seq) ? (parsed.seq as number) : null,
+      request_id: typeof parsed.request_id === "string" ? parsed.request_id.slice(0, 64) : null,
+    };
+  } catch {
+    const seq = /"seq"\s*:\s*(\d{1,15})\b/.exec(item)?.[1];
+    return { seq: seq === undefined ? null : Number(seq), request_id: null };
+  }
 }

@@ -1,6 +1,6 @@
 /** The audit record: one per request, signed over its canonical JSON, never holding prompt or answer. */
 import { canonicalJson } from "../crypto/canonical-json.ts";
-import { hmacSha256Hex } from "../crypto/digest.ts";
+import { hmacSha256Hex, timingSafeEqualText } from "../crypto/digest.ts";
 
 /** Field names are the audit_log columns (migrations/0001_audit_log.sql). */
 export type AuditRecord = {
@@ -25,8 +25,26 @@ export type AuditRecord = {
   overhead_ms: number;
   streamed: boolean;
   truncated: boolean;
+  /** Version 1 only: a plain SHA-256 of the request. Records from version 2 on leave it null and carry `request_hmac`. */
   request_sha256: string | null;
+} & Partial<AuditExtensions>;
+
+/**
+ * Columns added after the first release (migrations/0002 on). The signature covers
+ * one only when it is set, so every record signed before the column existed still
+ * verifies: its canonical JSON never had the key.
+ */
+export type AuditExtensions = {
+  /**
+   * HMAC-SHA-256 of the normalised request under a key derived from AUDIT_HMAC_KEY
+   * (`requestDigestKey`): proves what was asked without letting anyone who reads the
+   * rows confirm a guessed prompt offline.
+   */
+  request_hmac: string;
+  /** What the router changed in the provider's usage report before pricing and storing it. */
+  usage_adjusted: string[];
 };
+const EXTENSIONS = ["request_hmac", "usage_adjusted"] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };
@@ -36,7 +54,12 @@ export async function signRecord(record: AuditRecord, key: string): Promise<Sign
 }
 
 export async function hasValidHmac(record: AuditRecord, hmac: string, key: string): Promise<boolean> {
-  return (await hmacSha256Hex(key, canonicalJson(record))) === hmac;
+  return timingSafeEqualText(await hmacSha256Hex(key, canonicalJson(record)), hmac);
+}
+
+/** The key of `request_hmac`: derived from the signing key, so it is never the signing key itself. */
+export function requestDigestKey(hmacKey: string): Promise<string> {
+  return hmacSha256Hex(hmacKey, "tiergate request digest v2");
 }
 
 /**
@@ -73,6 +96,18 @@ export function recordFromRow(row: Record<string, unknown>): { record: AuditReco
       streamed: Boolean(row.streamed),
       truncated: Boolean(row.truncated),
       request_sha256: text(row.request_sha256),
+      ...extensionsFromRow(row),
     },
   };
+}
+
+/** The extension columns that are set; a null column stays out of the record, as it was when signed. */
+function extensionsFromRow(row: Record<string, unknown>): Partial<AuditExtensions> {
+  const out: Record<string, unknown> = {};
+  for (const name of EXTENSIONS) {
+    const value = row[name];
+    if (value === null || value === undefined) continue;
+    out[name] = name === "usage_adjusted" && typeof value === "string" ? JSON.parse(value) : value;
+  }
+  return out as Partial<AuditExtensions>;
 }

@@ -12,7 +12,8 @@ import { postgresFor, type Sql } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
 import { signRecord, type AuditRecord, type SignedRecord } from "./record.ts";
 
-export type Destination = "queued" | "postgres" | "held" | "off";
+/** Where a record went; "failed" only when the caller asked not to hold it (strict mode). */
+export type Destination = "queued" | "postgres" | "held" | "failed" | "off";
 
 const HOLD_LIMIT = 10_000;
 const held: SignedRecord[] = [];
@@ -37,33 +38,55 @@ export async function reserveSequence(config: Config): Promise<number | undefine
   }
 }
 
-type Pending = { record: AuditRecord; cacheWrite: CacheWrite | undefined; done: (where: Destination) => void };
-
-/** Records that wait for the next batch: a burst of requests shares one numbering call and one pipeline. */
-const pending: Pending[] = [];
-const BATCH_MAX = 64;
-const BATCH_WAIT_MS = 2;
-let timer: ReturnType<typeof setTimeout> | undefined;
+type Pending = { record: AuditRecord; cacheWrite: CacheWrite | undefined };
 
 /**
- * Signs and stores the record, sending `cacheWrite` with it; resolves with where the
- * record went. Records written within a couple of milliseconds of each other in an
- * isolate travel together: one INCRBY numbers them all, one pipeline queues them
- * with their cache writes.
+ * The batch that is still taking records. Requests close in time share it: one INCRBY
+ * numbers them all and one pipeline queues them with their cache writes.
+ *
+ * Workers rule: a request may only wait on I/O it started itself. The request that
+ * opens a batch (its leader) sets the timer and sends the batch from its own context,
+ * and its `waitUntil` waits for that. A request that joins an open batch hands its
+ * record over and waits for nothing, so no request ever waits on a promise another
+ * request's context must settle (workerd cancels such a request as hung).
  */
-export function writeRecord(config: Config, record: AuditRecord, cacheWrite?: CacheWrite): Promise<Destination> {
-  return new Promise((done) => {
-    pending.push({ record, cacheWrite, done });
-    if (pending.length >= BATCH_MAX) void writeBatch(config);
-    else timer ??= setTimeout(() => void writeBatch(config), BATCH_WAIT_MS);
+let open: Pending[] | undefined;
+const BATCH_MAX = 64;
+const BATCH_WAIT_MS = 2;
+
+/**
+ * Signs and stores the record after the response, sending `cacheWrite` with it.
+ * The promise is the work this request owns: the batch it leads, or nothing when it
+ * joined another request's batch.
+ */
+export function writeRecord(config: Config, record: AuditRecord, cacheWrite?: CacheWrite): Promise<void> {
+  const item = { record, cacheWrite };
+  if (open !== undefined && open.length < BATCH_MAX) {
+    open.push(item);
+    return Promise.resolve();
+  }
+  const batch: Pending[] = [item];
+  open = batch;
+  return new Promise<void>((resolve) => {
+    setTimeout(() => {
+      if (open === batch) open = undefined;
+      void sendBatch(config, batch).then(() => resolve());
+    }, BATCH_WAIT_MS);
   });
 }
 
-async function writeBatch(config: Config): Promise<void> {
-  if (timer !== undefined) clearTimeout(timer);
-  timer = undefined;
-  const batch = pending.splice(0, pending.length);
-  if (batch.length === 0) return;
+/**
+ * Stores one record now, in the caller's context, and says where it went. Strict mode
+ * answers by it: with nowhere durable the record is not held but reported "failed",
+ * so the caller can refuse and record the refusal instead.
+ */
+export async function writeRecordNow(config: Config, record: AuditRecord, cacheWrite?: CacheWrite): Promise<Destination> {
+  const [where] = await sendBatch(config, [{ record, cacheWrite }], { hold: false });
+  return where!;
+}
+
+/** Numbers, signs and stores the batch; says where each record went, in order. */
+async function sendBatch(config: Config, batch: Pending[], options = { hold: true }): Promise<Destination[]> {
   const redis = redisFor(config);
   const sql = postgresFor(config);
   const key = config.audit.hmacKey;
@@ -77,14 +100,15 @@ async function writeBatch(config: Config): Promise<void> {
     try {
       const pipeline = redis.pipeline();
       if (queued.length > 0) pipeline.rpush(queueKey(config), ...queued.map((record) => JSON.stringify(record)));
-      for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds });
+      // NX: an entry lives out its TTL; no client's answer replaces another's early.
+      for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
       await tracked("redis", () => pipeline.exec());
       redisTookQueue = true;
     } catch {
       // Redis failed: the records go to Postgres below; the cache entries stay in the isolate only
     }
   }
-  if (!audited) return batch.forEach((item) => item.done("off"));
+  if (!audited) return batch.map(() => "off");
   const rest = redisTookQueue ? signed.filter((record) => record.seq === null) : signed;
   let restWent: Destination = "postgres";
   if (rest.length > 0) {
@@ -92,12 +116,12 @@ async function writeBatch(config: Config): Promise<void> {
       await insertRecords(sql, [...rest, ...held]);
       held.length = 0;
     } catch {
-      rest.forEach(hold);
-      restWent = "held";
+      if (options.hold) rest.forEach(hold);
+      restWent = options.hold ? "held" : "failed";
     }
   }
   const inRest = new Set(rest.map((record) => record.request_id));
-  batch.forEach((item) => item.done(inRest.has(item.record.request_id) ? restWent : "queued"));
+  return batch.map((item) => (inRest.has(item.record.request_id) ? restWent : "queued"));
 }
 
 /** Gives the batch's unnumbered records consecutive numbers with one INCRBY; leaves them unnumbered if Redis cannot. */

@@ -6,18 +6,19 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { CacheWrite } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import type { Model } from "../config/registry.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
-import { sha256Hex } from "../crypto/digest.ts";
+import { hmacSha256Hex } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import type { ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
+import { renderError } from "../openai/render.ts";
 import type { StreamOutcome } from "../providers/sse-relay.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
-import type { Model } from "../config/registry.ts";
-import { postgresFor } from "../storage/postgres.ts";
 import { tracked } from "../storage/availability.ts";
-import type { AuditRecord, CacheStatus } from "./record.ts";
-import { reserveSequence, writeRecord } from "./sink.ts";
+import { postgresFor } from "../storage/postgres.ts";
+import { requestDigestKey, type AuditRecord, type CacheStatus } from "./record.ts";
+import { reserveSequence, writeRecord, writeRecordNow } from "./sink.ts";
 
 /** What a request's handlers learn along the way; the record is made from it at the end. */
 export type AuditDraft = {
@@ -36,6 +37,9 @@ export type AuditDraft = {
   cacheWrite?: CacheWrite | undefined;
 };
 
+/** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499;
+
 export function auditTrail(): MiddlewareHandler<AppEnv> {
   return async function auditTrailMiddleware(c, next) {
     // Health probes come every few seconds from load balancers; they are not requests a tenant makes.
@@ -50,41 +54,41 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
     c.set("audit", draft);
     // Strict mode numbers the record up front, as its proof that Redis can take it; otherwise the batch numbers it.
     const strict = config.audit.mode === "strict";
-    const sequence = strict ? reserveSequence(config) : Promise.resolve(undefined);
-    const finish = async (): Promise<string> => {
+    const sequence = strict ? await reserveSequence(config) : undefined;
+    const record = async (): Promise<AuditRecord> => {
       const outcome = draft.stream ? await draft.stream : undefined;
-      const record = await buildRecord(c, draft, startedAt, await sequence, outcome);
-      return writeRecord(config, record, draft.cacheWrite);
+      return buildRecord(c, draft, startedAt, sequence, outcome);
     };
     if (strict && !(await hasDurableHome(c, sequence))) {
       // Refused before any work; the refusal's own record waits in the isolate until a store answers.
-      const refusal = new ApiError(503, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer", {
-        code: "audit_unavailable",
-      });
-      draft.errorCode = refusal.code;
-      c.header("x-tiergate-cache", draft.cacheStatus);
-      c.res = c.json(refusal.toBody(), refusal.status);
-      c.executionCtx.waitUntil(finish());
-      return c.res;
+      c.res = refuse(c, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer");
+      c.executionCtx.waitUntil(record().then((made) => writeRecord(config, made)));
+      return;
     }
     await next();
     c.header("x-tiergate-cache", draft.cacheStatus);
     if (strict && draft.stream === undefined) {
-      if ((await finish()) === "held") {
-        const refusal = new ApiError(503, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer", {
-          code: "audit_unavailable",
-        });
-        c.res = c.json(refusal.toBody(), refusal.status);
+      const made = await record();
+      if ((await writeRecordNow(config, made, draft.cacheWrite)) === "failed") {
+        // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
+        c.res = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
+        c.executionCtx.waitUntil(record().then((refused) => writeRecord(config, refused)));
       }
       return;
     }
-    c.executionCtx.waitUntil(finish());
+    c.executionCtx.waitUntil(record().then((made) => writeRecord(config, made, draft.cacheWrite)));
   };
 }
 
+function refuse(c: Context<AppEnv>, message: string): Response {
+  const response = renderError(new ApiError(503, message, { code: "audit_unavailable" }), c);
+  response.headers.set("x-tiergate-cache", c.get("audit").cacheStatus);
+  return response;
+}
+
 /** Strict mode: before any work, a durable home for the record must exist (a sequence number, or Postgres). */
-async function hasDurableHome(c: Context<AppEnv>, sequence: Promise<number | undefined>): Promise<boolean> {
-  if ((await sequence) !== undefined) return true;
+async function hasDurableHome(c: Context<AppEnv>, sequence: number | undefined): Promise<boolean> {
+  if (sequence !== undefined) return true;
   const sql = postgresFor(c.get("config"));
   return tracked("postgres", () => sql!("SELECT 1")).then(
     () => true,
@@ -101,7 +105,10 @@ async function buildRecord(
 ): Promise<AuditRecord> {
   const latency = Date.now() - startedAt;
   const usage = outcome?.usage ?? draft.usage;
-  return {
+  // A JSON answer the client hung up on was never delivered, whatever the handler made of it.
+  const clientLeft = c.req.raw.signal?.aborted === true && outcome === undefined;
+  const hmacKey = c.get("config").audit.hmacKey;
+  const record: AuditRecord = {
     seq: seq ?? null,
     request_id: c.get("requestId"),
     ts: new Date(startedAt).toISOString(),
@@ -113,8 +120,8 @@ async function buildRecord(
     provider: draft.route?.provider ?? null,
     fallbacks_tried: draft.fallbacksTried,
     cache_status: draft.cacheStatus,
-    http_status: c.res.status,
-    error_code: draft.errorCode ?? (outcome?.error ?? null),
+    http_status: clientLeft ? CLIENT_CLOSED : c.res.status,
+    error_code: clientLeft ? "client_disconnected" : (draft.errorCode ?? outcome?.error ?? null),
     prompt_tokens: usage?.promptTokens ?? null,
     completion_tokens: usage?.completionTokens ?? null,
     cost_usd: draft.cacheStatus === "HIT" ? 0 : draft.pricedAs && usage ? costUsd(draft.pricedAs, usage.promptTokens, usage.completionTokens) : null,
@@ -123,6 +130,11 @@ async function buildRecord(
     overhead_ms: Math.max(0, latency - (draft.upstreamMs ?? 0)),
     streamed: draft.request?.stream === true,
     truncated: outcome?.truncated ?? false,
-    request_sha256: draft.request ? await sha256Hex(canonicalJson(draft.request)) : null,
+    request_sha256: null,
   };
+  if (draft.request && hmacKey !== undefined) {
+    record.request_hmac = await hmacSha256Hex(await requestDigestKey(hmacKey), canonicalJson(draft.request));
+  }
+  if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
+  return record;
 }

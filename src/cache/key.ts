@@ -1,19 +1,23 @@
-/** The response-cache key: a hash of everything that changes the answer, and nothing else. */
+/** The response-cache key: a hash of everything that changes the answer, and of who may see it. */
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { sha256Hex } from "../crypto/digest.ts";
 import type { ChatRequest, Message } from "../openai/chat-request.ts";
 import type { Decision } from "../routing/decide.ts";
 
-/** Fields that change how the answer is delivered or billed, not what it says. */
+/** Fields that change how the answer is delivered, not what it says; `user` is part of the scope instead. */
 const NOT_IN_KEY = new Set(["model", "messages", "stream", "stream_options", "user"]);
 
+/** Who may share an entry: the API key's tenant (null before keys exist) and the request's `user`, when sent. */
+export type CacheScope = { tenant: string | null; user: string | null };
+
 /**
- * Hash of the constitutional hash, the normalised messages, the target (the named
- * model, or `auto` plus the tier) and every other parameter.
- * @example await cacheKey(request, decision) // "3f2a…" (64 hex characters)
+ * Hash of the constitutional hash, the scope, the messages (JSON key order and the
+ * leading and trailing whitespace of a whole text message normalised, nothing else),
+ * the target (the named model, or `auto` plus the tier) and every other parameter.
+ * @example await cacheKey(request, decision, { tenant: "acme", user: null }) // "3f2a…" (64 hex characters)
  */
-export async function cacheKey(request: ChatRequest, decision: Decision): Promise<string> {
+export async function cacheKey(request: ChatRequest, decision: Decision, scope: CacheScope): Promise<string> {
   const parameters: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request)) {
     if (!NOT_IN_KEY.has(name) && value !== null && value !== undefined) parameters[name] = value;
@@ -21,6 +25,7 @@ export async function cacheKey(request: ChatRequest, decision: Decision): Promis
   return sha256Hex(
     canonicalJson({
       constitution: CONSTITUTIONAL_HASH,
+      scope,
       target: decision.mode === "model" ? decision.model.id : `auto/tier:${decision.tier}`,
       messages: request.messages.map(normaliseMessage),
       parameters,
@@ -28,13 +33,10 @@ export async function cacheKey(request: ChatRequest, decision: Decision): Promis
   );
 }
 
-/** Whitespace runs become one space and ends are trimmed, in every text of the message. */
+/**
+ * Whitespace inside a text can change its meaning (Python indentation, a Markdown
+ * table), so only the ends of a whole string message are trimmed; parts stay as sent.
+ */
 function normaliseMessage(message: Message): Message {
-  const content = message.content;
-  if (typeof content === "string") return { ...message, content: squash(content) } as Message;
-  if (!Array.isArray(content)) return message;
-  const parts = content.map((part) => (part.type === "text" ? { ...part, text: squash(part.text) } : part));
-  return { ...message, content: parts } as Message;
+  return typeof message.content === "string" ? ({ ...message, content: message.content.trim() } as Message) : message;
 }
-
-const squash = (text: string): string => text.replace(/\s+/g, " ").trim();

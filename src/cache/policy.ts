@@ -1,4 +1,8 @@
-/** What a request lets the cache do: `Cache-Control: no-cache` skips the read, `no-store` the write. */
+/**
+ * What a request lets the cache do. `Cache-Control: no-cache` or `max-age=0` skips the
+ * read, `no-store` the write. `x-tiergate-cache-ttl` may shorten the TTL for anyone;
+ * only a trusted caller (the admin key) may lengthen it, up to `CACHE_MAX_TTL_SECONDS`.
+ */
 import type { Config } from "../config/env.ts";
 import { ApiError } from "../openai/errors.ts";
 
@@ -6,18 +10,27 @@ export type CachePolicy = { read: boolean; write: boolean; ttlSeconds: number };
 
 export const CACHE_TTL_HEADER = "x-tiergate-cache-ttl";
 
-export function cachePolicy(headers: Headers, config: Config): CachePolicy {
-  const directives = (headers.get("cache-control") ?? "").toLowerCase().split(",").map((d) => d.trim());
+export function cachePolicy(headers: Headers, config: Config, trusted: boolean): CachePolicy {
+  const directives = (headers.get("cache-control") ?? "").toLowerCase().split(",").map((d) => d.trim().replace(/\s*=\s*/, "="));
   const ttlText = headers.get(CACHE_TTL_HEADER);
   let ttlSeconds = config.cache.ttlSeconds;
   if (ttlText !== null) {
+    const limit = trusted ? config.cache.maxTtlSeconds : config.cache.ttlSeconds;
     ttlSeconds = Number(ttlText);
     if (!/^\d+$/.test(ttlText.trim()) || ttlSeconds < 1 || ttlSeconds > config.cache.maxTtlSeconds) {
-      throw new ApiError(400, `${CACHE_TTL_HEADER} must be a whole number of seconds from 1 to ${config.cache.maxTtlSeconds}`, {
+      throw new ApiError(400, `${CACHE_TTL_HEADER} must be a whole number of seconds from 1 to ${limit}`, {
         code: "invalid_value",
         param: CACHE_TTL_HEADER,
       });
     }
+    if (ttlSeconds > limit) {
+      throw new ApiError(403, `${CACHE_TTL_HEADER} above the default ${limit} s needs the admin key`, {
+        type: "authentication_error",
+        code: "cache_ttl_not_allowed",
+        param: CACHE_TTL_HEADER,
+      });
+    }
   }
-  return { read: !directives.includes("no-cache"), write: !directives.includes("no-store"), ttlSeconds };
+  const noRead = directives.includes("no-cache") || directives.includes("max-age=0");
+  return { read: !noRead, write: !directives.includes("no-store"), ttlSeconds };
 }

@@ -53,6 +53,8 @@ export type CacheWrite = { key: string; value: string; ttlSeconds: number };
 export function prepareCacheWrite(config: Config, key: string, entry: CachedCompletion, ttlSeconds: number): CacheWrite | undefined {
   const value = JSON.stringify(entry);
   if (encoder.encode(value).byteLength > config.cache.maxEntryBytes) return undefined;
-  localFor(config).set(key, entry, { ttl: Math.min(ttlSeconds, config.cache.localTtlSeconds) * 1_000 });
+  // An entry lives out its TTL: a fresh answer never replaces one another client already shares.
+  const local = localFor(config);
+  if (!local.has(key)) local.set(key, entry, { ttl: Math.min(ttlSeconds, config.cache.localTtlSeconds) * 1_000 });
   return { key: redisKey(config, "cache", key), value, ttlSeconds };
 }

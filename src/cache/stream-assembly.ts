@@ -23,7 +23,7 @@ type Chunk = {
 export type StreamAssembler = {
   /** Adds one `data:` payload of the stream (not `[DONE]`). */
   add(data: string): void;
-  /** The chat.completion JSON, or `undefined` if the stream said nothing usable. */
+  /** The chat.completion JSON, or `undefined` if the stream said nothing usable or a choice never finished. */
   result(): string | undefined;
 };
 
@@ -65,7 +65,8 @@ export function assembleStream(): StreamAssembler {
       }
     },
     result() {
-      if (broken || choices.size === 0) return undefined;
+      // Only a whole answer is worth caching: every choice must have finished.
+      if (broken || choices.size === 0 || [...choices.values()].some((choice) => choice.finish === null)) return undefined;
       return JSON.stringify({
         id: head.id,
         object: "chat.completion",

@@ -29,6 +29,10 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
+  /** The most choices (`n`) one request may ask for. */
+  MAX_CHOICES: z.coerce.number().int().min(1).max(128).default(8),
+  /** The most output tokens (`max_tokens`, `max_completion_tokens`) one request may ask for. */
+  MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(131_072),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// connection string").optional(),
@@ -48,6 +52,8 @@ const EnvSchema = z.object({
   AUDIT_MODE: z.enum(["best-effort", "strict"]).default("best-effort"),
   AUDIT_HMAC_KEY: z.string().min(16, "AUDIT_HMAC_KEY must be at least 16 characters").optional(),
   AUDIT_FLUSH_BATCH: z.coerce.number().int().min(1).max(5_000).default(500),
+  /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
+  AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
 });
 
@@ -70,12 +76,16 @@ export type Config = {
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
   estimatedOutputTokens: number;
+  maxChoices: number;
+  maxOutputTokens: number;
   redis: { url: string; token: string; timeoutMs: number } | undefined;
   postgres: { url: string; httpEndpoint: string | undefined; timeoutMs: number } | undefined;
   keyPrefix: string;
   cache: { ttlSeconds: number; maxTtlSeconds: number; maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
-  audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number };
+  audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
+  /** Every configured secret, redacted from whatever a client, a log or an audit row may see. */
+  secrets: readonly string[];
 };
 
 const parsed = new WeakMap<object, Config>();
@@ -130,6 +140,8 @@ export function parseConfig(bindings: Bindings): Config {
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     estimatedOutputTokens: env.ESTIMATED_OUTPUT_TOKENS,
+    maxChoices: env.MAX_CHOICES,
+    maxOutputTokens: env.MAX_OUTPUT_TOKENS,
     redis:
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, timeoutMs: env.REDIS_TIMEOUT_MS }
@@ -145,9 +157,33 @@ export function parseConfig(bindings: Bindings): Config {
       localTtlSeconds: env.CACHE_LOCAL_TTL_SECONDS,
       localMaxEntries: env.CACHE_LOCAL_MAX_ENTRIES,
     },
-    audit: { mode: env.AUDIT_MODE, hmacKey: env.AUDIT_HMAC_KEY, flushBatch: env.AUDIT_FLUSH_BATCH },
+    audit: {
+      mode: env.AUDIT_MODE,
+      hmacKey: env.AUDIT_HMAC_KEY,
+      flushBatch: env.AUDIT_FLUSH_BATCH,
+      queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
+    },
     adminApiKey: env.ADMIN_API_KEY,
+    secrets: secretsOf(env, providers),
   };
+}
+
+function secretsOf(env: z.infer<typeof EnvSchema>, providers: ReadonlyMap<string, Provider>): string[] {
+  const secrets = [...providers.values()].map((provider) => provider.apiKey);
+  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN);
+  if (env.DATABASE_URL !== undefined) {
+    const password = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]+)@/.exec(env.DATABASE_URL)?.[1];
+    secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));
+  }
+  return secrets.filter((secret): secret is string => secret !== undefined && secret !== "");
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseCustomProviders(json: string | undefined): z.infer<typeof CustomProviderSchema>[] {

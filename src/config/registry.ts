@@ -95,3 +95,15 @@ export function loadRegistry(modelsJson: string | undefined): readonly Model[] {
   if (modelsJson === undefined || modelsJson.trim() === "") return DEFAULT_MODELS;
   return RegistrySchema.parse(JSON.parse(modelsJson));
 }
+
+/**
+ * The registry entry a client means by `id`: its registry id, or a provider's own model
+ * id (what answers carry in `model`) when exactly one entry uses it.
+ * @example findModel(registry, "mistralai/mistral-nemo")?.id // "openrouter/mistralai/mistral-nemo"
+ */
+export function findModel(registry: readonly Model[], id: string): Model | undefined {
+  const exact = registry.find((model) => model.id === id);
+  if (exact !== undefined) return exact;
+  const aliased = registry.filter((model) => model.upstream_model === id);
+  return aliased.length === 1 ? aliased[0] : undefined;
+}

@@ -24,3 +24,13 @@ export async function hmacSha256Hex(secret: string, text: string): Promise<strin
   }
   return hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(text)));
 }
+
+/** Compares two texts in time that depends only on their lengths (for MACs and hashed keys). */
+export function timingSafeEqualText(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  if (left.byteLength !== right.byteLength) return false;
+  let difference = 0;
+  for (let i = 0; i < left.byteLength; i++) difference |= left[i]! ^ right[i]!;
+  return difference === 0;
+}

@@ -16,7 +16,11 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
   }
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readAtMost(request, maxBytes);
+  const bytes = await readAtMost(request, maxBytes).catch((error: unknown) => {
+    if (error instanceof ApiError) throw error;
+    // The body stream failed: the client hung up while sending it.
+    throw new ApiError(499, "The client closed the connection before its request body arrived", { code: "client_disconnected" });
+  });
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

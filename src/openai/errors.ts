@@ -2,6 +2,9 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 
+/** 499: the client went away before the answer (nginx's "client closed request"); recorded, never sent. */
+export type ErrorStatus = ContentfulStatusCode | 499;
+
 export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error";
 
 export type ErrorBody = {
@@ -21,13 +24,13 @@ type ApiErrorOptions = {
  * @example throw new ApiError(413, "Request body exceeds 4194304 bytes", { code: "body_too_large" })
  */
 export class ApiError extends Error {
-  readonly status: ContentfulStatusCode;
+  readonly status: ErrorStatus;
   readonly type: ErrorType;
   readonly code: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
 
-  constructor(status: ContentfulStatusCode, message: string, options: ApiErrorOptions = {}) {
+  constructor(status: ErrorStatus, message: string, options: ApiErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = "ApiError";
     this.status = status;

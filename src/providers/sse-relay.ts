@@ -37,6 +37,8 @@ export function relaySse(
   const decoder = new TextDecoder();
   const outcome: StreamOutcome = { usage: undefined, truncated: false, error: undefined };
   let sawDone = false;
+  // Some providers end a finished stream without `[DONE]`: a finish reason is as good an end.
+  let sawFinish = false;
   let pending: string[] = [];
   let settle: (value: StreamOutcome) => void = () => {};
   const finished = new Promise<StreamOutcome>((resolve) => (settle = resolve));
@@ -45,6 +47,7 @@ export function relaySse(
     onEvent: (event) => {
       if (event.data === "[DONE]") sawDone = true;
       else {
+        if (!sawFinish && FINISH_PATTERN.test(event.data)) sawFinish = true;
         options.onData?.(event.data);
         if (!keep(event, outcome, options.clientWantsUsage)) return;
       }
@@ -54,7 +57,8 @@ export function relaySse(
   });
 
   const end = (controller: ReadableStreamDefaultController<Uint8Array>, error: StreamOutcome["error"]): void => {
-    if (!sawDone && error === undefined) error = "upstream_stream_broken";
+    if (sawDone || sawFinish) error = undefined;
+    else error ??= "upstream_stream_broken";
     if (error !== undefined) {
       outcome.truncated = true;
       outcome.error = error;
@@ -88,8 +92,8 @@ export function relaySse(
     cancel() {
       options.abort();
       void reader.cancel().catch(() => {});
-      outcome.truncated = !sawDone;
-      outcome.error = sawDone ? undefined : "client_disconnected";
+      outcome.truncated = !(sawDone || sawFinish);
+      outcome.error = outcome.truncated ? "client_disconnected" : undefined;
       settle(outcome);
     },
   });
@@ -124,6 +128,8 @@ function errorEvent(code: NonNullable<StreamOutcome["error"]>): string {
 }
 
 const IDLE = Symbol("idle");
+/** A chunk whose choice has a finish reason (`"finish_reason":"stop"`; `null` does not match). */
+const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
 
 async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,7 +1,7 @@
 /** The one OpenAI-compatible provider adapter: OpenRouter, Groq and any custom base URL. */
 import type { Provider } from "../config/env.ts";
 import { ApiError } from "../openai/errors.ts";
-import { redactSecrets } from "../security/redact.ts";
+import { sanitizeProviderMessage } from "../security/redact.ts";
 import { relaySse, type StreamOutcome } from "./sse-relay.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
@@ -14,25 +14,36 @@ export type UpstreamRequest = {
   clientWantsUsage: boolean;
   /** Longest wait for the answer's headers, for a whole JSON answer, and between stream chunks. */
   timeoutMs: number;
+  /** Every configured secret: none may reach the client through a provider's error text. */
+  secrets: readonly string[];
+  /** The client's own request signal: when the client goes, the provider call stops. */
+  clientSignal?: AbortSignal | undefined;
   /** Sees every streamed `data:` payload but `[DONE]` (the cache assembles the answer from them). */
   onData?: (data: string) => void;
 };
 
 export type UpstreamAnswer =
-  | { stream: false; text: string; usage: Usage | undefined }
+  /** `complete`: every choice has a finish reason, so the answer may be cached. */
+  | { stream: false; text: string; usage: Usage | undefined; complete: boolean }
   | { stream: true; body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> };
+
+/** Upstream statuses the client caused (a too-long context, an unknown parameter): passed back as they are. */
+const CLIENT_CAUSED = new Set([400, 404, 413, 422]);
 
 /**
  * Calls `POST {baseUrl}/chat/completions`. Failure policy: nothing is retried here;
- * a refused connection or a bad answer is a 502, a timeout a 504, a provider 429 a 429.
+ * a refused connection or a bad answer is a 502, a timeout a 504, a provider 429 a 429,
+ * a client-caused 400/404/413/422 goes back as it is, with the provider's message sanitised.
  */
 export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAnswer> {
-  const { provider, timeoutMs } = request;
+  const { provider, timeoutMs, clientSignal } = request;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const clientLeft = (): void => controller.abort();
+  clientSignal?.addEventListener("abort", clientLeft);
   try {
     const response = await send(request, controller.signal);
-    if (!response.ok) throw await upstreamError(provider, response);
+    if (!response.ok) throw await upstreamError(request, response);
     if (request.stream && response.body !== null) {
       clearTimeout(timer);
       return {
@@ -46,9 +57,12 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       };
     }
     const text = await response.text();
-    return { stream: false, text, usage: usageOfCompletion(provider, text) };
+    return { stream: false, text, ...readCompletion(request, text) };
   } catch (error) {
     if (error instanceof ApiError) throw error;
+    if (clientSignal?.aborted) {
+      throw new ApiError(499, "The client closed the connection before the answer", { code: "client_disconnected" });
+    }
     if (controller.signal.aborted) {
       throw new ApiError(504, `Provider ${provider.id} did not answer within ${timeoutMs} ms`, {
         type: "upstream_error",
@@ -61,6 +75,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     });
   } finally {
     clearTimeout(timer);
+    if (!request.stream) clientSignal?.removeEventListener("abort", clientLeft);
   }
 }
 
@@ -74,10 +89,16 @@ function send(request: UpstreamRequest, signal: AbortSignal): Promise<Response> 
   return fetch(url, { method: "POST", headers, body: JSON.stringify(request.body), signal });
 }
 
-async function upstreamError(provider: Provider, response: Response): Promise<ApiError> {
-  const detail = redactSecrets(messageOf(await response.text().catch(() => "")), [provider.apiKey]);
-  const said = detail === "" ? "" : `: ${detail}`;
-  if (response.status === 429) {
+async function upstreamError(request: UpstreamRequest, response: Response): Promise<ApiError> {
+  const { provider } = request;
+  const said = describeProviderError(await response.text().catch(() => ""), request.secrets);
+  const status = response.status;
+  if (CLIENT_CAUSED.has(status)) {
+    return new ApiError(status as 400 | 404 | 413 | 422, `Provider ${provider.id} refused the request${said}`, {
+      code: "upstream_invalid_request",
+    });
+  }
+  if (status === 429) {
     const retryAfter = response.headers.get("retry-after");
     return new ApiError(429, `Provider ${provider.id} is rate limiting the router${said}`, {
       type: "rate_limit_error",
@@ -85,27 +106,34 @@ async function upstreamError(provider: Provider, response: Response): Promise<Ap
       ...(retryAfter === null ? {} : { headers: { "retry-after": retryAfter } }),
     });
   }
-  if (response.status === 408 || response.status === 504) {
+  if (status === 408 || status === 504) {
     return new ApiError(504, `Provider ${provider.id} timed out${said}`, { type: "upstream_error", code: "upstream_timeout" });
   }
-  return new ApiError(502, `Provider ${provider.id} answered ${response.status}${said}`, {
+  return new ApiError(502, `Provider ${provider.id} answered ${status}${said}`, {
     type: "upstream_error",
     code: "upstream_error",
   });
 }
 
-/** The provider's own error message, if its body is OpenAI-shaped; else a short prefix of the body. */
-function messageOf(body: string): string {
+/** ": <the provider's own message, sanitised>", or "" when it said nothing usable. */
+function describeProviderError(body: string, secrets: readonly string[]): string {
+  let message = body;
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } };
-    if (typeof parsed.error?.message === "string") return parsed.error.message.slice(0, 500);
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
+    const inner = typeof parsed.error === "string" ? parsed.error : parsed.error?.message ?? parsed.message;
+    if (typeof inner === "string") message = inner;
   } catch {
-    // not JSON: fall through to the raw text
+    // not JSON: the raw text, sanitised
   }
-  return body.slice(0, 200).trim();
+  const clean = sanitizeProviderMessage(message, secrets);
+  return clean === "" ? "" : `: ${clean}`;
 }
 
-function usageOfCompletion(provider: Provider, text: string): Usage | undefined {
+type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
+
+/** Usage and completeness of a JSON answer; a 200 that carries an error or no choices is a bad answer (502). */
+function readCompletion(request: UpstreamRequest, text: string): { usage: Usage | undefined; complete: boolean } {
+  const { provider } = request;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -115,11 +143,21 @@ function usageOfCompletion(provider: Provider, text: string): Usage | undefined 
       code: "upstream_bad_response",
     });
   }
-  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { choices?: unknown }).choices)) {
+  const completion = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Completion;
+  if (completion.error !== undefined && completion.error !== null) {
+    throw new ApiError(502, `Provider ${provider.id} answered 200 with an error${describeProviderError(text, request.secrets)}`, {
+      type: "upstream_error",
+      code: "upstream_error",
+    });
+  }
+  if (!Array.isArray(completion.choices) || completion.choices.length === 0) {
     throw new ApiError(502, `Provider ${provider.id} answered without choices`, {
       type: "upstream_error",
       code: "upstream_bad_response",
     });
   }
-  return readUsage((parsed as { usage?: unknown }).usage);
+  const complete = completion.choices.every(
+    (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
+  );
+  return { usage: readUsage(completion.usage), complete };
 }

@@ -1,14 +1,61 @@
-/** Token usage as providers report it, and what it costs. */
+/** Token usage as providers report it, checked before anyone prices or stores it, and what it costs. */
 import type { Model } from "../config/registry.ts";
 
-export type Usage = { promptTokens: number; completionTokens: number };
+export type Usage = {
+  promptTokens: number;
+  completionTokens: number;
+  /** What the router changed in the provider's report, and why; absent when it took the report as sent. */
+  adjusted?: string[];
+};
 
-/** OpenAI's `usage` object, or `undefined` when absent or malformed. */
+/**
+ * The most tokens one answer may report per field. Far above any context window
+ * times any `n` we allow, far below what a bigint column or a float holds exactly.
+ */
+export const MAX_REPORTED_TOKENS = 1_000_000_000;
+
+/**
+ * OpenAI's `usage` object, or `undefined` when absent or not an object. Counts that are
+ * negative, fractional, non-finite or over `MAX_REPORTED_TOKENS` are clamped into range
+ * (a missing or non-numeric one counts as 0), and each change is listed in `adjusted`,
+ * so a provider's bad report can neither break the audit log nor price an answer below zero.
+ */
 export function readUsage(value: unknown): Usage | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const { prompt_tokens, completion_tokens } = value as Record<string, unknown>;
-  if (typeof prompt_tokens !== "number" || typeof completion_tokens !== "number") return undefined;
-  return { promptTokens: prompt_tokens, completionTokens: completion_tokens };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const fields = value as Record<string, unknown>;
+  if (fields.prompt_tokens === undefined && fields.completion_tokens === undefined) return undefined;
+  const adjusted: string[] = [];
+  const usage: Usage = {
+    promptTokens: tokenCount("prompt_tokens", fields.prompt_tokens, adjusted),
+    completionTokens: tokenCount("completion_tokens", fields.completion_tokens, adjusted),
+  };
+  if (adjusted.length > 0) usage.adjusted = adjusted;
+  return usage;
+}
+
+function tokenCount(name: string, value: unknown, adjusted: string[]): number {
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    adjusted.push(`usage.${name} ${describe(value)} is not a number: counted as 0`);
+    return 0;
+  }
+  if (value < 0) {
+    adjusted.push(`usage.${name} ${value} is negative: counted as 0`);
+    return 0;
+  }
+  if (value > MAX_REPORTED_TOKENS) {
+    adjusted.push(`usage.${name} ${value} exceeds ${MAX_REPORTED_TOKENS}: clamped`);
+    return MAX_REPORTED_TOKENS;
+  }
+  if (!Number.isInteger(value)) {
+    adjusted.push(`usage.${name} ${value} is not whole: rounded up`);
+    return Math.ceil(value);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  const text = value === undefined ? "(missing)" : JSON.stringify(value) ?? String(value);
+  return text.slice(0, 40);
 }
 
 /** USD for these tokens at the model's registry prices. */

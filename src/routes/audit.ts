@@ -6,35 +6,48 @@ import { recordFromRow } from "../audit/record.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError, invalidRequest } from "../openai/errors.ts";
 import { requireAdmin } from "../security/admin.ts";
-import { tracked } from "../storage/availability.ts";
+import { isOutage, tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 
+/** A time Postgres can hold and an auditor could mean: ISO 8601 with an offset, years 1970 to 9999. */
+const Instant = z.iso.datetime({ offset: true }).refine((text) => {
+  const year = new Date(text).getUTCFullYear();
+  return year >= 1970 && year <= 9999;
+}, "must be a time from 1970 to 9999");
+/** Printable text: a NUL or another control character can match no stored value, and Postgres refuses NUL. */
+const Label = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
+
 const QuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  key: z.string().min(1).max(128).optional(),
+  from: Instant.optional(),
+  to: Instant.optional(),
+  key: Label(128).optional(),
   request_id: z.uuid().optional(),
   tier: z.coerce.number().int().min(1).max(5).optional(),
-  model: z.string().min(1).max(256).optional(),
+  model: Label(256).optional(),
   status: z.coerce.number().int().min(100).max(599).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(200).optional(),
 });
 
-type Cursor = { ts: string; request_id: string };
+const CursorSchema = z.strictObject({ ts: Instant, request_id: z.uuid() });
+type Cursor = z.infer<typeof CursorSchema>;
 const encodeCursor = (cursor: Cursor): string => btoa(JSON.stringify(cursor)).replace(/=+$/, "");
 
 function decodeCursor(text: string): Cursor {
+  let value: unknown;
   try {
-    const cursor = JSON.parse(atob(text)) as Cursor;
-    if (typeof cursor.ts === "string" && typeof cursor.request_id === "string") return cursor;
+    value = JSON.parse(atob(text));
   } catch {
-    // reported below
+    value = undefined;
   }
+  const cursor = CursorSchema.safeParse(value);
+  if (cursor.success) return cursor.data;
   throw new ApiError(400, "cursor is not one this API returned", { code: "invalid_value", param: "cursor" });
 }
 
 export async function listAudit(c: Context<AppEnv>): Promise<Response> {
+  // Audit rows are for the admin alone: no shared cache may keep them, nor the refusals.
+  c.header("cache-control", "no-store");
   await requireAdmin(c);
   const parsed = QuerySchema.safeParse(c.req.query());
   if (!parsed.success) throw invalidRequest(parsed.error);
@@ -45,7 +58,12 @@ export async function listAudit(c: Context<AppEnv>): Promise<Response> {
   const { cursor, ...filters } = query;
   const { text, params } = auditPageQuery({ ...filters, after: cursor === undefined ? undefined : decodeCursor(cursor) });
   const rows = await tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
-    throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
+    if (isOutage(error)) throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
+    // Postgres answered and refused: a value it cannot take (SQLSTATE class 22) is the client's; anything else is ours.
+    if (String((error as { code?: unknown }).code ?? "").startsWith("22")) {
+      throw new ApiError(400, "The audit log cannot be filtered by that value", { code: "invalid_value", cause: error });
+    }
+    throw error;
   });
   const data = rows.map((row) => {
     const { record, hmac } = recordFromRow(row);

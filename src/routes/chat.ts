@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import type { AuditDraft } from "../audit/trail.ts";
 import { cacheKey } from "../cache/key.ts";
-import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
+import { CACHE_TTL_HEADER, cachePolicy, type CachePolicy } from "../cache/policy.ts";
 import { prepareCacheWrite, readCache, type CacheWrite, type CachedCompletion } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
@@ -13,6 +13,7 @@ import { ApiError } from "../openai/errors.ts";
 import { callUpstream } from "../providers/upstream.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
+import { isAdmin } from "../security/admin.ts";
 import { decisionHeaders, readAndDecide } from "./decision.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
@@ -24,8 +25,11 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const { request, decision } = await readAndDecide(c);
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
-  const policy = cachePolicy(c.req.raw.headers, config);
-  const key = policy.read || policy.write ? await cacheKey(request, decision) : "";
+  // Only a longer TTL needs trust; the admin check costs two hashes, so it runs only when asked.
+  const trusted = c.req.header(CACHE_TTL_HEADER) !== undefined && (await isAdmin(c));
+  const policy = cachePolicy(c.req.raw.headers, config, trusted);
+  const scope = { tenant: null, user: request.user ?? null };
+  const key = policy.read || policy.write ? await cacheKey(request, decision, scope) : "";
   if (policy.read) {
     const hit = await readCache(config, key);
     if (hit !== undefined) return serveHit(c, hit, request, draft);
@@ -56,6 +60,8 @@ async function serveFromProvider(
     stream,
     clientWantsUsage: request.stream_options?.include_usage === true,
     timeoutMs: config.upstreamTimeoutMs,
+    secrets: config.secrets,
+    clientSignal: c.req.raw.signal,
     ...(assembler ? { onData: assembler.add } : {}),
   });
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes with the audit record. */
@@ -74,7 +80,7 @@ async function serveFromProvider(
   }
   draft.upstreamMs = Date.now() - startedAt;
   draft.usage = answer.usage;
-  draft.cacheWrite = cacheWrite(answer.text, answer.usage);
+  if (answer.complete) draft.cacheWrite = cacheWrite(answer.text, answer.usage);
   if (answer.usage !== undefined) {
     c.header("x-tiergate-cost-usd", costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }

@@ -1,11 +1,28 @@
-/** GET /v1/models: the registry in OpenAI's list format, with tier, prices and context window. */
+/** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices and context window. */
 import type { Context } from "hono";
-import { TIER_NAMES } from "../config/registry.ts";
+import type { Config } from "../config/env.ts";
+import { findModel, TIER_NAMES, type Model } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
+import { ApiError } from "../openai/errors.ts";
 
 export function listModels(c: Context<AppEnv>): Response {
-  const { registry, providers } = c.get("config");
-  const data = registry.map((model) => ({
+  const config = c.get("config");
+  return c.json({ object: "list", data: config.registry.map((model) => modelEntry(model, config)) });
+}
+
+/** One model by registry id or by its provider's unambiguous id; ids hold `/`, sent plain or as `%2F`. */
+export function retrieveModel(c: Context<AppEnv>): Response {
+  const config = c.get("config");
+  const id = c.req.param("id") ?? "";
+  const model = findModel(config.registry, id);
+  if (model === undefined) {
+    throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
+  }
+  return c.json(modelEntry(model, config));
+}
+
+function modelEntry(model: Model, { providers }: Config) {
+  return {
     id: model.id,
     object: "model" as const,
     created: Math.floor(Date.parse(model.price_read_on) / 1000),
@@ -21,6 +38,5 @@ export function listModels(c: Context<AppEnv>): Response {
     context_window: model.context_window,
     capabilities: model.capabilities,
     provider_configured: providers.get(model.provider)?.configured === true,
-  }));
-  return c.json({ object: "list", data });
+  };
 }

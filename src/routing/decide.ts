@@ -1,6 +1,6 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import type { Config } from "../config/env.ts";
-import { TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
+import { findModel, TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
 import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { costUsd } from "../providers/usage.ts";
@@ -29,6 +29,7 @@ const TIER_PATTERN = /^tier:([1-5])$/;
  * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the request.
  */
 export function decide(request: ChatRequest, config: Config): Decision {
+  enforceCaps(request, config);
   const complexity = scoreComplexity(request);
   const demand = demandOf(request, complexity.promptTokens, config.estimatedOutputTokens);
   const isConfigured = (model: Model): boolean => config.providers.get(model.provider)?.configured === true;
@@ -54,7 +55,7 @@ export function decide(request: ChatRequest, config: Config): Decision {
     reasons.push(...pick.reasons);
   } else {
     mode = "model";
-    const named = config.registry.find((candidate) => candidate.id === request.model);
+    const named = findModel(config.registry, request.model);
     if (named === undefined) {
       throw new ApiError(404, `The model '${request.model}' is not in the registry; use "auto", "tier:1".."tier:5" or an id from GET /v1/models`, {
         code: "model_not_found",
@@ -83,8 +84,21 @@ export function decide(request: ChatRequest, config: Config): Decision {
     reasons,
     fallbacks,
     promptTokens: complexity.promptTokens,
-    estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens),
+    // Each of the n choices is written, and billed, separately.
+    estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
   };
+}
+
+/** `n` and the output-token limit within the operator's caps (MAX_CHOICES, MAX_OUTPUT_TOKENS). */
+function enforceCaps(request: ChatRequest, config: Config): void {
+  if ((request.n ?? 1) > config.maxChoices) {
+    throw new ApiError(400, `'n' may be at most ${config.maxChoices} (MAX_CHOICES)`, { code: "invalid_value", param: "n" });
+  }
+  const output = requestedOutputTokens(request);
+  if (output !== undefined && output > config.maxOutputTokens) {
+    const param = request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+    throw new ApiError(400, `'${param}' may be at most ${config.maxOutputTokens} (MAX_OUTPUT_TOKENS)`, { code: "invalid_value", param });
+  }
 }
 
 function demandOf(request: ChatRequest, promptTokens: number, estimatedOutput: number): Demand {

@@ -23,6 +23,7 @@ export function seemsDown(store: Store, now = Date.now()): boolean {
 /**
  * Runs a call to a store, noting how it went. Failure policy is the caller's:
  * it gets the error and decides (skip the cache, write the audit elsewhere, ...).
+ * Only an outage marks the store down: a store that answered with an error is up.
  */
 export async function tracked<T>(store: Store, call: () => Promise<T>): Promise<T> {
   try {
@@ -30,7 +31,23 @@ export async function tracked<T>(store: Store, call: () => Promise<T>): Promise<
     noteSuccess(store);
     return result;
   } catch (error) {
-    noteFailure(store);
+    if (isOutage(error)) noteFailure(store);
+    else noteSuccess(store);
     throw error;
   }
+}
+
+/** SQLSTATE classes that mean the server is unreachable or unwell, not that the statement was wrong. */
+const OUTAGE_CLASSES = new Set(["08", "53", "57", "58"]);
+
+/**
+ * True for a connection failure or a timeout; false when the store answered and refused
+ * the command (a Postgres error with its SQLSTATE, a Redis error reply).
+ */
+export function isOutage(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return true;
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (name === "UpstashError") return false;
+  if (name === "NeonDbError" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return OUTAGE_CLASSES.has(code.slice(0, 2));
+  return true;
 }

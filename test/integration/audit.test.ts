@@ -5,7 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
 import { canonicalJson } from "../../src/crypto/canonical-json.ts";
-import { sha256Hex } from "../../src/crypto/digest.ts";
+import { requestDigestKey } from "../../src/audit/record.ts";
+import { hmacSha256Hex, sha256Hex } from "../../src/crypto/digest.ts";
 import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -77,11 +78,11 @@ describe("one record per request", () => {
     const byId = (i: number) => rows.find((r) => r.request_id === sent[i]!.id)!;
     expect(byId(0)).toMatchObject({ cache_status: "MISS", streamed: false, truncated: false, error_code: null });
     expect(Number(byId(0).cost_usd)).toBeGreaterThan(0);
-    expect(byId(0).prompt_tokens).toBeGreaterThan(0);
+    expect(Number(byId(0).prompt_tokens)).toBeGreaterThan(0);
     expect(byId(0).upstream_ms).not.toBeNull();
     expect(byId(0).fallbacks_tried).toEqual([byId(0).model]);
     expect(byId(1)).toMatchObject({ cache_status: "HIT", cost_usd: 0, upstream_ms: null });
-    expect(byId(2)).toMatchObject({ streamed: true, truncated: false, completion_tokens: 8 });
+    expect(byId(2)).toMatchObject({ streamed: true, truncated: false, completion_tokens: "8" });
     expect(byId(4)).toMatchObject({ http_status: 400, error_code: "invalid_value", tier: null });
     expect(byId(5)).toMatchObject({ http_status: 409, error_code: "constitutional_hash_mismatch" });
     expect(byId(7)).toMatchObject({ http_status: 502, error_code: "upstream_error", tier: 3 });
@@ -92,13 +93,19 @@ describe("one record per request", () => {
     }
   });
 
-  it("never stores the prompt or the answer, only the SHA-256 of the normalised request", async () => {
+  it("never stores the prompt or the answer, only a keyed hash of the normalised request", async () => {
     const rows = await flushUntil(sent.length);
     const everything = JSON.stringify(rows);
     expect(everything).not.toContain(SECRET_PROMPT);
     expect(everything).not.toContain("token1");
-    const expected = await sha256Hex(canonicalJson(ChatRequestSchema.parse(chat(SECRET_PROMPT))));
-    expect(rows.find((r) => r.request_id === sent[0]!.id)?.request_sha256).toBe(expected);
+    const normalised = canonicalJson(ChatRequestSchema.parse(chat(SECRET_PROMPT)));
+    const row = rows.find((r) => r.request_id === sent[0]!.id)!;
+    // Keyed: someone holding the rows cannot confirm a guessed prompt with a plain SHA-256.
+    expect(row.request_sha256).toBeNull();
+    expect(row.request_hmac).not.toBe(await sha256Hex(normalised));
+    const digestKey = await requestDigestKey(storage.bindings.AUDIT_HMAC_KEY!);
+    expect(digestKey).not.toBe(storage.bindings.AUDIT_HMAC_KEY);
+    expect(row.request_hmac).toBe(await hmacSha256Hex(digestKey, normalised));
   });
 
   it("verifies clean, then names an edited row and a deleted one", async () => {
@@ -193,7 +200,8 @@ describe("AUDIT_MODE=strict", () => {
       // Not lost: the refusal's own record waits in the isolate for a store to come back.
       let held = 0;
       for (let i = 0; i < 20 && held === 0; i++) {
-        held = (await (await strict.router.fetch("/health")).json()).audit.held;
+        const health = await strict.router.fetch("/health", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } });
+        held = (await health.json()).audit.held;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(held).toBeGreaterThanOrEqual(1);

@@ -44,10 +44,10 @@ describe("the same request twice", () => {
     expect(rows[1]!.cost_usd).toBe(0);
   });
 
-  it("hits when only whitespace differs, and misses when a parameter that changes the answer differs", async () => {
+  it("hits when only the message's ends differ, and misses when a parameter that changes the answer differs", async () => {
     const prompt = fresh("Name   three\n primes.");
     await ask(prompt);
-    expect((await ask(prompt.replace(/\s+/g, " "))).headers.get("x-tiergate-cache")).toBe("HIT");
+    expect((await ask(`  ${prompt}\n`)).headers.get("x-tiergate-cache")).toBe("HIT");
     expect((await ask(prompt, { temperature: 0.9 })).headers.get("x-tiergate-cache")).toBe("MISS");
     expect((await ask(prompt, { model: "tier:5" })).headers.get("x-tiergate-cache")).toBe("MISS");
   });
@@ -148,6 +148,91 @@ describe("what is never cached, and the controls", () => {
     const response = await router.post("/v1/chat/completions", "{");
     expect(response.headers.get("x-tiergate-cache")).toBe("BYPASS");
     expect((await router.fetch("/health")).headers.get("x-tiergate-cache")).toBe("BYPASS");
+  });
+});
+
+describe("what an outside probe broke: the cache must never serve the wrong answer", () => {
+  const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` });
+  const redisTtl = async (prompt: string): Promise<number> => {
+    const before = new Set(await cacheKeys());
+    await ask(prompt);
+    let added: string[] = [];
+    await waitFor(async () => (added = (await cacheKeys()).filter((key) => !before.has(key))).length === 1);
+    return storage.redis.ttl(added[0]!);
+  };
+
+  it("keeps prompts that differ only inside their whitespace apart (Python indentation, a Markdown table)", async () => {
+    const tag = fresh("code");
+    const nested = `${tag}\ndef f(x):\n    if x:\n        return 1\n    return 2`;
+    const flat = `${tag}\ndef f(x):\n    if x:\n        return 1\n        return 2`;
+    expect((await ask(nested)).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(flat)).headers.get("x-tiergate-cache")).toBe("MISS");
+    const table = `${fresh("table")}\n| a | b |\n|---|---|\n| 1 | 2 |`;
+    await ask(table);
+    expect((await ask(table.replaceAll("\n", " "))).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(table)).headers.get("x-tiergate-cache")).toBe("HIT");
+  });
+
+  it("keeps one user's entry from another user", async () => {
+    const prompt = fresh();
+    await ask(prompt, { user: "alice" });
+    expect((await ask(prompt, { user: "bob" })).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(prompt)).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(prompt, { user: "alice" })).headers.get("x-tiergate-cache")).toBe("HIT");
+  });
+
+  it("lets only the admin key lengthen a TTL, and no client replace a shared entry early", async () => {
+    const refused = await ask(fresh(), {}, { "cache-control": "no-cache", "x-tiergate-cache-ttl": "604800" });
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error).toMatchObject({ code: "cache_ttl_not_allowed", param: "x-tiergate-cache-ttl" });
+
+    const shared = fresh();
+    const ttl = await redisTtl(shared);
+    expect(ttl).toBeGreaterThan(3_000);
+    const seen = fake.seen.length;
+    const rewrite = await ask(shared, {}, { "cache-control": "no-cache", "x-tiergate-cache-ttl": "5" });
+    expect(rewrite.status).toBe(200);
+    expect(fake.seen.length).toBe(seen + 1); // the client got a fresh answer...
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const ttls = await Promise.all((await cacheKeys()).map((k) => storage.redis.ttl(k)));
+    expect(ttls.filter((t) => t > 0 && t <= 5)).toEqual([]); // ...but the shared entry kept its own TTL
+
+    const pinned = await ask(fresh(), {}, { ...admin(), "x-tiergate-cache-ttl": "604800" });
+    expect(pinned.status).toBe(200);
+    await waitFor(async () => (await Promise.all((await cacheKeys()).map((k) => storage.redis.ttl(k)))).some((t) => t > 600_000));
+  });
+
+  it("never caches a provider 200 whose body is an error, and answers it as a 502", async () => {
+    const prompt = fresh();
+    fake.behaviour.errorIn200 = true;
+    const failed = await ask(prompt);
+    expect(failed.status).toBe(502);
+    expect((await failed.json()).error.type).toBe("upstream_error");
+    stack.reset();
+    expect((await ask(prompt)).headers.get("x-tiergate-cache")).toBe("MISS");
+  });
+
+  it("treats Cache-Control: max-age=0 like no-cache", async () => {
+    const prompt = fresh();
+    await ask(prompt);
+    expect((await ask(prompt, {}, { "cache-control": "max-age=0" })).headers.get("x-tiergate-cache")).toBe("BYPASS");
+    expect((await ask(prompt, {}, { "cache-control": "max-age = 0" })).headers.get("x-tiergate-cache")).toBe("BYPASS");
+  });
+
+  it("marks audit answers, and their refusals, Cache-Control: no-store", async () => {
+    const listed = await router.fetch("/v1/audit?limit=1", { headers: admin() });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get("cache-control")).toBe("no-store");
+    expect((await router.fetch("/v1/audit")).headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("caches a stream that finished without data: [DONE], as providers sometimes send", async () => {
+    const prompt = fresh();
+    fake.behaviour.omitDone = true;
+    const text = await (await ask(prompt, { stream: true })).text();
+    expect(text).not.toContain('"error"');
+    stack.reset();
+    await waitFor(async () => (await ask(prompt)).headers.get("x-tiergate-cache") === "HIT");
   });
 });
 

@@ -37,6 +37,8 @@ async function withDb<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
 const countRows = () => withDb(async (db) => Number((await db.query("SELECT count(*) AS n FROM audit_log")).rows[0].n));
 const verify = () => withDb((db) => verifyAudit(async (text, params) => (await db.query(text, [...params])).rows, storage.bindings.AUDIT_HMAC_KEY!));
 
+const asAdmin = () => ({ headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } });
+
 async function sendMany(label: string): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < N; i++) {
@@ -65,7 +67,7 @@ describe("Redis stopped mid-run", () => {
     await storage.privateRedis!.stop();
 
     expect(await sendMany("redis-down")).toEqual(Array(N).fill(200));
-    const health = await (await router.fetch("/health")).json();
+    const health = await (await router.fetch("/health", asAdmin())).json();
     expect(health).toMatchObject({ status: "degraded", storage: { redis: "down", postgres: "ok" }, cache: "isolate only" });
     const answered = await router.post("/v1/chat/completions", chat("redis-down request 0"));
     expect(answered.headers.get("x-tiergate-cache")).toBe("HIT"); // the isolate's own cache still serves
@@ -88,7 +90,7 @@ describe("Postgres stopped mid-run", () => {
     await storage.privatePostgres!.stop();
 
     expect(await sendMany("postgres-down")).toEqual(Array(N).fill(200));
-    const health = await (await router.fetch("/health")).json();
+    const health = await (await router.fetch("/health", asAdmin())).json();
     expect(health).toMatchObject({ status: "degraded", storage: { redis: "ok", postgres: "down" } });
     await router.scheduled(); // the flush fails, and must lose nothing
     expect(await storage.redis.lLen(`${storage.prefix}:audit:queue`)).toBe(N);

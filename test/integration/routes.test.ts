@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chat, startRouter, type Router } from "../support/router.ts";
 
 const HASH = "cdd01ef066bc6cf2";
+const ADMIN_KEY = "routes-admin-key-0123456789";
+const asAdmin = { headers: { authorization: `Bearer ${ADMIN_KEY}` } };
 let router: Router;
 
-beforeAll(async () => (router = await startRouter()));
+beforeAll(async () => (router = await startRouter({ ADMIN_API_KEY: ADMIN_KEY })));
 afterAll(() => router.close());
 
 describe("POST /v1/route with no provider key", () => {
@@ -54,8 +56,13 @@ describe("GET /v1/models and /health", () => {
     }
   });
 
-  it("reports version, hash and unconfigured providers with what to set", async () => {
-    const health = await (await router.fetch("/health")).json();
+  it("tells anyone only the status; the admin key sees version, hash and unconfigured providers with what to set", async () => {
+    const publicHealth = await router.fetch("/health");
+    expect(await publicHealth.json()).toEqual({ status: "unconfigured", constitutional_hash: HASH });
+    expect(publicHealth.headers.get("cache-control")).toBe("no-store");
+    const wrongKey = await (await router.fetch("/health", { headers: { authorization: "Bearer not-the-admin-key-000" } })).json();
+    expect(Object.keys(wrongKey).sort()).toEqual(["constitutional_hash", "status"]);
+    const health = await (await router.fetch("/health", asAdmin)).json();
     expect(health).toMatchObject({
       status: "unconfigured",
       version: "0.1.0",

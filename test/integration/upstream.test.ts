@@ -14,6 +14,7 @@ const request = (extra: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   stream: false,
   clientWantsUsage: false,
   timeoutMs: 2_000,
+  secrets: [KEY],
   ...extra,
 });
 const streamed = (clientWantsUsage = false): UpstreamRequest =>

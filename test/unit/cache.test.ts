@@ -7,9 +7,9 @@ import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { decide } from "../../src/routing/decide.ts";
 
 const config = parseConfig({});
-const keyOf = (body: Record<string, unknown>): Promise<string> => {
+const keyOf = (body: Record<string, unknown>, tenant: string | null = null): Promise<string> => {
   const request = ChatRequestSchema.parse(body);
-  return cacheKey(request, decide(request, config));
+  return cacheKey(request, decide(request, config), { tenant, user: request.user ?? null });
 };
 const user = (content: string, extra: Record<string, unknown> = {}) => ({ model: "auto", messages: [{ role: "user", content }], ...extra });
 
@@ -22,11 +22,30 @@ describe("canonicalJson", () => {
 });
 
 describe("cacheKey", () => {
-  it("ignores whitespace, key order, streaming and the user field", async () => {
+  it("ignores the ends of a whole message, key order and streaming", async () => {
     const base = await keyOf(user("Name three primes."));
-    expect(await keyOf(user("  Name   three\\nprimes.  ".replace("\\n", "\n")))).toBe(base);
+    expect(await keyOf(user("  Name three primes.\n"))).toBe(base);
     expect(await keyOf({ messages: [{ content: "Name three primes.", role: "user" }], model: "auto" })).toBe(base);
-    expect(await keyOf(user("Name three primes.", { stream: true, stream_options: { include_usage: true }, user: "u1" }))).toBe(base);
+    expect(await keyOf(user("Name three primes.", { stream: true, stream_options: { include_usage: true } }))).toBe(base);
+  });
+
+  it("keeps whitespace inside a message: indentation and table layout change the meaning", async () => {
+    const nested = "def f(x):\n    if x:\n        return 1\n    return 2";
+    const flat = "def f(x):\n    if x:\n        return 1\n        return 2";
+    expect(await keyOf(user(nested))).not.toBe(await keyOf(user(flat)));
+    const oneLine = "| a | b |\n|---|---|\n| 1 | 2 |";
+    expect(await keyOf(user(oneLine))).not.toBe(await keyOf(user(oneLine.replaceAll("\n", " "))));
+    expect(await keyOf(user("a  b"))).not.toBe(await keyOf(user("a b")));
+    const parts = (text: string) => ({ model: "auto", messages: [{ role: "user", content: [{ type: "text", text }] }] });
+    expect(await keyOf(parts("x "))).not.toBe(await keyOf(parts("x")));
+  });
+
+  it("separates entries by tenant and by the request's user", async () => {
+    const base = await keyOf(user("Name three primes."));
+    const alice = await keyOf(user("Name three primes.", { user: "alice" }));
+    const bob = await keyOf(user("Name three primes.", { user: "bob" }));
+    const otherTenant = await keyOf(user("Name three primes."), "tenant-b");
+    expect(new Set([base, alice, bob, otherTenant]).size).toBe(4);
   });
 
   it("changes with the text, every parameter that changes the answer, and the target", async () => {
@@ -41,7 +60,7 @@ describe("cacheKey", () => {
       user("Name three primes.", { model: "groq/llama-3.1-8b-instant" }),
       { model: "auto", messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Name three primes." }] },
     ];
-    const keys = await Promise.all(variants.map(keyOf));
+    const keys = await Promise.all(variants.map((variant) => keyOf(variant)));
     expect(new Set([base, ...keys]).size).toBe(variants.length + 1);
   });
 });
@@ -66,12 +85,15 @@ describe("stream assembly and replay", () => {
     });
   });
 
-  it("gives nothing for a stream with a broken chunk or no choices", () => {
+  it("gives nothing for a stream with a broken chunk, no choices, or a choice that never finished", () => {
     const broken = assembleStream();
     broken.add(chunk({ content: "x" }));
     broken.add("{not json");
     expect(broken.result()).toBeUndefined();
     expect(assembleStream().result()).toBeUndefined();
+    const unfinished = assembleStream();
+    unfinished.add(chunk({ role: "assistant", content: "half an ans" }));
+    expect(unfinished.result()).toBeUndefined();
   });
 
   it("replays a completion as chunks that assemble back into it", () => {

@@ -64,6 +64,7 @@ describe("pickModel", () => {
 
 describe("decide", () => {
   const config = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x" });
+  const uncapped = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x", MAX_OUTPUT_TOKENS: "10000000" });
   const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
     ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;
 
@@ -88,7 +89,7 @@ describe("decide", () => {
     expect(unknown).toThrow(ApiError);
     expect(unknown).toThrow(/not in the registry/);
     try {
-      decide(ask("hi", { model: "groq/llama-3.1-8b-instant", max_tokens: 200_000 }), config);
+      decide(ask("hi", { model: "groq/llama-3.1-8b-instant", max_tokens: 200_000 }), uncapped);
       expect.unreachable();
     } catch (error) {
       expect((error as ApiError).status).toBe(400);
@@ -98,7 +99,7 @@ describe("decide", () => {
 
   it("refuses with 400 a request no model can hold", () => {
     try {
-      decide(ask("hi", { max_tokens: 5_000_000 }), config);
+      decide(ask("hi", { max_tokens: 5_000_000 }), uncapped);
       expect.unreachable();
     } catch (error) {
       expect((error as ApiError).status).toBe(400);
@@ -110,5 +111,36 @@ describe("decide", () => {
     const decision = decide(ask("hi", { model: "tier:5", max_tokens: 1_000 }), config);
     const m = decision.model;
     expect(decision.estimatedCostUsd).toBeCloseTo((decision.promptTokens * m.input_usd_per_mtok + 1_000 * m.output_usd_per_mtok) / 1e6, 12);
+  });
+
+  it("prices every one of n choices", () => {
+    const one = decide(ask("hi", { model: "tier:5", max_tokens: 1_000 }), config);
+    const four = decide(ask("hi", { model: "tier:5", max_tokens: 1_000, n: 4 }), config);
+    const output = (1_000 * one.model.output_usd_per_mtok) / 1e6;
+    expect(four.estimatedCostUsd - one.estimatedCostUsd).toBeCloseTo(3 * output, 12);
+  });
+
+  it("refuses n and max_tokens above the configured caps, naming the field", () => {
+    const capped = parseConfig({ MAX_CHOICES: "4", MAX_OUTPUT_TOKENS: "1000" });
+    const refusal = (request: ChatRequest): ApiError => {
+      try {
+        decide(request, capped);
+      } catch (error) {
+        return error as ApiError;
+      }
+      throw new Error("not refused");
+    };
+    expect(refusal(ask("hi", { n: 5 }))).toMatchObject({ status: 400, param: "n" });
+    expect(refusal(ask("hi", { max_tokens: 1_001 }))).toMatchObject({ status: 400, param: "max_tokens" });
+    expect(refusal(ask("hi", { max_completion_tokens: 1_001 }))).toMatchObject({ status: 400, param: "max_completion_tokens" });
+    expect(decide(ask("hi", { n: 4, max_tokens: 1_000 }), capped).tier).toBeGreaterThan(0);
+  });
+
+  it("takes a provider's own model id as an alias when only one entry uses it", () => {
+    expect(decide(ask("hi", { model: "mistralai/mistral-nemo" }), config).model.id).toBe("openrouter/mistralai/mistral-nemo");
+    const twice = parseConfig({
+      MODELS_JSON: JSON.stringify([model("a/shared", 1, 1, { upstream_model: "shared" }), model("b/shared", 1, 2, { upstream_model: "shared" })]),
+    });
+    expect(() => decide(ask("hi", { model: "shared" }), twice)).toThrow(/not in the registry/);
   });
 });
