@@ -20,9 +20,13 @@ function localStack(): Record<string, string> {
   return { ...(read("dev-secrets.json") as Record<string, string>), ...(stack.bindings ?? {}) };
 }
 
-/** A setting: the environment's, else the running local stack's. */
+/**
+ * A setting: the environment's. With no DATABASE_URL in the environment, the script
+ * talks to the running local stack, and a setting the environment lacks is the stack's.
+ */
 export function setting(name: string): string | undefined {
-  return process.env[name] || localStack()[name] || undefined;
+  if (process.env[name]) return process.env[name];
+  return process.env.DATABASE_URL ? undefined : localStack()[name] || undefined;
 }
 
 export function requireSetting(name: string): string {

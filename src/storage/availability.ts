@@ -37,6 +37,8 @@ export async function tracked<T>(store: Store, call: () => Promise<T>): Promise<
   }
 }
 
+const REDIS_REPLY = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM|BUSYKEY|NOTBUSY)\b/;
+
 /** SQLSTATE classes that mean the server is unreachable or unwell, not that the statement was wrong. */
 const OUTAGE_CLASSES = new Set(["08", "53", "57", "58"]);
 
@@ -47,7 +49,8 @@ const OUTAGE_CLASSES = new Set(["08", "53", "57", "58"]);
 export function isOutage(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return true;
   const { name, code } = error as { name?: unknown; code?: unknown };
-  if (name === "UpstashError") return false;
+  // Redis's own error replies (ERR, WRONGTYPE, NOSCRIPT...) mean it answered; anything else is the endpoint failing.
+  if (name === "UpstashError") return !REDIS_REPLY.test(String((error as { message?: unknown }).message));
   if (name === "NeonDbError" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return OUTAGE_CLASSES.has(code.slice(0, 2));
   return true;
 }

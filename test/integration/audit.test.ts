@@ -179,6 +179,28 @@ describe("GET /v1/audit", () => {
     expect((await response.json()).error.param).toBe("tier");
     expect((await admin("?cursor=garbage")).status).toBe(400);
   });
+
+  it("refuses forged cursors and values Postgres cannot hold with 400, and does not take them for an outage", async () => {
+    const forged = (value: unknown) => btoa(JSON.stringify(value)).replace(/=+$/, "");
+    const cases = [
+      `?cursor=${forged({ ts: "not-a-time", request_id: crypto.randomUUID() })}`,
+      `?cursor=${forged({ ts: new Date().toISOString(), request_id: "not-a-uuid" })}`,
+      `?cursor=${forged({ ts: "0000-01-01T00:00:00Z", request_id: crypto.randomUUID() })}`,
+      "?from=0000-01-01T00:00:00Z",
+      "?to=99999-01-01T00:00:00Z",
+      "?model=%00",
+      "?key=a%00b",
+    ];
+    for (const query of cases) {
+      const response = await admin(query);
+      expect(response.status, query).toBe(400);
+      expect((await response.json()).error.type, query).toBe("invalid_request_error");
+      expect(response.headers.get("x-tiergate-degraded"), query).toBeNull();
+    }
+    const after = await admin("?limit=1");
+    expect(after.status).toBe(200);
+    expect(after.headers.get("x-tiergate-degraded")).toBeNull();
+  });
 });
 
 describe("AUDIT_MODE=strict", () => {

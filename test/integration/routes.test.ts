@@ -91,6 +91,15 @@ describe("the constitutional hash", () => {
 
   it("lets a request that names the pinned hash through, and refuses any other with 409", async () => {
     expect((await router.post("/v1/route", chat("hi"), { "x-constitutional-hash": HASH })).status).toBe(200);
+    // The same header twice arrives joined by a comma: still only the pinned hash.
+    const twice = new Headers({ "content-type": "application/json" });
+    twice.append("x-constitutional-hash", HASH);
+    twice.append("x-constitutional-hash", HASH);
+    expect((await router.fetch("/v1/route", { method: "POST", headers: twice, body: JSON.stringify(chat("hi")) })).status).toBe(200);
+    const mixed = new Headers({ "content-type": "application/json" });
+    mixed.append("x-constitutional-hash", HASH);
+    mixed.append("x-constitutional-hash", "deadbeefdeadbeef");
+    expect((await router.fetch("/v1/route", { method: "POST", headers: mixed, body: JSON.stringify(chat("hi")) })).status).toBe(409);
     const refused = await router.post("/v1/chat/completions", chat("hi"), { "x-constitutional-hash": "deadbeefdeadbeef" });
     expect(refused.status).toBe(409);
     expect(await refused.json()).toEqual({

@@ -51,6 +51,16 @@ describe("callUpstream, JSON", () => {
     expect(limited.type).toBe("rate_limit_error");
   });
 
+  it("stops the provider call when the client leaves, and calls that a client disconnect (499), not a timeout", async () => {
+    fake.behaviour.latencyMs = 1_000;
+    const client = new AbortController();
+    setTimeout(() => client.abort(), 100);
+    const started = Date.now();
+    const left = await failure(callUpstream(request({ clientSignal: client.signal })));
+    expect(left).toMatchObject({ status: 499, code: "client_disconnected" });
+    expect(Date.now() - started).toBeLessThan(900);
+  });
+
   it("maps a slow provider to 504 and a closed port to 502", async () => {
     fake.behaviour.latencyMs = 500;
     const slow = await failure(callUpstream(request({ timeoutMs: 100 })));
