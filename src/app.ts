@@ -6,35 +6,45 @@ import { constitutionCheck } from "./http/constitution.ts";
 import { edge } from "./http/edge.ts";
 import { ApiError } from "./openai/errors.ts";
 import { renderError } from "./openai/render.ts";
+import { apiKeyAuth } from "./security/api-keys.ts";
 import { redactSecrets } from "./security/redact.ts";
+import { createKeyRoute, createTenantRoute, listKeysRoute, listTenantsRoute, revokeKeyRoute, showKeyRoute, showTenantRoute } from "./routes/admin-keys.ts";
 import { listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
 
-const ROUTES: Record<string, { method: "GET" | "POST"; handler: Handler<AppEnv> }> = {
-  "/v1/chat/completions": { method: "POST", handler: chatCompletions },
-  "/v1/route": { method: "POST", handler: routeOnly },
-  "/v1/models": { method: "GET", handler: listModels },
-  "/v1/models/:id{.+}": { method: "GET", handler: retrieveModel },
-  "/v1/audit": { method: "GET", handler: listAudit },
-  "/health": { method: "GET", handler: health },
+type Method = "GET" | "POST" | "DELETE";
+
+const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
+  "/v1/chat/completions": { POST: chatCompletions },
+  "/v1/route": { POST: routeOnly },
+  "/v1/models": { GET: listModels },
+  "/v1/models/:id{.+}": { GET: retrieveModel },
+  "/v1/audit": { GET: listAudit },
+  "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
+  "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
+  "/v1/admin/tenants": { GET: listTenantsRoute, POST: createTenantRoute },
+  "/v1/admin/tenants/:id": { GET: showTenantRoute },
+  "/health": { GET: health },
 };
+
+/** The routes a client key opens (and, once keys exist, the only way in). */
+const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route"];
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(edge());
   app.use(auditTrail());
   app.use(constitutionCheck());
+  for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());
 
-  for (const [path, { method, handler }] of Object.entries(ROUTES)) {
-    app.on(method, path, handler);
+  for (const [path, handlers] of Object.entries(ROUTES)) {
+    for (const [method, handler] of Object.entries(handlers)) app.on(method, path, handler);
+    const allow = Object.keys(handlers).join(", ");
     app.all(path, function methodNotAllowed(c) {
-      throw new ApiError(405, `${c.req.path} accepts ${method} only`, {
-        code: "method_not_allowed",
-        headers: { allow: method },
-      });
+      throw new ApiError(405, `${c.req.path} accepts ${allow} only`, { code: "method_not_allowed", headers: { allow } });
     });
   }
 

@@ -4,6 +4,7 @@ export type AuditFilters = {
   from?: string | undefined;
   to?: string | undefined;
   key?: string | undefined;
+  tenant?: string | undefined;
   request_id?: string | undefined;
   tier?: number | undefined;
   model?: string | undefined;
@@ -24,6 +25,7 @@ export function auditPageQuery(filters: AuditFilters): { text: string; params: u
   if (filters.from) add((p) => `ts >= ${p}::timestamptz`, filters.from);
   if (filters.to) add((p) => `ts < ${p}::timestamptz`, filters.to);
   if (filters.key) add((p) => `key_id = ${p}`, filters.key);
+  if (filters.tenant) add((p) => `tenant_id = ${p}`, filters.tenant);
   if (filters.request_id) add((p) => `request_id = ${p}::uuid`, filters.request_id);
   if (filters.tier) add((p) => `tier = ${p}`, filters.tier);
   if (filters.model) add((p) => `model = ${p}`, filters.model);

@@ -43,8 +43,10 @@ export type AuditExtensions = {
   request_hmac: string;
   /** What the router changed in the provider's usage report before pricing and storing it. */
   usage_adjusted: string[];
+  /** The tenant of the client key (migrations/0003). */
+  tenant_id: string;
 };
-const EXTENSIONS = ["request_hmac", "usage_adjusted"] as const satisfies readonly (keyof AuditExtensions)[];
+const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id"] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };

@@ -23,6 +23,9 @@ import { reserveSequence, writeRecord, writeRecordNow } from "./sink.ts";
 /** What a request's handlers learn along the way; the record is made from it at the end. */
 export type AuditDraft = {
   request?: ChatRequest;
+  /** The client key's id (never the key) and its tenant. */
+  keyId?: string;
+  tenantId?: string | null;
   route?: { tier: number; score: number; model: string; provider: string };
   fallbacksTried: string[];
   cacheStatus: CacheStatus;
@@ -113,7 +116,7 @@ async function buildRecord(
     request_id: c.get("requestId"),
     ts: new Date(startedAt).toISOString(),
     constitutional_hash: CONSTITUTIONAL_HASH,
-    key_id: null,
+    key_id: draft.keyId ?? null,
     tier: draft.route?.tier ?? null,
     score: draft.route?.score ?? null,
     model: draft.route?.model ?? null,
@@ -136,5 +139,6 @@ async function buildRecord(
     record.request_hmac = await hmacSha256Hex(await requestDigestKey(hmacKey), canonicalJson(draft.request));
   }
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
+  if (draft.tenantId) record.tenant_id = draft.tenantId;
   return record;
 }

@@ -55,6 +55,8 @@ const EnvSchema = z.object({
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
+  /** true: every chat and route request needs a client key; false: keys are optional; unset: required once any key exists. */
+  REQUIRE_API_KEY: z.enum(["true", "false"]).optional(),
 });
 
 /** Every variable the worker reads; `.dev.vars.example` explains each. */
@@ -84,6 +86,7 @@ export type Config = {
   cache: { ttlSeconds: number; maxTtlSeconds: number; maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
   audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
+  requireApiKey: boolean | undefined;
   /** Every configured secret, redacted from whatever a client, a log or an audit row may see. */
   secrets: readonly string[];
 };
@@ -164,6 +167,7 @@ export function parseConfig(bindings: Bindings): Config {
       queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
     },
     adminApiKey: env.ADMIN_API_KEY,
+    requireApiKey: env.REQUIRE_API_KEY === undefined ? undefined : env.REQUIRE_API_KEY === "true",
     secrets: secretsOf(env, providers),
   };
 }

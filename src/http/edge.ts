@@ -6,13 +6,22 @@ import { ApiError } from "../openai/errors.ts";
 import { seemsDown } from "../storage/availability.ts";
 import type { AppEnv } from "./app-env.ts";
 
+/** On every answer: HTTPS only, no sniffing, no referrer, never framed; the API serves no HTML, so nothing may load. */
+const SECURITY_HEADERS: readonly [string, string][] = [
+  ["strict-transport-security", "max-age=31536000; includeSubDomains"],
+  ["x-content-type-options", "nosniff"],
+  ["referrer-policy", "no-referrer"],
+  ["x-frame-options", "DENY"],
+  ["content-security-policy", "default-src 'none'; frame-ancestors 'none'"],
+];
+
 export function edge(): MiddlewareHandler<AppEnv> {
   return async function edgeMiddleware(c, next) {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
     c.header(CONSTITUTIONAL_HASH_HEADER, CONSTITUTIONAL_HASH);
     c.header("x-request-id", requestId);
-    c.header("x-content-type-options", "nosniff");
+    for (const [name, value] of SECURITY_HEADERS) c.header(name, value);
     try {
       c.set("config", configFor(c.env));
     } catch (error) {

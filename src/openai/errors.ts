@@ -17,6 +17,8 @@ type ApiErrorOptions = {
   param?: string;
   headers?: Record<string, string>;
   cause?: unknown;
+  /** What the audit record says, when it says more than the client's `code` (the reason a key was refused). */
+  auditCode?: string;
 };
 
 /**
@@ -29,6 +31,7 @@ export class ApiError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  readonly auditCode: string | null;
 
   constructor(status: ErrorStatus, message: string, options: ApiErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -38,6 +41,7 @@ export class ApiError extends Error {
     this.code = options.code ?? null;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.auditCode = options.auditCode ?? this.code;
   }
 
   toBody(): ErrorBody {

@@ -6,6 +6,6 @@ import type { ApiError } from "./errors.ts";
 
 export function renderError(error: ApiError, c: Context<AppEnv>): Response {
   const draft = c.get("audit");
-  if (draft !== undefined) draft.errorCode = error.code;
+  if (draft !== undefined) draft.errorCode = error.auditCode;
   return c.json(error.toBody(), error.status as ContentfulStatusCode, error.headers);
 }

@@ -21,6 +21,7 @@ const QuerySchema = z.strictObject({
   from: Instant.optional(),
   to: Instant.optional(),
   key: Label(128).optional(),
+  tenant: Label(64).optional(),
   request_id: z.uuid().optional(),
   tier: z.coerce.number().int().min(1).max(5).optional(),
   model: Label(256).optional(),

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import type { AuditDraft } from "../audit/trail.ts";
 import { cacheKey } from "../cache/key.ts";
-import { CACHE_TTL_HEADER, cachePolicy, type CachePolicy } from "../cache/policy.ts";
+import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
 import { prepareCacheWrite, readCache, type CacheWrite, type CachedCompletion } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
@@ -13,7 +13,6 @@ import { ApiError } from "../openai/errors.ts";
 import { callUpstream } from "../providers/upstream.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
-import { isAdmin } from "../security/admin.ts";
 import { decisionHeaders, readAndDecide } from "./decision.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
@@ -25,10 +24,9 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const { request, decision } = await readAndDecide(c);
   for (const [name, value] of Object.entries(decisionHeaders(decision))) c.header(name, value);
 
-  // Only a longer TTL needs trust; the admin check costs two hashes, so it runs only when asked.
-  const trusted = c.req.header(CACHE_TTL_HEADER) !== undefined && (await isAdmin(c));
-  const policy = cachePolicy(c.req.raw.headers, config, trusted);
-  const scope = { tenant: null, user: request.user ?? null };
+  const caller = c.get("caller");
+  const policy = cachePolicy(c.req.raw.headers, config, caller?.admin === true);
+  const scope = { tenant: caller?.tenantId ?? null, user: request.user ?? null };
   const key = policy.read || policy.write ? await cacheKey(request, decision, scope) : "";
   if (policy.read) {
     const hit = await readCache(config, key);

@@ -86,7 +86,14 @@ describe("the constitutional hash", () => {
       router.post("/v1/route", chat("hi"), { "x-constitutional-hash": "0000000000000000" }),
     ]);
     expect(responses.map((r) => r.status)).toEqual([200, 404, 405, 400, 409]);
-    for (const response of responses) expect(response.headers.get("x-constitutional-hash")).toBe(HASH);
+    for (const response of responses) {
+      expect(response.headers.get("x-constitutional-hash")).toBe(HASH);
+      expect(response.headers.get("strict-transport-security")).toMatch(/^max-age=\d+/);
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+      expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    }
   });
 
   it("lets a request that names the pinned hash through, and refuses any other with 409", async () => {

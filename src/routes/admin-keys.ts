@@ -1,0 +1,89 @@
+/** /v1/admin/keys and /v1/admin/tenants (admin key): make, list, show (with spend) and revoke client keys and tenants. */
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { AppEnv } from "../http/app-env.ts";
+import { readJsonBody } from "../http/json-body.ts";
+import { ApiError } from "../openai/errors.ts";
+import { requireAdmin } from "../security/admin.ts";
+import { forgetKey } from "../security/api-keys.ts";
+import { createKey, createTenant, getKey, getTenant, listKeys, listTenants, NewKeySchema, NewTenantSchema, revokeKey } from "../security/key-store.ts";
+import { tracked } from "../storage/availability.ts";
+import { postgresFor, type Sql } from "../storage/postgres.ts";
+
+/** Admin answers name keys and spend: no shared cache may keep them. */
+async function adminSql(c: Context<AppEnv>): Promise<Sql> {
+  c.header("cache-control", "no-store");
+  await requireAdmin(c);
+  const sql = postgresFor(c.get("config"));
+  if (sql === undefined) throw new ApiError(503, "API keys live in Postgres: set DATABASE_URL", { code: "keys_not_configured" });
+  return (text, params) => tracked("postgres", () => sql(text, params));
+}
+
+async function body<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+  return readJsonBody(c.req.raw, c.get("config").maxBodyBytes, schema);
+}
+
+export async function createKeyRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  const made = await createKey(sql, await body(c, NewKeySchema)).catch(conflict);
+  return c.json({ object: "api_key", ...made }, 201);
+}
+
+export async function listKeysRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  return c.json({ object: "list", data: await listKeys(sql, c.req.query("tenant")) });
+}
+
+export async function showKeyRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  const key = await getKey(sql, c.req.param("id") ?? "");
+  if (key === undefined) throw notFound("key");
+  return c.json({ object: "api_key", ...key, spend: await spend(sql, "key_id", key.id) });
+}
+
+export async function revokeKeyRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  const key = await revokeKey(sql, c.req.param("id") ?? "");
+  if (key === undefined) throw notFound("key");
+  const { key_sha256, ...shown } = key;
+  await forgetKey(c.get("config"), key_sha256);
+  return c.json({ object: "api_key", ...shown });
+}
+
+export async function createTenantRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  return c.json({ object: "tenant", ...(await createTenant(sql, await body(c, NewTenantSchema)).catch(conflict)) }, 201);
+}
+
+export async function listTenantsRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  return c.json({ object: "list", data: await listTenants(sql) });
+}
+
+export async function showTenantRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  const tenant = await getTenant(sql, c.req.param("id") ?? "");
+  if (tenant === undefined) throw notFound("tenant");
+  return c.json({ object: "tenant", ...tenant, spend: await spend(sql, "tenant_id", String(tenant.id)) });
+}
+
+/** Spend today and this month (UTC) from the audit log, in USD. */
+async function spend(sql: Sql, column: "key_id" | "tenant_id", id: string): Promise<{ today_usd: number; month_usd: number }> {
+  const [row] = await sql(
+    `SELECT coalesce(sum(cost_usd) FILTER (WHERE ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0) AS today,
+            coalesce(sum(cost_usd), 0) AS month
+     FROM audit_log WHERE ${column} = $1 AND ts >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+    [id],
+  );
+  return { today_usd: Number(row?.today ?? 0), month_usd: Number(row?.month ?? 0) };
+}
+
+function notFound(what: "key" | "tenant"): ApiError {
+  return new ApiError(404, `No such ${what}`, { code: `${what}_not_found` });
+}
+
+/** A tenant id taken twice is the caller's mistake (409), not an outage. */
+function conflict(error: unknown): never {
+  if ((error as { code?: unknown }).code === "23505") throw new ApiError(409, "That id is taken", { code: "already_exists" });
+  throw error;
+}
