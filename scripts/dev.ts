@@ -9,6 +9,10 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseConfig } from "../src/config/env.ts";
+import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
+import type { Sql } from "../src/storage/postgres.ts";
+import { openPool } from "./db.ts";
 import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
@@ -16,6 +20,8 @@ import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts"
 const port = process.env.PORT ?? "8787";
 const stack = await startLocalStack((line) => console.log(`[stack] ${line}`));
 const vars: Record<string, string> = { ...stack.bindings, ...devSecrets() };
+const devKey = await ensureDevKey(stack.bindings);
+console.log(`[stack] local client key: export TG_KEY=${devKey}   (send it as Authorization: Bearer $TG_KEY)`);
 
 const fake = process.argv.includes("--fake-upstream") ? await startFakeUpstream({ tokenIntervalMs: 30 }) : undefined;
 if (fake !== undefined) {
@@ -25,6 +31,8 @@ if (fake !== undefined) {
   }
   console.log(`[stack] fake provider at ${fake.url} (OpenRouter and Groq point at it)`);
 }
+
+for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);
 
 const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--show-interactive-dev-session=false"];
 for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
@@ -50,6 +58,46 @@ async function stop(code: number): Promise<void> {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 wrangler.on("exit", (code) => void stop(code ?? 0));
+
+/**
+ * A client key for local use, made once and kept in .data/dev-secrets.json (made again
+ * if the database no longer has it), so the first request can be made at once.
+ */
+async function ensureDevKey(bindings: Record<string, string>): Promise<string> {
+  const file = `${DATA_DIR}/dev-secrets.json`;
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
+  const pool = openPool(bindings.DATABASE_URL!, bindings.NEON_WS_PROXY);
+  const sql: Sql = async (text, params = []) => (await pool.query(text, [...params])).rows;
+  try {
+    const known = kept.DEV_API_KEY === undefined ? undefined : await keyForHash(sql, await hashKey(kept.DEV_API_KEY));
+    if (known === undefined || known.revoked_at !== null) {
+      kept.DEV_API_KEY = (await createKey(sql, { name: "local dev (npm run dev)", tenant: "local" })).key;
+      writeFileSync(file, JSON.stringify(kept, null, 2));
+    }
+    return kept.DEV_API_KEY!;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** What the worker will make of its settings: .dev.vars and the stack's, parsed as the worker parses them. */
+function configProblems(stackVars: Record<string, string>): string[] {
+  const devVars = existsSync(".dev.vars") ? parseDevVars(readFileSync(".dev.vars", "utf8")) : {};
+  try {
+    return [...parseConfig({ ...devVars, ...stackVars }).problems];
+  } catch (error) {
+    return [`the router will refuse every request until this is fixed: ${(error as Error).message}`];
+  }
+}
+
+function parseDevVars(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
 
 /**
  * AUDIT_HMAC_KEY and ADMIN_API_KEY for local use: from .dev.vars when it sets them,

@@ -3,6 +3,7 @@ import { Hono, type Handler } from "hono";
 import { auditTrail } from "./audit/trail.ts";
 import type { AppEnv } from "./http/app-env.ts";
 import { constitutionCheck } from "./http/constitution.ts";
+import { corsPolicy } from "./http/cors.ts";
 import { edge } from "./http/edge.ts";
 import { ApiError } from "./openai/errors.ts";
 import { renderError } from "./openai/render.ts";
@@ -14,6 +15,7 @@ import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
+import { usage } from "./routes/usage.ts";
 
 type Method = "GET" | "POST" | "DELETE";
 
@@ -23,6 +25,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/models": { GET: listModels },
   "/v1/models/:id{.+}": { GET: retrieveModel },
   "/v1/audit": { GET: listAudit },
+  "/v1/usage": { GET: usage },
   "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
   "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
   "/v1/admin/tenants": { GET: listTenantsRoute, POST: createTenantRoute },
@@ -31,11 +34,12 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 };
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
-const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route"];
+const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage"];
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(edge());
+  app.use(corsPolicy());
   app.use(auditTrail());
   app.use(constitutionCheck());
   for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());

@@ -45,8 +45,10 @@ export type AuditExtensions = {
   usage_adjusted: string[];
   /** The tenant of the client key (migrations/0003). */
   tenant_id: string;
+  /** Set when a rate limit could not be checked and the request was served unlimited (migrations/0004). */
+  limit_note: string;
 };
-const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id"] as const satisfies readonly (keyof AuditExtensions)[];
+const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id", "limit_note"] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };

@@ -6,7 +6,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { CacheWrite } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import type { Config } from "../config/env.ts";
 import type { Model } from "../config/registry.ts";
+import { toMicros } from "../security/budgets.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { hmacSha256Hex } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
@@ -19,6 +21,8 @@ import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 import { requestDigestKey, type AuditRecord, type CacheStatus } from "./record.ts";
 import { reserveSequence, writeRecord, writeRecordNow } from "./sink.ts";
+import type { LimitState } from "../security/limits.ts";
+import { settle, type Settlement } from "../security/settlement.ts";
 
 /** What a request's handlers learn along the way; the record is made from it at the end. */
 export type AuditDraft = {
@@ -26,6 +30,11 @@ export type AuditDraft = {
   /** The client key's id (never the key) and its tenant. */
   keyId?: string;
   tenantId?: string | null;
+  /** Rate-limit states for the answer's headers, and a note when a limit went unchecked. */
+  limits?: Partial<Record<"requests" | "tokens", LimitState>>;
+  limitNote?: string;
+  /** What was reserved before the provider call (tokens per minute, budget), settled with the real usage after. */
+  settlement?: Settlement;
   route?: { tier: number; score: number; model: string; provider: string };
   fallbacksTried: string[];
   cacheStatus: CacheStatus;
@@ -62,10 +71,13 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
       const outcome = draft.stream ? await draft.stream : undefined;
       return buildRecord(c, draft, startedAt, sequence, outcome);
     };
+    /** Writes the record (with the cache write, when given) and settles what the request reserved. */
+    const finish = (cacheWrite?: CacheWrite): Promise<unknown> =>
+      record().then((made) => Promise.all([writeRecord(config, made, cacheWrite), settleFor(config, draft, made)]));
     if (strict && !(await hasDurableHome(c, sequence))) {
       // Refused before any work; the refusal's own record waits in the isolate until a store answers.
       c.res = refuse(c, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer");
-      c.executionCtx.waitUntil(record().then((made) => writeRecord(config, made)));
+      c.executionCtx.waitUntil(finish());
       return;
     }
     await next();
@@ -75,12 +87,20 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
       if ((await writeRecordNow(config, made, draft.cacheWrite)) === "failed") {
         // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
         c.res = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
-        c.executionCtx.waitUntil(record().then((refused) => writeRecord(config, refused)));
-      }
+        c.executionCtx.waitUntil(finish());
+      } else c.executionCtx.waitUntil(settleFor(config, draft, made));
       return;
     }
-    c.executionCtx.waitUntil(record().then((made) => writeRecord(config, made, draft.cacheWrite)));
+    c.executionCtx.waitUntil(finish(draft.cacheWrite));
   };
+}
+
+/** Puts the request's reservations right with what it really used: nothing, for an answer that failed. */
+function settleFor(config: Config, draft: AuditDraft, record: AuditRecord): Promise<void> {
+  if (draft.settlement === undefined) return Promise.resolve();
+  const served = record.http_status < 400;
+  const tokens = served ? Number(record.prompt_tokens ?? 0) + Number(record.completion_tokens ?? 0) : 0;
+  return settle(config, draft.settlement, served ? toMicros(record.cost_usd ?? 0) : 0, tokens);
 }
 
 function refuse(c: Context<AppEnv>, message: string): Response {
@@ -127,7 +147,9 @@ async function buildRecord(
     error_code: clientLeft ? "client_disconnected" : (draft.errorCode ?? outcome?.error ?? null),
     prompt_tokens: usage?.promptTokens ?? null,
     completion_tokens: usage?.completionTokens ?? null,
-    cost_usd: draft.cacheStatus === "HIT" ? 0 : draft.pricedAs && usage ? costUsd(draft.pricedAs, usage.promptTokens, usage.completionTokens) : null,
+    // To the micro-dollar: the unit spend and budgets are kept in, so a key's spend equals the sum of its rows.
+    cost_usd:
+      draft.cacheStatus === "HIT" ? 0 : draft.pricedAs && usage ? toMicros(costUsd(draft.pricedAs, usage.promptTokens, usage.completionTokens)) / 1e6 : null,
     latency_ms: latency,
     upstream_ms: draft.upstreamMs ?? null,
     overhead_ms: Math.max(0, latency - (draft.upstreamMs ?? 0)),
@@ -140,5 +162,6 @@ async function buildRecord(
   }
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (draft.tenantId) record.tenant_id = draft.tenantId;
+  if (draft.limitNote) record.limit_note = draft.limitNote;
   return record;
 }

@@ -55,6 +55,8 @@ const EnvSchema = z.object({
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
+  /** Origins allowed to call the router from a browser, comma-separated; unset: CORS off. */
+  CORS_ORIGINS: z.string().optional(),
   /** true: every chat and route request needs a client key; false: keys are optional; unset: required once any key exists. */
   REQUIRE_API_KEY: z.enum(["true", "false"]).optional(),
 });
@@ -87,6 +89,9 @@ export type Config = {
   audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
   requireApiKey: boolean | undefined;
+  corsOrigins: readonly string[];
+  /** Settings that were malformed and are ignored, each with why (`npm run dev` prints them; /health shows them to the admin). */
+  problems: readonly string[];
   /** Every configured secret, redacted from whatever a client, a log or an audit row may see. */
   secrets: readonly string[];
 };
@@ -103,8 +108,29 @@ export function configFor(bindings: Bindings): Config {
   return config;
 }
 
+/**
+ * Settings the router cannot run safely without: a bad one stops it (every request
+ * answers 500 `misconfigured`). Any other bad setting is dropped for its default (or
+ * off), reported in `problems`, and refused only where it matters (a bad ADMIN_API_KEY
+ * closes the admin routes; chat still serves).
+ */
+const VITAL = new Set(["DATABASE_URL", "AUDIT_HMAC_KEY", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUDIT_MODE", "MODELS_JSON", "CUSTOM_PROVIDERS"]);
+
+function parseEnv(bindings: Bindings): { env: z.infer<typeof EnvSchema>; problems: string[] } {
+  const given = blankAsMissing(bindings);
+  const problems: string[] = [];
+  for (;;) {
+    const parsed = EnvSchema.safeParse(given);
+    if (parsed.success) return { env: parsed.data, problems };
+    const name = String(parsed.error.issues[0]?.path[0] ?? "");
+    if (name === "" || VITAL.has(name) || !(name in given)) throw parsed.error;
+    problems.push(`${name}: ${parsed.error.issues[0]!.message}; ignored`);
+    delete given[name];
+  }
+}
+
 export function parseConfig(bindings: Bindings): Config {
-  const env = EnvSchema.parse(blankAsMissing(bindings));
+  const { env, problems } = parseEnv(bindings);
   const providers = new Map<string, Provider>();
   const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string): void => {
     providers.set(id, { id, baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
@@ -167,8 +193,10 @@ export function parseConfig(bindings: Bindings): Config {
       queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
     },
     adminApiKey: env.ADMIN_API_KEY,
+    corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== ""),
     requireApiKey: env.REQUIRE_API_KEY === undefined ? undefined : env.REQUIRE_API_KEY === "true",
-    secrets: secretsOf(env, providers),
+    problems,
+    secrets: [...secretsOf(env, providers), ...malformedSecrets(bindings, problems)],
   };
 }
 
@@ -180,6 +208,15 @@ function secretsOf(env: z.infer<typeof EnvSchema>, providers: ReadonlyMap<string
     secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));
   }
   return secrets.filter((secret): secret is string => secret !== undefined && secret !== "");
+}
+
+/** A secret that was too short to use is still a secret: keep it out of every message. */
+function malformedSecrets(bindings: Bindings, problems: readonly string[]): string[] {
+  return problems
+    .map((problem) => problem.slice(0, problem.indexOf(":")))
+    .filter((name) => /KEY|TOKEN|SECRET/.test(name))
+    .map((name) => bindings[name])
+    .filter((value): value is string => typeof value === "string" && value !== "");
 }
 
 function safeDecode(text: string): string | undefined {

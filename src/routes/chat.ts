@@ -8,11 +8,12 @@ import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
 import { TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import type { ChatRequest } from "../openai/chat-request.ts";
+import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { callUpstream } from "../providers/upstream.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
+import { reserveFor } from "../security/settlement.ts";
 import { decisionHeaders, readAndDecide } from "./decision.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
@@ -47,6 +48,8 @@ async function serveFromProvider(
   const draft = c.get("audit");
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) throw notConfigured(decision, config);
+  const caller = c.get("caller");
+  const budgeted = caller !== undefined && !caller.admin && (await reserveFor(c, caller, { usd: decision.estimatedCostUsd, tokens: decision.estimatedTokens }));
   const stream = request.stream === true;
   const assembler = stream && policy.write ? assembleStream() : undefined;
   draft.fallbacksTried = [decision.model.id];
@@ -54,7 +57,8 @@ async function serveFromProvider(
   const startedAt = Date.now();
   const answer = await callUpstream({
     provider,
-    body: upstreamBody(request, decision.model.upstream_model, stream),
+    // Under a budget, an answer may not write more than was reserved for it.
+    body: upstreamBody(request, decision.model.upstream_model, stream, budgeted ? config.estimatedOutputTokens : undefined),
     stream,
     clientWantsUsage: request.stream_options?.include_usage === true,
     timeoutMs: config.upstreamTimeoutMs,
@@ -102,8 +106,9 @@ function serveHit(c: Context<AppEnv>, hit: CachedCompletion, request: ChatReques
  * for on streams so the router can price them. Spread, not Object.assign, so a
  * client's own `__proto__` key stays a plain property.
  */
-function upstreamBody(request: ChatRequest, upstreamModel: string, stream: boolean): Record<string, unknown> {
+function upstreamBody(request: ChatRequest, upstreamModel: string, stream: boolean, defaultMaxTokens: number | undefined): Record<string, unknown> {
   const body: Record<string, unknown> = { ...request, model: upstreamModel };
+  if (defaultMaxTokens !== undefined && requestedOutputTokens(request) === undefined) body.max_tokens = defaultMaxTokens;
   if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
   return body;
 }

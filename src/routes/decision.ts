@@ -11,7 +11,8 @@ export async function readAndDecide(c: Context<AppEnv>): Promise<{ request: Chat
   const draft = c.get("audit");
   const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
   draft.request = request;
-  const decision = decide(request, config);
+  const caller = c.get("caller");
+  const decision = decide(request, config, caller ?? undefined);
   draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
   return { request, decision };
 }

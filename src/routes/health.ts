@@ -33,6 +33,7 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
     status,
     version: VERSION,
     constitutional_hash: CONSTITUTIONAL_HASH,
+    problems: config.problems,
     storage: { redis: redis.state, postgres },
     cache: redis.state === "ok" ? "isolate and redis" : "isolate only",
     audit: {

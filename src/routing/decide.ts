@@ -19,18 +19,25 @@ export type Decision = {
   reasons: string[];
   fallbacks: Model[];
   promptTokens: number;
+  /** Prompt and output tokens, over every one of `n` choices: what a tokens-per-minute limit is debited before the call. */
+  estimatedTokens: number;
   estimatedCostUsd: number;
 };
 
 const TIER_PATTERN = /^tier:([1-5])$/;
 
+/** What a client key may use: the highest tier, and the models it may name or be routed to (null: any). */
+export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null };
+
 /**
  * Decides where a validated chat request goes.
  * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the request.
  */
-export function decide(request: ChatRequest, config: Config): Decision {
+export function decide(request: ChatRequest, config: Config, policy: KeyPolicy = { maxTier: null, models: null }): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request);
+  const allowed = (model: Model): boolean =>
+    (policy.maxTier === null || model.tier <= policy.maxTier) && (policy.models === null || policy.models.includes(model.id));
   const demand = demandOf(request, complexity.promptTokens, config.estimatedOutputTokens);
   const isConfigured = (model: Model): boolean => config.providers.get(model.provider)?.configured === true;
   const forced = TIER_PATTERN.exec(request.model);
@@ -43,14 +50,26 @@ export function decide(request: ChatRequest, config: Config): Decision {
   let fallbacks: Model[];
   if (request.model === "auto" || forced) {
     mode = forced ? "tier" : "auto";
-    const wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
-    reasons.push(
-      forced
-        ? `tier ${wanted} forced by the request (the score alone gives tier ${scoredTier})`
-        : `score ${complexity.score} gives tier ${wanted} (${TIER_NAMES[wanted]})`,
-    );
-    const pick = pickModel(config.registry, wanted, demand, isConfigured);
-    if (pick === undefined) throw noModelFits(demand, config.registry);
+    let wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
+    if (policy.maxTier !== null && wanted > policy.maxTier) {
+      if (forced) throw notAllowed(`tier ${wanted} is above this key's highest tier, ${policy.maxTier}`, "tier_not_allowed");
+      reasons.push(`score ${complexity.score} gives tier ${wanted}, capped at tier ${policy.maxTier} by the key`);
+      wanted = policy.maxTier as Tier;
+    } else {
+      reasons.push(
+        forced
+          ? `tier ${wanted} forced by the request (the score alone gives tier ${scoredTier})`
+          : `score ${complexity.score} gives tier ${wanted} (${TIER_NAMES[wanted]})`,
+      );
+    }
+    const usable = config.registry.filter(allowed);
+    const pick = pickModel(usable, wanted, demand, isConfigured);
+    if (pick === undefined) {
+      if (usable.length < config.registry.length && pickModel(config.registry, wanted, demand, isConfigured) !== undefined) {
+        throw notAllowed("no model this key may use can serve the request", "model_not_allowed");
+      }
+      throw noModelFits(demand, config.registry);
+    }
     ({ tier, model, fallbacks } = pick);
     reasons.push(...pick.reasons);
   } else {
@@ -62,6 +81,7 @@ export function decide(request: ChatRequest, config: Config): Decision {
         param: "model",
       });
     }
+    if (!allowed(named)) throw notAllowed(`this key may not use the model '${named.id}'`, "model_not_allowed");
     const unfit = unfitReason(named, demand);
     if (unfit !== undefined) {
       throw new ApiError(400, `The model '${named.id}' cannot serve this request: ${unfit}`, {
@@ -84,9 +104,14 @@ export function decide(request: ChatRequest, config: Config): Decision {
     reasons,
     fallbacks,
     promptTokens: complexity.promptTokens,
+    estimatedTokens: demand.promptTokens + demand.outputTokens * (request.n ?? 1),
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
   };
+}
+
+function notAllowed(message: string, code: string): ApiError {
+  return new ApiError(403, `Not allowed: ${message}`, { code, param: "model" });
 }
 
 /** `n` and the output-token limit within the operator's caps (MAX_CHOICES, MAX_OUTPUT_TOKENS). */

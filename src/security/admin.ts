@@ -4,10 +4,11 @@ import { sha256Hex, timingSafeEqualText } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
 
-type AdminCheck = "admin" | "disabled" | "missing" | "invalid";
+type AdminCheck = "admin" | "disabled" | "misconfigured" | "missing" | "invalid";
 
 async function checkAdmin(c: Context<AppEnv>): Promise<AdminCheck> {
-  const expected = c.get("config").adminApiKey;
+  const { adminApiKey: expected, problems } = c.get("config");
+  if (problems.some((problem) => problem.startsWith("ADMIN_API_KEY:"))) return "misconfigured";
   if (expected === undefined) return "disabled";
   const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
   if (given === undefined) return "missing";
@@ -23,6 +24,9 @@ export async function isAdmin(c: Context<AppEnv>): Promise<boolean> {
 
 export async function requireAdmin(c: Context<AppEnv>): Promise<void> {
   const check = await checkAdmin(c);
+  if (check === "misconfigured") {
+    throw new ApiError(503, "Admin routes are closed: ADMIN_API_KEY is misconfigured (it must be 16+ characters)", { code: "admin_misconfigured" });
+  }
   if (check === "disabled") {
     throw new ApiError(403, "Admin routes are disabled: set the ADMIN_API_KEY secret", { code: "admin_disabled", type: "authentication_error" });
   }

@@ -17,6 +17,7 @@ import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
 import { anyLiveKey, hashKey, KEY_PATTERN, keyForHash } from "./key-store.ts";
+import { limitHeaders, limitRequests, type LimitOutcome } from "./limits.ts";
 
 /** The key behind a request, as routing, limits and the audit log need it. */
 export type Caller = {
@@ -28,6 +29,8 @@ export type Caller = {
   tpm: number | null;
   dailyBudgetUsd: number | null;
   monthlyBudgetUsd: number | null;
+  /** The tenant's own budgets, for the spend of all its keys together. */
+  tenantBudgets: { dailyUsd: number | null; monthlyUsd: number | null };
   /** The admin key, used as a client key: trusted, unlimited. */
   admin: boolean;
 };
@@ -43,18 +46,36 @@ const seen = perConfig(() => new LRUCache<string, Lookup>({ max: 10_000, ttl: IS
 const requirement = perConfig(() => ({ value: false, checkedAt: 0 }));
 const adminHash = perConfig((config) => (config.adminApiKey === undefined ? undefined : sha256Hex(config.adminApiKey)));
 
-/** Checks the key on the routes that spend money; sets `caller` and tells the audit draft. */
+/**
+ * Checks the key on the routes that spend money, then counts the request against the
+ * key's requests per minute; sets `caller`, tells the audit draft, and puts OpenAI's
+ * rate-limit headers on the answer.
+ */
 export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
   return async function apiKeyAuthMiddleware(c, next) {
     const caller = await identify(c);
-    if (caller !== undefined) {
-      c.set("caller", caller);
-      const draft = c.get("audit");
-      draft.keyId = caller.keyId;
-      draft.tenantId = caller.tenantId;
-    }
+    if (caller === undefined) return next();
+    c.set("caller", caller);
+    const draft = c.get("audit");
+    draft.keyId = caller.keyId;
+    draft.tenantId = caller.tenantId;
+    noteLimit(c, "requests", await limitRequests(c.get("config"), caller));
     await next();
+    for (const [kind, state] of Object.entries(draft.limits ?? {})) {
+      for (const [name, value] of Object.entries(limitHeaders(kind as "requests" | "tokens", state))) c.header(name, value);
+    }
   };
+}
+
+/** Keeps a limit's state for the answer's headers, or notes that it went unchecked. */
+export function noteLimit(c: Context<AppEnv>, kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void {
+  if (outcome === undefined) return;
+  const draft = c.get("audit");
+  if (outcome.checked) (draft.limits ??= {})[kind] = outcome.state;
+  else {
+    draft.limitNote = `${kind} per minute unchecked: Redis unavailable (limits fail open)`;
+    c.header("x-tiergate-limits", "unchecked");
+  }
 }
 
 async function identify(c: Context<AppEnv>): Promise<Caller | undefined> {
@@ -91,6 +112,7 @@ const ADMIN: Caller = {
   tpm: null,
   dailyBudgetUsd: null,
   monthlyBudgetUsd: null,
+  tenantBudgets: { dailyUsd: null, monthlyUsd: null },
   admin: true,
 };
 
@@ -162,6 +184,7 @@ function fromRow(row: Record<string, unknown>): KnownKey {
     tpm: num(row.tpm),
     dailyBudgetUsd: num(row.daily_budget_usd),
     monthlyBudgetUsd: num(row.monthly_budget_usd),
+    tenantBudgets: { dailyUsd: num(row.tenant_daily_budget_usd), monthlyUsd: num(row.tenant_monthly_budget_usd) },
     expiresAt: time(row.expires_at),
     revoked: row.revoked_at !== null && row.revoked_at !== undefined,
   };

@@ -106,7 +106,8 @@ export async function getTenant(sql: Sql, id: string): Promise<Record<string, un
 export async function keyForHash(sql: Sql, keySha256: string): Promise<Record<string, unknown> | undefined> {
   const merged = POLICY_COLUMNS.map((column) => `coalesce(k.${column}, t.${column}) AS ${column}`).join(", ");
   const [row] = await sql(
-    `SELECT k.id, k.tenant_id, k.expires_at, k.revoked_at, ${merged}
+    `SELECT k.id, k.tenant_id, k.expires_at, k.revoked_at, ${merged},
+            t.daily_budget_usd AS tenant_daily_budget_usd, t.monthly_budget_usd AS tenant_monthly_budget_usd
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.key_sha256 = $1`,
     [keySha256],
   );

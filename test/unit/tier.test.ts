@@ -43,6 +43,9 @@ describe("ROUTER_QUALITY_BIAS", () => {
 
   it("is read from the environment", () => {
     expect(parseConfig({ TIER_THRESHOLDS: "0.2,0.4,0.6,0.8", ROUTER_QUALITY_BIAS: "0.1" }).thresholds[0]).toBeCloseTo(0.1, 6);
-    expect(() => parseConfig({ ROUTER_QUALITY_BIAS: "2" })).toThrow();
+    // Out of range: ignored for its default and reported, not fatal to the whole router.
+    const bad = parseConfig({ ROUTER_QUALITY_BIAS: "2" });
+    expect(bad.thresholds).toEqual(parseConfig({}).thresholds);
+    expect(bad.problems).toEqual([expect.stringMatching(/^ROUTER_QUALITY_BIAS: .*ignored$/)]);
   });
 });

@@ -1,0 +1,33 @@
+/** GET /v1/usage: a client key's own limits, spend today and this month, and what remains of its budgets. */
+import type { Context } from "hono";
+import type { AppEnv } from "../http/app-env.ts";
+import { ApiError } from "../openai/errors.ts";
+import { readSpend, spendCounters } from "../security/budgets.ts";
+
+export async function usage(c: Context<AppEnv>): Promise<Response> {
+  c.header("cache-control", "no-store");
+  const caller = c.get("caller");
+  if (caller === undefined) {
+    throw new ApiError(401, "GET /v1/usage needs your API key: Authorization: Bearer <key>", { code: "invalid_api_key", auditCode: "invalid_api_key:missing" });
+  }
+  const config = c.get("config");
+  const counters = spendCounters(config, caller);
+  const spent = await readSpend(config, caller).catch(() => {
+    throw new ApiError(503, "Spend cannot be read right now", { code: "usage_unavailable" });
+  });
+  const usd = (micros: number): number => micros / 1e6;
+  const entry = (i: number) => {
+    const counter = counters[i];
+    if (counter === undefined) return undefined;
+    const budget = counter.limitMicros < 0 ? null : usd(counter.limitMicros);
+    return { spent_usd: usd(spent[i] ?? 0), budget_usd: budget, remaining_usd: budget === null ? null : Math.max(0, budget - usd(spent[i] ?? 0)) };
+  };
+  return c.json({
+    object: "usage",
+    key_id: caller.keyId,
+    tenant_id: caller.tenantId,
+    limits: { requests_per_minute: caller.rpm, tokens_per_minute: caller.tpm, max_tier: caller.maxTier, models: caller.models },
+    key: { today: entry(0), month: entry(1) },
+    tenant: caller.tenantId === null ? null : { today: entry(2), month: entry(3) },
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * Spend per key and per tenant, per UTC day and month, in integer micro-dollars, in
+ * Redis. Before a provider call the estimated cost is reserved atomically against
+ * every budget that applies (one Lua script: all counters checked, then all raised,
+ * so ten concurrent first requests cannot overrun a budget); after it, the reservation
+ * is put right with the real cost (the whole of it refunded for an error).
+ * Failure policy: a key with a budget is refused (503) while Redis cannot reserve:
+ * budgets are money and fail closed. A key without one is served, and its spend is
+ * counted on a best-effort basis (the audit log holds the exact figures).
+ */
+import type { Config } from "../config/env.ts";
+import { perConfig } from "../config/per-config.ts";
+import { ApiError } from "../openai/errors.ts";
+import { tracked } from "../storage/availability.ts";
+import { redisFor } from "../storage/redis.ts";
+import type { Caller } from "./api-keys.ts";
+
+/**
+ * KEYS: the spend counters. ARGV[1]: micro-dollars (negative refunds); ARGV[2]: "reserve"
+ * checks every limit first, "adjust" does not; then a limit per key (-1: none) and a
+ * TTL per key. Returns {1} when applied, {0, i} when counter i would pass its limit.
+ */
+const SPEND_SCRIPT = `
+local amount = tonumber(ARGV[1])
+local n = #KEYS
+if ARGV[2] == "reserve" then
+  for i = 1, n do
+    local limit = tonumber(ARGV[2 + i])
+    if limit >= 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + amount > limit then return {0, i} end
+  end
+end
+for i = 1, n do
+  redis.call('INCRBY', KEYS[i], amount)
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + n + i]), 'NX')
+end
+return {1, 0}`;
+
+const DAY_TTL_SECONDS = 2 * 86_400;
+const MONTH_TTL_SECONDS = 32 * 86_400;
+
+/** Micro-dollars, the unit every spend and budget is counted in. */
+export const toMicros = (usd: number): number => Math.round(usd * 1e6);
+
+type Counter = { key: string; limitMicros: number; ttl: number; name: string };
+
+/** The counters a request of this caller moves: key day and month, and its tenant's if it has one. */
+export function spendCounters(config: Config, caller: Caller, now = new Date()): Counter[] {
+  const day = now.toISOString().slice(0, 10).replaceAll("-", "");
+  const month = day.slice(0, 6);
+  const limit = (usd: number | null): number => (usd === null ? -1 : toMicros(usd));
+  const counters: Counter[] = [
+    { key: `${config.keyPrefix}:spend:key:${caller.keyId}:d:${day}`, limitMicros: limit(caller.dailyBudgetUsd), ttl: DAY_TTL_SECONDS, name: "daily" },
+    { key: `${config.keyPrefix}:spend:key:${caller.keyId}:m:${month}`, limitMicros: limit(caller.monthlyBudgetUsd), ttl: MONTH_TTL_SECONDS, name: "monthly" },
+  ];
+  if (caller.tenantId !== null) {
+    const tenant = caller.tenantBudgets;
+    counters.push(
+      { key: `${config.keyPrefix}:spend:tenant:${caller.tenantId}:d:${day}`, limitMicros: limit(tenant.dailyUsd), ttl: DAY_TTL_SECONDS, name: "tenant daily" },
+      { key: `${config.keyPrefix}:spend:tenant:${caller.tenantId}:m:${month}`, limitMicros: limit(tenant.monthlyUsd), ttl: MONTH_TTL_SECONDS, name: "tenant monthly" },
+    );
+  }
+  return counters;
+}
+
+const script = perConfig((config) => redisFor(config)?.createScript<[number, number]>(SPEND_SCRIPT));
+
+/** A reservation made before the call, to be settled with the real cost after it. */
+export type Reservation = { counters: Counter[]; micros: number };
+
+/** Reserves `micros` against every budget of the caller; 429 `insufficient_quota` when one would be passed. */
+export async function reserveSpend(config: Config, caller: Caller, micros: number): Promise<Reservation | undefined> {
+  const counters = spendCounters(config, caller);
+  const budgeted = counters.some((counter) => counter.limitMicros >= 0);
+  const run = script(config);
+  if (run === undefined) {
+    if (budgeted) throw budgetUnavailable();
+    return undefined;
+  }
+  let result: [number, number];
+  try {
+    result = await tracked("redis", () => run.exec(counters.map((c) => c.key), args(counters, micros, "reserve")));
+  } catch {
+    if (budgeted) throw budgetUnavailable();
+    return undefined;
+  }
+  if (result[0] !== 1) {
+    const passed = counters[result[1] - 1]!;
+    throw new ApiError(429, `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`, {
+      type: "insufficient_quota",
+      code: "insufficient_quota",
+      auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
+    });
+  }
+  return { counters, micros };
+}
+
+/** Moves the reservation to the real cost; never refused (the answer was given). */
+export async function settleSpend(config: Config, reservation: Reservation, actualMicros: number): Promise<void> {
+  const difference = actualMicros - reservation.micros;
+  const run = script(config);
+  if (difference === 0 || run === undefined) return;
+  const { counters } = reservation;
+  await tracked("redis", () => run.exec(counters.map((c) => c.key), args(counters, difference, "adjust"))).catch(() => {});
+}
+
+/** Spend so far in micro-dollars, per counter, in the order of `spendCounters`. */
+export async function readSpend(config: Config, caller: Caller): Promise<number[]> {
+  const counters = spendCounters(config, caller);
+  const redis = redisFor(config);
+  if (redis === undefined) return counters.map(() => 0);
+  const values = await tracked("redis", () => redis.mget<(string | null)[]>(...counters.map((c) => c.key)));
+  return values.map((value) => Number(value ?? 0));
+}
+
+function args(counters: Counter[], micros: number, mode: "reserve" | "adjust"): string[] {
+  return [String(micros), mode, ...counters.map((c) => String(c.limitMicros)), ...counters.map((c) => String(c.ttl))];
+}
+
+function budgetUnavailable(): ApiError {
+  return new ApiError(503, "This key's budget cannot be checked right now; try again shortly", {
+    code: "budget_unavailable",
+    headers: { "retry-after": "5" },
+  });
+}
