@@ -15,6 +15,7 @@ import type { LoadResult, LoadSpec } from "./load.ts";
 import { writeReport, type BenchResults } from "./report.ts";
 import { zipfWorkload } from "./replay.ts";
 import { measureScoring } from "./score.ts";
+import { KEYED } from "./report.ts";
 import { peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
 const quick = process.argv.includes("--quick");
@@ -32,6 +33,7 @@ const chatBody = (content: string, extra: Record<string, unknown> = {}): string 
 const JSON_HEADERS = { "content-type": "application/json" };
 const NO_CACHE = { ...JSON_HEADERS, "cache-control": "no-cache, no-store" };
 const KEY = "bench-provider-key-0123456789";
+const ADMIN_KEY = "bench-admin-key-0123456789";
 
 const log = (line: string): void => console.log(`[bench] ${line}`);
 const running: Target[] = [];
@@ -74,6 +76,9 @@ async function measure(): Promise<BenchResults> {
     ...stack.bindings,
     KEY_PREFIX: `bench${randomBytes(3).toString("hex")}`,
     AUDIT_HMAC_KEY: "bench-audit-key-0123456789",
+    ADMIN_API_KEY: ADMIN_KEY,
+    // Keys optional, so the plain router target keeps serving once the bench's key exists.
+    REQUIRE_API_KEY: "false",
   };
   const providers = (url: string) => ({ OPENROUTER_BASE_URL: url, OPENROUTER_API_KEY: KEY, GROQ_BASE_URL: url, GROQ_API_KEY: KEY });
   const fast = await started(startFakeProvider());
@@ -82,9 +87,12 @@ async function measure(): Promise<BenchResults> {
   const portkey = await started(startPortkey());
   const forwardOnly = await started(startForwardOnlyWorker(fast.url));
   const portkeyHeaders = (upstream: string) => ({ ...JSON_HEADERS, authorization: `Bearer ${KEY}`, "x-portkey-provider": "openai", "x-portkey-custom-host": upstream });
+  const clientKey = await benchKey(router.url);
   const targets = {
     direct: { url: `${fast.url}/chat/completions`, headers: JSON_HEADERS },
     router: { url: `${router.url}/v1/chat/completions`, headers: NO_CACHE },
+    // The same router, with a client key checked and its limits and budget enforced on every request.
+    [KEYED]: { url: `${router.url}/v1/chat/completions`, headers: { ...NO_CACHE, authorization: `Bearer ${clientKey}` } },
     portkey: { url: `${portkey.url}/v1/chat/completions`, headers: portkeyHeaders(fast.url) },
   };
   const body = chatBody(PROMPT);
@@ -147,6 +155,17 @@ async function measure(): Promise<BenchResults> {
     ttfb,
     memoryMib: { router: peakRssMib(router.pid), portkey: peakRssMib(portkey.pid), direct: peakRssMib(fast.pid) },
   };
+}
+
+/** A client key whose limits and budget apply to every request but are never reached in the bench. */
+async function benchKey(routerUrl: string): Promise<string> {
+  const response = await fetch(`${routerUrl}/v1/admin/keys`, {
+    method: "POST",
+    headers: { ...JSON_HEADERS, authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({ name: "bench", tenant: "bench", rpm: 1_000_000_000, tpm: 2_000_000_000, daily_budget_usd: 1_000_000, monthly_budget_usd: 10_000_000 }),
+  });
+  if (response.status !== 201) throw new Error(`could not make the bench's client key: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { key: string }).key;
 }
 
 function environment(): BenchResults["environment"] {

@@ -19,6 +19,8 @@ export type BenchResults = {
 };
 
 const CHART = "latency-vs-rate.svg";
+/** The router with a client key: key lookup, rate limits and budget on the request path. */
+export const KEYED = "router + key";
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
 export function headline(r: BenchResults) {
@@ -40,6 +42,9 @@ export function headline(r: BenchResults) {
     hit_rate: round(r.cache.hitRate, 4),
     hit_rate_best: round(r.cache.bestHitRate, 4),
     score_us_1k: round(r.scoring.find((row) => row.tokens === 1_000)!.scoreUs),
+    // What the key check, the limiters and the budget cost on the request path, same run.
+    key_check_throughput_ratio: round(rps(KEYED) / rps("router"), 2),
+    key_check_p50_ms: round(at(KEYED).latencyMs.p50 - at("router").latencyMs.p50),
   };
 }
 
@@ -97,6 +102,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     `| cache hit from the isolate, p50 / p99 | ${ms(r.cache.isolateHit.latencyMs.p50)} / ${ms(r.cache.isolateHit.latencyMs.p99)} ms | |`,
     `| hit rate on the replay (${r.cache.requests} requests, ${r.cache.distinct} distinct) | ${(100 * h.hit_rate).toFixed(1)}% of requests; best possible ${(100 * h.hit_rate_best).toFixed(1)}% | ${goal(hitShare >= 0.99 && h.hit_rate >= 0.85, `≥ 99% of best (${(100 * hitShare).toFixed(1)}%) and ≥ 85%`)} |`,
     `| the decision alone, 1k-token prompt | ${h.score_us_1k} µs | well under 50 µs |`,
+    `| key check, rate limits and budget: throughput with a key / without; added p50 at ${h.overhead_rate_rps} req/s | ${h.key_check_throughput_ratio}×; ${ms(h.key_check_p50_ms)} ms | measured, no goal yet |`,
     "",
     "## Latency at fixed request rates",
     `![latency against rate](${CHART})`,

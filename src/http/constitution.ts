@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/constitution.ts";
 import { ApiError } from "../openai/errors.ts";
+import { redactSecrets } from "../security/redact.ts";
 import type { AppEnv } from "./app-env.ts";
 
 /** Refuses (409) a request whose `x-constitutional-hash` names any hash but the pinned one. */
@@ -10,7 +11,7 @@ export function constitutionCheck(): MiddlewareHandler<AppEnv> {
     const named = c.req.header(CONSTITUTIONAL_HASH_HEADER);
     // A header sent twice arrives joined by ", ": repeating the pinned hash is not naming another.
     if (named !== undefined && named.split(",").some((value) => value.trim() !== CONSTITUTIONAL_HASH)) {
-      throw new ApiError(409, `This router enforces constitutional hash ${CONSTITUTIONAL_HASH}; the request names '${named.slice(0, 64)}'`, {
+      throw new ApiError(409, `This router enforces constitutional hash ${CONSTITUTIONAL_HASH}; the request names '${redactSecrets(named.slice(0, 64), c.get("config").secrets)}'`, {
         code: "constitutional_hash_mismatch",
         param: CONSTITUTIONAL_HASH_HEADER,
       });

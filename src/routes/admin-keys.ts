@@ -82,8 +82,10 @@ function notFound(what: "key" | "tenant"): ApiError {
   return new ApiError(404, `No such ${what}`, { code: `${what}_not_found` });
 }
 
-/** A tenant id taken twice is the caller's mistake (409), not an outage. */
+/** A tenant id taken twice (409) or a value the columns cannot hold (400) is the caller's mistake, not an outage. */
 function conflict(error: unknown): never {
-  if ((error as { code?: unknown }).code === "23505") throw new ApiError(409, "That id is taken", { code: "already_exists" });
+  const code = String((error as { code?: unknown }).code ?? "");
+  if (code === "23505") throw new ApiError(409, "That id is taken", { code: "already_exists" });
+  if (code.startsWith("22") || code === "23503" || code === "23514") throw new ApiError(400, "A value is out of range", { code: "invalid_value" });
   throw error;
 }

@@ -12,8 +12,9 @@ const Usd = z.number().nonnegative().max(1e8);
 
 /** Limits and policy a tenant gives its keys, and a key may set for itself. */
 const PolicyFields = {
-  rpm: z.number().int().positive().max(1e7).nullish(),
-  tpm: z.number().int().positive().max(1e10).nullish(),
+  // Within Postgres's integer, as the columns are.
+  rpm: z.number().int().positive().max(2_000_000_000).nullish(),
+  tpm: z.number().int().positive().max(2_000_000_000).nullish(),
   daily_budget_usd: Usd.nullish(),
   monthly_budget_usd: Usd.nullish(),
   max_tier: z.number().int().min(1).max(5).nullish(),

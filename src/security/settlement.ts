@@ -13,18 +13,24 @@ import { noteLimit } from "./api-keys.ts";
 export type Settlement = { caller: Caller; tokens: number; spend: Reservation | undefined };
 
 /**
- * Reserves the request's estimated cost, then debits its estimated tokens; 429 when
- * either is over. Recorded on the audit draft first, so whatever was reserved is put
- * right after the request, however it ends. Says whether a budget applies.
+ * Reserves the request's estimated cost and debits its estimated tokens, side by side
+ * (two Redis calls in parallel, not one after the other); 429 when either is over.
+ * Whatever succeeded is recorded on the audit draft, so it is put right after the
+ * request, however it ends. Says whether a budget applies.
  */
 export async function reserveFor(c: Context<AppEnv>, caller: Caller, estimate: { usd: number; tokens: number }): Promise<boolean> {
   const config = c.get("config");
   const settlement: Settlement = { caller, tokens: 0, spend: undefined };
   c.get("audit").settlement = settlement;
-  settlement.spend = await reserveSpend(config, caller, toMicros(estimate.usd));
-  const debit = await debitTokens(config, caller, estimate.tokens);
-  if (debit?.checked) settlement.tokens = Math.max(1, Math.ceil(estimate.tokens));
-  noteLimit(c, "tokens", debit);
+  const [spend, debit] = await Promise.allSettled([
+    reserveSpend(config, caller, toMicros(estimate.usd)),
+    debitTokens(config, caller, estimate.tokens),
+  ]);
+  if (spend.status === "fulfilled") settlement.spend = spend.value;
+  if (debit.status === "fulfilled" && debit.value?.checked) settlement.tokens = Math.max(1, Math.ceil(estimate.tokens));
+  if (spend.status === "rejected") throw spend.reason;
+  if (debit.status === "rejected") throw debit.reason;
+  noteLimit(c, "tokens", debit.value);
   return settlement.spend?.counters.some((counter) => counter.limitMicros >= 0) === true;
 }
 

@@ -1,0 +1,216 @@
+/** Rate limits, budgets and caps per key, global across worker processes, against real Redis and Postgres. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+
+let storage: TestStorage;
+let one: Awaited<ReturnType<typeof startWithFakeProvider>>;
+let two: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
+const bearer = (key: string) => ({ authorization: `Bearer ${key}`, "cache-control": "no-cache" });
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  // Two worker processes sharing one Redis: what "global" means.
+  one = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+  two = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+});
+afterAll(async () => {
+  await one.close();
+  await two.close();
+  await storage.close();
+});
+
+async function makeKey(fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const response = await one.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "limits", ...fields }) });
+  expect(response.status).toBe(201);
+  return response.json();
+}
+
+describe("requests per minute, across two worker processes", () => {
+  it("admits exactly N of N+k requests, with OpenAI's headers on every answer", async () => {
+    const { key } = await makeKey({ rpm: 5 });
+    const routers = [one.router, two.router];
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => routers[i % 2]!.post("/v1/route", chat("hi"), bearer(key))));
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    for (const response of responses) {
+      expect(response.headers.get("x-ratelimit-limit-requests")).toBe("5");
+      expect(Number(response.headers.get("x-ratelimit-remaining-requests"))).toBeGreaterThanOrEqual(0);
+      expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+s$/);
+    }
+    const refused = responses.find((r) => r.status === 429)!;
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await refused.json()).error).toMatchObject({ type: "rate_limit_error", code: "rate_limit_exceeded" });
+  });
+});
+
+describe("tokens per minute", () => {
+  it("debits the estimate before the call and refuses what would pass the limit", async () => {
+    const { key } = await makeKey({ tpm: 300 });
+    one.fake.behaviour.completionTokens = 200; // the answer uses what was reserved: no refund lets the second in
+    const ask = () => one.router.post("/v1/chat/completions", chat(uniquePrompt(), { max_tokens: 200 }), bearer(key));
+    const first = await ask();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit-tokens")).toBe("300");
+    const second = await ask();
+    one.reset();
+    expect(second.status).toBe(429);
+    expect((await second.json()).error.code).toBe("rate_limit_exceeded");
+  });
+
+  it("refunds what the answer did not use", async () => {
+    const { key } = await makeKey({ tpm: 300 });
+    const ask = () => one.router.post("/v1/chat/completions", chat(uniquePrompt(), { max_tokens: 200 }), bearer(key));
+    expect((await ask()).status).toBe(200);
+    // The fake writes 8 tokens of the 200 reserved: once settled, the bucket has room again.
+    const deadline = Date.now() + 3_000;
+    let next = await ask();
+    while (next.status === 429 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      next = await ask();
+    }
+    expect(next.status).toBe(200);
+  });
+});
+
+describe("budgets", () => {
+  it("lets ten concurrent first requests spend no more than the budget", async () => {
+    const probe = await (await one.router.post("/v1/route", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer((await makeKey({})).key))).json();
+    const estimate = probe.estimated_cost_usd as number;
+    const { key } = await makeKey({ daily_budget_usd: Number((estimate * 3.5).toFixed(6)) });
+    one.fake.behaviour.latencyMs = 400; // every reservation is made before any answer settles
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => one.router.post("/v1/chat/completions", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer(key))),
+      );
+      const statuses = responses.map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+      const refusal = await responses.find((r) => r.status === 429)!.json();
+      expect(refusal.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+    } finally {
+      one.reset();
+    }
+  });
+
+  it("keeps a key's spend equal to the sum of its audit rows' cost, to the micro-dollar, after a mixed run", async () => {
+    const { id, key } = await makeKey({ tenant: "mixed" });
+    const send = async (body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      const response = await one.router.post("/v1/chat/completions", body, { authorization: `Bearer ${key}`, ...headers });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const cached = chat(uniquePrompt("cached"));
+    expect(await send(cached)).toBe(200);
+    expect(await send(cached)).toBe(200); // a cache hit: costs nothing
+    expect(await send(chat(uniquePrompt("streamed"), { stream: true, model: "tier:4" }))).toBe(200);
+    one.fake.behaviour.breakAfterChunks = 2;
+    expect(await send(chat(uniquePrompt("broken stream"), { stream: true }))).toBe(200);
+    one.reset();
+    one.fake.behaviour.errorStatus = 500;
+    expect(await send(chat(uniquePrompt("fails")))).toBe(502);
+    one.reset();
+    expect(await send(chat(uniquePrompt("plain"), { model: "tier:3" }))).toBe(200);
+
+    const deadline = Date.now() + 8_000;
+    let rows: Record<string, unknown>[] = [];
+    while (rows.length < 6 && Date.now() < deadline) {
+      await one.router.scheduled();
+      rows = (await auditRows(storage.db)).filter((r) => r.key_id === id);
+    }
+    expect(rows).toHaveLength(6);
+    const audited = rows.reduce((sum, r) => sum + Math.round(Number(r.cost_usd ?? 0) * 1e6), 0);
+    expect(audited).toBeGreaterThan(0);
+    const month = new Date().toISOString().slice(0, 7).replace("-", "");
+    const counter = async () => Number(await storage.redis.get(`${storage.prefix}:spend:key:${id}:m:${month}`));
+    const settled = Date.now() + 3_000;
+    while ((await counter()) !== audited && Date.now() < settled) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await counter()).toBe(audited);
+    const usage = await (await one.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } })).json();
+    expect(Math.round(usage.key.month.spent_usd * 1e6)).toBe(audited);
+    expect(Math.round(usage.tenant.month.spent_usd * 1e6)).toBe(audited);
+    const shown = await (await one.router.fetch(`/v1/admin/keys/${id}`, { headers: admin() })).json();
+    expect(Math.round(shown.spend.month_usd * 1e6)).toBe(audited);
+  });
+});
+
+describe("what a key may route to", () => {
+  it("caps auto at the key's highest tier, and refuses a forced tier or a model beyond it with 403", async () => {
+    const { key } = await makeKey({ max_tier: 2, models: null });
+    const hard = chat("Prove that there are infinitely many primes, then derive the prime number theorem's error term rigorously.", { max_tokens: 100 });
+    const routed = await (await one.router.post("/v1/route", hard, bearer(key))).json();
+    expect(routed.tier).toBeLessThanOrEqual(2);
+    const forced = await one.router.post("/v1/route", chat("hi", { model: "tier:5" }), bearer(key));
+    expect(forced.status).toBe(403);
+    expect((await forced.json()).error.code).toBe("tier_not_allowed");
+    const named = await one.router.post("/v1/route", chat("hi", { model: "openrouter/anthropic/claude-opus-4" }), bearer(key));
+    expect(named.status).toBe(403);
+  });
+
+  it("keeps to the allow-list", async () => {
+    const { key } = await makeKey({ models: ["groq/llama-3.1-8b-instant"] });
+    const routed = await (await one.router.post("/v1/route", chat("hi"), bearer(key))).json();
+    expect(routed.model).toBe("groq/llama-3.1-8b-instant");
+    const other = await one.router.post("/v1/route", chat("hi", { model: "openrouter/mistralai/mistral-nemo" }), bearer(key));
+    expect(other.status).toBe(403);
+    expect((await other.json()).error.code).toBe("model_not_allowed");
+  });
+});
+
+describe("with Redis down", () => {
+  it("serves within no limit but says so, and refuses a budgeted key (budgets fail closed)", async () => {
+    const limited = await makeKey({ rpm: 1 });
+    const budgeted = await makeKey({ daily_budget_usd: 10 });
+    const cut = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", REDIS_TIMEOUT_MS: "200" });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const served = await cut.router.post("/v1/chat/completions", chat(uniquePrompt()), bearer(limited.key));
+        expect(served.status).toBe(200);
+        expect(served.headers.get("x-tiergate-limits")).toBe("unchecked");
+      }
+      const refused = await cut.router.post("/v1/chat/completions", chat(uniquePrompt()), bearer(budgeted.key));
+      expect(refused.status).toBe(503);
+      expect((await refused.json()).error.code).toBe("budget_unavailable");
+    } finally {
+      await cut.close();
+    }
+  });
+});
+
+describe("CORS and settings", () => {
+  it("is off by default, and answers preflights only for the configured origins", async () => {
+    const preflight = (router: typeof one.router, origin: string) =>
+      router.fetch("/v1/chat/completions", { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+    const off = await preflight(one.router, "https://app.example.com");
+    expect(off.headers.get("access-control-allow-origin")).toBeNull();
+    const withCors = await startWithFakeProvider({ CORS_ORIGINS: "https://app.example.com" });
+    try {
+      const allowed = await preflight(withCors.router, "https://app.example.com");
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+      expect(allowed.headers.get("access-control-allow-headers")).toContain("authorization");
+      const other = await preflight(withCors.router, "https://evil.example.com");
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+      const simple = await withCors.router.post("/v1/route", chat("hi"), { origin: "https://app.example.com" });
+      expect(simple.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    } finally {
+      await withCors.close();
+    }
+  });
+
+  it("keeps serving with a too-short admin key, closing only the admin routes", async () => {
+    const misconfigured = await startWithFakeProvider({ ADMIN_API_KEY: "short" });
+    try {
+      expect((await misconfigured.router.post("/v1/chat/completions", chat(uniquePrompt()))).status).toBe(200);
+      const closed = await misconfigured.router.fetch("/v1/audit", { headers: { authorization: "Bearer short" } });
+      expect(closed.status).toBe(503);
+      const body = await closed.text();
+      expect(JSON.parse(body).error.code).toBe("admin_misconfigured");
+      expect(body).not.toContain('"short"');
+      // Still up (degraded only for want of Redis and Postgres here), and the problem is not told to strangers.
+      expect(await (await misconfigured.router.fetch("/health")).json()).toEqual({ status: "degraded", constitutional_hash: "cdd01ef066bc6cf2" });
+    } finally {
+      await misconfigured.close();
+    }
+  });
+});
