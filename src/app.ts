@@ -9,7 +9,7 @@ import { ApiError } from "./openai/errors.ts";
 import { renderError } from "./openai/render.ts";
 import { apiKeyAuth } from "./security/api-keys.ts";
 import { redactSecrets } from "./security/redact.ts";
-import { createKeyRoute, createTenantRoute, listKeysRoute, listTenantsRoute, revokeKeyRoute, showKeyRoute, showTenantRoute } from "./routes/admin-keys.ts";
+import { createKeyRoute, createTenantRoute, listKeysRoute, listTenantsRoute, revokeKeyRoute, revokeTenantRoute, showKeyRoute, showTenantRoute } from "./routes/admin-keys.ts";
 import { listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
@@ -29,7 +29,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
   "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
   "/v1/admin/tenants": { GET: listTenantsRoute, POST: createTenantRoute },
-  "/v1/admin/tenants/:id": { GET: showTenantRoute },
+  "/v1/admin/tenants/:id": { GET: showTenantRoute, DELETE: revokeTenantRoute },
   "/health": { GET: health },
 };
 

@@ -6,7 +6,7 @@ import { readJsonBody } from "../http/json-body.ts";
 import { ApiError } from "../openai/errors.ts";
 import { requireAdmin } from "../security/admin.ts";
 import { forgetKey } from "../security/api-keys.ts";
-import { createKey, createTenant, getKey, getTenant, listKeys, listTenants, NewKeySchema, NewTenantSchema, revokeKey } from "../security/key-store.ts";
+import { createKey, createTenant, getKey, getTenant, listKeys, listTenants, NewKeySchema, NewTenantSchema, revokeKey, revokeTenant } from "../security/key-store.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor, type Sql } from "../storage/postgres.ts";
 
@@ -65,6 +65,16 @@ export async function showTenantRoute(c: Context<AppEnv>): Promise<Response> {
   const tenant = await getTenant(sql, c.req.param("id") ?? "");
   if (tenant === undefined) throw notFound("tenant");
   return c.json({ object: "tenant", ...tenant, spend: await spend(sql, "tenant_id", String(tenant.id)) });
+}
+
+/** Revokes every key of the tenant; the tenant and its audit rows stay. */
+export async function revokeTenantRoute(c: Context<AppEnv>): Promise<Response> {
+  const sql = await adminSql(c);
+  const id = c.req.param("id") ?? "";
+  const hashes = await revokeTenant(sql, id);
+  if (hashes === undefined) throw notFound("tenant");
+  await Promise.all(hashes.map((hash) => forgetKey(c.get("config"), hash)));
+  return c.json({ object: "tenant", id, keys_revoked: hashes.length });
 }
 
 /** Spend today and this month (UTC) from the audit log, in USD. */

@@ -94,6 +94,13 @@ export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_s
   return row as (KeyRow & { key_sha256: string }) | undefined;
 }
 
+/** Revokes every key of the tenant (idempotent); returns the keys' hashes so callers can forget them, or `undefined` for no such tenant. */
+export async function revokeTenant(sql: Sql, id: string): Promise<string[] | undefined> {
+  if ((await getTenant(sql, id)) === undefined) return undefined;
+  const rows = await sql("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1 RETURNING key_sha256", [id]);
+  return rows.map((row) => String(row.key_sha256));
+}
+
 export function listTenants(sql: Sql): Promise<Record<string, unknown>[]> {
   return sql("SELECT * FROM tenants ORDER BY id", []);
 }

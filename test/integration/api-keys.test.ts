@@ -140,6 +140,15 @@ describe("refusals, each with its reason in the audit row and no provider call",
     }
   });
 
+  it("revoking a tenant revokes every one of its keys", async () => {
+    const a = await makeKey({ name: "a", tenant: "umbrella" });
+    const b = await makeKey({ name: "b", tenant: "umbrella" });
+    const response = await required.router.fetch("/v1/admin/tenants/umbrella", { method: "DELETE", headers: admin() });
+    expect(await response.json()).toMatchObject({ id: "umbrella", keys_revoked: 2 });
+    for (const { key } of [a, b]) expect((await required.router.post("/v1/route", chat("hi"), bearer(key))).status).toBe(401);
+    expect((await required.router.fetch("/v1/admin/tenants/nobody", { method: "DELETE", headers: admin() })).status).toBe(404);
+  });
+
   it("admin routes refuse a client key", async () => {
     const made = await makeKey({ name: "not an admin" });
     const response = await open.router.fetch("/v1/admin/keys", { headers: bearer(made.key) });

@@ -111,7 +111,8 @@ const cases: Case[] = [
   { name: "a key id with path tricks", send: () => get("/v1/admin/keys/..%2F..%2Fetc%2Fpasswd", adminHeaders()), status: 404 },
   { name: "an unknown key id", send: () => get("/v1/admin/keys/key_doesnotexist", adminHeaders()), status: 404 },
   { name: "PUT on keys", send: () => router.fetch("/v1/admin/keys", { method: "PUT", headers: adminHeaders(), body: "{}" }), status: 405 },
-  { name: "DELETE on tenants", send: () => router.fetch("/v1/admin/tenants/acme", { method: "DELETE", headers: adminHeaders() }), status: 405 },
+  { name: "PUT on a tenant", send: () => router.fetch("/v1/admin/tenants/acme", { method: "PUT", headers: adminHeaders(), body: "{}" }), status: 405 },
+  { name: "client key revokes a whole tenant", send: () => router.fetch("/v1/admin/tenants/globex", { method: "DELETE", headers: good() }), status: 401 },
   { name: "text/plain body", send: () => router.fetch("/v1/chat/completions", { method: "POST", headers: { ...good(), "content-type": "text/plain" }, body: JSON.stringify(chat("hi")) }), status: 415 },
   // Header tricks on the hash header.
   { name: "another constitutional hash", send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": "0000000000000000" })), status: 409 },

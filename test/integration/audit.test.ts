@@ -232,6 +232,32 @@ describe("AUDIT_MODE=strict", () => {
     }
   });
 
+  it("refuses with 503 when the answer's record cannot be stored, and the record it keeps says 503, not 200", async () => {
+    const own = await startTestStorage();
+    // No Redis, so the record must go to Postgres; the table vanishes after the start-up check, so the write fails.
+    const { UPSTASH_REDIS_REST_URL: _url, UPSTASH_REDIS_REST_TOKEN: _token, ...postgresOnly } = own.bindings;
+    const strict = await startWithFakeProvider({ ...postgresOnly, AUDIT_MODE: "strict" });
+    try {
+      await own.db.query("ALTER TABLE audit_log RENAME TO audit_log_away");
+      const response = await strict.router.post("/v1/chat/completions", chat("answered but not recorded"));
+      expect(response.status).toBe(503);
+      expect((await response.json()).error.code).toBe("audit_unavailable");
+      expect(strict.fake.seen).toHaveLength(1);
+      await own.db.query("ALTER TABLE audit_log_away RENAME TO audit_log");
+      const deadline = Date.now() + 5_000;
+      let rows: Record<string, unknown>[] = [];
+      while (rows.length === 0 && Date.now() < deadline) {
+        await strict.router.scheduled(); // retries what the isolate holds
+        rows = await auditRows(own.db);
+      }
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ http_status: 503, error_code: "audit_unavailable", request_id: response.headers.get("x-request-id") });
+    } finally {
+      await strict.close();
+      await own.close();
+    }
+  });
+
   it("serves when the record can be made durable, and writes it before answering", async () => {
     const strict = await startWithFakeProvider({ ...storage.bindings, AUDIT_MODE: "strict" });
     try {

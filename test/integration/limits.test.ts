@@ -163,11 +163,21 @@ describe("with Redis down", () => {
     const budgeted = await makeKey({ daily_budget_usd: 10 });
     const cut = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", REDIS_TIMEOUT_MS: "200" });
     try {
+      const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
         const served = await cut.router.post("/v1/chat/completions", chat(uniquePrompt()), bearer(limited.key));
         expect(served.status).toBe(200);
         expect(served.headers.get("x-tiergate-limits")).toBe("unchecked");
+        ids.push(served.headers.get("x-request-id")!);
       }
+      // With Redis down the records go straight to Postgres, and each says its limit went unchecked.
+      const deadline = Date.now() + 5_000;
+      let rows: Record<string, unknown>[] = [];
+      while (rows.length < 3 && Date.now() < deadline) {
+        rows = (await auditRows(storage.db)).filter((r) => ids.includes(String(r.request_id)));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(rows.map((r) => r.limit_note)).toEqual(Array(3).fill("requests per minute unchecked: Redis unavailable (limits fail open)"));
       const refused = await cut.router.post("/v1/chat/completions", chat(uniquePrompt()), bearer(budgeted.key));
       expect(refused.status).toBe(503);
       expect((await refused.json()).error.code).toBe("budget_unavailable");
