@@ -12,7 +12,7 @@ import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
 import { ApiError } from "../openai/errors.ts";
 import { tracked } from "../storage/availability.ts";
-import { redisFor } from "../storage/redis.ts";
+import { redisFor, redisKey } from "../storage/redis.ts";
 import type { Caller } from "./api-keys.ts";
 
 /**
@@ -49,14 +49,14 @@ export function spendCounters(config: Config, caller: Caller, now = new Date()):
   const month = day.slice(0, 6);
   const limit = (usd: number | null): number => (usd === null ? -1 : toMicros(usd));
   const counters: Counter[] = [
-    { key: `${config.keyPrefix}:spend:key:${caller.keyId}:d:${day}`, limitMicros: limit(caller.dailyBudgetUsd), ttl: DAY_TTL_SECONDS, name: "daily" },
-    { key: `${config.keyPrefix}:spend:key:${caller.keyId}:m:${month}`, limitMicros: limit(caller.monthlyBudgetUsd), ttl: MONTH_TTL_SECONDS, name: "monthly" },
+    { key: redisKey(config, "spend", `key:${caller.keyId}:d:${day}`), limitMicros: limit(caller.dailyBudgetUsd), ttl: DAY_TTL_SECONDS, name: "daily" },
+    { key: redisKey(config, "spend", `key:${caller.keyId}:m:${month}`), limitMicros: limit(caller.monthlyBudgetUsd), ttl: MONTH_TTL_SECONDS, name: "monthly" },
   ];
   if (caller.tenantId !== null) {
     const tenant = caller.tenantBudgets;
     counters.push(
-      { key: `${config.keyPrefix}:spend:tenant:${caller.tenantId}:d:${day}`, limitMicros: limit(tenant.dailyUsd), ttl: DAY_TTL_SECONDS, name: "tenant daily" },
-      { key: `${config.keyPrefix}:spend:tenant:${caller.tenantId}:m:${month}`, limitMicros: limit(tenant.monthlyUsd), ttl: MONTH_TTL_SECONDS, name: "tenant monthly" },
+      { key: redisKey(config, "spend", `tenant:${caller.tenantId}:d:${day}`), limitMicros: limit(tenant.dailyUsd), ttl: DAY_TTL_SECONDS, name: "tenant daily" },
+      { key: redisKey(config, "spend", `tenant:${caller.tenantId}:m:${month}`), limitMicros: limit(tenant.monthlyUsd), ttl: MONTH_TTL_SECONDS, name: "tenant monthly" },
     );
   }
   return counters;

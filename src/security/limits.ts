@@ -14,7 +14,7 @@ import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
 import { ApiError } from "../openai/errors.ts";
 import { tracked } from "../storage/availability.ts";
-import { redisFor } from "../storage/redis.ts";
+import { redisFor, redisKey } from "../storage/redis.ts";
 import type { Caller } from "./api-keys.ts";
 
 export type LimitState = { limit: number; remaining: number; resetMs: number };
@@ -34,7 +34,7 @@ const limiters = perConfig((config) => {
     if (limiter === undefined) {
       limiter = new Ratelimit({
         redis,
-        prefix: `${config.keyPrefix}:limit:${kind}`,
+        prefix: redisKey(config, "limit", kind),
         limiter: kind === "requests" ? Ratelimit.slidingWindow(limit, WINDOW) : Ratelimit.tokenBucket(limit, WINDOW, limit),
         ephemeralCache: new Map(),
         timeout: config.redis?.timeoutMs ?? 1_000,

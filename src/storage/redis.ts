@@ -22,6 +22,6 @@ export const redisFor = perConfig((config): Redis | undefined => {
 });
 
 /** Every Redis key of one concern, under the deployment's prefix. */
-export function redisKey(config: Config, concern: "cache" | "audit" | "key", name: string): string {
+export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend", name: string): string {
   return `${config.keyPrefix}:${concern}:${name}`;
 }
