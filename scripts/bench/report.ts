@@ -27,6 +27,8 @@ export function headline(r: BenchResults) {
   const rate = r.fixedRate.some((row) => row.rate === 500) ? 500 : Math.max(...r.fixedRate.map((row) => row.rate));
   const at = (target: string) => r.fixedRate.find((row) => row.target === target && row.rate === rate)!;
   const concurrency = Math.max(...r.throughput.map((row) => row.concurrency));
+  const lowestRate = Math.min(...r.fixedRate.map((row) => row.rate));
+  const lowest = (target: string) => r.fixedRate.find((row) => row.target === target && row.rate === lowestRate)!;
   const rps = (target: string) => r.throughput.find((row) => row.target === target && row.concurrency === concurrency)!.rps;
   return {
     overhead_p50_ms: round(at("router").latencyMs.p50 - at("direct").latencyMs.p50),
@@ -42,9 +44,10 @@ export function headline(r: BenchResults) {
     hit_rate: round(r.cache.hitRate, 4),
     hit_rate_best: round(r.cache.bestHitRate, 4),
     score_us_1k: round(r.scoring.find((row) => row.tokens === 1_000)!.scoreUs),
-    // What the key check, the limiters and the budget cost on the request path, same run.
+    // What the key check, the limiters and the budget cost on the request path, same run, at the lowest rate (below saturation).
     key_check_throughput_ratio: round(rps(KEYED) / rps("router"), 2),
-    key_check_p50_ms: round(at(KEYED).latencyMs.p50 - at("router").latencyMs.p50),
+    key_check_p50_ms: round(lowest(KEYED).latencyMs.p50 - lowest("router").latencyMs.p50),
+    key_check_rate_rps: lowestRate,
   };
 }
 
@@ -102,7 +105,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     `| cache hit from the isolate, p50 / p99 | ${ms(r.cache.isolateHit.latencyMs.p50)} / ${ms(r.cache.isolateHit.latencyMs.p99)} ms | |`,
     `| hit rate on the replay (${r.cache.requests} requests, ${r.cache.distinct} distinct) | ${(100 * h.hit_rate).toFixed(1)}% of requests; best possible ${(100 * h.hit_rate_best).toFixed(1)}% | ${goal(hitShare >= 0.99 && h.hit_rate >= 0.85, `≥ 99% of best (${(100 * hitShare).toFixed(1)}%) and ≥ 85%`)} |`,
     `| the decision alone, 1k-token prompt | ${h.score_us_1k} µs | well under 50 µs |`,
-    `| key check, rate limits and budget: throughput with a key / without; added p50 at ${h.overhead_rate_rps} req/s | ${h.key_check_throughput_ratio}×; ${ms(h.key_check_p50_ms)} ms | measured, no goal yet |`,
+    `| key check, rate limits and budget: throughput with a key / without; added p50 at ${h.key_check_rate_rps} req/s | ${h.key_check_throughput_ratio}×; ${ms(h.key_check_p50_ms)} ms | measured, no goal yet |`,
     "",
     "## Latency at fixed request rates",
     `![latency against rate](${CHART})`,
