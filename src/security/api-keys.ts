@@ -123,7 +123,11 @@ function refused(reason: "missing" | "malformed" | "unknown" | "revoked" | "expi
   });
 }
 
-/** REQUIRE_API_KEY when set; unset, keys are required once any live key exists (checked at most every 30 s per isolate). */
+/**
+ * REQUIRE_API_KEY when set; unset, keys are required once any live key exists (checked
+ * at most every 30 s per isolate). An isolate that cannot ask Postgres and never could
+ * requires keys: it fails closed rather than let keyless requests through an outage.
+ */
 async function keysRequired(config: Config): Promise<boolean> {
   if (config.requireApiKey !== undefined) return config.requireApiKey;
   const sql = postgresFor(config);
@@ -133,8 +137,8 @@ async function keysRequired(config: Config): Promise<boolean> {
   try {
     state.value = await tracked("postgres", () => anyLiveKey(sql));
   } catch {
-    // Cannot tell: keep what was last known, and ask again on the next request.
-    return state.value;
+    // Cannot tell: keep what was last known (required, if nothing was), and ask again on the next request.
+    return state.checkedAt === 0 ? true : state.value;
   }
   state.checkedAt = Date.now();
   return state.value;

@@ -47,6 +47,17 @@ describe("before any key exists", () => {
   });
 });
 
+describe("with Postgres out of reach and REQUIRE_API_KEY unset", () => {
+  it("requires a key rather than let keyless requests through the outage", async () => {
+    const cut = await startWithFakeProvider({ ...storage.bindings, NEON_HTTP_ENDPOINT: "http://127.0.0.1:9/sql", POSTGRES_TIMEOUT_MS: "200" });
+    try {
+      expect((await cut.router.post("/v1/route", chat("hi"))).status).toBe(401);
+    } finally {
+      await cut.close();
+    }
+  });
+});
+
 describe("making and using keys", () => {
   it("shows the key once at creation, stores only its SHA-256 and prefix, and lists without it", async () => {
     const made = await makeKey({ name: "ci bot", tenant: "acme", rpm: 60, max_tier: 3 });
