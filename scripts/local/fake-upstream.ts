@@ -18,8 +18,14 @@ export type FakeBehaviour = {
   completionTokens: number;
   /** Prompt tokens to report; by default a chars/4 estimate of the request's messages. */
   promptTokens: number | undefined;
-  /** Answer every request with this error status and an OpenAI error body. */
+  /** Answer with this error status and an OpenAI error body: every request, or as `failFirst` and `failModels` narrow it. */
   errorStatus: number | undefined;
+  /** Fail only this many requests, then answer (a passing fault). */
+  failFirst: number | undefined;
+  /** Fail only requests for these provider model ids (one model down). */
+  failModels: string[] | undefined;
+  /** The Retry-After header sent with error answers. */
+  retryAfter: string | undefined;
   /** Destroy the connection after this many streamed chunks. */
   breakAfterChunks: number | undefined;
   /** Stop sending, without closing, after this many streamed chunks. */
@@ -43,6 +49,9 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   completionTokens: 8,
   promptTokens: undefined,
   errorStatus: undefined,
+  failFirst: undefined,
+  failModels: undefined,
+  retryAfter: undefined,
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
   requiredKey: undefined,
@@ -106,14 +115,16 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
-  if (b.errorStatus !== undefined) return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error");
+  const model = typeof body.model === "string" ? body.model : "fake-model";
+  if (b.errorStatus !== undefined && (b.failModels === undefined || b.failModels.includes(model)) && (b.failFirst === undefined || b.failFirst-- > 0)) {
+    return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+  }
   if (b.errorIn200) {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: { message: b.errorMessage ?? "Fake upstream error in a 200", code: 500 }, choices: [] }));
     return;
   }
 
-  const model = typeof body.model === "string" ? body.model : "fake-model";
   const usage = {
     prompt_tokens: b.promptTokens ?? Math.ceil(JSON.stringify(body.messages ?? "").length / 4),
     completion_tokens: b.completionTokens,
@@ -174,7 +185,7 @@ function breakOff(res: ServerResponse): void {
   res.socket?.end();
 }
 
-function sendError(res: ServerResponse, status: number, message: string, code: string): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function sendError(res: ServerResponse, status: number, message: string, code: string, retryAfter?: string): void {
+  res.writeHead(status, { "content-type": "application/json", ...(retryAfter === undefined ? {} : { "retry-after": retryAfter }) });
   res.end(JSON.stringify({ error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code } }));
 }

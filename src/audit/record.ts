@@ -47,8 +47,10 @@ export type AuditExtensions = {
   tenant_id: string;
   /** Set when a rate limit could not be checked and the request was served unlimited (migrations/0004). */
   limit_note: string;
+  /** Every provider call, in order: model, outcome (ok or the error code), milliseconds (migrations/0005). */
+  attempts: { model: string; outcome: string; ms: number }[];
 };
-const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id", "limit_note"] as const satisfies readonly (keyof AuditExtensions)[];
+const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id", "limit_note", "attempts"] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };
@@ -111,7 +113,7 @@ function extensionsFromRow(row: Record<string, unknown>): Partial<AuditExtension
   for (const name of EXTENSIONS) {
     const value = row[name];
     if (value === null || value === undefined) continue;
-    out[name] = name === "usage_adjusted" && typeof value === "string" ? JSON.parse(value) : value;
+    out[name] = (name === "usage_adjusted" || name === "attempts") && typeof value === "string" ? JSON.parse(value) : value;
   }
   return out as Partial<AuditExtensions>;
 }

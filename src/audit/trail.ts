@@ -15,6 +15,7 @@ import type { AppEnv } from "../http/app-env.ts";
 import type { ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { renderError } from "../openai/render.ts";
+import type { Attempt } from "../providers/attempts.ts";
 import type { StreamOutcome } from "../providers/sse-relay.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import { tracked } from "../storage/availability.ts";
@@ -37,6 +38,8 @@ export type AuditDraft = {
   settlement?: Settlement;
   route?: { tier: number; score: number; model: string; provider: string };
   fallbacksTried: string[];
+  /** Every provider call, in order, with its outcome and time. */
+  attempts?: Attempt[];
   cacheStatus: CacheStatus;
   errorCode?: string | null;
   usage?: Usage;
@@ -163,5 +166,6 @@ async function buildRecord(
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (draft.tenantId) record.tenant_id = draft.tenantId;
   if (draft.limitNote) record.limit_note = draft.limitNote;
+  if (draft.attempts && draft.attempts.length > 0) record.attempts = draft.attempts;
   return record;
 }

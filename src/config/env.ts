@@ -26,6 +26,14 @@ const EnvSchema = z.object({
   /** Positive: more prompts to higher tiers (better, dearer); negative: cheaper. Moves every cut point. */
   ROUTER_QUALITY_BIAS: z.coerce.number().min(-1).max(1).default(0),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries per model after its first try, on 429, 5xx, timeouts and unreadable answers (before the first byte only). */
+  UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** The first retry's backoff in ms; each next one doubles, with jitter. */
+  UPSTREAM_RETRY_BASE_MS: z.coerce.number().int().min(0).max(60_000).default(100),
+  /** Models tried for one request: the decision's pick, then its fallbacks (the rest of the tier, then the tiers above). */
+  FALLBACK_MAX_MODELS: z.coerce.number().int().min(1).max(20).default(3),
+  /** The most time all attempts of one request may take, waits included. */
+  UPSTREAM_MAX_TOTAL_MS: z.coerce.number().int().positive().default(90_000),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
@@ -78,6 +86,7 @@ export type Config = {
   registry: readonly Model[];
   thresholds: Thresholds;
   upstreamTimeoutMs: number;
+  retry: { retries: number; baseDelayMs: number; maxTotalMs: number; maxModels: number };
   maxBodyBytes: number;
   estimatedOutputTokens: number;
   maxChoices: number;
@@ -167,6 +176,12 @@ export function parseConfig(bindings: Bindings): Config {
     registry,
     thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    retry: {
+      retries: env.UPSTREAM_RETRIES,
+      baseDelayMs: env.UPSTREAM_RETRY_BASE_MS,
+      maxTotalMs: env.UPSTREAM_MAX_TOTAL_MS,
+      maxModels: env.FALLBACK_MAX_MODELS,
+    },
     maxBodyBytes: env.MAX_BODY_BYTES,
     estimatedOutputTokens: env.ESTIMATED_OUTPUT_TOKENS,
     maxChoices: env.MAX_CHOICES,

@@ -4,17 +4,18 @@ import type { AuditDraft } from "../audit/trail.ts";
 import { cacheKey } from "../cache/key.ts";
 import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
 import { prepareCacheWrite, readCache, type CacheWrite, type CachedCompletion } from "../cache/response-cache.ts";
-import { assembleStream, replayAsStream } from "../cache/stream-assembly.ts";
+import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
-import { TIER_NAMES } from "../config/registry.ts";
+import { TIER_NAMES, type Model } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
-import { callUpstream } from "../providers/upstream.ts";
+import { answerWithFallbacks, type Attempt } from "../providers/attempts.ts";
+import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
 import { reserveFor } from "../security/settlement.ts";
-import { decisionHeaders, readAndDecide } from "./decision.ts";
+import { decisionHeaders, headerSafe, readAndDecide } from "./decision.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 const JSON_TYPE = { "content-type": "application/json" };
@@ -51,26 +52,46 @@ async function serveFromProvider(
   const caller = c.get("caller");
   const budgeted = caller !== undefined && !caller.admin && (await reserveFor(c, caller, { usd: decision.estimatedCostUsd, tokens: decision.estimatedTokens }));
   const stream = request.stream === true;
-  const assembler = stream && policy.write ? assembleStream() : undefined;
-  draft.fallbacksTried = [decision.model.id];
-  draft.pricedAs = decision.model;
+  let assembler: StreamAssembler | undefined;
+  const plan = [decision.model, ...decision.fallbacks]
+    .filter((model) => config.providers.get(model.provider)?.configured === true)
+    .slice(0, config.retry.maxModels);
+  const attempts: Attempt[] = [];
+  draft.attempts = attempts;
   const startedAt = Date.now();
-  const answer = await callUpstream({
-    provider,
-    // Under a budget, an answer may not write more than was reserved for it.
-    body: upstreamBody(request, decision.model.upstream_model, stream, budgeted ? config.estimatedOutputTokens : undefined),
-    stream,
-    clientWantsUsage: request.stream_options?.include_usage === true,
-    timeoutMs: config.upstreamTimeoutMs,
-    secrets: config.secrets,
-    clientSignal: c.req.raw.signal,
-    ...(assembler ? { onData: assembler.add } : {}),
-  });
+  const call = (model: Model): Promise<UpstreamAnswer> => {
+    assembler = stream && policy.write ? assembleStream() : undefined;
+    return callUpstream({
+      provider: config.providers.get(model.provider)!,
+      // Under a budget, an answer may not write more than was reserved for it.
+      body: upstreamBody(request, model.upstream_model, stream, budgeted ? config.estimatedOutputTokens : undefined),
+      stream,
+      clientWantsUsage: request.stream_options?.include_usage === true,
+      timeoutMs: config.upstreamTimeoutMs,
+      secrets: config.secrets,
+      clientSignal: c.req.raw.signal,
+      ...(assembler ? { onData: assembler.add } : {}),
+    });
+  };
+  let served: { model: Model; answer: UpstreamAnswer };
+  try {
+    served = await answerWithFallbacks(plan, config.retry, call, attempts);
+  } finally {
+    draft.fallbacksTried = [...new Set(attempts.map((attempt) => attempt.model))];
+    c.header("x-tiergate-attempts", headerSafe(attempts.map((a) => `${a.model} ${a.outcome} ${a.ms}ms`).join(", ")));
+  }
+  const { model, answer } = served;
+  // The model that answered is the one the client is told of, the record keeps, and the tokens are priced at.
+  draft.pricedAs = model;
+  draft.route = { tier: model.tier, score: decision.score, model: model.id, provider: model.provider };
+  c.header("x-tiergate-model", model.id);
+  c.header("x-tiergate-provider", model.provider);
+  c.header("x-tiergate-tier", String(model.tier));
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes with the audit record. */
   const cacheWrite = (body: string | undefined, usage: Usage | undefined): CacheWrite | undefined =>
     body === undefined || !policy.write
       ? undefined
-      : prepareCacheWrite(config, key, { body, usage, model: decision.model.id, provider: decision.model.provider, tier: decision.tier, score: decision.score }, policy.ttlSeconds);
+      : prepareCacheWrite(config, key, { body, usage, model: model.id, provider: model.provider, tier: model.tier, score: decision.score }, policy.ttlSeconds);
 
   if (answer.stream) {
     draft.stream = answer.outcome.then((outcome) => {
@@ -84,7 +105,7 @@ async function serveFromProvider(
   draft.usage = answer.usage;
   if (answer.complete) draft.cacheWrite = cacheWrite(answer.text, answer.usage);
   if (answer.usage !== undefined) {
-    c.header("x-tiergate-cost-usd", costUsd(decision.model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
+    c.header("x-tiergate-cost-usd", costUsd(model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }
   return c.body(answer.text, 200, JSON_TYPE);
 }

@@ -28,6 +28,6 @@ export function decisionHeaders(decision: Decision): Record<string, string> {
 }
 
 /** Header values must be printable ASCII; reasons are, but a custom model id may not be. */
-function headerSafe(text: string): string {
+export function headerSafe(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
 }

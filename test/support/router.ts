@@ -4,9 +4,9 @@ import { startRouter } from "../../scripts/local/worker.ts";
 
 export { startRouter, type Router } from "../../scripts/local/worker.ts";
 
-/** Bindings that point both built-in providers at a fake upstream. */
+/** Bindings that point both built-in providers at a fake upstream (retry backoff kept short: tests need no real waits). */
 export function fakeProviders(baseUrl: string, key = "test-key-0123456789"): Record<string, string> {
-  return { OPENROUTER_BASE_URL: baseUrl, OPENROUTER_API_KEY: key, GROQ_BASE_URL: baseUrl, GROQ_API_KEY: key };
+  return { OPENROUTER_BASE_URL: baseUrl, OPENROUTER_API_KEY: key, GROQ_BASE_URL: baseUrl, GROQ_API_KEY: key, UPSTREAM_RETRY_BASE_MS: "5" };
 }
 
 let asked = 0;
