@@ -17,10 +17,28 @@ let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let fake: FakeUpstream;
 let router: Router;
 
+/** One request of each kind, made before any test, so each describe (or test) can run on its own. */
+const sent: { id: string; status: number }[] = [];
+
 beforeAll(async () => {
   storage = await startTestStorage();
   stack = await startWithFakeProvider(storage.bindings);
   ({ fake, router } = stack);
+  const send = async (response: Promise<Response>): Promise<void> => {
+    const r = await response;
+    await r.arrayBuffer();
+    sent.push({ id: r.headers.get("x-request-id")!, status: r.status });
+  };
+  await send(router.post("/v1/chat/completions", chat(SECRET_PROMPT)));
+  await send(router.post("/v1/chat/completions", chat(SECRET_PROMPT)));
+  await send(router.post("/v1/chat/completions", chat(`${SECRET_PROMPT} streamed`, { stream: true })));
+  await send(router.post("/v1/route", chat("hello")));
+  await send(router.post("/v1/chat/completions", chat("x", { temperature: 9 })));
+  await send(router.post("/v1/chat/completions", chat("hi"), { "x-constitutional-hash": "ffffffffffffffff" }));
+  await send(router.fetch("/v1/nowhere"));
+  fake.behaviour.errorStatus = 500;
+  await send(router.post("/v1/chat/completions", chat("upstream will fail", { model: "tier:3" })));
+  stack.reset();
 });
 afterAll(async () => {
   await stack.close();
@@ -42,25 +60,6 @@ const verify = () => verifyAudit(async (text, params) => (await storage.db.query
 const admin = (query = "") => router.fetch(`/v1/audit${query}`, { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } });
 
 describe("one record per request", () => {
-  const sent: { id: string; status: number }[] = [];
-
-  beforeAll(async () => {
-    const send = async (response: Promise<Response>): Promise<void> => {
-      const r = await response;
-      await r.arrayBuffer();
-      sent.push({ id: r.headers.get("x-request-id")!, status: r.status });
-    };
-    await send(router.post("/v1/chat/completions", chat(SECRET_PROMPT)));
-    await send(router.post("/v1/chat/completions", chat(SECRET_PROMPT)));
-    await send(router.post("/v1/chat/completions", chat(`${SECRET_PROMPT} streamed`, { stream: true })));
-    await send(router.post("/v1/route", chat("hello")));
-    await send(router.post("/v1/chat/completions", chat("x", { temperature: 9 })));
-    await send(router.post("/v1/chat/completions", chat("hi"), { "x-constitutional-hash": "ffffffffffffffff" }));
-    await send(router.fetch("/v1/nowhere"));
-    fake.behaviour.errorStatus = 500;
-    await send(router.post("/v1/chat/completions", chat("upstream will fail", { model: "tier:3" })));
-    stack.reset();
-  });
 
   it("stores exactly one row per request, in order, numbered without gaps", async () => {
     const rows = await flushUntil(sent.length);
@@ -134,6 +133,8 @@ describe("one record per request", () => {
 });
 
 describe("GET /v1/audit", () => {
+  beforeAll(() => flushUntil(sent.length));
+
   it("needs the admin key", async () => {
     expect((await router.fetch("/v1/audit")).status).toBe(401);
     const wrong = await router.fetch("/v1/audit", { headers: { authorization: "Bearer not-the-admin-key-at-all" } });

@@ -24,12 +24,14 @@ describe("a JSON completion", () => {
     const body = await response.json();
     expect(body.object).toBe("chat.completion");
     expect(body.usage).toMatchObject({ prompt_tokens: 1_000, completion_tokens: 500 });
+    expect(response.headers.get("x-tiergate-tier")).toMatch(/^[1-5]$/);
     const tier = Number(response.headers.get("x-tiergate-tier"));
     expect(tier).toBeLessThanOrEqual(2);
     expect(response.headers.get("x-tiergate-model")).toMatch(/^(openrouter|groq)\//);
-    expect(Number(response.headers.get("x-tiergate-score"))).toBeGreaterThanOrEqual(0);
+    expect(response.headers.get("x-tiergate-score")).toMatch(/^(0|1)(\.\d+)?$/);
     expect(response.headers.get("x-tiergate-reason")).toMatch(/tier/);
     expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
+    expect(response.headers.get("x-tiergate-cost-usd")).toMatch(/^\d+\.\d{8}$/);
     expect(Number(response.headers.get("x-tiergate-cost-usd"))).toBeGreaterThan(0);
   });
 
@@ -45,11 +47,17 @@ describe("a JSON completion", () => {
     expect(response.headers.get("x-tiergate-tier")).toBe("5");
   });
 
-  it("keeps a client's __proto__ key a plain field: no pollution, request served", async () => {
-    const raw = '{"model":"auto","__proto__":{"polluted":true},"messages":[{"role":"user","content":"hi","__proto__":{"x":1}}]}';
+  it("lets a client's __proto__ keys change nothing: served, and the provider gets only the client's own fields", async () => {
+    const raw = '{"model":"auto","__proto__":{"polluted":true},"messages":[{"role":"user","content":"hi","__proto__":{"role":"system","x":1}}]}';
     const response = await router.post("/v1/chat/completions", raw);
     expect(response.status).toBe(200);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const sent = fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] };
+    expect(sent.messages).toEqual([{ role: "user", content: "hi" }]);
+    expect(JSON.stringify(sent)).not.toContain("polluted");
+    // The next, ordinary request sees a worker whose objects carry nothing the hostile one sent.
+    const next = await router.post("/v1/chat/completions", chat(uniquePrompt()));
+    expect(next.status).toBe(200);
+    expect(JSON.stringify(fake.seen.at(-1)!.body)).not.toMatch(/polluted|"x":1/);
   });
 });
 
