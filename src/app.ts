@@ -60,7 +60,7 @@ export function createApp(): Hono<AppEnv> {
       error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
     if (apiError.status === 500) {
       const cause = apiError.cause ?? error;
-      console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause)) }));
+      console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause), c.get("config")?.secrets) }));
     }
     return renderError(apiError, c);
   });

@@ -63,9 +63,16 @@ export async function hasValidHmac(record: AuditRecord, hmac: string, key: strin
   return timingSafeEqualText(await hmacSha256Hex(key, canonicalJson(record)), hmac);
 }
 
-/** The key of `request_hmac`: derived from the signing key, so it is never the signing key itself. */
+const derived = new Map<string, Promise<string>>();
+
+/** The key of `request_hmac`: derived from the signing key (once per isolate), so it is never the signing key itself. */
 export function requestDigestKey(hmacKey: string): Promise<string> {
-  return hmacSha256Hex(hmacKey, "tiergate request digest v2");
+  let key = derived.get(hmacKey);
+  if (key === undefined) {
+    key = hmacSha256Hex(hmacKey, "tiergate request digest v2");
+    derived.set(hmacKey, key);
+  }
+  return key;
 }
 
 /**

@@ -1,20 +1,32 @@
 /** Admin routes: the `ADMIN_API_KEY` secret as a bearer token, compared in constant time. */
 import type { Context } from "hono";
+import type { Config } from "../config/env.ts";
+import { perConfig } from "../config/per-config.ts";
 import { sha256Hex, timingSafeEqualText } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
 
 type AdminCheck = "admin" | "disabled" | "misconfigured" | "missing" | "invalid";
 
+/** The admin key's SHA-256, made once per isolate. */
+const adminKeyHash = perConfig((config) => (config.adminApiKey === undefined ? undefined : sha256Hex(config.adminApiKey)));
+
+/**
+ * Whether a bearer token's SHA-256 is the admin key's. Comparing hashes: equal lengths,
+ * constant time, and nothing about the key's length leaks.
+ */
+export async function isAdminKeyHash(config: Config, tokenHash: string): Promise<boolean> {
+  const expected = await adminKeyHash(config);
+  return expected !== undefined && timingSafeEqualText(tokenHash, expected);
+}
+
 async function checkAdmin(c: Context<AppEnv>): Promise<AdminCheck> {
-  const { adminApiKey: expected, problems } = c.get("config");
-  if (problems.some((problem) => problem.startsWith("ADMIN_API_KEY:"))) return "misconfigured";
-  if (expected === undefined) return "disabled";
+  const config = c.get("config");
+  if (config.problems.some((problem) => problem.startsWith("ADMIN_API_KEY:"))) return "misconfigured";
+  if (config.adminApiKey === undefined) return "disabled";
   const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
   if (given === undefined) return "missing";
-  // Hash both sides first: equal lengths, and nothing about the key's length leaks.
-  const [a, b] = await Promise.all([sha256Hex(given), sha256Hex(expected)]);
-  return timingSafeEqualText(a, b) ? "admin" : "invalid";
+  return (await isAdminKeyHash(config, await sha256Hex(given))) ? "admin" : "invalid";
 }
 
 /** True when the request carries the admin key (for what admins alone may do on shared routes). */

@@ -10,12 +10,12 @@ import type { Context, MiddlewareHandler } from "hono";
 import { LRUCache } from "lru-cache";
 import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
-import { sha256Hex, timingSafeEqualText } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
+import { isAdminKeyHash } from "./admin.ts";
 import { anyLiveKey, hashKey, KEY_PATTERN, keyForHash } from "./key-store.ts";
 import { limitHeaders, limitRequests, type LimitOutcome } from "./limits.ts";
 
@@ -44,7 +44,6 @@ const REQUIREMENT_TTL_MS = 30_000;
 
 const seen = perConfig(() => new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS }));
 const requirement = perConfig(() => ({ value: false, checkedAt: 0 }));
-const adminHash = perConfig((config) => (config.adminApiKey === undefined ? undefined : sha256Hex(config.adminApiKey)));
 
 /**
  * Checks the key on the routes that spend money, then counts the request against the
@@ -88,8 +87,7 @@ async function identify(c: Context<AppEnv>): Promise<Caller | undefined> {
     throw refused(header === undefined ? "missing" : "malformed", "Send your key as Authorization: Bearer <key>");
   }
   const hash = await hashKey(token);
-  const admin = await adminHash(config);
-  if (admin !== undefined && timingSafeEqualText(hash, admin)) return ADMIN;
+  if (await isAdminKeyHash(config, hash)) return ADMIN;
   if (!KEY_PATTERN.test(token)) {
     // Not one of ours: a client's placeholder key passes while keys are optional.
     if (!required) return undefined;

@@ -1,10 +1,9 @@
 /** Client API keys against the real worker, Redis and Postgres: made, used, refused with a reason, revoked. */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { promisify } from "node:util";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
@@ -170,15 +169,11 @@ describe("refusals, each with its reason in the audit row and no provider call",
 
 describe("npm run keys", () => {
   it("creates, lists, shows and revokes, the same as the admin routes", async () => {
-    const env = {
-      ...process.env,
-      DATABASE_URL: storage.bindings.DATABASE_URL,
-      NEON_WS_PROXY: storage.bindings.NEON_WS_PROXY,
-      UPSTASH_REDIS_REST_URL: storage.bindings.UPSTASH_REDIS_REST_URL,
-      UPSTASH_REDIS_REST_TOKEN: storage.bindings.UPSTASH_REDIS_REST_TOKEN,
-      KEY_PREFIX: storage.prefix,
+    const keys = async (...args: string[]) => {
+      const run = await runScript(storage, "keys", args);
+      expect(run.code).toBe(0);
+      return run;
     };
-    const keys = (...args: string[]) => promisify(execFile)("npm", ["run", "--silent", "keys", "--", ...args], { env });
     const made = JSON.parse((await keys("create", "--name", "from the cli", "--tenant", "initech", "--rpm", "30")).stdout);
     expect(made).toMatchObject({ name: "from the cli", tenant_id: "initech", rpm: 30 });
     expect((await required.router.post("/v1/route", chat("hi"), bearer(made.key))).status).toBe(200);

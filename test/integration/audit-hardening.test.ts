@@ -3,13 +3,12 @@
  * provider's absurd usage, a poisoned record in the queue, a stalled flush, numbers
  * issued but never stored, concurrent requests, and clients that hang up.
  */
-import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
 import { chat, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
@@ -112,7 +111,7 @@ describe("a poisoned record among good ones", () => {
     expect(report.quarantined.map((q) => q.seq)).toEqual([poisonSeq, null]);
     expect(isClean(report)).toBe(true);
 
-    const cli = await runVerifyCli();
+    const cli = await runScript(storage, "audit:verify");
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain(`QUARANTINED: seq ${poisonSeq} request ${poison.request_id}`);
   });
@@ -143,7 +142,7 @@ describe("a stalled flush and numbers issued but never stored", () => {
     expect(report.issued?.missing).toEqual([{ from: issued - 2, to: issued }]);
     expect(isClean(report)).toBe(false);
     const started = Date.now();
-    const cli = await runVerifyCli();
+    const cli = await runScript(storage, "audit:verify");
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(`ISSUED, NOT STORED: seq ${issued - 2}-${issued}`);
@@ -197,20 +196,4 @@ async function newRow(before: Set<string>): Promise<Record<string, unknown>> {
   const [row] = await newRows(before, 1);
   expect(row).toBeDefined();
   return row!;
-}
-
-function runVerifyCli(): Promise<{ code: number; stdout: string }> {
-  const env = {
-    ...process.env,
-    DATABASE_URL: storage.bindings.DATABASE_URL,
-    NEON_WS_PROXY: storage.bindings.NEON_WS_PROXY,
-    AUDIT_HMAC_KEY: storage.bindings.AUDIT_HMAC_KEY,
-    UPSTASH_REDIS_REST_URL: storage.bindings.UPSTASH_REDIS_REST_URL,
-    UPSTASH_REDIS_REST_TOKEN: storage.bindings.UPSTASH_REDIS_REST_TOKEN,
-    KEY_PREFIX: storage.prefix,
-  };
-  return promisify(execFile)("npm", ["run", "--silent", "audit:verify"], { env, timeout: 20_000 }).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
-  );
 }

@@ -1,6 +1,4 @@
 /** The audit log through workerd, against real Redis and Postgres: one signed record per request, provably. */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
@@ -9,6 +7,7 @@ import { requestDigestKey } from "../../src/audit/record.ts";
 import { hmacSha256Hex, sha256Hex } from "../../src/crypto/digest.ts";
 import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
+import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const SECRET_PROMPT = "the-launch-code-is-zebra-42";
@@ -119,12 +118,7 @@ describe("one record per request", () => {
     expect(report.missingHash.map((r) => r.seq)).toEqual([5]);
     expect(report.checked).toBe(rows.length - 1);
 
-    const cli = await promisify(execFile)("npm", ["run", "--silent", "audit:verify"], {
-      env: { ...process.env, DATABASE_URL: storage.bindings.DATABASE_URL, NEON_WS_PROXY: storage.bindings.NEON_WS_PROXY, AUDIT_HMAC_KEY: storage.bindings.AUDIT_HMAC_KEY },
-    }).then(
-      () => ({ code: 0, stdout: "" }),
-      (error: { code: number; stdout: string }) => error,
-    );
+    const cli = await runScript(storage, "audit:verify");
     expect(cli.code).toBe(1);
     expect(cli.stdout).toMatch(/GAP: seq 3 missing/);
     expect(cli.stdout).toMatch(/BAD HMAC: seq 1 /);

@@ -1,0 +1,21 @@
+/** Runs an operator script (`npm run <name>`) against a test's storage, as an operator would with its environment set. */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { TestStorage } from "./storage.ts";
+
+export async function runScript(storage: TestStorage, name: string, args: string[] = []): Promise<{ code: number; stdout: string }> {
+  const { bindings } = storage;
+  const env = {
+    ...process.env,
+    DATABASE_URL: bindings.DATABASE_URL,
+    NEON_WS_PROXY: bindings.NEON_WS_PROXY,
+    AUDIT_HMAC_KEY: bindings.AUDIT_HMAC_KEY,
+    UPSTASH_REDIS_REST_URL: bindings.UPSTASH_REDIS_REST_URL,
+    UPSTASH_REDIS_REST_TOKEN: bindings.UPSTASH_REDIS_REST_TOKEN,
+    KEY_PREFIX: storage.prefix,
+  };
+  return promisify(execFile)("npm", ["run", "--silent", name, "--", ...args], { env, timeout: 30_000 }).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+}
