@@ -5,13 +5,12 @@
  * writes bench/RESULTS.md, bench/results.json and the chart (with --quick, under
  * bench/.quick/, a smoke check that keeps the committed results).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { startStack } from "../local/stack.ts";
-import type { LoadResult, LoadSpec } from "./load.ts";
+import { loadInOwnProcess as load } from "./load.ts";
 import { writeReport, type BenchResults } from "./report.ts";
 import { zipfWorkload } from "./replay.ts";
 import { measureScoring } from "./score.ts";
@@ -42,18 +41,6 @@ const started = async (target: Promise<Target>): Promise<Target> => {
   running.push(t);
   return t;
 };
-
-/** Runs one measurement in the load generator's own process. */
-function load(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "scripts/bench/load.ts", JSON.stringify(spec)], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    createInterface({ input: child.stdout }).once("line", (line) => resolve(JSON.parse(line) as LoadResult));
-    child.once("exit", (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)));
-  });
-}
 
 const stack = await startStack({
   redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",

@@ -5,6 +5,9 @@
  * a fixed concurrency, or time to first byte. Bounded in count and time; loopback only.
  * Not autocannon: its histograms keep whole milliseconds, too coarse for sub-ms overhead.
  */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 
 export type LoadSpec = {
@@ -105,6 +108,17 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     latencyMs: percentiles(latencies),
     statuses,
   };
+}
+
+/** Runs one measurement in the load generator's own process, so it does not share the caller's event loop. */
+export function loadInOwnProcess(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", fileURLToPath(import.meta.url), JSON.stringify(spec)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    createInterface({ input: child.stdout }).once("line", (line) => resolve(JSON.parse(line) as LoadResult));
+    child.once("exit", (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)));
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -20,6 +20,8 @@ export type FakeBehaviour = {
   promptTokens: number | undefined;
   /** Answer with this error status and an OpenAI error body: every request, or as `failFirst` and `failModels` narrow it. */
   errorStatus: number | undefined;
+  /** Fail this share of requests at random (0..1), with `errorStatus` or else 500. */
+  failRate: number;
   /** Fail only this many requests, then answer (a passing fault). */
   failFirst: number | undefined;
   /** Fail only requests for these provider model ids (one model down). */
@@ -40,6 +42,12 @@ export type FakeBehaviour = {
   omitDone: boolean;
   /** Report this `usage` object instead of the real counts (negative, huge, malformed: a provider's bug). */
   usage: unknown;
+  /** Answer 200 with a body that is cut off mid-JSON (JSON answers) or a chunk that is not JSON (streams). */
+  malformed: boolean;
+  /** The whole provider is down: every connection, `GET /models` included, is dropped without an answer. */
+  down: boolean;
+  /** Behaviour for particular provider model ids, over the rest (one model slow, another broken). */
+  perModel: Record<string, Partial<Omit<FakeBehaviour, "perModel" | "down" | "failFirst">>>;
 };
 
 export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
@@ -49,6 +57,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   completionTokens: 8,
   promptTokens: undefined,
   errorStatus: undefined,
+  failRate: 0,
   failFirst: undefined,
   failModels: undefined,
   retryAfter: undefined,
@@ -59,6 +68,10 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   errorIn200: false,
   omitDone: false,
   usage: undefined,
+  malformed: false,
+  down: false,
+  // Frozen: a behaviour copied from the default shares this object; set `perModel` to a new one instead.
+  perModel: Object.freeze({}),
 };
 
 export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
@@ -98,9 +111,10 @@ export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port
 }
 
 async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const b = fake.behaviour;
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (fake.behaviour.down) return void req.socket.destroy();
+  if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
   if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) return sendError(res, 404, "Unknown route", "not_found");
   let body: Record<string, unknown>;
   try {
@@ -110,14 +124,18 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   }
   fake.seen.push({ path: req.url, headers: req.headers, body });
   if (fake.seen.length > 100) fake.seen.shift();
+  const model = typeof body.model === "string" ? body.model : "fake-model";
+  const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[model] };
 
   await sleep(b.latencyMs);
   if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
-  const model = typeof body.model === "string" ? body.model : "fake-model";
-  if (b.errorStatus !== undefined && (b.failModels === undefined || b.failModels.includes(model)) && (b.failFirst === undefined || b.failFirst-- > 0)) {
+  if (b.errorStatus !== undefined && b.failRate === 0 && (b.failModels === undefined || b.failModels.includes(model)) && (b.failFirst === undefined || fake.behaviour.failFirst!-- > 0)) {
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+  }
+  if (b.failRate > 0 && Math.random() < b.failRate) {
+    return sendError(res, b.errorStatus ?? 500, b.errorMessage ?? "Fake upstream error (random)", "fake_error", b.retryAfter);
   }
   if (b.errorIn200) {
     res.writeHead(200, { "content-type": "application/json" });
@@ -139,6 +157,11 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const finish = answer.kind === "tool_call" ? "tool_calls" : "stop";
 
   if (body.stream !== true) {
+    if (b.malformed) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(`{"id":"${id}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis`);
+      return;
+    }
     const message =
       answer.kind === "tool_call"
         ? { role: "assistant", content: null, tool_calls: [{ id: answer.id, type: "function", function: { name: answer.name, arguments: answer.arguments } }] }
@@ -154,6 +177,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const chunk = (delta: object, finish: string | null): string =>
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   await sleep(b.firstTokenMs);
+  if (b.malformed) return void res.end(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`);
   const deltas = streamedDeltas(answer, words);
   for (const [i, delta] of deltas.entries()) {
     if (i === b.breakAfterChunks) return breakOff(res);
@@ -168,6 +192,16 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: reported })}\n\n`);
   }
   res.end(b.omitDone ? undefined : "data: [DONE]\n\n");
+}
+
+/** `GET /models`, as OpenAI lists them: what health probes call; fails like the provider when every request fails. */
+function listModels(fake: FakeUpstream, res: ServerResponse): void {
+  const b = fake.behaviour;
+  if (b.errorStatus !== undefined && b.failModels === undefined && b.failFirst === undefined) {
+    return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+  }
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ object: "list", data: [{ id: "fake-model", object: "model", created: 0, owned_by: "fake" }] }));
 }
 
 /** The stream's deltas: the words of a text answer (JSON split the same way), or a tool call whose arguments arrive in pieces. */

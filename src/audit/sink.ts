@@ -1,6 +1,7 @@
 /**
  * Where audit records go. Failure policy, in order:
- * 1. numbered by Redis INCRBY and pushed to the Redis queue (with the cache writes, one pipeline per batch);
+ * 1. numbered by Redis INCRBY and pushed to the Redis queue (with the cache writes and the breakers'
+ *    reports of the batch's provider calls: one pipeline per batch);
  * 2. Redis unreachable: straight into Postgres (unnumbered if INCR failed; the flush numbers it later);
  * 3. both unreachable: held in the isolate and retried by the next write and by the cron.
  * Nothing is dropped silently: a full hold drops its oldest record and counts it.
@@ -10,6 +11,8 @@ import type { CacheWrite } from "../cache/response-cache.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor, type Sql } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
+import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
+import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
 import { signRecord, type AuditRecord, type SignedRecord } from "./record.ts";
 
 /** Where a record went; "failed" only when the caller asked not to hold it (strict mode). */
@@ -95,14 +98,18 @@ async function sendBatch(config: Config, batch: Pending[], options = { hold: tru
   const signed = audited ? await Promise.all(batch.map((item) => signRecord(item.record, key))) : [];
   const queued = signed.filter((record) => record.seq !== null);
   const cacheWrites = batch.flatMap((item) => (item.cacheWrite ? [item.cacheWrite] : []));
+  const breakers = breakerCall(config, batch.flatMap((item) => reportsFrom(config, item.record)));
   let redisTookQueue = false;
-  if (redis !== undefined && queued.length + cacheWrites.length > 0) {
+  if (redis !== undefined && (queued.length + cacheWrites.length > 0 || breakers !== undefined)) {
     try {
       const pipeline = redis.pipeline();
+      // First, so its answer (the circuits it moved) is the pipeline's first.
+      if (breakers !== undefined) pipeline.eval(BREAKER_SCRIPT, breakers.keys, breakers.args);
       if (queued.length > 0) pipeline.rpush(queueKey(config), ...queued.map((record) => JSON.stringify(record)));
       // NX: an entry lives out its TTL; no client's answer replaces another's early.
       for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
-      await tracked("redis", () => pipeline.exec());
+      const answers = await tracked("redis", () => pipeline.exec());
+      if (breakers !== undefined) noteTransitions(config, answers[0]);
       redisTookQueue = true;
     } catch {
       // Redis failed: the records go to Postgres below; the cache entries stay in the isolate only

@@ -1,7 +1,7 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import { z } from "zod";
 import { DEFAULT_THRESHOLDS } from "../routing/model.ts";
-import { loadRegistry, type Model } from "./registry.ts";
+import { loadRegistry, TIERS, type Model, type Tier } from "./registry.ts";
 import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
@@ -13,6 +13,21 @@ const CustomProviderSchema = z.strictObject({
   /** Name of the binding (a wrangler secret) that holds this provider's key, if it needs one. */
   api_key_binding: z.string().min(1).optional(),
 });
+
+/** A variable holding JSON, checked against `schema`; bad JSON is an issue like any other, not a crash. */
+function jsonSetting<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "not valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
 const EnvSchema = z.object({
   OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
@@ -34,6 +49,21 @@ const EnvSchema = z.object({
   FALLBACK_MAX_MODELS: z.coerce.number().int().min(1).max(20).default(3),
   /** The most time all attempts of one request may take, waits included. */
   UPSTREAM_MAX_TOTAL_MS: z.coerce.number().int().positive().default(90_000),
+  /** A model's (or a whole provider's) circuit opens after this many failures in a row; 0 turns breakers off. */
+  BREAKER_FAILURES: z.coerce.number().int().min(0).max(1_000).default(5),
+  /** ...or when this share of its calls in the window failed (percent), once the window holds BREAKER_MIN_REQUESTS calls. */
+  BREAKER_ERROR_RATE: z.coerce.number().min(1).max(100).default(50),
+  BREAKER_MIN_REQUESTS: z.coerce.number().int().min(1).default(20),
+  BREAKER_WINDOW_SECONDS: z.coerce.number().int().positive().default(30),
+  /** How long an open circuit stays open before one trial call may close it (half-open). */
+  BREAKER_COOLDOWN_SECONDS: z.coerce.number().positive().default(30),
+  /** How long an isolate keeps the shared breaker and latency state before reading Redis again. */
+  HEALTH_CACHE_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
+  /** How the cron checks each provider: {"groq":"models","my-llm":"completion","other":"off"}; default "models" (GET /models). */
+  PROVIDER_PROBES: jsonSetting(z.record(z.string(), z.enum(["models", "completion", "off"]))).optional(),
+  PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** How a tier picks among its healthy models: {"2":"latency","4":"weighted"}; default "cost" (cheapest first). */
+  TIER_STRATEGIES: jsonSetting(z.partialRecord(z.enum(["1", "2", "3", "4", "5"]), z.enum(["cost", "latency", "weighted"]))).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
@@ -81,12 +111,28 @@ export type Provider = {
   configured: boolean;
 };
 
+export type BreakerSettings = {
+  /** 0: breakers off. */
+  failures: number;
+  errorRatePct: number;
+  minRequests: number;
+  windowMs: number;
+  cooldownMs: number;
+  /** Isolate-local caching of the shared state. */
+  viewTtlMs: number;
+};
+export type ProbeKind = "models" | "completion" | "off";
+export type Strategy = "cost" | "latency" | "weighted";
+
 export type Config = {
   providers: ReadonlyMap<string, Provider>;
   registry: readonly Model[];
   thresholds: Thresholds;
   upstreamTimeoutMs: number;
   retry: { retries: number; baseDelayMs: number; maxTotalMs: number; maxModels: number };
+  breaker: BreakerSettings;
+  probes: { kinds: Readonly<Record<string, ProbeKind>>; timeoutMs: number };
+  strategies: Readonly<Record<Tier, Strategy>>;
   maxBodyBytes: number;
   estimatedOutputTokens: number;
   maxChoices: number;
@@ -182,6 +228,16 @@ export function parseConfig(bindings: Bindings): Config {
       maxTotalMs: env.UPSTREAM_MAX_TOTAL_MS,
       maxModels: env.FALLBACK_MAX_MODELS,
     },
+    breaker: {
+      failures: env.BREAKER_FAILURES,
+      errorRatePct: env.BREAKER_ERROR_RATE,
+      minRequests: env.BREAKER_MIN_REQUESTS,
+      windowMs: env.BREAKER_WINDOW_SECONDS * 1_000,
+      cooldownMs: Math.round(env.BREAKER_COOLDOWN_SECONDS * 1_000),
+      viewTtlMs: env.HEALTH_CACHE_MS,
+    },
+    probes: { kinds: env.PROVIDER_PROBES ?? {}, timeoutMs: env.PROBE_TIMEOUT_MS },
+    strategies: Object.fromEntries(TIERS.map((tier) => [tier, env.TIER_STRATEGIES?.[String(tier) as "1"] ?? "cost"])) as Record<Tier, Strategy>,
     maxBodyBytes: env.MAX_BODY_BYTES,
     estimatedOutputTokens: env.ESTIMATED_OUTPUT_TOKENS,
     maxChoices: env.MAX_CHOICES,

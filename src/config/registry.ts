@@ -28,6 +28,8 @@ export const ModelSchema = z.strictObject({
   price_read_on: z.iso.date(),
   context_window: z.number().int().positive(),
   capabilities: z.array(CapabilitySchema),
+  /** Share of the tier's traffic under the "weighted" strategy, relative to its peers; default 1. */
+  weight: z.number().positive().optional(),
 });
 export type Model = z.infer<typeof ModelSchema>;
 

@@ -1,6 +1,9 @@
 /**
  * Relays a provider's SSE stream to the client event by event, reading `usage` on
- * the way and turning a broken or stalled upstream into a clean error event.
+ * the way and turning a broken or stalled upstream into a clean error event. The
+ * first event is read before the stream is handed over: a stream that fails before
+ * it (broken, stalled, empty, unreadable, or an error event) has sent the client
+ * nothing yet, so it is thrown as a `StreamStartFailure` and may be retried.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { readUsage, type Usage } from "./usage.ts";
@@ -25,14 +28,25 @@ type RelayOptions = {
 
 const encoder = new TextEncoder();
 
+/** The stream failed before its first event; nothing reached the client. */
+export class StreamStartFailure extends Error {
+  readonly reason: "broken" | "stalled" | "empty" | "unreadable" | "error_event";
+  constructor(reason: StreamStartFailure["reason"]) {
+    super(`stream failed before its first event: ${reason}`);
+    this.reason = reason;
+  }
+}
+
 /**
- * Returns the stream to send the client and a promise of how it ended. Nothing is
- * buffered beyond the event being read; backpressure reaches the upstream.
+ * Reads the stream's first event, then returns the stream to send the client and a
+ * promise of how it ended. Nothing is buffered beyond the event being read;
+ * backpressure reaches the upstream.
+ * @throws StreamStartFailure when the stream fails before its first event.
  */
-export function relaySse(
+export async function relaySse(
   upstream: ReadableStream<Uint8Array>,
   options: RelayOptions,
-): { body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> } {
+): Promise<{ body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }> {
   const reader = upstream.getReader();
   const decoder = new TextDecoder();
   const outcome: StreamOutcome = { usage: undefined, truncated: false, error: undefined };
@@ -40,6 +54,8 @@ export function relaySse(
   // Some providers end a finished stream without `[DONE]`: a finish reason is as good an end.
   let sawFinish = false;
   let pending: string[] = [];
+  let upstreamDone = false;
+  let firstData: string | undefined;
   let settle: (value: StreamOutcome) => void = () => {};
   const finished = new Promise<StreamOutcome>((resolve) => (settle = resolve));
 
@@ -47,6 +63,7 @@ export function relaySse(
     onEvent: (event) => {
       if (event.data === "[DONE]") sawDone = true;
       else {
+        firstData ??= event.data;
         if (!sawFinish && FINISH_PATTERN.test(event.data)) sawFinish = true;
         options.onData?.(event.data);
         if (!keep(event, outcome, options.clientWantsUsage)) return;
@@ -68,26 +85,44 @@ export function relaySse(
     settle(outcome);
   };
 
+  /**
+   * Reads until at least one whole event is ready (with `untilData`, one data event:
+   * OpenRouter sends comments while the model thinks) or the upstream ended; says why it could not.
+   */
+  const fill = async (untilData = false): Promise<StreamOutcome["error"]> => {
+    while ((untilData ? firstData === undefined && !sawDone : pending.length === 0) && !upstreamDone) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await readWithin(reader, options.idleTimeoutMs);
+      } catch (error) {
+        options.abort();
+        return error === IDLE ? "upstream_timeout" : "upstream_stream_broken";
+      }
+      if (chunk.done) {
+        parser.feed(decoder.decode() + "\n\n");
+        upstreamDone = true;
+      } else parser.feed(decoder.decode(chunk.value, { stream: true }));
+    }
+    return undefined;
+  };
+
+  const failed = await fill(true);
+  if (failed !== undefined || firstData === undefined || !isChunk(firstData)) {
+    options.abort();
+    void reader.cancel().catch(() => {});
+    throw new StreamStartFailure(
+      failed === "upstream_timeout" ? "stalled" : failed !== undefined ? "broken" : firstData === undefined ? "empty" : /^\s*\{\s*"error"/.test(firstData) ? "error_event" : "unreadable",
+    );
+  }
+
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       // Read until at least one whole event is ready, so each pull forwards something.
-      while (pending.length === 0) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await readWithin(reader, options.idleTimeoutMs);
-        } catch (error) {
-          options.abort();
-          return end(controller, error === IDLE ? "upstream_timeout" : "upstream_stream_broken");
-        }
-        if (chunk.done) {
-          parser.feed(decoder.decode() + "\n\n");
-          if (pending.length > 0) controller.enqueue(encoder.encode(pending.join("")));
-          return end(controller, undefined);
-        }
-        parser.feed(decoder.decode(chunk.value, { stream: true }));
-      }
-      controller.enqueue(encoder.encode(pending.join("")));
+      const error = await fill();
+      if (error !== undefined) return end(controller, error);
+      if (pending.length > 0) controller.enqueue(encoder.encode(pending.join("")));
       pending = [];
+      if (upstreamDone) end(controller, undefined);
     },
     cancel() {
       options.abort();
@@ -98,6 +133,16 @@ export function relaySse(
     },
   });
   return { body, outcome: finished };
+}
+
+/** A completion chunk: JSON with choices (or usage alone), not an error. */
+function isChunk(data: string): boolean {
+  try {
+    const parsed = JSON.parse(data) as { error?: unknown; choices?: unknown; usage?: unknown };
+    return (parsed.error === undefined || parsed.error === null) && (Array.isArray(parsed.choices) || parsed.usage !== undefined);
+  } catch {
+    return false;
+  }
 }
 
 /** Reads usage from a chunk; says whether the chunk goes on to the client. */

@@ -2,7 +2,7 @@
 import type { Provider } from "../config/env.ts";
 import { ApiError } from "../openai/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
-import { relaySse, type StreamOutcome } from "./sse-relay.ts";
+import { relaySse, StreamStartFailure, type StreamOutcome } from "./sse-relay.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 export type UpstreamRequest = {
@@ -48,12 +48,12 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       clearTimeout(timer);
       return {
         stream: true,
-        ...relaySse(response.body, {
+        ...(await relaySse(response.body, {
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
           ...(request.onData ? { onData: request.onData } : {}),
-        }),
+        })),
       };
     }
     const text = await response.text();
@@ -63,6 +63,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     if (clientSignal?.aborted) {
       throw new ApiError(499, "The client closed the connection before the answer", { code: "client_disconnected" });
     }
+    if (error instanceof StreamStartFailure) throw streamStartError(provider.id, error, timeoutMs);
     if (controller.signal.aborted) {
       throw new ApiError(504, `Provider ${provider.id} did not answer within ${timeoutMs} ms`, {
         type: "upstream_error",
@@ -77,6 +78,14 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     clearTimeout(timer);
     if (!request.stream) clientSignal?.removeEventListener("abort", clientLeft);
   }
+}
+
+function streamStartError(provider: string, failure: StreamStartFailure, timeoutMs: number): ApiError {
+  if (failure.reason === "stalled") {
+    return new ApiError(504, `Provider ${provider} sent no stream event within ${timeoutMs} ms`, { type: "upstream_error", code: "upstream_timeout" });
+  }
+  const what = { broken: "broke off before its first event", empty: "ended without an event", unreadable: "began with an event that is not a completion chunk", error_event: "began with an error event" }[failure.reason];
+  return new ApiError(502, `Provider ${provider}'s stream ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }
 
 function send(request: UpstreamRequest, signal: AbortSignal): Promise<Response> {

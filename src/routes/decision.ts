@@ -3,6 +3,8 @@ import type { Context } from "hono";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { ChatRequestSchema, type ChatRequest } from "../openai/chat-request.ts";
+import { ApiError } from "../openai/errors.ts";
+import { currentHealth, routingHealth, secondsUntilTrial } from "../reliability/breakers.ts";
 import { decide, type Decision } from "../routing/decide.ts";
 
 /** Reads and validates the body, decides where it goes, and records both on the request's audit draft. */
@@ -12,7 +14,15 @@ export async function readAndDecide(c: Context<AppEnv>): Promise<{ request: Chat
   const request = await readJsonBody(c.req.raw, config.maxBodyBytes, ChatRequestSchema);
   draft.request = request;
   const caller = c.get("caller");
-  const decision = decide(request, config, caller ?? undefined);
+  const state = await currentHealth(config);
+  let decision: Decision;
+  try {
+    decision = decide(request, config, caller ?? undefined, routingHealth(config, state));
+  } catch (error) {
+    // Circuits open: the client may come back when the soonest of them lets a trial through.
+    if (error instanceof ApiError && error.status === 503) error.headers["retry-after"] = String(secondsUntilTrial(config, config.registry));
+    throw error;
+  }
   draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
   return { request, decision };
 }

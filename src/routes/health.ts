@@ -1,14 +1,18 @@
 /**
- * GET /health: `ok`, `degraded` or `unconfigured` for anyone (load balancers, uptime
- * checks); with the admin key, the detail behind it: version, stores, the audit
- * queue's depth and the age of its oldest record, held records, providers.
+ * GET /health: `ok`, `degraded` or `down` for anyone (load balancers, uptime checks),
+ * with each configured provider's and model's circuit state as Redis holds it (no
+ * provider is called). With the admin key, the detail behind it: version, stores, the
+ * audit queue, held records, the last probes. `?deep=1` (admin) checks Redis,
+ * Postgres and every provider live, and records what the probes found.
  */
 import type { Context } from "hono";
 import { heldRecords, queueKey } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import { isAdmin } from "../security/admin.ts";
+import { breakersOn, healthKeys, healthStateFrom, modelTarget, providerTarget, stateOf, type BreakerState, type HealthState } from "../reliability/breakers.ts";
+import { probeProviders, probesFrom, type ProbeResult } from "../reliability/probes.ts";
+import { isAdmin, requireAdmin } from "../security/admin.ts";
 import { withoutCredentials } from "../security/redact.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
@@ -17,56 +21,87 @@ import { VERSION } from "../version.ts";
 
 type StoreState = "ok" | "down" | "not configured";
 type AuditQueue = { depth: number; oldest_age_seconds: number } | undefined;
+type Shared = { state: StoreState; queue: AuditQueue; health: HealthState | undefined; probes: Map<string, ProbeResult> };
 
 export async function health(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
-  const { providers, registry } = config;
-  const [redis, postgres] = await Promise.all([probeRedis(config), probePostgres(config)]);
-  const configured = [...providers.values()].filter((provider) => provider.configured);
+  const deep = c.req.query("deep") === "1";
+  if (deep) await requireAdmin(c);
+  const live = deep ? await probeProviders(config) : undefined;
+  const [shared, postgres] = await Promise.all([readShared(config), probePostgres(config)]);
+  if (live !== undefined) for (const result of live) shared.probes.set(result.provider, result);
+  const configured = [...config.providers.values()].filter((provider) => provider.configured);
+  const served = config.registry.filter((model) => configured.some((p) => p.id === model.provider));
+  const circuit = (target: string): BreakerState => (shared.health === undefined ? "closed" : stateOf(shared.health, target));
+  const providers = configured.map((provider) => ({ id: provider.id, state: circuit(providerTarget(provider.id)) }));
+  const models = served.map((model) => {
+    const own = circuit(modelTarget(model.id));
+    const providerState = circuit(providerTarget(model.provider));
+    return { id: model.id, state: providerState === "closed" ? own : providerState };
+  });
   const held = heldRecords();
-  const stalled = redis.queue !== undefined && redis.queue.oldest_age_seconds > config.audit.queueMaxAgeSeconds;
-  const degraded = redis.state !== "ok" || postgres !== "ok" || stalled || held.held > 0 || held.dropped > 0;
-  const status = configured.length === 0 ? "unconfigured" : degraded ? "degraded" : "ok";
+  const stalled = shared.queue !== undefined && shared.queue.oldest_age_seconds > config.audit.queueMaxAgeSeconds;
+  const failingProbe = [...shared.probes.values()].some((probe) => !probe.ok);
+  const storesDegraded = shared.state !== "ok" || postgres !== "ok" || stalled || held.held > 0 || held.dropped > 0;
+  const status =
+    models.length === 0 || models.every((model) => model.state === "open")
+      ? "down"
+      : storesDegraded || failingProbe || models.some((model) => model.state !== "closed")
+        ? "degraded"
+        : "ok";
   c.header("cache-control", "no-store");
-  if (!(await isAdmin(c))) return c.json({ status, constitutional_hash: CONSTITUTIONAL_HASH });
+  const summary = { status, constitutional_hash: CONSTITUTIONAL_HASH, providers, models };
+  if (!deep && !(await isAdmin(c))) return c.json(summary);
   return c.json({
-    status,
+    ...summary,
     version: VERSION,
-    constitutional_hash: CONSTITUTIONAL_HASH,
     problems: config.problems,
-    storage: { redis: redis.state, postgres },
-    cache: redis.state === "ok" ? "isolate and redis" : "isolate only",
+    storage: { redis: shared.state, postgres },
+    cache: shared.state === "ok" ? "isolate and redis" : "isolate only",
+    breakers: breakersOn(config) ? "on" : config.redis === undefined ? "off: needs Redis" : "off: BREAKER_FAILURES=0",
     audit: {
       mode: config.audit.mode,
-      queue: redis.queue ?? null,
+      queue: shared.queue ?? null,
       queue_max_age_seconds: config.audit.queueMaxAgeSeconds,
       flush_stalled: stalled,
       ...held,
     },
-    providers: [...providers.values()].map((provider) => ({
+    providers: [...config.providers.values()].map((provider) => ({
       id: provider.id,
       configured: provider.configured,
       base_url: withoutCredentials(provider.baseUrl),
-      models: registry.filter((model) => model.provider === provider.id).length,
-      ...(provider.configured ? {} : { configure_with: provider.configureWith }),
+      models: config.registry.filter((model) => model.provider === provider.id).length,
+      ...(provider.configured
+        ? { state: circuit(providerTarget(provider.id)), probe: shared.probes.get(provider.id) ?? null }
+        : { configure_with: provider.configureWith }),
     })),
+    models: served.map((model, i) => ({ ...models[i]!, latency_ewma_ms: shared.health?.latencyMs.get(modelTarget(model.id)) ?? null })),
   });
 }
 
-/** One pipeline: is Redis up, and how deep and how old is the audit queue. */
-async function probeRedis(config: Config): Promise<{ state: StoreState; queue: AuditQueue }> {
+/** One pipeline: is Redis up, how deep and how old is the audit queue, and the circuits and probes. */
+async function readShared(config: Config): Promise<Shared> {
   const redis = redisFor(config);
-  if (redis === undefined) return { state: "not configured", queue: undefined };
+  if (redis === undefined) return { state: "not configured", queue: undefined, health: undefined, probes: new Map() };
+  const keys = healthKeys(config);
   try {
     const pipeline = redis.pipeline();
     pipeline.llen(queueKey(config));
     pipeline.lindex(queueKey(config), 0);
-    const [depth, oldest] = await tracked("redis", () => pipeline.exec<[number, string | null]>());
+    pipeline.hgetall(keys.states);
+    pipeline.hgetall(keys.latency);
+    pipeline.hgetall(keys.probes);
+    const [depth, oldest, states, latency, probes] = await tracked("redis", () => pipeline.exec<[number, string | null, unknown, unknown, unknown]>());
     const ts = oldest === null ? undefined : /"ts":"([^"]+)"/.exec(oldest)?.[1];
     const age = ts === undefined ? 0 : Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
-    return { state: "ok", queue: { depth, oldest_age_seconds: Number.isFinite(age) ? age : 0 } };
+    return {
+      state: "ok",
+      queue: { depth, oldest_age_seconds: Number.isFinite(age) ? age : 0 },
+      health: healthStateFrom(states, latency),
+      probes: probesFrom(probes),
+    };
   } catch {
-    return { state: "down", queue: undefined };
+    return { state: "down", queue: undefined, health: undefined, probes: new Map() };
   }
 }
 

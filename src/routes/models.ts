@@ -1,27 +1,31 @@
-/** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices and context window. */
+/** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices, context window and health. */
 import type { Context } from "hono";
 import type { Config } from "../config/env.ts";
 import { findModel, TIER_NAMES, type Model } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
+import { currentHealth, modelTarget, providerTarget, stateOf, type HealthState } from "../reliability/breakers.ts";
 
-export function listModels(c: Context<AppEnv>): Response {
+export async function listModels(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
-  return c.json({ object: "list", data: config.registry.map((model) => modelEntry(model, config)) });
+  const state = await currentHealth(config);
+  return c.json({ object: "list", data: config.registry.map((model) => modelEntry(model, config, state)) });
 }
 
 /** One model by registry id or by its provider's unambiguous id; ids hold `/`, sent plain or as `%2F`. */
-export function retrieveModel(c: Context<AppEnv>): Response {
+export async function retrieveModel(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
   const model = findModel(config.registry, id);
   if (model === undefined) {
     throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
   }
-  return c.json(modelEntry(model, config));
+  return c.json(modelEntry(model, config, await currentHealth(config)));
 }
 
-function modelEntry(model: Model, { providers }: Config) {
+function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {
+  const circuit = (target: string) => (state === undefined ? "closed" : stateOf(state, target));
+  const provider = circuit(providerTarget(model.provider));
   return {
     id: model.id,
     object: "model" as const,
@@ -38,5 +42,11 @@ function modelEntry(model: Model, { providers }: Config) {
     context_window: model.context_window,
     capabilities: model.capabilities,
     provider_configured: providers.get(model.provider)?.configured === true,
+    /** The circuit as this isolate last read it (at most HEALTH_CACHE_MS old): the provider's when that is not closed. */
+    health: {
+      state: provider === "closed" ? circuit(modelTarget(model.id)) : provider,
+      provider_state: provider,
+      latency_ewma_ms: state?.latencyMs.get(modelTarget(model.id)) ?? null,
+    },
   };
 }

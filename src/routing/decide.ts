@@ -4,7 +4,7 @@ import { findModel, TIER_NAMES, type Capability, type Model, type Tier } from ".
 import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { costUsd } from "../providers/usage.ts";
-import { pickModel, unfitReason, type Demand } from "./pick.ts";
+import { NO_HEALTH, pickModel, unfitReason, type Demand, type RoutingHealth } from "./pick.ts";
 import { scoreComplexity, type Feature } from "./score.ts";
 import { selectTier } from "./tier.ts";
 import { forEachText } from "./text.ts";
@@ -30,10 +30,16 @@ const TIER_PATTERN = /^tier:([1-5])$/;
 export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null };
 
 /**
- * Decides where a validated chat request goes.
- * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the request.
+ * Decides where a validated chat request goes, around the circuits `health` says are open.
+ * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the
+ * request, 503 when the models that could are all behind open circuits.
  */
-export function decide(request: ChatRequest, config: Config, policy: KeyPolicy = { maxTier: null, models: null }): Decision {
+export function decide(
+  request: ChatRequest,
+  config: Config,
+  policy: KeyPolicy = { maxTier: null, models: null },
+  health: RoutingHealth = NO_HEALTH,
+): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request);
   const allowed = (model: Model): boolean =>
@@ -63,8 +69,9 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
       );
     }
     const usable = config.registry.filter(allowed);
-    const pick = pickModel(usable, wanted, demand, isConfigured);
+    const pick = pickModel(usable, wanted, demand, isConfigured, { health, strategies: config.strategies });
     if (pick === undefined) {
+      if (pickModel(usable, wanted, demand, isConfigured) !== undefined) throw allCircuitsOpen(wanted);
       if (usable.length < config.registry.length && pickModel(config.registry, wanted, demand, isConfigured) !== undefined) {
         throw notAllowed("no model this key may use can serve the request", "model_not_allowed");
       }
@@ -89,6 +96,14 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
         param: "model",
       });
     }
+    const blocked = health.blocked(named);
+    if (blocked !== undefined) {
+      throw new ApiError(503, `The model '${named.id}' is not taking requests right now (${blocked}); name "auto" or a tier to be routed around it`, {
+        type: "upstream_error",
+        code: "model_unavailable",
+        param: "model",
+      });
+    }
     ({ tier } = named);
     model = named;
     fallbacks = [];
@@ -108,6 +123,13 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
   };
+}
+
+function allCircuitsOpen(tier: Tier): ApiError {
+  return new ApiError(503, `Every model that could serve this request from tier ${tier} up is failing right now (circuits open); retry shortly`, {
+    type: "upstream_error",
+    code: "no_healthy_model",
+  });
 }
 
 function notAllowed(message: string, code: string): ApiError {

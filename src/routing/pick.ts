@@ -1,6 +1,26 @@
-/** Model pick: the cheapest model of the tier that can serve the request, escalating when none can. */
+/**
+ * Model pick: among the tier's models that can serve the request and whose circuits
+ * are not open, the one its strategy prefers (by default the cheapest), escalating
+ * when none can.
+ */
+import type { Strategy } from "../config/env.ts";
 import { TIERS, TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
 import { costUsd } from "../providers/usage.ts";
+import { orderByStrategy } from "./strategy.ts";
+
+/** What the pick asks of the shared health state; passed in, so the pick stays pure. */
+export type RoutingHealth = {
+  /** Why the model may not be tried now (its circuit or its provider's is open), or `undefined`. */
+  blocked(model: Model): string | undefined;
+  latencyMs(model: Model): number | undefined;
+  random(): number;
+};
+
+/** Every model healthy, no latency known: routing as if there were no breakers. */
+export const NO_HEALTH: RoutingHealth = { blocked: () => undefined, latencyMs: () => undefined, random: Math.random };
+
+export type Choice = { health: RoutingHealth; strategies: Readonly<Record<Tier, Strategy>> };
+const COST_FIRST: Choice = { health: NO_HEALTH, strategies: { 1: "cost", 2: "cost", 3: "cost", 4: "cost", 5: "cost" } };
 
 export type Demand = {
   promptTokens: number;
@@ -30,44 +50,53 @@ export function unfitReason(model: Model, demand: Demand): string | undefined {
 }
 
 /**
- * Picks among `tier`'s models that fit the demand, preferring configured providers,
- * then the lowest estimated cost, then registry order. Escalates tier by tier when
- * none fits; returns `undefined` when no tier from `tier` up can serve.
+ * Picks among `tier`'s models that fit the demand and are not blocked by a circuit,
+ * preferring configured providers, then the tier's strategy (cost-first: the lowest
+ * estimated cost, then registry order). Escalates tier by tier when none fits;
+ * returns `undefined` when no tier from `tier` up can serve.
  */
 export function pickModel(
   registry: readonly Model[],
   tier: Tier,
   demand: Demand,
   isConfigured: (model: Model) => boolean,
+  { health, strategies }: Choice = COST_FIRST,
 ): Pick | undefined {
   const reasons: string[] = [];
   const ranked: Model[] = [];
   let served: Tier | undefined;
   for (const candidateTier of TIERS.filter((t) => t >= tier)) {
-    const fitting = rank(
-      registry.filter((model) => model.tier === candidateTier && unfitReason(model, demand) === undefined),
-      demand,
-      isConfigured,
-    );
-    if (fitting.length === 0 && served === undefined) {
-      reasons.push(`no tier ${candidateTier} (${TIER_NAMES[candidateTier]}) model fits: ${why(registry, candidateTier, demand)}`);
+    const able = registry.filter((model) => model.tier === candidateTier && unfitReason(model, demand) === undefined);
+    const healthy = able.filter((model) => {
+      const blocked = health.blocked(model);
+      if (blocked !== undefined && served === undefined) reasons.push(`skipped ${model.id}: ${blocked}`);
+      return blocked === undefined;
+    });
+    const fitting = rank(healthy, demand, isConfigured, strategies[candidateTier], health);
+    if (fitting.models.length === 0 && served === undefined) {
+      if (able.length === 0) reasons.push(`no tier ${candidateTier} (${TIER_NAMES[candidateTier]}) model fits: ${why(registry, candidateTier, demand)}`);
       continue;
     }
     if (served === undefined && candidateTier !== tier) reasons.push(`escalated to tier ${candidateTier}`);
+    if (served === undefined && fitting.reason !== undefined) reasons.push(fitting.reason);
     served ??= candidateTier;
-    ranked.push(...fitting);
+    ranked.push(...fitting.models);
   }
   const [model, ...fallbacks] = ranked;
   if (model === undefined || served === undefined) return undefined;
   return { model, tier: served, fallbacks, reasons };
 }
 
-function rank(models: Model[], demand: Demand, isConfigured: (model: Model) => boolean): Model[] {
+/** Configured providers first, cheapest first; then the strategy chooses among the configured ones. */
+function rank(models: Model[], demand: Demand, isConfigured: (model: Model) => boolean, strategy: Strategy, health: RoutingHealth) {
   const cost = (model: Model): number => costUsd(model, demand.promptTokens, demand.outputTokens);
-  return models
+  const sorted = models
     .map((model, order) => ({ model, order, configured: isConfigured(model) ? 0 : 1, cost: cost(model) }))
     .sort((a, b) => a.configured - b.configured || a.cost - b.cost || a.order - b.order)
     .map((entry) => entry.model);
+  const configured = sorted.filter(isConfigured);
+  const ordered = orderByStrategy(configured, strategy, health);
+  return { models: [...ordered.models, ...sorted.filter((model) => !isConfigured(model))], reason: ordered.reason };
 }
 
 function why(registry: readonly Model[], tier: Tier, demand: Demand): string {

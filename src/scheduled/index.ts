@@ -1,6 +1,7 @@
-/** Cron handlers: every minute the audit flush; daily, next months' audit partitions. */
+/** Cron handlers: every minute the audit flush and the provider probes; daily, next months' audit partitions. */
 import { flushAudit } from "../audit/flush.ts";
 import { configFor, type Bindings } from "../config/env.ts";
+import { probeProviders } from "../reliability/probes.ts";
 import { postgresFor } from "../storage/postgres.ts";
 
 export const EVERY_MINUTE = "* * * * *";
@@ -8,8 +9,9 @@ export const EVERY_MINUTE = "* * * * *";
 export async function scheduled(controller: { cron: string }, bindings: Bindings): Promise<void> {
   const config = configFor(bindings);
   if (controller.cron === EVERY_MINUTE) {
-    const report = await flushAudit(config);
+    const [report, probes] = await Promise.all([flushAudit(config), probeProviders(config)]);
     console.log(JSON.stringify({ cron: "audit-flush", ...report }));
+    console.log(JSON.stringify({ cron: "probes", failing: probes.filter((p) => !p.ok).map((p) => p.provider), probed: probes.length }));
     return;
   }
   const sql = postgresFor(config);

@@ -22,6 +22,16 @@ export const redisFor = perConfig((config): Redis | undefined => {
 });
 
 /** Every Redis key of one concern, under the deployment's prefix. */
-export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend", name: string): string {
+export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend" | "health", name: string): string {
   return `${config.keyPrefix}:${concern}:${name}`;
+}
+
+/** A hash's fields as HGETALL gave them: flat pairs without deserialisation, an object with it. */
+export function hashEntries(result: unknown): [string, unknown][] {
+  if (Array.isArray(result)) {
+    const pairs: [string, unknown][] = [];
+    for (let i = 0; i + 1 < result.length; i += 2) pairs.push([String(result[i]), result[i + 1]]);
+    return pairs;
+  }
+  return result !== null && typeof result === "object" ? Object.entries(result) : [];
 }

@@ -11,7 +11,8 @@ let router: Router;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  stack = await startWithFakeProvider(storage.bindings);
+  // Breakers off: each test here sees retries and fallbacks alone (breakers.test.ts has them on).
+  stack = await startWithFakeProvider({ ...storage.bindings, BREAKER_FAILURES: "0" });
   ({ fake, router } = stack);
 });
 afterAll(async () => {

@@ -56,15 +56,18 @@ describe("GET /v1/models and /health", () => {
     }
   });
 
-  it("tells anyone only the status; the admin key sees version, hash and unconfigured providers with what to set", async () => {
+  it("tells anyone the status and circuits only; the admin key sees version, hash and unconfigured providers with what to set", async () => {
     const publicHealth = await router.fetch("/health");
-    expect(await publicHealth.json()).toEqual({ status: "unconfigured", constitutional_hash: HASH });
+    expect(await publicHealth.json()).toEqual({ status: "down", constitutional_hash: HASH, providers: [], models: [] });
     expect(publicHealth.headers.get("cache-control")).toBe("no-store");
     const wrongKey = await (await router.fetch("/health", { headers: { authorization: "Bearer not-the-admin-key-000" } })).json();
-    expect(Object.keys(wrongKey).sort()).toEqual(["constitutional_hash", "status"]);
+    expect(Object.keys(wrongKey).sort()).toEqual(["constitutional_hash", "models", "providers", "status"]);
+    const deep = await router.fetch("/health?deep=1", { headers: { authorization: "Bearer not-the-admin-key-000" } });
+    expect(deep.status).toBe(401);
     const health = await (await router.fetch("/health", asAdmin)).json();
     expect(health).toMatchObject({
-      status: "unconfigured",
+      status: "down",
+      breakers: "off: needs Redis",
       version: "0.1.0",
       constitutional_hash: HASH,
       storage: { redis: "not configured", postgres: "not configured" },

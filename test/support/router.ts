@@ -1,5 +1,5 @@
 /** The router in workerd for tests, with the fake provider and request helpers. */
-import { DEFAULT_BEHAVIOUR, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { startRouter } from "../../scripts/local/worker.ts";
 
 export { startRouter, type Router } from "../../scripts/local/worker.ts";
@@ -31,5 +31,29 @@ export async function startWithFakeProvider(bindings: Record<string, string> = {
       await router.close();
       await fake.close();
     },
+  };
+}
+
+/**
+ * OpenRouter and Groq each on a fake of its own (one can fail while the other serves),
+ * and routers started against them with the given bindings.
+ */
+export async function startTwoProviders() {
+  const [openrouter, groq] = await Promise.all([startFakeUpstream(), startFakeUpstream()]);
+  const bindings = (extra: Record<string, string> = {}): Record<string, string> => ({
+    OPENROUTER_BASE_URL: openrouter.url,
+    OPENROUTER_API_KEY: "test-openrouter-key-0123",
+    GROQ_BASE_URL: groq.url,
+    GROQ_API_KEY: "test-groq-key-0123456789",
+    ...extra,
+  });
+  return {
+    openrouter,
+    groq,
+    bindings,
+    reset: (): void => {
+      for (const fake of [openrouter, groq] as FakeUpstream[]) fake.behaviour = { ...DEFAULT_BEHAVIOUR };
+    },
+    close: (): Promise<unknown> => Promise.all([openrouter.close(), groq.close()]),
   };
 }

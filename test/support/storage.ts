@@ -93,3 +93,9 @@ async function dropDatabase(name: string): Promise<void> {
 export async function auditRows(db: pg.Client): Promise<Record<string, unknown>[]> {
   return (await db.query("SELECT * FROM audit_log ORDER BY seq NULLS LAST, ts")).rows;
 }
+
+/** Forgets every circuit, probe and latency the suite's routers shared; they forget their own view after HEALTH_CACHE_MS. */
+export async function clearHealth(storage: TestStorage): Promise<void> {
+  const keys = await storage.redis.keys(`${storage.prefix}:health:*`);
+  if (keys.length > 0) await storage.redis.del(keys);
+}

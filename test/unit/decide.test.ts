@@ -1,23 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/env.ts";
-import type { Model } from "../../src/config/registry.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { ApiError } from "../../src/openai/errors.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { pickModel, type Demand } from "../../src/routing/pick.ts";
+import { testModel } from "../support/models.ts";
 
-const model = (id: string, tier: 1 | 2 | 3 | 4 | 5, price: number, extra: Partial<Model> = {}): Model => ({
-  id,
-  provider: "groq",
-  upstream_model: id,
-  tier,
-  input_usd_per_mtok: price,
-  output_usd_per_mtok: price,
-  price_read_on: "2026-11-01",
-  context_window: 10_000,
-  capabilities: ["tools", "json", "streaming"],
-  ...extra,
-});
+const model = testModel;
 const demand = (extra: Partial<Demand> = {}): Demand => ({
   promptTokens: 100,
   outputTokens: 100,

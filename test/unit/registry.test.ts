@@ -64,6 +64,26 @@ describe("providers", () => {
   });
 });
 
+describe("reliability settings", () => {
+  it("reads per-tier strategies and per-provider probes as JSON, leaving unnamed tiers cost-first", () => {
+    const config = parseConfig({ TIER_STRATEGIES: '{"2":"latency","4":"weighted"}', PROVIDER_PROBES: '{"groq":"completion"}', BREAKER_COOLDOWN_SECONDS: "1.5" });
+    expect(config.strategies).toEqual({ 1: "cost", 2: "latency", 3: "cost", 4: "weighted", 5: "cost" });
+    expect(config.probes.kinds).toEqual({ groq: "completion" });
+    expect(config.breaker).toMatchObject({ failures: 5, errorRatePct: 50, cooldownMs: 1_500, viewTtlMs: 1_000 });
+    expect(config.problems).toEqual([]);
+  });
+
+  it("ignores a malformed one with a problem that says why, and keeps the default", () => {
+    const config = parseConfig({ TIER_STRATEGIES: "{2:latency}", PROVIDER_PROBES: '{"groq":"ping"}' });
+    expect(config.strategies[2]).toBe("cost");
+    expect(config.probes.kinds).toEqual({});
+    expect([...config.problems].sort()).toEqual([
+      'PROVIDER_PROBES: Invalid option: expected one of "models"|"completion"|"off"; ignored',
+      "TIER_STRATEGIES: not valid JSON; ignored",
+    ]);
+  });
+});
+
 describe("costUsd", () => {
   it("prices tokens per million at the model's rates", () => {
     const model = { ...DEFAULT_MODELS[0]!, input_usd_per_mtok: 2, output_usd_per_mtok: 8 };

@@ -1,0 +1,74 @@
+/**
+ * Health probes: each configured provider checked cheaply (its `GET /models`, or a
+ * 1-token completion on its cheapest model for providers without one), the result
+ * kept in Redis for /health and /v1/models, and fed to the provider's breaker: a
+ * failed probe opens it before any client pays for finding out, a passed one closes
+ * it. Run by the every-minute cron, and live by `/health?deep=1`.
+ * Failure policy: a probe that cannot be stored is still returned to the caller.
+ */
+import type { Config, Provider } from "../config/env.ts";
+import { tracked } from "../storage/availability.ts";
+import { hashEntries, redisFor } from "../storage/redis.ts";
+import { sanitizeProviderMessage } from "../security/redact.ts";
+import { healthKeys, providerTarget, sendReports } from "./breakers.ts";
+
+export type ProbeResult = { provider: string; ok: boolean; status: number | null; latency_ms: number; error: string | null; checked_at: string };
+
+/** Probes every configured provider whose probe is not "off", at once; stores and reports the results. */
+export async function probeProviders(config: Config): Promise<ProbeResult[]> {
+  const providers = [...config.providers.values()].filter((p) => p.configured && (config.probes.kinds[p.id] ?? "models") !== "off");
+  const results = await Promise.all(providers.map((provider) => probe(config, provider)));
+  const redis = redisFor(config);
+  if (redis !== undefined && results.length > 0) {
+    await tracked("redis", () => redis.hset(healthKeys(config).probes, Object.fromEntries(results.map((r) => [r.provider, JSON.stringify(r)])))).catch(() => {});
+    const reports = results.map((r) => ({ target: providerTarget(r.provider), outcome: r.ok ? ("close" as const) : ("open" as const), ms: -1 }));
+    await sendReports(config, reports).catch(() => {});
+  }
+  return results;
+}
+
+/** The stored probes, from HGETALL's answer; a value this version cannot read counts as never probed. */
+export function probesFrom(stored: unknown): Map<string, ProbeResult> {
+  const out = new Map<string, ProbeResult>();
+  for (const [provider, text] of hashEntries(stored)) {
+    try {
+      out.set(provider, (typeof text === "string" ? JSON.parse(text) : text) as ProbeResult);
+    } catch {
+      // skipped
+    }
+  }
+  return out;
+}
+
+async function probe(config: Config, provider: Provider): Promise<ProbeResult> {
+  const startedAt = Date.now();
+  const done = (ok: boolean, status: number | null, error: string | null): ProbeResult => ({
+    provider: provider.id,
+    ok,
+    status,
+    latency_ms: Date.now() - startedAt,
+    error: error === null ? null : sanitizeProviderMessage(error, config.secrets),
+    checked_at: new Date(startedAt).toISOString(),
+  });
+  try {
+    const response = await fetch(...probeRequest(config, provider));
+    await response.arrayBuffer();
+    return response.ok ? done(true, response.status, null) : done(false, response.status, `answered ${response.status}`);
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    return done(false, null, timedOut ? `no answer within ${config.probes.timeoutMs} ms` : "could not be reached");
+  }
+}
+
+function probeRequest(config: Config, provider: Provider): [string, RequestInit] {
+  const base = provider.baseUrl.replace(/\/+$/, "");
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
+  const signal = AbortSignal.timeout(config.probes.timeoutMs);
+  if ((config.probes.kinds[provider.id] ?? "models") === "models") return [`${base}/models`, { headers, signal }];
+  const cheapest = config.registry
+    .filter((model) => model.provider === provider.id)
+    .sort((a, b) => a.input_usd_per_mtok + a.output_usd_per_mtok - (b.input_usd_per_mtok + b.output_usd_per_mtok))[0];
+  const body = { model: cheapest?.upstream_model ?? "probe", messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
+  return [`${base}/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body), signal }];
+}

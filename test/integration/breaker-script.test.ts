@@ -1,0 +1,76 @@
+/** The breaker script on the real Redis: every way a circuit opens, stays open, and closes. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createClient } from "redis";
+import { BREAKER_SCRIPT } from "../../src/reliability/breaker-script.ts";
+import { SYSTEM_REDIS } from "../support/storage.ts";
+
+const redis = createClient({ url: SYSTEM_REDIS, RESP: 2 });
+const prefix = `tbs${process.pid}`;
+const KEYS = [`${prefix}:states`, `${prefix}:latency`, `${prefix}:transitions`, `${prefix}:counts:`];
+const SETTINGS = { need: 3, rate: 50, windowMs: 10_000, minimum: 10, cooldownMs: 1_000 };
+
+beforeAll(() => redis.connect());
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(keys);
+  await redis.close();
+});
+beforeEach(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(keys);
+});
+
+type Outcome = "ok" | "fail" | "open" | "close";
+/** Runs the script for `outcomes` of one target at time `now`; returns the transitions it made. */
+async function report(now: number, outcomes: [Outcome, number?][], target = "model:m", need = SETTINGS.need): Promise<string[]> {
+  const args = [now, need, SETTINGS.rate, SETTINGS.windowMs, SETTINGS.minimum, SETTINGS.cooldownMs, 0.5].map(String);
+  for (const [outcome, ms = -1] of outcomes) args.push(target, outcome, String(ms));
+  return ((await redis.eval(BREAKER_SCRIPT, { keys: KEYS, arguments: args })) as unknown[]).map(String);
+}
+const openUntil = async (target = "model:m") => redis.hGet(KEYS[0]!, target);
+
+describe("the breaker script", () => {
+  it("opens after N failures in a row, and a success in between resets the count", async () => {
+    expect(await report(1_000, [["fail"], ["fail"], ["ok"], ["fail"], ["fail"]])).toEqual([]);
+    expect(await report(1_001, [["fail"]])).toEqual(["model:m", "open", "2001"]);
+    expect(await openUntil()).toBe("2001");
+    expect(await redis.hGet(KEYS[2]!, "model:m|open")).toBe("1");
+  });
+
+  it("opens on the error rate once the window holds enough calls, though no run reaches N", async () => {
+    const alternating: [Outcome][] = Array.from({ length: 9 }, (_, i) => [i % 2 === 0 ? "ok" : "fail"]);
+    expect(await report(1_000, alternating, "model:m", 100)).toEqual([]);
+    expect(await report(1_000, [["fail"]], "model:m", 100)).toEqual(["model:m", "open", "2000"]); // 5 of 10 failed: 50%
+  });
+
+  it("forgets failures older than the window", async () => {
+    const nine: [Outcome][] = [["fail"], ["fail"], ["fail"], ["fail"], ["ok"], ["ok"], ["ok"], ["ok"], ["ok"]];
+    await report(1_000, nine, "model:m", 100);
+    // In the same window one more failure would make 5 of 10: open. 11 s later the window has started
+    // again: one failure of one call, below the minimum of 10 calls.
+    expect(await report(12_000, [["fail"]], "model:m", 100)).toEqual([]);
+    expect(await report(12_001, nine, "model:m", 100)).toEqual([]);
+    expect(await report(12_002, [["fail"]], "model:m", 100)).toEqual(["model:m", "open", "13002"]);
+  });
+
+  it("ignores successes and failures while open; closes on a success once half-open, reopens on a failure", async () => {
+    await report(1_000, [["fail"], ["fail"], ["fail"]]);
+    expect(await report(1_500, [["ok"], ["fail"]])).toEqual([]);
+    expect(await openUntil()).toBe("2000");
+    expect(await report(2_100, [["fail"]])).toEqual(["model:m", "open", "3100"]);
+    expect(await report(3_200, [["ok", 40]])).toEqual(["model:m", "closed", "0"]);
+    expect(await openUntil()).toBeNull();
+    expect(await redis.hGetAll(KEYS[2]!)).toEqual({ "model:m|open": "2", "model:m|closed": "1" });
+  });
+
+  it("lets a probe open and close a circuit at once", async () => {
+    expect(await report(1_000, [["open"]], "provider:p")).toEqual(["provider:p", "open", "2000"]);
+    expect(await report(1_200, [["close"]], "provider:p")).toEqual(["provider:p", "closed", "0"]);
+  });
+
+  it("keeps a latency EWMA of successful calls", async () => {
+    await report(1_000, [["ok", 100], ["ok", 200], ["fail"], ["ok", 300]]);
+    // 100, then 100 + 0.5 × (200 − 100) = 150, then 150 + 0.5 × (300 − 150) = 225.
+    expect(await redis.hGet(KEYS[1]!, "model:m")).toBe("225");
+  });
+});
