@@ -5,7 +5,7 @@
  * it cannot run. Needs DATABASE_URL and AUDIT_HMAC_KEY (and the Upstash variables for
  * the counter check); with none set it uses the local stack `npm run dev` runs.
  */
-import { isClean, verifyAudit, type IssuedNumbers } from "../src/audit/verify.ts";
+import { type IssuedNumbers, isClean, verifyAudit } from "../src/audit/verify.ts";
 import { describeDatabase, openPool, openRedis, requireSetting, setting } from "./db.ts";
 
 const databaseUrl = requireSetting("DATABASE_URL");
@@ -47,10 +47,7 @@ process.exit(code);
 async function issuedNumbers(): Promise<IssuedNumbers | undefined> {
   const redis = openRedis();
   if (redis === undefined) return undefined;
-  const [counter, queue] = await Promise.all([
-    redis.get<string>(`${prefix}:audit:seq`),
-    redis.lrange<string>(`${prefix}:audit:queue`, 0, -1),
-  ]);
+  const [counter, queue] = await Promise.all([redis.get<string>(`${prefix}:audit:seq`), redis.lrange<string>(`${prefix}:audit:queue`, 0, -1)]);
   const queued = queue.flatMap((item) => {
     const seq = /"seq":(\d+)/.exec(item)?.[1];
     return seq === undefined ? [] : [Number(seq)];

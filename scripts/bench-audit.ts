@@ -16,7 +16,13 @@ const { values } = parseArgs({ options: { rows: { type: "string", default: "1000
 const ROWS = Number(values.rows);
 const SAMPLES = Number(values.samples);
 const SERVER = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const MODELS = ["groq/llama-3.1-8b-instant", "openrouter/openai/gpt-4o-mini", "groq/llama-3.3-70b-versatile", "openrouter/openai/gpt-4.1", "openrouter/openai/o3"];
+const MODELS = [
+  "groq/llama-3.1-8b-instant",
+  "openrouter/openai/gpt-4o-mini",
+  "groq/llama-3.3-70b-versatile",
+  "openrouter/openai/gpt-4.1",
+  "openrouter/openai/o3",
+];
 
 const stack = await startStack({
   redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",

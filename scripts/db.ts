@@ -4,10 +4,11 @@
  * from the environment; any that is unset is taken from the local stack while
  * `npm run dev` or `npm run stack` runs (it records its endpoints and secrets in .data/).
  */
-import { Pool, neonConfig } from "@neondatabase/serverless";
-import { Redis } from "@upstash/redis";
+
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { neonConfig, Pool } from "@neondatabase/serverless";
+import { Redis } from "@upstash/redis";
 import { WebSocket } from "ws";
 
 const DATA_DIR = fileURLToPath(new URL("../.data", import.meta.url));
@@ -69,4 +70,18 @@ export function describeDatabase(databaseUrl: string): string {
   } catch {
     return "(unparseable DATABASE_URL)";
   }
+}
+
+/**
+ * libpq's environment for a connection URL (pg_dump, pg_restore): the password stays
+ * out of the command line, where `ps` would show it.
+ */
+export function libpqEnv(databaseUrl: string): Record<string, string> {
+  const url = new URL(databaseUrl);
+  const env: Record<string, string> = { PGHOST: url.hostname, PGPORT: url.port || "5432", PGDATABASE: decodeURIComponent(url.pathname.slice(1)) || "postgres" };
+  if (url.username) env.PGUSER = decodeURIComponent(url.username);
+  if (url.password) env.PGPASSWORD = decodeURIComponent(url.password);
+  const sslmode = url.searchParams.get("sslmode");
+  if (sslmode) env.PGSSLMODE = sslmode;
+  return env;
 }

@@ -10,10 +10,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseConfig } from "../src/config/env.ts";
+import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { openPool } from "./db.ts";
-import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 

@@ -6,7 +6,7 @@
  * (DATABASE_URL only) or the local one (with NEON_WS_PROXY, as `npm run stack` prints).
  */
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Pool } from "@neondatabase/serverless";
 import { describeDatabase, openPool, requireSetting } from "./db.ts";

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { createClient } from "redis";
-import { loadInOwnProcess, percentiles, type LoadResult } from "./bench/load.ts";
+import { type LoadResult, loadInOwnProcess, percentiles } from "./bench/load.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { startStack } from "./local/stack.ts";
 import { startRouter } from "./local/worker.ts";
@@ -123,7 +123,8 @@ function summarise(result: LoadResult, rows: Row[], timeline: string[], transiti
   const failed = result.sent - (result.statuses["200"] ?? 0);
   const errorRate = failed / result.sent;
   const errorCodes: Record<string, number> = {};
-  for (const row of rows) if (row.http_status >= 400) errorCodes[`${row.http_status} ${row.error_code}`] = (errorCodes[`${row.http_status} ${row.error_code}`] ?? 0) + 1;
+  for (const row of rows)
+    if (row.http_status >= 400) errorCodes[`${row.http_status} ${row.error_code}`] = (errorCodes[`${row.http_status} ${row.error_code}`] ?? 0) + 1;
   const unexplained = rows.filter((row) => row.http_status >= 400 && row.error_code === null).length;
   // Time a request spent on failed attempts and backoff: its upstream time less the attempt that answered.
   const retried = rows.filter((row) => (row.attempts?.length ?? 0) > 1 && row.http_status === 200);
@@ -144,7 +145,13 @@ function summarise(result: LoadResult, rows: Row[], timeline: string[], transiti
     "|---|---|",
     `| requests sent | ${result.sent} (${result.rps} req/s answered) |`,
     `| served (200) | ${result.statuses["200"] ?? 0} (${((1 - errorRate) * 100).toFixed(3)}%) |`,
-    `| errors | ${failed} (${(errorRate * 100).toFixed(3)}%; budget 0.1%)${Object.keys(errorCodes).length > 0 ? `: ${Object.entries(errorCodes).map(([code, n]) => `${n} × ${code}`).join(", ")}` : ""} |`,
+    `| errors | ${failed} (${(errorRate * 100).toFixed(3)}%; budget 0.1%)${
+      Object.keys(errorCodes).length > 0
+        ? `: ${Object.entries(errorCodes)
+            .map(([code, n]) => `${n} × ${code}`)
+            .join(", ")}`
+        : ""
+    } |`,
     `| connection errors | ${result.errors} |`,
     `| latency p50 / p99 / max | ${result.latencyMs.p50} / ${result.latencyMs.p99} / ${result.latencyMs.max} ms |`,
     `| requests retried or fallen back | ${retried.length} (${((retried.length / Math.max(1, rows.length)) * 100).toFixed(1)}%) |`,
@@ -154,7 +161,11 @@ function summarise(result: LoadResult, rows: Row[], timeline: string[], transiti
     "",
     "Breaker transitions (from the shared counter in Redis):",
     "",
-    ...(Object.keys(transitions).length === 0 ? ["- none"] : Object.entries(transitions).sort().map(([key, n]) => `- ${key.replace("|", " → ")}: ${n}`)),
+    ...(Object.keys(transitions).length === 0
+      ? ["- none"]
+      : Object.entries(transitions)
+          .sort()
+          .map(([key, n]) => `- ${key.replace("|", " → ")}: ${n}`)),
     "",
     "As the router logged them, from the start of the load:",
     "",

@@ -1,5 +1,5 @@
 /** The Hono app: middleware order, routes, and the one place errors become responses. */
-import { Hono, type Handler } from "hono";
+import { type Handler, Hono } from "hono";
 import { auditTrail } from "./audit/trail.ts";
 import type { AppEnv } from "./http/app-env.ts";
 import { constitutionCheck } from "./http/constitution.ts";
@@ -7,15 +7,24 @@ import { corsPolicy } from "./http/cors.ts";
 import { edge } from "./http/edge.ts";
 import { ApiError } from "./openai/errors.ts";
 import { renderError } from "./openai/render.ts";
-import { apiKeyAuth } from "./security/api-keys.ts";
-import { redactSecrets } from "./security/redact.ts";
-import { createKeyRoute, createTenantRoute, listKeysRoute, listTenantsRoute, revokeKeyRoute, revokeTenantRoute, showKeyRoute, showTenantRoute } from "./routes/admin-keys.ts";
-import { listAudit } from "./routes/audit.ts";
+import {
+  createKeyRoute,
+  createTenantRoute,
+  listKeysRoute,
+  listTenantsRoute,
+  revokeKeyRoute,
+  revokeTenantRoute,
+  showKeyRoute,
+  showTenantRoute,
+} from "./routes/admin-keys.ts";
+import { auditSummary, listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
 import { usage } from "./routes/usage.ts";
+import { apiKeyAuth } from "./security/api-keys.ts";
+import { redactSecrets } from "./security/redact.ts";
 
 type Method = "GET" | "POST" | "DELETE";
 
@@ -25,6 +34,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/models": { GET: listModels },
   "/v1/models/:id{.+}": { GET: retrieveModel },
   "/v1/audit": { GET: listAudit },
+  "/v1/audit/summary": { GET: auditSummary },
   "/v1/usage": { GET: usage },
   "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
   "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
@@ -56,8 +66,7 @@ export function createApp(): Hono<AppEnv> {
     return renderError(new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" }), c);
   });
   app.onError(function onError(error, c) {
-    const apiError =
-      error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
+    const apiError = error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
     if (apiError.status === 500) {
       const cause = apiError.cause ?? error;
       console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause), c.get("config")?.secrets) }));

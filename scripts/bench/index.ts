@@ -11,10 +11,9 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startStack } from "../local/stack.ts";
 import { loadInOwnProcess as load } from "./load.ts";
-import { writeReport, type BenchResults } from "./report.ts";
 import { zipfWorkload } from "./replay.ts";
+import { type BenchResults, KEYED, writeReport } from "./report.ts";
 import { measureScoring } from "./score.ts";
-import { KEYED } from "./report.ts";
 import { peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
 const quick = process.argv.includes("--quick");
@@ -73,7 +72,12 @@ async function measure(): Promise<BenchResults> {
   const router = await started(startRouterProcess({ ...storage, ...providers(fast.url) }));
   const portkey = await started(startPortkey());
   const forwardOnly = await started(startForwardOnlyWorker(fast.url));
-  const portkeyHeaders = (upstream: string) => ({ ...JSON_HEADERS, authorization: `Bearer ${KEY}`, "x-portkey-provider": "openai", "x-portkey-custom-host": upstream });
+  const portkeyHeaders = (upstream: string) => ({
+    ...JSON_HEADERS,
+    authorization: `Bearer ${KEY}`,
+    "x-portkey-provider": "openai",
+    "x-portkey-custom-host": upstream,
+  });
   const clientKey = await benchKey(router.url);
   const targets = {
     direct: { url: `${fast.url}/chat/completions`, headers: JSON_HEADERS },
@@ -138,7 +142,14 @@ async function measure(): Promise<BenchResults> {
     scoring,
     fixedRate,
     throughput,
-    cache: { isolateHit: cacheHit, redisHit, hitRate: hits / workload.prompts.length, bestHitRate: workload.bestHitRate, requests: workload.prompts.length, distinct: workload.distinct },
+    cache: {
+      isolateHit: cacheHit,
+      redisHit,
+      hitRate: hits / workload.prompts.length,
+      bestHitRate: workload.bestHitRate,
+      requests: workload.prompts.length,
+      distinct: workload.distinct,
+    },
     ttfb,
     memoryMib: { router: peakRssMib(router.pid), portkey: peakRssMib(portkey.pid), direct: peakRssMib(fast.pid) },
   };
@@ -149,7 +160,14 @@ async function benchKey(routerUrl: string): Promise<string> {
   const response = await fetch(`${routerUrl}/v1/admin/keys`, {
     method: "POST",
     headers: { ...JSON_HEADERS, authorization: `Bearer ${ADMIN_KEY}` },
-    body: JSON.stringify({ name: "bench", tenant: "bench", rpm: 1_000_000_000, tpm: 2_000_000_000, daily_budget_usd: 1_000_000, monthly_budget_usd: 10_000_000 }),
+    body: JSON.stringify({
+      name: "bench",
+      tenant: "bench",
+      rpm: 1_000_000_000,
+      tpm: 2_000_000_000,
+      daily_budget_usd: 1_000_000,
+      monthly_budget_usd: 10_000_000,
+    }),
   });
   if (response.status !== 201) throw new Error(`could not make the bench's client key: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { key: string }).key;

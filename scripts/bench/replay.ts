@@ -9,7 +9,6 @@ import { seeded } from "../seeded-random.ts";
 const DATA = new URL("../../../shared/bench/data/", import.meta.url);
 const SOURCES = ["chatterbot_corpus_en.jsonl", "nq_open_dev.jsonl", "openai_gsm8k_test.jsonl", "arena_hard_v0.1.jsonl"];
 
-
 function promptPool(size: number): string[] {
   const prompts: string[] = [];
   for (const file of SOURCES) {
@@ -17,7 +16,7 @@ function promptPool(size: number): string[] {
     if (!existsSync(url)) continue;
     for (const line of readFileSync(url, "utf8").split("\n")) {
       if (line.trim() !== "") prompts.push((JSON.parse(line) as { prompt: string }).prompt);
-      if (prompts.length >= size * (SOURCES.indexOf(file) + 1) / SOURCES.length) break;
+      if (prompts.length >= (size * (SOURCES.indexOf(file) + 1)) / SOURCES.length) break;
     }
   }
   for (let i = prompts.length; i < size; i++) prompts.push(`Generated question number ${i}: what is ${i} squared?`);

@@ -112,7 +112,10 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "",
     "| target | rate/s | sent | 2xx | non-2xx | errors | p50 ms | p90 ms | p99 ms | max ms |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    ...r.fixedRate.map((x) => `| ${x.target} | ${x.rate} | ${x.sent} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p90)} | ${ms(x.latencyMs.p99)} | ${ms(x.latencyMs.max)} |`),
+    ...r.fixedRate.map(
+      (x) =>
+        `| ${x.target} | ${x.rate} | ${x.sent} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p90)} | ${ms(x.latencyMs.p99)} | ${ms(x.latencyMs.max)} |`,
+    ),
     "",
     "## Closed-loop throughput",
     "`workerd forward-only` is a ten-line worker that only forwards to the provider, served the same way as the router: the ceiling any",
@@ -120,7 +123,9 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "",
     "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|---|---|",
-    ...r.throughput.map((x) => `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} |`),
+    ...r.throughput.map(
+      (x) => `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} |`,
+    ),
     "",
     "## Streaming: time to first byte",
     "The provider takes 300 ms to its first token, then 20 tokens 30 ms apart.",

@@ -5,7 +5,7 @@
  * ../shared/bench/data when present, else generated.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { ChatRequestSchema, type ChatRequest } from "../../src/openai/chat-request.ts";
+import { type ChatRequest, ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 
 const DATA = new URL("../../../shared/bench/data/arena_hard_v0.1.jsonl", import.meta.url);

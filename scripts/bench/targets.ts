@@ -1,6 +1,6 @@
 /** What the bench measures, each in its own process: the fake provider, the router (workerd), Portkey's gateway. */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { freePort, waitForPort } from "../local/services.ts";

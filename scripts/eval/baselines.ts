@@ -6,9 +6,48 @@
  * and keyword lists of our own.
  */
 
-const CODE = ["function", "class", "def ", "return", "import ", "const ", "var ", "code", "python", "javascript", "java", "sql", "bug", "compile", "api", "script", "```", "{", "=>"];
+const CODE = [
+  "function",
+  "class",
+  "def ",
+  "return",
+  "import ",
+  "const ",
+  "var ",
+  "code",
+  "python",
+  "javascript",
+  "java",
+  "sql",
+  "bug",
+  "compile",
+  "api",
+  "script",
+  "```",
+  "{",
+  "=>",
+];
 const REASONING = ["why", "explain", "analyze", "analyse", "reason", "prove", "derive", "step by step", "think", "compare", "evaluate", "justify"];
-const TECHNICAL = ["algorithm", "architecture", "database", "distributed", "kubernetes", "neural", "quantum", "regression", "protocol", "encryption", "latency", "theorem", "integral", "matrix", "compiler", "thermodynamics", "molecule", "genome"];
+const TECHNICAL = [
+  "algorithm",
+  "architecture",
+  "database",
+  "distributed",
+  "kubernetes",
+  "neural",
+  "quantum",
+  "regression",
+  "protocol",
+  "encryption",
+  "latency",
+  "theorem",
+  "integral",
+  "matrix",
+  "compiler",
+  "thermodynamics",
+  "molecule",
+  "genome",
+];
 const SIMPLE = ["hi", "hello", "thanks", "thank you", "what is", "who is", "define", "how are you"];
 const MULTI_STEP = ["first", "then", "next", "finally", "after that", "step 1", "1.", "2."];
 

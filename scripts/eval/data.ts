@@ -22,8 +22,20 @@ const num = (value: unknown): number | undefined => (typeof value === "number" &
 
 /** The strong/weak pairs of the issue, with RouteLLM's definitions. */
 export const PAIRS: PairSpec[] = [
-  { name: "gsm8k: gpt-4 / mixtral", file: "routellm_gsm8k.jsonl", strong: "gpt-4-1106-preview", weak: "mistralai/Mixtral-8x7B-Instruct-v0.1", group: () => "gsm8k" },
-  { name: "mmlu: gpt-4 / mixtral", file: "routellm_mmlu.jsonl", strong: "gpt-4-1106-preview", weak: "mistralai/Mixtral-8x7B-Instruct-v0.1", group: (r) => `mmlu:${String(r.subject)}` },
+  {
+    name: "gsm8k: gpt-4 / mixtral",
+    file: "routellm_gsm8k.jsonl",
+    strong: "gpt-4-1106-preview",
+    weak: "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    group: () => "gsm8k",
+  },
+  {
+    name: "mmlu: gpt-4 / mixtral",
+    file: "routellm_mmlu.jsonl",
+    strong: "gpt-4-1106-preview",
+    weak: "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    group: (r) => `mmlu:${String(r.subject)}`,
+  },
   ...(["mistralai/mixtral-8x7b-chat", "mistralai/mistral-7b-chat", "meta/llama-2-70b-chat"] as const).map((weak) => ({
     name: `routerbench: gpt-4 / ${weak.split("/")[1]}`,
     file: "routerbench_routerdc_train.jsonl",
@@ -31,8 +43,20 @@ export const PAIRS: PairSpec[] = [
     weak,
     group: (r: Raw) => `routerbench:${String(r.eval_name)}`,
   })),
-  { name: "routerbench: gpt-3.5 / mistral-7b", file: "routerbench_routerdc_train.jsonl", strong: "gpt-3.5-turbo-1106", weak: "mistralai/mistral-7b-chat", group: (r) => `routerbench:${String(r.eval_name)}` },
-  { name: "llmrouter: nemotron-51b / mistral-7b", file: "llmrouter_dcrouter_train.jsonl", strong: "llama-3.1-nemotron-51b-instruct", weak: "mistral-7b-instruct-v0.3", group: (r) => `llmrouter:${String(r.task_name)}` },
+  {
+    name: "routerbench: gpt-3.5 / mistral-7b",
+    file: "routerbench_routerdc_train.jsonl",
+    strong: "gpt-3.5-turbo-1106",
+    weak: "mistralai/mistral-7b-chat",
+    group: (r) => `routerbench:${String(r.eval_name)}`,
+  },
+  {
+    name: "llmrouter: nemotron-51b / mistral-7b",
+    file: "llmrouter_dcrouter_train.jsonl",
+    strong: "llama-3.1-nemotron-51b-instruct",
+    weak: "mistral-7b-instruct-v0.3",
+    group: (r) => `llmrouter:${String(r.task_name)}`,
+  },
 ];
 
 /** Correctness of both models per prompt; rows where either is missing are left out. */

@@ -8,8 +8,8 @@
  */
 import { biasThresholds, type Thresholds } from "../../src/config/policy.ts";
 import { selectTier } from "../../src/routing/tier.ts";
-import { loadRouterBench, ROUTERBENCH_MODELS, type MultiPrompt } from "./data.ts";
 import { seeded } from "../seeded-random.ts";
+import { loadRouterBench, type MultiPrompt, ROUTERBENCH_MODELS } from "./data.ts";
 import { aiq, type CostQuality } from "./metrics.ts";
 import type { Scorer } from "./routing-eval.ts";
 
@@ -43,7 +43,10 @@ export function priceTiers(prompts: MultiPrompt[]): { tierModels: number[][]; by
   const byPrice = ROUTERBENCH_MODELS.map((_, m) => m).sort((a, b) => meanCost[a]! - meanCost[b]!);
   const tierModels: number[][] = [];
   let next = 0;
-  for (const size of TIER_SIZES) tierModels.push(byPrice.slice(next, (next += size)));
+  for (const size of TIER_SIZES) {
+    tierModels.push(byPrice.slice(next, next + size));
+    next += size;
+  }
   return { tierModels, byPrice, meanCost };
 }
 
@@ -71,9 +74,15 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
   const random = seeded(7);
   const fold = prompts.map(() => Math.floor(random() * FOLDS));
   /** For each fold, each tier's best model as measured on the other folds. */
-  const bestOf = Array.from({ length: FOLDS }, (_, f) => bestPerTier(prompts.filter((_, i) => fold[i] !== f), tierModels, meanCost));
+  const bestOf = Array.from({ length: FOLDS }, (_, f) =>
+    bestPerTier(
+      prompts.filter((_, i) => fold[i] !== f),
+      tierModels,
+      meanCost,
+    ),
+  );
   const route = (tiers: number[]): CostQuality => {
-    const chosen = prompts.map((p, i) => bestOf[fold[i]!]![tiers[i]! - 1]!);
+    const chosen = prompts.map((_p, i) => bestOf[fold[i]!]![tiers[i]! - 1]!);
     return { cost: mean(prompts.map((p, i) => p.cost[chosen[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[chosen[i]!]!)) };
   };
   const sweep = (scorer: Scorer) => {
@@ -119,7 +128,11 @@ function references(prompts: MultiPrompt[], byPrice: number[]): MultiModelResult
   return [
     { name: "always gpt-4", ...always(gpt4) },
     { name: `always cheapest (${ROUTERBENCH_MODELS[byPrice[0]!]})`, ...always(byPrice[0]!) },
-    { name: "oracle (cheapest correct model)", cost: mean(prompts.map((p, i) => p.cost[oracle[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[oracle[i]!]!)) },
+    {
+      name: "oracle (cheapest correct model)",
+      cost: mean(prompts.map((p, i) => p.cost[oracle[i]!]!)),
+      quality: mean(prompts.map((p, i) => p.quality[oracle[i]!]!)),
+    },
   ];
 }
 

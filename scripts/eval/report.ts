@@ -72,7 +72,10 @@ function markdown(r: EvalResult): string {
     "| goal | tiergate | |",
     "|---|---|---|",
     `| mean APGR ≥ ${GOALS.apgr} | ${f3(meanApgr(t))} | ${verdict(meanApgr(t) >= GOALS.apgr, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map(meanApgr)))}`)} |`,
-    ...gsmMmlu.map((p) => `| CPT(50%) ≤ 35% on ${p.pair} | ${pct(p.byScorer[t]!.cpt50)} | ${verdict(p.byScorer[t]!.cpt50 <= GOALS.cpt50, `random ${pct(p.byScorer.random!.cpt50)}`)} |`),
+    ...gsmMmlu.map(
+      (p) =>
+        `| CPT(50%) ≤ 35% on ${p.pair} | ${pct(p.byScorer[t]!.cpt50)} | ${verdict(p.byScorer[t]!.cpt50 <= GOALS.cpt50, `random ${pct(p.byScorer.random!.cpt50)}`)} |`,
+    ),
     `| Spearman ρ ≥ ${GOALS.spearman} against MATH level | ${f3(r.mathSpearman[t]!)} | ${verdict(r.mathSpearman[t]! >= GOALS.spearman, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.mathSpearman[n]!)))}`)} |`,
     `| ROC-AUC ≥ ${GOALS.auc} trivial vs hard | ${f3(r.trivialHardAuc[t]!)} | ${verdict(r.trivialHardAuc[t]! >= GOALS.auc, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.trivialHardAuc[n]!)))}`)} |`,
     "",
@@ -111,7 +114,10 @@ function markdown(r: EvalResult): string {
     "",
     `| pair | n | ${names.map((n) => `${n}: APGR / CPT50 / CPT80`).join(" | ")} |`,
     `|---|---|${names.map(() => "---").join("|")}|`,
-    ...r.pairs.map((p) => `| ${p.pair} | ${p.n} | ${names.map((n) => `${f3(p.byScorer[n]!.apgr)} / ${pct(p.byScorer[n]!.cpt50)} / ${pct(p.byScorer[n]!.cpt80)}`).join(" | ")} |`),
+    ...r.pairs.map(
+      (p) =>
+        `| ${p.pair} | ${p.n} | ${names.map((n) => `${f3(p.byScorer[n]!.apgr)} / ${pct(p.byScorer[n]!.cpt50)} / ${pct(p.byScorer[n]!.cpt80)}`).join(" | ")} |`,
+    ),
     `| **mean** | | ${names.map((n) => `**${f3(meanApgr(n))}**`).join(" | ")} |`,
     "",
     "## Difficulty ranking",

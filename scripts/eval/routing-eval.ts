@@ -10,13 +10,13 @@ import { parseConfig } from "../../src/config/env.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
+import { seeded } from "../seeded-random.ts";
 import { promptKey, trainingExamples } from "../train/examples.ts";
 import { train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
 import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS } from "./data.ts";
-import { seeded } from "../seeded-random.ts";
-import { pairMetrics, rocAuc, spearman, type PairMetrics } from "./metrics.ts";
-import { multiModel, type MultiModelResult } from "./multi-model.ts";
+import { type PairMetrics, pairMetrics, rocAuc, spearman } from "./metrics.ts";
+import { type MultiModelResult, multiModel } from "./multi-model.ts";
 import { writeRoutingReport } from "./report.ts";
 
 export type Scorer = { name: string; score: (prompt: string, id: string) => number };
@@ -64,7 +64,10 @@ export function evaluate(): EvalResult {
     const scorers = FACTORIES.map((f) => f.forHeldOut([spec.file]));
     const tieBreak = rows.map((r) => hashId(r.id, 99));
     const metricsOf = (scorer: Scorer): PairMetrics =>
-      pairMetrics(rows.map((r) => ({ score: scorer.score(r.prompt, r.id), strong: r.strong, weak: r.weak })), tieBreak);
+      pairMetrics(
+        rows.map((r) => ({ score: scorer.score(r.prompt, r.id), strong: r.strong, weak: r.weak })),
+        tieBreak,
+      );
     const byScorer: Record<string, PairMetrics> = {};
     for (const scorer of scorers) byScorer[scorer.name] = metricsOf(scorer);
     byScorer.random = averageMetrics(randomScorers.map(metricsOf));
@@ -78,11 +81,31 @@ export function evaluate(): EvalResult {
   for (const factory of FACTORIES) {
     const forMath = factory.forHeldOut(["math_test_levels.jsonl"]);
     const forAuc = factory.forHeldOut(["chatterbot_corpus_en.jsonl", "nq_open_dev.jsonl", "arena_hard_v0.1.jsonl", "math_test_levels.jsonl"]);
-    mathSpearman[factory.name] = spearman(math.map((m) => forMath.score(m.prompt, "")), math.map((m) => m.level));
-    trivialHardAuc[factory.name] = rocAuc(hard.map((p) => forAuc.score(p, "")), trivial.map((p) => forAuc.score(p, "")));
+    mathSpearman[factory.name] = spearman(
+      math.map((m) => forMath.score(m.prompt, "")),
+      math.map((m) => m.level),
+    );
+    trivialHardAuc[factory.name] = rocAuc(
+      hard.map((p) => forAuc.score(p, "")),
+      trivial.map((p) => forAuc.score(p, "")),
+    );
   }
-  mathSpearman.random = mean(randomScorers.map((s) => spearman(math.map((m, i) => s.score(m.prompt, `math${i}`)), math.map((m) => m.level))));
-  trivialHardAuc.random = mean(randomScorers.map((s) => rocAuc(hard.map((p, i) => s.score(p, `h${i}`)), trivial.map((p, i) => s.score(p, `t${i}`)))));
+  mathSpearman.random = mean(
+    randomScorers.map((s) =>
+      spearman(
+        math.map((m, i) => s.score(m.prompt, `math${i}`)),
+        math.map((m) => m.level),
+      ),
+    ),
+  );
+  trivialHardAuc.random = mean(
+    randomScorers.map((s) =>
+      rocAuc(
+        hard.map((p, i) => s.score(p, `h${i}`)),
+        trivial.map((p, i) => s.score(p, `t${i}`)),
+      ),
+    ),
+  );
 
   const forRouterBench = FACTORIES.map((f) => f.forHeldOut(["routerbench_routerdc_train.jsonl"]));
   const multi = multiModel(forRouterBench, randomScorers, parseConfig(process.env).thresholds);
@@ -113,7 +136,10 @@ function heldOutScorer(heldOut: string[]): Scorer {
   const kept = examples.filter((e) => !heldOut.includes(e.file) && !heldOutPrompts.has(promptKey(e.prompt)));
   const vectorOf = (prompt: string): Float64Array => {
     let v = vectors.get(prompt);
-    if (v === undefined) vectors.set(prompt, (v = vectorize(prompt)));
+    if (v === undefined) {
+      v = vectorize(prompt);
+      vectors.set(prompt, v);
+    }
     return v;
   };
   const model = decodeModel(

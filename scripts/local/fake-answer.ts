@@ -7,15 +7,18 @@
 type Schema = { type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; enum?: unknown[]; required?: string[]; anyOf?: Schema[] };
 type Tool = { type?: string; function?: { name?: string; parameters?: Schema } };
 
-export type FakeAnswer =
-  | { kind: "text"; content: string }
-  | { kind: "tool_call"; id: string; name: string; arguments: string };
+export type FakeAnswer = { kind: "text"; content: string } | { kind: "tool_call"; id: string; name: string; arguments: string };
 
 /** The answer for a chat body: `words` are the plain answer's tokens. */
 export function fakeAnswer(body: Record<string, unknown>, words: string[]): FakeAnswer {
   const tool = chosenTool(body);
   if (tool !== undefined) {
-    return { kind: "tool_call", id: `call_fake${Date.now().toString(36)}`, name: tool.function?.name ?? "tool", arguments: JSON.stringify(sample(tool.function?.parameters ?? {})) };
+    return {
+      kind: "tool_call",
+      id: `call_fake${Date.now().toString(36)}`,
+      name: tool.function?.name ?? "tool",
+      arguments: JSON.stringify(sample(tool.function?.parameters ?? {})),
+    };
   }
   const format = body.response_format as { type?: string; json_schema?: { schema?: Schema } } | undefined;
   if (format?.type === "json_schema") return { kind: "text", content: JSON.stringify(sample(format.json_schema?.schema ?? { type: "object" })) };

@@ -1,6 +1,6 @@
 /** Runs the fake OpenAI-compatible provider from the command line, e.g. for benchmarks. */
 import { parseArgs } from "node:util";
-import { startFakeUpstream, type FakeBehaviour } from "./fake-upstream.ts";
+import { type FakeBehaviour, startFakeUpstream } from "./fake-upstream.ts";
 
 const { values } = parseArgs({
   options: {

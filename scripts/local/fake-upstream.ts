@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fakeAnswer, pieces, type FakeAnswer } from "./fake-answer.ts";
+import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -131,7 +131,12 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
-  if (b.errorStatus !== undefined && b.failRate === 0 && (b.failModels === undefined || b.failModels.includes(model)) && (b.failFirst === undefined || fake.behaviour.failFirst!-- > 0)) {
+  if (
+    b.errorStatus !== undefined &&
+    b.failRate === 0 &&
+    (b.failModels === undefined || b.failModels.includes(model)) &&
+    (b.failFirst === undefined || fake.behaviour.failFirst!-- > 0)
+  ) {
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
   }
   if (b.failRate > 0 && Math.random() < b.failRate) {
@@ -198,7 +203,8 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
 function listModels(fake: FakeUpstream, res: ServerResponse): void {
   const b = fake.behaviour;
   if (b.errorStatus !== undefined && b.failModels === undefined && b.failFirst === undefined) {
-    return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+    sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+    return;
   }
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify({ object: "list", data: [{ id: "fake-model", object: "model", created: 0, owned_by: "fake" }] }));
@@ -207,7 +213,11 @@ function listModels(fake: FakeUpstream, res: ServerResponse): void {
 /** The stream's deltas: the words of a text answer (JSON split the same way), or a tool call whose arguments arrive in pieces. */
 function streamedDeltas(answer: FakeAnswer, words: string[]): object[] {
   if (answer.kind === "tool_call") {
-    const head = { role: "assistant", content: null, tool_calls: [{ index: 0, id: answer.id, type: "function", function: { name: answer.name, arguments: "" } }] };
+    const head = {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ index: 0, id: answer.id, type: "function", function: { name: answer.name, arguments: "" } }],
+    };
     return [head, ...pieces(answer.arguments).map((part) => ({ tool_calls: [{ index: 0, function: { arguments: part } }] }))];
   }
   const parts = answer.content === words.join("") ? words : pieces(answer.content);

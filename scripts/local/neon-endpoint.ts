@@ -7,7 +7,7 @@
  * host and port are always this endpoint's backend.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import pg from "pg";
 import { WebSocketServer } from "ws";
 
@@ -22,7 +22,24 @@ export type NeonEndpoint = {
 
 type Query = { query: string; params?: unknown[] };
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
-const ERROR_FIELDS = ["code", "detail", "hint", "position", "internalPosition", "internalQuery", "where", "schema", "table", "column", "dataType", "constraint", "file", "line", "routine", "severity"] as const;
+const ERROR_FIELDS = [
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
+  "severity",
+] as const;
 
 export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<NeonEndpoint> {
   const pools = new Map<string, pg.Pool>();
@@ -78,7 +95,9 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
   sockets.on("connection", (ws) => {
     const tcp = connect(options.backendPort, options.backendHost);
     const pending: Buffer[] = [];
-    tcp.on("connect", () => pending.splice(0).forEach((chunk) => tcp.write(chunk)));
+    tcp.on("connect", () => {
+      for (const chunk of pending.splice(0)) tcp.write(chunk);
+    });
     ws.on("message", (data: Buffer) => (tcp.connecting ? pending.push(data) : tcp.write(data)));
     tcp.on("data", (data) => ws.send(data));
     tcp.on("close", () => ws.close());
@@ -128,7 +147,8 @@ function sendError(res: ServerResponse, error: unknown): void {
   if (typeof pgError?.code === "string" && pgError.code.length === 5) {
     const body: Record<string, unknown> = { message: pgError.message };
     for (const field of ERROR_FIELDS) body[field] = pgError[field];
-    return send(res, 400, body);
+    send(res, 400, body);
+    return;
   }
   send(res, 503, { message: `Postgres is unreachable: ${pgError?.message ?? String(error)}` });
 }

@@ -2,9 +2,9 @@
  * Real Redis and Postgres servers as child processes on loopback, each stoppable
  * and restartable on the same port (the fault tests stop them mid-run).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 
 export type Service = {
   url: string;

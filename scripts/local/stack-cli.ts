@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { startStack, type Stack } from "./stack.ts";
+import { type Stack, startStack } from "./stack.ts";
 
 export const DATA_DIR = fileURLToPath(new URL("../../.data", import.meta.url));
 const STATE = `${DATA_DIR}/stack.json`;

@@ -8,7 +8,7 @@ import pg from "pg";
 import { openPool } from "../db.ts";
 import { migrate } from "../migrate.ts";
 import { startNeonEndpoint } from "./neon-endpoint.ts";
-import { onPath, startPglite, startRedisServer, type Service } from "./services.ts";
+import { onPath, type Service, startPglite, startRedisServer } from "./services.ts";
 import { startUpstashRest } from "./upstash-rest.ts";
 
 export type StackOptions = {

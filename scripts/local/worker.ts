@@ -1,13 +1,14 @@
 /** Serves the built worker (dist/index.js, from `npm run build`) in workerd through Miniflare. */
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bundle = `${root}dist/index.js`;
 const wranglerToml = readFileSync(`${root}wrangler.toml`, "utf8");
 const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(wranglerToml)![1]!;
-const compatibilityFlags = [.../compatibility_flags\s*=\s*\[([^\]]*)\]/.exec(wranglerToml)?.[1]?.matchAll(/"([^"]+)"/g) ?? []].map((m) => m[1]!);
+const compatibilityFlags = [...(/compatibility_flags\s*=\s*\[([^\]]*)\]/.exec(wranglerToml)?.[1]?.matchAll(/"([^"]+)"/g) ?? [])].map((m) => m[1]!);
 
 export type Router = {
   url: string;

@@ -4,7 +4,7 @@
  * advantage over the weak one, (strong - weak + 1) / 2; for graded or known-easy
  * and known-hard sets, a difficulty in [0, 1].
  */
-import { loadMathLevels, loadPair, PAIRS, readJsonl, ROUTERBENCH_MODELS } from "../eval/data.ts";
+import { loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
 
 export type Example = { prompt: string; target: number; file: string };
 
@@ -36,7 +36,11 @@ export function trainingExamples(): Example[] {
   }
 
   for (const { prompt, level } of loadMathLevels()) examples.push({ prompt, target: (level - 1) / 4, file: "math_test_levels.jsonl" });
-  for (const [file, target] of [["arena_hard_v0.1.jsonl", 1], ["chatterbot_corpus_en.jsonl", 0], ["nq_open_dev.jsonl", 0]] as const) {
+  for (const [file, target] of [
+    ["arena_hard_v0.1.jsonl", 1],
+    ["chatterbot_corpus_en.jsonl", 0],
+    ["nq_open_dev.jsonl", 0],
+  ] as const) {
     for (const row of readJsonl(file)) examples.push({ prompt: row.prompt, target, file });
   }
   return examples;

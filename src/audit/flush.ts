@@ -70,9 +70,7 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
       report.quarantined += refused;
       if (items.length < batch) break;
     }
-    const unnumbered = await tracked("postgres", () =>
-      sql("SELECT * FROM audit_log WHERE seq IS NULL ORDER BY ts, request_id LIMIT $1", [batch]),
-    );
+    const unnumbered = await tracked("postgres", () => sql("SELECT * FROM audit_log WHERE seq IS NULL ORDER BY ts, request_id LIMIT $1", [batch]));
     for (const row of unnumbered) {
       const { record, hmac } = recordFromRow(row);
       if (!(await hasValidHmac(record, hmac, key))) {
@@ -82,12 +80,7 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
       const seq = await tracked("redis", () => redis.incr(sequenceKey(config)));
       const signed = await signRecord({ ...record, seq }, key);
       await tracked("postgres", () =>
-        sql("UPDATE audit_log SET seq = $1, hmac = $2 WHERE request_id = $3 AND ts = $4 AND seq IS NULL", [
-          seq,
-          signed.hmac,
-          record.request_id,
-          record.ts,
-        ]),
+        sql("UPDATE audit_log SET seq = $1, hmac = $2 WHERE request_id = $3 AND ts = $4 AND seq IS NULL", [seq, signed.hmac, record.request_id, record.ts]),
       );
       report.numbered += 1;
     }
@@ -131,10 +124,12 @@ async function quarantine(sql: Sql, item: string, error: unknown): Promise<void>
   const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
   console.error(JSON.stringify({ audit: "record quarantined", seq, request_id, reason }));
   await tracked("postgres", () =>
-    sql(
-      "INSERT INTO audit_quarantine (seq, request_id, record, error) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) WHERE seq IS NOT NULL DO NOTHING",
-      [seq, request_id, item.replaceAll("\0", "\\u0000"), reason],
-    ),
+    sql("INSERT INTO audit_quarantine (seq, request_id, record, error) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) WHERE seq IS NOT NULL DO NOTHING", [
+      seq,
+      request_id,
+      item.replaceAll("\0", "\\u0000"),
+      reason,
+    ]),
   );
 }
 

@@ -6,14 +6,15 @@
  * 3. both unreachable: held in the isolate and retried by the next write and by the cron.
  * Nothing is dropped silently: a full hold drops its oldest record and counts it.
  */
-import type { Config } from "../config/env.ts";
+
 import type { CacheWrite } from "../cache/response-cache.ts";
+import type { Config } from "../config/env.ts";
+import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
+import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor, type Sql } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
-import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
-import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
-import { signRecord, type AuditRecord, type SignedRecord } from "./record.ts";
+import { type AuditRecord, type SignedRecord, signRecord } from "./record.ts";
 
 /** Where a record went; "failed" only when the caller asked not to hold it (strict mode). */
 export type Destination = "queued" | "postgres" | "held" | "failed" | "off";
@@ -94,11 +95,18 @@ async function sendBatch(config: Config, batch: Pending[], options = { hold: tru
   const sql = postgresFor(config);
   const key = config.audit.hmacKey;
   const audited = sql !== undefined && key !== undefined;
-  if (audited) await numberBatch(config, batch.map((item) => item.record));
+  if (audited)
+    await numberBatch(
+      config,
+      batch.map((item) => item.record),
+    );
   const signed = audited ? await Promise.all(batch.map((item) => signRecord(item.record, key))) : [];
   const queued = signed.filter((record) => record.seq !== null);
   const cacheWrites = batch.flatMap((item) => (item.cacheWrite ? [item.cacheWrite] : []));
-  const breakers = breakerCall(config, batch.flatMap((item) => reportsFrom(config, item.record)));
+  const breakers = breakerCall(
+    config,
+    batch.flatMap((item) => reportsFrom(config, item.record)),
+  );
   let redisTookQueue = false;
   if (redis !== undefined && (queued.length + cacheWrites.length > 0 || breakers !== undefined)) {
     try {
@@ -138,7 +146,7 @@ async function numberBatch(config: Config, records: AuditRecord[]): Promise<void
   if (redis === undefined || unnumbered.length === 0) return;
   try {
     const last = await tracked("redis", () => redis.incrby(sequenceKey(config), unnumbered.length));
-    unnumbered.forEach((record, i) => (record.seq = last - unnumbered.length + 1 + i));
+    for (const [i, record] of unnumbered.entries()) record.seq = last - unnumbered.length + 1 + i;
   } catch {
     // numbered later by the flush, once Redis answers again
   }
@@ -165,12 +173,7 @@ export async function retryHeld(config: Config): Promise<number> {
 export async function insertRecords(sql: Sql, records: readonly (SignedRecord | string)[]): Promise<void> {
   if (records.length === 0) return;
   const json = `[${records.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`;
-  await tracked("postgres", () =>
-    sql(
-      `INSERT INTO audit_log SELECT * FROM json_populate_recordset(NULL::audit_log, $1::json) ON CONFLICT DO NOTHING`,
-      [json],
-    ),
-  );
+  await tracked("postgres", () => sql(`INSERT INTO audit_log SELECT * FROM json_populate_recordset(NULL::audit_log, $1::json) ON CONFLICT DO NOTHING`, [json]));
 }
 
 function hold(record: SignedRecord): void {

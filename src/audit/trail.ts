@@ -8,7 +8,6 @@ import type { CacheWrite } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { Model } from "../config/registry.ts";
-import { toMicros } from "../security/budgets.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { hmacSha256Hex } from "../crypto/digest.ts";
 import type { AppEnv } from "../http/app-env.ts";
@@ -18,12 +17,13 @@ import { renderError } from "../openai/render.ts";
 import type { Attempt } from "../providers/attempts.ts";
 import type { StreamOutcome } from "../providers/sse-relay.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
+import { toMicros } from "../security/budgets.ts";
+import type { LimitState } from "../security/limits.ts";
+import { type Settlement, settle } from "../security/settlement.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
-import { requestDigestKey, type AuditRecord, type CacheStatus } from "./record.ts";
+import { type AuditRecord, type CacheStatus, requestDigestKey } from "./record.ts";
 import { reserveSequence, writeRecord, writeRecordNow } from "./sink.ts";
-import type { LimitState } from "../security/limits.ts";
-import { settle, type Settlement } from "../security/settlement.ts";
 
 /** What a request's handlers learn along the way; the record is made from it at the end. */
 export type AuditDraft = {

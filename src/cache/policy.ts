@@ -11,7 +11,10 @@ export type CachePolicy = { read: boolean; write: boolean; ttlSeconds: number };
 export const CACHE_TTL_HEADER = "x-tiergate-cache-ttl";
 
 export function cachePolicy(headers: Headers, config: Config, trusted: boolean): CachePolicy {
-  const directives = (headers.get("cache-control") ?? "").toLowerCase().split(",").map((d) => d.trim().replace(/\s*=\s*/, "="));
+  const directives = (headers.get("cache-control") ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((d) => d.trim().replace(/\s*=\s*/, "="));
   const ttlText = headers.get(CACHE_TTL_HEADER);
   let ttlSeconds = config.cache.ttlSeconds;
   if (ttlText !== null) {

@@ -6,9 +6,9 @@
 import { LRUCache } from "lru-cache";
 import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
-import { redisFor, redisKey } from "../storage/redis.ts";
 import type { Usage } from "../providers/usage.ts";
 import { tracked } from "../storage/availability.ts";
+import { redisFor, redisKey } from "../storage/redis.ts";
 
 /** A successful completion as the provider sent it, with what routed it there. */
 export type CachedCompletion = {

@@ -1,8 +1,8 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_THRESHOLDS } from "../routing/model.ts";
-import { loadRegistry, TIERS, type Model, type Tier } from "./registry.ts";
 import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
+import { loadRegistry, type Model, TIERS, type Tier } from "./registry.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
 export type Bindings = Record<string, unknown>;
@@ -29,7 +29,7 @@ function jsonSetting<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
   OPENROUTER_API_KEY: z.string().min(1).optional(),
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
@@ -64,7 +64,11 @@ const EnvSchema = z.object({
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** How a tier picks among its healthy models: {"2":"latency","4":"weighted"}; default "cost" (cheapest first). */
   TIER_STRATEGIES: jsonSetting(z.partialRecord(z.enum(["1", "2", "3", "4", "5"]), z.enum(["cost", "latency", "weighted"]))).optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   /** Output tokens assumed for a cost estimate when the request sets no max_tokens. */
   ESTIMATED_OUTPUT_TOKENS: z.coerce.number().int().positive().default(512),
   /** The most choices (`n`) one request may ask for. */
@@ -73,18 +77,32 @@ const EnvSchema = z.object({
   MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(131_072),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// connection string").optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "a postgres:// connection string")
+    .optional(),
   /** Neon's HTTP endpoint, set only to reach the local stand-in (`npm run stack`). */
   NEON_HTTP_ENDPOINT: z.url().optional(),
   /** Neon's WebSocket proxy for scripts (migrate, audit:verify), set only locally. */
   NEON_WS_PROXY: z.string().optional(),
   /** Prefix of every Redis key, so several deployments can share one Redis. */
-  KEY_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/).default("tg"),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/)
+    .default("tg"),
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
   POSTGRES_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   CACHE_TTL_SECONDS: z.coerce.number().int().positive().default(3_600),
-  CACHE_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3_600),
-  CACHE_MAX_ENTRY_BYTES: z.coerce.number().int().positive().default(256 * 1024),
+  CACHE_MAX_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3_600),
+  CACHE_MAX_ENTRY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
   CACHE_LOCAL_TTL_SECONDS: z.coerce.number().int().positive().default(60),
   CACHE_LOCAL_MAX_ENTRIES: z.coerce.number().int().positive().default(1_000),
   AUDIT_MODE: z.enum(["best-effort", "strict"]).default("best-effort"),
@@ -169,7 +187,15 @@ export function configFor(bindings: Bindings): Config {
  * off), reported in `problems`, and refused only where it matters (a bad ADMIN_API_KEY
  * closes the admin routes; chat still serves).
  */
-const VITAL = new Set(["DATABASE_URL", "AUDIT_HMAC_KEY", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUDIT_MODE", "MODELS_JSON", "CUSTOM_PROVIDERS"]);
+const VITAL = new Set([
+  "DATABASE_URL",
+  "AUDIT_HMAC_KEY",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "AUDIT_MODE",
+  "MODELS_JSON",
+  "CUSTOM_PROVIDERS",
+]);
 
 function parseEnv(bindings: Bindings): { env: z.infer<typeof EnvSchema>; problems: string[] } {
   const given = blankAsMissing(bindings);
@@ -246,9 +272,7 @@ export function parseConfig(bindings: Bindings): Config {
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, timeoutMs: env.REDIS_TIMEOUT_MS }
         : undefined,
-    postgres: env.DATABASE_URL
-      ? { url: env.DATABASE_URL, httpEndpoint: env.NEON_HTTP_ENDPOINT, timeoutMs: env.POSTGRES_TIMEOUT_MS }
-      : undefined,
+    postgres: env.DATABASE_URL ? { url: env.DATABASE_URL, httpEndpoint: env.NEON_HTTP_ENDPOINT, timeoutMs: env.POSTGRES_TIMEOUT_MS } : undefined,
     keyPrefix: env.KEY_PREFIX,
     cache: {
       ttlSeconds: env.CACHE_TTL_SECONDS,
@@ -264,7 +288,10 @@ export function parseConfig(bindings: Bindings): Config {
       queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
     },
     adminApiKey: env.ADMIN_API_KEY,
-    corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== ""),
+    corsOrigins: (env.CORS_ORIGINS ?? "")
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ""),
     requireApiKey: env.REQUIRE_API_KEY === undefined ? undefined : env.REQUIRE_API_KEY === "true",
     problems,
     secrets: [...secretsOf(env, providers), ...malformedSecrets(bindings, problems)],

@@ -1,5 +1,5 @@
 /** Routing policy: the score thresholds that separate the five tiers. */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Four increasing cut points in (0, 1): a score below the first is tier 1, at or above the last is tier 5. */
 export type Thresholds = readonly [number, number, number, number];

@@ -1,5 +1,5 @@
 /** The model registry: which models serve which tier, at what price, with what abilities. */
-import { z } from "zod";
+import * as z from "zod";
 
 export const TIERS = [1, 2, 3, 4, 5] as const;
 export type Tier = (typeof TIERS)[number];

@@ -10,11 +10,15 @@ export function constitutionCheck(): MiddlewareHandler<AppEnv> {
   return async function constitutionCheckMiddleware(c, next) {
     const named = c.req.header(CONSTITUTIONAL_HASH_HEADER);
     // A header sent twice arrives joined by ", ": repeating the pinned hash is not naming another.
-    if (named !== undefined && named.split(",").some((value) => value.trim() !== CONSTITUTIONAL_HASH)) {
-      throw new ApiError(409, `This router enforces constitutional hash ${CONSTITUTIONAL_HASH}; the request names '${redactSecrets(named.slice(0, 64), c.get("config").secrets)}'`, {
-        code: "constitutional_hash_mismatch",
-        param: CONSTITUTIONAL_HASH_HEADER,
-      });
+    if (named?.split(",").some((value) => value.trim() !== CONSTITUTIONAL_HASH)) {
+      throw new ApiError(
+        409,
+        `This router enforces constitutional hash ${CONSTITUTIONAL_HASH}; the request names '${redactSecrets(named.slice(0, 64), c.get("config").secrets)}'`,
+        {
+          code: "constitutional_hash_mismatch",
+          param: CONSTITUTIONAL_HASH_HEADER,
+        },
+      );
     }
     await next();
   };

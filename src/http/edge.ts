@@ -1,7 +1,7 @@
 /** The first thing every request crosses: request id, response headers every answer carries, config. */
 import type { MiddlewareHandler } from "hono";
-import { configFor } from "../config/env.ts";
 import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/constitution.ts";
+import { configFor } from "../config/env.ts";
 import { ApiError } from "../openai/errors.ts";
 import { seemsDown } from "../storage/availability.ts";
 import type { AppEnv } from "./app-env.ts";

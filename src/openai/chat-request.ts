@@ -1,5 +1,5 @@
 /** The OpenAI chat-completions request, as a zod schema: what the router accepts. */
-import { z } from "zod";
+import * as z from "zod";
 
 const TextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
 const ImagePart = z.looseObject({
@@ -13,10 +13,7 @@ const AudioPart = z.looseObject({
 const FilePart = z.looseObject({ type: z.literal("file"), file: z.looseObject({}) });
 const RefusalPart = z.looseObject({ type: z.literal("refusal"), refusal: z.string() });
 
-const UserContent = z.union([
-  z.string(),
-  z.array(z.discriminatedUnion("type", [TextPart, ImagePart, AudioPart, FilePart])).min(1),
-]);
+const UserContent = z.union([z.string(), z.array(z.discriminatedUnion("type", [TextPart, ImagePart, AudioPart, FilePart])).min(1)]);
 const TextContent = z.union([z.string(), z.array(TextPart).min(1)]);
 
 const ToolCall = z.looseObject({
@@ -77,9 +74,7 @@ export const ChatRequestSchema = z.looseObject({
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
   tools: z.array(Tool).max(128).nullish(),
-  tool_choice: z
-    .union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function") })])
-    .nullish(),
+  tool_choice: z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function") })]).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   response_format: ResponseFormat.nullish(),
   user: z.string().max(256).nullish(),

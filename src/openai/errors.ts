@@ -5,13 +5,7 @@ import type { z } from "zod";
 /** 499: the client went away before the answer (nginx's "client closed request"); recorded, never sent. */
 export type ErrorStatus = ContentfulStatusCode | 499;
 
-export type ErrorType =
-  | "invalid_request_error"
-  | "authentication_error"
-  | "rate_limit_error"
-  | "insufficient_quota"
-  | "server_error"
-  | "upstream_error";
+export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "insufficient_quota" | "server_error" | "upstream_error";
 
 export type ErrorBody = {
   error: { message: string; type: ErrorType; param: string | null; code: string | null };

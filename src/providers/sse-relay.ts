@@ -99,7 +99,7 @@ export async function relaySse(
         return error === IDLE ? "upstream_timeout" : "upstream_stream_broken";
       }
       if (chunk.done) {
-        parser.feed(decoder.decode() + "\n\n");
+        parser.feed(`${decoder.decode()}\n\n`);
         upstreamDone = true;
       } else parser.feed(decoder.decode(chunk.value, { stream: true }));
     }
@@ -111,7 +111,15 @@ export async function relaySse(
     options.abort();
     void reader.cancel().catch(() => {});
     throw new StreamStartFailure(
-      failed === "upstream_timeout" ? "stalled" : failed !== undefined ? "broken" : firstData === undefined ? "empty" : /^\s*\{\s*"error"/.test(firstData) ? "error_event" : "unreadable",
+      failed === "upstream_timeout"
+        ? "stalled"
+        : failed !== undefined
+          ? "broken"
+          : firstData === undefined
+            ? "empty"
+            : /^\s*\{\s*"error"/.test(firstData)
+              ? "error_event"
+              : "unreadable",
     );
   }
 

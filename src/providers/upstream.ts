@@ -2,7 +2,7 @@
 import type { Provider } from "../config/env.ts";
 import { ApiError } from "../openai/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
-import { relaySse, StreamStartFailure, type StreamOutcome } from "./sse-relay.ts";
+import { relaySse, type StreamOutcome, StreamStartFailure } from "./sse-relay.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 export type UpstreamRequest = {
@@ -84,7 +84,12 @@ function streamStartError(provider: string, failure: StreamStartFailure, timeout
   if (failure.reason === "stalled") {
     return new ApiError(504, `Provider ${provider} sent no stream event within ${timeoutMs} ms`, { type: "upstream_error", code: "upstream_timeout" });
   }
-  const what = { broken: "broke off before its first event", empty: "ended without an event", unreadable: "began with an event that is not a completion chunk", error_event: "began with an error event" }[failure.reason];
+  const what = {
+    broken: "broke off before its first event",
+    empty: "ended without an event",
+    unreadable: "began with an event that is not a completion chunk",
+    error_event: "began with an error event",
+  }[failure.reason];
   return new ApiError(502, `Provider ${provider}'s stream ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }
 
@@ -129,7 +134,7 @@ function describeProviderError(body: string, secrets: readonly string[]): string
   let message = body;
   try {
     const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    const inner = typeof parsed.error === "string" ? parsed.error : parsed.error?.message ?? parsed.message;
+    const inner = typeof parsed.error === "string" ? parsed.error : (parsed.error?.message ?? parsed.message);
     if (typeof inner === "string") message = inner;
   } catch {
     // not JSON: the raw text, sanitised

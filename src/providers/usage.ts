@@ -54,7 +54,7 @@ function tokenCount(name: string, value: unknown, adjusted: string[]): number {
 }
 
 function describe(value: unknown): string {
-  const text = value === undefined ? "(missing)" : JSON.stringify(value) ?? String(value);
+  const text = value === undefined ? "(missing)" : (JSON.stringify(value) ?? String(value));
   return text.slice(0, 40);
 }
 

@@ -6,13 +6,14 @@
  * state read stays in force and nothing new is learned; every request still gets its
  * retries and fallbacks, which is what serves it.
  */
+
+import type { AuditRecord } from "../audit/record.ts";
 import type { Config } from "../config/env.ts";
-import { findModel, type Model } from "../config/registry.ts";
 import { perConfig } from "../config/per-config.ts";
+import { findModel, type Model } from "../config/registry.ts";
+import { NO_HEALTH, type RoutingHealth } from "../routing/pick.ts";
 import { tracked } from "../storage/availability.ts";
 import { hashEntries, redisFor, redisKey } from "../storage/redis.ts";
-import type { AuditRecord } from "../audit/record.ts";
-import { NO_HEALTH, type RoutingHealth } from "../routing/pick.ts";
 import { BREAKER_SCRIPT } from "./breaker-script.ts";
 
 export type BreakerState = "closed" | "open" | "half_open";
@@ -172,7 +173,9 @@ export function noteTransitions(config: Config, changed: unknown): void {
     const until = Number(changed[i + 2]);
     if (to === "open") state?.openUntil.set(target, until);
     else state?.openUntil.delete(target);
-    console.log(JSON.stringify({ breaker: target, state: to, at: new Date().toISOString(), ...(to === "open" ? { until: new Date(until).toISOString() } : {}) }));
+    console.log(
+      JSON.stringify({ breaker: target, state: to, at: new Date().toISOString(), ...(to === "open" ? { until: new Date(until).toISOString() } : {}) }),
+    );
   }
 }
 

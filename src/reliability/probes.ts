@@ -7,9 +7,9 @@
  * Failure policy: a probe that cannot be stored is still returned to the caller.
  */
 import type { Config, Provider } from "../config/env.ts";
+import { sanitizeProviderMessage } from "../security/redact.ts";
 import { tracked } from "../storage/availability.ts";
 import { hashEntries, redisFor } from "../storage/redis.ts";
-import { sanitizeProviderMessage } from "../security/redact.ts";
 import { healthKeys, providerTarget, sendReports } from "./breakers.ts";
 
 export type ProbeResult = { provider: string; ok: boolean; status: number | null; latency_ms: number; error: string | null; checked_at: string };
@@ -20,7 +20,9 @@ export async function probeProviders(config: Config): Promise<ProbeResult[]> {
   const results = await Promise.all(providers.map((provider) => probe(config, provider)));
   const redis = redisFor(config);
   if (redis !== undefined && results.length > 0) {
-    await tracked("redis", () => redis.hset(healthKeys(config).probes, Object.fromEntries(results.map((r) => [r.provider, JSON.stringify(r)])))).catch(() => {});
+    await tracked("redis", () => redis.hset(healthKeys(config).probes, Object.fromEntries(results.map((r) => [r.provider, JSON.stringify(r)])))).catch(
+      () => {},
+    );
     const reports = results.map((r) => ({ target: providerTarget(r.provider), outcome: r.ok ? ("close" as const) : ("open" as const), ms: -1 }));
     await sendReports(config, reports).catch(() => {});
   }

@@ -6,7 +6,18 @@ import { readJsonBody } from "../http/json-body.ts";
 import { ApiError } from "../openai/errors.ts";
 import { requireAdmin } from "../security/admin.ts";
 import { forgetKey } from "../security/api-keys.ts";
-import { createKey, createTenant, getKey, getTenant, listKeys, listTenants, NewKeySchema, NewTenantSchema, revokeKey, revokeTenant } from "../security/key-store.ts";
+import {
+  createKey,
+  createTenant,
+  getKey,
+  getTenant,
+  listKeys,
+  listTenants,
+  NewKeySchema,
+  NewTenantSchema,
+  revokeKey,
+  revokeTenant,
+} from "../security/key-store.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor, type Sql } from "../storage/postgres.ts";
 

@@ -1,13 +1,17 @@
-/** GET /v1/audit (admin): the audit log, filtered by time, key, request id, tier, model and status, keyset-paginated. */
+/**
+ * GET /v1/audit (admin): the audit log, filtered by time, key, request id, tier, model
+ * and status, keyset-paginated. GET /v1/audit/summary (admin): requests per status
+ * class in a time window (what a rollout watches between its steps).
+ */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { auditPageQuery } from "../audit/query.ts";
 import { recordFromRow } from "../audit/record.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError, invalidRequest } from "../openai/errors.ts";
 import { requireAdmin } from "../security/admin.ts";
 import { isOutage, tracked } from "../storage/availability.ts";
-import { postgresFor } from "../storage/postgres.ts";
+import { postgresFor, type Sql } from "../storage/postgres.ts";
 
 /** A time Postgres can hold and an auditor could mean: ISO 8601 with an offset, years 1970 to 9999. */
 const Instant = z.iso.datetime({ offset: true }).refine((text) => {
@@ -15,7 +19,12 @@ const Instant = z.iso.datetime({ offset: true }).refine((text) => {
   return year >= 1970 && year <= 9999;
 }, "must be a time from 1970 to 9999");
 /** Printable text: a NUL or another control character can match no stored value, and Postgres refuses NUL. */
-const Label = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
+const Label = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
 
 const QuerySchema = z.strictObject({
   from: Instant.optional(),
@@ -46,26 +55,13 @@ function decodeCursor(text: string): Cursor {
   throw new ApiError(400, "cursor is not one this API returned", { code: "invalid_value", param: "cursor" });
 }
 
-export async function listAudit(c: Context<AppEnv>): Promise<Response> {
-  // Audit rows are for the admin alone: no shared cache may keep them, nor the refusals.
-  c.header("cache-control", "no-store");
-  await requireAdmin(c);
-  const parsed = QuerySchema.safeParse(c.req.query());
-  if (!parsed.success) throw invalidRequest(parsed.error);
-  const query = parsed.data;
-  const sql = postgresFor(c.get("config"));
-  if (sql === undefined) throw new ApiError(503, "The audit log needs DATABASE_URL", { code: "audit_not_configured" });
+const SummarySchema = z.strictObject({ from: Instant, to: Instant.optional() });
 
+export async function listAudit(c: Context<AppEnv>): Promise<Response> {
+  const [query, sql] = await adminQuery(c, QuerySchema);
   const { cursor, ...filters } = query;
   const { text, params } = auditPageQuery({ ...filters, after: cursor === undefined ? undefined : decodeCursor(cursor) });
-  const rows = await tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
-    if (isOutage(error)) throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
-    // Postgres answered and refused: a value it cannot take (SQLSTATE class 22) is the client's; anything else is ours.
-    if (String((error as { code?: unknown }).code ?? "").startsWith("22")) {
-      throw new ApiError(400, "The audit log cannot be filtered by that value", { code: "invalid_value", cause: error });
-    }
-    throw error;
-  });
+  const rows = await read(sql, text, params);
   const data = rows.map((row) => {
     const { record, hmac } = recordFromRow(row);
     return { ...record, hmac };
@@ -75,5 +71,42 @@ export async function listAudit(c: Context<AppEnv>): Promise<Response> {
     object: "list",
     data,
     next_cursor: data.length === query.limit && last ? encodeCursor({ ts: last.ts, request_id: last.request_id }) : null,
+  });
+}
+
+export async function auditSummary(c: Context<AppEnv>): Promise<Response> {
+  const [query, sql] = await adminQuery(c, SummarySchema);
+  const to = query.to ?? new Date().toISOString();
+  const rows = await read(
+    sql,
+    "SELECT http_status / 100 AS class, count(*) AS n FROM audit_log WHERE ts >= $1::timestamptz AND ts < $2::timestamptz GROUP BY 1",
+    [query.from, to],
+  );
+  const byClass: Record<string, number> = {};
+  for (const row of rows) byClass[`${row.class}xx`] = Number(row.n);
+  const total = Object.values(byClass).reduce((sum, n) => sum + n, 0);
+  return c.json({ object: "audit.summary", from: query.from, to, total, by_class: byClass });
+}
+
+/** The admin check, then the query string through its schema, and the audit database. */
+async function adminQuery<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<[z.infer<T>, Sql]> {
+  // Audit rows are for the admin alone: no shared cache may keep them, nor the refusals.
+  c.header("cache-control", "no-store");
+  await requireAdmin(c);
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  const sql = postgresFor(c.get("config"));
+  if (sql === undefined) throw new ApiError(503, "The audit log needs DATABASE_URL", { code: "audit_not_configured" });
+  return [parsed.data, sql];
+}
+
+function read(sql: Sql, text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+  return tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
+    if (isOutage(error)) throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
+    // Postgres answered and refused: a value it cannot take (SQLSTATE class 22) is the client's; anything else is ours.
+    if (String((error as { code?: unknown }).code ?? "").startsWith("22")) {
+      throw new ApiError(400, "The audit log cannot be filtered by that value", { code: "invalid_value", cause: error });
+    }
+    throw error;
   });
 }

@@ -2,15 +2,15 @@
 import type { Context } from "hono";
 import type { AuditDraft } from "../audit/trail.ts";
 import { cacheKey } from "../cache/key.ts";
-import { cachePolicy, type CachePolicy } from "../cache/policy.ts";
-import { prepareCacheWrite, readCache, type CacheWrite, type CachedCompletion } from "../cache/response-cache.ts";
+import { type CachePolicy, cachePolicy } from "../cache/policy.ts";
+import { type CachedCompletion, type CacheWrite, prepareCacheWrite, readCache } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
 import type { Config } from "../config/env.ts";
-import { TIER_NAMES, type Model } from "../config/registry.ts";
+import { type Model, TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
+import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
-import { answerWithFallbacks, type Attempt } from "../providers/attempts.ts";
+import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
@@ -38,13 +38,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   return serveFromProvider(c, request, decision, policy, key);
 }
 
-async function serveFromProvider(
-  c: Context<AppEnv>,
-  request: ChatRequest,
-  decision: Decision,
-  policy: CachePolicy,
-  key: string,
-): Promise<Response> {
+async function serveFromProvider(c: Context<AppEnv>, request: ChatRequest, decision: Decision, policy: CachePolicy, key: string): Promise<Response> {
   const config = c.get("config");
   const draft = c.get("audit");
   const provider = config.providers.get(decision.model.provider);

@@ -2,10 +2,10 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
-import { ChatRequestSchema, type ChatRequest } from "../openai/chat-request.ts";
+import { type ChatRequest, ChatRequestSchema } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { currentHealth, routingHealth, secondsUntilTrial } from "../reliability/breakers.ts";
-import { decide, type Decision } from "../routing/decide.ts";
+import { type Decision, decide } from "../routing/decide.ts";
 
 /** Reads and validates the body, decides where it goes, and records both on the request's audit draft. */
 export async function readAndDecide(c: Context<AppEnv>): Promise<{ request: ChatRequest; decision: Decision }> {

@@ -10,8 +10,8 @@ import { heldRecords, queueKey } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { AppEnv } from "../http/app-env.ts";
-import { breakersOn, healthKeys, healthStateFrom, modelTarget, providerTarget, stateOf, type BreakerState, type HealthState } from "../reliability/breakers.ts";
-import { probeProviders, probesFrom, type ProbeResult } from "../reliability/probes.ts";
+import { type BreakerState, breakersOn, type HealthState, healthKeys, healthStateFrom, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
+import { type ProbeResult, probeProviders, probesFrom } from "../reliability/probes.ts";
 import { isAdmin, requireAdmin } from "../security/admin.ts";
 import { withoutCredentials } from "../security/redact.ts";
 import { tracked } from "../storage/availability.ts";
@@ -108,5 +108,8 @@ async function readShared(config: Config): Promise<Shared> {
 async function probePostgres(config: Config): Promise<StoreState> {
   const sql = postgresFor(config);
   if (sql === undefined) return "not configured";
-  return tracked("postgres", () => sql("SELECT 1")).then(() => "ok", () => "down");
+  return tracked("postgres", () => sql("SELECT 1")).then(
+    () => "ok",
+    () => "down",
+  );
 }

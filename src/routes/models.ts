@@ -1,10 +1,10 @@
 /** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices, context window and health. */
 import type { Context } from "hono";
 import type { Config } from "../config/env.ts";
-import { findModel, TIER_NAMES, type Model } from "../config/registry.ts";
+import { findModel, type Model, TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
-import { currentHealth, modelTarget, providerTarget, stateOf, type HealthState } from "../reliability/breakers.ts";
+import { currentHealth, type HealthState, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
 
 export async function listModels(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");

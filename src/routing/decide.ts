@@ -1,13 +1,13 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import type { Config } from "../config/env.ts";
-import { findModel, TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
-import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
+import { type Capability, findModel, type Model, TIER_NAMES, type Tier } from "../config/registry.ts";
+import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { costUsd } from "../providers/usage.ts";
-import { NO_HEALTH, pickModel, unfitReason, type Demand, type RoutingHealth } from "./pick.ts";
-import { scoreComplexity, type Feature } from "./score.ts";
-import { selectTier } from "./tier.ts";
+import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
+import { type Feature, scoreComplexity } from "./score.ts";
 import { forEachText } from "./text.ts";
+import { selectTier } from "./tier.ts";
 
 export type Decision = {
   /** How the client named the model: the router chose, a tier was forced, or a model was named. */
@@ -34,12 +34,7 @@ export type KeyPolicy = { maxTier: number | null; models: readonly string[] | nu
  * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the
  * request, 503 when the models that could are all behind open circuits.
  */
-export function decide(
-  request: ChatRequest,
-  config: Config,
-  policy: KeyPolicy = { maxTier: null, models: null },
-  health: RoutingHealth = NO_HEALTH,
-): Decision {
+export function decide(request: ChatRequest, config: Config, policy: KeyPolicy = { maxTier: null, models: null }, health: RoutingHealth = NO_HEALTH): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request);
   const allowed = (model: Model): boolean =>
@@ -154,7 +149,11 @@ function demandOf(request: ChatRequest, promptTokens: number, estimatedOutput: n
   const format = request.response_format?.type;
   if (format === "json_object" || format === "json_schema") capabilities.add("json");
   if (request.stream) capabilities.add("streaming");
-  forEachText(request.messages, () => {}, () => capabilities.add("vision"));
+  forEachText(
+    request.messages,
+    () => {},
+    () => capabilities.add("vision"),
+  );
   const requested = requestedOutputTokens(request);
   return {
     promptTokens,

@@ -1,5 +1,5 @@
 /** The named features of a request: what the scorer weighs and how it explains itself. */
-import { requestedOutputTokens, type ChatRequest } from "../openai/chat-request.ts";
+import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
 import { SIGNALS } from "./lexicon.ts";
 import type { TextCounts } from "./scan.ts";
 
@@ -49,7 +49,13 @@ export const FEATURES: (FeatureSpec & { value: (x: Context) => number })[] = [
     prior: 0.3,
     value: (x) => (x.counts.words === 0 ? 0 : Math.min(1, Math.max(0, (x.counts.wordChars / x.counts.words - 4) / 3))),
   },
-  { name: "language", label: "non-English text", sign: 1, prior: 0.4, value: (x) => (x.counts.chars === 0 ? 0 : Math.min(1, (2 * x.counts.nonAscii) / x.counts.chars)) },
+  {
+    name: "language",
+    label: "non-English text",
+    sign: 1,
+    prior: 0.4,
+    value: (x) => (x.counts.chars === 0 ? 0 : Math.min(1, (2 * x.counts.nonAscii) / x.counts.chars)),
+  },
   { name: "turns", label: "long conversation", sign: 1, prior: 0.4, value: (x) => saturate(x.request.messages.length - 1, 6) },
   { name: "tools", label: "tool use", sign: 1, prior: 0.7, value: (x) => saturate(x.request.tools?.length ?? 0, 2) },
   { name: "structured_output", label: "structured JSON output", sign: 1, prior: 0.5, value: (x) => structuredOutput(x.request) },

@@ -3,18 +3,7 @@
  * scanner never allocates a string per word.
  */
 
-export const SIGNALS = [
-  "code",
-  "math",
-  "proof",
-  "reasoning",
-  "design",
-  "multistep",
-  "constraint",
-  "smalltalk",
-  "factoid",
-  "creative",
-] as const;
+export const SIGNALS = ["code", "math", "proof", "reasoning", "design", "multistep", "constraint", "smalltalk", "factoid", "creative"] as const;
 export type Signal = (typeof SIGNALS)[number];
 
 const WORDS: Record<Signal, string> = {

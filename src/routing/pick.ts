@@ -4,7 +4,7 @@
  * when none can.
  */
 import type { Strategy } from "../config/env.ts";
-import { TIERS, TIER_NAMES, type Capability, type Model, type Tier } from "../config/registry.ts";
+import { type Capability, type Model, TIER_NAMES, TIERS, type Tier } from "../config/registry.ts";
 import { costUsd } from "../providers/usage.ts";
 import { orderByStrategy } from "./strategy.ts";
 

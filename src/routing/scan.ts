@@ -1,5 +1,5 @@
 /** One linear pass over prompt text, counting the signals the scorer weighs. */
-import { SIGNALS, WORD_START, hashStep, joinHash, signalFlags } from "./lexicon.ts";
+import { hashStep, joinHash, SIGNALS, signalFlags, WORD_START } from "./lexicon.ts";
 
 /** Running counts over every text the request holds; one instance per request. */
 export type TextCounts = {

@@ -49,7 +49,11 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
 export function featureVector(request: ChatRequest): { values: Float64Array; promptTokens: number } {
   const counts = emptyCounts();
   let images = 0;
-  forEachText(request.messages, (text) => scanText(text, counts), () => (images += 1));
+  forEachText(
+    request.messages,
+    (text) => scanText(text, counts),
+    () => (images += 1),
+  );
   const promptTokens = estimateTokens(counts, request.messages.length);
   return { promptTokens, values: featureValues({ counts, request, promptTokens, images }) };
 }

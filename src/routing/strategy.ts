@@ -40,6 +40,10 @@ function fasterOfTwo(models: Model[], { latencyMs, random }: StrategyInputs): { 
 function weightedDraw(models: Model[], { random }: StrategyInputs): { model: Model; reason: string } {
   const total = models.reduce((sum, model) => sum + (model.weight ?? 1), 0);
   let point = random() * total;
-  const model = models.find((candidate) => (point -= candidate.weight ?? 1) < 0) ?? models[models.length - 1]!;
+  const model =
+    models.find((candidate) => {
+      point -= candidate.weight ?? 1;
+      return point < 0;
+    }) ?? models[models.length - 1]!;
   return { model, reason: `weighted: ${model.id} drawn with weight ${model.weight ?? 1} of ${total}` };
 }

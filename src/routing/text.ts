@@ -2,11 +2,7 @@
 import type { Message } from "../openai/chat-request.ts";
 
 /** Calls `onText` for every piece of text in the messages and `onImage` for every image. */
-export function forEachText(
-  messages: readonly Message[],
-  onText: (text: string) => void,
-  onImage: () => void = () => {},
-): void {
+export function forEachText(messages: readonly Message[], onText: (text: string) => void, onImage: () => void = () => {}): void {
   for (const message of messages) {
     const content = message.content;
     if (typeof content === "string") onText(content);

@@ -1,6 +1,6 @@
 /** Cron handlers: every minute the audit flush and the provider probes; daily, next months' audit partitions. */
 import { flushAudit } from "../audit/flush.ts";
-import { configFor, type Bindings } from "../config/env.ts";
+import { type Bindings, configFor } from "../config/env.ts";
 import { probeProviders } from "../reliability/probes.ts";
 import { postgresFor } from "../storage/postgres.ts";
 

@@ -17,7 +17,7 @@ import { postgresFor } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
 import { isAdminKeyHash } from "./admin.ts";
 import { anyLiveKey, hashKey, KEY_PATTERN, keyForHash } from "./key-store.ts";
-import { limitHeaders, limitRequests, type LimitOutcome } from "./limits.ts";
+import { type LimitOutcome, limitHeaders, limitRequests } from "./limits.ts";
 
 /** The key behind a request, as routing, limits and the audit log need it. */
 export type Caller = {
@@ -70,7 +70,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
 export function noteLimit(c: Context<AppEnv>, kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void {
   if (outcome === undefined) return;
   const draft = c.get("audit");
-  if (outcome.checked) (draft.limits ??= {})[kind] = outcome.state;
+  if (outcome.checked) draft.limits = { ...draft.limits, [kind]: outcome.state };
   else {
     draft.limitNote = `${kind} per minute unchecked: Redis unavailable (limits fail open)`;
     c.header("x-tiergate-limits", "unchecked");

@@ -56,7 +56,12 @@ export function spendCounters(config: Config, caller: Caller, now = new Date()):
     const tenant = caller.tenantBudgets;
     counters.push(
       { key: redisKey(config, "spend", `tenant:${caller.tenantId}:d:${day}`), limitMicros: limit(tenant.dailyUsd), ttl: DAY_TTL_SECONDS, name: "tenant daily" },
-      { key: redisKey(config, "spend", `tenant:${caller.tenantId}:m:${month}`), limitMicros: limit(tenant.monthlyUsd), ttl: MONTH_TTL_SECONDS, name: "tenant monthly" },
+      {
+        key: redisKey(config, "spend", `tenant:${caller.tenantId}:m:${month}`),
+        limitMicros: limit(tenant.monthlyUsd),
+        ttl: MONTH_TTL_SECONDS,
+        name: "tenant monthly",
+      },
     );
   }
   return counters;
@@ -78,18 +83,27 @@ export async function reserveSpend(config: Config, caller: Caller, micros: numbe
   }
   let result: [number, number];
   try {
-    result = await tracked("redis", () => run.exec(counters.map((c) => c.key), args(counters, micros, "reserve")));
+    result = await tracked("redis", () =>
+      run.exec(
+        counters.map((c) => c.key),
+        args(counters, micros, "reserve"),
+      ),
+    );
   } catch {
     if (budgeted) throw budgetUnavailable();
     return undefined;
   }
   if (result[0] !== 1) {
     const passed = counters[result[1] - 1]!;
-    throw new ApiError(429, `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`, {
-      type: "insufficient_quota",
-      code: "insufficient_quota",
-      auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
-    });
+    throw new ApiError(
+      429,
+      `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`,
+      {
+        type: "insufficient_quota",
+        code: "insufficient_quota",
+        auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
+      },
+    );
   }
   return { counters, micros };
 }
@@ -100,7 +114,12 @@ export async function settleSpend(config: Config, reservation: Reservation, actu
   const run = script(config);
   if (difference === 0 || run === undefined) return;
   const { counters } = reservation;
-  await tracked("redis", () => run.exec(counters.map((c) => c.key), args(counters, difference, "adjust"))).catch(() => {});
+  await tracked("redis", () =>
+    run.exec(
+      counters.map((c) => c.key),
+      args(counters, difference, "adjust"),
+    ),
+  ).catch(() => {});
 }
 
 /** Spend so far in micro-dollars, per counter, in the order of `spendCounters`. */

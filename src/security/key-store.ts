@@ -3,7 +3,7 @@
  * the admin routes and by `npm run keys`. A key is stored as its SHA-256 and a short
  * visible prefix; the key itself is returned once, by `createKey`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { sha256Hex } from "../crypto/digest.ts";
 import type { Sql } from "../storage/postgres.ts";
 
@@ -50,10 +50,11 @@ export const hashKey = (key: string): Promise<string> => sha256Hex(key);
 
 export async function createTenant(sql: Sql, tenant: NewTenant): Promise<Record<string, unknown>> {
   const values = POLICY_COLUMNS.map((column) => tenant[column] ?? null);
-  const [row] = await sql(
-    `INSERT INTO tenants (id, name, ${POLICY_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [tenant.id, tenant.name ?? tenant.id, ...values],
-  );
+  const [row] = await sql(`INSERT INTO tenants (id, name, ${POLICY_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`, [
+    tenant.id,
+    tenant.name ?? tenant.id,
+    ...values,
+  ]);
   return row!;
 }
 
@@ -87,10 +88,7 @@ export async function getKey(sql: Sql, id: string): Promise<KeyRow | undefined> 
 
 /** Marks the key revoked (idempotent); returns it, or `undefined` if there is no such key. */
 export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_sha256: string }) | undefined> {
-  const [row] = await sql(
-    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}, key_sha256`,
-    [id],
-  );
+  const [row] = await sql(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}, key_sha256`, [id]);
   return row as (KeyRow & { key_sha256: string }) | undefined;
 }
 

@@ -9,7 +9,7 @@
  * `x-tiergate-limits: unchecked`, and the audit row records it; budgets, which are
  * money, fail closed instead (security/budgets.ts).
  */
-import { Ratelimit, type Duration } from "@upstash/ratelimit";
+import { type Duration, Ratelimit } from "@upstash/ratelimit";
 import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
 import { ApiError } from "../openai/errors.ts";

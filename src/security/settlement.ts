@@ -3,12 +3,12 @@
  * per minute, micro-dollars against its budgets), made and put right in one place.
  */
 import type { Context } from "hono";
-import type { AppEnv } from "../http/app-env.ts";
 import type { Config } from "../config/env.ts";
+import type { AppEnv } from "../http/app-env.ts";
 import type { Caller } from "./api-keys.ts";
-import { reserveSpend, settleSpend, toMicros, type Reservation } from "./budgets.ts";
-import { correctTokens, debitTokens } from "./limits.ts";
 import { noteLimit } from "./api-keys.ts";
+import { type Reservation, reserveSpend, settleSpend, toMicros } from "./budgets.ts";
+import { correctTokens, debitTokens } from "./limits.ts";
 
 export type Settlement = { caller: Caller; tokens: number; spend: Reservation | undefined };
 
@@ -22,10 +22,7 @@ export async function reserveFor(c: Context<AppEnv>, caller: Caller, estimate: {
   const config = c.get("config");
   const settlement: Settlement = { caller, tokens: 0, spend: undefined };
   c.get("audit").settlement = settlement;
-  const [spend, debit] = await Promise.allSettled([
-    reserveSpend(config, caller, toMicros(estimate.usd)),
-    debitTokens(config, caller, estimate.tokens),
-  ]);
+  const [spend, debit] = await Promise.allSettled([reserveSpend(config, caller, toMicros(estimate.usd)), debitTokens(config, caller, estimate.tokens)]);
   if (spend.status === "fulfilled") settlement.spend = spend.value;
   if (debit.status === "fulfilled" && debit.value?.checked) settlement.tokens = Math.max(1, Math.ceil(estimate.tokens));
   if (spend.status === "rejected") throw spend.reason;

@@ -19,9 +19,7 @@ beforeEach(() => stack.reset());
 describe("the openai SDK as the client", () => {
   it("chats, and can read the routing headers", async () => {
     fake.behaviour.completionTokens = 4;
-    const { data, response } = await client.chat.completions
-      .create({ model: "auto", messages: [{ role: "user", content: "Say hello" }] })
-      .withResponse();
+    const { data, response } = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Say hello" }] }).withResponse();
     expect(data.choices[0]?.message.content).toBe("Fake token1 token2 token3");
     expect(data.usage?.completion_tokens).toBe(4);
     expect(response.headers.get("x-tiergate-tier")).toMatch(/^[1-5]$/);

@@ -115,9 +115,7 @@ describe("models by id", () => {
   it("accepts the provider's own id, which answers carry, as the model's alias", async () => {
     const first = await client.chat.completions.create({ model: "openrouter/mistralai/mistral-nemo", messages: [{ role: "user", content: uniquePrompt() }] });
     expect(first.model).toBe("mistralai/mistral-nemo");
-    const second = await client.chat.completions
-      .create({ model: first.model, messages: [{ role: "user", content: uniquePrompt() }] })
-      .withResponse();
+    const second = await client.chat.completions.create({ model: first.model, messages: [{ role: "user", content: uniquePrompt() }] }).withResponse();
     expect(second.response.headers.get("x-tiergate-model")).toBe("openrouter/mistralai/mistral-nemo");
     expect((await client.models.retrieve(first.model)).id).toBe("openrouter/mistralai/mistral-nemo");
   });

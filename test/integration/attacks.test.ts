@@ -4,7 +4,7 @@
  * secret, and leaves exactly one audit row.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chat, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const PROVIDER_KEY = "sk-provider-secret-0123456789";
@@ -37,7 +37,11 @@ function adminHeaders(): Record<string, string> {
 }
 const as = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
 const post = (path: string, body: unknown, headers: Record<string, string>) =>
-  router.fetch(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  router.fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 const get = (path: string, headers: Record<string, string> = {}) => router.fetch(path, { headers });
 const good = (extra: Record<string, string> = {}) => as(keys.good.key, extra);
 const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
@@ -52,7 +56,12 @@ const cases: Case[] = [
   ...KEYED.flatMap((path): Case[] => [
     { name: `${path}: no key`, send: () => post(path, chat("hi"), {}), status: 401, code: "invalid_api_key" },
     { name: `${path}: empty bearer`, send: () => post(path, chat("hi"), { authorization: "Bearer " }), status: 401, code: "invalid_api_key" },
-    { name: `${path}: Basic credentials`, send: () => post(path, chat("hi"), { authorization: "Basic YWRtaW46YWRtaW4=" }), status: 401, code: "invalid_api_key" },
+    {
+      name: `${path}: Basic credentials`,
+      send: () => post(path, chat("hi"), { authorization: "Basic YWRtaW46YWRtaW4=" }),
+      status: 401,
+      code: "invalid_api_key",
+    },
     { name: `${path}: not a tiergate key`, send: () => post(path, chat("hi"), as("sk-live-someone-elses-key")), status: 401, code: "invalid_api_key" },
     { name: `${path}: tiergate prefix, too short`, send: () => post(path, chat("hi"), as("tg_live_abc")), status: 401, code: "invalid_api_key" },
     { name: `${path}: a valid key with junk after it`, send: () => post(path, chat("hi"), as(`${keys.good.key}x`)), status: 401, code: "invalid_api_key" },
@@ -60,8 +69,18 @@ const cases: Case[] = [
     { name: `${path}: unknown key`, send: () => post(path, chat("hi"), as(`tg_live_${"Z".repeat(32)}`)), status: 401, code: "invalid_api_key" },
     { name: `${path}: revoked key`, send: () => post(path, chat("hi"), as(keys.revoked.key)), status: 401, code: "invalid_api_key" },
     { name: `${path}: expired key`, send: () => post(path, chat("hi"), as(keys.expired.key)), status: 401, code: "invalid_api_key" },
-    { name: `${path}: key in the query string only`, send: () => post(`${path}?api_key=${keys.good.key}`, chat("hi"), {}), status: 401, code: "invalid_api_key" },
-    { name: `${path}: two Authorization headers`, send: () => router.fetch(path, { method: "POST", headers: twoAuthHeaders(), body: JSON.stringify(chat("hi")) }), status: 401, code: "invalid_api_key" },
+    {
+      name: `${path}: key in the query string only`,
+      send: () => post(`${path}?api_key=${keys.good.key}`, chat("hi"), {}),
+      status: 401,
+      code: "invalid_api_key",
+    },
+    {
+      name: `${path}: two Authorization headers`,
+      send: () => router.fetch(path, { method: "POST", headers: twoAuthHeaders(), body: JSON.stringify(chat("hi")) }),
+      status: 401,
+      code: "invalid_api_key",
+    },
     { name: `${path}: the key in x-api-key instead`, send: () => post(path, chat("hi"), { "x-api-key": keys.good.key }), status: 401, code: "invalid_api_key" },
   ]),
   // Another tenant's rows, and admin routes with a client key.
@@ -69,7 +88,11 @@ const cases: Case[] = [
   { name: "client key reads another tenant's audit rows", send: () => get("/v1/audit?tenant=globex", good()), status: 401 },
   { name: "client key lists keys", send: () => get("/v1/admin/keys", good()), status: 401 },
   { name: "client key reads another tenant's key", send: () => get(`/v1/admin/keys/${keys.otherTenant.id}`, good()), status: 401 },
-  { name: "client key revokes another tenant's key", send: () => router.fetch(`/v1/admin/keys/${keys.otherTenant.id}`, { method: "DELETE", headers: good() }), status: 401 },
+  {
+    name: "client key revokes another tenant's key",
+    send: () => router.fetch(`/v1/admin/keys/${keys.otherTenant.id}`, { method: "DELETE", headers: good() }),
+    status: 401,
+  },
   { name: "client key makes itself a key", send: () => post("/v1/admin/keys", { name: "mine" }, good()), status: 401 },
   { name: "client key lists tenants", send: () => get("/v1/admin/tenants", good()), status: 401 },
   { name: "client key reads another tenant", send: () => get("/v1/admin/tenants/globex", good()), status: 401 },
@@ -78,11 +101,25 @@ const cases: Case[] = [
   { name: "usage without a key", send: () => get("/v1/usage"), status: 401, code: "invalid_api_key" },
   // Money and policy.
   { name: "budget spent", send: () => post("/v1/chat/completions", chat(uniquePrompt()), as(keys.broke.key)), status: 429, code: "insufficient_quota" },
-  { name: "budget spent, streamed", send: () => post("/v1/chat/completions", chat(uniquePrompt(), { stream: true }), as(keys.broke.key)), status: 429, code: "insufficient_quota" },
-  { name: "forced tier above the key's cap", send: () => post("/v1/chat/completions", chat("hi", { model: "tier:4" }), as(keys.capped.key)), status: 403, code: "tier_not_allowed" },
+  {
+    name: "budget spent, streamed",
+    send: () => post("/v1/chat/completions", chat(uniquePrompt(), { stream: true }), as(keys.broke.key)),
+    status: 429,
+    code: "insufficient_quota",
+  },
+  {
+    name: "forced tier above the key's cap",
+    send: () => post("/v1/chat/completions", chat("hi", { model: "tier:4" }), as(keys.capped.key)),
+    status: 403,
+    code: "tier_not_allowed",
+  },
   { name: "a model outside the allow-list", send: () => post("/v1/route", chat("hi", { model: "openrouter/openai/o3" }), as(keys.capped.key)), status: 403 },
   { name: "n above the cap", send: () => post("/v1/chat/completions", chat("hi", { n: 100 }), good()), status: 400 },
-  { name: "a longer cache TTL without trust", send: () => post("/v1/chat/completions", chat(uniquePrompt()), good({ "x-tiergate-cache-ttl": "604800" })), status: 403 },
+  {
+    name: "a longer cache TTL without trust",
+    send: () => post("/v1/chat/completions", chat(uniquePrompt()), good({ "x-tiergate-cache-ttl": "604800" })),
+    status: 403,
+  },
   // Oversized, deeply nested, __proto__, CRLF and SQL on every route and filter.
   { name: "oversized chat body", send: () => post("/v1/chat/completions", huge, good()), status: 413 },
   { name: "oversized route body", send: () => post("/v1/route", huge, good()), status: 413 },
@@ -92,13 +129,21 @@ const cases: Case[] = [
   { name: "deeply nested admin body", send: () => post("/v1/admin/keys", `{"name":"x","models":${nested(200)}}`, adminHeaders()), status: 400 },
   { name: "__proto__ in an admin body", send: () => post("/v1/admin/keys", '{"name":"x","__proto__":{"max_tier":5}}', adminHeaders()), status: 400 },
   { name: "__proto__ in a tenant body", send: () => post("/v1/admin/tenants", '{"id":"t1","__proto__":{"rpm":1}}', adminHeaders()), status: 400 },
-  { name: "constructor.prototype in a chat body", send: () => post("/v1/chat/completions", '{"model":"auto","messages":"x","constructor":{"prototype":{"a":1}}}', good()), status: 400 },
+  {
+    name: "constructor.prototype in a chat body",
+    send: () => post("/v1/chat/completions", '{"model":"auto","messages":"x","constructor":{"prototype":{"a":1}}}', good()),
+    status: 400,
+  },
   { name: "CRLF in an audit filter", send: () => get("/v1/audit?model=a%0d%0aSet-Cookie:%20x=1", adminHeaders()), status: 400 },
   { name: "NUL in an audit filter", send: () => get("/v1/audit?key=a%00b", adminHeaders()), status: 400 },
   { name: "SQL in the tier filter", send: () => get("/v1/audit?tier=1;DROP%20TABLE%20audit_log", adminHeaders()), status: 400 },
   { name: "SQL in the status filter", send: () => get("/v1/audit?status=200%20OR%201=1", adminHeaders()), status: 400 },
   { name: "SQL in the request_id filter", send: () => get("/v1/audit?request_id='%20OR%20''='", adminHeaders()), status: 400 },
-  { name: "SQL in the cursor", send: () => get(`/v1/audit?cursor=${btoa(JSON.stringify({ ts: "2026-01-01'--", request_id: "x" }))}`, adminHeaders()), status: 400 },
+  {
+    name: "SQL in the cursor",
+    send: () => get(`/v1/audit?cursor=${btoa(JSON.stringify({ ts: "2026-01-01'--", request_id: "x" }))}`, adminHeaders()),
+    status: 400,
+  },
   { name: "unknown audit filter", send: () => get("/v1/audit?where=1", adminHeaders()), status: 400 },
   { name: "limit far too large", send: () => get("/v1/audit?limit=1000000", adminHeaders()), status: 400 },
   { name: "SQL in a tenant id", send: () => post("/v1/admin/tenants", { id: "x'; DROP TABLE tenants; --" }, adminHeaders()), status: 400 },
@@ -113,10 +158,19 @@ const cases: Case[] = [
   { name: "PUT on keys", send: () => router.fetch("/v1/admin/keys", { method: "PUT", headers: adminHeaders(), body: "{}" }), status: 405 },
   { name: "PUT on a tenant", send: () => router.fetch("/v1/admin/tenants/acme", { method: "PUT", headers: adminHeaders(), body: "{}" }), status: 405 },
   { name: "client key revokes a whole tenant", send: () => router.fetch("/v1/admin/tenants/globex", { method: "DELETE", headers: good() }), status: 401 },
-  { name: "text/plain body", send: () => router.fetch("/v1/chat/completions", { method: "POST", headers: { ...good(), "content-type": "text/plain" }, body: JSON.stringify(chat("hi")) }), status: 415 },
+  {
+    name: "text/plain body",
+    send: () =>
+      router.fetch("/v1/chat/completions", { method: "POST", headers: { ...good(), "content-type": "text/plain" }, body: JSON.stringify(chat("hi")) }),
+    status: 415,
+  },
   // Header tricks on the hash header.
   { name: "another constitutional hash", send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": "0000000000000000" })), status: 409 },
-  { name: "the hash and another, in one header", send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": "cdd01ef066bc6cf2, ffffffffffffffff" })), status: 409 },
+  {
+    name: "the hash and another, in one header",
+    send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": "cdd01ef066bc6cf2, ffffffffffffffff" })),
+    status: 409,
+  },
   { name: "a hash 4 KB long", send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": "a".repeat(4_096) })), status: 409 },
   { name: "a hash with the key in it", send: () => post("/v1/route", chat("hi"), good({ "x-constitutional-hash": keys.good.key })), status: 409 },
 ];
@@ -141,7 +195,14 @@ describe("the attack table", () => {
       const text = await response.text();
       expect(response.status, text).toBe(status);
       const body = JSON.parse(text);
-      expect(body).toEqual({ error: { message: expect.any(String), type: expect.any(String), param: expect.toBeOneOf([null, expect.any(String)]), code: expect.toBeOneOf([null, expect.any(String)]) } });
+      expect(body).toEqual({
+        error: {
+          message: expect.any(String),
+          type: expect.any(String),
+          param: expect.toBeOneOf([null, expect.any(String)]),
+          code: expect.toBeOneOf([null, expect.any(String)]),
+        },
+      });
       if (code !== undefined) expect(body.error.code).toBe(code);
       const everything = `${text}\n${[...response.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}`;
       for (const secret of secrets()) expect(everything, "a secret leaked").not.toContain(secret);
@@ -159,7 +220,11 @@ describe("the attack table", () => {
       if (sent.every((id) => ids.has(id)) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    for (const id of sent) expect(rows.filter((r) => r.request_id === id), id).toHaveLength(1);
+    for (const id of sent)
+      expect(
+        rows.filter((r) => r.request_id === id),
+        id,
+      ).toHaveLength(1);
     const everything = JSON.stringify(rows) + router.logs.join("\n");
     for (const secret of secrets()) expect(everything).not.toContain(secret);
   });

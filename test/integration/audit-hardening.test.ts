@@ -7,7 +7,7 @@ import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
-import { chat, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -156,7 +156,12 @@ describe("many requests at once", () => {
     const responses = await Promise.all(
       Array.from({ length: 60 }, (_, i) => router.post("/v1/chat/completions", chat(uniquePrompt("burst"), { stream: i % 2 === 0 }))),
     );
-    const ids = await Promise.all(responses.map(async (r) => (await r.text(), r.headers.get("x-request-id")!)));
+    const ids = await Promise.all(
+      responses.map(async (r) => {
+        await r.text();
+        return r.headers.get("x-request-id")!;
+      }),
+    );
     expect(responses.map((r) => r.status)).toEqual(Array(60).fill(200));
     const rows = await rowsFor(ids);
     for (const id of ids) expect(rows.has(id), id).toBe(true);
@@ -169,7 +174,13 @@ describe("a client that hangs up", () => {
     const before = new Set((await auditRows(storage.db)).map((r) => String(r.request_id)));
     await new Promise<void>((resolve) => {
       const url = new URL(`${router.url}/v1/chat/completions`);
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", "content-length": "5000" } });
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": "5000" },
+      });
       req.on("error", () => resolve());
       req.write('{"model":"auto","messages":[{"role":"user","content":"half');
       setTimeout(() => {

@@ -1,12 +1,12 @@
 /** The audit log through workerd, against real Redis and Postgres: one signed record per request, provably. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { requestDigestKey } from "../../src/audit/record.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
 import { canonicalJson } from "../../src/crypto/canonical-json.ts";
-import { requestDigestKey } from "../../src/audit/record.ts";
 import { hmacSha256Hex, sha256Hex } from "../../src/crypto/digest.ts";
 import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
-import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -59,7 +59,6 @@ const verify = () => verifyAudit(async (text, params) => (await storage.db.query
 const admin = (query = "") => router.fetch(`/v1/audit${query}`, { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } });
 
 describe("one record per request", () => {
-
   it("stores exactly one row per request, in order, numbered without gaps", async () => {
     const rows = await flushUntil(sent.length);
     expect(rows).toHaveLength(sent.length);

@@ -1,6 +1,6 @@
 /** Table of malformed and hostile requests: each gets the right status and OpenAI's error body, never a 5xx. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chat, startRouter, type Router } from "../support/router.ts";
+import { chat, type Router, startRouter } from "../support/router.ts";
 
 const LIMIT = 2 * 1024 * 1024;
 let router: Router;
@@ -47,7 +47,12 @@ const CASES: Case[] = [
   { name: "n zero", body: chat("hi", { n: 0 }), status: 400, param: "n" },
   { name: "stream a string", body: chat("hi", { stream: "yes" }), status: 400, param: "stream" },
   { name: "five stop sequences", body: chat("hi", { stop: ["a", "b", "c", "d", "e"] }), status: 400, param: "stop" },
-  { name: "tool with a bad name", body: chat("hi", { tools: [{ type: "function", function: { name: "no spaces allowed" } }] }), status: 400, param: "tools[0].function.name" },
+  {
+    name: "tool with a bad name",
+    body: chat("hi", { tools: [{ type: "function", function: { name: "no spaces allowed" } }] }),
+    status: 400,
+    param: "tools[0].function.name",
+  },
   { name: "unknown response_format", body: chat("hi", { response_format: { type: "xml" } }), status: 400, param: "response_format.type" },
   { name: "JSON nested 100,000 deep", body: deep(100_000), status: 400, code: "invalid_json" },
   { name: "body over MAX_BODY_BYTES", body: chat("x".repeat(LIMIT + 10)), status: 413, code: "body_too_large" },
@@ -86,7 +91,13 @@ describe("hostile but valid input", () => {
   });
 
   it("invalid UTF-8 bytes get 400", async () => {
-    const bytes = new Uint8Array([...new TextEncoder().encode('{"messages":[{"role":"user","content":"'), 0xff, 0xfe, 0xc3, ...new TextEncoder().encode('"}]}')]);
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"messages":[{"role":"user","content":"'),
+      0xff,
+      0xfe,
+      0xc3,
+      ...new TextEncoder().encode('"}]}'),
+    ]);
     const response = await router.fetch("/v1/route", { method: "POST", headers: { "content-type": "application/json" }, body: bytes });
     expect(response.status).toBe(400);
     expect((await response.json()).error.code).toBe("invalid_encoding");

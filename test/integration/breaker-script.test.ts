@@ -1,6 +1,7 @@
 /** The breaker script on the real Redis: every way a circuit opens, stays open, and closes. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { createClient } from "redis";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BREAKER_SCRIPT } from "../../src/reliability/breaker-script.ts";
 import { SYSTEM_REDIS } from "../support/storage.ts";
 

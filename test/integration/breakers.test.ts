@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, startRouter, startTwoProviders, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const COOLDOWN_MS = 1_500;
@@ -49,7 +49,12 @@ const DEEPSEEK = "openrouter/deepseek/deepseek-chat-v3-0324";
 async function ask(router: Router) {
   const response = await router.post("/v1/chat/completions", chat(uniquePrompt("breaker"), { model: "tier:3" }));
   await response.arrayBuffer();
-  return { status: response.status, model: response.headers.get("x-tiergate-model"), attempts: response.headers.get("x-tiergate-attempts") ?? "", reason: response.headers.get("x-tiergate-reason") ?? "" };
+  return {
+    status: response.status,
+    model: response.headers.get("x-tiergate-model"),
+    attempts: response.headers.get("x-tiergate-attempts") ?? "",
+    reason: response.headers.get("x-tiergate-reason") ?? "",
+  };
 }
 const transitions = async () => storage.redis.hGetAll(`${storage.prefix}:health:transitions`);
 const publicHealth = async (router: Router) => (await router.fetch("/health")).json();
@@ -58,7 +63,12 @@ describe("a model's breaker, shared by two processes", () => {
   it("opens in one process after 3 failures, is obeyed by the other, and closes after a successful trial", async () => {
     groq.behaviour.errorStatus = 500;
     // Each request fails on groq and is answered by the fallback: three failures in a row.
-    for (let i = 0; i < 3; i++) expect(await ask(first)).toMatchObject({ status: 200, model: DEEPSEEK, attempts: expect.stringMatching(/^groq\/llama-3.3-70b-versatile upstream_error/) });
+    for (let i = 0; i < 3; i++)
+      expect(await ask(first)).toMatchObject({
+        status: 200,
+        model: DEEPSEEK,
+        attempts: expect.stringMatching(/^groq\/llama-3.3-70b-versatile upstream_error/),
+      });
     await sleep(50);
     expect(first.logs.join("\n")).toMatch(/"breaker":"model:groq\/llama-3.3-70b-versatile","state":"open"/);
     expect(await transitions()).toMatchObject({ [`model:${GROQ_70B}|open`]: "1" });

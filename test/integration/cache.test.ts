@@ -1,7 +1,7 @@
 /** The response cache through workerd, against real Redis behind the Upstash endpoint. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
@@ -157,7 +157,10 @@ describe("what an outside probe broke: the cache must never serve the wrong answ
     const before = new Set(await cacheKeys());
     await ask(prompt);
     let added: string[] = [];
-    await waitFor(async () => (added = (await cacheKeys()).filter((key) => !before.has(key))).length === 1);
+    await waitFor(async () => {
+      added = (await cacheKeys()).filter((key) => !before.has(key));
+      return added.length === 1;
+    });
     return storage.redis.ttl(added[0]!);
   };
 

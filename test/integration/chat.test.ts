@@ -1,7 +1,7 @@
 /** POST /v1/chat/completions through workerd against the fake provider. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, fakeProviders, startRouter, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, fakeProviders, type Router, startRouter, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 
 const KEY = "sk-or-test-0123456789abcdef";
 let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;

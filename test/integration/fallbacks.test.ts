@@ -1,7 +1,7 @@
 /** Retries and fallbacks before the first byte, against the fake provider, with every attempt in the audit row. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
@@ -44,7 +44,9 @@ describe("retries on the same model", () => {
     const response = await ask();
     expect(response.status).toBe(200);
     const model = response.headers.get("x-tiergate-model")!;
-    expect(response.headers.get("x-tiergate-attempts")).toMatch(new RegExp(`^${model} upstream_error \\d+ms, ${model} upstream_error \\d+ms, ${model} ok \\d+ms$`));
+    expect(response.headers.get("x-tiergate-attempts")).toMatch(
+      new RegExp(`^${model} upstream_error \\d+ms, ${model} upstream_error \\d+ms, ${model} ok \\d+ms$`),
+    );
     const row = await rowFor(response);
     expect(row.fallbacks_tried).toEqual([model]);
     expect((row.attempts as { outcome: string }[]).map((a) => a.outcome)).toEqual(["upstream_error", "upstream_error", "ok"]);

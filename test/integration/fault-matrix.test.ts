@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, startRouter, startTwoProviders, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { auditRows, clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const TIMEOUT_MS = 400;
@@ -20,14 +20,16 @@ beforeAll(async () => {
   storage = await startTestStorage();
   providers = await startTwoProviders();
   ({ groq } = providers);
-  router = await startRouter(providers.bindings({
-    ...storage.bindings,
-    UPSTREAM_RETRIES: "1",
-    UPSTREAM_RETRY_BASE_MS: "5",
-    UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
-    BREAKER_FAILURES: "3",
-    HEALTH_CACHE_MS: String(CACHE_MS),
-  }));
+  router = await startRouter(
+    providers.bindings({
+      ...storage.bindings,
+      UPSTREAM_RETRIES: "1",
+      UPSTREAM_RETRY_BASE_MS: "5",
+      UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
+      BREAKER_FAILURES: "3",
+      HEALTH_CACHE_MS: String(CACHE_MS),
+    }),
+  );
 });
 afterAll(async () => {
   await Promise.all([router.close(), providers.close()]);
@@ -51,13 +53,27 @@ async function send(n: number, extra: Record<string, unknown> = {}, between = 0)
     const startedAt = Date.now();
     const response = await router.post("/v1/chat/completions", chat(uniquePrompt("matrix"), { model: "tier:3", ...extra }));
     const body = await response.text();
-    sent.push({ id: response.headers.get("x-request-id")!, status: response.status, ms: Date.now() - startedAt, body, attempts: response.headers.get("x-tiergate-attempts") ?? "" });
+    sent.push({
+      id: response.headers.get("x-request-id")!,
+      status: response.status,
+      ms: Date.now() - startedAt,
+      body,
+      attempts: response.headers.get("x-tiergate-attempts") ?? "",
+    });
     if (between > 0) await sleep(between);
   }
   return sent;
 }
 
-type Row = { request_id: string; http_status: number; attempts: { model: string; outcome: string; ms: number }[] | null; fallbacks_tried: string[]; truncated: boolean; error_code: string | null; model: string };
+type Row = {
+  request_id: string;
+  http_status: number;
+  attempts: { model: string; outcome: string; ms: number }[] | null;
+  fallbacks_tried: string[];
+  truncated: boolean;
+  error_code: string | null;
+  model: string;
+};
 
 /** The audit rows of exactly these requests, once the flush has landed them all; fails on a missing or doubled row. */
 async function rowsOf(sent: Sent[]): Promise<Row[]> {
@@ -170,7 +186,10 @@ describe("the fault matrix", () => {
     expect(sent.slice(1).every((s) => s.ms < 500)).toBe(true);
     const rows = await rowsOf(sent);
     expectCompleteAttempts(rows);
-    expect(rows[0]!.attempts!.map((a) => `${a.model} ${a.outcome}`), JSON.stringify(sent.map((s) => s.attempts))).toEqual([`groq/${GROQ_70B} upstream_rate_limited`, `groq/${GROQ_70B} ok`]);
+    expect(
+      rows[0]!.attempts!.map((a) => `${a.model} ${a.outcome}`),
+      JSON.stringify(sent.map((s) => s.attempts)),
+    ).toEqual([`groq/${GROQ_70B} upstream_rate_limited`, `groq/${GROQ_70B} ok`]);
   });
 
   it("flapping: a model that goes down and up every 600 ms never costs a request", async () => {

@@ -4,11 +4,12 @@
  * a latency bound, restores the server, flushes, and counts exactly the records it
  * sent, with no sequence gaps.
  */
+
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
-import { chat, startWithFakeProvider, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
-import pg from "pg";
 
 const N = 12;
 let storage: TestStorage;

@@ -76,7 +76,9 @@ describe("tokens per minute", () => {
 
 describe("budgets", () => {
   it("lets ten concurrent first requests spend no more than the budget", async () => {
-    const probe = await (await one.router.post("/v1/route", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer((await makeKey({})).key))).json();
+    const probe = await (
+      await one.router.post("/v1/route", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer((await makeKey({})).key))
+    ).json();
     const estimate = probe.estimated_cost_usd as number;
     const { key } = await makeKey({ daily_budget_usd: Number((estimate * 3.5).toFixed(6)) });
     one.fake.behaviour.latencyMs = 400; // every reservation is made before any answer settles
@@ -161,7 +163,12 @@ describe("with Redis down", () => {
   it("serves within no limit but says so, and refuses a budgeted key (budgets fail closed)", async () => {
     const limited = await makeKey({ rpm: 1 });
     const budgeted = await makeKey({ daily_budget_usd: 10 });
-    const cut = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", REDIS_TIMEOUT_MS: "200" });
+    const cut = await startWithFakeProvider({
+      ...storage.bindings,
+      REQUIRE_API_KEY: "true",
+      UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
+      REDIS_TIMEOUT_MS: "200",
+    });
     try {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {

@@ -1,12 +1,13 @@
 /** The local stand-ins speak the production protocols: @upstash/redis and Neon's driver work unchanged. */
-import { Redis } from "@upstash/redis/cloudflare";
-import { neon, neonConfig } from "@neondatabase/serverless";
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { neon, neonConfig } from "@neondatabase/serverless";
+import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPool } from "../../scripts/db.ts";
-import { migrate, readMigrations } from "../../scripts/migrate.ts";
 import { startUpstashRest, type UpstashRest } from "../../scripts/local/upstash-rest.ts";
+import { migrate, readMigrations } from "../../scripts/migrate.ts";
 import { SYSTEM_REDIS, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
@@ -119,9 +120,7 @@ describe("npm run migrate", () => {
   });
 
   it("partitions the audit log by month and indexes it for the usual questions", async () => {
-    const { rows: parts } = await storage.db.query(
-      "SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'audit_log'::regclass",
-    );
+    const { rows: parts } = await storage.db.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'audit_log'::regclass");
     expect(parts[0].n).toBeGreaterThanOrEqual(14);
     const { rows: indexes } = await storage.db.query("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_log'");
     expect(indexes.map((r) => r.indexname)).toEqual(

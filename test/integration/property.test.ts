@@ -28,11 +28,23 @@ afterAll(async () => {
 
 const printable = fc.string({ unit: fc.constantFrom(..." !#$%&'()*+,-./0123456789:;<=>?@ABCXYZabcxyz[]^_`{|}~\""), maxLength: 40 });
 const role = fc.constantFrom("system", "developer", "user", "assistant", "tool", "function", "robot", "", "__proto__");
-const content = fc.oneof(fc.string({ maxLength: 200 }), fc.constant(null), fc.array(fc.record({ type: fc.constantFrom("text", "image_url", "bogus"), text: fc.string() }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 3 }));
-const message = fc.record({ role, content, name: fc.option(fc.string(), { nil: undefined }), tool_call_id: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ["role"] });
+const content = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.constant(null),
+  fc.array(fc.record({ type: fc.constantFrom("text", "image_url", "bogus"), text: fc.string() }), { maxLength: 3 }),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+const message = fc.record(
+  { role, content, name: fc.option(fc.string(), { nil: undefined }), tool_call_id: fc.option(fc.string(), { nil: undefined }) },
+  { requiredKeys: ["role"] },
+);
 const chatLike = fc.record(
   {
-    model: fc.oneof(fc.constantFrom("auto", "tier:1", "tier:3", "tier:5", "tier:9", "groq/llama-3.1-8b-instant", "mistralai/mistral-nemo", ""), fc.string({ maxLength: 30 }), fc.integer()),
+    model: fc.oneof(
+      fc.constantFrom("auto", "tier:1", "tier:3", "tier:5", "tier:9", "groq/llama-3.1-8b-instant", "mistralai/mistral-nemo", ""),
+      fc.string({ maxLength: 30 }),
+      fc.integer(),
+    ),
     messages: fc.oneof(fc.array(message, { maxLength: 4 }), fc.jsonValue({ maxDepth: 2 })),
     temperature: fc.oneof(fc.double(), fc.string(), fc.constant(null)),
     max_tokens: fc.oneof(fc.integer(), fc.double(), fc.constant(1e20)),
@@ -53,8 +65,20 @@ const body = fc.oneof(
 );
 const headers = fc.record(
   {
-    "content-type": fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded", "APPLICATION/JSON"),
-    authorization: fc.oneof(printable, fc.constant("Bearer "), printable.map((s) => `Bearer ${s}`), fc.constant("KEY")),
+    "content-type": fc.constantFrom(
+      "application/json",
+      "application/json; charset=utf-8",
+      "text/plain",
+      "",
+      "application/x-www-form-urlencoded",
+      "APPLICATION/JSON",
+    ),
+    authorization: fc.oneof(
+      printable,
+      fc.constant("Bearer "),
+      printable.map((s) => `Bearer ${s}`),
+      fc.constant("KEY"),
+    ),
     "x-constitutional-hash": fc.oneof(fc.constant("cdd01ef066bc6cf2"), printable),
     "cache-control": fc.constantFrom("no-cache", "no-store", "max-age=0", "no-cache, no-store", "garbage", "max-age=abc"),
     "x-tiergate-cache-ttl": fc.oneof(printable, fc.integer().map(String)),

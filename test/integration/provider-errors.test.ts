@@ -1,7 +1,7 @@
 /** A provider's errors as the client sees them: its own words where they help, never its internals or any secret. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, startWithFakeProvider, uniquePrompt, type Router } from "../support/router.ts";
+import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 
 // A careless operator's short provider key: it must be redacted whatever its length.
 const SHORT_KEY = "k1";

@@ -1,6 +1,6 @@
 /** The decision, the registry, health and the constitutional-hash rules, through workerd. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chat, startRouter, type Router } from "../support/router.ts";
+import { chat, type Router, startRouter } from "../support/router.ts";
 
 const HASH = "cdd01ef066bc6cf2";
 const ADMIN_KEY = "routes-admin-key-0123456789";
@@ -23,8 +23,14 @@ describe("POST /v1/route with no provider key", () => {
   });
 
   it.each([
-    ["a multi-part proof", "Prove that for every integer n >= 1 the sum 1^3 + ... + n^3 equals (n(n+1)/2)^2. First prove it by induction, then give a combinatorial proof, and finally show that the identity fails for fourth powers."],
-    ["a system design", "Design a multi-region event-sourcing architecture for a payments system: describe the data model, consensus and replication strategy, how you ensure exactly-once processing, the failure modes, and the latency and consistency trade-offs. Compare at least two alternatives."],
+    [
+      "a multi-part proof",
+      "Prove that for every integer n >= 1 the sum 1^3 + ... + n^3 equals (n(n+1)/2)^2. First prove it by induction, then give a combinatorial proof, and finally show that the identity fails for fourth powers.",
+    ],
+    [
+      "a system design",
+      "Design a multi-region event-sourcing architecture for a payments system: describe the data model, consensus and replication strategy, how you ensure exactly-once processing, the failure modes, and the latency and consistency trade-offs. Compare at least two alternatives.",
+    ],
   ])("answers %s with tier 4 or 5", async (_, prompt) => {
     const decision = await (await router.post("/v1/route", chat(prompt))).json();
     expect(decision.tier).toBeGreaterThanOrEqual(4);
@@ -36,7 +42,15 @@ describe("POST /v1/route with no provider key", () => {
   it("escalates an image to a vision-capable model", async () => {
     const body = {
       model: "tier:1",
-      messages: [{ role: "user", content: [{ type: "text", text: "hi" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "hi" },
+            { type: "image_url", image_url: { url: "https://x/y.png" } },
+          ],
+        },
+      ],
     };
     const decision = await (await router.post("/v1/route", body)).json();
     expect(decision.tier).toBe(2);

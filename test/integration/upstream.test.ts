@@ -1,6 +1,6 @@
 /** The provider adapter against the fake upstream over loopback (in Node; the worker tests cover workerd). */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import type { Provider } from "../../src/config/env.ts";
 import { ApiError } from "../../src/openai/errors.ts";
 import { callUpstream, type UpstreamRequest } from "../../src/providers/upstream.ts";
@@ -21,14 +21,19 @@ const streamed = (clientWantsUsage = false): UpstreamRequest =>
   request({ stream: true, clientWantsUsage, body: { model: "m", messages: [], stream: true, stream_options: { include_usage: true } } });
 
 async function failure(call: Promise<unknown>): Promise<ApiError> {
-  const error = await call.then(() => undefined, (e: unknown) => e);
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ApiError);
   return error as ApiError;
 }
 
 beforeAll(async () => (fake = await startFakeUpstream()));
 afterAll(() => fake.close());
-beforeEach(() => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }));
+beforeEach(() => {
+  fake.behaviour = { ...DEFAULT_BEHAVIOUR };
+});
 
 describe("callUpstream, JSON", () => {
   it("returns the provider's body and reads its usage, sending the key as a bearer token", async () => {
@@ -65,9 +70,7 @@ describe("callUpstream, JSON", () => {
     fake.behaviour.latencyMs = 500;
     const slow = await failure(callUpstream(request({ timeoutMs: 100 })));
     expect(slow.status).toBe(504);
-    const closed = await failure(
-      callUpstream(request({ provider: { ...provider(), baseUrl: "http://127.0.0.1:9/v1" } })),
-    );
+    const closed = await failure(callUpstream(request({ provider: { ...provider(), baseUrl: "http://127.0.0.1:9/v1" } })));
     expect(closed.status).toBe(502);
     expect(closed.code).toBe("upstream_unreachable");
   });

@@ -1,8 +1,8 @@
 /** The router in workerd for tests, with the fake provider and request helpers. */
-import { DEFAULT_BEHAVIOUR, startFakeUpstream, type FakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { startRouter } from "../../scripts/local/worker.ts";
 
-export { startRouter, type Router } from "../../scripts/local/worker.ts";
+export { type Router, startRouter } from "../../scripts/local/worker.ts";
 
 /** Bindings that point both built-in providers at a fake upstream (retry backoff kept short: tests need no real waits). */
 export function fakeProviders(baseUrl: string, key = "test-key-0123456789"): Record<string, string> {
@@ -26,7 +26,9 @@ export async function startWithFakeProvider(bindings: Record<string, string> = {
   return {
     fake,
     router,
-    reset: (): void => void (fake.behaviour = { ...DEFAULT_BEHAVIOUR }),
+    reset: (): void => {
+      fake.behaviour = { ...DEFAULT_BEHAVIOUR };
+    },
     close: async (): Promise<void> => {
       await router.close();
       await fake.close();

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import pg from "pg";
 import { createClient } from "redis";
-import { freePort, startPostgresCluster, startRedisServer, type Service } from "../../scripts/local/services.ts";
-import { startStack, type Stack } from "../../scripts/local/stack.ts";
+import { freePort, type Service, startPostgresCluster, startRedisServer } from "../../scripts/local/services.ts";
+import { type Stack, startStack } from "../../scripts/local/stack.ts";
 
 export const SYSTEM_REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const SYSTEM_POSTGRES = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

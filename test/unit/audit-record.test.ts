@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasValidHmac, recordFromRow, signRecord, type AuditRecord } from "../../src/audit/record.ts";
+import { type AuditRecord, hasValidHmac, recordFromRow, signRecord } from "../../src/audit/record.ts";
 
 const record: AuditRecord = {
   seq: 42,

@@ -58,7 +58,13 @@ describe("cacheKey", () => {
       user("Name three primes.", { response_format: { type: "json_object" } }),
       user("Name three primes.", { model: "tier:4" }),
       user("Name three primes.", { model: "groq/llama-3.1-8b-instant" }),
-      { model: "auto", messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Name three primes." }] },
+      {
+        model: "auto",
+        messages: [
+          { role: "system", content: "Be terse." },
+          { role: "user", content: "Name three primes." },
+        ],
+      },
     ];
     const keys = await Promise.all(variants.map((variant) => keyOf(variant)));
     expect(new Set([base, ...keys]).size).toBe(variants.length + 1);

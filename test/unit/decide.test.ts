@@ -3,7 +3,7 @@ import { parseConfig } from "../../src/config/env.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { ApiError } from "../../src/openai/errors.ts";
 import { decide } from "../../src/routing/decide.ts";
-import { pickModel, type Demand } from "../../src/routing/pick.ts";
+import { type Demand, pickModel } from "../../src/routing/pick.ts";
 import { testModel } from "../support/models.ts";
 
 const model = testModel;
@@ -59,7 +59,10 @@ describe("decide", () => {
 
   it("routes a greeting low and a hard proof high", () => {
     expect(decide(ask("hi there!"), config).tier).toBeLessThanOrEqual(2);
-    const hard = decide(ask("Prove rigorously that every bounded monotone sequence of real numbers converges, then derive the Bolzano-Weierstrass theorem from it."), config);
+    const hard = decide(
+      ask("Prove rigorously that every bounded monotone sequence of real numbers converges, then derive the Bolzano-Weierstrass theorem from it."),
+      config,
+    );
     expect(hard.tier).toBeGreaterThanOrEqual(4);
     expect(hard.reasons[0]).toMatch(/proof or derivation request/);
   });

@@ -22,7 +22,10 @@ describe("pairMetrics (RouteLLM's APGR and CPT)", () => {
   });
 
   it("scores the reverse order low, and is symmetric around random", () => {
-    const reversed = pairMetrics(rows.map((r) => ({ ...r, score: -r.score })), ties);
+    const reversed = pairMetrics(
+      rows.map((r) => ({ ...r, score: -r.score })),
+      ties,
+    );
     expect(reversed.apgr).toBeCloseTo(0.25, 10);
     expect(pairMetrics(rows, ties).apgr + reversed.apgr).toBeCloseTo(1, 10);
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENV_VARIABLES, parseConfig } from "../../src/config/env.ts";
-import { DEFAULT_MODELS, RegistrySchema, TIERS, loadRegistry } from "../../src/config/registry.ts";
+import { DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "../../src/config/registry.ts";
 import { costUsd } from "../../src/providers/usage.ts";
 import { VERSION } from "../../src/version.ts";
 
@@ -9,7 +9,11 @@ describe("the built-in registry", () => {
   it("is valid, has at least 11 models, and covers all five tiers from OpenRouter and Groq", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(11);
-    for (const tier of TIERS) expect(DEFAULT_MODELS.some((m) => m.tier === tier), `tier ${tier}`).toBe(true);
+    for (const tier of TIERS)
+      expect(
+        DEFAULT_MODELS.some((m) => m.tier === tier),
+        `tier ${tier}`,
+      ).toBe(true);
     expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq"]));
   });
 
@@ -66,7 +70,11 @@ describe("providers", () => {
 
 describe("reliability settings", () => {
   it("reads per-tier strategies and per-provider probes as JSON, leaving unnamed tiers cost-first", () => {
-    const config = parseConfig({ TIER_STRATEGIES: '{"2":"latency","4":"weighted"}', PROVIDER_PROBES: '{"groq":"completion"}', BREAKER_COOLDOWN_SECONDS: "1.5" });
+    const config = parseConfig({
+      TIER_STRATEGIES: '{"2":"latency","4":"weighted"}',
+      PROVIDER_PROBES: '{"groq":"completion"}',
+      BREAKER_COOLDOWN_SECONDS: "1.5",
+    });
     expect(config.strategies).toEqual({ 1: "cost", 2: "latency", 3: "cost", 4: "weighted", 5: "cost" });
     expect(config.probes.kinds).toEqual({ groq: "completion" });
     expect(config.breaker).toMatchObject({ failures: 5, errorRatePct: 50, cooldownMs: 1_500, viewTtlMs: 1_000 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseThresholds } from "../../src/config/policy.ts";
+import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import { hashPhrase, hashWord, LEXICON_SIZE, SIGNALS, signalFlags } from "../../src/routing/lexicon.ts";
 import { DEFAULT_THRESHOLDS } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 import { selectTier } from "../../src/routing/tier.ts";
-import { LEXICON_SIZE, SIGNALS, hashPhrase, hashWord, signalFlags } from "../../src/routing/lexicon.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
 
 const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
   ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;

@@ -1,7 +1,7 @@
 /** Picking around open circuits and by each tier's strategy: pure functions, health and randomness passed in. */
 import { describe, expect, it } from "vitest";
 import type { Model, Tier } from "../../src/config/registry.ts";
-import { NO_HEALTH, pickModel, type Demand, type RoutingHealth } from "../../src/routing/pick.ts";
+import { type Demand, NO_HEALTH, pickModel, type RoutingHealth } from "../../src/routing/pick.ts";
 import { orderByStrategy } from "../../src/routing/strategy.ts";
 import { testModel } from "../support/models.ts";
 
@@ -12,7 +12,10 @@ const demand: Demand = { promptTokens: 100, outputTokens: 100, reservedOutputTok
 const all = (): boolean => true;
 const cost = { 1: "cost", 2: "cost", 3: "cost", 4: "cost", 5: "cost" } as const;
 /** Draws from a fixed sequence, so a test says exactly which models were drawn. */
-const draws = (...values: number[]) => () => values.shift() ?? 0;
+const draws =
+  (...values: number[]) =>
+  () =>
+    values.shift() ?? 0;
 const health = (open: Record<string, string>, latency: Record<string, number> = {}, random = Math.random): RoutingHealth => ({
   blocked: (m) => open[m.id] ?? open[`provider:${m.provider}`],
   latencyMs: (m) => latency[m.id],
@@ -38,7 +41,9 @@ describe("pickModel around open circuits", () => {
   });
 
   it("finds nothing when every model is open", () => {
-    expect(pickModel(registry, 1, demand, all, { health: health({ "provider:groq": "down", "provider:openrouter": "down" }), strategies: cost })).toBeUndefined();
+    expect(
+      pickModel(registry, 1, demand, all, { health: health({ "provider:groq": "down", "provider:openrouter": "down" }), strategies: cost }),
+    ).toBeUndefined();
     expect(pickModel(registry, 1, demand, all, { health: NO_HEALTH, strategies: cost })?.model.id).toBe("g1");
   });
 });
@@ -67,7 +72,10 @@ describe("orderByStrategy", () => {
     const latency: Record<string, number> = { cheap: 300, mid: 200, dear: 100 };
     const firsts: Record<string, number> = { cheap: 0, mid: 0, dear: 0 };
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed - 1) / 2147483646;
+    };
     for (let i = 0; i < 3_000; i++) firsts[orderByStrategy(tier, "latency", { latencyMs: (m) => latency[m.id], random }).models[0]!.id]! += 1;
     expect(firsts.cheap).toBe(0);
     expect(firsts.dear).toBeGreaterThan(firsts.mid!);

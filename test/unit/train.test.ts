@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { train, vectorize } from "../../scripts/train/logistic.ts";
+import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
 
 /** Synthetic prompts: proofs need the strong model, greetings do not. */
 const prompts = [
-  ...Array.from({ length: 40 }, (_, i) => ({ prompt: `Prove that the sum of the first ${i + 2} odd numbers is a square, rigorously.`, target: 1, file: "hard" })),
+  ...Array.from({ length: 40 }, (_, i) => ({
+    prompt: `Prove that the sum of the first ${i + 2} odd numbers is a square, rigorously.`,
+    target: 1,
+    file: "hard",
+  })),
   ...Array.from({ length: 40 }, (_, i) => ({ prompt: i % 2 ? "hello there!" : `thanks, bye ${i}`, target: 0, file: "easy" })),
 ];
 const set = { vectors: prompts.map((p) => vectorize(p.prompt)), targets: prompts.map((p) => p.target), files: prompts.map((p) => p.file) };
