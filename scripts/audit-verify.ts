@@ -5,7 +5,8 @@
  * it cannot run. Needs DATABASE_URL and AUDIT_HMAC_KEY (and the Upstash variables for
  * the counter check); with none set it uses the local stack `npm run dev` runs.
  */
-import { type IssuedNumbers, isClean, verifyAudit } from "../src/audit/verify.ts";
+import { readIssued } from "../src/audit/scheduled-audit.ts";
+import { isClean, verifyAudit } from "../src/audit/verify.ts";
 import { describeDatabase, openPool, openRedis, requireSetting, setting } from "./db.ts";
 
 const databaseUrl = requireSetting("DATABASE_URL");
@@ -15,7 +16,8 @@ console.log(`verifying the audit log in ${describeDatabase(databaseUrl)}`);
 const pool = openPool(databaseUrl);
 let code = 2;
 try {
-  const issued = await issuedNumbers();
+  const redis = openRedis();
+  const issued = redis === undefined ? undefined : await readIssued(redis, prefix);
   const report = await verifyAudit(async (text, params) => (await pool.query(text, [...params])).rows, hmacKey, issued);
   const name = (r: { seq: number | null; request_id: string | null }): string => `seq ${r.seq ?? "(unnumbered)"} request ${r.request_id ?? "(unknown)"}`;
   const range = (r: { from: number; to: number }): string => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`);
@@ -43,14 +45,3 @@ try {
 }
 // The WebSocket driver can keep the event loop alive after end(); the verdict is in, so leave now.
 process.exit(code);
-
-async function issuedNumbers(): Promise<IssuedNumbers | undefined> {
-  const redis = openRedis();
-  if (redis === undefined) return undefined;
-  const [counter, queue] = await Promise.all([redis.get<string>(`${prefix}:audit:seq`), redis.lrange<string>(`${prefix}:audit:queue`, 0, -1)]);
-  const queued = queue.flatMap((item) => {
-    const seq = /"seq":(\d+)/.exec(item)?.[1];
-    return seq === undefined ? [] : [Number(seq)];
-  });
-  return { counter: Number(counter ?? 0), queued };
-}

@@ -17,9 +17,10 @@ import {
   showKeyRoute,
   showTenantRoute,
 } from "./routes/admin-keys.ts";
-import { auditSummary, listAudit } from "./routes/audit.ts";
+import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { health } from "./routes/health.ts";
+import { metrics } from "./routes/metrics.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
 import { usage } from "./routes/usage.ts";
@@ -35,12 +36,14 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/models/:id{.+}": { GET: retrieveModel },
   "/v1/audit": { GET: listAudit },
   "/v1/audit/summary": { GET: auditSummary },
+  "/v1/audit/runs": { GET: auditRuns },
   "/v1/usage": { GET: usage },
   "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
   "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
   "/v1/admin/tenants": { GET: listTenantsRoute, POST: createTenantRoute },
   "/v1/admin/tenants/:id": { GET: showTenantRoute, DELETE: revokeTenantRoute },
   "/health": { GET: health },
+  "/metrics": { GET: metrics },
 };
 
 /** The routes a client key opens (and, once keys exist, the only way in). */

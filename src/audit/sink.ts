@@ -1,16 +1,12 @@
 /**
- * Where audit records go. Failure policy, in order:
- * 1. numbered by Redis INCRBY and pushed to the Redis queue (with the cache writes and the breakers'
- *    reports of the batch's provider calls: one pipeline per batch);
+ * Where audit records go (sent by the after-response batch, src/pipeline). Failure policy, in order:
+ * 1. numbered by Redis INCRBY and pushed to the Redis queue, in the batch's one pipeline;
  * 2. Redis unreachable: straight into Postgres (unnumbered if INCR failed; the flush numbers it later);
  * 3. both unreachable: held in the isolate and retried by the next write and by the cron.
  * Nothing is dropped silently: a full hold drops its oldest record and counts it.
  */
 
-import type { CacheWrite } from "../cache/response-cache.ts";
 import type { Config } from "../config/env.ts";
-import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
-import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor, type Sql } from "../storage/postgres.ts";
 import { redisFor, redisKey } from "../storage/redis.ts";
@@ -42,101 +38,38 @@ export async function reserveSequence(config: Config): Promise<number | undefine
   }
 }
 
-type Pending = { record: AuditRecord; cacheWrite: CacheWrite | undefined };
+/** A batch's records (how many), numbered and signed, and which of them the Redis queue can take. */
+export type PreparedAudit = { size: number; audited: boolean; signed: SignedRecord[]; queueable: SignedRecord[] };
 
-/**
- * The batch that is still taking records. Requests close in time share it: one INCRBY
- * numbers them all and one pipeline queues them with their cache writes.
- *
- * Workers rule: a request may only wait on I/O it started itself. The request that
- * opens a batch (its leader) sets the timer and sends the batch from its own context,
- * and its `waitUntil` waits for that. A request that joins an open batch hands its
- * record over and waits for nothing, so no request ever waits on a promise another
- * request's context must settle (workerd cancels such a request as hung).
- */
-let open: Pending[] | undefined;
-const BATCH_MAX = 64;
-const BATCH_WAIT_MS = 2;
-
-/**
- * Signs and stores the record after the response, sending `cacheWrite` with it.
- * The promise is the work this request owns: the batch it leads, or nothing when it
- * joined another request's batch.
- */
-export function writeRecord(config: Config, record: AuditRecord, cacheWrite?: CacheWrite): Promise<void> {
-  const item = { record, cacheWrite };
-  if (open !== undefined && open.length < BATCH_MAX) {
-    open.push(item);
-    return Promise.resolve();
-  }
-  const batch: Pending[] = [item];
-  open = batch;
-  return new Promise<void>((resolve) => {
-    setTimeout(() => {
-      if (open === batch) open = undefined;
-      void sendBatch(config, batch).then(() => resolve());
-    }, BATCH_WAIT_MS);
-  });
+/** Numbers (one INCRBY) and signs the batch's records, when the audit log is configured. */
+export async function prepareAudit(config: Config, records: AuditRecord[]): Promise<PreparedAudit> {
+  const audited = postgresFor(config) !== undefined && config.audit.hmacKey !== undefined;
+  if (!audited) return { size: records.length, audited, signed: [], queueable: [] };
+  await numberBatch(config, records);
+  const signed = await Promise.all(records.map((record) => signRecord(record, config.audit.hmacKey!)));
+  return { size: records.length, audited, signed, queueable: signed.filter((record) => record.seq !== null) };
 }
 
 /**
- * Stores one record now, in the caller's context, and says where it went. Strict mode
- * answers by it: with nowhere durable the record is not held but reported "failed",
- * so the caller can refuse and record the refusal instead.
+ * Stores what the Redis queue did not take straight into Postgres, or holds it; says
+ * where each record went, in order. With `hold: false` (strict mode) a record with
+ * nowhere durable to go is reported "failed" instead of held.
  */
-export async function writeRecordNow(config: Config, record: AuditRecord, cacheWrite?: CacheWrite): Promise<Destination> {
-  const [where] = await sendBatch(config, [{ record, cacheWrite }], { hold: false });
-  return where!;
-}
-
-/** Numbers, signs and stores the batch; says where each record went, in order. */
-async function sendBatch(config: Config, batch: Pending[], options = { hold: true }): Promise<Destination[]> {
-  const redis = redisFor(config);
-  const sql = postgresFor(config);
-  const key = config.audit.hmacKey;
-  const audited = sql !== undefined && key !== undefined;
-  if (audited)
-    await numberBatch(
-      config,
-      batch.map((item) => item.record),
-    );
-  const signed = audited ? await Promise.all(batch.map((item) => signRecord(item.record, key))) : [];
-  const queued = signed.filter((record) => record.seq !== null);
-  const cacheWrites = batch.flatMap((item) => (item.cacheWrite ? [item.cacheWrite] : []));
-  const breakers = breakerCall(
-    config,
-    batch.flatMap((item) => reportsFrom(config, item.record)),
-  );
-  let redisTookQueue = false;
-  if (redis !== undefined && (queued.length + cacheWrites.length > 0 || breakers !== undefined)) {
-    try {
-      const pipeline = redis.pipeline();
-      // First, so its answer (the circuits it moved) is the pipeline's first.
-      if (breakers !== undefined) pipeline.eval(BREAKER_SCRIPT, breakers.keys, breakers.args);
-      if (queued.length > 0) pipeline.rpush(queueKey(config), ...queued.map((record) => JSON.stringify(record)));
-      // NX: an entry lives out its TTL; no client's answer replaces another's early.
-      for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
-      const answers = await tracked("redis", () => pipeline.exec());
-      if (breakers !== undefined) noteTransitions(config, answers[0]);
-      redisTookQueue = true;
-    } catch {
-      // Redis failed: the records go to Postgres below; the cache entries stay in the isolate only
-    }
-  }
-  if (!audited) return batch.map(() => "off");
-  const rest = redisTookQueue ? signed.filter((record) => record.seq === null) : signed;
+export async function storeUnqueued(config: Config, audit: PreparedAudit, queued: boolean, hold: boolean): Promise<Destination[]> {
+  if (!audit.audited) return Array.from({ length: audit.size }, () => "off");
+  const rest = queued ? audit.signed.filter((record) => record.seq === null) : audit.signed;
   let restWent: Destination = "postgres";
   if (rest.length > 0) {
     try {
-      await insertRecords(sql, [...rest, ...held]);
+      await insertRecords(postgresFor(config)!, [...rest, ...held]);
       held.length = 0;
     } catch {
-      if (options.hold) rest.forEach(hold);
-      restWent = options.hold ? "held" : "failed";
+      if (hold) rest.forEach(holdRecord);
+      restWent = hold ? "held" : "failed";
     }
   }
   const inRest = new Set(rest.map((record) => record.request_id));
-  return batch.map((item) => (inRest.has(item.record.request_id) ? restWent : "queued"));
+  return audit.signed.map((record) => (inRest.has(record.request_id) ? restWent : "queued"));
 }
 
 /** Gives the batch's unnumbered records consecutive numbers with one INCRBY; leaves them unnumbered if Redis cannot. */
@@ -176,7 +109,7 @@ export async function insertRecords(sql: Sql, records: readonly (SignedRecord | 
   await tracked("postgres", () => sql(`INSERT INTO audit_log SELECT * FROM json_populate_recordset(NULL::audit_log, $1::json) ON CONFLICT DO NOTHING`, [json]));
 }
 
-function hold(record: SignedRecord): void {
+function holdRecord(record: SignedRecord): void {
   if (held.length >= HOLD_LIMIT) {
     held.shift();
     droppedFromHold += 1;

@@ -4,7 +4,6 @@
  * before it for JSON answers).
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { CacheWrite } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { Model } from "../config/registry.ts";
@@ -14,6 +13,7 @@ import type { AppEnv } from "../http/app-env.ts";
 import type { ChatRequest } from "../openai/chat-request.ts";
 import { ApiError } from "../openai/errors.ts";
 import { renderError } from "../openai/render.ts";
+import { type AfterContext, type AfterWork, afterResponse, afterResponseNow } from "../pipeline/after-response.ts";
 import type { Attempt } from "../providers/attempts.ts";
 import type { StreamOutcome } from "../providers/sse-relay.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
@@ -23,7 +23,7 @@ import { type Settlement, settle } from "../security/settlement.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 import { type AuditRecord, type CacheStatus, requestDigestKey } from "./record.ts";
-import { reserveSequence, writeRecord, writeRecordNow } from "./sink.ts";
+import { reserveSequence } from "./sink.ts";
 
 /** What a request's handlers learn along the way; the record is made from it at the end. */
 export type AuditDraft = {
@@ -48,8 +48,6 @@ export type AuditDraft = {
   upstreamMs?: number;
   /** For streamed answers: how the stream ended, known only then. */
   stream?: Promise<StreamOutcome>;
-  /** The Redis half of a complete answer's cache write, sent with the record; never set for errors or broken streams. */
-  cacheWrite?: CacheWrite | undefined;
 };
 
 /** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
@@ -57,8 +55,8 @@ const CLIENT_CLOSED = 499;
 
 export function auditTrail(): MiddlewareHandler<AppEnv> {
   return async function auditTrailMiddleware(c, next) {
-    // Health probes come every few seconds from load balancers; they are not requests a tenant makes.
-    if (c.req.path === "/health") {
+    // Health probes and metric scrapes come every few seconds from machines; they are not requests a tenant makes.
+    if (c.req.path === "/health" || c.req.path === "/metrics") {
       await next();
       c.header("x-tiergate-cache", "BYPASS");
       return;
@@ -67,6 +65,8 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
     const startedAt = Date.now();
     const draft: AuditDraft = { fallbacksTried: [], cacheStatus: "BYPASS" };
     c.set("audit", draft);
+    const after: AfterContext = {};
+    c.set("after", after);
     // Strict mode numbers the record up front, as its proof that Redis can take it; otherwise the batch numbers it.
     const strict = config.audit.mode === "strict";
     const sequence = strict ? await reserveSequence(config) : undefined;
@@ -74,27 +74,33 @@ export function auditTrail(): MiddlewareHandler<AppEnv> {
       const outcome = draft.stream ? await draft.stream : undefined;
       return buildRecord(c, draft, startedAt, sequence, outcome);
     };
-    /** Writes the record (with the cache write, when given) and settles what the request reserved. */
-    const finish = (cacheWrite?: CacheWrite): Promise<unknown> =>
-      record().then((made) => Promise.all([writeRecord(config, made, cacheWrite), settleFor(config, draft, made)]));
+    /** The request's after-response work: its record, and (for an answer the client got) its cache write. */
+    const work = (made: AuditRecord, answered: boolean): AfterWork => ({
+      record: made,
+      cacheWrite: answered ? after.cacheWrite : undefined,
+      firstTokenMs: after.firstTokenAt === undefined ? undefined : after.firstTokenAt - startedAt,
+    });
+    /** Sends the record with the rest of the after-response work, and settles what the request reserved. */
+    const finish = (answered: boolean): Promise<unknown> =>
+      record().then((made) => Promise.all([afterResponse(config, work(made, answered)), settleFor(config, draft, made)]));
     if (strict && !(await hasDurableHome(c, sequence))) {
       // Refused before any work; the refusal's own record waits in the isolate until a store answers.
       c.res = refuse(c, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer");
-      c.executionCtx.waitUntil(finish());
+      c.executionCtx.waitUntil(finish(false));
       return;
     }
     await next();
     c.header("x-tiergate-cache", draft.cacheStatus);
     if (strict && draft.stream === undefined) {
       const made = await record();
-      if ((await writeRecordNow(config, made, draft.cacheWrite)) === "failed") {
+      if ((await afterResponseNow(config, work(made, true))) === "failed") {
         // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
         c.res = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
-        c.executionCtx.waitUntil(finish());
+        c.executionCtx.waitUntil(finish(false));
       } else c.executionCtx.waitUntil(settleFor(config, draft, made));
       return;
     }
-    c.executionCtx.waitUntil(finish(draft.cacheWrite));
+    c.executionCtx.waitUntil(finish(true));
   };
 }
 

@@ -1,5 +1,6 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import * as z from "zod";
+import type { SloTargets } from "../audit/scheduled-audit.ts";
 import { DEFAULT_THRESHOLDS } from "../routing/model.ts";
 import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
 import { loadRegistry, type Model, TIERS, type Tier } from "./registry.ts";
@@ -111,6 +112,16 @@ export const EnvSchema = z.object({
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
+  /** A bearer token for GET /metrics alone, so a scraper need not hold the admin key. */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
+  /** Where the every-minute cron pushes the metrics (a Prometheus Pushgateway's base URL); unset: no push. */
+  PUSHGATEWAY_URL: z.url().optional(),
+  /** Where the cron also sends them as OTLP/HTTP JSON (a collector's /v1/metrics); unset: not sent. */
+  OTLP_METRICS_URL: z.url().optional(),
+  /** The day's SLOs the scheduled audit checks: overhead p99 (ms), cache hit rate (0..1), 5xx share (0..1). */
+  SLO_OVERHEAD_P99_MS: z.coerce.number().positive().default(50),
+  SLO_CACHE_HIT_RATE: z.coerce.number().min(0).max(1).default(0),
+  SLO_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.01),
   /** Origins allowed to call the router from a browser, comma-separated; unset: CORS off. */
   CORS_ORIGINS: z.string().optional(),
   /** true: every chat and route request needs a client key; false: keys are optional; unset: required once any key exists. */
@@ -161,6 +172,9 @@ export type Config = {
   cache: { ttlSeconds: number; maxTtlSeconds: number; maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
   audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
+  metricsToken: string | undefined;
+  slo: SloTargets;
+  push: { pushgatewayUrl: string | undefined; otlpUrl: string | undefined };
   requireApiKey: boolean | undefined;
   corsOrigins: readonly string[];
   /** Settings that were malformed and are ignored, each with why (`npm run dev` prints them; /health shows them to the admin). */
@@ -288,6 +302,9 @@ export function parseConfig(bindings: Bindings): Config {
       queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
     },
     adminApiKey: env.ADMIN_API_KEY,
+    metricsToken: env.METRICS_TOKEN,
+    slo: { overheadP99Ms: env.SLO_OVERHEAD_P99_MS, cacheHitRate: env.SLO_CACHE_HIT_RATE, errorRate: env.SLO_ERROR_RATE },
+    push: { pushgatewayUrl: env.PUSHGATEWAY_URL, otlpUrl: env.OTLP_METRICS_URL },
     corsOrigins: (env.CORS_ORIGINS ?? "")
       .split(",")
       .map((origin) => origin.trim())
@@ -300,7 +317,7 @@ export function parseConfig(bindings: Bindings): Config {
 
 function secretsOf(env: z.infer<typeof EnvSchema>, providers: ReadonlyMap<string, Provider>): string[] {
   const secrets = [...providers.values()].map((provider) => provider.apiKey);
-  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN);
+  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN);
   if (env.DATABASE_URL !== undefined) {
     const password = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]+)@/.exec(env.DATABASE_URL)?.[1];
     secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));

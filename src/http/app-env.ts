@@ -1,6 +1,7 @@
 /** The one Hono environment type of the whole app. */
 import type { AuditDraft } from "../audit/trail.ts";
 import type { Bindings, Config } from "../config/env.ts";
+import type { AfterContext } from "../pipeline/after-response.ts";
 import type { Caller } from "../security/api-keys.ts";
 
 export type AppEnv = {
@@ -9,6 +10,8 @@ export type AppEnv = {
     requestId: string;
     config: Config;
     audit: AuditDraft;
+    /** What the after-response batch sends besides the record: the cache write, stream timing. */
+    after: AfterContext;
     /** The client key behind the request, when it sent one. */
     caller?: Caller;
   };

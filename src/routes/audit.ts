@@ -1,7 +1,8 @@
 /**
  * GET /v1/audit (admin): the audit log, filtered by time, key, request id, tier, model
  * and status, keyset-paginated. GET /v1/audit/summary (admin): requests per status
- * class in a time window (what a rollout watches between its steps).
+ * class in a time window (what a rollout watches between its steps). GET
+ * /v1/audit/runs (admin): the scheduled audits, newest first.
  */
 import type { Context } from "hono";
 import * as z from "zod";
@@ -56,6 +57,7 @@ function decodeCursor(text: string): Cursor {
 }
 
 const SummarySchema = z.strictObject({ from: Instant, to: Instant.optional() });
+const RunsSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
 export async function listAudit(c: Context<AppEnv>): Promise<Response> {
   const [query, sql] = await adminQuery(c, QuerySchema);
@@ -86,6 +88,15 @@ export async function auditSummary(c: Context<AppEnv>): Promise<Response> {
   for (const row of rows) byClass[`${row.class}xx`] = Number(row.n);
   const total = Object.values(byClass).reduce((sum, n) => sum + n, 0);
   return c.json({ object: "audit.summary", from: query.from, to, total, by_class: byClass });
+}
+
+export async function auditRuns(c: Context<AppEnv>): Promise<Response> {
+  const [query, sql] = await adminQuery(c, RunsSchema);
+  const rows = await read(sql, "SELECT * FROM audit_runs ORDER BY id DESC LIMIT $1", [query.limit]);
+  return c.json({
+    object: "list",
+    data: rows.map((row) => ({ ...row, id: Number(row.id), from_seq: Number(row.from_seq), to_seq: Number(row.to_seq), checked: Number(row.checked) })),
+  });
 }
 
 /** The admin check, then the query string through its schema, and the audit database. */

@@ -81,23 +81,25 @@ async function serveFromProvider(c: Context<AppEnv>, request: ChatRequest, decis
   c.header("x-tiergate-model", model.id);
   c.header("x-tiergate-provider", model.provider);
   c.header("x-tiergate-tier", String(model.tier));
-  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes with the audit record. */
+  const after = c.get("after");
+  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Usage | undefined): CacheWrite | undefined =>
     body === undefined || !policy.write
       ? undefined
       : prepareCacheWrite(config, key, { body, usage, model: model.id, provider: model.provider, tier: model.tier, score: decision.score }, policy.ttlSeconds);
 
   if (answer.stream) {
+    after.firstTokenAt = Date.now(); // the relay has read the stream's first event
     draft.stream = answer.outcome.then((outcome) => {
       draft.upstreamMs = Date.now() - startedAt;
-      if (assembler && !outcome.truncated) draft.cacheWrite = cacheWrite(assembler.result(), outcome.usage);
+      if (assembler && !outcome.truncated) after.cacheWrite = cacheWrite(assembler.result(), outcome.usage);
       return outcome;
     });
     return c.body(answer.body, 200, SSE);
   }
   draft.upstreamMs = Date.now() - startedAt;
   draft.usage = answer.usage;
-  if (answer.complete) draft.cacheWrite = cacheWrite(answer.text, answer.usage);
+  if (answer.complete) after.cacheWrite = cacheWrite(answer.text, answer.usage);
   if (answer.usage !== undefined) {
     c.header("x-tiergate-cost-usd", costUsd(model, answer.usage.promptTokens, answer.usage.completionTokens).toFixed(8));
   }

@@ -1,8 +1,13 @@
-/** Cron handlers: every minute the audit flush and the provider probes; daily, next months' audit partitions. */
+/**
+ * Cron handlers: every minute the audit flush, the provider probes and the metrics
+ * push; daily, next months' audit partitions and the scheduled audit.
+ */
 import { flushAudit } from "../audit/flush.ts";
 import { type Bindings, configFor } from "../config/env.ts";
+import { pushMetrics } from "../observability/push.ts";
 import { probeProviders } from "../reliability/probes.ts";
 import { postgresFor } from "../storage/postgres.ts";
+import { dailyAudit } from "./daily-audit.ts";
 
 export const EVERY_MINUTE = "* * * * *";
 
@@ -10,10 +15,32 @@ export async function scheduled(controller: { cron: string }, bindings: Bindings
   const config = configFor(bindings);
   if (controller.cron === EVERY_MINUTE) {
     const [report, probes] = await Promise.all([flushAudit(config), probeProviders(config)]);
+    // After the flush and the probes, so the push carries what they just changed.
+    const push = await pushMetrics(config);
     console.log(JSON.stringify({ cron: "audit-flush", ...report }));
+    if (config.push.pushgatewayUrl !== undefined) console.log(JSON.stringify({ cron: "metrics-push", ...push }));
     console.log(JSON.stringify({ cron: "probes", failing: probes.filter((p) => !p.ok).map((p) => p.provider), probed: probes.length }));
     return;
   }
   const sql = postgresFor(config);
   if (sql !== undefined) await sql("SELECT audit_ensure_partitions(1, 12)");
+  try {
+    const run = await dailyAudit(config);
+    if (run !== undefined)
+      console.log(
+        JSON.stringify({
+          cron: "audit",
+          ok: run.ok,
+          from_seq: run.from_seq,
+          to_seq: run.to_seq,
+          checked: run.checked,
+          problems: run.problems.detail.slice(0, 5),
+        }),
+      );
+  } catch (error) {
+    console.error(
+      JSON.stringify({ cron: "audit", ok: false, error: "the scheduled audit could not run", cause: error instanceof Error ? error.name : "unknown" }),
+    );
+  }
+  await pushMetrics(config);
 }

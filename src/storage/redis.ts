@@ -22,7 +22,7 @@ export const redisFor = perConfig((config): Redis | undefined => {
 });
 
 /** Every Redis key of one concern, under the deployment's prefix. */
-export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend" | "health", name: string): string {
+export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend" | "health" | "metrics", name: string): string {
   return `${config.keyPrefix}:${concern}:${name}`;
 }
 

@@ -143,6 +143,15 @@ describe("provider breakers and the cron's probes", () => {
     expect(await ask(first)).toMatchObject({ status: 200, model: GROQ_70B });
   });
 
+  it("checks every provider live with ?deep=1 (admin only), without waiting for the cron", async () => {
+    groq.behaviour.errorStatus = 503;
+    const deep = await (await first.fetch("/health?deep=1", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } })).json();
+    expect(deep).toMatchObject({ status: "degraded", storage: { redis: "ok", postgres: "ok" } });
+    expect(deep.providers.find((p: { id: string }) => p.id === "groq")).toMatchObject({ state: "open", probe: { ok: false, status: 503 } });
+    expect(deep.providers.find((p: { id: string }) => p.id === "openrouter")).toMatchObject({ state: "closed", probe: { ok: true, status: 200 } });
+    expect((await first.fetch("/health?deep=1")).status).toBe(401);
+  });
+
   it("opens a provider when calls to it cannot connect, and says 'down' when every provider is", async () => {
     groq.behaviour.down = true;
     openrouter.behaviour.down = true;

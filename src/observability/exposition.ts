@@ -1,0 +1,150 @@
+/**
+ * The global totals in the Prometheus text format (version 0.0.4): counters and
+ * histograms from the metrics hash, gauges from what Redis holds now (circuits,
+ * the audit queue, the last scheduled audit). One pipeline reads it all; the same
+ * text is served at /metrics and pushed by the cron.
+ */
+import { queueKey } from "../audit/sink.ts";
+import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import type { Config } from "../config/env.ts";
+import { healthKeys, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
+import { tracked } from "../storage/availability.ts";
+import { hashEntries, redisFor, redisKey } from "../storage/redis.ts";
+import { countersKey } from "./metrics.ts";
+import { GAUGES, METRICS, type Metric } from "./series.ts";
+
+export const auditRunKey = (config: Config): string => redisKey(config, "metrics", "audit");
+
+/** Everything the exposition needs, read in one pipeline. */
+export async function readTotals(config: Config): Promise<Totals> {
+  const redis = redisFor(config);
+  if (redis === undefined) throw new Error("metrics need Redis (UPSTASH_REDIS_REST_URL)");
+  const keys = healthKeys(config);
+  const pipeline = redis.pipeline();
+  pipeline.hgetall(countersKey(config));
+  pipeline.hgetall(keys.states);
+  pipeline.hgetall(keys.transitions);
+  pipeline.llen(queueKey(config));
+  pipeline.lindex(queueKey(config), 0);
+  pipeline.hgetall(auditRunKey(config));
+  const [counters, states, transitions, depth, oldest, audit] = await tracked("redis", () =>
+    pipeline.exec<[unknown, unknown, unknown, number, string | null, unknown]>(),
+  );
+  const ts = oldest === null ? undefined : /"ts":"([^"]+)"/.exec(oldest)?.[1];
+  const configured = [...config.providers.values()].filter((provider) => provider.configured).map((provider) => provider.id);
+  return {
+    // Every configured provider and model has a circuit, closed until Redis says otherwise (LiteLLM's deployment state).
+    targets: [
+      ...configured.map(providerTarget),
+      ...config.registry.filter((model) => configured.includes(model.provider)).map((model) => modelTarget(model.id)),
+    ],
+    counters: numbers(counters),
+    openUntil: numbers(states),
+    transitions: numbers(transitions),
+    queueDepth: depth,
+    queueAgeSeconds: ts === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(ts)) / 1000),
+    audit: numbers(audit),
+  };
+}
+
+export type Totals = {
+  /** Every circuit to report, as `provider:id` and `model:id`. */
+  targets: string[];
+  counters: Map<string, number>;
+  openUntil: Map<string, number>;
+  transitions: Map<string, number>;
+  queueDepth: number;
+  queueAgeSeconds: number;
+  /** The last scheduled audit: ok, ran_at, and a count per problem kind and SLO. */
+  audit: Map<string, number>;
+};
+
+const numbers = (result: unknown): Map<string, number> => new Map(hashEntries(result).map(([key, value]) => [key, Number(value)]));
+
+export function renderPrometheus(totals: Totals, now = Date.now()): string {
+  const lines: string[] = [];
+  const head = (metric: Metric): void => {
+    lines.push(`# HELP ${metric.name} ${metric.help}`, `# TYPE ${metric.name} ${metric.type}`);
+  };
+  const byMetric = groupByMetric(totals.counters);
+  for (const metric of Object.values(METRICS) as Metric[]) {
+    head(metric);
+    const series = byMetric.get(metric.name) ?? new Map<string, Map<string, number>>();
+    if (metric.labels.length === 0 && series.size === 0) lines.push(`${metric.name} 0`);
+    for (const [labels, values] of series) {
+      if (metric.type === "histogram") lines.push(...histogram(metric, labels, values));
+      else lines.push(`${metric.name}${braces(labels)} ${scaled(metric, values.get("") ?? 0)}`);
+    }
+  }
+  const records = totals.counters.get(`${METRICS.records.name}|`) ?? 0;
+  const compliant = totals.counters.get(`${METRICS.compliant.name}|`) ?? 0;
+  head(GAUGES.compliance);
+  lines.push(`${GAUGES.compliance.name} ${records === 0 ? 1 : compliant / records}`);
+  head(GAUGES.breakerState);
+  for (const target of new Set([...totals.targets, ...totals.openUntil.keys()])) {
+    const state = stateOf({ openUntil: totals.openUntil, latencyMs: new Map() }, target, now);
+    lines.push(`${GAUGES.breakerState.name}${targetLabels(target)} ${state === "closed" ? 0 : state === "half_open" ? 1 : 2}`);
+  }
+  head(GAUGES.breakerTransitions);
+  for (const [key, n] of totals.transitions) {
+    const [target, state] = key.split("|");
+    lines.push(`${GAUGES.breakerTransitions.name}${targetLabels(target!, `,state="${escapeLabel(state!)}"`)} ${n}`);
+  }
+  head(GAUGES.queueDepth);
+  lines.push(`${GAUGES.queueDepth.name} ${totals.queueDepth}`);
+  head(GAUGES.queueAge);
+  lines.push(`${GAUGES.queueAge.name} ${totals.queueAgeSeconds.toFixed(3)}`);
+  if (totals.audit.has("ran_at")) {
+    head(GAUGES.auditOk);
+    lines.push(`${GAUGES.auditOk.name} ${totals.audit.get("ok") ?? 0}`);
+    head(GAUGES.auditLastRun);
+    lines.push(`${GAUGES.auditLastRun.name} ${totals.audit.get("ran_at")}`);
+    head(GAUGES.auditProblems);
+    for (const [key, n] of totals.audit) if (key.startsWith("problem:")) lines.push(`${GAUGES.auditProblems.name}{kind="${escapeLabel(key.slice(8))}"} ${n}`);
+    head(GAUGES.sloOk);
+    for (const [key, n] of totals.audit) if (key.startsWith("slo:")) lines.push(`${GAUGES.sloOk.name}{slo="${escapeLabel(key.slice(4))}"} ${n}`);
+  }
+  lines.push(`# tiergate constitutional hash ${CONSTITUTIONAL_HASH}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** metric name → label part → suffix ("" for a plain series, `le=…`, `sum`, `count`) → value. */
+function groupByMetric(counters: Map<string, number>): Map<string, Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, Map<string, number>>>();
+  for (const [key, value] of counters) {
+    const [name, labels = "", suffix = ""] = key.split("|");
+    const series = out.get(name!) ?? new Map<string, Map<string, number>>();
+    const values = series.get(labels) ?? new Map<string, number>();
+    values.set(suffix, (values.get(suffix) ?? 0) + value);
+    series.set(labels, values);
+    out.set(name!, series);
+  }
+  return out;
+}
+
+function histogram(metric: Metric, labels: string, values: Map<string, number>): string[] {
+  const lines: string[] = [];
+  let cumulative = 0;
+  for (const bound of [...metric.buckets!, "+Inf"]) {
+    cumulative += values.get(`le=${bound}`) ?? 0;
+    lines.push(`${metric.name}_bucket${braces(labels, `le="${bound}"`)} ${cumulative}`);
+  }
+  lines.push(`${metric.name}_sum${braces(labels)} ${scaled(metric, values.get("sum") ?? 0)}`);
+  lines.push(`${metric.name}_count${braces(labels)} ${values.get("count") ?? 0}`);
+  return lines;
+}
+
+/** `tier=3,model=x` as `{tier="3",model="x"}`, with `extra` appended. */
+function braces(labels: string, extra?: string): string {
+  const pairs = labels === "" ? [] : labels.split(",").map((pair) => `${pair.slice(0, pair.indexOf("="))}="${escapeLabel(pair.slice(pair.indexOf("=") + 1))}"`);
+  if (extra !== undefined) pairs.push(extra);
+  return pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+}
+
+function targetLabels(target: string, extra = ""): string {
+  const at = target.indexOf(":");
+  return `{kind="${escapeLabel(target.slice(0, at))}",target="${escapeLabel(target.slice(at + 1))}"${extra}}`;
+}
+
+const scaled = (metric: Metric, value: number): string => (metric.unit === "micro" ? String(value / 1e6) : String(value));
+const escapeLabel = (value: string): string => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

@@ -1,0 +1,105 @@
+/**
+ * The after-response batch: the one pipeline through which a finished request's work
+ * reaches Redis. Each concern contributes: the audit record (queued, numbered,
+ * signed), the cache write, the breakers' reports, the metrics' increments. Requests
+ * close in time share one batch: one INCRBY numbers their records, one pipeline
+ * carries everything, and what Redis does not take goes its own way (records to
+ * Postgres or the isolate's hold, increments to the next batch, cache entries stay in
+ * the isolate).
+ *
+ * Workers rule: a request may only wait on I/O it started itself. The request that
+ * opens a batch (its leader) sets the timer and sends the batch from its own context,
+ * and its `waitUntil` waits for that. A request that joins an open batch hands its
+ * work over and waits for nothing, so no request ever waits on a promise another
+ * request's context must settle (workerd cancels such a request as hung).
+ */
+import type { AuditRecord } from "../audit/record.ts";
+import { type Destination, prepareAudit, queueKey, storeUnqueued } from "../audit/sink.ts";
+import type { CacheWrite } from "../cache/response-cache.ts";
+import type { Config } from "../config/env.ts";
+import { count, METRICS_SCRIPT, takeIncrements } from "../observability/metrics.ts";
+import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
+import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
+import { tracked } from "../storage/availability.ts";
+import { redisFor } from "../storage/redis.ts";
+
+/** What a finished request leaves for after its response. */
+export type AfterWork = {
+  record: AuditRecord;
+  /** The Redis half of a complete answer's cache write; never set for errors or broken streams. */
+  cacheWrite?: CacheWrite | undefined;
+  /** Streams: when the provider's first event arrived, from the request's start (for the metrics). */
+  firstTokenMs?: number | undefined;
+};
+
+/** What a request's handlers leave for the batch as they go (the audit draft carries the rest). */
+export type AfterContext = {
+  cacheWrite?: CacheWrite | undefined;
+  /** When a stream's first event arrived (ms since the epoch). */
+  firstTokenAt?: number | undefined;
+};
+
+let open: AfterWork[] | undefined;
+const BATCH_MAX = 64;
+const BATCH_WAIT_MS = 2;
+
+/**
+ * Sends the request's work after the response, in a batch. The promise is the work
+ * this request owns: the batch it leads, or nothing when it joined another's.
+ */
+export function afterResponse(config: Config, work: AfterWork): Promise<void> {
+  if (open !== undefined && open.length < BATCH_MAX) {
+    open.push(work);
+    return Promise.resolve();
+  }
+  const batch: AfterWork[] = [work];
+  open = batch;
+  return new Promise<void>((resolve) => {
+    setTimeout(() => {
+      if (open === batch) open = undefined;
+      void sendBatch(config, batch, true).then(() => resolve());
+    }, BATCH_WAIT_MS);
+  });
+}
+
+/**
+ * Sends one request's work now, in the caller's context, and says where its record
+ * went. Strict mode answers by it: with nowhere durable the record is not held but
+ * reported "failed", so the caller can refuse and record the refusal instead.
+ */
+export async function afterResponseNow(config: Config, work: AfterWork): Promise<Destination> {
+  const [where] = await sendBatch(config, [work], false);
+  return where!;
+}
+
+async function sendBatch(config: Config, batch: AfterWork[], hold: boolean): Promise<Destination[]> {
+  const records = batch.map((work) => work.record);
+  const audit = await prepareAudit(config, records);
+  for (const work of batch) count(config, work.record, { firstTokenMs: work.firstTokenMs });
+  const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
+  const breakers = breakerCall(
+    config,
+    records.flatMap((record) => reportsFrom(config, record)),
+  );
+  const increments = takeIncrements(config);
+  const redis = redisFor(config);
+  let queued = false;
+  if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || breakers !== undefined || increments !== undefined)) {
+    try {
+      const pipeline = redis.pipeline();
+      // First, so its answer (the circuits it moved) is the pipeline's first.
+      if (breakers !== undefined) pipeline.eval(BREAKER_SCRIPT, breakers.keys, breakers.args);
+      if (increments !== undefined) pipeline.eval(METRICS_SCRIPT, increments.keys, increments.args);
+      if (audit.queueable.length > 0) pipeline.rpush(queueKey(config), ...audit.queueable.map((record) => JSON.stringify(record)));
+      // NX: an entry lives out its TTL; no client's answer replaces another's early.
+      for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
+      const answers = await tracked("redis", () => pipeline.exec());
+      if (breakers !== undefined) noteTransitions(config, answers[0]);
+      queued = true;
+    } catch {
+      // Redis failed: records go to Postgres, increments wait for the next batch, cache entries stay in the isolate
+      increments?.putBack();
+    }
+  }
+  return storeUnqueued(config, audit, queued, hold);
+}

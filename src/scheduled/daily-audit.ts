@@ -1,0 +1,28 @@
+/**
+ * The daily cron's audit: the scheduled audit over Neon, Redis's issued numbers beside
+ * it, the result published for the metrics and pushed. Failure policy: an audit that
+ * cannot run (Postgres down) is logged as such and runs again the next day, or by
+ * `npm run audit` at once.
+ */
+import { type AuditRun, auditRunFields, readIssued, runScheduledAudit } from "../audit/scheduled-audit.ts";
+import type { Config } from "../config/env.ts";
+import { auditRunKey } from "../observability/exposition.ts";
+import { tracked } from "../storage/availability.ts";
+import { postgresFor } from "../storage/postgres.ts";
+import { redisFor } from "../storage/redis.ts";
+
+export async function dailyAudit(config: Config): Promise<AuditRun | undefined> {
+  const sql = postgresFor(config);
+  const key = config.audit.hmacKey;
+  if (sql === undefined || key === undefined) return undefined;
+  const redis = redisFor(config);
+  const issued = redis === undefined ? undefined : await readIssued(redis, config.keyPrefix).catch(() => undefined);
+  const run = await runScheduledAudit((text, params) => tracked("postgres", () => sql(text, params)), key, issued, config.slo, "cron");
+  if (redis !== undefined) {
+    const pipeline = redis.pipeline();
+    pipeline.del(auditRunKey(config));
+    pipeline.hset(auditRunKey(config), auditRunFields(run));
+    await tracked("redis", () => pipeline.exec()).catch(() => {});
+  }
+  return run;
+}
