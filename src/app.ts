@@ -19,6 +19,7 @@ import {
 } from "./routes/admin-keys.ts";
 import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
+import { dashboardAsset, dashboardData, dashboardPage } from "./routes/dashboard.ts";
 import { health } from "./routes/health.ts";
 import { metrics } from "./routes/metrics.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
@@ -44,6 +45,9 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/admin/tenants/:id": { GET: showTenantRoute, DELETE: revokeTenantRoute },
   "/health": { GET: health },
   "/metrics": { GET: metrics },
+  "/dashboard": { GET: dashboardPage },
+  "/dashboard/data": { GET: dashboardData },
+  "/dashboard/:asset": { GET: dashboardAsset },
 };
 
 /** The routes a client key opens (and, once keys exist, the only way in). */

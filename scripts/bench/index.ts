@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { startStack } from "../local/stack.ts";
 import { loadInOwnProcess as load } from "./load.ts";
 import { zipfWorkload } from "./replay.ts";
-import { type BenchResults, KEYED, writeReport } from "./report.ts";
+import { type BenchResults, KEYED, UNCOUNTED, writeReport } from "./report.ts";
 import { measureScoring } from "./score.ts";
 import { peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
@@ -70,6 +70,7 @@ async function measure(): Promise<BenchResults> {
   const fast = await started(startFakeProvider());
   const slow = await started(startFakeProvider(["--first-token-ms", "300", "--token-interval-ms", "30", "--completion-tokens", "20"]));
   const router = await started(startRouterProcess({ ...storage, ...providers(fast.url) }));
+  const uncounted = await started(startRouterProcess({ ...storage, ...providers(fast.url), METRICS_ENABLED: "false" }));
   const portkey = await started(startPortkey());
   const forwardOnly = await started(startForwardOnlyWorker(fast.url));
   const portkeyHeaders = (upstream: string) => ({
@@ -99,7 +100,11 @@ async function measure(): Promise<BenchResults> {
     }
   }
   const throughput: BenchResults["throughput"] = [];
-  const withCeiling = { ...targets, "workerd forward-only": { url: `${forwardOnly.url}/v1/chat/completions`, headers: JSON_HEADERS } };
+  const withCeiling = {
+    ...targets,
+    [UNCOUNTED]: { url: `${uncounted.url}/v1/chat/completions`, headers: NO_CACHE },
+    "workerd forward-only": { url: `${forwardOnly.url}/v1/chat/completions`, headers: JSON_HEADERS },
+  };
   for (const concurrency of plan.concurrencies) {
     for (const [name, target] of Object.entries(withCeiling)) {
       log(`closed loop, ${concurrency} in flight, ${plan.closedMs / 1000} s: ${name}`);

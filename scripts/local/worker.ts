@@ -1,6 +1,7 @@
 /** Serves the built worker (dist/index.js, from `npm run build`) in workerd through Miniflare. */
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
@@ -22,14 +23,21 @@ export type Router = {
   close(): Promise<void>;
 };
 
+const TEXT_MODULE = /uPlot\.(min\.css|iife\.min\.js)$/;
+const textModules = (dir: string) =>
+  readdirSync(dir)
+    .filter((file) => TEXT_MODULE.test(file))
+    .map((file) => ({ type: "Text" as const, path: `${dir}/${file}` }));
+
 /** Serves the router on `port` (0: any free one); `scriptPath` serves another worker module instead. */
 export async function startRouter(bindings: Record<string, string> = {}, port = 0, scriptPath = bundle): Promise<Router> {
   if (!existsSync(scriptPath)) throw new Error(`${scriptPath} is missing: run \`npm run build\` (npm test does)`);
   const logs: string[] = [];
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      scriptPath,
-      modules: true,
+      // The bundle, and beside it the files wrangler.toml's [[rules]] bundle as text, named relative to their folder.
+      modules: [{ type: "ESModule", path: scriptPath }, ...textModules(dirname(scriptPath))],
+      modulesRoot: dirname(scriptPath),
       compatibilityDate,
       compatibilityFlags,
       bindings,

@@ -55,8 +55,8 @@ const CLIENT_CLOSED = 499;
 
 export function auditTrail(): MiddlewareHandler<AppEnv> {
   return async function auditTrailMiddleware(c, next) {
-    // Health probes and metric scrapes come every few seconds from machines; they are not requests a tenant makes.
-    if (c.req.path === "/health" || c.req.path === "/metrics") {
+    // Health probes, metric scrapes and the dashboard's polls come every few seconds from machines; they are not requests a tenant makes.
+    if (c.req.path === "/health" || c.req.path === "/metrics" || c.req.path.startsWith("/dashboard")) {
       await next();
       c.header("x-tiergate-cache", "BYPASS");
       return;

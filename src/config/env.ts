@@ -112,6 +112,8 @@ export const EnvSchema = z.object({
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
+  /** false: nothing is counted (the bench measures what counting costs with it). */
+  METRICS_ENABLED: z.enum(["true", "false"]).default("true"),
   /** A bearer token for GET /metrics alone, so a scraper need not hold the admin key. */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   /** Where the every-minute cron pushes the metrics (a Prometheus Pushgateway's base URL); unset: no push. */
@@ -173,6 +175,7 @@ export type Config = {
   audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
   metricsToken: string | undefined;
+  metricsEnabled: boolean;
   slo: SloTargets;
   push: { pushgatewayUrl: string | undefined; otlpUrl: string | undefined };
   requireApiKey: boolean | undefined;
@@ -303,6 +306,7 @@ export function parseConfig(bindings: Bindings): Config {
     },
     adminApiKey: env.ADMIN_API_KEY,
     metricsToken: env.METRICS_TOKEN,
+    metricsEnabled: env.METRICS_ENABLED === "true",
     slo: { overheadP99Ms: env.SLO_OVERHEAD_P99_MS, cacheHitRate: env.SLO_CACHE_HIT_RATE, errorRate: env.SLO_ERROR_RATE },
     push: { pushgatewayUrl: env.PUSHGATEWAY_URL, otlpUrl: env.OTLP_METRICS_URL },
     corsOrigins: (env.CORS_ORIGINS ?? "")

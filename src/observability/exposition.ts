@@ -108,8 +108,50 @@ export function renderPrometheus(totals: Totals, now = Date.now()): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** What the dashboard draws, from the same totals: per-tier requests, overhead buckets, cache results, money, circuits. */
+export function summarise(totals: Totals, now = Date.now()) {
+  const byMetric = groupByMetric(totals.counters);
+  const labelsOf = (labels: string): Record<string, string> =>
+    Object.fromEntries(
+      labels
+        .split(",")
+        .filter(Boolean)
+        .map((pair) => pair.split("=") as [string, string]),
+    );
+  const requestsByTier: Record<string, number> = {};
+  const cache: Record<string, number> = {};
+  for (const [labels, values] of byMetric.get(METRICS.requests.name) ?? []) {
+    const { tier = "none", cache: result = "BYPASS" } = labelsOf(labels);
+    requestsByTier[tier] = (requestsByTier[tier] ?? 0) + (values.get("") ?? 0);
+    cache[result] = (cache[result] ?? 0) + (values.get("") ?? 0);
+  }
+  const overhead = new Map<string, number>();
+  for (const values of (byMetric.get(METRICS.overhead.name) ?? new Map<string, Map<string, number>>()).values()) {
+    for (const [suffix, n] of values) if (suffix.startsWith("le=")) overhead.set(suffix.slice(3), (overhead.get(suffix.slice(3)) ?? 0) + n);
+  }
+  let cumulative = 0;
+  const buckets = [...METRICS.overhead.buckets, Number.POSITIVE_INFINITY].map((bound): [number, number] => {
+    cumulative += overhead.get(Number.isFinite(bound) ? String(bound) : "+Inf") ?? 0;
+    return [bound, cumulative];
+  });
+  const total = (metric: Metric): number => [...(byMetric.get(metric.name)?.values() ?? [])].reduce((sum, values) => sum + (values.get("") ?? 0), 0) / 1e6;
+  return {
+    at: now,
+    requests_by_tier: requestsByTier,
+    // JSON has no Infinity: the last bucket's bound travels as null and means +Inf.
+    overhead_buckets: buckets.map(([bound, n]) => [Number.isFinite(bound) ? bound : null, n]),
+    cache,
+    spend_usd: total(METRICS.spend),
+    savings_usd: total(METRICS.savings),
+    circuits: [...new Set([...totals.targets, ...totals.openUntil.keys()])].map((target) => ({
+      target,
+      state: stateOf({ openUntil: totals.openUntil, latencyMs: new Map() }, target, now),
+    })),
+  };
+}
+
 /** metric name → label part → suffix ("" for a plain series, `le=…`, `sum`, `count`) → value. */
-function groupByMetric(counters: Map<string, number>): Map<string, Map<string, Map<string, number>>> {
+export function groupByMetric(counters: Map<string, number>): Map<string, Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, Map<string, number>>>();
   for (const [key, value] of counters) {
     const [name, labels = "", suffix = ""] = key.split("|");
@@ -145,6 +187,10 @@ function targetLabels(target: string, extra = ""): string {
   const at = target.indexOf(":");
   return `{kind="${escapeLabel(target.slice(0, at))}",target="${escapeLabel(target.slice(at + 1))}"${extra}}`;
 }
+
+/** A series' label part (`tier=3,model=x`) as pairs. */
+export const labelPairs = (labels: string): [string, string][] =>
+  labels === "" ? [] : labels.split(",").map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]);
 
 const scaled = (metric: Metric, value: number): string => (metric.unit === "micro" ? String(value / 1e6) : String(value));
 const escapeLabel = (value: string): string => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

@@ -31,7 +31,7 @@ export type Extras = { firstTokenMs?: number | undefined };
 
 /** Adds the record's increments to what this isolate will send. */
 export function count(config: Config, record: AuditRecord, extras: Extras = {}): void {
-  if (config.redis === undefined) return;
+  if (config.redis === undefined || !config.metricsEnabled) return;
   const pending = pendingFor(config);
   const add = (name: string, by: number): void => {
     if (by !== 0) pending.set(name, (pending.get(name) ?? 0) + by);

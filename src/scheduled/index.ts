@@ -18,7 +18,7 @@ export async function scheduled(controller: { cron: string }, bindings: Bindings
     // After the flush and the probes, so the push carries what they just changed.
     const push = await pushMetrics(config);
     console.log(JSON.stringify({ cron: "audit-flush", ...report }));
-    if (config.push.pushgatewayUrl !== undefined) console.log(JSON.stringify({ cron: "metrics-push", ...push }));
+    if (config.push.pushgatewayUrl !== undefined || config.push.otlpUrl !== undefined) console.log(JSON.stringify({ cron: "metrics-push", ...push }));
     console.log(JSON.stringify({ cron: "probes", failing: probes.filter((p) => !p.ok).map((p) => p.provider), probed: probes.length }));
     return;
   }

@@ -8,6 +8,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
@@ -21,16 +23,30 @@ let fake: FakeUpstream;
 let monitoring: Monitoring;
 let first: Router;
 let second: Router;
+let collector: Server;
+/** What the OTLP collector stand-in received, newest last. */
+const otlpBodies: { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum?: { dataPoints: { asDouble: number }[] } }[] }[] }[] }[] = [];
 const METRICS_TOKEN = "scrape-token-0123456789";
 
 beforeAll(async () => {
   [storage, monitoring] = await Promise.all([startTestStorage(), startMonitoring()]);
   fake = await startFakeUpstream({ promptTokens: 20, completionTokens: 8 });
-  const bindings = { ...storage.bindings, ...fakeProviders(fake.url), PUSHGATEWAY_URL: monitoring.pushgatewayUrl, METRICS_TOKEN };
+  // An OTLP/HTTP collector stand-in: it keeps each JSON body it is sent.
+  collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      otlpBodies.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+  const otlpUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/metrics`;
+  const bindings = { ...storage.bindings, ...fakeProviders(fake.url), PUSHGATEWAY_URL: monitoring.pushgatewayUrl, OTLP_METRICS_URL: otlpUrl, METRICS_TOKEN };
   [first, second] = await Promise.all([startRouter(bindings), startRouter(bindings)]);
 });
 afterAll(async () => {
-  await Promise.all([first.close(), second.close(), fake.close(), monitoring.close()]);
+  await Promise.all([first.close(), second.close(), fake.close(), monitoring.close(), new Promise((resolve) => collector.close(resolve))]);
   await storage.close();
 });
 
@@ -90,7 +106,7 @@ describe("metrics through the Pushgateway into Prometheus", () => {
     }
     expect(rows).toHaveLength(workload.requests);
     await second.scheduled();
-    expect(second.logs.join("\n")).toContain('"cron":"metrics-push","pushed":true');
+    expect(second.logs.join("\n")).toContain('"cron":"metrics-push","pushed":true,"otlp":true');
 
     expect(await eventually("sum(tiergate_requests_total)", workload.requests)).toBe(workload.requests);
     for (const [cache, n] of Object.entries(workload.byCache)) expect(await eventually(`sum(tiergate_requests_total{cache="${cache}"})`, n)).toBe(n);
@@ -108,6 +124,12 @@ describe("metrics through the Pushgateway into Prometheus", () => {
     expect((await monitoring.query("tiergate_constitutional_compliance_ratio"))[0]!.value).toBe(1);
     expect(await eventually("sum(tiergate_request_duration_seconds_count)", workload.requests)).toBe(workload.requests);
     expect(await eventually("sum(tiergate_time_to_first_token_seconds_count)", 4)).toBe(4);
+
+    // The same totals went to the OTLP collector.
+    const metrics = otlpBodies.at(-1)!.resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+    const sum = (name: string) => metrics.find((m) => m.name === name)!.sum!.dataPoints.reduce((total, point) => total + point.asDouble, 0);
+    expect(sum("tiergate_requests_total")).toBe(workload.requests);
+    expect(Math.round(sum("tiergate_spend_usd_total") * 1e6)).toBe(spendMicros);
   });
 
   it("serves the same totals at /metrics, to the scrape token or the admin key, in a format promtool accepts", async () => {

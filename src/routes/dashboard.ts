@@ -1,0 +1,51 @@
+/**
+ * GET /dashboard: the live dashboard. The page and its assets are served to anyone
+ * (they hold no data, and nothing outside the worker is loaded); the figures come
+ * from GET /dashboard/data, which takes the admin key.
+ */
+import type { Context } from "hono";
+import UPLOT_JS from "uplot/dist/uPlot.iife.min.js";
+import UPLOT_CSS from "uplot/dist/uPlot.min.css";
+import type { AppEnv } from "../http/app-env.ts";
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from "../observability/dashboard-page.ts";
+import { readTotals, summarise } from "../observability/exposition.ts";
+import { ApiError } from "../openai/errors.ts";
+import { requireAdmin } from "../security/admin.ts";
+
+/** The page runs its own scripts and styles and talks only to this worker. */
+const PAGE_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const ASSETS: Record<string, [string, string]> = {
+  "uplot.js": [UPLOT_JS, "text/javascript; charset=utf-8"],
+  "app.js": [DASHBOARD_JS, "text/javascript; charset=utf-8"],
+  "uplot.css": [UPLOT_CSS, "text/css; charset=utf-8"],
+  "style.css": [DASHBOARD_CSS, "text/css; charset=utf-8"],
+};
+
+export function dashboardPage(c: Context<AppEnv>): Response {
+  c.header("content-security-policy", PAGE_POLICY);
+  c.header("cache-control", "no-cache");
+  return c.html(DASHBOARD_HTML);
+}
+
+export function dashboardAsset(c: Context<AppEnv>): Response {
+  const asset = ASSETS[c.req.param("asset") ?? ""];
+  if (asset === undefined) throw new ApiError(404, `No dashboard asset ${c.req.path}`, { code: "not_found" });
+  c.header("cache-control", "public, max-age=300");
+  return c.body(asset[0], 200, { "content-type": asset[1] });
+}
+
+export async function dashboardData(c: Context<AppEnv>): Promise<Response> {
+  c.header("cache-control", "no-store");
+  await requireAdmin(c);
+  const config = c.get("config");
+  if (config.redis === undefined)
+    throw new ApiError(503, "The dashboard's figures are counted in Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN", {
+      code: "metrics_unavailable",
+    });
+  const totals = await readTotals(config).catch((error: unknown) => {
+    throw new ApiError(503, "The figures cannot be read right now", { code: "metrics_unavailable", cause: error });
+  });
+  return c.json(summarise(totals));
+}
