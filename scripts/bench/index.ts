@@ -10,11 +10,12 @@ import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startStack } from "../local/stack.ts";
+import { measurePath } from "./cost.ts";
 import { loadInOwnProcess as load } from "./load.ts";
 import { zipfWorkload } from "./replay.ts";
 import { type BenchResults, KEYED, UNCOUNTED, writeReport } from "./report.ts";
 import { measureScoring } from "./score.ts";
-import { peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
+import { cpuSeconds, peakRssMib, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
 const quick = process.argv.includes("--quick");
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -105,10 +106,22 @@ async function measure(): Promise<BenchResults> {
     [UNCOUNTED]: { url: `${uncounted.url}/v1/chat/completions`, headers: NO_CACHE },
     "workerd forward-only": { url: `${forwardOnly.url}/v1/chat/completions`, headers: JSON_HEADERS },
   };
+  // Whose CPU each target's requests cost: its own process tree (the router's workerd, Portkey's Node), read from /proc.
+  const pidOf: Record<string, number> = {
+    router: router.pid,
+    [KEYED]: router.pid,
+    portkey: portkey.pid,
+    [UNCOUNTED]: uncounted.pid,
+    "workerd forward-only": forwardOnly.pid,
+  };
   for (const concurrency of plan.concurrencies) {
     for (const [name, target] of Object.entries(withCeiling)) {
       log(`closed loop, ${concurrency} in flight, ${plan.closedMs / 1000} s: ${name}`);
-      throughput.push({ target: name, concurrency, ...(await load({ ...target, bodies: [body], mode: "closed", concurrency, durationMs: plan.closedMs })) });
+      const pid = pidOf[name];
+      const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
+      const result = await load({ ...target, bodies: [body], mode: "closed", concurrency, durationMs: plan.closedMs });
+      const cpuUsPerRequest = pid === undefined || result.ok === 0 ? undefined : Math.round(((cpuSeconds(pid) - cpuBefore) * 1e6) / result.sent);
+      throughput.push({ target: name, concurrency, ...result, ...(cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest }) });
     }
   }
 
@@ -128,6 +141,9 @@ async function measure(): Promise<BenchResults> {
     await response.arrayBuffer();
     if (response.headers.get("x-tiergate-cache") === "HIT") hits += 1;
   }
+
+  log("what a request costs: Redis commands, Postgres statements and subrequests on each path");
+  const costs = await measureCosts(targets.router.url, targets[KEYED].headers.authorization);
 
   log("streaming: time to first byte with a provider that takes 300 ms to its first token");
   const streamRouter = await started(startRouterProcess({ ...storage, ...providers(slow.url) }));
@@ -157,6 +173,27 @@ async function measure(): Promise<BenchResults> {
     },
     ttfb,
     memoryMib: { router: peakRssMib(router.pid), portkey: peakRssMib(portkey.pid), direct: peakRssMib(fast.pid) },
+    costs,
+  };
+}
+
+/** Each path's commands, statements and subrequests per request, through the local Upstash and Neon endpoints. */
+async function measureCosts(url: string, keyHeader: string): Promise<BenchResults["costs"]> {
+  const n = quick ? 20 : 100;
+  const post = async (body: string, headers: Record<string, string> = JSON_HEADERS) => {
+    const response = await fetch(url, { method: "POST", headers, body });
+    await response.arrayBuffer();
+  };
+  const stamp = Date.now();
+  await post(chatBody(`${PROMPT} (cost: the hit)`));
+  return {
+    miss: await measurePath(stack, n, 1, (i) => post(chatBody(`${PROMPT} (cost: miss ${stamp} ${i})`))),
+    hit: await measurePath(stack, n, 0, () => post(chatBody(`${PROMPT} (cost: the hit)`))),
+    streamed: await measurePath(stack, n, 1, (i) => post(chatBody(`${PROMPT} (cost: stream ${stamp} ${i})`, { stream: true }))),
+    refused: await measurePath(stack, n, 0, () => post(JSON.stringify({ model: "auto", messages: [] }))),
+    "miss with a key": await measurePath(stack, n, 1, (i) =>
+      post(chatBody(`${PROMPT} (cost: keyed ${stamp} ${i})`), { ...JSON_HEADERS, authorization: keyHeader }),
+    ),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as vega from "vega";
 import { compile } from "vega-lite";
+import { type PathCost, PRICES, usdPerMillion } from "./cost.ts";
 import type { LoadResult } from "./load.ts";
 import type { ScoreRow } from "./score.ts";
 
@@ -12,10 +13,13 @@ export type BenchResults = {
   plan: Record<string, unknown>;
   scoring: ScoreRow[];
   fixedRate: (LoadResult & { target: string; rate: number })[];
-  throughput: (LoadResult & { target: string; concurrency: number })[];
+  /** `cpuUsPerRequest`: the target's own process tree's CPU (user + system, from /proc) over the run, per request sent. */
+  throughput: (LoadResult & { target: string; concurrency: number; cpuUsPerRequest?: number })[];
   cache: { isolateHit: LoadResult; redisHit: LoadResult; hitRate: number; bestHitRate: number; requests: number; distinct: number };
   ttfb: Record<"direct" | "router" | "portkey", LoadResult>;
   memoryMib: Record<"router" | "portkey" | "direct", number>;
+  /** Per path: what one request sends to the stores and providers. */
+  costs: Record<string, PathCost>;
 };
 
 const CHART = "latency-vs-rate.svg";
@@ -32,6 +36,7 @@ export function headline(r: BenchResults) {
   const lowestRate = Math.min(...r.fixedRate.map((row) => row.rate));
   const lowest = (target: string) => r.fixedRate.find((row) => row.target === target && row.rate === lowestRate)!;
   const rps = (target: string) => r.throughput.find((row) => row.target === target && row.concurrency === concurrency)!.rps;
+  const cpu = (target: string) => r.throughput.find((row) => row.target === target && row.concurrency === concurrency)?.cpuUsPerRequest ?? null;
   return {
     overhead_p50_ms: round(at("router").latencyMs.p50 - at("direct").latencyMs.p50),
     overhead_p99_ms: round(at("router").latencyMs.p99 - at("direct").latencyMs.p99),
@@ -52,6 +57,12 @@ export function headline(r: BenchResults) {
     key_check_rate_rps: lowestRate,
     // Counting is on in every other router target; this is the ratio to the one that counts nothing.
     metrics_throughput_ratio: round(rps("router") / rps(UNCOUNTED), 2),
+    throughput_ratio_vs_forward_only: round(rps("router") / rps("workerd forward-only"), 2),
+    cpu_us_per_req_router: cpu("router"),
+    cpu_us_per_req_forward_only: cpu("workerd forward-only"),
+    cpu_us_per_req_portkey: cpu("portkey"),
+    redis_commands_per_request_miss: r.costs.miss?.redisCommands ?? null,
+    usd_per_million_requests: r.costs.miss === undefined ? null : usdPerMillion(r.costs.miss, (cpu("router") ?? 0) / 1000).total,
   };
 }
 
@@ -111,6 +122,8 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     `| the decision alone, 1k-token prompt | ${h.score_us_1k} µs | well under 50 µs |`,
     `| key check, rate limits and budget: throughput with a key / without; added p50 at ${h.key_check_rate_rps} req/s | ${h.key_check_throughput_ratio}×; ${ms(h.key_check_p50_ms)} ms | measured, no goal yet |`,
     `| metrics: throughput counting / not counting, at ${h.throughput_concurrency} in flight | ${h.metrics_throughput_ratio}× | measured, no goal yet |`,
+    `| router / forward-only throughput; CPU per request: router / forward-only / Portkey (unpinned) | ${h.throughput_ratio_vs_forward_only}×; ${h.cpu_us_per_req_router} / ${h.cpu_us_per_req_forward_only} / ${h.cpu_us_per_req_portkey} µs | measured; issue 12 sets the goals |`,
+    `| Redis commands per request (miss); a million requests at list prices | ${h.redis_commands_per_request_miss}; $${h.usd_per_million_requests} | measured, no budget yet |`,
     "",
     "## Latency at fixed request rates",
     `![latency against rate](${CHART})`,
@@ -126,11 +139,41 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "`workerd forward-only` is a ten-line worker that only forwards to the provider, served the same way as the router: the ceiling any",
     "router on workerd (here under Miniflare) can reach on this machine.",
     "",
-    "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms |",
-    "|---|---|---|---|---|---|---|---|",
+    "CPU per request is the target's own process tree (user + system time from /proc over the run, divided by the requests sent);",
+    "processes are not pinned to cores, so the load generator, the provider and the stand-ins share the two cores with it.",
+    "",
+    "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms | CPU µs/request |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...r.throughput.map(
-      (x) => `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} |`,
+      (x) =>
+        `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} | ${x.cpuUsPerRequest ?? ""} |`,
     ),
+    "",
+    "## What a request costs in the managed services",
+    "Counted by the local Upstash and Neon endpoints (each command of a pipeline counted, as Upstash bills), per request, one path at a time;",
+    "the after-response batch is shared by requests close in time, so these sequential figures are the most a request costs.",
+    "",
+    "| path | Redis commands | Redis subrequests | Postgres statements | Postgres subrequests | provider calls | commands |",
+    "|---|---|---|---|---|---|---|",
+    ...Object.entries(r.costs).map(
+      ([path, c]) =>
+        `| ${path} | ${c.redisCommands} | ${c.redisSubrequests} | ${c.postgresStatements} | ${c.postgresSubrequests} | ${c.providerCalls} | ${Object.entries(
+          c.byCommand,
+        )
+          .map(([name, n]) => `${name} ${n}`)
+          .join(", ")} |`,
+    ),
+    "",
+    ...(r.costs.miss === undefined
+      ? []
+      : (() => {
+          const usd = usdPerMillion(r.costs.miss, (h.cpu_us_per_req_router ?? 0) / 1000);
+          return [
+            `A million requests on the miss path: $${usd.total} = Workers requests $${usd.workers} + Workers CPU $${usd.cpu} (at ${h.cpu_us_per_req_router} µs each) + Upstash $${usd.upstash}. Neon bills compute time and storage, not statements.`,
+            "",
+            ...Object.values(PRICES).map((price) => `- ${price.source} (read ${price.read}; not re-read here: no price page is reachable from this machine)`),
+          ];
+        })()),
     "",
     "## Streaming: time to first byte",
     "The provider takes 300 ms to its first token, then 20 tokens 30 ms apart.",

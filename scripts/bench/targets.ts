@@ -56,6 +56,36 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Peak resident memory (VmHWM) of a process and all its descendants, in MiB. */
 export function peakRssMib(pid: number): number {
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return Math.round(kib / 1024);
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) a process and all its descendants have used so far, in seconds, from /proc. */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // gone
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** The process and its descendants, from /proc. */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -67,15 +97,11 @@ export function peakRssMib(pid: number): number {
       // the process ended meanwhile
     }
   }
-  let kib = 0;
+  const tree: number[] = [];
   const visit = (p: number): void => {
-    try {
-      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      // gone
-    }
+    tree.push(p);
     for (const child of children.get(p) ?? []) visit(child);
   };
   visit(pid);
-  return Math.round(kib / 1024);
+  return tree;
 }

@@ -17,8 +17,12 @@ export type NeonEndpoint = {
   httpUrl: string;
   /** For `neonConfig.wsProxy`, without a scheme (`useSecureWebSocket` is false locally). */
   wsProxy: string;
+  /** What the worker sent over HTTP: requests (subrequests) and the statements in them. */
+  traffic(): PostgresTraffic;
+  resetTraffic(): void;
   close(): Promise<void>;
 };
+export type PostgresTraffic = { requests: number; statements: number };
 
 type Query = { query: string; params?: unknown[] };
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
@@ -64,6 +68,7 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
     return pool;
   };
 
+  let traffic: PostgresTraffic = { requests: 0, statements: 0 };
   const server = createServer((req, res) => {
     void handleSql(req, res).catch((error: unknown) => sendError(res, error));
   });
@@ -73,6 +78,8 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
     const connectionString = req.headers["neon-connection-string"];
     if (typeof connectionString !== "string") return send(res, 400, { message: "missing Neon-Connection-String" });
     const body = JSON.parse(await readBody(req)) as Query | { queries: Query[] };
+    traffic.requests += 1;
+    traffic.statements += "queries" in body ? body.queries.length : 1;
     const client = await poolFor(connectionString).connect();
     try {
       if (!("queries" in body)) return send(res, 200, await run(client, body));
@@ -111,6 +118,10 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
   return {
     httpUrl: `http://127.0.0.1:${port}/sql`,
     wsProxy: `127.0.0.1:${port}/v2`,
+    traffic: () => traffic,
+    resetTraffic: () => {
+      traffic = { requests: 0, statements: 0 };
+    },
     close: async () => {
       for (const ws of sockets.clients) ws.terminate();
       sockets.close();

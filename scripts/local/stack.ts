@@ -7,9 +7,9 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openPool } from "../db.ts";
 import { migrate } from "../migrate.ts";
-import { startNeonEndpoint } from "./neon-endpoint.ts";
+import { type PostgresTraffic, startNeonEndpoint } from "./neon-endpoint.ts";
 import { onPath, type Service, startPglite, startRedisServer } from "./services.ts";
-import { startUpstashRest } from "./upstash-rest.ts";
+import { type RedisTraffic, startUpstashRest, type UpstashRest } from "./upstash-rest.ts";
 
 export type StackOptions = {
   /** Use this Redis; without it, a durable `redis-server` from PATH is started, and without that, none. */
@@ -32,6 +32,9 @@ export type Stack = {
   postgres: Service | undefined;
   /** Every process id it started, for cleaning up after a crash. */
   pids(): number[];
+  /** What the worker has sent to Redis and Postgres through the endpoints since the last reset (the bench counts with it). */
+  traffic(): { redis: RedisTraffic | undefined; postgres: PostgresTraffic };
+  resetTraffic(): void;
   stop(): Promise<void>;
 };
 
@@ -44,6 +47,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const bindings: Record<string, string> = {};
     let redis: Service | undefined;
+    let upstash: UpstashRest | undefined;
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined && onPath("redis-server")) {
       redis = await startRedisServer(options.ports.redis, `${options.dataDir}/redis`);
@@ -53,6 +57,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     if (redisUrl !== undefined) {
       const rest = await startUpstashRest({ redisUrl, token: randomBytes(16).toString("hex"), port: options.ports.upstash });
+      upstash = rest;
       closers.push(() => rest.close());
       bindings.UPSTASH_REDIS_REST_URL = rest.url;
       bindings.UPSTASH_REDIS_REST_TOKEN = rest.token;
@@ -88,6 +93,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       redis,
       postgres,
       pids: () => [...(redis?.pids() ?? []), ...(postgres?.pids() ?? [])],
+      traffic: () => ({ redis: upstash?.traffic(), postgres: neon.traffic() }),
+      resetTraffic: () => {
+        upstash?.resetTraffic();
+        neon.resetTraffic();
+      },
       stop,
     };
   } catch (error) {

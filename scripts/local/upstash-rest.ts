@@ -10,7 +10,9 @@ import type { AddressInfo } from "node:net";
 import { createClient } from "redis";
 
 export type UpstashRestOptions = { redisUrl: string; token: string; port?: number; host?: string };
-export type UpstashRest = { url: string; token: string; close(): Promise<void> };
+/** What the worker sent: HTTP requests (subrequests), and commands by name (a pipeline's each counted, as Upstash bills them). */
+export type RedisTraffic = { requests: number; commands: Record<string, number> };
+export type UpstashRest = { url: string; token: string; traffic(): RedisTraffic; resetTraffic(): void; close(): Promise<void> };
 
 type Command = (string | number)[];
 type Reply = { result: unknown } | { error: string };
@@ -26,6 +28,12 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
   redis.on("error", () => {}); // reconnects on its own; commands fail meanwhile
   await redis.connect().catch(() => {}); // a Redis that is down now may come up later
   const scripts = new ScriptShim();
+  let traffic: RedisTraffic = { requests: 0, commands: {} };
+  const counted = (command: Command): Command => {
+    const name = String(command[0]).toUpperCase();
+    traffic.commands[name] = (traffic.commands[name] ?? 0) + 1;
+    return command;
+  };
 
   const run = async (command: Command): Promise<Reply> => {
     try {
@@ -45,13 +53,14 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
     const base64 = req.headers["upstash-encoding"] === "base64";
     const encode = (reply: Reply): Reply => ("result" in reply && base64 ? { result: encodeBase64(reply.result) } : reply);
     if (!redis.isReady) return send(res, 503, { error: "Redis is unreachable" });
+    traffic.requests += 1;
     if (req.url === "/pipeline") {
       const replies: Reply[] = [];
-      for (const command of body as Command[]) replies.push(encode(await run(command)));
+      for (const command of body as Command[]) replies.push(encode(await run(counted(command))));
       return send(res, 200, replies);
     }
-    if (req.url === "/multi-exec") return send(res, 200, (await multiExec(body as Command[])).map(encode));
-    const reply = await run(body as Command);
+    if (req.url === "/multi-exec") return send(res, 200, (await multiExec((body as Command[]).map(counted))).map(encode));
+    const reply = await run(counted(body as Command));
     return send(res, "error" in reply ? 400 : 200, encode(reply));
   }
 
@@ -71,6 +80,10 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     token: options.token,
+    traffic: () => traffic,
+    resetTraffic: () => {
+      traffic = { requests: 0, commands: {} };
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

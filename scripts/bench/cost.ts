@@ -1,0 +1,67 @@
+/**
+ * What a request costs in the managed services: the Redis commands (counted by the
+ * local Upstash endpoint, each command of a pipeline counted, as Upstash bills them),
+ * the Postgres statements and the subrequests it makes on each path, and a million
+ * requests at list prices.
+ */
+import type { Stack } from "../local/stack.ts";
+
+/**
+ * List prices. No price page is reachable from this machine, so these are the prices
+ * as we last read them (the date beside each), not re-read on the day of the run.
+ */
+export const PRICES = {
+  workersPerMillionRequests: {
+    usd: 0.3,
+    read: "2025-06-15",
+    source: "Cloudflare Workers Paid (Standard): $0.30 per million requests beyond the 10 million included",
+  },
+  workersPerMillionCpuMs: {
+    usd: 0.02,
+    read: "2025-06-15",
+    source: "Cloudflare Workers Paid (Standard): $0.02 per million CPU milliseconds beyond the 30 million included",
+  },
+  upstashPer100kCommands: { usd: 0.2, read: "2025-06-15", source: "Upstash Redis pay-as-you-go: $0.20 per 100,000 commands" },
+} as const;
+
+export type PathCost = {
+  requests: number;
+  /** Per request. */
+  redisCommands: number;
+  redisSubrequests: number;
+  postgresStatements: number;
+  postgresSubrequests: number;
+  providerCalls: number;
+  /** Redis commands by name, per request. */
+  byCommand: Record<string, number>;
+};
+
+/** Sends `n` requests of one path one after another, waits for their after-response work, and counts what reached the stores. */
+export async function measurePath(stack: Stack, n: number, providerCalls: number, send: (i: number) => Promise<void>): Promise<PathCost> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(500);
+  stack.resetTraffic();
+  for (let i = 0; i < n; i++) await send(i);
+  await sleep(500); // the last after-response batches
+  const { redis, postgres } = stack.traffic();
+  const commands = redis?.commands ?? {};
+  const per = (x: number) => Math.round((x / n) * 1000) / 1000;
+  return {
+    requests: n,
+    redisCommands: per(Object.values(commands).reduce((sum, k) => sum + k, 0)),
+    redisSubrequests: per(redis?.requests ?? 0),
+    postgresStatements: per(postgres.statements),
+    postgresSubrequests: per(postgres.requests),
+    providerCalls,
+    byCommand: Object.fromEntries(Object.entries(commands).map(([name, k]) => [name, per(k)])),
+  };
+}
+
+/** A million requests of the miss path: Workers requests and CPU, Upstash commands. Neon bills compute time and storage, not statements. */
+export function usdPerMillion(miss: PathCost, cpuMsPerRequest: number): { total: number; workers: number; cpu: number; upstash: number } {
+  const workers = PRICES.workersPerMillionRequests.usd;
+  const cpu = PRICES.workersPerMillionCpuMs.usd * cpuMsPerRequest;
+  const upstash = (miss.redisCommands * 1e6 * PRICES.upstashPer100kCommands.usd) / 1e5;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return { total: round(workers + cpu + upstash), workers: round(workers), cpu: round(cpu), upstash: round(upstash) };
+}
