@@ -20,6 +20,8 @@ export type BenchResults = {
   memoryMib: Record<"router" | "portkey" | "direct", number>;
   /** Per path: what one request sends to the stores and providers. */
   costs: Record<string, PathCost>;
+  /** Where each process ran: targets on one core, everything else on the other. */
+  pinned: { pinned: boolean; targets_core: string; others_core: string; servers_moved: string[] };
 };
 
 const CHART = "latency-vs-rate.svg";
@@ -27,10 +29,12 @@ const CHART = "latency-vs-rate.svg";
 export const KEYED = "router + key";
 /** The same router with nothing counted: what the metrics cost on the request path. */
 export const UNCOUNTED = "router, no metrics";
+/** The same router with no stores at all: the request path's own cost. */
+export const STATELESS = "router, no stores";
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
 export function headline(r: BenchResults) {
-  const rate = r.fixedRate.some((row) => row.rate === 500) ? 500 : Math.max(...r.fixedRate.map((row) => row.rate));
+  const rate = r.fixedRate.some((row) => row.rate === 200) ? 200 : Math.min(...r.fixedRate.map((row) => row.rate));
   const at = (target: string) => r.fixedRate.find((row) => row.target === target && row.rate === rate)!;
   const concurrency = Math.max(...r.throughput.map((row) => row.concurrency));
   const lowestRate = Math.min(...r.fixedRate.map((row) => row.rate));
@@ -59,10 +63,12 @@ export function headline(r: BenchResults) {
     metrics_throughput_ratio: round(rps("router") / rps(UNCOUNTED), 2),
     throughput_ratio_vs_forward_only: round(rps("router") / rps("workerd forward-only"), 2),
     cpu_us_per_req_router: cpu("router"),
+    cpu_us_per_req_router_stateless: cpu(STATELESS),
     cpu_us_per_req_forward_only: cpu("workerd forward-only"),
     cpu_us_per_req_portkey: cpu("portkey"),
     redis_commands_per_request_miss: r.costs.miss?.redisCommands ?? null,
     usd_per_million_requests: r.costs.miss === undefined ? null : usdPerMillion(r.costs.miss, (cpu("router") ?? 0) / 1000).total,
+    pinned: r.pinned,
   };
 }
 
@@ -122,7 +128,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     `| the decision alone, 1k-token prompt | ${h.score_us_1k} µs | well under 50 µs |`,
     `| key check, rate limits and budget: throughput with a key / without; added p50 at ${h.key_check_rate_rps} req/s | ${h.key_check_throughput_ratio}×; ${ms(h.key_check_p50_ms)} ms | measured, no goal yet |`,
     `| metrics: throughput counting / not counting, at ${h.throughput_concurrency} in flight | ${h.metrics_throughput_ratio}× | measured, no goal yet |`,
-    `| router / forward-only throughput; CPU per request: router / forward-only / Portkey (unpinned) | ${h.throughput_ratio_vs_forward_only}×; ${h.cpu_us_per_req_router} / ${h.cpu_us_per_req_forward_only} / ${h.cpu_us_per_req_portkey} µs | measured; issue 12 sets the goals |`,
+    `| router / forward-only throughput; CPU per request: router / no stores / forward-only / Portkey | ${h.throughput_ratio_vs_forward_only}×; ${h.cpu_us_per_req_router} / ${h.cpu_us_per_req_router_stateless} / ${h.cpu_us_per_req_forward_only} / ${h.cpu_us_per_req_portkey} µs | ${goal(h.throughput_ratio_vs_forward_only >= 0.85 && (h.cpu_us_per_req_router ?? Number.POSITIVE_INFINITY) <= 1.25 * (h.cpu_us_per_req_forward_only ?? 0), "≥ 0.85× forward-only, CPU ≤ 1.25× its")} |`,
     `| Redis commands per request (miss); a million requests at list prices | ${h.redis_commands_per_request_miss}; $${h.usd_per_million_requests} | measured, no budget yet |`,
     "",
     "## Latency at fixed request rates",
@@ -139,8 +145,10 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "`workerd forward-only` is a ten-line worker that only forwards to the provider, served the same way as the router: the ceiling any",
     "router on workerd (here under Miniflare) can reach on this machine.",
     "",
-    "CPU per request is the target's own process tree (user + system time from /proc over the run, divided by the requests sent);",
-    "processes are not pinned to cores, so the load generator, the provider and the stand-ins share the two cores with it.",
+    "CPU per request is the target's own process tree (user + system time from /proc over the run, divided by the requests sent).",
+    r.pinned.pinned
+      ? `Targets ran alone on core ${r.pinned.targets_core}; the load generator, the fake provider, the stand-ins and ${r.pinned.servers_moved.join(", ") || "no servers"} on core ${r.pinned.others_core} (taskset).`
+      : "Processes were not pinned to cores.",
     "",
     "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms | CPU µs/request |",
     "|---|---|---|---|---|---|---|---|---|",

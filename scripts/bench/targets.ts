@@ -4,15 +4,23 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { freePort, waitForPort } from "../local/services.ts";
+import { onTargetCore, type Pinning } from "./pinning.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const TS = ["--experimental-strip-types", "--no-warnings"];
 
 export type Target = { url: string; pid: number; stop(): Promise<void> };
 
-/** Spawns a Node script that prints its URL as its first line. */
-async function spawnPrintingUrl(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Target> {
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+/** Where targets run: set once by the bench (pinning.ts); unset, anywhere. */
+let pinning: Pinning | undefined;
+export function pinTargets(chosen: Pinning): void {
+  pinning = chosen;
+}
+
+/** Spawns a Node script that prints its URL as its first line; a target runs on the target's core. */
+async function spawnPrintingUrl(args: string[], target = true): Promise<Target> {
+  const [command, ...rest] = target ? onTargetCore(pinning, [process.execPath, ...args]) : [process.execPath, ...args];
+  const child = spawn(command!, rest, { cwd: root, env: process.env, stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code} before printing its URL`)));
@@ -22,7 +30,7 @@ async function spawnPrintingUrl(args: string[], env: NodeJS.ProcessEnv = process
 
 /** The fake provider, e.g. `["--first-token-ms", "300"]`; its URL ends in /v1. */
 export function startFakeProvider(flags: string[] = []): Promise<Target> {
-  return spawnPrintingUrl([...TS, "scripts/local/fake-upstream-cli.ts", ...flags]);
+  return spawnPrintingUrl([...TS, "scripts/local/fake-upstream-cli.ts", ...flags], false);
 }
 
 export function startRouterProcess(bindings: Record<string, string>): Promise<Target> {
@@ -37,7 +45,13 @@ export function startForwardOnlyWorker(upstream: string): Promise<Target> {
 /** Portkey's open-source gateway (the npm package), headless, on a port of its own. */
 export async function startPortkey(): Promise<Target> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${root}node_modules/@portkey-ai/gateway/build/start-server.js`, `--port=${port}`, "--headless"], {
+  const [command, ...args] = onTargetCore(pinning, [
+    process.execPath,
+    `${root}node_modules/@portkey-ai/gateway/build/start-server.js`,
+    `--port=${port}`,
+    "--headless",
+  ]);
+  const child = spawn(command!, args, {
     cwd: root,
     env: { ...process.env, NODE_ENV: "production" },
     stdio: "ignore",

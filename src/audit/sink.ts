@@ -15,7 +15,6 @@ import { type AuditRecord, type SignedRecord, signRecord } from "./record.ts";
 /** Where a record went; "failed" only when the caller asked not to hold it (strict mode). */
 export type Destination = "queued" | "postgres" | "held" | "failed" | "off";
 
-const HOLD_LIMIT = 10_000;
 const held: SignedRecord[] = [];
 let droppedFromHold = 0;
 
@@ -64,7 +63,7 @@ export async function storeUnqueued(config: Config, audit: PreparedAudit, queued
       await insertRecords(postgresFor(config)!, [...rest, ...held]);
       held.length = 0;
     } catch {
-      if (hold) rest.forEach(holdRecord);
+      if (hold) for (const record of rest) holdRecord(config, record);
       restWent = hold ? "held" : "failed";
     }
   }
@@ -109,8 +108,9 @@ export async function insertRecords(sql: Sql, records: readonly (SignedRecord | 
   await tracked("postgres", () => sql(`INSERT INTO audit_log SELECT * FROM json_populate_recordset(NULL::audit_log, $1::json) ON CONFLICT DO NOTHING`, [json]));
 }
 
-function holdRecord(record: SignedRecord): void {
-  if (held.length >= HOLD_LIMIT) {
+/** Holds a record for the next write or cron; at AUDIT_HOLD_LIMIT the oldest goes, counted and logged. */
+function holdRecord(config: Config, record: SignedRecord): void {
+  if (held.length >= config.audit.holdLimit) {
     held.shift();
     droppedFromHold += 1;
     console.error(JSON.stringify({ audit: "hold full: oldest record dropped", dropped: droppedFromHold }));

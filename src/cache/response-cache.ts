@@ -27,6 +27,9 @@ const localFor = perConfig(
   (config) => new LRUCache<string, CachedCompletion>({ max: config.cache.localMaxEntries, ttl: config.cache.localTtlSeconds * 1_000 }),
 );
 
+/** Entries in this isolate's level of the cache (at most CACHE_LOCAL_MAX_ENTRIES). */
+export const localEntries = (config: Config): number => localFor(config).size;
+
 export async function readCache(config: Config, key: string): Promise<CachedCompletion | undefined> {
   const local = localFor(config).get(key);
   if (local !== undefined) return local;

@@ -109,6 +109,8 @@ export const EnvSchema = z.object({
   AUDIT_MODE: z.enum(["best-effort", "strict"]).default("best-effort"),
   AUDIT_HMAC_KEY: z.string().min(16, "AUDIT_HMAC_KEY must be at least 16 characters").optional(),
   AUDIT_FLUSH_BATCH: z.coerce.number().int().min(1).max(5_000).default(500),
+  /** Records an isolate holds while neither Redis nor Postgres takes them; past it the oldest is dropped and counted. */
+  AUDIT_HOLD_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10_000),
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
@@ -172,7 +174,7 @@ export type Config = {
   postgres: { url: string; httpEndpoint: string | undefined; timeoutMs: number } | undefined;
   keyPrefix: string;
   cache: { ttlSeconds: number; maxTtlSeconds: number; maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
-  audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; queueMaxAgeSeconds: number };
+  audit: { mode: "best-effort" | "strict"; hmacKey: string | undefined; flushBatch: number; holdLimit: number; queueMaxAgeSeconds: number };
   adminApiKey: string | undefined;
   metricsToken: string | undefined;
   metricsEnabled: boolean;
@@ -302,6 +304,7 @@ export function parseConfig(bindings: Bindings): Config {
       mode: env.AUDIT_MODE,
       hmacKey: env.AUDIT_HMAC_KEY,
       flushBatch: env.AUDIT_FLUSH_BATCH,
+      holdLimit: env.AUDIT_HOLD_LIMIT,
       queueMaxAgeSeconds: env.AUDIT_QUEUE_MAX_AGE_SECONDS,
     },
     adminApiKey: env.ADMIN_API_KEY,

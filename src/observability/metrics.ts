@@ -26,15 +26,22 @@ export const countersKey = (config: Config): string => redisKey(config, "metrics
 /** Increments waiting for Redis, per field. */
 const pendingFor = perConfig((): Map<string, number> => new Map());
 
+/** How many series wait in this isolate for Redis: bounded by the metric set's label values, not by traffic. */
+export const pendingSeries = (config: Config): number => pendingFor(config).size;
+
 /** What a request did, beyond its record, that the metrics need. */
 export type Extras = { firstTokenMs?: number | undefined };
 
-/** Adds the record's increments to what this isolate will send. */
-export function count(config: Config, record: AuditRecord, extras: Extras = {}): void {
+/**
+ * Adds the record's increments to what this isolate will send; `sign: -1` takes them
+ * back (a strict-mode answer whose record found no durable home is answered again as
+ * a refusal, and only the refusal counts).
+ */
+export function count(config: Config, record: AuditRecord, extras: Extras = {}, sign: 1 | -1 = 1): void {
   if (config.redis === undefined || !config.metricsEnabled) return;
   const pending = pendingFor(config);
   const add = (name: string, by: number): void => {
-    if (by !== 0) pending.set(name, (pending.get(name) ?? 0) + by);
+    if (by !== 0) pending.set(name, (pending.get(name) ?? 0) + sign * by);
   };
   const observe = (metric: Metric, labels: string[], seconds: number): void => {
     const le = metric.buckets!.find((bound) => seconds <= bound);

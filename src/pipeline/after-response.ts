@@ -69,6 +69,8 @@ export function afterResponse(config: Config, work: AfterWork): Promise<void> {
  */
 export async function afterResponseNow(config: Config, work: AfterWork): Promise<Destination> {
   const [where] = await sendBatch(config, [work], false);
+  // The caller answers again, as a refusal, and that record is the one to count.
+  if (where === "failed") count(config, work.record, { firstTokenMs: work.firstTokenMs }, -1);
   return where!;
 }
 

@@ -7,9 +7,11 @@
  */
 import type { Context } from "hono";
 import { heldRecords, queueKey } from "../audit/sink.ts";
+import { localEntries } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { AppEnv } from "../http/app-env.ts";
+import { pendingSeries } from "../observability/metrics.ts";
 import { type BreakerState, breakersOn, type HealthState, healthKeys, healthStateFrom, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
 import { type ProbeResult, probeProviders, probesFrom } from "../reliability/probes.ts";
 import { isAdmin, requireAdmin } from "../security/admin.ts";
@@ -59,6 +61,14 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
     storage: { redis: shared.state, postgres },
     cache: shared.state === "ok" ? "isolate and redis" : "isolate only",
     breakers: breakersOn(config) ? "on" : config.redis === undefined ? "off: needs Redis" : "off: BREAKER_FAILURES=0",
+    // What this isolate keeps in memory, each with its bound: nothing grows with traffic while a store is away.
+    isolate: {
+      audit_held: held.held,
+      audit_hold_limit: config.audit.holdLimit,
+      metrics_pending_series: pendingSeries(config),
+      cache_entries: localEntries(config),
+      cache_max_entries: config.cache.localMaxEntries,
+    },
     audit: {
       mode: config.audit.mode,
       queue: shared.queue ?? null,
