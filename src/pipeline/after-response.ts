@@ -3,9 +3,9 @@
  * reaches Redis. Each concern contributes: the audit record (queued, numbered,
  * signed), the cache write, the breakers' reports, the metrics' increments. Requests
  * close in time share one batch: one INCRBY numbers their records, one pipeline
- * carries everything, and what Redis does not take goes its own way (records to
- * Postgres or the isolate's hold, increments to the next batch, cache entries stay in
- * the isolate).
+ * carries everything (the breakers and the metrics in one Lua call), and what Redis
+ * does not take goes its own way (records to Postgres or the isolate's hold,
+ * increments to the next batch, cache entries stay in the isolate).
  *
  * Workers rule: a request may only wait on I/O it started itself. The request that
  * opens a batch (its leader) sets the timer and sends the batch from its own context,
@@ -17,11 +17,11 @@ import type { AuditRecord } from "../audit/record.ts";
 import { type Destination, prepareAudit, queueKey, storeUnqueued } from "../audit/sink.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
 import type { Config } from "../config/env.ts";
-import { count, METRICS_SCRIPT, takeIncrements } from "../observability/metrics.ts";
-import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
+import { count, takeIncrements } from "../observability/metrics.ts";
 import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
 import { tracked } from "../storage/availability.ts";
 import { redisFor } from "../storage/redis.ts";
+import { BATCH_SCRIPT, batchCall } from "./batch-script.ts";
 
 /** What a finished request leaves for after its response. */
 export type AfterWork = {
@@ -84,19 +84,19 @@ async function sendBatch(config: Config, batch: AfterWork[], hold: boolean): Pro
     records.flatMap((record) => reportsFrom(config, record)),
   );
   const increments = takeIncrements(config);
+  const script = batchCall(breakers, increments);
   const redis = redisFor(config);
   let queued = false;
-  if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || breakers !== undefined || increments !== undefined)) {
+  if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
     try {
       const pipeline = redis.pipeline();
       // First, so its answer (the circuits it moved) is the pipeline's first.
-      if (breakers !== undefined) pipeline.eval(BREAKER_SCRIPT, breakers.keys, breakers.args);
-      if (increments !== undefined) pipeline.eval(METRICS_SCRIPT, increments.keys, increments.args);
+      if (script !== undefined) pipeline.eval(BATCH_SCRIPT, script.keys, script.args);
       if (audit.queueable.length > 0) pipeline.rpush(queueKey(config), ...audit.queueable.map((record) => JSON.stringify(record)));
       // NX: an entry lives out its TTL; no client's answer replaces another's early.
       for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
       const answers = await tracked("redis", () => pipeline.exec());
-      if (breakers !== undefined) noteTransitions(config, answers[0]);
+      if (script !== undefined) noteTransitions(config, answers[0]);
       queued = true;
     } catch {
       // Redis failed: records go to Postgres, increments wait for the next batch, cache entries stay in the isolate

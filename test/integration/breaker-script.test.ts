@@ -2,6 +2,7 @@
 
 import { createClient } from "redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BATCH_SCRIPT, batchCall } from "../../src/pipeline/batch-script.ts";
 import { BREAKER_SCRIPT } from "../../src/reliability/breaker-script.ts";
 import { SYSTEM_REDIS } from "../support/storage.ts";
 
@@ -73,5 +74,27 @@ describe("the breaker script", () => {
     await report(1_000, [["ok", 100], ["ok", 200], ["fail"], ["ok", 300]]);
     // 100, then 100 + 0.5 × (200 − 100) = 150, then 150 + 0.5 × (300 − 150) = 225.
     expect(await redis.hGet(KEYS[1]!, "model:m")).toBe("225");
+  });
+
+  it("runs inside the batch's one call beside the metrics' increments, each on its own keys and arguments", async () => {
+    const breakerArgs = [1_000, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "fail", "-1"]);
+    const metricsKey = `${prefix}:metrics`;
+    const call = batchCall(
+      { keys: KEYS, args: breakerArgs },
+      { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "3", "tiergate_tokens_total|x", "40"] },
+    )!;
+    const changed = (await redis.eval(BATCH_SCRIPT, { keys: call.keys, arguments: call.args })) as unknown[];
+    expect(changed.map(String)).toEqual(["model:m", "open", "2000"]);
+    expect(await redis.hGetAll(metricsKey)).toEqual({ "tiergate_requests_total|tier=1": "3", "tiergate_tokens_total|x": "40" });
+    // Either half alone.
+    const metricsOnly = batchCall(undefined, { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "2"] })!;
+    expect(await redis.eval(BATCH_SCRIPT, { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
+    expect(await redis.hGet(metricsKey, "tiergate_requests_total|tier=1")).toBe("5");
+    const breakersOnly = batchCall({ keys: KEYS, args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20"]) }, undefined)!;
+    expect(((await redis.eval(BATCH_SCRIPT, { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([
+      "model:m",
+      "closed",
+      "0",
+    ]);
   });
 });
