@@ -13,8 +13,11 @@ export type BenchResults = {
   plan: Record<string, unknown>;
   scoring: ScoreRow[];
   fixedRate: (LoadResult & { target: string; rate: number })[];
-  /** `cpuUsPerRequest`: the target's own process tree's CPU (user + system, from /proc) over the run, per request sent. */
-  throughput: (LoadResult & { target: string; concurrency: number; cpuUsPerRequest?: number })[];
+  /**
+   * `cpuUsPerRequest`: the target's own process tree's CPU (user + system, from /proc) over the run, per request sent;
+   * `standInCpuUsPerRequest`: the bench process's, where the Upstash and Neon stand-ins run.
+   */
+  throughput: (LoadResult & { target: string; concurrency: number; cpuUsPerRequest?: number; standInCpuUsPerRequest?: number })[];
   cache: { isolateHit: LoadResult; redisHit: LoadResult; hitRate: number; bestHitRate: number; requests: number; distinct: number };
   ttfb: Record<"direct" | "router" | "portkey", LoadResult>;
   memoryMib: Record<"router" | "portkey" | "direct", number>;
@@ -64,6 +67,7 @@ export function headline(r: BenchResults) {
     throughput_ratio_vs_forward_only: round(rps("router") / rps("workerd forward-only"), 2),
     cpu_us_per_req_router: cpu("router"),
     cpu_us_per_req_router_stateless: cpu(STATELESS),
+    cpu_us_per_req_stand_ins_router: r.throughput.find((row) => row.target === "router" && row.concurrency === concurrency)?.standInCpuUsPerRequest ?? null,
     cpu_us_per_req_forward_only: cpu("workerd forward-only"),
     cpu_us_per_req_portkey: cpu("portkey"),
     redis_commands_per_request_miss: r.costs.miss?.redisCommands ?? null,
@@ -150,11 +154,11 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
       ? `Targets ran alone on core ${r.pinned.targets_core}; the load generator, the fake provider, the stand-ins and ${r.pinned.servers_moved.join(", ") || "no servers"} on core ${r.pinned.others_core} (taskset).`
       : "Processes were not pinned to cores.",
     "",
-    "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms | CPU µs/request |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| target | in flight | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms | CPU µs/request | stand-ins' CPU µs/request |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...r.throughput.map(
       (x) =>
-        `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} | ${x.cpuUsPerRequest ?? ""} |`,
+        `| ${x.target} | ${x.concurrency} | ${x.rps} | ${x.ok} | ${x.non2xx} | ${x.errors} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} | ${x.cpuUsPerRequest ?? ""} | ${x.standInCpuUsPerRequest ?? ""} |`,
     ),
     "",
     "## What a request costs in the managed services",
