@@ -1,15 +1,14 @@
 import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+import { isTextModule } from "./scripts/local/text-modules.ts";
 
-/** The files wrangler.toml's [[rules]] bundle as text, loaded as text here too (the in-process tests import the app). */
-const TEXT_MODULES = /uPlot\.(iife\.min\.js|min\.css)$/;
-
+/** The files wrangler.toml's [[rules]] bundle as text are loaded as text here too (the in-process tests import the app). */
 export default defineConfig({
   plugins: [
     {
       name: "text-modules",
       enforce: "pre",
-      load: (id) => (TEXT_MODULES.test(id) ? `export default ${JSON.stringify(readFileSync(id, "utf8"))};` : undefined),
+      load: (id) => (isTextModule(id) ? `export default ${JSON.stringify(readFileSync(id, "utf8"))};` : undefined),
     },
   ],
   test: {

@@ -5,7 +5,7 @@
  * 1 when it does not, 2 when it cannot run. With no environment it audits the local
  * stack `npm run dev` runs.
  */
-import { auditRunFields, readIssued, runScheduledAudit } from "../src/audit/scheduled-audit.ts";
+import { publishAuditRun, readIssued, runScheduledAudit } from "../src/audit/scheduled-audit.ts";
 import { parseConfig } from "../src/config/env.ts";
 import { describeDatabase, openPool, openRedis, requireSetting, setting } from "./db.ts";
 
@@ -29,10 +29,7 @@ try {
   for (const line of run.problems.detail) console.log(`PROBLEM: ${line}`);
   for (const [name, s] of Object.entries(run.slos))
     console.log(`SLO ${name}: ${s.value === null ? "no traffic" : Number(s.value.toFixed(4))} against ${s.target}: ${s.met ? "met" : "MISSED"}`);
-  if (redis !== undefined) {
-    await redis.del(`${prefix}:metrics:audit`);
-    await redis.hset(`${prefix}:metrics:audit`, auditRunFields(run));
-  }
+  if (redis !== undefined) await publishAuditRun(redis, prefix, run);
   console.log(run.ok ? "audit passed: the log verifies from the checkpoint" : "audit FAILED");
   code = run.ok ? 0 : 1;
 } catch (error) {

@@ -15,7 +15,7 @@ import pg from "pg";
 import { createClient } from "redis";
 import { type LoadResult, loadInOwnProcess, percentiles } from "./bench/load.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
-import { startStack } from "./local/stack.ts";
+import { startStackOnMachineServers } from "./local/stack.ts";
 import { startRouter } from "./local/worker.ts";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" }, rate: { type: "string", default: "300" }, out: { type: "string" } } });
@@ -26,13 +26,7 @@ const log = (line: string): void => console.error(`[soak] ${line}`);
 const FLAKY = "mistralai/mistral-nemo"; // tier 1's cheapest: most "auto" traffic lands on it first
 const prefix = `soak${randomBytes(3).toString("hex")}`;
 
-const stack = await startStack({
-  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-  databaseUrl: process.env.SOAK_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
-  database: "tg_soak",
-  dataDir: "/tmp/tiergate-soak",
-  ports: { redis: 0, pglite: 0, upstash: 0, neon: 0 },
-});
+const stack = await startStackOnMachineServers("tg_soak");
 const [openrouter, groq] = await Promise.all([startFakeUpstream({ completionTokens: 16 }), startFakeUpstream({ completionTokens: 16 })]);
 const router = await startRouter({
   ...stack.bindings,

@@ -50,6 +50,9 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/dashboard/:asset": { GET: dashboardAsset },
 };
 
+/** Health probes, metric scrapes and the dashboard's polls come every few seconds from machines: not requests a tenant makes, so not audited. */
+const UNAUDITED = ["/health", "/metrics", "/dashboard"];
+
 /** The routes a client key opens (and, once keys exist, the only way in). */
 const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage"];
 
@@ -57,7 +60,7 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(edge());
   app.use(corsPolicy());
-  app.use(auditTrail());
+  app.use(auditTrail({ unaudited: UNAUDITED }));
   app.use(constitutionCheck());
   for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());
 

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { startStack } from "../local/stack.ts";
+import { startStackOnMachineServers } from "../local/stack.ts";
 import { measurePath } from "./cost.ts";
 import { loadInOwnProcess as load } from "./load.ts";
 import { pinForBench } from "./pinning.ts";
@@ -52,13 +52,7 @@ log(
     : `not pinned: ${pinning.why}`,
 );
 
-const stack = await startStack({
-  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-  databaseUrl: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
-  database: "tg_bench",
-  dataDir: "/tmp/tiergate-bench",
-  ports: { redis: 0, pglite: 0, upstash: 0, neon: 0 },
-});
+const stack = await startStackOnMachineServers("tg_bench");
 try {
   const results = await measure();
   const dir = await writeReport(results, quick);

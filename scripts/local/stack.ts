@@ -106,6 +106,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
+/**
+ * The stack over this machine's own Redis and PostgreSQL (`REDIS_URL`, `BENCH_POSTGRES_URL`
+ * to use others), in a database of its own: what the bench and the soak measure against.
+ */
+export function startStackOnMachineServers(database: string): Promise<Stack> {
+  return startStack({
+    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    databaseUrl: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    database,
+    dataDir: `/tmp/tiergate-${database}`,
+    ports: { redis: 0, pglite: 0, upstash: 0, neon: 0 },
+  });
+}
+
 /** Creates `name` on the server (if absent) and returns its connection string. */
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name ${name}`);

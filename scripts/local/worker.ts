@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { isTextModule } from "./text-modules.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bundle = `${root}dist/index.js`;
@@ -23,10 +24,9 @@ export type Router = {
   close(): Promise<void>;
 };
 
-const TEXT_MODULE = /uPlot\.(min\.css|iife\.min\.js)$/;
 const textModules = (dir: string) =>
   readdirSync(dir)
-    .filter((file) => TEXT_MODULE.test(file))
+    .filter(isTextModule)
     .map((file) => ({ type: "Text" as const, path: `${dir}/${file}` }));
 
 /** Serves the router on `port` (0: any free one); `scriptPath` serves another worker module instead. */

@@ -37,7 +37,18 @@ export type AuditRun = {
 export type AuditRedis = {
   get(key: string): Promise<unknown>;
   lrange(key: string, start: number, stop: number): Promise<unknown[]>;
+  del(key: string): Promise<unknown>;
+  hset(key: string, fields: Record<string, number>): Promise<unknown>;
 };
+
+/** Where the last run's verdict waits for the metrics (`tiergate_audit_*`). */
+export const auditRunKey = (prefix: string): string => `${prefix}:metrics:audit`;
+
+/** Replaces the published verdict with this run's. */
+export async function publishAuditRun(redis: AuditRedis, prefix: string, run: AuditRun): Promise<void> {
+  await redis.del(auditRunKey(prefix));
+  await redis.hset(auditRunKey(prefix), auditRunFields(run));
+}
 
 /** What Redis says it issued: the counter, and the numbers still queued for the flush. */
 export async function readIssued(redis: AuditRedis, prefix: string): Promise<IssuedNumbers> {
@@ -148,7 +159,7 @@ async function daySlos(query: Query, targets: SloTargets): Promise<AuditRun["slo
 }
 
 /** The run as the metrics hash holds it: ok, when, each problem's count and each SLO's verdict. */
-export function auditRunFields(run: AuditRun): Record<string, number> {
+function auditRunFields(run: AuditRun): Record<string, number> {
   const fields: Record<string, number> = { ok: run.ok ? 1 : 0, ran_at: Math.floor(Date.parse(run.started_at) / 1000), checked: run.checked };
   for (const [kind, n] of Object.entries(run.problems)) if (typeof n === "number") fields[`problem:${kind}`] = n;
   for (const [name, slo] of Object.entries(run.slos)) fields[`slo:${name}`] = slo.met ? 1 : 0;

@@ -24,6 +24,13 @@ export function heldRecords(): { held: number; dropped: number } {
 }
 
 export const queueKey = (config: Config): string => redisKey(config, "audit", "queue");
+
+/** How long the oldest queued record (LINDEX 0 of the queue) has waited, in seconds; 0 for none. */
+export function queueAgeSeconds(oldest: string | null, now = Date.now()): number {
+  const ts = oldest === null ? undefined : /"ts":"([^"]+)"/.exec(oldest)?.[1];
+  const age = ts === undefined ? 0 : (now - Date.parse(ts)) / 1000;
+  return Number.isFinite(age) ? Math.max(0, age) : 0;
+}
 export const sequenceKey = (config: Config): string => redisKey(config, "audit", "seq");
 
 /** A sequence number now (strict mode's proof that Redis can take the record), or `undefined` when Redis cannot give one. */

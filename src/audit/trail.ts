@@ -53,10 +53,15 @@ export type AuditDraft = {
 /** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
 
-export function auditTrail(): MiddlewareHandler<AppEnv> {
+export type AuditTrailOptions = {
+  /** Paths (and everything under them) that leave no record. */
+  unaudited: readonly string[];
+};
+
+export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<AppEnv> {
+  const skips = (path: string): boolean => unaudited.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   return async function auditTrailMiddleware(c, next) {
-    // Health probes, metric scrapes and the dashboard's polls come every few seconds from machines; they are not requests a tenant makes.
-    if (c.req.path === "/health" || c.req.path === "/metrics" || c.req.path.startsWith("/dashboard")) {
+    if (skips(c.req.path)) {
       await next();
       c.header("x-tiergate-cache", "BYPASS");
       return;

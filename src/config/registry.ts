@@ -109,3 +109,9 @@ export function findModel(registry: readonly Model[], id: string): Model | undef
   const aliased = registry.filter((model) => model.upstream_model === id);
   return aliased.length === 1 ? aliased[0] : undefined;
 }
+
+/** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */
+export function cheapestOf(models: readonly Model[]): Model | undefined {
+  const price = (model: Model): number => model.input_usd_per_mtok + model.output_usd_per_mtok;
+  return models.reduce<Model | undefined>((best, model) => (best === undefined || price(model) < price(best) ? model : best), undefined);
+}

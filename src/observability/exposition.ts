@@ -4,16 +4,15 @@
  * the audit queue, the last scheduled audit). One pipeline reads it all; the same
  * text is served at /metrics and pushed by the cron.
  */
-import { queueKey } from "../audit/sink.ts";
+import { auditRunKey } from "../audit/scheduled-audit.ts";
+import { queueAgeSeconds, queueKey } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import { healthKeys, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
 import { tracked } from "../storage/availability.ts";
-import { hashEntries, redisFor, redisKey } from "../storage/redis.ts";
+import { numericHash, redisFor } from "../storage/redis.ts";
 import { countersKey } from "./metrics.ts";
 import { GAUGES, METRICS, type Metric } from "./series.ts";
-
-export const auditRunKey = (config: Config): string => redisKey(config, "metrics", "audit");
 
 /** Everything the exposition needs, read in one pipeline. */
 export async function readTotals(config: Config): Promise<Totals> {
@@ -26,11 +25,10 @@ export async function readTotals(config: Config): Promise<Totals> {
   pipeline.hgetall(keys.transitions);
   pipeline.llen(queueKey(config));
   pipeline.lindex(queueKey(config), 0);
-  pipeline.hgetall(auditRunKey(config));
+  pipeline.hgetall(auditRunKey(config.keyPrefix));
   const [counters, states, transitions, depth, oldest, audit] = await tracked("redis", () =>
     pipeline.exec<[unknown, unknown, unknown, number, string | null, unknown]>(),
   );
-  const ts = oldest === null ? undefined : /"ts":"([^"]+)"/.exec(oldest)?.[1];
   const configured = [...config.providers.values()].filter((provider) => provider.configured).map((provider) => provider.id);
   return {
     // Every configured provider and model has a circuit, closed until Redis says otherwise (LiteLLM's deployment state).
@@ -38,12 +36,12 @@ export async function readTotals(config: Config): Promise<Totals> {
       ...configured.map(providerTarget),
       ...config.registry.filter((model) => configured.includes(model.provider)).map((model) => modelTarget(model.id)),
     ],
-    counters: numbers(counters),
-    openUntil: numbers(states),
-    transitions: numbers(transitions),
+    counters: numericHash(counters),
+    openUntil: numericHash(states),
+    transitions: numericHash(transitions),
     queueDepth: depth,
-    queueAgeSeconds: ts === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(ts)) / 1000),
-    audit: numbers(audit),
+    queueAgeSeconds: queueAgeSeconds(oldest),
+    audit: numericHash(audit),
   };
 }
 
@@ -58,8 +56,6 @@ export type Totals = {
   /** The last scheduled audit: ok, ran_at, and a count per problem kind and SLO. */
   audit: Map<string, number>;
 };
-
-const numbers = (result: unknown): Map<string, number> => new Map(hashEntries(result).map(([key, value]) => [key, Number(value)]));
 
 export function renderPrometheus(totals: Totals, now = Date.now()): string {
   const lines: string[] = [];
@@ -82,7 +78,7 @@ export function renderPrometheus(totals: Totals, now = Date.now()): string {
   lines.push(`${GAUGES.compliance.name} ${records === 0 ? 1 : compliant / records}`);
   head(GAUGES.breakerState);
   for (const target of new Set([...totals.targets, ...totals.openUntil.keys()])) {
-    const state = stateOf({ openUntil: totals.openUntil, latencyMs: new Map() }, target, now);
+    const state = stateOf(totals.openUntil, target, now);
     lines.push(`${GAUGES.breakerState.name}${targetLabels(target)} ${state === "closed" ? 0 : state === "half_open" ? 1 : 2}`);
   }
   head(GAUGES.breakerTransitions);
@@ -145,7 +141,7 @@ export function summarise(totals: Totals, now = Date.now()) {
     savings_usd: total(METRICS.savings),
     circuits: [...new Set([...totals.targets, ...totals.openUntil.keys()])].map((target) => ({
       target,
-      state: stateOf({ openUntil: totals.openUntil, latencyMs: new Map() }, target, now),
+      state: stateOf(totals.openUntil, target, now),
     })),
   };
 }

@@ -11,7 +11,7 @@ import type { AuditRecord } from "../audit/record.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
-import { findModel, type Model } from "../config/registry.ts";
+import { cheapestOf, findModel, type Model } from "../config/registry.ts";
 import { costUsd } from "../providers/usage.ts";
 import { redisKey } from "../storage/redis.ts";
 import { field, METRICS, type Metric } from "./series.ts";
@@ -98,9 +98,4 @@ export function takeIncrements(config: Config): { keys: string[]; args: string[]
 }
 
 /** "Always the top tier": the cheapest model of tier 5, the price every saving is measured against. */
-const referenceModel = perConfig(
-  (config): Model | undefined =>
-    config.registry
-      .filter((model) => model.tier === 5)
-      .sort((a, b) => a.input_usd_per_mtok + a.output_usd_per_mtok - (b.input_usd_per_mtok + b.output_usd_per_mtok))[0],
-);
+const referenceModel = perConfig((config): Model | undefined => cheapestOf(config.registry.filter((model) => model.tier === 5)));

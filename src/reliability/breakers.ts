@@ -11,10 +11,10 @@ import type { AuditRecord } from "../audit/record.ts";
 import type { Config } from "../config/env.ts";
 import { perConfig } from "../config/per-config.ts";
 import { findModel, type Model } from "../config/registry.ts";
+import { BATCH_SCRIPT, batchCall } from "../pipeline/batch-script.ts";
 import { NO_HEALTH, type RoutingHealth } from "../routing/pick.ts";
 import { tracked } from "../storage/availability.ts";
-import { hashEntries, redisFor, redisKey } from "../storage/redis.ts";
-import { BREAKER_SCRIPT } from "./breaker-script.ts";
+import { numericHash, redisFor, redisKey } from "../storage/redis.ts";
 
 export type BreakerState = "closed" | "open" | "half_open";
 export const modelTarget = (id: string): string => `model:${id}`;
@@ -40,10 +40,21 @@ export function breakersOn(config: Config): boolean {
   return config.breaker.failures > 0 && config.redis !== undefined;
 }
 
-export function stateOf(state: HealthState, target: string, now = Date.now()): BreakerState {
-  const until = state.openUntil.get(target);
+/** A circuit's state from the open-until times (none known: closed). */
+export function stateOf(openUntil: ReadonlyMap<string, number> | undefined, target: string, now = Date.now()): BreakerState {
+  const until = openUntil?.get(target);
   if (until === undefined) return "closed";
   return now < until ? "open" : "half_open";
+}
+
+/** A model as a client sees it: its provider's state when that is not closed, else its own. */
+export function modelCircuit(
+  openUntil: ReadonlyMap<string, number> | undefined,
+  model: Model,
+  now = Date.now(),
+): { state: BreakerState; provider_state: BreakerState } {
+  const provider = stateOf(openUntil, providerTarget(model.provider), now);
+  return { state: provider === "closed" ? stateOf(openUntil, modelTarget(model.id), now) : provider, provider_state: provider };
 }
 
 type View = { state: HealthState | undefined; readAt: number; reading: boolean; trials: Map<string, number> };
@@ -62,8 +73,7 @@ export async function readHealthState(config: Config): Promise<HealthState> {
 
 /** The state from HGETALL's answers for the two hashes. */
 export function healthStateFrom(states: unknown, latency: unknown): HealthState {
-  const numbers = (result: unknown) => new Map(hashEntries(result).map(([key, value]) => [key, Number(value)]));
-  return { openUntil: numbers(states), latencyMs: numbers(latency) };
+  return { openUntil: numericHash(states), latencyMs: numericHash(latency) };
 }
 
 /**
@@ -98,7 +108,7 @@ export function routingHealth(config: Config, state: HealthState | undefined, no
   const verdict = (target: string): string | undefined => {
     if (decided.has(target)) return decided.get(target);
     let why: string | undefined;
-    const phase = stateOf(state, target, now);
+    const phase = stateOf(state.openUntil, target, now);
     if (phase === "open") why = `circuit open for ${Math.ceil((state.openUntil.get(target)! - now) / 1000)} s more`;
     else if (phase === "half_open") {
       if (now - (trials.get(target) ?? 0) < config.breaker.viewTtlMs) why = "circuit half-open, trial under way";
@@ -114,15 +124,11 @@ export function routingHealth(config: Config, state: HealthState | undefined, no
     },
     latencyMs: (model) => state.latencyMs.get(modelTarget(model.id)),
     random: Math.random,
+    retryAfterSeconds: () => {
+      const soonest = Math.min(...[...state.openUntil.values()].filter((until) => until > now));
+      return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
+    },
   };
-}
-
-/** Seconds until the earliest open circuit among `models` turns half-open: a client's Retry-After. */
-export function secondsUntilTrial(config: Config, models: readonly Model[], now = Date.now()): number {
-  const state = viewFor(config).state;
-  const untils = models.flatMap((model) => [modelTarget(model.id), providerTarget(model.provider)].map((t) => state?.openUntil.get(t) ?? 0));
-  const soonest = Math.min(...untils.filter((until) => until > now));
-  return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
 }
 
 /** A call's outcome as a breaker sees it. */
@@ -179,10 +185,10 @@ export function noteTransitions(config: Config, changed: unknown): void {
   }
 }
 
-/** Sends reports on their own (the cron's probes; request outcomes ride the audit batch instead). */
+/** Sends reports on their own (the cron's probes; request outcomes ride the after-response batch), through the same script. */
 export async function sendReports(config: Config, reports: readonly Report[]): Promise<void> {
-  const call = breakerCall(config, reports);
+  const call = batchCall(breakerCall(config, reports), undefined);
   if (call === undefined) return;
-  const changed = await tracked("redis", () => redisFor(config)!.eval(BREAKER_SCRIPT, call.keys, call.args));
+  const changed = await tracked("redis", () => redisFor(config)!.eval(BATCH_SCRIPT, call.keys, call.args));
   noteTransitions(config, changed);
 }

@@ -7,6 +7,7 @@
  * Failure policy: a probe that cannot be stored is still returned to the caller.
  */
 import type { Config, Provider } from "../config/env.ts";
+import { cheapestOf } from "../config/registry.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
 import { tracked } from "../storage/availability.ts";
 import { hashEntries, redisFor } from "../storage/redis.ts";
@@ -68,9 +69,7 @@ function probeRequest(config: Config, provider: Provider): [string, RequestInit]
   if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
   const signal = AbortSignal.timeout(config.probes.timeoutMs);
   if ((config.probes.kinds[provider.id] ?? "models") === "models") return [`${base}/models`, { headers, signal }];
-  const cheapest = config.registry
-    .filter((model) => model.provider === provider.id)
-    .sort((a, b) => a.input_usd_per_mtok + a.output_usd_per_mtok - (b.input_usd_per_mtok + b.output_usd_per_mtok))[0];
+  const cheapest = cheapestOf(config.registry.filter((model) => model.provider === provider.id));
   const body = { model: cheapest?.upstream_model ?? "probe", messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
   return [`${base}/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body), signal }];
 }

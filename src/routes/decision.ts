@@ -3,8 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { type ChatRequest, ChatRequestSchema } from "../openai/chat-request.ts";
-import { ApiError } from "../openai/errors.ts";
-import { currentHealth, routingHealth, secondsUntilTrial } from "../reliability/breakers.ts";
+import { currentHealth, routingHealth } from "../reliability/breakers.ts";
 import { type Decision, decide } from "../routing/decide.ts";
 
 /** Reads and validates the body, decides where it goes, and records both on the request's audit draft. */
@@ -15,14 +14,7 @@ export async function readAndDecide(c: Context<AppEnv>): Promise<{ request: Chat
   draft.request = request;
   const caller = c.get("caller");
   const state = await currentHealth(config);
-  let decision: Decision;
-  try {
-    decision = decide(request, config, caller ?? undefined, routingHealth(config, state));
-  } catch (error) {
-    // Circuits open: the client may come back when the soonest of them lets a trial through.
-    if (error instanceof ApiError && error.status === 503) error.headers["retry-after"] = String(secondsUntilTrial(config, config.registry));
-    throw error;
-  }
+  const decision = decide(request, config, caller ?? undefined, routingHealth(config, state));
   draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
   return { request, decision };
 }

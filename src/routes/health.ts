@@ -6,13 +6,23 @@
  * Postgres and every provider live, and records what the probes found.
  */
 import type { Context } from "hono";
-import { heldRecords, queueKey } from "../audit/sink.ts";
+import { heldRecords, queueAgeSeconds, queueKey } from "../audit/sink.ts";
 import { localEntries } from "../cache/response-cache.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { pendingSeries } from "../observability/metrics.ts";
-import { type BreakerState, breakersOn, type HealthState, healthKeys, healthStateFrom, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
+import {
+  type BreakerState,
+  breakersOn,
+  type HealthState,
+  healthKeys,
+  healthStateFrom,
+  modelCircuit,
+  modelTarget,
+  providerTarget,
+  stateOf,
+} from "../reliability/breakers.ts";
 import { type ProbeResult, probeProviders, probesFrom } from "../reliability/probes.ts";
 import { isAdmin, requireAdmin } from "../security/admin.ts";
 import { withoutCredentials } from "../security/redact.ts";
@@ -34,13 +44,10 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
   if (live !== undefined) for (const result of live) shared.probes.set(result.provider, result);
   const configured = [...config.providers.values()].filter((provider) => provider.configured);
   const served = config.registry.filter((model) => configured.some((p) => p.id === model.provider));
-  const circuit = (target: string): BreakerState => (shared.health === undefined ? "closed" : stateOf(shared.health, target));
+  const openUntil = shared.health?.openUntil;
+  const circuit = (target: string): BreakerState => stateOf(openUntil, target);
   const providers = configured.map((provider) => ({ id: provider.id, state: circuit(providerTarget(provider.id)) }));
-  const models = served.map((model) => {
-    const own = circuit(modelTarget(model.id));
-    const providerState = circuit(providerTarget(model.provider));
-    return { id: model.id, state: providerState === "closed" ? own : providerState };
-  });
+  const models = served.map((model) => ({ id: model.id, state: modelCircuit(openUntil, model).state }));
   const held = heldRecords();
   const stalled = shared.queue !== undefined && shared.queue.oldest_age_seconds > config.audit.queueMaxAgeSeconds;
   const failingProbe = [...shared.probes.values()].some((probe) => !probe.ok);
@@ -102,11 +109,9 @@ async function readShared(config: Config): Promise<Shared> {
     pipeline.hgetall(keys.latency);
     pipeline.hgetall(keys.probes);
     const [depth, oldest, states, latency, probes] = await tracked("redis", () => pipeline.exec<[number, string | null, unknown, unknown, unknown]>());
-    const ts = oldest === null ? undefined : /"ts":"([^"]+)"/.exec(oldest)?.[1];
-    const age = ts === undefined ? 0 : Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
     return {
       state: "ok",
-      queue: { depth, oldest_age_seconds: Number.isFinite(age) ? age : 0 },
+      queue: { depth, oldest_age_seconds: Math.round(queueAgeSeconds(oldest)) },
       health: healthStateFrom(states, latency),
       probes: probesFrom(probes),
     };

@@ -4,7 +4,7 @@ import type { Config } from "../config/env.ts";
 import { findModel, type Model, TIER_NAMES } from "../config/registry.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError } from "../openai/errors.ts";
-import { currentHealth, type HealthState, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
+import { currentHealth, type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
 
 export async function listModels(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
@@ -24,8 +24,6 @@ export async function retrieveModel(c: Context<AppEnv>): Promise<Response> {
 }
 
 function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {
-  const circuit = (target: string) => (state === undefined ? "closed" : stateOf(state, target));
-  const provider = circuit(providerTarget(model.provider));
   return {
     id: model.id,
     object: "model" as const,
@@ -44,8 +42,7 @@ function modelEntry(model: Model, { providers }: Config, state: HealthState | un
     provider_configured: providers.get(model.provider)?.configured === true,
     /** The circuit as this isolate last read it (at most HEALTH_CACHE_MS old): the provider's when that is not closed. */
     health: {
-      state: provider === "closed" ? circuit(modelTarget(model.id)) : provider,
-      provider_state: provider,
+      ...modelCircuit(state?.openUntil, model),
       latency_ewma_ms: state?.latencyMs.get(modelTarget(model.id)) ?? null,
     },
   };

@@ -66,7 +66,7 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
     const usable = config.registry.filter(allowed);
     const pick = pickModel(usable, wanted, demand, isConfigured, { health, strategies: config.strategies });
     if (pick === undefined) {
-      if (pickModel(usable, wanted, demand, isConfigured) !== undefined) throw allCircuitsOpen(wanted);
+      if (pickModel(usable, wanted, demand, isConfigured) !== undefined) throw allCircuitsOpen(wanted, health);
       if (usable.length < config.registry.length && pickModel(config.registry, wanted, demand, isConfigured) !== undefined) {
         throw notAllowed("no model this key may use can serve the request", "model_not_allowed");
       }
@@ -97,6 +97,7 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
         type: "upstream_error",
         code: "model_unavailable",
         param: "model",
+        headers: { "retry-after": String(health.retryAfterSeconds()) },
       });
     }
     ({ tier } = named);
@@ -120,10 +121,11 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
   };
 }
 
-function allCircuitsOpen(tier: Tier): ApiError {
+function allCircuitsOpen(tier: Tier, health: RoutingHealth): ApiError {
   return new ApiError(503, `Every model that could serve this request from tier ${tier} up is failing right now (circuits open); retry shortly`, {
     type: "upstream_error",
     code: "no_healthy_model",
+    headers: { "retry-after": String(health.retryAfterSeconds()) },
   });
 }
 

@@ -14,10 +14,12 @@ export type RoutingHealth = {
   blocked(model: Model): string | undefined;
   latencyMs(model: Model): number | undefined;
   random(): number;
+  /** Seconds until the soonest open circuit lets a trial through: a refused client's Retry-After. */
+  retryAfterSeconds(): number;
 };
 
 /** Every model healthy, no latency known: routing as if there were no breakers. */
-export const NO_HEALTH: RoutingHealth = { blocked: () => undefined, latencyMs: () => undefined, random: Math.random };
+export const NO_HEALTH: RoutingHealth = { blocked: () => undefined, latencyMs: () => undefined, random: Math.random, retryAfterSeconds: () => 1 };
 
 export type Choice = { health: RoutingHealth; strategies: Readonly<Record<Tier, Strategy>> };
 const COST_FIRST: Choice = { health: NO_HEALTH, strategies: { 1: "cost", 2: "cost", 3: "cost", 4: "cost", 5: "cost" } };

@@ -4,9 +4,8 @@
  * cannot run (Postgres down) is logged as such and runs again the next day, or by
  * `npm run audit` at once.
  */
-import { type AuditRun, auditRunFields, readIssued, runScheduledAudit } from "../audit/scheduled-audit.ts";
+import { type AuditRun, publishAuditRun, readIssued, runScheduledAudit } from "../audit/scheduled-audit.ts";
 import type { Config } from "../config/env.ts";
-import { auditRunKey } from "../observability/exposition.ts";
 import { tracked } from "../storage/availability.ts";
 import { postgresFor } from "../storage/postgres.ts";
 import { redisFor } from "../storage/redis.ts";
@@ -18,11 +17,6 @@ export async function dailyAudit(config: Config): Promise<AuditRun | undefined> 
   const redis = redisFor(config);
   const issued = redis === undefined ? undefined : await readIssued(redis, config.keyPrefix).catch(() => undefined);
   const run = await runScheduledAudit((text, params) => tracked("postgres", () => sql(text, params)), key, issued, config.slo, "cron");
-  if (redis !== undefined) {
-    const pipeline = redis.pipeline();
-    pipeline.del(auditRunKey(config));
-    pipeline.hset(auditRunKey(config), auditRunFields(run));
-    await tracked("redis", () => pipeline.exec()).catch(() => {});
-  }
+  if (redis !== undefined) await tracked("redis", () => publishAuditRun(redis, config.keyPrefix, run)).catch(() => {});
   return run;
 }

@@ -35,3 +35,8 @@ export function hashEntries(result: unknown): [string, unknown][] {
   }
   return result !== null && typeof result === "object" ? Object.entries(result) : [];
 }
+
+/** A hash of numbers (counters, times) as HGETALL gave it. */
+export function numericHash(result: unknown): Map<string, number> {
+  return new Map(hashEntries(result).map(([key, value]) => [key, Number(value)]));
+}

@@ -20,6 +20,7 @@ const health = (open: Record<string, string>, latency: Record<string, number> = 
   blocked: (m) => open[m.id] ?? open[`provider:${m.provider}`],
   latencyMs: (m) => latency[m.id],
   random,
+  retryAfterSeconds: () => 1,
 });
 
 describe("pickModel around open circuits", () => {
