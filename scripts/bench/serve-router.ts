@@ -5,7 +5,7 @@
 import { startRouter } from "../local/worker.ts";
 
 const bindings = JSON.parse(process.argv[2] ?? "{}") as Record<string, string>;
-const router = await (process.argv[3] ? startRouter(bindings, 0, process.argv[3]) : startRouter(bindings));
+const router = await startRouter(bindings, process.argv[3] ? { scriptPath: process.argv[3] } : {});
 process.stdout.write(`${router.url}\n`);
 const stop = (): void => void router.close().then(() => process.exit(0));
 process.on("SIGTERM", stop);

@@ -29,8 +29,18 @@ const textModules = (dir: string) =>
     .filter(isTextModule)
     .map((file) => ({ type: "Text" as const, path: `${dir}/${file}` }));
 
-/** Serves the router on `port` (0: any free one); `scriptPath` serves another worker module instead. */
-export async function startRouter(bindings: Record<string, string> = {}, port = 0, scriptPath = bundle): Promise<Router> {
+export type ServeOptions = {
+  /** 0 (the default): any free port. */
+  port?: number;
+  /** Another worker module to serve instead of the router's bundle. */
+  scriptPath?: string;
+  /** Opens workerd's DevTools inspector on this port (the CPU profiler reads it). */
+  inspectorPort?: number;
+};
+
+/** Serves the router (or `options.scriptPath`) in workerd. */
+export async function startRouter(bindings: Record<string, string> = {}, options: ServeOptions = {}): Promise<Router> {
+  const { port = 0, scriptPath = bundle, inspectorPort } = options;
   if (!existsSync(scriptPath)) throw new Error(`${scriptPath} is missing: run \`npm run build\` (npm test does)`);
   const logs: string[] = [];
   const mf = new Miniflare(
@@ -44,6 +54,7 @@ export async function startRouter(bindings: Record<string, string> = {}, port = 
       cf: false,
       host: "127.0.0.1",
       port,
+      ...(inspectorPort === undefined ? {} : { inspectorPort }),
       handleStructuredLogs: ({ level, message }) => {
         logs.push(`${level}: ${message}`);
         if (logs.length > 5_000) logs.shift();

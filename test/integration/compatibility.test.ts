@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   storage = await startTestStorage();
   fake = await startFakeUpstream();
-  router = await startRouter({ ...storage.bindings, ...fakeProviders(fake.url) }, 0, `${dir}/dist/index.js`);
+  router = await startRouter({ ...storage.bindings, ...fakeProviders(fake.url) }, { scriptPath: `${dir}/dist/index.js` });
 }, 120_000);
 afterAll(async () => {
   await router?.close();
