@@ -39,7 +39,8 @@ export async function answerWithFallbacks(
   attempts: Attempt[],
 ): Promise<{ model: Model; answer: UpstreamAnswer }> {
   const deadline = Date.now() + policy.maxTotalMs;
-  let last: unknown = new ApiError(502, "No model could be tried", { type: "upstream_error", code: "upstream_error" });
+  // Made only when needed: an Error captures a stack trace, which a request that is answered should not pay for.
+  let last: unknown;
   for (const model of plan) {
     if (Date.now() >= deadline) break;
     try {
@@ -65,7 +66,7 @@ export async function answerWithFallbacks(
       if (!isRetryable(error)) throw error;
     }
   }
-  throw last;
+  throw last ?? new ApiError(502, "No model could be tried", { type: "upstream_error", code: "upstream_error" });
 }
 
 async function timed(model: Model, call: (model: Model) => Promise<UpstreamAnswer>, attempts: Attempt[]): Promise<UpstreamAnswer> {
