@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cacheKey } from "../../src/cache/key.ts";
 import { assembleStream, replayAsStream } from "../../src/cache/stream-assembly.ts";
@@ -18,6 +19,28 @@ describe("canonicalJson", () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
     const hostile = JSON.parse('{"__proto__":{"x":1},"a":1}');
     expect(canonicalJson(hostile)).toBe('{"__proto__":{"x":1},"a":1}');
+  });
+
+  it("writes what JSON.stringify writes for a copy with sorted keys, so stored HMACs and cache keys stay valid", () => {
+    // The definition it replaced, kept as the reference: a sorted copy, then JSON.stringify.
+    const sortedCopy = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(sortedCopy);
+      if (value === null || typeof value !== "object") return value;
+      const sorted: Record<string, unknown> = {};
+      for (const key of Object.keys(value).sort()) {
+        const child = (value as Record<string, unknown>)[key];
+        if (child !== undefined) Object.defineProperty(sorted, key, { value: sortedCopy(child), enumerable: true });
+      }
+      return sorted;
+    };
+    // Keys that look like array indices (and some that nearly do) are where object key order is subtle.
+    const key = fc.oneof(fc.string(), fc.nat({ max: 5e9 }).map(String), fc.constantFrom("01", "-1", "1.5", "4294967294", "4294967295"));
+    const values = fc.oneof(fc.jsonValue(), fc.object({ key, values: [fc.constant(undefined), fc.double(), fc.string(), fc.constant(null)] }));
+    fc.assert(
+      fc.property(values, (value) => canonicalJson(value) === JSON.stringify(sortedCopy(value))),
+      { numRuns: 2_000 },
+    );
+    expect(canonicalJson([undefined, Number.NaN, -0, "é\u2028"])).toBe(JSON.stringify([null, null, 0, "é\u2028"]));
   });
 });
 
