@@ -12,8 +12,8 @@
  * keys exist) for the environment, and wrangler logged in (or CLOUDFLARE_API_TOKEN).
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+import { rmSync } from "node:fs";
+import { gzippedKib } from "./deploy/bundle-size.ts";
 import { errorsIn, share, smokeTest, type Window } from "./deploy/checks.ts";
 import { currentVersion, makeRunner, type Runner, StepFailed, shiftTraffic, uploadVersion } from "./deploy/commands.ts";
 import { type Environment, flag, loadEnvironment, ROOT } from "./deploy/environment.ts";
@@ -87,9 +87,7 @@ async function build(runner: Runner, env: Environment): Promise<void> {
   const outdir = ".wrangler/deploy-build";
   rmSync(`${ROOT}${outdir}`, { recursive: true, force: true });
   await makeRunner(false, runner.log).run("build", ["npx", "wrangler", "deploy", "--dry-run", "--outdir", outdir, "--env", env.name]);
-  // Every module the upload carries (the bundle and the text modules beside it), each gzipped.
-  const modules = readdirSync(`${ROOT}${outdir}`).filter((file) => !file.endsWith(".map") && file !== "README.md");
-  const kib = modules.reduce((sum, file) => sum + gzipSync(readFileSync(`${ROOT}${outdir}/${file}`), { level: 9 }).byteLength, 0) / 1024;
+  const kib = gzippedKib(`${ROOT}${outdir}`);
   runner.log(`[build] bundle ${kib.toFixed(1)} KiB gzipped (budget ${env.bundle_budget_kib} KiB)`);
   if (kib > env.bundle_budget_kib) throw new StepFailed("build", `the bundle is ${kib.toFixed(1)} KiB gzipped, over the ${env.bundle_budget_kib} KiB budget`);
 }

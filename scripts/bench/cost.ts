@@ -24,6 +24,27 @@ export const PRICES = {
   upstashPer100kCommands: { usd: 0.2, read: "2025-06-15", source: "Upstash Redis pay-as-you-go: $0.20 per 100,000 commands" },
 } as const;
 
+/**
+ * The most Redis commands a request may send, each path measured alone (one request,
+ * one after-response batch), not counting the circuit-state read each isolate makes at
+ * most once a second whatever its traffic. Upstash bills per command, so a change that
+ * adds one to a path fails test/integration/command-budget.test.ts.
+ * The miss: GET (cache), INCRBY (the audit number), EVAL (breakers and metrics), RPUSH
+ * (the audit queue), SET (cache). With a key, five more: the requests limit, the
+ * tokens debit and its correction (@upstash/ratelimit), the budget's reservation and
+ * its settlement.
+ */
+export const COMMAND_BUDGET = { miss: 5, "miss with a key": 10 } as const;
+
+/** The once-a-second circuit-state read, left out of the budget. */
+const PER_ISOLATE_READS = new Set(["HGETALL"]);
+
+/** A path's commands per request that the budget counts. */
+export function budgetedCommands(cost: PathCost): number {
+  const counted = Object.entries(cost.byCommand).filter(([name]) => !PER_ISOLATE_READS.has(name));
+  return Math.round(counted.reduce((sum, [, n]) => sum + n, 0) * 1000) / 1000;
+}
+
 export type PathCost = {
   requests: number;
   /** Per request. */

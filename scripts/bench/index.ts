@@ -9,8 +9,10 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { gzippedKib } from "../deploy/bundle-size.ts";
 import { startStackOnMachineServers } from "../local/stack.ts";
 import { measurePath } from "./cost.ts";
+import { byPart, profileRouter } from "./cpu-profile.ts";
 import { loadInOwnProcess as load } from "./load.ts";
 import { pinForBench } from "./pinning.ts";
 import { zipfWorkload } from "./replay.ts";
@@ -145,6 +147,31 @@ async function measure(): Promise<BenchResults> {
     }
   }
 
+  log("where the CPU goes: a profile of the router as deployed and with no stores");
+  const profiles: BenchResults["profiles"] = {};
+  const profiled = [
+    ["router", { ...storage, ...providers(fast.url) }],
+    [STATELESS, providers(fast.url)],
+  ] as const;
+  // The quick run profiles the router as deployed only, briefly: it checks the profiler works, within its two minutes.
+  for (const [name, bindings] of quick ? profiled.slice(0, 1) : profiled) {
+    const profile = await profileRouter(
+      bindings,
+      { body, headers: async () => NO_CACHE, concurrency: 10, durationMs: quick ? 1_500 : 6_000 },
+      pinning.pinned ? pinning.target : undefined,
+    );
+    const share = (us: number) => Math.round((us / profile.time.totalUs) * 10_000) / 10_000;
+    profiles[name] = {
+      rps: profile.rps,
+      cpuUsPerRequest: profile.cpuUsPerRequest,
+      parts: byPart(profile.time).map(({ part, share: s }) => ({ part, share: Math.round(s * 10_000) / 10_000 })),
+      functions: [...profile.time.byFunction.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 25)
+        .map(([name, us]) => ({ name: name.replace(/\s+/, " in "), share: share(us) })),
+    };
+  }
+
   log("cache-hit path: one cached answer, from the isolate; then from Redis (isolate cache of one entry, two answers in turn)");
   const hitBodies = [chatBody(`${PROMPT} (cached A)`), chatBody(`${PROMPT} (cached B)`)];
   const cacheHit = await load({ url: targets.router.url, headers: JSON_HEADERS, bodies: [hitBodies[0]!], mode: "rate", rate: 200, durationMs: plan.hitMs });
@@ -194,6 +221,8 @@ async function measure(): Promise<BenchResults> {
     ttfb,
     memoryMib: { router: peakRssMib(router.pid), portkey: peakRssMib(portkey.pid), direct: peakRssMib(fast.pid) },
     costs,
+    profiles,
+    bundleGzipKib: gzippedKib(`${root}dist`),
     pinned: { pinned: pinning.pinned, targets_core: pinning.target, others_core: pinning.others, servers_moved: pinning.servers },
   };
 }
