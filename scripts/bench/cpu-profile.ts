@@ -63,6 +63,7 @@ export async function profileRouter(bindings: Record<string, string>, load: Prof
     const warmUp = await loadInOwnProcess({ ...spec, durationMs: Math.min(2_000, load.durationMs) });
     const cpuBefore = cpuSeconds(workerd);
     const measured = await loadInOwnProcess(spec);
+    if (measured.ok === 0) throw new Error(`the router answered no request of the profile's load: ${JSON.stringify(measured.statuses)}`);
     const cpuUsPerRequest = Math.round(((cpuSeconds(workerd) - cpuBefore) * 1e6) / measured.sent);
     let profiled = 0;
     const profile = await profileWhile(inspectorPort, async () => {

@@ -24,7 +24,13 @@ const fake = await startFakeProvider();
 const stack = options.stateless ? undefined : await startStackOnMachineServers("tg_profile");
 try {
   const storage = stack
-    ? { ...stack.bindings, KEY_PREFIX: `profile${Date.now()}`, AUDIT_HMAC_KEY: "profile-audit-key-0123456789", ADMIN_API_KEY: ADMIN_KEY }
+    ? {
+        ...stack.bindings,
+        KEY_PREFIX: `profile${Date.now()}`,
+        AUDIT_HMAC_KEY: "profile-audit-key-0123456789",
+        ADMIN_API_KEY: ADMIN_KEY,
+        REQUIRE_API_KEY: "false",
+      }
     : {};
   stack?.resetTraffic();
   const result = await profileRouter(

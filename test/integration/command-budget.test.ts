@@ -40,7 +40,9 @@ describe("Redis commands per request", () => {
     const [queuedBefore, cachedBefore] = [await queued(), await cached()];
     const cost = await measurePath(storage.stack, N, 1, () => send());
     expect(budgetedCommands(cost)).toBeLessThanOrEqual(COMMAND_BUDGET.miss);
-    expect(cost.byCommand).toMatchObject({ GET: 1, SET: 1, RPUSH: 1, INCRBY: 1, EVAL: 1 });
+    // Each request reads and writes the cache; requests close in time share a batch's INCRBY, EVAL and RPUSH.
+    expect(cost.byCommand).toMatchObject({ GET: 1, SET: 1 });
+    for (const shared of ["INCRBY", "EVAL", "RPUSH"]) expect(cost.byCommand[shared]).toSatisfy((n: number) => n > 0 && n <= 1);
     expect((await queued()) - queuedBefore).toBe(N);
     expect((await cached()) - cachedBefore).toBe(N);
   });
