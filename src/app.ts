@@ -20,6 +20,7 @@ import {
 import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { dashboardAsset, dashboardData, dashboardPage } from "./routes/dashboard.ts";
+import { feedback } from "./routes/feedback.ts";
 import { health } from "./routes/health.ts";
 import { metrics } from "./routes/metrics.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
@@ -33,6 +34,7 @@ type Method = "GET" | "POST" | "DELETE";
 const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/chat/completions": { POST: chatCompletions },
   "/v1/route": { POST: routeOnly },
+  "/v1/feedback": { POST: feedback },
   "/v1/models": { GET: listModels },
   "/v1/models/:id{.+}": { GET: retrieveModel },
   "/v1/audit": { GET: listAudit },
@@ -54,7 +56,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 const UNAUDITED = ["/health", "/metrics", "/dashboard"];
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
-const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage"];
+const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage", "/v1/feedback"];
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

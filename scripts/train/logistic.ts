@@ -10,7 +10,8 @@ import type { SerializedModel } from "../../src/routing/model.ts";
 import { featureVector } from "../../src/routing/score.ts";
 import { seeded } from "../seeded-random.ts";
 
-export type TrainOptions = { epochs: number; learningRate: number; l2: number; seed: number };
+/** `fileWeights`: how many ordinary files one file counts as (default 1: each file weighs the same). */
+export type TrainOptions = { epochs: number; learningRate: number; l2: number; seed: number; fileWeights?: Record<string, number> };
 export const TRAINING: TrainOptions = { epochs: 8, learningRate: 0.1, l2: 1e-5, seed: 20_261_126 };
 
 /** The feature values of a prompt sent as one user message, as the worker computes them. */
@@ -25,7 +26,9 @@ export function train(set: TrainingSet, provenance: string, options: TrainOption
   const n = set.vectors.length;
   const perFile = new Map<string, number>();
   for (const file of set.files) perFile.set(file, (perFile.get(file) ?? 0) + 1);
-  const weightOf = set.files.map((file) => n / (perFile.size * perFile.get(file)!));
+  const share = (file: string): number => options.fileWeights?.[file] ?? 1;
+  const shares = [...perFile.keys()].reduce((sum, file) => sum + share(file), 0);
+  const weightOf = set.files.map((file) => (n * share(file)) / (shares * perFile.get(file)!));
   const seen = FEATURES.map((_, k) => set.vectors.some((v) => v[k] !== 0));
   const w = Float64Array.from(FEATURES, (f) => f.prior);
   const acc = new Float64Array(FEATURES.length + 1).fill(1e-8);

@@ -49,8 +49,20 @@ export type AuditExtensions = {
   limit_note: string;
   /** Every provider call, in order: model, outcome (ok or the error code), milliseconds (migrations/0005). */
   attempts: { model: string; outcome: string; ms: number }[];
+  /** The decision's feature vector, in the order of src/routing/features.ts: numbers only, never text (migrations/0007). */
+  features: number[];
+  /** The routing model that scored the request (RouterModel.version), so training knows which decisions a model made (migrations/0007). */
+  router_model: string;
 };
-const EXTENSIONS = ["request_hmac", "usage_adjusted", "tenant_id", "limit_note", "attempts"] as const satisfies readonly (keyof AuditExtensions)[];
+const EXTENSIONS = [
+  "request_hmac",
+  "usage_adjusted",
+  "tenant_id",
+  "limit_note",
+  "attempts",
+  "features",
+  "router_model",
+] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };
@@ -120,7 +132,7 @@ function extensionsFromRow(row: Record<string, unknown>): Partial<AuditExtension
   for (const name of EXTENSIONS) {
     const value = row[name];
     if (value === null || value === undefined) continue;
-    out[name] = (name === "usage_adjusted" || name === "attempts") && typeof value === "string" ? JSON.parse(value) : value;
+    out[name] = (name === "usage_adjusted" || name === "attempts" || name === "features") && typeof value === "string" ? JSON.parse(value) : value;
   }
   return out as Partial<AuditExtensions>;
 }

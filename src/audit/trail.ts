@@ -37,6 +37,8 @@ export type AuditDraft = {
   /** What was reserved before the provider call (tokens per minute, budget), settled with the real usage after. */
   settlement?: Settlement;
   route?: { tier: number; score: number; model: string; provider: string };
+  /** The decision's feature vector (numbers only) and the model that scored it. */
+  scoring?: { features: number[]; routerModel: string };
   fallbacksTried: string[];
   /** Every provider call, in order, with its outcome and time. */
   attempts?: Attempt[];
@@ -178,5 +180,9 @@ async function buildRecord(
   if (draft.tenantId) record.tenant_id = draft.tenantId;
   if (draft.limitNote) record.limit_note = draft.limitNote;
   if (draft.attempts && draft.attempts.length > 0) record.attempts = draft.attempts;
+  if (draft.scoring) {
+    record.features = draft.scoring.features;
+    record.router_model = draft.scoring.routerModel;
+  }
   return record;
 }

@@ -1,8 +1,9 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import * as z from "zod";
 import type { SloTargets } from "../audit/scheduled-audit.ts";
-import { DEFAULT_THRESHOLDS } from "../routing/model.ts";
-import { biasThresholds, parseThresholds, type Thresholds } from "./policy.ts";
+import { FEATURES } from "../routing/features.ts";
+import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type RouterModel } from "../routing/model.ts";
+import { biasThresholds, parseThresholds, type Thresholds, ThresholdsSchema } from "./policy.ts";
 import { loadRegistry, type Model, TIERS, type Tier } from "./registry.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
@@ -30,6 +31,17 @@ function jsonSetting<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
+/** A routing model as `npm run train:router` writes it; every feature it names must be one this version computes. */
+const RouterModelSchema = z.object({
+  bias: z.number(),
+  features: z.record(
+    z.string().refine((name) => FEATURES.some((feature) => feature.name === name), "is not a feature of this version (src/routing/features.ts)"),
+    z.number(),
+  ),
+  thresholds: ThresholdsSchema.optional(),
+  provenance: z.string(),
+});
+
 export const EnvSchema = z.object({
   OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
   OPENROUTER_API_KEY: z.string().min(1).optional(),
@@ -37,8 +49,13 @@ export const EnvSchema = z.object({
   GROQ_API_KEY: z.string().min(1).optional(),
   CUSTOM_PROVIDERS: z.string().optional(),
   MODELS_JSON: z.string().optional(),
-  /** Default: the thresholds calibrated with the shipped model (src/routing/model.generated.ts). */
-  TIER_THRESHOLDS: z.string().default(DEFAULT_THRESHOLDS),
+  /**
+   * A routing model in place of the shipped one (`npm run train:router -- --from-audit` writes one); its
+   * thresholds become the default tier cut points. A bad one is reported in /health and the shipped model kept.
+   */
+  MODEL_JSON: jsonSetting(RouterModelSchema).optional(),
+  /** Default: the thresholds calibrated with the routing model (MODEL_JSON's, else src/routing/model.generated.ts's). */
+  TIER_THRESHOLDS: z.string().optional(),
   /** Positive: more prompts to higher tiers (better, dearer); negative: cheaper. Moves every cut point. */
   ROUTER_QUALITY_BIAS: z.coerce.number().min(-1).max(1).default(0),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
@@ -160,6 +177,8 @@ export type Strategy = "cost" | "latency" | "weighted";
 export type Config = {
   providers: ReadonlyMap<string, Provider>;
   registry: readonly Model[];
+  /** The scorer's weights: the shipped model, or MODEL_JSON's. */
+  routerModel: RouterModel;
   thresholds: Thresholds;
   upstreamTimeoutMs: number;
   retry: { retries: number; baseDelayMs: number; maxTotalMs: number; maxModels: number };
@@ -265,7 +284,8 @@ export function parseConfig(bindings: Bindings): Config {
   return {
     providers,
     registry,
-    thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
+    routerModel: env.MODEL_JSON === undefined ? DEFAULT_MODEL : decodeModel(env.MODEL_JSON, "custom"),
+    thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS ?? env.MODEL_JSON?.thresholds?.join(",") ?? DEFAULT_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     retry: {
       retries: env.UPSTREAM_RETRIES,

@@ -4,7 +4,7 @@ import * as z from "zod";
 /** Four increasing cut points in (0, 1): a score below the first is tier 1, at or above the last is tier 5. */
 export type Thresholds = readonly [number, number, number, number];
 
-const ThresholdsSchema = z
+export const ThresholdsSchema = z
   .tuple([z.number(), z.number(), z.number(), z.number()])
   .refine((cuts) => cuts.every((cut, i) => cut > 0 && cut < 1 && (i === 0 || cut > cuts[i - 1]!)), {
     message: "TIER_THRESHOLDS must be four increasing numbers between 0 and 1, e.g. 0.12,0.3,0.55,0.78",

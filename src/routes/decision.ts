@@ -16,6 +16,7 @@ export async function readAndDecide(c: Context<AppEnv>): Promise<{ request: Chat
   const state = await currentHealth(config);
   const decision = decide(request, config, caller ?? undefined, routingHealth(config, state));
   draft.route = { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
+  draft.scoring = { features: decision.vector, routerModel: decision.modelVersion };
   return { request, decision };
 }
 

@@ -16,6 +16,9 @@ export type Decision = {
   score: number;
   model: Model;
   features: Feature[];
+  /** The scorer's full feature vector and the model version behind the score, for the audit row. */
+  vector: number[];
+  modelVersion: string;
   reasons: string[];
   fallbacks: Model[];
   promptTokens: number;
@@ -36,7 +39,7 @@ export type KeyPolicy = { maxTier: number | null; models: readonly string[] | nu
  */
 export function decide(request: ChatRequest, config: Config, policy: KeyPolicy = { maxTier: null, models: null }, health: RoutingHealth = NO_HEALTH): Decision {
   enforceCaps(request, config);
-  const complexity = scoreComplexity(request);
+  const complexity = scoreComplexity(request, config.routerModel);
   const allowed = (model: Model): boolean =>
     (policy.maxTier === null || model.tier <= policy.maxTier) && (policy.models === null || policy.models.includes(model.id));
   const demand = demandOf(request, complexity.promptTokens, config.estimatedOutputTokens);
@@ -112,6 +115,8 @@ export function decide(request: ChatRequest, config: Config, policy: KeyPolicy =
     score: complexity.score,
     model,
     features: complexity.features,
+    vector: complexity.vector,
+    modelVersion: complexity.modelVersion,
     reasons,
     fallbacks,
     promptTokens: complexity.promptTokens,

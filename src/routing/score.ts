@@ -17,6 +17,10 @@ export type Feature = {
 
 export type Complexity = {
   score: number;
+  /** Every feature's value in FEATURES order, rounded: numbers only, what the audit row keeps for training. */
+  vector: number[];
+  /** The model that scored it (RouterModel.version). */
+  modelVersion: string;
   /** Every feature that fired, strongest contribution first. */
   features: Feature[];
   promptTokens: number;
@@ -42,7 +46,7 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
     features.push({ name: spec.name, label, value: round(value), contribution: round(contribution) });
   }
   features.sort((a, b) => b.contribution - a.contribution);
-  return { score: round(1 / (1 + Math.exp(-logit))), features, promptTokens };
+  return { score: round(sigmoid(logit)), vector: Array.from(values, round), modelVersion: model.version, features, promptTokens };
 }
 
 /** The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from. */
@@ -66,4 +70,12 @@ function estimateTokens(counts: TextCounts, messages: number): number {
   return Math.ceil((counts.chars - counts.nonAscii) / 4) + counts.nonAscii + 4 * messages;
 }
 
+/** The score of a feature vector (an audit row's `features`), as scoreComplexity gives it for the request. */
+export function scoreOfVector(values: ArrayLike<number>, model: RouterModel = DEFAULT_MODEL): number {
+  let logit = model.bias;
+  for (let i = 0; i < FEATURES.length; i++) logit += (values[i] ?? 0) * model.featureWeights[i]!;
+  return round(sigmoid(logit));
+}
+
+const sigmoid = (logit: number): number => 1 / (1 + Math.exp(-logit));
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;

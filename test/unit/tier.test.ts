@@ -49,3 +49,25 @@ describe("ROUTER_QUALITY_BIAS", () => {
     expect(bad.problems).toEqual([expect.stringMatching(/^ROUTER_QUALITY_BIAS: .*ignored$/)]);
   });
 });
+
+describe("MODEL_JSON", () => {
+  const model = { bias: -1, features: { length: 2, code: 3 }, thresholds: [0.2, 0.4, 0.6, 0.8], provenance: "test" };
+
+  it("routes by the given model and takes its thresholds, unless TIER_THRESHOLDS says otherwise", () => {
+    const config = parseConfig({ MODEL_JSON: JSON.stringify(model) });
+    expect(config.routerModel.version).toMatch(/^custom:[0-9a-f]{8}$/);
+    expect(config.routerModel.bias).toBe(-1);
+    expect(config.thresholds).toEqual([0.2, 0.4, 0.6, 0.8]);
+    expect(parseConfig({ MODEL_JSON: JSON.stringify(model), TIER_THRESHOLDS: "0.1,0.3,0.5,0.7" }).thresholds).toEqual([0.1, 0.3, 0.5, 0.7]);
+    expect(parseConfig({}).routerModel.version).toMatch(/^builtin:[0-9a-f]{8}$/);
+  });
+
+  it("keeps the shipped model, and says why, for bad JSON, an unknown feature or thresholds out of order", () => {
+    const shipped = parseConfig({}).routerModel.version;
+    for (const text of ["{bad", JSON.stringify({ ...model, features: { telepathy: 1 } }), JSON.stringify({ ...model, thresholds: [0.5, 0.4, 0.6, 0.8] })]) {
+      const config = parseConfig({ MODEL_JSON: text });
+      expect(config.routerModel.version).toBe(shipped);
+      expect(config.problems).toEqual([expect.stringMatching(/^MODEL_JSON: .*ignored$/)]);
+    }
+  });
+});

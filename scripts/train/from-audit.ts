@@ -1,0 +1,74 @@
+/**
+ * Training from a deployment's own traffic: the audit rows clients rated through
+ * POST /v1/feedback, each with the feature vector its decision saw. A rating becomes
+ * a target score for that vector: "stronger" (or a bad rating that names no tier)
+ * asks for a score above the top of the tier that answered, "cheaper" for one below
+ * its bottom, and a good rating keeps the score where it was. The public data stays
+ * in as a prior, so a few ratings bend the model instead of replacing it.
+ */
+
+import type { Thresholds } from "../../src/config/policy.ts";
+import { FEATURES } from "../../src/routing/features.ts";
+import type { RouterModel } from "../../src/routing/model.ts";
+import { scoreOfVector } from "../../src/routing/score.ts";
+import { selectTier } from "../../src/routing/tier.ts";
+import { seeded } from "../seeded-random.ts";
+
+export type RatedRequest = {
+  requestId: string;
+  features: number[];
+  tier: number;
+  score: number;
+  /** What the client wanted instead: a stronger tier, a cheaper one, or the same (a good answer). */
+  wanted: "stronger" | "cheaper" | "same";
+};
+
+/** How far past a tier's edge a rating asks the score to move. */
+const MARGIN = 0.05;
+
+/**
+ * The rated requests the scorer decided, from the audit log joined to feedback. A
+ * rating counts only from the key that made the request (or with no key at all), and
+ * only for rows with a feature vector of this version's length.
+ */
+export async function ratedRequests(query: (text: string) => Promise<Record<string, unknown>[]>): Promise<RatedRequest[]> {
+  const rows = await query(`
+    SELECT a.request_id, a.features, a.tier, a.score, f.rating, f.score AS rated, f.better_tier
+    FROM audit_log a JOIN feedback f USING (request_id)
+    WHERE a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400
+      AND (f.key_id IS NULL OR f.key_id = a.key_id)
+    ORDER BY a.request_id`);
+  return rows.flatMap((row) => {
+    const features = (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as number[];
+    if (!Array.isArray(features) || features.length !== FEATURES.length) return [];
+    const bad = row.rating === "bad" || (row.rating === null && Number(row.rated) < 0.5);
+    const wanted = row.better_tier === "stronger" || row.better_tier === "cheaper" ? row.better_tier : bad ? "stronger" : "same";
+    return [{ requestId: String(row.request_id), features, tier: Number(row.tier), score: Number(row.score), wanted }];
+  });
+}
+
+/** The score a rated request should have had, under the thresholds it was routed by. */
+export function targetOf(request: RatedRequest, thresholds: Thresholds): number {
+  const cuts = [0, ...thresholds, 1];
+  if (request.wanted === "stronger") return Math.min(1, cuts[request.tier]! + MARGIN);
+  if (request.wanted === "cheaper") return Math.max(0, cuts[request.tier - 1]! - MARGIN);
+  return request.score;
+}
+
+/** A seeded split: a quarter (at least one) held out to judge on. */
+export function holdOut(requests: RatedRequest[], seed: number): { train: RatedRequest[]; test: RatedRequest[] } {
+  const random = seeded(seed);
+  const order = requests.map((request) => ({ request, key: random() })).sort((a, b) => a.key - b.key);
+  const cut = Math.max(1, Math.round(requests.length / 4));
+  return { test: order.slice(0, cut).map((o) => o.request), train: order.slice(cut).map((o) => o.request) };
+}
+
+/** The share of held-out requests a model routes the way their rating asked: higher, lower, or to the same tier. */
+export function agreement(model: RouterModel, thresholds: Thresholds, requests: RatedRequest[]): number {
+  if (requests.length === 0) return Number.NaN;
+  const agrees = requests.filter((request) => {
+    const tier = selectTier(scoreOfVector(request.features, model), thresholds);
+    return request.wanted === "stronger" ? tier > request.tier : request.wanted === "cheaper" ? tier < request.tier : tier === request.tier;
+  });
+  return agrees.length / requests.length;
+}

@@ -1,0 +1,78 @@
+/**
+ * POST /v1/feedback: a client rates an answer it received, by its request id (the
+ * `x-request-id` of the answer): good or bad, or a score from 0 to 1, and optionally
+ * that a stronger or a cheaper tier should have answered. One rating per request:
+ * sending the same one again is answered as before; a different one is a 409.
+ * Stored in Postgres beside the audit log, and counted by training only when the key
+ * that rates a request is the key that made it (`npm run train:router -- --from-audit`).
+ */
+import type { Context } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../http/app-env.ts";
+import { readJsonBody } from "../http/json-body.ts";
+import { ApiError } from "../openai/errors.ts";
+import { isOutage, tracked } from "../storage/availability.ts";
+import { postgresFor, type Row } from "../storage/postgres.ts";
+
+export const FeedbackSchema = z
+  .strictObject({
+    request_id: z.uuid(),
+    rating: z.enum(["good", "bad"]).optional(),
+    score: z.number().min(0).max(1).optional(),
+    better_tier: z.enum(["stronger", "cheaper"]).optional(),
+  })
+  .refine((feedback) => feedback.rating !== undefined || feedback.score !== undefined, {
+    message: "give a rating ('good' or 'bad') or a score from 0 to 1",
+    path: ["rating"],
+  });
+
+const COLUMNS = "request_id, key_id, rating, score, better_tier, created_at";
+
+export async function feedback(c: Context<AppEnv>): Promise<Response> {
+  c.header("cache-control", "no-store");
+  const config = c.get("config");
+  const sql = postgresFor(config);
+  if (sql === undefined) throw new ApiError(503, "Feedback lives in Postgres: set DATABASE_URL", { code: "feedback_not_configured" });
+  const given = await readJsonBody(c.req.raw, config.maxBodyBytes, FeedbackSchema);
+  const caller = c.get("caller");
+  const keyId = caller === undefined || caller.admin ? null : caller.keyId;
+  const run = (text: string, params: unknown[]): Promise<Row[]> =>
+    tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
+      if (isOutage(error)) throw new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable" });
+      throw error;
+    });
+  // A request of another key is answered as unknown: a key learns nothing of others' requests.
+  const [audited] = await run("SELECT key_id FROM audit_log WHERE request_id = $1 LIMIT 1", [given.request_id]);
+  if (audited !== undefined && keyId !== null && audited.key_id !== keyId) throw unknownRequest(given.request_id);
+  const values = [given.request_id, keyId, given.rating ?? null, given.score ?? null, given.better_tier ?? null];
+  const [stored] = await run(
+    `INSERT INTO feedback (request_id, key_id, rating, score, better_tier) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING RETURNING ${COLUMNS}`,
+    values,
+  );
+  if (stored !== undefined) return c.json(shown(stored, audited !== undefined), 201);
+  const [existing] = await run(`SELECT ${COLUMNS} FROM feedback WHERE request_id = $1`, [given.request_id]);
+  if (existing === undefined || (keyId !== null && existing.key_id !== keyId)) throw unknownRequest(given.request_id);
+  const same = existing.rating === values[2] && (existing.score === null ? null : Number(existing.score)) === values[3] && existing.better_tier === values[4];
+  if (!same) {
+    throw new ApiError(409, `Request ${given.request_id} was already rated; a rating cannot be changed`, { code: "feedback_exists", param: "request_id" });
+  }
+  return c.json(shown(existing, audited !== undefined), 200);
+}
+
+function shown(row: Row, audited: boolean) {
+  const created = row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at));
+  return {
+    object: "feedback",
+    request_id: String(row.request_id),
+    rating: row.rating ?? null,
+    score: row.score === null ? null : Number(row.score),
+    better_tier: row.better_tier ?? null,
+    created_at: created.toISOString(),
+    // The audit log takes records from the Redis queue every minute: a fresh request's row may not be there yet.
+    audit_row_found: audited,
+  };
+}
+
+function unknownRequest(requestId: string): ApiError {
+  return new ApiError(404, `No request ${requestId} of this key to rate`, { code: "request_not_found", param: "request_id" });
+}
