@@ -208,7 +208,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     ...whereTheCpuGoes(r, h),
     "## What a request costs in the managed services",
     "Counted by the local Upstash and Neon endpoints (each command of a pipeline counted, as Upstash bills), per request, one path at a time;",
-    "the after-response batch is shared by requests close in time, so these sequential figures are the most a request costs.",
+    "each request sent as the last one's answer arrives. Requests within 10 ms of each other share an after-response batch (its INCRBY, EVAL and RPUSH), so even these sequential requests share some; under load they share more (`npm run bench:profile` counts it), and a request alone costs at most the budget (`COMMAND_BUDGET`, held by `command-budget.test.ts`).",
     "",
     "| path | Redis commands | Redis subrequests | Postgres statements | Postgres subrequests | provider calls | commands |",
     "|---|---|---|---|---|---|---|",
