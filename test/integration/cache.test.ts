@@ -14,6 +14,16 @@ const fresh = (text = "What is the boiling point of water?"): string => `${text}
 const ask = (content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
   router.post("/v1/chat/completions", chat(content, extra), headers);
 const cacheKeys = () => storage.redis.keys(`${storage.prefix}:cache:*`);
+/** The cache keys once earlier requests' after-response batches (open 10 ms, later under load) have all landed. */
+async function settledKeys(): Promise<string[]> {
+  let keys = await cacheKeys();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const again = await cacheKeys();
+    if (again.length === keys.length) return again;
+    keys = again;
+  }
+}
 
 beforeAll(async () => {
   storage = await startTestStorage();
@@ -54,7 +64,7 @@ describe("the same request twice", () => {
 
   it("serves a second instance of the router from Redis, not only from its own isolate", async () => {
     const prompt = fresh();
-    const before = (await cacheKeys()).length;
+    const before = (await settledKeys()).length;
     await ask(prompt);
     await waitFor(async () => (await cacheKeys()).length > before);
     const other = await startWithFakeProvider(storage.bindings);
@@ -154,7 +164,7 @@ describe("what is never cached, and the controls", () => {
 describe("what an outside probe broke: the cache must never serve the wrong answer", () => {
   const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` });
   const redisTtl = async (prompt: string): Promise<number> => {
-    const before = new Set(await cacheKeys());
+    const before = new Set(await settledKeys());
     await ask(prompt);
     let added: string[] = [];
     await waitFor(async () => {
