@@ -10,8 +10,18 @@ import type { SerializedModel } from "../../src/routing/model.ts";
 import { featureVector } from "../../src/routing/score.ts";
 import { seeded } from "../seeded-random.ts";
 
-/** `fileWeights`: how many ordinary files one file counts as (default 1: each file weighs the same). */
-export type TrainOptions = { epochs: number; learningRate: number; l2: number; seed: number; fileWeights?: Record<string, number> };
+/**
+ * `fileWeights`: how many ordinary files one file counts as (default 1: each file weighs the same).
+ * `start`: the weights to start from (default: each feature's hand-set prior and a zero bias).
+ */
+export type TrainOptions = {
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  seed: number;
+  fileWeights?: Record<string, number>;
+  start?: { bias: number; featureWeights: Float64Array };
+};
 export const TRAINING: TrainOptions = { epochs: 8, learningRate: 0.1, l2: 1e-5, seed: 20_261_126 };
 
 /** The feature values of a prompt sent as one user message, as the worker computes them. */
@@ -30,9 +40,9 @@ export function train(set: TrainingSet, provenance: string, options: TrainOption
   const shares = [...perFile.keys()].reduce((sum, file) => sum + share(file), 0);
   const weightOf = set.files.map((file) => (n * share(file)) / (shares * perFile.get(file)!));
   const seen = FEATURES.map((_, k) => set.vectors.some((v) => v[k] !== 0));
-  const w = Float64Array.from(FEATURES, (f) => f.prior);
+  const w = options.start ? Float64Array.from(options.start.featureWeights) : Float64Array.from(FEATURES, (f) => f.prior);
   const acc = new Float64Array(FEATURES.length + 1).fill(1e-8);
-  let bias = 0;
+  let bias = options.start?.bias ?? 0;
   const random = seeded(options.seed);
   const order = Array.from({ length: n }, (_, i) => i);
 

@@ -13,12 +13,13 @@
  * It keeps the current tier cut points: the ratings were given against them.
  * Reads DATABASE_URL (with none set, the local stack `npm run dev` runs).
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseThresholds } from "../../src/config/policy.ts";
 import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type SerializedModel } from "../../src/routing/model.ts";
 import { describeDatabase, openPool, requireSetting, setting } from "../db.ts";
+import { DATA_DIR } from "../eval/data.ts";
 import { calibrate } from "./calibrate.ts";
 import { trainingExamples } from "./examples.ts";
 import { agreement, holdOut, ratedRequests, targetOf } from "./from-audit.ts";
@@ -33,8 +34,9 @@ const started = Date.now();
 if (options["from-audit"]) await trainFromAudit(options.out);
 else writeShippedModel();
 
-/** The public data, as the worker's feature vectors. */
+/** The public data, as the worker's feature vectors; `undefined` where ../shared/bench/data is not beside the checkout. */
 function publicData() {
+  if (!existsSync(new URL("routellm_gsm8k.jsonl", DATA_DIR))) return undefined;
   const examples = trainingExamples();
   const files = [...new Set(examples.map((e) => e.file))];
   return {
@@ -45,7 +47,12 @@ function publicData() {
 }
 
 function writeShippedModel(): void {
-  const { examples, files, set: publicSet } = publicData();
+  const data = publicData();
+  if (data === undefined) {
+    console.error(`the shipped model is trained from the public data in ${DATA_DIR.pathname}, which is not there`);
+    process.exit(2);
+  }
+  const { examples, files, set: publicSet } = data;
   const model = train(publicSet, `npm run train:router: ${examples.length} prompts from ${files.join(", ")}; seed ${TRAINING.seed}, ${TRAINING.epochs} epochs`);
   model.thresholds = calibrate(
     model,
@@ -81,18 +88,29 @@ async function trainFromAudit(out: string): Promise<void> {
   const currentModel = current ? decodeModel(current, "custom") : DEFAULT_MODEL;
   const currentThresholds = parseThresholds(setting("TIER_THRESHOLDS") ?? current?.thresholds?.join(",") ?? DEFAULT_THRESHOLDS);
 
-  const { examples, files, set: publicSet } = publicData();
   const { train: trainOn, test } = holdOut(rated, TRAINING.seed);
   const traffic = "this deployment's ratings";
-  const model = train(
-    {
-      vectors: [...publicSet.vectors, ...trainOn.map((r) => Float64Array.from(r.features))],
-      targets: [...publicSet.targets, ...trainOn.map((r) => targetOf(r, currentThresholds))],
-      files: [...publicSet.files, ...trainOn.map(() => traffic)],
-    },
-    `npm run train:router -- --from-audit: ${trainOn.length} rated requests (${counts} in all, ${test.length} held out) with ${examples.length} public prompts as a prior; seed ${TRAINING.seed}`,
-    { ...TRAINING, fileWeights: { [traffic]: files.length } },
-  );
+  const trafficSet = {
+    vectors: trainOn.map((r) => Float64Array.from(r.features)),
+    targets: trainOn.map((r) => targetOf(r, currentThresholds)),
+    files: trainOn.map(() => traffic),
+  };
+  const data = publicData();
+  const prior = data ? `${data.examples.length} public prompts as a prior` : "the current model as the starting point (no public data beside this checkout)";
+  console.log(`prior: ${prior}`);
+  const provenance = `npm run train:router -- --from-audit: ${trainOn.length} rated requests (${counts} in all, ${test.length} held out) with ${prior}; seed ${TRAINING.seed}`;
+  const model = data
+    ? // The public data and the ratings weigh half each.
+      train(
+        {
+          vectors: [...data.set.vectors, ...trafficSet.vectors],
+          targets: [...data.set.targets, ...trafficSet.targets],
+          files: [...data.set.files, ...trafficSet.files],
+        },
+        provenance,
+        { ...TRAINING, fileWeights: { [traffic]: data.files.length } },
+      )
+    : train(trafficSet, provenance, { ...TRAINING, start: currentModel });
   // The cut points stay those the ratings were given against: the targets are placed by them, and calibrating
   // anew (by percentiles of the public mix) would undo any shift the ratings ask for.
   model.thresholds = [...currentThresholds];
