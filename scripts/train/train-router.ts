@@ -31,8 +31,11 @@ const MIN_RATED = 8;
 
 const started = Date.now();
 
-if (options["from-audit"]) await trainFromAudit(options.out);
-else writeShippedModel();
+if (options["from-audit"]) {
+  await trainFromAudit(options.out);
+  // The WebSocket driver can keep the event loop alive after end(); the model is written (or not), so leave now.
+  process.exit(0);
+} else writeShippedModel();
 
 /** The public data, as the worker's feature vectors; `undefined` where ../shared/bench/data is not beside the checkout. */
 function publicData() {
@@ -75,7 +78,7 @@ export const MODEL: SerializedModel = ${JSON.stringify(model, null, 2)};
 async function trainFromAudit(out: string): Promise<void> {
   const databaseUrl = requireSetting("DATABASE_URL");
   const pool = openPool(databaseUrl);
-  const rated = await ratedRequests(async (text) => (await pool.query(text)).rows).finally(() => pool.end());
+  const rated = await ratedRequests(async (text) => (await pool.query(text)).rows).finally(() => pool.end().catch(() => {}));
   const counts = (["stronger", "cheaper", "same"] as const).map((wanted) => `${rated.filter((r) => r.wanted === wanted).length} ${wanted}`).join(", ");
   console.log(`${rated.length} rated requests in ${describeDatabase(databaseUrl)} (${counts})`);
   if (rated.length < MIN_RATED) {
