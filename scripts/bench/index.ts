@@ -160,15 +160,15 @@ async function measure(): Promise<BenchResults> {
       { body, headers: async () => NO_CACHE, concurrency: 10, durationMs: quick ? 1_500 : 6_000 },
       pinning.pinned ? pinning.target : undefined,
     );
-    const share = (us: number) => Math.round((us / profile.time.totalUs) * 10_000) / 10_000;
+    const rounded = (share: number) => Math.round(share * 10_000) / 10_000;
     profiles[name] = {
       rps: profile.rps,
       cpuUsPerRequest: profile.cpuUsPerRequest,
-      parts: byPart(profile.time).map(({ part, share: s }) => ({ part, share: Math.round(s * 10_000) / 10_000 })),
+      parts: byPart(profile.time).map(({ part, share }) => ({ part, share: rounded(share) })),
       functions: [...profile.time.byFunction.entries()]
         .sort((a, b) => b[1] - a[1])
         .slice(0, 25)
-        .map(([name, us]) => ({ name: name.replace(/\s+/, " in "), share: share(us) })),
+        .map(([name, us]) => ({ name: name.replace(/\s+/, " in "), share: rounded(us / profile.time.totalUs) })),
     };
   }
 

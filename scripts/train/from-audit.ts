@@ -4,7 +4,8 @@
  * a target score for that vector: "stronger" (or a bad rating that names no tier)
  * asks for a score above the top of the tier that answered, "cheaper" for one below
  * its bottom, and a good rating keeps the score where it was. The public data stays
- * in as a prior, so a few ratings bend the model instead of replacing it.
+ * in as a prior (or, without it, training starts from the current model), so a few
+ * ratings bend the model instead of replacing it.
  */
 
 import type { Thresholds } from "../../src/config/policy.ts";
@@ -15,7 +16,6 @@ import { selectTier } from "../../src/routing/tier.ts";
 import { seeded } from "../seeded-random.ts";
 
 export type RatedRequest = {
-  requestId: string;
   features: number[];
   tier: number;
   score: number;
@@ -27,7 +27,7 @@ export type RatedRequest = {
 const MARGIN = 0.05;
 
 /**
- * The rated requests the scorer decided, from the audit log joined to feedback. A
+ * The rated requests that were served, from the audit log joined to feedback. A
  * rating counts only from the key that made the request (or with no key at all), and
  * only for rows with a feature vector of this version's length.
  */
@@ -43,7 +43,7 @@ export async function ratedRequests(query: (text: string) => Promise<Record<stri
     if (!Array.isArray(features) || features.length !== FEATURES.length) return [];
     const bad = row.rating === "bad" || (row.rating === null && Number(row.rated) < 0.5);
     const wanted = row.better_tier === "stronger" || row.better_tier === "cheaper" ? row.better_tier : bad ? "stronger" : "same";
-    return [{ requestId: String(row.request_id), features, tier: Number(row.tier), score: Number(row.score), wanted }];
+    return [{ features, tier: Number(row.tier), score: Number(row.score), wanted }];
   });
 }
 

@@ -14,7 +14,7 @@ import { ApiError } from "../openai/errors.ts";
 import { isOutage, tracked } from "../storage/availability.ts";
 import { postgresFor, type Row } from "../storage/postgres.ts";
 
-export const FeedbackSchema = z
+const FeedbackSchema = z
   .strictObject({
     request_id: z.uuid(),
     rating: z.enum(["good", "bad"]).optional(),
