@@ -38,11 +38,15 @@ const FACTORIES: ScorerFactory[] = [
 ];
 /** Random routing, as the mean over several seeds (one seed alone is noisy). */
 const randomScorers: Scorer[] = Array.from({ length: RANDOM_SEEDS }, (_, seed) => ({ name: "random", score: (_p, id) => hashId(id, seed) }));
+export type PairResult = { pair: string; n: number; byScorer: Record<string, PairMetrics> };
 export type EvalResult = {
   date: string;
   commit: string;
   seconds: number;
-  pairs: { pair: string; n: number; byScorer: Record<string, PairMetrics> }[];
+  /** Judged on files held out of training (new kinds of traffic). */
+  pairs: PairResult[];
+  /** Judged on a held-out test split of each pair's own file, trained on the rest of it (traffic like the training data). */
+  splitPairs: PairResult[];
   mathSpearman: Record<string, number>;
   trivialHardAuc: Record<string, number>;
   multi: MultiModelResult;
@@ -59,9 +63,7 @@ function averageMetrics(all: PairMetrics[]): PairMetrics {
 
 export function evaluate(): EvalResult {
   const started = Date.now();
-  const pairs = PAIRS.map((spec) => {
-    const rows = loadPair(spec);
-    const scorers = FACTORIES.map((f) => f.forHeldOut([spec.file]));
+  const judge = (name: string, rows: ReturnType<typeof loadPair>, scorers: Scorer[]): PairResult => {
     const tieBreak = rows.map((r) => hashId(r.id, 99));
     const metricsOf = (scorer: Scorer): PairMetrics =>
       pairMetrics(
@@ -71,8 +73,22 @@ export function evaluate(): EvalResult {
     const byScorer: Record<string, PairMetrics> = {};
     for (const scorer of scorers) byScorer[scorer.name] = metricsOf(scorer);
     byScorer.random = averageMetrics(randomScorers.map(metricsOf));
-    return { pair: spec.name, n: rows.length, byScorer };
-  });
+    return { pair: name, n: rows.length, byScorer };
+  };
+  const pairs = PAIRS.map((spec) =>
+    judge(
+      spec.name,
+      loadPair(spec),
+      FACTORIES.map((f) => f.forHeldOut([spec.file])),
+    ),
+  );
+  const splitPairs = PAIRS.map((spec) =>
+    judge(
+      spec.name,
+      loadPair(spec).filter((r) => inTestSplit(r.prompt)),
+      FACTORIES.map((f) => (f.name === "tiergate" ? splitScorer(spec.file) : f.forHeldOut([]))),
+    ),
+  );
 
   const math = loadMathLevels();
   const { trivial, hard } = loadTrivialVersusHard();
@@ -114,6 +130,7 @@ export function evaluate(): EvalResult {
     commit: gitCommit(),
     seconds: Math.round((Date.now() - started) / 100) / 10,
     pairs,
+    splitPairs,
     mathSpearman,
     trivialHardAuc,
     multi,
@@ -134,6 +151,31 @@ function heldOutScorer(heldOut: string[]): Scorer {
   if (known !== undefined) return known;
   const heldOutPrompts = new Set(examples.filter((e) => heldOut.includes(e.file)).map((e) => promptKey(e.prompt)));
   const kept = examples.filter((e) => !heldOut.includes(e.file) && !heldOutPrompts.has(promptKey(e.prompt)));
+  const scorer = scorerTrainedOn(kept, `held out: ${key}`);
+  trained.set(key, scorer);
+  return scorer;
+}
+
+/** The share of each file held out as its test split, by a seeded hash of the prompt's text (so a repeated prompt is on one side only). */
+const TEST_SHARE = 0.2;
+const inTestSplit = (prompt: string): boolean => hashId(promptKey(prompt), 7) < TEST_SHARE;
+
+/**
+ * tiergate trained on every file, less `file`'s test split and any prompt identical to
+ * one of it: the judgement for a deployment whose traffic resembles its training data.
+ */
+function splitScorer(file: string): Scorer {
+  const key = `split:${file}`;
+  const known = trained.get(key);
+  if (known !== undefined) return known;
+  const testPrompts = new Set(examples.filter((e) => e.file === file && inTestSplit(e.prompt)).map((e) => promptKey(e.prompt)));
+  const kept = examples.filter((e) => !testPrompts.has(promptKey(e.prompt)));
+  const scorer = scorerTrainedOn(kept, key);
+  trained.set(key, scorer);
+  return scorer;
+}
+
+function scorerTrainedOn(kept: typeof examples, provenance: string): Scorer {
   const vectorOf = (prompt: string): Float64Array => {
     let v = vectors.get(prompt);
     if (v === undefined) {
@@ -143,14 +185,12 @@ function heldOutScorer(heldOut: string[]): Scorer {
     return v;
   };
   const model = decodeModel(
-    train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, `held out: ${key}`),
+    train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, provenance),
   );
-  const scorer: Scorer = {
+  return {
     name: "tiergate",
     score: (prompt) => scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest, model).score,
   };
-  trained.set(key, scorer);
-  return scorer;
 }
 
 function gitCommit(): string {
@@ -172,8 +212,9 @@ function printTable(result: EvalResult): void {
     });
     console.log(`${pad(`${pair.pair} (n=${pair.n})`, 42)}${cells.join("")}`);
   }
-  const meanApgr = (n: string): string => mean(result.pairs.map((p) => p.byScorer[n]!.apgr)).toFixed(3);
-  console.log(`${pad("mean APGR", 42)}${names.map((n) => pad(meanApgr(n), 24)).join("")}`);
+  const meanApgr = (n: string, pairs = result.pairs): string => mean(pairs.map((p) => p.byScorer[n]!.apgr)).toFixed(3);
+  console.log(`${pad("mean APGR, held-out files", 42)}${names.map((n) => pad(meanApgr(n), 24)).join("")}`);
+  console.log(`${pad("mean APGR, held-out test splits", 42)}${names.map((n) => pad(meanApgr(n, result.splitPairs), 24)).join("")}`);
   console.log(`${pad("Spearman vs MATH level", 42)}${names.map((n) => pad(result.mathSpearman[n]!.toFixed(3), 24)).join("")}`);
   console.log(`${pad("AUC trivial vs hard", 42)}${names.map((n) => pad(result.trivialHardAuc[n]!.toFixed(3), 24)).join("")}`);
   console.log(`${pad("AIQ (RouterBench, 11 models, 5 tiers)", 42)}${names.map((n) => pad(result.multi.aiq[n]!.toFixed(4), 24)).join("")}`);
