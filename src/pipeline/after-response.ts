@@ -45,6 +45,7 @@ const BATCH_MAX = 64;
  * How long a batch stays open after its first request, after the response: the client
  * waits for none of it. At 10 ms rather than 2, a loaded isolate sends a third of the
  * batches, so about half the Redis commands per request (bench:profile, 10 in flight).
+ * Work with a failed provider call does not wait (afterResponse).
  */
 const BATCH_WAIT_MS = 10;
 
@@ -53,6 +54,10 @@ const BATCH_WAIT_MS = 10;
  * this request owns: the batch it leads, or nothing when it joined another's.
  */
 export function afterResponse(config: Config, work: AfterWork): Promise<void> {
+  // A failed provider call goes at once, in a batch of its own: the breakers must hear of it before the next request picks a model.
+  if (reportsFrom(config, work.record).some((report) => report.outcome === "fail")) {
+    return sendBatch(config, [work], true).then(() => undefined);
+  }
   if (open !== undefined && open.length < BATCH_MAX) {
     open.push(work);
     return Promise.resolve();
