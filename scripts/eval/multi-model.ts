@@ -18,6 +18,8 @@ export type MultiModelResult = {
   folds: number;
   tiers: { tier: number; models: string[] }[];
   reference: ({ name: string } & CostQuality)[];
+  /** Every prompt to one tier (its best model, as the routers get it): the fixed settings a router must beat. */
+  fixedTiers: (CostQuality & { tier: number })[];
   curves: Record<string, (CostQuality & { shift: number })[]>;
   aiq: Record<string, number>;
   /** tiergate at the configured thresholds, on raw scores: what the router does as deployed. */
@@ -111,6 +113,7 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
     folds: FOLDS,
     tiers: tierModels.map((models, t) => ({ tier: t + 1, models: models.map((m) => ROUTERBENCH_MODELS[m]!) })),
     reference: references(prompts, byPrice),
+    fixedTiers: [1, 2, 3, 4, 5].map((tier) => ({ tier, ...route(prompts.map(() => tier)) })),
     curves,
     aiq: aiqs,
     deployed: { ...route(deployedTiers), tierShare: [1, 2, 3, 4, 5].map((t) => deployedTiers.filter((x) => x === t).length / prompts.length) },

@@ -53,6 +53,33 @@ async function chart(r: EvalResult): Promise<string> {
   return new vega.View(vega.parse(spec), { renderer: "none" }).toSVG();
 }
 
+/**
+ * Whether the deployed point lies above the best that fixed tiers give at its cost: any
+ * tier no dearer, or a random mix of a cheaper and a dearer one (the upper hull).
+ */
+function againstFixedTiers(r: EvalResult): string {
+  const { deployed, fixedTiers } = r.multi;
+  const c = deployed.cost;
+  let best = { quality: Number.NEGATIVE_INFINITY, how: "" };
+  const consider = (quality: number, how: string) => {
+    if (quality > best.quality) best = { quality, how };
+  };
+  for (const a of fixedTiers) {
+    if (a.cost <= c) consider(a.quality, `tier ${a.tier} alone`);
+    for (const b of fixedTiers) {
+      if (a.cost < c && b.cost > c) consider(a.quality + ((c - a.cost) / (b.cost - a.cost)) * (b.quality - a.quality), `mixing tiers ${a.tier} and ${b.tier}`);
+    }
+  }
+  if (best.how === "") return "The defaults cost less than any fixed tier.";
+  const gap = deployed.quality - best.quality;
+  const at = `at its cost, the best of the fixed tiers (${best.how}) gives quality ${best.quality.toFixed(3)}; the defaults give ${deployed.quality.toFixed(3)}`;
+  // Quality on ~1,100 prompts moves by about this much between folds: a smaller gap is a tie.
+  const MARGIN = 0.005;
+  if (gap > MARGIN) return `**Beats the fixed tiers**: ${at} (+${gap.toFixed(3)}).`;
+  const verdict = gap >= -MARGIN ? `**Level with the fixed tiers** (within ${MARGIN})` : "**Does not beat the fixed tiers**";
+  return `${verdict}: ${at} (${gap >= 0 ? "+" : ""}${gap.toFixed(3)}). Choosing the defaults to beat them is part of issue 13.`;
+}
+
 function markdown(r: EvalResult): string {
   const names = Object.keys(r.pairs[0]!.byScorer);
   const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
@@ -171,6 +198,17 @@ function markdown(r: EvalResult): string {
     `| tiergate as configured (TIER_THRESHOLDS on raw scores) | ${r.multi.deployed.cost.toExponential(2)} | ${f3(r.multi.deployed.quality)} |`,
     "",
     `Tier shares as configured: ${r.multi.deployed.tierShare.map((s, i) => `tier ${i + 1} ${pct(s)}`).join(", ")}.`,
+    "",
+    "### The defaults against fixed tiers",
+    "Every prompt sent to one tier (its best model, chosen as the routers' are) is a setting anyone can have without a router; mixing two",
+    "fixed tiers at random gives any point on the line between them. The defaults earn their place only above the best of those at their cost.",
+    "",
+    "| setting | mean cost (USD) | mean quality |",
+    "|---|---|---|",
+    ...r.multi.fixedTiers.map((p) => `| always tier ${p.tier} | ${p.cost.toExponential(2)} | ${f3(p.quality)} |`),
+    `| tiergate as configured | ${r.multi.deployed.cost.toExponential(2)} | ${f3(r.multi.deployed.quality)} |`,
+    "",
+    againstFixedTiers(r),
     "",
     "## Moving along the curve: ROUTER_QUALITY_BIAS",
     "One setting moves every tier cut point down by its value (`src/config/policy.ts`): positive sends more prompts to higher tiers,",
