@@ -4,18 +4,18 @@
  * by function and by part of the request path.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { freePort } from "../local/services.ts";
 import { startRouter } from "../local/worker.ts";
 import { loadInOwnProcess } from "./load.ts";
-import { cpuSeconds } from "./targets.ts";
+import { cpuSeconds, processTree } from "./targets.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-export type Profile = {
+type Profile = {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
   samples: number[];
   timeDeltas: number[];
@@ -75,32 +75,28 @@ export async function profileRouter(bindings: Record<string, string>, load: Prof
   }
 }
 
-/** The worker of the project at `dir`, built unminified into a folder of its own; the bundle's path. */
-export function buildUnminified(dir = root): string {
+/** The worker, built unminified into a folder of its own; the bundle's path. */
+function buildUnminified(): string {
   const outdir = mkdtempSync(`${tmpdir()}/tiergate-profile-`);
-  execFileSync(`${root}node_modules/.bin/wrangler`, ["deploy", "--dry-run", "--outdir", outdir, "--env=", "--minify=false"], { cwd: dir, stdio: "ignore" });
+  execFileSync(`${root}node_modules/.bin/wrangler`, ["deploy", "--dry-run", "--outdir", outdir, "--env=", "--minify=false"], { cwd: root, stdio: "ignore" });
   return `${outdir}/index.js`;
 }
 
-/** The newest workerd process started by this one (Miniflare's). */
-export function workerdPid(): number {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+/** The newest workerd process under this one (Miniflare's). */
+function workerdPid(): number {
+  const found = processTree(process.pid).filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (parent === process.pid && stat.includes("(workerd)")) found.push(Number(entry));
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd";
     } catch {
-      // the process ended meanwhile
+      return false; // ended meanwhile
     }
-  }
+  });
   if (found.length === 0) throw new Error("no workerd process under this one");
   return Math.max(...found);
 }
 
 /** Samples the worker's isolate every 100 µs while `work` runs. */
-export async function profileWhile(inspectorPort: number, work: () => Promise<unknown>): Promise<Profile> {
+async function profileWhile(inspectorPort: number, work: () => Promise<unknown>): Promise<Profile> {
   const inspector = await connectInspector(inspectorPort);
   try {
     await inspector.call("Profiler.enable");
@@ -114,7 +110,7 @@ export async function profileWhile(inspectorPort: number, work: () => Promise<un
 }
 
 /** Where the busy samples fell; frames of the bundle are named by source file, the runtime's own (fetch, Response, GC) by name. */
-export function selfTime(profile: Profile, bundle: string): SelfTime {
+function selfTime(profile: Profile, bundle: string): SelfTime {
   const fileOfLine = sourceFiles(readFileSync(bundle, "utf8"));
   const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const result: SelfTime = { totalUs: 0, byFile: new Map(), byFunction: new Map() };
@@ -132,7 +128,7 @@ export function selfTime(profile: Profile, bundle: string): SelfTime {
 }
 
 /** The parts of the request path, each a test on a sample's source file; the first that matches takes it. */
-export const PARTS: readonly { part: string; files: RegExp }[] = [
+const PARTS: readonly { part: string; files: RegExp }[] = [
   { part: "reading and validating the request body", files: /^(src\/http\/json-body|src\/openai\/chat-request|zod\/)/ },
   { part: "the routing decision", files: /^src\/routing\// },
   { part: "the provider call and reading its answer", files: /^(src\/providers\/|p-retry\/|eventsource-parser\/)/ },

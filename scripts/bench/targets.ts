@@ -99,7 +99,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** The process and its descendants, from /proc. */
-function processTree(pid: number): number[] {
+export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

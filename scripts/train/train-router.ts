@@ -16,8 +16,8 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseThresholds } from "../../src/config/policy.ts";
-import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type SerializedModel } from "../../src/routing/model.ts";
+import { parseConfig } from "../../src/config/env.ts";
+import { decodeModel } from "../../src/routing/model.ts";
 import { describeDatabase, openPool, requireSetting, setting } from "../db.ts";
 import { DATA_DIR } from "../eval/data.ts";
 import { calibrate } from "./calibrate.ts";
@@ -85,11 +85,13 @@ async function trainFromAudit(out: string): Promise<void> {
     console.error(`too few to train on: at least ${MIN_RATED} rated requests are needed (POST /v1/feedback)`);
     process.exit(1);
   }
-  // The model deciding now, and the cut points it routes by: what the ratings were given against.
-  const currentJson = setting("MODEL_JSON");
-  const current = currentJson ? (JSON.parse(currentJson) as SerializedModel) : undefined;
-  const currentModel = current ? decodeModel(current, "custom") : DEFAULT_MODEL;
-  const currentThresholds = parseThresholds(setting("TIER_THRESHOLDS") ?? current?.thresholds?.join(",") ?? DEFAULT_THRESHOLDS);
+  // The model deciding now and the cut points it routes by, read as the worker reads them: what the ratings were given against.
+  const settings = (names: string[]) => Object.fromEntries(names.flatMap((name) => (setting(name) ? [[name, setting(name)]] : [])));
+  const current = parseConfig(settings(["MODEL_JSON", "TIER_THRESHOLDS"]));
+  for (const problem of current.problems) console.log(`current setting ignored, as the worker ignores it: ${problem}`);
+  const currentModel = current.routerModel;
+  // The worker moves the model's cut points by ROUTER_QUALITY_BIAS; the new model keeps the unmoved ones, as the current does.
+  const currentThresholds = parseConfig(settings(["MODEL_JSON", "TIER_THRESHOLDS", "ROUTER_QUALITY_BIAS"])).thresholds;
 
   const { train: trainOn, test } = holdOut(rated, TRAINING.seed);
   const traffic = "this deployment's ratings";
@@ -116,9 +118,9 @@ async function trainFromAudit(out: string): Promise<void> {
     : train(trafficSet, provenance, { ...TRAINING, start: currentModel });
   // The cut points stay those the ratings were given against: the targets are placed by them, and calibrating
   // anew (by percentiles of the public mix) would undo any shift the ratings ask for.
-  model.thresholds = [...currentThresholds];
+  model.thresholds = [...current.thresholds];
   const before = agreement(currentModel, currentThresholds, test);
-  const after = agreement(decodeModel(model, "custom"), model.thresholds, test);
+  const after = agreement(decodeModel(model, "custom"), currentThresholds, test);
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.log(`held out ${test.length}: routed as their ratings asked by the current model ${pct(before)}, by the new one ${pct(after)}`);
   if (!(after > before)) {

@@ -17,6 +17,7 @@ import { type AfterContext, type AfterWork, afterResponse, afterResponseNow } fr
 import type { Attempt } from "../providers/attempts.ts";
 import type { StreamOutcome } from "../providers/sse-relay.ts";
 import { costUsd, type Usage } from "../providers/usage.ts";
+import { vectorForAudit } from "../routing/score.ts";
 import { toMicros } from "../security/budgets.ts";
 import type { LimitState } from "../security/limits.ts";
 import { type Settlement, settle } from "../security/settlement.ts";
@@ -38,7 +39,7 @@ export type AuditDraft = {
   settlement?: Settlement;
   route?: { tier: number; score: number; model: string; provider: string };
   /** The decision's feature vector (numbers only) and the model that scored it. */
-  scoring?: { features: number[]; routerModel: string };
+  scoring?: { features: Float64Array; routerModel: string };
   fallbacksTried: string[];
   /** Every provider call, in order, with its outcome and time. */
   attempts?: Attempt[];
@@ -181,7 +182,7 @@ async function buildRecord(
   if (draft.limitNote) record.limit_note = draft.limitNote;
   if (draft.attempts && draft.attempts.length > 0) record.attempts = draft.attempts;
   if (draft.scoring) {
-    record.features = draft.scoring.features;
+    record.features = vectorForAudit(draft.scoring.features);
     record.router_model = draft.scoring.routerModel;
   }
   return record;

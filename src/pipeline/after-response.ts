@@ -18,7 +18,7 @@ import { type Destination, prepareAudit, queueKey, storeUnqueued } from "../audi
 import type { CacheWrite } from "../cache/response-cache.ts";
 import type { Config } from "../config/env.ts";
 import { count, takeIncrements } from "../observability/metrics.ts";
-import { breakerCall, noteTransitions, reportsFrom } from "../reliability/breakers.ts";
+import { breakerCall, noteTransitions, type Report, reportsFrom } from "../reliability/breakers.ts";
 import { tracked } from "../storage/availability.ts";
 import { redisFor } from "../storage/redis.ts";
 import { BATCH_SCRIPT, batchCall } from "./batch-script.ts";
@@ -39,7 +39,11 @@ export type AfterContext = {
   firstTokenAt?: number | undefined;
 };
 
-let open: AfterWork[] | undefined;
+/** A request's work with its breaker reports, read from its record once. */
+type Pending = AfterWork & { reports: Report[] };
+const pending = (config: Config, work: AfterWork): Pending => ({ ...work, reports: reportsFrom(config, work.record) });
+
+let open: Pending[] | undefined;
 const BATCH_MAX = 64;
 /**
  * How long a batch stays open after its first request, after the response: the client
@@ -54,15 +58,14 @@ const BATCH_WAIT_MS = 10;
  * this request owns: the batch it leads, or nothing when it joined another's.
  */
 export function afterResponse(config: Config, work: AfterWork): Promise<void> {
+  const ready = pending(config, work);
   // A failed provider call goes at once, in a batch of its own: the breakers must hear of it before the next request picks a model.
-  if (reportsFrom(config, work.record).some((report) => report.outcome === "fail")) {
-    return sendBatch(config, [work], true).then(() => undefined);
-  }
+  if (ready.reports.some((report) => report.outcome === "fail")) return sendBatch(config, [ready], true).then(() => undefined);
   if (open !== undefined && open.length < BATCH_MAX) {
-    open.push(work);
+    open.push(ready);
     return Promise.resolve();
   }
-  const batch: AfterWork[] = [work];
+  const batch: Pending[] = [ready];
   open = batch;
   return new Promise<void>((resolve) => {
     setTimeout(() => {
@@ -78,20 +81,20 @@ export function afterResponse(config: Config, work: AfterWork): Promise<void> {
  * reported "failed", so the caller can refuse and record the refusal instead.
  */
 export async function afterResponseNow(config: Config, work: AfterWork): Promise<Destination> {
-  const [where] = await sendBatch(config, [work], false);
+  const [where] = await sendBatch(config, [pending(config, work)], false);
   // The caller answers again, as a refusal, and that record is the one to count.
   if (where === "failed") count(config, work.record, { firstTokenMs: work.firstTokenMs }, -1);
   return where!;
 }
 
-async function sendBatch(config: Config, batch: AfterWork[], hold: boolean): Promise<Destination[]> {
+async function sendBatch(config: Config, batch: Pending[], hold: boolean): Promise<Destination[]> {
   const records = batch.map((work) => work.record);
   const audit = await prepareAudit(config, records);
   for (const work of batch) count(config, work.record, { firstTokenMs: work.firstTokenMs });
   const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
   const breakers = breakerCall(
     config,
-    records.flatMap((record) => reportsFrom(config, record)),
+    batch.flatMap((work) => work.reports),
   );
   const increments = takeIncrements(config);
   const script = batchCall(breakers, increments);

@@ -11,8 +11,7 @@ import { recordFromRow } from "../audit/record.ts";
 import type { AppEnv } from "../http/app-env.ts";
 import { ApiError, invalidRequest } from "../openai/errors.ts";
 import { requireAdmin } from "../security/admin.ts";
-import { isOutage, tracked } from "../storage/availability.ts";
-import { postgresFor, type Sql } from "../storage/postgres.ts";
+import { postgresFor, routeSql, type Sql } from "../storage/postgres.ts";
 
 /** A time Postgres can hold and an auditor could mean: ISO 8601 with an offset, years 1970 to 9999. */
 const Instant = z.iso.datetime({ offset: true }).refine((text) => {
@@ -112,8 +111,9 @@ async function adminQuery<T extends z.ZodType>(c: Context<AppEnv>, schema: T): P
 }
 
 function read(sql: Sql, text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  return tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
-    if (isOutage(error)) throw new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause: error });
+  const unavailable = (cause: unknown) => new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause });
+  return routeSql(sql, unavailable)(text, params).catch((error: unknown) => {
+    if (error instanceof ApiError) throw error;
     // Postgres answered and refused: a value it cannot take (SQLSTATE class 22) is the client's; anything else is ours.
     if (String((error as { code?: unknown }).code ?? "").startsWith("22")) {
       throw new ApiError(400, "The audit log cannot be filtered by that value", { code: "invalid_value", cause: error });

@@ -11,8 +11,7 @@ import * as z from "zod";
 import type { AppEnv } from "../http/app-env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { ApiError } from "../openai/errors.ts";
-import { isOutage, tracked } from "../storage/availability.ts";
-import { postgresFor, type Row } from "../storage/postgres.ts";
+import { postgresFor, type Row, routeSql } from "../storage/postgres.ts";
 
 const FeedbackSchema = z
   .strictObject({
@@ -36,11 +35,10 @@ export async function feedback(c: Context<AppEnv>): Promise<Response> {
   const given = await readJsonBody(c.req.raw, config.maxBodyBytes, FeedbackSchema);
   const caller = c.get("caller");
   const keyId = caller === undefined || caller.admin ? null : caller.keyId;
-  const run = (text: string, params: unknown[]): Promise<Row[]> =>
-    tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
-      if (isOutage(error)) throw new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable" });
-      throw error;
-    });
+  const run = routeSql(
+    sql,
+    (cause) => new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable", cause }),
+  );
   // A request of another key is answered as unknown: a key learns nothing of others' requests.
   const [audited] = await run("SELECT key_id FROM audit_log WHERE request_id = $1 LIMIT 1", [given.request_id]);
   if (audited !== undefined && keyId !== null && audited.key_id !== keyId) throw unknownRequest(given.request_id);

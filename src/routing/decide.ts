@@ -17,7 +17,7 @@ export type Decision = {
   model: Model;
   features: Feature[];
   /** The scorer's full feature vector and the model version behind the score, for the audit row. */
-  vector: number[];
+  vector: Float64Array;
   modelVersion: string;
   reasons: string[];
   fallbacks: Model[];

@@ -17,8 +17,8 @@ export type Feature = {
 
 export type Complexity = {
   score: number;
-  /** Every feature's value in FEATURES order, rounded: numbers only, what the audit row keeps for training. */
-  vector: number[];
+  /** Every feature's value in FEATURES order: numbers only, what the audit row keeps for training (`vectorForAudit`). */
+  vector: Float64Array;
   /** The model that scored it (RouterModel.version). */
   modelVersion: string;
   /** Every feature that fired, strongest contribution first. */
@@ -35,18 +35,16 @@ export type Complexity = {
 export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAULT_MODEL): Complexity {
   const { values, promptTokens } = featureVector(request);
   const features: Feature[] = [];
-  let logit = model.bias;
   for (let i = 0; i < FEATURES.length; i++) {
     const value = values[i]!;
     if (value === 0) continue;
     const contribution = value * model.featureWeights[i]!;
-    logit += contribution;
     const spec = FEATURES[i]!;
     const label = spec.name === "length" ? `prompt length (${promptTokens} tokens)` : spec.label;
     features.push({ name: spec.name, label, value: round(value), contribution: round(contribution) });
   }
   features.sort((a, b) => b.contribution - a.contribution);
-  return { score: round(sigmoid(logit)), vector: Array.from(values, round), modelVersion: model.version, features, promptTokens };
+  return { score: scoreOfVector(values, model), vector: values, modelVersion: model.version, features, promptTokens };
 }
 
 /** The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from. */
@@ -70,12 +68,13 @@ function estimateTokens(counts: TextCounts, messages: number): number {
   return Math.ceil((counts.chars - counts.nonAscii) / 4) + counts.nonAscii + 4 * messages;
 }
 
-/** The score of a feature vector (an audit row's `features`), as scoreComplexity gives it for the request. */
+/** The score of a feature vector: a request's, or an audit row's `features`. */
 export function scoreOfVector(values: ArrayLike<number>, model: RouterModel = DEFAULT_MODEL): number {
   let logit = model.bias;
   for (let i = 0; i < FEATURES.length; i++) logit += (values[i] ?? 0) * model.featureWeights[i]!;
-  return round(sigmoid(logit));
+  return round(1 / (1 + Math.exp(-logit)));
 }
 
-const sigmoid = (logit: number): number => 1 / (1 + Math.exp(-logit));
+/** The vector as the audit row keeps it: plain numbers, rounded (made after the response, not on the request path). */
+export const vectorForAudit = (values: Float64Array): number[] => Array.from(values, round);
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
