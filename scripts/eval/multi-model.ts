@@ -121,6 +121,25 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
   };
 }
 
+/**
+ * The most quality fixed tiers give at `cost`: one tier alone at no more than that cost, or a random mix of a
+ * cheaper and a dearer tier that costs exactly that. What a router's point must lie above to be worth its place.
+ */
+export function fixedTierFrontier(fixedTiers: MultiModelResult["fixedTiers"], cost: number): { quality: number; how: string } | undefined {
+  let best: { quality: number; how: string } | undefined;
+  const consider = (quality: number, how: string) => {
+    if (best === undefined || quality > best.quality) best = { quality, how };
+  };
+  for (const a of fixedTiers) {
+    if (a.cost <= cost) consider(a.quality, `tier ${a.tier} alone`);
+    for (const b of fixedTiers) {
+      if (a.cost < cost && b.cost > cost)
+        consider(a.quality + ((cost - a.cost) / (b.cost - a.cost)) * (b.quality - a.quality), `mixing tiers ${a.tier} and ${b.tier}`);
+    }
+  }
+  return best;
+}
+
 function references(prompts: MultiPrompt[], byPrice: number[]): MultiModelResult["reference"] {
   const always = (m: number) => ({ cost: mean(prompts.map((p) => p.cost[m]!)), quality: mean(prompts.map((p) => p.quality[m]!)) });
   const gpt4 = ROUTERBENCH_MODELS.indexOf("gpt-4-1106-preview");

@@ -1,16 +1,17 @@
 /**
- * Tier thresholds from the cost/quality data: on RouterBench, sweep the cut points
- * and take the knee of the curve (the point furthest above the line from the
- * cheapest setting to the dearest: the most quality per dollar); then turn those
- * cut points, which are score percentiles, into raw scores over the whole
- * benchmark mix (chat, questions, maths, code, hard prompts), closer to real traffic
- * than RouterBench alone.
+ * Tier thresholds from the cost/quality data. On RouterBench, with its models put in
+ * our five tiers by price, sweep the cut points (score percentiles, all moved by one
+ * shift) and take, among the points that leave every tier reachable, the one furthest
+ * above what fixed tiers give at its cost (one tier alone, or a random mix of two:
+ * `fixedTierFrontier`); where none is above them, the knee of the curve. Then turn those cut points, which are score
+ * percentiles, into raw scores over the whole benchmark mix (chat, questions, maths,
+ * code, hard prompts), closer to real traffic than RouterBench alone.
  */
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel, type SerializedModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 import { loadRouterBench } from "../eval/data.ts";
-import { BASE_CUTS, bestPerTier, percentiles, priceTiers, SHIFTS, sweepTiers } from "../eval/multi-model.ts";
+import { BASE_CUTS, bestPerTier, fixedTierFrontier, percentiles, priceTiers, SHIFTS, sweepTiers } from "../eval/multi-model.ts";
 
 export function calibrate(serialized: SerializedModel, mix: string[]): [number, number, number, number] {
   const model = decodeModel(serialized);
@@ -20,25 +21,29 @@ export function calibrate(serialized: SerializedModel, mix: string[]): [number, 
   const score = (prompt: string): number => scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest, model).score;
   const percentile = percentiles(prompts.map((p) => score(p.prompt)));
   const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
-  const points = SHIFTS.map((shift) => {
-    const tiers = sweepTiers(percentile, shift);
-    return {
-      shift,
-      cost: mean(prompts.map((p, i) => p.cost[best[tiers[i]! - 1]!]!)),
-      quality: mean(prompts.map((p, i) => p.quality[best[tiers[i]! - 1]!]!)),
-    };
+  const route = (tiers: number[]) => ({
+    cost: mean(prompts.map((p, i) => p.cost[best[tiers[i]! - 1]!]!)),
+    quality: mean(prompts.map((p, i) => p.quality[best[tiers[i]! - 1]!]!)),
   });
-  const [low, high] = [points[points.length - 1]!, points[0]!]; // shift +1: all tier 1; shift -1: all tier 5
+  const fixedTiers = [1, 2, 3, 4, 5].map((tier) => ({ tier, ...route(prompts.map(() => tier)) }));
+  // Every tier reachable: the lowest cut above 0 and the highest below 1.
+  const reachable = SHIFTS.filter((shift) => BASE_CUTS[0]! + shift > 0.01 && BASE_CUTS[3]! + shift < 0.99);
+  const points = reachable.map((shift) => ({ shift, ...route(sweepTiers(percentile, shift)) }));
+  const gain = (p: { cost: number; quality: number }): number => p.quality - (fixedTierFrontier(fixedTiers, p.cost)?.quality ?? Number.NEGATIVE_INFINITY);
+  // Where the scorer cannot beat fixed tiers at any reachable point, the knee of the curve: the point furthest above the
+  // line from the cheapest setting to the dearest, the most quality per dollar.
+  const [low, high] = [points[points.length - 1]!, points[0]!];
   const aboveLine = (p: { cost: number; quality: number }): number =>
     (p.quality - low.quality) / (high.quality - low.quality) - (p.cost - low.cost) / (high.cost - low.cost);
-  const chosen = points.reduce((best, p) => (aboveLine(p) > aboveLine(best) ? p : best));
+  const beating = points.filter((p) => gain(p) > 0);
+  const chosen = beating.length > 0 ? beating.reduce((a, b) => (gain(b) > gain(a) ? b : a)) : points.reduce((a, b) => (aboveLine(b) > aboveLine(a) ? b : a));
+  console.log(
+    beating.length > 0
+      ? `cut points: ${chosen.shift.toFixed(2)} from the base percentiles, ${gain(chosen).toFixed(3)} of quality above the fixed tiers at its cost`
+      : `cut points: no reachable setting beats the fixed tiers on RouterBench (at best ${Math.max(...points.map(gain)).toFixed(3)}); the knee, ${chosen.shift.toFixed(2)} from the base percentiles`,
+  );
   const sorted = mix.map(score).sort((a, b) => a - b);
-  const raw = BASE_CUTS.map((cut) => {
-    const p = cut + chosen.shift;
-    if (p <= 0) return 0;
-    if (p >= 1) return 1;
-    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-  });
+  const raw = BASE_CUTS.map((cut) => sorted[Math.min(sorted.length - 1, Math.floor((cut + chosen.shift) * sorted.length))]!);
   // Strictly increasing, inside (0, 1), as TIER_THRESHOLDS must be.
   const cuts = raw.map((c, i) => Math.min(1 - (4 - i) * 1e-4, Math.max((i + 1) * 1e-4, c)));
   for (let i = 1; i < 4; i++) if (cuts[i]! <= cuts[i - 1]!) cuts[i] = cuts[i - 1]! + 1e-4;

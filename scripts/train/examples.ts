@@ -1,7 +1,8 @@
 /**
  * Training examples for the scorer, from ../shared/bench/data. The target says how
  * much a prompt needs a strong model: for per-model results, the strong model's
- * advantage over the weak one, (strong - weak + 1) / 2; for graded or known-easy
+ * advantage over the weak one, (strong - weak + 1) / 2 (on RouterBench, averaged over
+ * every step up in price); for graded or known-easy
  * and known-hard sets, a difficulty in [0, 1].
  */
 import { loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
@@ -9,6 +10,8 @@ import { loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "
 export type Example = { prompt: string; target: number; file: string };
 
 const advantage = (strong: number, weak: number): number => (strong - weak + 1) / 2;
+/** A step up in price, for RouterBench's targets: a model at least this many times dearer than another. */
+const PRICE_STEP = 3;
 
 export function trainingExamples(): Example[] {
   const examples: Example[] = [];
@@ -20,19 +23,25 @@ export function trainingExamples(): Example[] {
   pairFile("routellm_mmlu.jsonl");
   pairFile("llmrouter_dcrouter_train.jsonl");
 
-  // RouterBench: gpt-4 against the mean of three cheap models, so no single evaluated pair is the target.
-  const cheap = ["mistralai/mistral-7b-chat", "mistralai/mixtral-8x7b-chat", "meta/llama-2-70b-chat"].map((m) => ROUTERBENCH_MODELS.indexOf(m as never));
-  const gpt4 = ROUTERBENCH_MODELS.indexOf("gpt-4-1106-preview");
-  for (const row of readJsonl("routerbench_routerdc_train.jsonl")) {
+  // RouterBench: per-model results and prices. The target is the advantage of each model over every model at least
+  // PRICE_STEP times cheaper (by mean cost per prompt), averaged over the pairs both answered: how much this prompt
+  // gains from going up in price, whichever step up it is.
+  const rows = readJsonl("routerbench_routerdc_train.jsonl");
+  const meanCost = ROUTERBENCH_MODELS.map((m) => rows.reduce((sum, row) => sum + (Number(row[`${m}|total_cost`]) || 0), 0) / rows.length);
+  const steps = ROUTERBENCH_MODELS.flatMap((_, dear) =>
+    ROUTERBENCH_MODELS.flatMap((_, cheap) => (meanCost[dear]! > PRICE_STEP * meanCost[cheap]! ? [[dear, cheap]] : [])),
+  );
+  for (const row of rows) {
     const score = (i: number): number | undefined => {
       const v = row[ROUTERBENCH_MODELS[i]!];
       return typeof v === "number" ? v : undefined;
     };
-    const weak = cheap.map(score);
-    const strong = score(gpt4);
-    if (strong === undefined || weak.some((w) => w === undefined)) continue;
-    const weakMean = (weak as number[]).reduce((a, b) => a + b, 0) / weak.length;
-    examples.push({ prompt: row.prompt, target: advantage(strong, weakMean), file: "routerbench_routerdc_train.jsonl" });
+    const gains = steps.flatMap(([dear, cheap]) => {
+      const [strong, weak] = [score(dear!), score(cheap!)];
+      return strong === undefined || weak === undefined ? [] : [advantage(strong, weak)];
+    });
+    if (gains.length > 0)
+      examples.push({ prompt: row.prompt, target: gains.reduce((a, b) => a + b, 0) / gains.length, file: "routerbench_routerdc_train.jsonl" });
   }
 
   for (const { prompt, level } of loadMathLevels()) examples.push({ prompt, target: (level - 1) / 4, file: "math_test_levels.jsonl" });

@@ -29,22 +29,28 @@ const MARGIN = 0.05;
 /**
  * The rated requests that were served, from the audit log joined to feedback. A
  * rating counts only from the key that made the request (or with no key at all), and
- * only for rows with a feature vector of this version's length.
+ * only for rows with a feature vector of this version's length; `stale` counts the
+ * rated rows whose vector an older version made (other features, other meanings).
  */
-export async function ratedRequests(query: (text: string) => Promise<Record<string, unknown>[]>): Promise<RatedRequest[]> {
+export async function ratedRequests(query: (text: string) => Promise<Record<string, unknown>[]>): Promise<{ rated: RatedRequest[]; stale: number }> {
   const rows = await query(`
     SELECT a.request_id, a.features, a.tier, a.score, f.rating, f.score AS rated, f.better_tier
     FROM audit_log a JOIN feedback f USING (request_id)
     WHERE a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400
       AND (f.key_id IS NULL OR f.key_id = a.key_id)
     ORDER BY a.request_id`);
-  return rows.flatMap((row) => {
+  let stale = 0;
+  const rated = rows.flatMap((row): RatedRequest[] => {
     const features = (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as number[];
-    if (!Array.isArray(features) || features.length !== FEATURES.length) return [];
+    if (!Array.isArray(features) || features.length !== FEATURES.length) {
+      stale += 1;
+      return [];
+    }
     const bad = row.rating === "bad" || (row.rating === null && Number(row.rated) < 0.5);
     const wanted = row.better_tier === "stronger" || row.better_tier === "cheaper" ? row.better_tier : bad ? "stronger" : "same";
     return [{ features, tier: Number(row.tier), score: Number(row.score), wanted }];
   });
+  return { rated, stale };
 }
 
 /** The score a rated request should have had, under the thresholds it was routed by. */

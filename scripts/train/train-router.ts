@@ -78,9 +78,10 @@ export const MODEL: SerializedModel = ${JSON.stringify(model, null, 2)};
 async function trainFromAudit(out: string): Promise<void> {
   const databaseUrl = requireSetting("DATABASE_URL");
   const pool = openPool(databaseUrl);
-  const rated = await ratedRequests(async (text) => (await pool.query(text)).rows).finally(() => pool.end().catch(() => {}));
+  const { rated, stale } = await ratedRequests(async (text) => (await pool.query(text)).rows).finally(() => pool.end().catch(() => {}));
   const counts = (["stronger", "cheaper", "same"] as const).map((wanted) => `${rated.filter((r) => r.wanted === wanted).length} ${wanted}`).join(", ");
   console.log(`${rated.length} rated requests in ${describeDatabase(databaseUrl)} (${counts})`);
+  if (stale > 0) console.log(`left out: ${stale} rated requests whose feature vector an older version of the scorer made`);
   if (rated.length < MIN_RATED) {
     console.error(`too few to train on: at least ${MIN_RATED} rated requests are needed (POST /v1/feedback)`);
     process.exit(1);

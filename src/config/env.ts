@@ -3,6 +3,7 @@ import * as z from "zod";
 import type { SloTargets } from "../audit/scheduled-audit.ts";
 import { FEATURES } from "../routing/features.ts";
 import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type RouterModel } from "../routing/model.ts";
+import { SHAPES } from "../routing/shape.ts";
 import { biasThresholds, parseThresholds, type Thresholds, ThresholdsSchema } from "./policy.ts";
 import { loadRegistry, type Model, TIERS, type Tier } from "./registry.ts";
 
@@ -32,12 +33,14 @@ function jsonSetting<T extends z.ZodType>(schema: T) {
 }
 
 /** A routing model as `npm run train:router` writes it; every feature it names must be one this version computes. */
+const FeatureWeightsSchema = z.record(
+  z.string().refine((name) => FEATURES.some((feature) => feature.name === name), "is not a feature of this version (src/routing/features.ts)"),
+  z.number(),
+);
 const RouterModelSchema = z.object({
   bias: z.number(),
-  features: z.record(
-    z.string().refine((name) => FEATURES.some((feature) => feature.name === name), "is not a feature of this version (src/routing/features.ts)"),
-    z.number(),
-  ),
+  features: FeatureWeightsSchema,
+  shapes: z.partialRecord(z.enum(SHAPES.filter((shape) => shape !== "plain")), FeatureWeightsSchema).optional(),
   thresholds: ThresholdsSchema.optional(),
   provenance: z.string(),
 });

@@ -2,6 +2,7 @@
 import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
 import { SIGNALS } from "./lexicon.ts";
 import type { TextCounts } from "./scan.ts";
+import { type QuestionShape, SHAPES } from "./shape.ts";
 
 /** Saturates a count: 0 → 0, k → 0.5, many → 1. */
 const saturate = (x: number, k: number): number => (x <= 0 ? 0 : x / (x + k));
@@ -10,13 +11,22 @@ export type FeatureSpec = {
   name: string;
   /** What the feature means, in words a user understands. */
   label: string;
-  /** The sign its learned weight must keep: +1 raises the score, -1 lowers it. */
-  sign: 1 | -1;
+  /** The sign its learned weight must keep: +1 raises the score, -1 lowers it, 0 either (a question's shape). */
+  sign: 1 | -1 | 0;
   /** Hand-set weight: the starting point of training, and the weight of a feature the training data never shows. */
   prior: number;
 };
 
-type Context = { counts: TextCounts; request: ChatRequest; promptTokens: number; images: number };
+type Context = {
+  counts: TextCounts;
+  request: ChatRequest;
+  /** Every token of the request, worked examples included. */
+  promptTokens: number;
+  /** The tokens scanned: all but a few-shot prompt's worked examples. */
+  scannedTokens: number;
+  images: number;
+  question: QuestionShape;
+};
 
 const SIGNAL_FEATURES: Record<(typeof SIGNALS)[number], FeatureSpec & { half: number }> = {
   code: { name: "code", label: "code", sign: 1, prior: 1.5, half: 3 },
@@ -31,9 +41,16 @@ const SIGNAL_FEATURES: Record<(typeof SIGNALS)[number], FeatureSpec & { half: nu
   creative: { name: "creative", label: "creative writing", sign: 1, prior: 0.4, half: 1 },
 };
 
+const SHAPE_LABELS: Record<(typeof SHAPES)[number], string> = {
+  plain: "plain question",
+  few_shot: "question after worked examples",
+  multiple_choice: "multiple-choice question",
+  word_problem: "word problem with quantities",
+};
+
 /** Every feature with how its value in [0, 1] is computed; the model holds one weight per entry, in this order. */
 export const FEATURES: (FeatureSpec & { value: (x: Context) => number })[] = [
-  { name: "length", label: "prompt length", sign: 1, prior: 1.3, value: (x) => Math.min(1, Math.log2(1 + x.promptTokens) / 12) },
+  { name: "length", label: "prompt length", sign: 1, prior: 1.3, value: (x) => Math.min(1, Math.log2(1 + x.scannedTokens) / 12) },
   { name: "long_context", label: "long context", sign: 1, prior: 0.8, value: (x) => saturate(x.promptTokens - 8_000, 24_000) },
   ...SIGNALS.map((signal, index) => ({ ...SIGNAL_FEATURES[signal], value: (x: Context) => saturate(x.counts.signals[index]!, SIGNAL_FEATURES[signal].half) })),
   { name: "code_syntax", label: "code block or code syntax", sign: 1, prior: 1, value: (x) => saturate(codeSyntax(x.counts), 6) },
@@ -61,7 +78,27 @@ export const FEATURES: (FeatureSpec & { value: (x: Context) => number })[] = [
   { name: "structured_output", label: "structured JSON output", sign: 1, prior: 0.5, value: (x) => structuredOutput(x.request) },
   { name: "images", label: "image input", sign: 1, prior: 0.5, value: (x) => saturate(x.images, 1) },
   { name: "long_output", label: "long answer requested", sign: 1, prior: 0.6, value: (x) => longOutput(requestedOutputTokens(x.request)) },
+  { name: "examples", label: "worked examples before the question", sign: 1, prior: 0, value: (x) => saturate(x.question.examples, 3) },
+  {
+    name: "examples_length",
+    label: "length of the worked examples",
+    sign: 1,
+    prior: 0,
+    // The examples are not in the scanned text (the question is scored on its own): about four characters a token.
+    value: (x) => Math.min(1, Math.log2(1 + x.question.questionStart / 4) / 12),
+  },
+  // One per shape but plain: 1 for the request's shape. Each shape has weights of its own (RouterModel.shapeWeights).
+  ...SHAPES.slice(1).map((shape) => ({
+    name: shape,
+    label: SHAPE_LABELS[shape],
+    sign: 0 as const,
+    prior: 0,
+    value: (x: Context) => (x.question.shape === shape ? 1 : 0),
+  })),
 ];
+
+/** Where each shape's indicator sits in a feature vector (undefined for plain, which has none). */
+export const SHAPE_FEATURE = SHAPES.map((shape) => FEATURES.findIndex((f) => f.name === shape));
 
 export function featureValues(context: Context): Float64Array {
   const values = new Float64Array(FEATURES.length);

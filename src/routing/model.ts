@@ -1,12 +1,15 @@
-/** The scorer's weights: a bias and one weight per named feature. */
-import { FEATURES } from "./features.ts";
+/** The scorer's weights: a bias, one weight per named feature, and each question shape's own adjustments. */
+import { FEATURES, SHAPE_FEATURE } from "./features.ts";
 import { MODEL } from "./model.generated.ts";
+import { SHAPES, type Shape } from "./shape.ts";
 
 /** The form `npm run train:router` writes into model.generated.ts. */
 export type SerializedModel = {
   bias: number;
   /** Weight per feature name (src/routing/features.ts). */
   features: Record<string, number>;
+  /** Per question shape but plain: what to add to a feature's weight for a question of that shape (none: 0). */
+  shapes?: Partial<Record<Shape, Record<string, number>>>;
   /** Default tier cut points, calibrated on the cost/quality data (TIER_THRESHOLDS overrides them). */
   thresholds?: [number, number, number, number];
   /** How it was made: data files, seed, settings. */
@@ -19,11 +22,29 @@ export type RouterModel = {
   bias: number;
   /** In FEATURES order; a feature the model does not name keeps its hand-set prior. */
   featureWeights: Float64Array;
+  /** The weights a question of each shape is scored with, in SHAPES order (plain's are `featureWeights`), each keeping its feature's sign. */
+  shapeWeights: Float64Array[];
 };
 
 export function decodeModel(model: SerializedModel, source = "builtin"): RouterModel {
   const featureWeights = Float64Array.from(FEATURES, (feature) => model.features[feature.name] ?? feature.prior);
-  return { version: `${source}:${fnv1a(`${model.bias}|${featureWeights.join(",")}`)}`, bias: model.bias, featureWeights };
+  const shapeWeights = SHAPES.map((shape) =>
+    shape === "plain" ? featureWeights : withinSign(featureWeights.map((w, i) => w + (model.shapes?.[shape]?.[FEATURES[i]!.name] ?? 0))),
+  );
+  const text = [model.bias, ...shapeWeights.map((weights) => weights.join(","))].join("|");
+  return { version: `${source}:${fnv1a(text)}`, bias: model.bias, featureWeights, shapeWeights };
+}
+
+/** A weight whose sign is fixed is never on the other side of zero. */
+export function withinSign(weights: Float64Array): Float64Array {
+  for (let i = 0; i < weights.length; i++) if (weights[i]! * FEATURES[i]!.sign < 0) weights[i] = 0;
+  return weights;
+}
+
+/** The weights that score a feature vector: its shape's (the shape indicator set to 1), else plain's. */
+export function weightsFor(model: RouterModel, values: ArrayLike<number>): Float64Array {
+  for (let s = 1; s < SHAPES.length; s++) if (values[SHAPE_FEATURE[s]!] === 1) return model.shapeWeights[s]!;
+  return model.featureWeights;
 }
 
 /** FNV-1a, 32 bits, as hex: a version label for a set of weights (not a security hash). */

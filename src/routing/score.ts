@@ -1,9 +1,10 @@
 /** The complexity scorer: a pure, deterministic score in [0, 1] with the features behind it. */
 import type { ChatRequest } from "../openai/chat-request.ts";
 import { FEATURES, featureValues } from "./features.ts";
-import { DEFAULT_MODEL, type RouterModel } from "./model.ts";
+import { DEFAULT_MODEL, type RouterModel, weightsFor } from "./model.ts";
 import { emptyCounts, scanText, type TextCounts } from "./scan.ts";
-import { forEachText } from "./text.ts";
+import { questionShape } from "./shape.ts";
+import { forEachText, lastUserText } from "./text.ts";
 
 export type Feature = {
   name: string;
@@ -29,16 +30,18 @@ export type Complexity = {
 /**
  * Scores how demanding a chat request is: all turns, the system prompt, tools,
  * `response_format` and `max_tokens` count. A logistic model over the named
- * features, its weights learned offline (npm run train:router).
+ * features, with weights of its own for each shape of question (src/routing/shape.ts),
+ * learned offline (npm run train:router).
  * @example scoreComplexity({ model: "auto", messages: [{ role: "user", content: "hi" }] }).score // ≈ 0.05
  */
 export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAULT_MODEL): Complexity {
   const { values, promptTokens } = featureVector(request);
+  const weights = weightsFor(model, values);
   const features: Feature[] = [];
   for (let i = 0; i < FEATURES.length; i++) {
     const value = values[i]!;
     if (value === 0) continue;
-    const contribution = value * model.featureWeights[i]!;
+    const contribution = value * weights[i]!;
     const spec = FEATURES[i]!;
     const label = spec.name === "length" ? `prompt length (${promptTokens} tokens)` : spec.label;
     features.push({ name: spec.name, label, value: round(value), contribution: round(contribution) });
@@ -47,17 +50,25 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
   return { score: scoreOfVector(values, model), vector: values, modelVersion: model.version, features, promptTokens };
 }
 
-/** The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from. */
+/**
+ * The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from.
+ * The question of a few-shot prompt is scanned on its own: its worked examples count by their number and length.
+ */
 export function featureVector(request: ChatRequest): { values: Float64Array; promptTokens: number } {
   const counts = emptyCounts();
+  const questionText = lastUserText(request.messages);
+  const question = questionShape(questionText ?? "");
   let images = 0;
   forEachText(
     request.messages,
-    (text) => scanText(text, counts),
+    // A text equal to the question (the same words sent twice) is read as the question too.
+    (text) => scanText(text, counts, text === questionText ? question.questionStart : 0),
     () => (images += 1),
   );
-  const promptTokens = estimateTokens(counts, request.messages.length);
-  return { promptTokens, values: featureValues({ counts, request, promptTokens, images }) };
+  // The examples were not scanned; the token estimate (context window, cost) still counts them.
+  const scannedTokens = estimateTokens(counts, request.messages.length);
+  const promptTokens = scannedTokens + Math.ceil(question.questionStart / 4);
+  return { promptTokens, values: featureValues({ counts, request, promptTokens, scannedTokens, images, question }) };
 }
 
 /**
@@ -70,8 +81,9 @@ function estimateTokens(counts: TextCounts, messages: number): number {
 
 /** The score of a feature vector: a request's, or an audit row's `features`. */
 export function scoreOfVector(values: ArrayLike<number>, model: RouterModel = DEFAULT_MODEL): number {
+  const weights = weightsFor(model, values);
   let logit = model.bias;
-  for (let i = 0; i < FEATURES.length; i++) logit += (values[i] ?? 0) * model.featureWeights[i]!;
+  for (let i = 0; i < FEATURES.length; i++) logit += (values[i] ?? 0) * weights[i]!;
   return round(1 / (1 + Math.exp(-logit)));
 }
 

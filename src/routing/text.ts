@@ -17,3 +17,20 @@ export function forEachText(messages: readonly Message[], onText: (text: string)
     }
   }
 }
+
+/** The text of the question a request asks: its last user message (the last text part of one made of parts). */
+export function lastUserText(messages: readonly Message[]): string | undefined {
+  for (let m = messages.length - 1; m >= 0; m--) {
+    const message = messages[m]!;
+    if (message.role !== "user") continue;
+    const content = message.content;
+    if (typeof content === "string") return content;
+    if (!Array.isArray(content)) return undefined;
+    for (let p = content.length - 1; p >= 0; p--) {
+      const part = content[p]!;
+      if (part.type === "text") return part.text;
+    }
+    return undefined;
+  }
+  return undefined;
+}

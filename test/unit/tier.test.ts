@@ -62,9 +62,22 @@ describe("MODEL_JSON", () => {
     expect(parseConfig({}).routerModel.version).toMatch(/^builtin:[0-9a-f]{8}$/);
   });
 
+  it("takes each question shape's weights, and they change the version", () => {
+    const shaped = parseConfig({ MODEL_JSON: JSON.stringify({ ...model, shapes: { multiple_choice: { length: 1 } } }) });
+    expect(shaped.problems).toEqual([]);
+    expect(shaped.routerModel.shapeWeights[2]![0]).toBe(3);
+    expect(shaped.routerModel.version).not.toBe(parseConfig({ MODEL_JSON: JSON.stringify(model) }).routerModel.version);
+  });
+
   it("keeps the shipped model, and says why, for bad JSON, an unknown feature or thresholds out of order", () => {
     const shipped = parseConfig({}).routerModel.version;
-    for (const text of ["{bad", JSON.stringify({ ...model, features: { telepathy: 1 } }), JSON.stringify({ ...model, thresholds: [0.5, 0.4, 0.6, 0.8] })]) {
+    for (const text of [
+      "{bad",
+      JSON.stringify({ ...model, features: { telepathy: 1 } }),
+      JSON.stringify({ ...model, shapes: { riddle: { length: 1 } } }),
+      JSON.stringify({ ...model, shapes: { few_shot: { telepathy: 1 } } }),
+      JSON.stringify({ ...model, thresholds: [0.5, 0.4, 0.6, 0.8] }),
+    ]) {
       const config = parseConfig({ MODEL_JSON: text });
       expect(config.routerModel.version).toBe(shipped);
       expect(config.problems).toEqual([expect.stringMatching(/^MODEL_JSON: .*ignored$/)]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { train, vectorize } from "../../scripts/train/logistic.ts";
+import { TRAINING, train, vectorize } from "../../scripts/train/logistic.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import { decodeModel } from "../../src/routing/model.ts";
@@ -33,5 +33,31 @@ describe("train (npm run train:router)", () => {
     const model = train(set, "synthetic");
     const tools = FEATURES.find((f) => f.name === "tools")!;
     expect(model.features.tools).toBe(tools.prior);
+  });
+});
+
+describe("train: a question shape's own weights", () => {
+  // Multiple-choice questions are hard when long; plain ones are not.
+  const filler = (n: number) => " and then some more words".repeat(n);
+  const shaped = Array.from({ length: 60 }, (_, i) => {
+    const long = i % 2 === 0;
+    const mc = i % 4 < 2;
+    const text = mc ? `Which one${long ? filler(30) : ""}?\nA. this\nB. that` : `Which one${long ? filler(30) : ""}, this or that`;
+    return { prompt: text, target: mc && long ? 1 : 0, file: mc ? "mc" : "plain" };
+  });
+  const data = { vectors: shaped.map((p) => vectorize(p.prompt)), targets: shaped.map((p) => p.target), files: shaped.map((p) => p.file) };
+
+  it("learns where a shape differs from the rest, each of its weights on its feature's side of zero", () => {
+    const model = decodeModel(train(data, "shapes"));
+    const length = FEATURES.findIndex((f) => f.name === "length");
+    expect(model.shapeWeights[2]![length]).toBeGreaterThan(model.featureWeights[length]! + 0.5);
+    for (const weights of model.shapeWeights) for (const [k, f] of FEATURES.entries()) expect(weights[k]! * f.sign).toBeGreaterThanOrEqual(0);
+  });
+
+  it("starts from a model's shape weights when told to", () => {
+    const first = decodeModel(train(data, "shapes"));
+    const again = decodeModel(train(data, "again", { ...TRAINING, epochs: 0, start: first }));
+    expect(first.shapeWeights[2]).not.toEqual(first.featureWeights);
+    for (const [s, weights] of again.shapeWeights.entries()) for (const [k, w] of weights.entries()) expect(w).toBeCloseTo(first.shapeWeights[s]![k]!, 4);
   });
 });
