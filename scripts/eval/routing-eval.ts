@@ -47,6 +47,11 @@ export type EvalResult = {
   pairs: PairResult[];
   /** Judged on a held-out test split of each pair's own file, trained on the rest of it (traffic like the training data). */
   splitPairs: PairResult[];
+  /**
+   * Not a router: on each held-out test split, the mean advantage of the pair's strong model on the rest of the file for the
+   * prompt's own task or subject (MMLU's 57, RouterBench's 3, LLMRouter's 14). What knowing each prompt's kind exactly is worth.
+   */
+  taskOracle: { pair: string; apgr: number }[];
   mathSpearman: Record<string, number>;
   trivialHardAuc: Record<string, number>;
   multi: MultiModelResult;
@@ -90,6 +95,27 @@ export function evaluate(): EvalResult {
     ),
   );
 
+  const taskOracle = PAIRS.map((spec) => {
+    const rows = loadPair(spec);
+    const sums = new Map<string, { gain: number; n: number }>();
+    for (const r of rows.filter((r) => !inTestSplit(r.prompt))) {
+      const sum = sums.get(r.group) ?? { gain: 0, n: 0 };
+      sums.set(r.group, { gain: sum.gain + r.strong - r.weak, n: sum.n + 1 });
+    }
+    const test = rows.filter((r) => inTestSplit(r.prompt));
+    const scored = test.map((r) => {
+      const sum = sums.get(r.group);
+      return { score: sum ? sum.gain / sum.n : 0, strong: r.strong, weak: r.weak };
+    });
+    return {
+      pair: spec.name,
+      apgr: pairMetrics(
+        scored,
+        test.map((r) => hashId(r.id, 99)),
+      ).apgr,
+    };
+  });
+
   const math = loadMathLevels();
   const { trivial, hard } = loadTrivialVersusHard();
   const mathSpearman: Record<string, number> = {};
@@ -131,6 +157,7 @@ export function evaluate(): EvalResult {
     seconds: Math.round((Date.now() - started) / 100) / 10,
     pairs,
     splitPairs,
+    taskOracle,
     mathSpearman,
     trivialHardAuc,
     multi,

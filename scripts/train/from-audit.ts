@@ -78,3 +78,32 @@ export function agreement(model: RouterModel, thresholds: Thresholds, requests: 
   });
   return agrees.length / requests.length;
 }
+
+/** The served requests no one rated, newest first (at most `limit`), as their feature vectors of this version's length. */
+export async function unratedVectors(query: (text: string) => Promise<Record<string, unknown>[]>, limit: number): Promise<number[][]> {
+  const rows = await query(`
+    SELECT a.features FROM audit_log a
+    WHERE a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400
+      AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = a.request_id)
+    ORDER BY a.ts DESC LIMIT ${Math.floor(limit)}`);
+  return rows
+    .map((row) => (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as number[])
+    .filter((features) => Array.isArray(features) && features.length === FEATURES.length);
+}
+
+/**
+ * How a new model would re-route traffic no one rated: the share of requests that change tier, and the share that move
+ * two tiers or more. The ratings ask to move requests like the rated ones; a model that moves much of the rest as far
+ * has learned something the ratings did not say.
+ */
+export function tierShift(vectors: number[][], current: RouterModel, next: RouterModel, thresholds: Thresholds): { moved: number; movedFar: number } {
+  if (vectors.length === 0) return { moved: 0, movedFar: 0 };
+  let moved = 0;
+  let movedFar = 0;
+  for (const vector of vectors) {
+    const step = Math.abs(selectTier(scoreOfVector(vector, next), thresholds) - selectTier(scoreOfVector(vector, current), thresholds));
+    if (step > 0) moved += 1;
+    if (step > 1) movedFar += 1;
+  }
+  return { moved: moved / vectors.length, movedFar: movedFar / vectors.length };
+}

@@ -10,7 +10,10 @@
  * from-audit.ts) with the public data as a prior, judges the new model beside the
  * current one (MODEL_JSON, else the shipped model) on a held-out quarter of the
  * ratings, and writes it, for MODEL_JSON, only if it routes more of them as asked.
- * It keeps the current tier cut points: the ratings were given against them.
+ * It keeps the current tier cut points: the ratings were given against them. Before
+ * writing, it re-routes the latest unrated requests with both models and refuses a
+ * model that moves more than a quarter of them two tiers or more (--accept-shift
+ * writes it anyway): the ratings did not ask for that.
  * Reads DATABASE_URL (with none set, the local stack `npm run dev` runs).
  */
 import { existsSync, writeFileSync } from "node:fs";
@@ -22,12 +25,18 @@ import { describeDatabase, openPool, requireSetting, setting } from "../db.ts";
 import { DATA_DIR } from "../eval/data.ts";
 import { calibrate } from "./calibrate.ts";
 import { trainingExamples } from "./examples.ts";
-import { agreement, holdOut, ratedRequests, targetOf } from "./from-audit.ts";
+import { agreement, holdOut, ratedRequests, targetOf, tierShift, unratedVectors } from "./from-audit.ts";
 import { TRAINING, train, vectorize } from "./logistic.ts";
 
-const { values: options } = parseArgs({ options: { "from-audit": { type: "boolean" }, out: { type: "string", default: "router-model.json" } } });
+const { values: options } = parseArgs({
+  options: { "from-audit": { type: "boolean" }, out: { type: "string", default: "router-model.json" }, "accept-shift": { type: "boolean" } },
+});
 /** Fewer rated requests than this say too little to train on. */
 const MIN_RATED = 8;
+/** The unrated requests (newest first) the new model is tried on before it is written. */
+const UNRATED_SAMPLE = 10_000;
+/** A new model that moves more than this share of them two tiers or more is not written (without --accept-shift). */
+const MAX_MOVED_FAR = 0.25;
 
 const started = Date.now();
 
@@ -78,7 +87,10 @@ export const MODEL: SerializedModel = ${JSON.stringify(model, null, 2)};
 async function trainFromAudit(out: string): Promise<void> {
   const databaseUrl = requireSetting("DATABASE_URL");
   const pool = openPool(databaseUrl);
-  const { rated, stale } = await ratedRequests(async (text) => (await pool.query(text)).rows).finally(() => pool.end().catch(() => {}));
+  const query = async (text: string) => (await pool.query(text)).rows;
+  const { rated, stale, unrated } = await ratedRequests(query)
+    .then(async (found) => ({ ...found, unrated: await unratedVectors(query, UNRATED_SAMPLE) }))
+    .finally(() => pool.end().catch(() => {}));
   const counts = (["stronger", "cheaper", "same"] as const).map((wanted) => `${rated.filter((r) => r.wanted === wanted).length} ${wanted}`).join(", ");
   console.log(`${rated.length} rated requests in ${describeDatabase(databaseUrl)} (${counts})`);
   if (stale > 0) console.log(`left out: ${stale} rated requests whose feature vector an older version of the scorer made`);
@@ -126,6 +138,12 @@ async function trainFromAudit(out: string): Promise<void> {
   console.log(`held out ${test.length}: routed as their ratings asked by the current model ${pct(before)}, by the new one ${pct(after)}`);
   if (!(after > before)) {
     console.log(`kept the current model: the new one is not better on the held-out ratings; nothing written`);
+    return;
+  }
+  const shift = tierShift(unrated, currentModel, decodeModel(model, "custom"), currentThresholds);
+  console.log(`the latest ${unrated.length} unrated requests: ${pct(shift.moved)} would change tier, ${pct(shift.movedFar)} by two tiers or more`);
+  if (shift.movedFar > MAX_MOVED_FAR && !options["accept-shift"]) {
+    console.log(`kept the current model: it moves more than ${pct(MAX_MOVED_FAR)} of unrated traffic two tiers or more; --accept-shift writes it anyway`);
     return;
   }
   writeFileSync(out, `${JSON.stringify(model)}\n`);

@@ -68,6 +68,8 @@ describe("learning from a deployment's ratings", () => {
     expect(trained.code).toBe(0);
     expect(trained.stdout).toContain(`${RATED} rated requests`);
     expect(trained.stdout).toMatch(/held out 6: routed as their ratings asked by the current model 0%, by the new one (\d+)%/);
+    // Tried on the traffic no one rated before it is written.
+    expect(trained.stdout).toMatch(/the latest \d+ unrated requests: \d+% would change tier, \d+% by two tiers or more/);
     const model = readFileSync(out, "utf8");
     expect(JSON.parse(model).provenance).toContain("--from-audit");
 
