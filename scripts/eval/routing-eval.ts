@@ -9,12 +9,12 @@ import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/env.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel } from "../../src/routing/model.ts";
-import { scoreComplexity } from "../../src/routing/score.ts";
+import { scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
 import { seeded } from "../seeded-random.ts";
 import { promptKey, trainingExamples } from "../train/examples.ts";
 import { train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
-import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS } from "./data.ts";
+import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS, type PairPrompt } from "./data.ts";
 import { type PairMetrics, pairMetrics, rocAuc, spearman } from "./metrics.ts";
 import { type MultiModelResult, multiModel } from "./multi-model.ts";
 import { writeRoutingReport } from "./report.ts";
@@ -48,10 +48,12 @@ export type EvalResult = {
   /** Judged on a held-out test split of each pair's own file, trained on the rest of it (traffic like the training data). */
   splitPairs: PairResult[];
   /**
-   * Not a router: on each held-out test split, the mean advantage of the pair's strong model on the rest of the file for the
-   * prompt's own task or subject (MMLU's 57, RouterBench's 3, LLMRouter's 14). What knowing each prompt's kind exactly is worth.
+   * Not routers, references for the held-out test splits (APGR per pair). "task oracle": the pair's mean advantage on the
+   * rest of the file for the prompt's own task or subject (MMLU's 57, RouterBench's 3, LLMRouter's 14), what knowing each
+   * prompt's kind exactly is worth. "a model per pair": tiergate's features and training, on that pair's own outcomes
+   * alone, the best a decision per pair of tiers could do with these features.
    */
-  taskOracle: { pair: string; apgr: number }[];
+  splitReferences: Record<"task oracle" | "a model per pair", { pair: string; apgr: number }[]>;
   mathSpearman: Record<string, number>;
   trivialHardAuc: Record<string, number>;
   multi: MultiModelResult;
@@ -95,26 +97,7 @@ export function evaluate(): EvalResult {
     ),
   );
 
-  const taskOracle = PAIRS.map((spec) => {
-    const rows = loadPair(spec);
-    const sums = new Map<string, { gain: number; n: number }>();
-    for (const r of rows.filter((r) => !inTestSplit(r.prompt))) {
-      const sum = sums.get(r.group) ?? { gain: 0, n: 0 };
-      sums.set(r.group, { gain: sum.gain + r.strong - r.weak, n: sum.n + 1 });
-    }
-    const test = rows.filter((r) => inTestSplit(r.prompt));
-    const scored = test.map((r) => {
-      const sum = sums.get(r.group);
-      return { score: sum ? sum.gain / sum.n : 0, strong: r.strong, weak: r.weak };
-    });
-    return {
-      pair: spec.name,
-      apgr: pairMetrics(
-        scored,
-        test.map((r) => hashId(r.id, 99)),
-      ).apgr,
-    };
-  });
+  const splitReferences = splitReferencesOf();
 
   const math = loadMathLevels();
   const { trivial, hard } = loadTrivialVersusHard();
@@ -157,7 +140,7 @@ export function evaluate(): EvalResult {
     seconds: Math.round((Date.now() - started) / 100) / 10,
     pairs,
     splitPairs,
-    taskOracle,
+    splitReferences,
     mathSpearman,
     trivialHardAuc,
     multi,
@@ -200,6 +183,39 @@ function splitScorer(file: string): Scorer {
   const scorer = scorerTrainedOn(kept, key);
   trained.set(key, scorer);
   return scorer;
+}
+
+function splitReferencesOf(): EvalResult["splitReferences"] {
+  const judged = (rows: PairPrompt[], score: (row: PairPrompt) => number): number =>
+    pairMetrics(
+      rows.map((r) => ({ score: score(r), strong: r.strong, weak: r.weak })),
+      rows.map((r) => hashId(r.id, 99)),
+    ).apgr;
+  const references: EvalResult["splitReferences"] = { "task oracle": [], "a model per pair": [] };
+  for (const spec of PAIRS) {
+    const rows = loadPair(spec);
+    const [rest, test] = [rows.filter((r) => !inTestSplit(r.prompt)), rows.filter((r) => inTestSplit(r.prompt))];
+    const sums = new Map<string, { gain: number; n: number }>();
+    for (const r of rest) {
+      const sum = sums.get(r.group) ?? { gain: 0, n: 0 };
+      sums.set(r.group, { gain: sum.gain + r.strong - r.weak, n: sum.n + 1 });
+    }
+    references["task oracle"].push({
+      pair: spec.name,
+      apgr: judged(test, (r) => {
+        const sum = sums.get(r.group);
+        return sum ? sum.gain / sum.n : 0;
+      }),
+    });
+    const own = decodeModel(
+      train(
+        { vectors: rest.map((r) => vectorize(r.prompt)), targets: rest.map((r) => (r.strong - r.weak + 1) / 2), files: rest.map(() => spec.file) },
+        `${spec.name} alone`,
+      ),
+    );
+    references["a model per pair"].push({ pair: spec.name, apgr: judged(test, (r) => scoreOfVector(vectorize(r.prompt), own)) });
+  }
+  return references;
 }
 
 function scorerTrainedOn(kept: typeof examples, provenance: string): Scorer {
