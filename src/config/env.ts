@@ -32,11 +32,11 @@ function jsonSetting<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
-/** A routing model as `npm run train:router` writes it; every feature it names must be one this version computes. */
 const FeatureWeightsSchema = z.record(
   z.string().refine((name) => FEATURES.some((feature) => feature.name === name), "is not a feature of this version (src/routing/features.ts)"),
   z.number(),
 );
+/** A routing model as `npm run train:router` writes it; every feature it names must be one this version computes. */
 const RouterModelSchema = z.object({
   bias: z.number(),
   features: FeatureWeightsSchema,

@@ -35,7 +35,7 @@ export type Complexity = {
  * @example scoreComplexity({ model: "auto", messages: [{ role: "user", content: "hi" }] }).score // ≈ 0.05
  */
 export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAULT_MODEL): Complexity {
-  const { values, promptTokens } = featureVector(request);
+  const { values, promptTokens, scannedTokens } = featureVector(request);
   const weights = weightsFor(model, values);
   const features: Feature[] = [];
   for (let i = 0; i < FEATURES.length; i++) {
@@ -43,7 +43,8 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
     if (value === 0) continue;
     const contribution = value * weights[i]!;
     const spec = FEATURES[i]!;
-    const label = spec.name === "length" ? `prompt length (${promptTokens} tokens)` : spec.label;
+    // Length counts what was scanned: a few-shot prompt's question, not its worked examples.
+    const label = spec.name === "length" ? `${scannedTokens < promptTokens ? "question" : "prompt"} length (${scannedTokens} tokens)` : spec.label;
     features.push({ name: spec.name, label, value: round(value), contribution: round(contribution) });
   }
   features.sort((a, b) => b.contribution - a.contribution);
@@ -54,7 +55,7 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
  * The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from.
  * The question of a few-shot prompt is scanned on its own: its worked examples count by their number and length.
  */
-export function featureVector(request: ChatRequest): { values: Float64Array; promptTokens: number } {
+export function featureVector(request: ChatRequest): { values: Float64Array; promptTokens: number; scannedTokens: number } {
   const counts = emptyCounts();
   const questionText = lastUserText(request.messages);
   const question = questionShape(questionText ?? "");
@@ -68,7 +69,7 @@ export function featureVector(request: ChatRequest): { values: Float64Array; pro
   // The examples were not scanned; the token estimate (context window, cost) still counts them.
   const scannedTokens = estimateTokens(counts, request.messages.length);
   const promptTokens = scannedTokens + Math.ceil(question.questionStart / 4);
-  return { promptTokens, values: featureValues({ counts, request, promptTokens, scannedTokens, images, question }) };
+  return { promptTokens, scannedTokens, values: featureValues({ counts, request, promptTokens, scannedTokens, images, question }) };
 }
 
 /**

@@ -46,6 +46,9 @@ describe("scoring by shape", () => {
     expect(value(longer.values, "sentences")).toBe(value(shot.values, "sentences")); // the examples' sentences are not scanned
     expect(shot.promptTokens).toBeGreaterThan(alone.promptTokens + 10); // but they are counted for the context window and cost
     expect(value(shot.values, "few_shot")).toBe(1);
+    // The explanation says what was measured.
+    expect(scoreComplexity(ask(FEW_SHOT)).features.find((f) => f.name === "length")!.label).toBe(`question length (${shot.scannedTokens} tokens)`);
+    expect(scoreComplexity(ask(QUESTION)).features.find((f) => f.name === "length")!.label).toBe(`prompt length (${alone.promptTokens} tokens)`);
   });
 
   it("weighs each shape with its own weights, and an audit vector scores as the request did", () => {
