@@ -48,11 +48,11 @@ for (let code = 0; code < 128; code++) {
 }
 
 /**
- * Adds the signals of `text` from `from` on to `counts`. Linear in the text's length, with a constant
+ * Adds one text's signals to `counts`. Linear in the text's length, with a constant
  * amount of work per character and no allocation per word. Counters live in locals
  * and are written back once: V8 keeps them in registers.
  */
-export function scanText(text: string, counts: TextCounts, from = 0): void {
+export function scanText(text: string, counts: TextCounts): void {
   const length = text.length;
   const signals = counts.signals;
   let wordChars = 0;
@@ -72,7 +72,7 @@ export function scanText(text: string, counts: TextCounts, from = 0): void {
   let mathSymbols = 0;
   let listItems = 0;
   let questions = 0;
-  for (let i = from; i <= length; i++) {
+  for (let i = 0; i <= length; i++) {
     const code = i < length ? text.charCodeAt(i) : 32;
     if (code > 127 || WORD_CHAR[code] === 1) {
       wordChars += 1;
@@ -149,7 +149,7 @@ export function scanText(text: string, counts: TextCounts, from = 0): void {
         if (code > 127) nonAscii += 1;
     }
   }
-  counts.chars += length - from;
+  counts.chars += length;
   counts.nonAscii += nonAscii;
   counts.words += words;
   counts.codeFences += codeFences;

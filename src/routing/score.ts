@@ -62,8 +62,9 @@ export function featureVector(request: ChatRequest): { values: Float64Array; pro
   let images = 0;
   forEachText(
     request.messages,
-    // A text equal to the question (the same words sent twice) is read as the question too.
-    (text) => scanText(text, counts, text === questionText ? question.questionStart : 0),
+    // A text equal to the question (the same words sent twice) is read as the question too. The slice of a few-shot
+    // prompt's question shares the text's memory; a start offset in scanText's loop instead costs its every character more.
+    (text) => scanText(question.questionStart > 0 && text === questionText ? text.slice(question.questionStart) : text, counts),
     () => (images += 1),
   );
   // The examples were not scanned; the token estimate (context window, cost) still counts them.
