@@ -79,7 +79,8 @@ function trimmed(text: string, from: number, to: number): [number, number] {
 /** Option lines for both "A" and "B": "A." / "A)" / "(A)" at a line's start. */
 const OPTION_A = /^[ \t]*(?:\(A\)|A[.)])(?:\s|$)/m;
 const OPTION_B = /^[ \t]*(?:\(B\)|B[.)])(?:\s|$)/m;
-const hasOptions = (text: string): boolean => OPTION_A.test(text) && OPTION_B.test(text);
+// "B." or "B)" somewhere first: a native substring search that rules out most texts before the line-start expressions run.
+const hasOptions = (text: string): boolean => (text.includes("B.") || text.includes("B)")) && OPTION_A.test(text) && OPTION_B.test(text);
 
 /** Two numbers or more: a digit, something else, a digit. */
 const TWO_NUMBERS = /\d\D+\d/;
