@@ -86,6 +86,19 @@ export const ROUTERBENCH_MODELS = [
   "zero-one-ai/Yi-34B-Chat",
 ] as const;
 
+/** LLMRouter's nine models, USD per million tokens (input = output), from its default_llm.json (see SOURCES.md). */
+export const LLMROUTER_PRICES: Record<string, number> = {
+  "gemma-2-9b-it": 0.1,
+  "qwen2.5-7b-instruct": 0.2,
+  "llama-3.1-8b-instruct": 0.2,
+  "mistral-7b-instruct-v0.3": 0.2,
+  "codegemma-7b": 0.2,
+  "llama3-chatqa-1.5-8b": 0.2,
+  "llama-3.3-nemotron-super-49b-v1": 0.9,
+  "llama-3.1-nemotron-51b-instruct": 0.9,
+  "llama3-chatqa-1.5-70b": 0.9,
+};
+
 export type MultiPrompt = { id: string; prompt: string; group: string; quality: number[]; cost: number[] };
 
 /** RouterBench's 11 models: per-prompt quality and cost, in ROUTERBENCH_MODELS order; rows with a missing cell are left out. */

@@ -12,7 +12,7 @@ import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
 import { seeded } from "../seeded-random.ts";
 import { promptKey, trainingExamples } from "../train/examples.ts";
-import { train, vectorize } from "../train/logistic.ts";
+import { TRAINING, train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
 import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS, type PairPrompt } from "./data.ts";
 import { type PairMetrics, pairMetrics, rocAuc, spearman } from "./metrics.ts";
@@ -24,6 +24,8 @@ export type Scorer = { name: string; score: (prompt: string, id: string) => numb
 type ScorerFactory = { name: string; forHeldOut: (heldOut: string[]) => Scorer };
 
 const RANDOM_SEEDS = 10;
+/** Training seeds besides the shipped one, to show how much a learned figure owes to the order of the examples. */
+const OTHER_SEEDS = [1, 2, 3, 4];
 const hashId = (id: string, seed: number): number => {
   let h = 2_166_136_261 ^ seed;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16_777_619);
@@ -56,6 +58,8 @@ export type EvalResult = {
   splitReferences: Record<"task oracle" | "a model per pair", { pair: string; apgr: number }[]>;
   mathSpearman: Record<string, number>;
   trivialHardAuc: Record<string, number>;
+  /** tiergate's trivial-vs-hard AUC trained with other seeds (the order SGD sees the examples in): how firm the figure is. */
+  trivialHardAucSeeds: { seed: number; auc: number }[];
   multi: MultiModelResult;
 };
 
@@ -103,18 +107,22 @@ export function evaluate(): EvalResult {
   const { trivial, hard } = loadTrivialVersusHard();
   const mathSpearman: Record<string, number> = {};
   const trivialHardAuc: Record<string, number> = {};
+  const aucFiles = ["chatterbot_corpus_en.jsonl", "nq_open_dev.jsonl", "arena_hard_v0.1.jsonl", "math_test_levels.jsonl"];
+  const aucOf = (scorer: Scorer): number =>
+    rocAuc(
+      hard.map((p) => scorer.score(p, "")),
+      trivial.map((p) => scorer.score(p, "")),
+    );
   for (const factory of FACTORIES) {
     const forMath = factory.forHeldOut(["math_test_levels.jsonl"]);
-    const forAuc = factory.forHeldOut(["chatterbot_corpus_en.jsonl", "nq_open_dev.jsonl", "arena_hard_v0.1.jsonl", "math_test_levels.jsonl"]);
+    const forAuc = factory.forHeldOut(aucFiles);
     mathSpearman[factory.name] = spearman(
       math.map((m) => forMath.score(m.prompt, "")),
       math.map((m) => m.level),
     );
-    trivialHardAuc[factory.name] = rocAuc(
-      hard.map((p) => forAuc.score(p, "")),
-      trivial.map((p) => forAuc.score(p, "")),
-    );
+    trivialHardAuc[factory.name] = aucOf(forAuc);
   }
+  const trivialHardAucSeeds = [TRAINING.seed, ...OTHER_SEEDS].map((seed) => ({ seed, auc: aucOf(heldOutScorer(aucFiles, seed)) }));
   mathSpearman.random = mean(
     randomScorers.map((s) =>
       spearman(
@@ -143,6 +151,7 @@ export function evaluate(): EvalResult {
     splitReferences,
     mathSpearman,
     trivialHardAuc,
+    trivialHardAucSeeds,
     multi,
   };
 }
@@ -155,13 +164,13 @@ const trained = new Map<string, Scorer>();
  * tiergate with a model trained as `npm run train:router` trains it, but without the
  * held-out files and without any prompt identical to one of theirs: leave-one-dataset-out.
  */
-function heldOutScorer(heldOut: string[]): Scorer {
-  const key = [...heldOut].sort().join("+");
+function heldOutScorer(heldOut: string[], seed = TRAINING.seed): Scorer {
+  const key = `${[...heldOut].sort().join("+")}, seed ${seed}`;
   const known = trained.get(key);
   if (known !== undefined) return known;
   const heldOutPrompts = new Set(examples.filter((e) => heldOut.includes(e.file)).map((e) => promptKey(e.prompt)));
   const kept = examples.filter((e) => !heldOut.includes(e.file) && !heldOutPrompts.has(promptKey(e.prompt)));
-  const scorer = scorerTrainedOn(kept, `held out: ${key}`);
+  const scorer = scorerTrainedOn(kept, `held out: ${key}`, seed);
   trained.set(key, scorer);
   return scorer;
 }
@@ -218,7 +227,7 @@ function splitReferencesOf(): EvalResult["splitReferences"] {
   return references;
 }
 
-function scorerTrainedOn(kept: typeof examples, provenance: string): Scorer {
+function scorerTrainedOn(kept: typeof examples, provenance: string, seed = TRAINING.seed): Scorer {
   const vectorOf = (prompt: string): Float64Array => {
     let v = vectors.get(prompt);
     if (v === undefined) {
@@ -228,7 +237,10 @@ function scorerTrainedOn(kept: typeof examples, provenance: string): Scorer {
     return v;
   };
   const model = decodeModel(
-    train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, provenance),
+    train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, provenance, {
+      ...TRAINING,
+      seed,
+    }),
   );
   return {
     name: "tiergate",

@@ -1,47 +1,62 @@
 /**
  * Training examples for the scorer, from ../shared/bench/data. The target says how
- * much a prompt needs a strong model: for per-model results, the strong model's
- * advantage over the weak one, (strong - weak + 1) / 2 (on RouterBench, averaged over
- * every step up in price); for graded or known-easy
- * and known-hard sets, a difficulty in [0, 1].
+ * much a prompt needs a dearer model, from per-model results: a strong model's
+ * advantage over a weak one, (strong - weak + 1) / 2. Where a file scores many models
+ * at known prices (RouterBench, LLMRouter) it is averaged over every step up in price;
+ * RouteLLM's files score one pair. For graded or known-easy and known-hard sets, a
+ * difficulty in [0, 1].
  */
-import { loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
+import { LLMROUTER_PRICES, loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
 
 export type Example = { prompt: string; target: number; file: string };
 
 const advantage = (strong: number, weak: number): number => (strong - weak + 1) / 2;
-/** A step up in price, for RouterBench's targets: a model at least this many times dearer than another. */
+/** A step up in price: a model at least this many times dearer than another. */
 const PRICE_STEP = 3;
+
+/**
+ * The mean advantage of each model over every model at least PRICE_STEP times cheaper, over the pairs both answered:
+ * how much a prompt gains from going up in price, whichever step up it is. `undefined` where no pair was answered.
+ */
+function priceStepTarget(score: (model: string) => number | undefined, price: Record<string, number>): number | undefined {
+  const models = Object.keys(price);
+  let sum = 0;
+  let pairs = 0;
+  for (const dear of models) {
+    for (const cheap of models) {
+      const [strong, weak] = [score(dear), score(cheap)];
+      if (price[dear]! <= PRICE_STEP * price[cheap]! || strong === undefined || weak === undefined) continue;
+      sum += advantage(strong, weak);
+      pairs += 1;
+    }
+  }
+  return pairs > 0 ? sum / pairs : undefined;
+}
+
+const numberOr = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined);
 
 export function trainingExamples(): Example[] {
   const examples: Example[] = [];
-  const pairFile = (file: string): void => {
+  for (const file of ["routellm_gsm8k.jsonl", "routellm_mmlu.jsonl"]) {
     const spec = PAIRS.find((p) => p.file === file)!;
     for (const row of loadPair(spec)) examples.push({ prompt: row.prompt, target: advantage(row.strong, row.weak), file });
-  };
-  pairFile("routellm_gsm8k.jsonl");
-  pairFile("routellm_mmlu.jsonl");
-  pairFile("llmrouter_dcrouter_train.jsonl");
+  }
 
-  // RouterBench: per-model results and prices. The target is the advantage of each model over every model at least
-  // PRICE_STEP times cheaper (by mean cost per prompt), averaged over the pairs both answered: how much this prompt
-  // gains from going up in price, whichever step up it is.
-  const rows = readJsonl("routerbench_routerdc_train.jsonl");
-  const meanCost = ROUTERBENCH_MODELS.map((m) => rows.reduce((sum, row) => sum + (Number(row[`${m}|total_cost`]) || 0), 0) / rows.length);
-  const steps = ROUTERBENCH_MODELS.flatMap((_, dear) =>
-    ROUTERBENCH_MODELS.flatMap((_, cheap) => (meanCost[dear]! > PRICE_STEP * meanCost[cheap]! ? [[dear, cheap]] : [])),
+  // RouterBench prices each answer: a model's price is its mean cost per prompt. LLMRouter lists a price per token.
+  const routerBench = readJsonl("routerbench_routerdc_train.jsonl");
+  const meanCost = Object.fromEntries(
+    ROUTERBENCH_MODELS.map((m) => [m, routerBench.reduce((sum, row) => sum + (Number(row[`${m}|total_cost`]) || 0), 0) / routerBench.length]),
   );
-  for (const row of rows) {
-    const score = (i: number): number | undefined => {
-      const v = row[ROUTERBENCH_MODELS[i]!];
-      return typeof v === "number" ? v : undefined;
-    };
-    const gains = steps.flatMap(([dear, cheap]) => {
-      const [strong, weak] = [score(dear!), score(cheap!)];
-      return strong === undefined || weak === undefined ? [] : [advantage(strong, weak)];
-    });
-    if (gains.length > 0)
-      examples.push({ prompt: row.prompt, target: gains.reduce((a, b) => a + b, 0) / gains.length, file: "routerbench_routerdc_train.jsonl" });
+  const multiModel: [string, typeof routerBench, (row: (typeof routerBench)[number]) => Record<string, unknown>, Record<string, number>][] = [
+    ["llmrouter_dcrouter_train.jsonl", readJsonl("llmrouter_dcrouter_train.jsonl"), (row) => row.scores as Record<string, unknown>, LLMROUTER_PRICES],
+    ["routerbench_routerdc_train.jsonl", routerBench, (row) => row, meanCost],
+  ];
+  for (const [file, rows, scoresOf, price] of multiModel) {
+    for (const row of rows) {
+      const scores = scoresOf(row);
+      const target = priceStepTarget((model) => numberOr(scores[model]), price);
+      if (target !== undefined) examples.push({ prompt: row.prompt, target, file });
+    }
   }
 
   for (const { prompt, level } of loadMathLevels()) examples.push({ prompt, target: (level - 1) / 4, file: "math_test_levels.jsonl" });

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 /** The kind of request the ratings are about: short factual questions, which the shipped model sends to the cheapest tier. */
-const question = () => uniquePrompt("Who wrote the novel Middlemarch, and in which year was it published?");
+const question = () => uniquePrompt("Who wrote the novel Middlemarch");
 const tierOf = async (router: Router, prompt: string): Promise<number> => {
   const response = await router.post("/v1/route", chat(prompt), { authorization: `Bearer ${key}` });
   expect(response.status).toBe(200);
