@@ -11,7 +11,7 @@ import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
 import { seeded } from "../seeded-random.ts";
-import { promptKey, trainingExamples } from "../train/examples.ts";
+import { advantage, promptKey, trainingExamples } from "../train/examples.ts";
 import { TRAINING, train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
 import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS, type PairPrompt } from "./data.ts";
@@ -67,6 +67,14 @@ function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
+/** A pair's metrics for scores of its rows, equal scores ordered by a seeded hash of the row's id. */
+function metricsOn(rows: PairPrompt[], score: (row: PairPrompt) => number): PairMetrics {
+  return pairMetrics(
+    rows.map((r) => ({ score: score(r), strong: r.strong, weak: r.weak })),
+    rows.map((r) => hashId(r.id, 99)),
+  );
+}
+
 function averageMetrics(all: PairMetrics[]): PairMetrics {
   const pick = (k: keyof PairMetrics): number => mean(all.map((m) => m[k]));
   return { apgr: pick("apgr"), cpt50: pick("cpt50"), cpt80: pick("cpt80"), strongAcc: pick("strongAcc"), weakAcc: pick("weakAcc"), n: pick("n") };
@@ -75,12 +83,7 @@ function averageMetrics(all: PairMetrics[]): PairMetrics {
 export function evaluate(): EvalResult {
   const started = Date.now();
   const judge = (name: string, rows: ReturnType<typeof loadPair>, scorers: Scorer[]): PairResult => {
-    const tieBreak = rows.map((r) => hashId(r.id, 99));
-    const metricsOf = (scorer: Scorer): PairMetrics =>
-      pairMetrics(
-        rows.map((r) => ({ score: scorer.score(r.prompt, r.id), strong: r.strong, weak: r.weak })),
-        tieBreak,
-      );
+    const metricsOf = (scorer: Scorer): PairMetrics => metricsOn(rows, (r) => scorer.score(r.prompt, r.id));
     const byScorer: Record<string, PairMetrics> = {};
     for (const scorer of scorers) byScorer[scorer.name] = metricsOf(scorer);
     byScorer.random = averageMetrics(randomScorers.map(metricsOf));
@@ -195,11 +198,7 @@ function splitScorer(file: string): Scorer {
 }
 
 function splitReferencesOf(): EvalResult["splitReferences"] {
-  const judged = (rows: PairPrompt[], score: (row: PairPrompt) => number): number =>
-    pairMetrics(
-      rows.map((r) => ({ score: score(r), strong: r.strong, weak: r.weak })),
-      rows.map((r) => hashId(r.id, 99)),
-    ).apgr;
+  const judged = (rows: PairPrompt[], score: (row: PairPrompt) => number): number => metricsOn(rows, score).apgr;
   const references: EvalResult["splitReferences"] = { "task oracle": [], "a model per pair": [] };
   for (const spec of PAIRS) {
     const rows = loadPair(spec);
@@ -218,7 +217,7 @@ function splitReferencesOf(): EvalResult["splitReferences"] {
     });
     const own = decodeModel(
       train(
-        { vectors: rest.map((r) => vectorize(r.prompt)), targets: rest.map((r) => (r.strong - r.weak + 1) / 2), files: rest.map(() => spec.file) },
+        { vectors: rest.map((r) => vectorize(r.prompt)), targets: rest.map((r) => advantage(r.strong, r.weak)), files: rest.map(() => spec.file) },
         `${spec.name} alone`,
       ),
     );

@@ -10,7 +10,8 @@ import { LLMROUTER_PRICES, loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, 
 
 export type Example = { prompt: string; target: number; file: string };
 
-const advantage = (strong: number, weak: number): number => (strong - weak + 1) / 2;
+/** How much a prompt gains from the strong model over the weak one, in [0, 1]: 0.5 when they do as well. */
+export const advantage = (strong: number, weak: number): number => (strong - weak + 1) / 2;
 /** A step up in price: a model at least this many times dearer than another. */
 const PRICE_STEP = 3;
 
