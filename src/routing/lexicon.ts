@@ -103,6 +103,12 @@ function insert(hash: number, bit: number): void {
   flags[slot]! |= 1 << bit;
 }
 
+/**
+ * The flag of a word, or a pair of words, that begins a longer phrase: the scanner looks a phrase up only after one,
+ * so most words cost one lookup instead of three. Above every signal's bit.
+ */
+export const STARTS_PHRASE = 1 << 15;
+
 /** Fills the table; a hash collision between two different entries throws at load. */
 function build(): number {
   const owner = new Map<number, string>();
@@ -114,7 +120,13 @@ function build(): number {
   };
   SIGNALS.forEach((signal, bit) => {
     for (const word of WORDS[signal].split(/\s+/).filter(Boolean)) add(word, bit, hashWord(word));
-    for (const phrase of PHRASES[signal]) add(phrase, bit, hashPhrase(phrase));
+    for (const phrase of PHRASES[signal]) {
+      add(phrase, bit, hashPhrase(phrase));
+      // Its first word, and its first two when it has three: what the scanner can look a phrase up after.
+      const words = phrase.split(" ");
+      add(words[0]!, 15, hashWord(words[0]!));
+      if (words.length > 2) add(words.slice(0, 2).join(" "), 15, hashPhrase(words.slice(0, 2).join(" ")));
+    }
   });
   if (owner.size > SLOTS / 4) throw new Error("lexicon table too full: raise SLOTS");
   return owner.size;

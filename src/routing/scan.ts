@@ -1,5 +1,5 @@
 /** One linear pass over prompt text, counting the signals the scorer weighs. */
-import { hashStep, joinHash, SIGNALS, signalFlags, WORD_START } from "./lexicon.ts";
+import { hashStep, joinHash, SIGNALS, STARTS_PHRASE, signalFlags, WORD_START } from "./lexicon.ts";
 
 /** Running counts over every text the request holds; one instance per request. */
 export type TextCounts = {
@@ -60,8 +60,10 @@ export function scanText(text: string, counts: TextCounts): void {
   let sentences = 0;
   let word = WORD_START;
   let inWord = false;
-  let previous = 0; // hash of the previous word on this line, 0 at a line's start
+  let previous = 0; // hash of the previous word on this line
+  let previousStarts = false; // it begins a phrase (false at a line's start)
   let pair = 0; // hash of the previous two words
+  let pairStarts = false; // they begin a three-word phrase
   let atLineStart = true;
   let backticks = 0;
   let nonAscii = 0;
@@ -74,6 +76,14 @@ export function scanText(text: string, counts: TextCounts): void {
   let questions = 0;
   for (let i = 0; i <= length; i++) {
     const code = i < length ? text.charCodeAt(i) : 32;
+    if (code >= 97 && code <= 122) {
+      // Most characters are lower-case letters: the shortest path.
+      wordChars += 1;
+      word = hashStep(word, code);
+      inWord = true;
+      atLineStart = false;
+      continue;
+    }
     if (code > 127 || WORD_CHAR[code] === 1) {
       wordChars += 1;
       if (code >= 48 && code <= 57) {
@@ -91,14 +101,18 @@ export function scanText(text: string, counts: TextCounts): void {
     }
     if (inWord) {
       words += 1;
-      addSignals(signals, signalFlags(word));
-      if (previous !== 0) {
-        const bigram = joinHash(previous, word);
-        addSignals(signals, signalFlags(bigram));
-        if (pair !== 0) addSignals(signals, signalFlags(joinHash(pair, word)));
-        pair = bigram;
-      }
+      const flags = signalFlags(word);
+      addSignals(signals, flags);
+      // A phrase is looked up only after the word, or the two, it begins with.
+      if (pairStarts) addSignals(signals, signalFlags(joinHash(pair, word)));
+      if (previousStarts) {
+        pair = joinHash(previous, word);
+        const pairFlags = signalFlags(pair);
+        addSignals(signals, pairFlags);
+        pairStarts = (pairFlags & STARTS_PHRASE) !== 0;
+      } else pairStarts = false;
       previous = word;
+      previousStarts = (flags & STARTS_PHRASE) !== 0;
       word = WORD_START;
       inWord = false;
     }
@@ -113,8 +127,8 @@ export function scanText(text: string, counts: TextCounts): void {
     switch (code) {
       case 10: // newline
         atLineStart = true;
-        previous = 0;
-        pair = 0;
+        previousStarts = false;
+        pairStarts = false;
         break;
       case 45: // "-" or "*" opening a line is a bullet
       case 42:

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseThresholds } from "../../src/config/policy.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
-import { hashPhrase, hashWord, LEXICON_SIZE, SIGNALS, signalFlags } from "../../src/routing/lexicon.ts";
+import { hashPhrase, hashWord, LEXICON_SIZE, SIGNALS, STARTS_PHRASE, signalFlags } from "../../src/routing/lexicon.ts";
 import { DEFAULT_THRESHOLDS } from "../../src/routing/model.ts";
+import { emptyCounts, scanText } from "../../src/routing/scan.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 
@@ -149,5 +150,23 @@ describe("the lexicon", () => {
     expect(signalFlags(hashWord("theorem"))).toBe(bit("math") | bit("proof"));
     expect(signalFlags(hashPhrase("step by step"))).toBe(bit("reasoning") | bit("multistep"));
     expect(signalFlags(hashWord("banana"))).toBe(0);
+  });
+
+  it("finds two- and three-word phrases anywhere in a line, and never across lines", () => {
+    const signalsOf = (text: string): number[] => {
+      const counts = emptyCounts();
+      scanText(text, counts);
+      return Array.from(counts.signals);
+    };
+    const count = (text: string, signal: (typeof SIGNALS)[number]): number => signalsOf(text)[SIGNALS.indexOf(signal)]!;
+    expect(count("please compute the time complexity here", "code")).toBe(1); // two words
+    expect(count("now write a function that sorts", "code")).toBe(2); // "function", and the three words: "write" and "write a" begin it
+    expect(count("use no more than three", "constraint")).toBe(1);
+    expect(count("write a\nfunction that sorts", "code")).toBe(1); // "function" alone: a line break parts a phrase
+    expect(count("time\ncomplexity", "code")).toBe(0);
+    expect(count("write write a function", "code")).toBe(2); // a phrase's first word repeated
+    // The flag that marks a phrase's start is no signal of its own.
+    expect(signalsOf("write a story").reduce((a, b) => a + b, 0)).toBe(count("write a story", "creative") + count("write a story", "code"));
+    expect(signalFlags(hashWord("write")) & STARTS_PHRASE).toBe(STARTS_PHRASE);
   });
 });
