@@ -107,7 +107,8 @@ function insert(hash: number, bit: number): void {
  * The flag of a word, or a pair of words, that begins a longer phrase: the scanner looks a phrase up only after one,
  * so most words cost one lookup instead of three. Above every signal's bit.
  */
-export const STARTS_PHRASE = 1 << 15;
+const STARTS_PHRASE_BIT = 15;
+export const STARTS_PHRASE = 1 << STARTS_PHRASE_BIT;
 
 /** Fills the table; a hash collision between two different entries throws at load. */
 function build(): number {
@@ -124,13 +125,14 @@ function build(): number {
       add(phrase, bit, hashPhrase(phrase));
       // Its first word, and its first two when it has three: what the scanner can look a phrase up after.
       const words = phrase.split(" ");
-      add(words[0]!, 15, hashWord(words[0]!));
-      if (words.length > 2) add(words.slice(0, 2).join(" "), 15, hashPhrase(words.slice(0, 2).join(" ")));
+      add(words[0]!, STARTS_PHRASE_BIT, hashWord(words[0]!));
+      const firstTwo = words.slice(0, 2).join(" ");
+      if (words.length > 2) add(firstTwo, STARTS_PHRASE_BIT, hashPhrase(firstTwo));
     }
   });
   if (owner.size > SLOTS / 4) throw new Error("lexicon table too full: raise SLOTS");
   return owner.size;
 }
 
-/** How many distinct words and phrases the lexicon holds. */
+/** How many distinct words, phrases and phrase beginnings the lexicon holds. */
 export const LEXICON_SIZE = build();
