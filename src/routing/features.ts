@@ -2,7 +2,7 @@
 import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
 import { SIGNALS } from "./lexicon.ts";
 import type { TextCounts } from "./scan.ts";
-import { type QuestionShape, SHAPES } from "./shape.ts";
+import { type QuestionShape, SHAPES, type Shape } from "./shape.ts";
 
 /** Saturates a count: 0 → 0, k → 0.5, many → 1. */
 const saturate = (x: number, k: number): number => (x <= 0 ? 0 : x / (x + k));
@@ -41,7 +41,7 @@ const SIGNAL_FEATURES: Record<(typeof SIGNALS)[number], FeatureSpec & { half: nu
   creative: { name: "creative", label: "creative writing", sign: 1, prior: 0.4, half: 1 },
 };
 
-const SHAPE_LABELS: Record<(typeof SHAPES)[number], string> = {
+const SHAPE_LABELS: Record<Shape, string> = {
   plain: "plain question",
   few_shot: "question after worked examples",
   multiple_choice: "multiple-choice question",
@@ -97,7 +97,7 @@ export const FEATURES: (FeatureSpec & { value: (x: Context) => number })[] = [
   })),
 ];
 
-/** Where each shape's indicator sits in a feature vector (undefined for plain, which has none). */
+/** Where each shape's indicator sits in a feature vector, in SHAPES order (-1 for plain, which has none). */
 export const SHAPE_FEATURE = SHAPES.map((shape) => FEATURES.findIndex((f) => f.name === shape));
 
 export function featureValues(context: Context): Float64Array {

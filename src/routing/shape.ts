@@ -3,7 +3,8 @@
  * then a question (few-shot), a multiple-choice question, a word problem, or plain.
  * Each shape has weights of its own: what makes a multiple-choice question hard for
  * a cheap model is not what makes a chat prompt hard. Told by layout alone: one pass
- * over the lines, then a few regular expressions (native, so a few µs for 1k tokens).
+ * over the lines (only for a text ending in ":"), then native substring searches and
+ * regular expressions: well under a µs for 1k tokens.
  */
 
 /** In the order of the model's per-shape weights; "plain" is the base weights. */
