@@ -38,7 +38,6 @@ export const SHIFTS = Array.from({ length: 41 }, (_, i) => -1 + i * 0.05);
 
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
-/** `scorers[0]` is tiergate: its raw scores also place the deployed point, at the configured thresholds. */
 /** The models of each tier, by price: the 2, 3, 3, 2 and 1 cheapest in turn. */
 export function priceTiers(prompts: MultiPrompt[]): { tierModels: number[][]; byPrice: number[]; meanCost: number[] } {
   const meanCost = ROUTERBENCH_MODELS.map((_, m) => mean(prompts.map((p) => p.cost[m]!)));
@@ -63,6 +62,16 @@ export function bestPerTier(prompts: MultiPrompt[], tierModels: number[][], mean
   );
 }
 
+/** Mean cost and quality when each prompt goes to its model in `chosen` (indices into ROUTERBENCH_MODELS). */
+export function costQuality(prompts: MultiPrompt[], chosen: readonly number[]): CostQuality {
+  return { cost: mean(prompts.map((p, i) => p.cost[chosen[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[chosen[i]!]!)) };
+}
+
+/** Every prompt to one tier, for each tier in turn: the fixed settings a router must beat. */
+export function fixedTiersOf(prompts: MultiPrompt[], route: (tiers: number[]) => CostQuality): MultiModelResult["fixedTiers"] {
+  return [1, 2, 3, 4, 5].map((tier) => ({ tier, ...route(prompts.map(() => tier)) }));
+}
+
 /** The tiers a sweep step gives: cut points on score percentiles, all moved by `shift`. */
 export function sweepTiers(percentile: number[], shift: number): number[] {
   const cuts = BASE_CUTS.map((c) => c + shift) as unknown as Thresholds;
@@ -83,10 +92,11 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
       meanCost,
     ),
   );
-  const route = (tiers: number[]): CostQuality => {
-    const chosen = prompts.map((_p, i) => bestOf[fold[i]!]![tiers[i]! - 1]!);
-    return { cost: mean(prompts.map((p, i) => p.cost[chosen[i]!]!)), quality: mean(prompts.map((p, i) => p.quality[chosen[i]!]!)) };
-  };
+  const route = (tiers: number[]): CostQuality =>
+    costQuality(
+      prompts,
+      tiers.map((tier, i) => bestOf[fold[i]!]![tier - 1]!),
+    );
   const sweep = (scorer: Scorer) => {
     const percentile = percentiles(prompts.map((p) => scorer.score(p.prompt, p.id)));
     return SHIFTS.map((shift) => ({ shift, ...route(sweepTiers(percentile, shift)) }));
@@ -113,7 +123,7 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
     folds: FOLDS,
     tiers: tierModels.map((models, t) => ({ tier: t + 1, models: models.map((m) => ROUTERBENCH_MODELS[m]!) })),
     reference: references(prompts, byPrice),
-    fixedTiers: [1, 2, 3, 4, 5].map((tier) => ({ tier, ...route(prompts.map(() => tier)) })),
+    fixedTiers: fixedTiersOf(prompts, route),
     curves,
     aiq: aiqs,
     deployed: { ...route(deployedTiers), tierShare: [1, 2, 3, 4, 5].map((t) => deployedTiers.filter((x) => x === t).length / prompts.length) },

@@ -11,7 +11,7 @@ import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel, type SerializedModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 import { loadRouterBench } from "../eval/data.ts";
-import { BASE_CUTS, bestPerTier, fixedTierFrontier, percentiles, priceTiers, SHIFTS, sweepTiers } from "../eval/multi-model.ts";
+import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, percentiles, priceTiers, SHIFTS, sweepTiers } from "../eval/multi-model.ts";
 
 export function calibrate(serialized: SerializedModel, mix: string[]): [number, number, number, number] {
   const model = decodeModel(serialized);
@@ -20,12 +20,12 @@ export function calibrate(serialized: SerializedModel, mix: string[]): [number, 
   const best = bestPerTier(prompts, tierModels, meanCost);
   const score = (prompt: string): number => scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest, model).score;
   const percentile = percentiles(prompts.map((p) => score(p.prompt)));
-  const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
-  const route = (tiers: number[]) => ({
-    cost: mean(prompts.map((p, i) => p.cost[best[tiers[i]! - 1]!]!)),
-    quality: mean(prompts.map((p, i) => p.quality[best[tiers[i]! - 1]!]!)),
-  });
-  const fixedTiers = [1, 2, 3, 4, 5].map((tier) => ({ tier, ...route(prompts.map(() => tier)) }));
+  const route = (tiers: number[]) =>
+    costQuality(
+      prompts,
+      tiers.map((tier) => best[tier - 1]!),
+    );
+  const fixedTiers = fixedTiersOf(prompts, route);
   // Every tier reachable: the lowest cut above 0 and the highest below 1.
   const reachable = SHIFTS.filter((shift) => BASE_CUTS[0]! + shift > 0.01 && BASE_CUTS[3]! + shift < 0.99);
   const points = reachable.map((shift) => ({ shift, ...route(sweepTiers(percentile, shift)) }));

@@ -6,7 +6,8 @@
  * RouteLLM's files score one pair. For graded or known-easy and known-hard sets, a
  * difficulty in [0, 1].
  */
-import { LLMROUTER_PRICES, loadMathLevels, loadPair, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
+import { LLMROUTER_PRICES, loadMathLevels, loadPair, loadRouterBench, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
+import { priceTiers } from "../eval/multi-model.ts";
 
 export type Example = { prompt: string; target: number; file: string };
 
@@ -43,11 +44,11 @@ export function trainingExamples(): Example[] {
     for (const row of loadPair(spec)) examples.push({ prompt: row.prompt, target: advantage(row.strong, row.weak), file });
   }
 
-  // RouterBench prices each answer: a model's price is its mean cost per prompt. LLMRouter lists a price per token.
+  // RouterBench prices each answer: a model's price is its mean cost per prompt, as the tiers are made by price
+  // (priceTiers). LLMRouter lists a price per token.
   const routerBench = readJsonl("routerbench_routerdc_train.jsonl");
-  const meanCost = Object.fromEntries(
-    ROUTERBENCH_MODELS.map((m) => [m, routerBench.reduce((sum, row) => sum + (Number(row[`${m}|total_cost`]) || 0), 0) / routerBench.length]),
-  );
+  const { meanCost: costs } = priceTiers(loadRouterBench());
+  const meanCost = Object.fromEntries(ROUTERBENCH_MODELS.map((m, i) => [m, costs[i]!]));
   const multiModel: [string, typeof routerBench, (row: (typeof routerBench)[number]) => Record<string, unknown>, Record<string, number>][] = [
     ["llmrouter_dcrouter_train.jsonl", readJsonl("llmrouter_dcrouter_train.jsonl"), (row) => row.scores as Record<string, unknown>, LLMROUTER_PRICES],
     ["routerbench_routerdc_train.jsonl", routerBench, (row) => row, meanCost],

@@ -26,23 +26,32 @@ export type RatedRequest = {
 /** How far past a tier's edge a rating asks the score to move. */
 const MARGIN = 0.05;
 
+type Query = (text: string) => Promise<Record<string, unknown>[]>;
+/** Audit rows of requests that were routed and served, with the vector their decision saw. */
+const SERVED = "a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400";
+
+/** A row's feature vector, if this version's scorer made it (same length); else undefined. */
+function vectorOf(row: Record<string, unknown>): number[] | undefined {
+  const features = (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as unknown;
+  return Array.isArray(features) && features.length === FEATURES.length ? (features as number[]) : undefined;
+}
+
 /**
  * The rated requests that were served, from the audit log joined to feedback. A
  * rating counts only from the key that made the request (or with no key at all), and
  * only for rows with a feature vector of this version's length; `stale` counts the
  * rated rows whose vector an older version made (other features, other meanings).
  */
-export async function ratedRequests(query: (text: string) => Promise<Record<string, unknown>[]>): Promise<{ rated: RatedRequest[]; stale: number }> {
+export async function ratedRequests(query: Query): Promise<{ rated: RatedRequest[]; stale: number }> {
   const rows = await query(`
     SELECT a.request_id, a.features, a.tier, a.score, f.rating, f.score AS rated, f.better_tier
     FROM audit_log a JOIN feedback f USING (request_id)
-    WHERE a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400
-      AND (f.key_id IS NULL OR f.key_id = a.key_id)
+    WHERE ${SERVED} AND (f.key_id IS NULL OR f.key_id = a.key_id)
     ORDER BY a.request_id`);
   let stale = 0;
   const rated = rows.flatMap((row): RatedRequest[] => {
-    const features = (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as number[];
-    if (!Array.isArray(features) || features.length !== FEATURES.length) {
+    const features = vectorOf(row);
+    if (features === undefined) {
       stale += 1;
       return [];
     }
@@ -80,15 +89,12 @@ export function agreement(model: RouterModel, thresholds: Thresholds, requests: 
 }
 
 /** The served requests no one rated, newest first (at most `limit`), as their feature vectors of this version's length. */
-export async function unratedVectors(query: (text: string) => Promise<Record<string, unknown>[]>, limit: number): Promise<number[][]> {
+export async function unratedVectors(query: Query, limit: number): Promise<number[][]> {
   const rows = await query(`
     SELECT a.features FROM audit_log a
-    WHERE a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400
-      AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = a.request_id)
+    WHERE ${SERVED} AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = a.request_id)
     ORDER BY a.ts DESC LIMIT ${Math.floor(limit)}`);
-  return rows
-    .map((row) => (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as number[])
-    .filter((features) => Array.isArray(features) && features.length === FEATURES.length);
+  return rows.flatMap((row) => vectorOf(row) ?? []);
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { FEATURES, SHAPE_FEATURE } from "../../src/routing/features.ts";
-import type { RouterModel, SerializedModel } from "../../src/routing/model.ts";
+import { type RouterModel, type SerializedModel, shapeIndexOf } from "../../src/routing/model.ts";
 import { featureVector } from "../../src/routing/score.ts";
 import { SHAPES } from "../../src/routing/shape.ts";
 import { seeded } from "../seeded-random.ts";
@@ -55,12 +55,7 @@ export function train(set: TrainingSet, provenance: string, options: TrainOption
   let bias = options.start?.bias ?? 0;
   const random = seeded(options.seed);
   const order = Array.from({ length: n }, (_, i) => i);
-  const shapeOf = set.vectors.map((v) =>
-    Math.max(
-      0,
-      SHAPE_FEATURE.findIndex((k) => k >= 0 && v[k] === 1),
-    ),
-  );
+  const shapeOf = set.vectors.map(shapeIndexOf);
   const step = (weights: Float64Array, squares: Float64Array, k: number, gradient: number): void => {
     squares[k]! += gradient * gradient;
     weights[k] = weights[k]! - (learningRate * gradient) / Math.sqrt(squares[k]!);

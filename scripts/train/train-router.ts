@@ -132,15 +132,16 @@ async function trainFromAudit(out: string): Promise<void> {
   // The cut points stay those the ratings were given against: the targets are placed by them, and calibrating
   // anew (by percentiles of the public mix) would undo any shift the ratings ask for.
   model.thresholds = [...current.thresholds];
+  const candidate = decodeModel(model, "custom");
   const before = agreement(currentModel, currentThresholds, test);
-  const after = agreement(decodeModel(model, "custom"), currentThresholds, test);
+  const after = agreement(candidate, currentThresholds, test);
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.log(`held out ${test.length}: routed as their ratings asked by the current model ${pct(before)}, by the new one ${pct(after)}`);
   if (!(after > before)) {
     console.log(`kept the current model: the new one is not better on the held-out ratings; nothing written`);
     return;
   }
-  const shift = tierShift(unrated, currentModel, decodeModel(model, "custom"), currentThresholds);
+  const shift = tierShift(unrated, currentModel, candidate, currentThresholds);
   console.log(`the latest ${unrated.length} unrated requests: ${pct(shift.moved)} would change tier, ${pct(shift.movedFar)} by two tiers or more`);
   if (shift.movedFar > MAX_MOVED_FAR && !options["accept-shift"]) {
     console.log(`kept the current model: it moves more than ${pct(MAX_MOVED_FAR)} of unrated traffic two tiers or more; --accept-shift writes it anyway`);

@@ -1,5 +1,6 @@
 /** The scorer's weights: a bias, one weight per named feature, and each question shape's own adjustments. */
 import { FEATURES, SHAPE_FEATURE } from "./features.ts";
+import { hashWord } from "./lexicon.ts";
 import { MODEL } from "./model.generated.ts";
 import { SHAPES, type Shape } from "./shape.ts";
 
@@ -32,7 +33,8 @@ export function decodeModel(model: SerializedModel, source = "builtin"): RouterM
     shape === "plain" ? featureWeights : withinSign(featureWeights.map((w, i) => w + (model.shapes?.[shape]?.[FEATURES[i]!.name] ?? 0))),
   );
   const text = [model.bias, ...shapeWeights.map((weights) => weights.join(","))].join("|");
-  return { version: `${source}:${fnv1a(text)}`, bias: model.bias, featureWeights, shapeWeights };
+  // The lexicon's FNV-1a: a label for a set of weights, not a security hash.
+  return { version: `${source}:${hashWord(text).toString(16).padStart(8, "0")}`, bias: model.bias, featureWeights, shapeWeights };
 }
 
 /** A weight whose sign is fixed is never on the other side of zero. */
@@ -41,18 +43,14 @@ export function withinSign(weights: Float64Array): Float64Array {
   return weights;
 }
 
-/** The weights that score a feature vector: its shape's (the shape indicator set to 1), else plain's. */
-export function weightsFor(model: RouterModel, values: ArrayLike<number>): Float64Array {
-  for (let s = 1; s < SHAPES.length; s++) if (values[SHAPE_FEATURE[s]!] === 1) return model.shapeWeights[s]!;
-  return model.featureWeights;
+/** A feature vector's shape, as an index into SHAPES: the shape whose indicator is 1, else plain (0). */
+export function shapeIndexOf(values: ArrayLike<number>): number {
+  for (let s = 1; s < SHAPES.length; s++) if (values[SHAPE_FEATURE[s]!] === 1) return s;
+  return 0;
 }
 
-/** FNV-1a, 32 bits, as hex: a version label for a set of weights (not a security hash). */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return (hash >>> 0).toString(16).padStart(8, "0");
-}
+/** The weights that score a feature vector: its shape's. */
+export const weightsFor = (model: RouterModel, values: ArrayLike<number>): Float64Array => model.shapeWeights[shapeIndexOf(values)]!;
 
 export const DEFAULT_MODEL: RouterModel = decodeModel(MODEL);
 
