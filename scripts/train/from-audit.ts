@@ -94,7 +94,10 @@ export async function unratedVectors(query: Query, limit: number): Promise<numbe
     SELECT a.features FROM audit_log a
     WHERE ${SERVED} AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = a.request_id)
     ORDER BY a.ts DESC LIMIT ${Math.floor(limit)}`);
-  return rows.flatMap((row) => vectorOf(row) ?? []);
+  return rows.flatMap((row) => {
+    const features = vectorOf(row);
+    return features === undefined ? [] : [features];
+  });
 }
 
 /**
