@@ -4,7 +4,8 @@
  * tier selection to the best model of its tier, "best" measured on the other
  * folds only (5-fold cross-validation, seeded). Sweeping the tier cut points
  * traces a cost/quality curve; its AIQ is compared with always-gpt-4,
- * always-cheapest, random routing and the oracle.
+ * always-cheapest, random routing and the oracle. tiergate's defaults are judged
+ * against the fixed tiers fold by fold, made without the fold they route.
  */
 import { biasThresholds, type Thresholds } from "../../src/config/policy.ts";
 import { selectTier } from "../../src/routing/tier.ts";
@@ -22,11 +23,23 @@ export type MultiModelResult = {
   fixedTiers: (CostQuality & { tier: number })[];
   curves: Record<string, (CostQuality & { shift: number })[]>;
   aiq: Record<string, number>;
-  /** tiergate at the configured thresholds, on raw scores: what the router does as deployed. */
-  deployed: CostQuality & { tierShare: number[] };
-  /** The deployed router as ROUTER_QUALITY_BIAS moves its thresholds. */
+  /**
+   * tiergate's defaults judged on prompts they never saw: each fold routed on raw scores by a model trained without it
+   * and thresholds calibrated (as `npm run train:router` calibrates the shipped ones) on the other folds.
+   */
+  defaults: CostQuality & { tierShare: number[]; byFold: { thresholds: Thresholds; gain: number }[] };
+  /** The same, as ROUTER_QUALITY_BIAS moves each fold's thresholds. */
   biasCurve: (CostQuality & { bias: number })[];
 };
+
+/**
+ * What `npm run train:router` makes, done without `heldOut`: a scorer trained without those prompts, and the tier thresholds
+ * calibrated for it on `calibration` (with `gain`, its quality above the fixed tiers there).
+ */
+export type DefaultsWithout = (
+  heldOut: MultiPrompt[],
+  calibration: MultiPrompt[],
+) => { score: (prompt: string) => number; thresholds: Thresholds; gain: number };
 
 export const BIASES = [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3];
 
@@ -78,8 +91,7 @@ export function sweepTiers(percentile: number[], shift: number): number[] {
   return percentile.map((x) => selectTier(x, cuts));
 }
 
-/** `scorers[0]` is tiergate: its raw scores also place the deployed point, at the configured thresholds. */
-export function multiModel(scorers: Scorer[], randomScorers: Scorer[], thresholds: Thresholds): MultiModelResult {
+export function multiModel(scorers: Scorer[], randomScorers: Scorer[], defaultsWithout: DefaultsWithout): MultiModelResult {
   const prompts = loadRouterBench();
   const { tierModels, byPrice, meanCost } = priceTiers(prompts);
   const random = seeded(7);
@@ -112,12 +124,24 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
   for (const scorer of scorers) aiqs[scorer.name] = aiq(curves[scorer.name]!, lo, hi);
   aiqs.random = mean(randomCurves.map((c) => aiq(c, lo, hi)));
 
-  const raw = prompts.map((p) => scorers[0]!.score(p.prompt, p.id));
-  const deployedTiers = raw.map((score) => selectTier(score, thresholds));
-  const biasCurve = BIASES.map((bias) => {
-    const cuts = biasThresholds(thresholds, bias);
-    return { bias, ...route(raw.map((score) => selectTier(score, cuts))) };
+  // Each prompt's raw score and thresholds come from its own fold's defaults.
+  const raw = new Array<number>(prompts.length);
+  const thresholdsOf = new Array<Thresholds>(prompts.length);
+  const byFold = Array.from({ length: FOLDS }, (_, f) => {
+    const defaults = defaultsWithout(
+      prompts.filter((_, i) => fold[i] === f),
+      prompts.filter((_, i) => fold[i] !== f),
+    );
+    prompts.forEach((p, i) => {
+      if (fold[i] !== f) return;
+      raw[i] = defaults.score(p.prompt);
+      thresholdsOf[i] = defaults.thresholds;
+    });
+    return { thresholds: defaults.thresholds, gain: defaults.gain };
   });
+  const tiersAt = (bias: number): number[] => raw.map((score, i) => selectTier(score, biasThresholds(thresholdsOf[i]!, bias)));
+  const defaultTiers = tiersAt(0);
+  const biasCurve = BIASES.map((bias) => ({ bias, ...route(tiersAt(bias)) }));
   return {
     prompts: prompts.length,
     folds: FOLDS,
@@ -126,7 +150,7 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], threshold
     fixedTiers: fixedTiersOf(prompts, route),
     curves,
     aiq: aiqs,
-    deployed: { ...route(deployedTiers), tierShare: [1, 2, 3, 4, 5].map((t) => deployedTiers.filter((x) => x === t).length / prompts.length) },
+    defaults: { ...route(defaultTiers), tierShare: [1, 2, 3, 4, 5].map((t) => defaultTiers.filter((x) => x === t).length / prompts.length), byFold },
     biasCurve,
   };
 }

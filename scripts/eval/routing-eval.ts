@@ -7,16 +7,19 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/env.ts";
+import type { Thresholds } from "../../src/config/policy.ts";
 import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
+import { selectTier } from "../../src/routing/tier.ts";
 import { seeded } from "../seeded-random.ts";
+import { calibrate } from "../train/calibrate.ts";
 import { advantage, promptKey, trainingExamples } from "../train/examples.ts";
 import { TRAINING, train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
-import { loadMathLevels, loadPair, loadTrivialVersusHard, PAIRS, type PairPrompt } from "./data.ts";
+import { loadMathLevels, loadPair, loadTrivialVersusHard, type MultiPrompt, PAIRS, type PairPrompt } from "./data.ts";
 import { type PairMetrics, pairMetrics, rocAuc, spearman } from "./metrics.ts";
-import { type MultiModelResult, multiModel } from "./multi-model.ts";
+import { type DefaultsWithout, type MultiModelResult, multiModel } from "./multi-model.ts";
 import { writeRoutingReport } from "./report.ts";
 
 export type Scorer = { name: string; score: (prompt: string, id: string) => number };
@@ -53,14 +56,17 @@ export type EvalResult = {
    * Not routers, references for the held-out test splits (APGR per pair). "task oracle": the pair's mean advantage on the
    * rest of the file for the prompt's own task or subject (MMLU's 57, RouterBench's 3, LLMRouter's 14), what knowing each
    * prompt's kind exactly is worth. "a model per pair": tiergate's features and training, on that pair's own outcomes
-   * alone, the best a decision per pair of tiers could do with these features.
+   * alone, the best a decision per pair of tiers could do with these features. "both": the task oracle, then the model per
+   * pair within each task.
    */
-  splitReferences: Record<"task oracle" | "a model per pair", { pair: string; apgr: number }[]>;
+  splitReferences: Record<"task oracle" | "a model per pair" | "both", { pair: string; apgr: number }[]>;
   mathSpearman: Record<string, number>;
   trivialHardAuc: Record<string, number>;
   /** tiergate's trivial-vs-hard AUC trained with other seeds (the order SGD sees the examples in): how firm the figure is. */
   trivialHardAucSeeds: { seed: number; auc: number }[];
   multi: MultiModelResult;
+  /** The configured thresholds (TIER_THRESHOLDS, else the shipped ones) with the shipped model: each tier's share of every training prompt. */
+  shipped: { thresholds: Thresholds; mixShare: number[] };
 };
 
 function mean(values: number[]): number {
@@ -144,7 +150,9 @@ export function evaluate(): EvalResult {
   );
 
   const forRouterBench = FACTORIES.map((f) => f.forHeldOut(["routerbench_routerdc_train.jsonl"]));
-  const multi = multiModel(forRouterBench, randomScorers, parseConfig(process.env).thresholds);
+  const multi = multiModel(forRouterBench, randomScorers, defaultsWithout);
+  const thresholds = parseConfig(process.env).thresholds;
+  const mixTiers = examples.map((e) => selectTier(scoreOfVector(vectorOf(e.prompt)), thresholds));
   return {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -156,6 +164,7 @@ export function evaluate(): EvalResult {
     trivialHardAuc,
     trivialHardAucSeeds,
     multi,
+    shipped: { thresholds, mixShare: [1, 2, 3, 4, 5].map((t) => mixTiers.filter((x) => x === t).length / mixTiers.length) },
   };
 }
 
@@ -199,7 +208,7 @@ function splitScorer(file: string): Scorer {
 
 function splitReferencesOf(): EvalResult["splitReferences"] {
   const judged = (rows: PairPrompt[], score: (row: PairPrompt) => number): number => metricsOn(rows, score).apgr;
-  const references: EvalResult["splitReferences"] = { "task oracle": [], "a model per pair": [] };
+  const references: EvalResult["splitReferences"] = { "task oracle": [], "a model per pair": [], both: [] };
   for (const spec of PAIRS) {
     const rows = loadPair(spec);
     const [rest, test] = [rows.filter((r) => !inTestSplit(r.prompt)), rows.filter((r) => inTestSplit(r.prompt))];
@@ -208,33 +217,49 @@ function splitReferencesOf(): EvalResult["splitReferences"] {
       const sum = sums.get(r.group) ?? { gain: 0, n: 0 };
       sums.set(r.group, { gain: sum.gain + r.strong - r.weak, n: sum.n + 1 });
     }
-    references["task oracle"].push({
-      pair: spec.name,
-      apgr: judged(test, (r) => {
-        const sum = sums.get(r.group);
-        return sum ? sum.gain / sum.n : 0;
-      }),
-    });
+    const taskGain = (r: PairPrompt): number => {
+      const sum = sums.get(r.group);
+      return sum ? sum.gain / sum.n : 0;
+    };
     const own = decodeModel(
       train(
         { vectors: rest.map((r) => vectorize(r.prompt)), targets: rest.map((r) => advantage(r.strong, r.weak)), files: rest.map(() => spec.file) },
         `${spec.name} alone`,
       ),
     );
-    references["a model per pair"].push({ pair: spec.name, apgr: judged(test, (r) => scoreOfVector(vectorize(r.prompt), own)) });
+    const ownScore = (r: PairPrompt): number => scoreOfVector(vectorOf(r.prompt), own);
+    references["task oracle"].push({ pair: spec.name, apgr: judged(test, taskGain) });
+    references["a model per pair"].push({ pair: spec.name, apgr: judged(test, ownScore) });
+    // The task first, the pair's own model within it (its score, under 1, weighs less than any gap between two tasks' means).
+    references.both.push({ pair: spec.name, apgr: judged(test, (r) => taskGain(r) + 1e-6 * ownScore(r)) });
   }
   return references;
 }
 
+function vectorOf(prompt: string): Float64Array {
+  let v = vectors.get(prompt);
+  if (v === undefined) {
+    v = vectorize(prompt);
+    vectors.set(prompt, v);
+  }
+  return v;
+}
+
+/** The shipped defaults' making (train:router's training and calibration), without `heldOut`'s prompts: for judging them on those. */
+function defaultsWithout(heldOut: MultiPrompt[], calibration: MultiPrompt[]): ReturnType<DefaultsWithout> {
+  const heldOutPrompts = new Set(heldOut.map((p) => promptKey(p.prompt)));
+  const kept = examples.filter((e) => !heldOutPrompts.has(promptKey(e.prompt)));
+  const scorer = scorerTrainedOn(kept, `defaults without ${heldOut.length} RouterBench prompts`);
+  const score = (prompt: string): number => scorer.score(prompt, "");
+  const { thresholds, gain } = calibrate(
+    score,
+    kept.map((e) => e.prompt),
+    calibration,
+  );
+  return { score, thresholds, gain };
+}
+
 function scorerTrainedOn(kept: typeof examples, provenance: string, seed = TRAINING.seed): Scorer {
-  const vectorOf = (prompt: string): Float64Array => {
-    let v = vectors.get(prompt);
-    if (v === undefined) {
-      v = vectorize(prompt);
-      vectors.set(prompt, v);
-    }
-    return v;
-  };
   const model = decodeModel(
     train({ vectors: kept.map((e) => vectorOf(e.prompt)), targets: kept.map((e) => e.target), files: kept.map((e) => e.file) }, provenance, {
       ...TRAINING,

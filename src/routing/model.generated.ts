@@ -101,9 +101,9 @@ export const MODEL: SerializedModel = {
   },
   "provenance": "npm run train:router: 24928 prompts from routellm_gsm8k.jsonl, routellm_mmlu.jsonl, llmrouter_dcrouter_train.jsonl, routerbench_routerdc_train.jsonl, math_test_levels.jsonl, arena_hard_v0.1.jsonl, chatterbot_corpus_en.jsonl, nq_open_dev.jsonl; seed 20261126, 8 epochs",
   "thresholds": [
-    0.3171,
-    0.5011,
-    0.5721,
-    0.6636
+    0.2794,
+    0.5933,
+    0.6437,
+    0.7185
   ]
 };

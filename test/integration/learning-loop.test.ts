@@ -30,7 +30,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The kind of request the ratings are about: short factual questions, which the shipped model sends to the cheapest tier. */
+/** The kind of request the ratings are about: short factual questions, which the shipped model sends to a cheap tier. */
 const question = () => uniquePrompt("Who wrote the novel Middlemarch");
 const tierOf = async (router: Router, prompt: string): Promise<number> => {
   const response = await router.post("/v1/route", chat(prompt), { authorization: `Bearer ${key}` });
