@@ -230,7 +230,7 @@ function splitReferencesOf(): EvalResult["splitReferences"] {
     const ownScore = (r: PairPrompt): number => scoreOfVector(vectorOf(r.prompt), own);
     references["task oracle"].push({ pair: spec.name, apgr: judged(test, taskGain) });
     references["a model per pair"].push({ pair: spec.name, apgr: judged(test, ownScore) });
-    // The task first, the pair's own model within it (its score, under 1, weighs less than any gap between two tasks' means).
+    // The task first; the pair's own model, scaled far down, orders the prompts within a task.
     references.both.push({ pair: spec.name, apgr: judged(test, (r) => taskGain(r) + 1e-6 * ownScore(r)) });
   }
   return references;
