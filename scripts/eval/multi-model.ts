@@ -27,7 +27,12 @@ export type MultiModelResult = {
    * tiergate's defaults judged on prompts they never saw: each fold routed on raw scores by a model trained without it
    * and thresholds calibrated (as `npm run train:router` calibrates the shipped ones) on the other folds.
    */
-  defaults: CostQuality & { tierShare: number[]; byFold: { thresholds: Thresholds; gain: number }[] };
+  defaults: CostQuality & {
+    tierShare: number[];
+    byFold: { thresholds: Thresholds; gain: number }[];
+    /** Quality above the fixed tiers at their cost, with the prompts cut into folds by other seeds too: how firm the figure is. */
+    gainBySeed: { seed: number; gain: number }[];
+  };
   /** The same, as ROUTER_QUALITY_BIAS moves each fold's thresholds. */
   biasCurve: (CostQuality & { bias: number })[];
 };
@@ -44,6 +49,8 @@ export type DefaultsWithout = (
 export const BIASES = [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3];
 
 const FOLDS = 5;
+const FOLD_SEED = 7;
+const OTHER_FOLD_SEEDS = [1, 2, 3, 4];
 /** Models per tier, cheapest first: 2, 3, 3, 2 and 1 of the 11 by mean cost (two near-free, three ~3e-4 $, ...). */
 const TIER_SIZES = [2, 3, 3, 2, 1];
 export const BASE_CUTS = [0.2, 0.4, 0.6, 0.8];
@@ -93,22 +100,8 @@ export function sweepTiers(percentile: number[], shift: number): number[] {
 
 export function multiModel(scorers: Scorer[], randomScorers: Scorer[], defaultsWithout: DefaultsWithout): MultiModelResult {
   const prompts = loadRouterBench();
-  const { tierModels, byPrice, meanCost } = priceTiers(prompts);
-  const random = seeded(7);
-  const fold = prompts.map(() => Math.floor(random() * FOLDS));
-  /** For each fold, each tier's best model as measured on the other folds. */
-  const bestOf = Array.from({ length: FOLDS }, (_, f) =>
-    bestPerTier(
-      prompts.filter((_, i) => fold[i] !== f),
-      tierModels,
-      meanCost,
-    ),
-  );
-  const route = (tiers: number[]): CostQuality =>
-    costQuality(
-      prompts,
-      tiers.map((tier, i) => bestOf[fold[i]!]![tier - 1]!),
-    );
+  const { tierModels, byPrice } = priceTiers(prompts);
+  const { route } = foldsOf(prompts, FOLD_SEED);
   const sweep = (scorer: Scorer) => {
     const percentile = percentiles(prompts.map((p) => scorer.score(p.prompt, p.id)));
     return SHIFTS.map((shift) => ({ shift, ...route(sweepTiers(percentile, shift)) }));
@@ -124,7 +117,56 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], defaultsW
   for (const scorer of scorers) aiqs[scorer.name] = aiq(curves[scorer.name]!, lo, hi);
   aiqs.random = mean(randomCurves.map((c) => aiq(c, lo, hi)));
 
-  // Each prompt's raw score and thresholds come from its own fold's defaults.
+  const fixedTiers = fixedTiersOf(prompts, route);
+  const { tiersAt, byFold } = defaultsByFold(prompts, FOLD_SEED, defaultsWithout);
+  const defaultTiers = tiersAt(0);
+  const defaults = route(defaultTiers);
+  const biasCurve = BIASES.map((bias) => ({ bias, ...route(tiersAt(bias)) }));
+  const gainBySeed = [{ seed: FOLD_SEED, gain: gainOver(fixedTiers, defaults) }];
+  for (const seed of OTHER_FOLD_SEEDS) {
+    const other = foldsOf(prompts, seed);
+    gainBySeed.push({ seed, gain: gainOver(fixedTiersOf(prompts, other.route), other.route(defaultsByFold(prompts, seed, defaultsWithout).tiersAt(0))) });
+  }
+  return {
+    prompts: prompts.length,
+    folds: FOLDS,
+    tiers: tierModels.map((models, t) => ({ tier: t + 1, models: models.map((m) => ROUTERBENCH_MODELS[m]!) })),
+    reference: references(prompts, byPrice),
+    fixedTiers,
+    curves,
+    aiq: aiqs,
+    defaults: { ...defaults, tierShare: [1, 2, 3, 4, 5].map((t) => defaultTiers.filter((x) => x === t).length / prompts.length), byFold, gainBySeed },
+    biasCurve,
+  };
+}
+
+/** The prompts' folds (seeded) and routing by tier, each tier's best model for a prompt measured on the other folds only. */
+function foldsOf(prompts: MultiPrompt[], seed: number): { fold: number[]; route: (tiers: number[]) => CostQuality } {
+  const { tierModels, meanCost } = priceTiers(prompts);
+  const random = seeded(seed);
+  const fold = prompts.map(() => Math.floor(random() * FOLDS));
+  const bestOf = Array.from({ length: FOLDS }, (_, f) =>
+    bestPerTier(
+      prompts.filter((_, i) => fold[i] !== f),
+      tierModels,
+      meanCost,
+    ),
+  );
+  const route = (tiers: number[]): CostQuality =>
+    costQuality(
+      prompts,
+      tiers.map((tier, i) => bestOf[fold[i]!]![tier - 1]!),
+    );
+  return { fold, route };
+}
+
+/** Each prompt's tier by its own fold's defaults (made without that fold), as ROUTER_QUALITY_BIAS moves their thresholds. */
+function defaultsByFold(
+  prompts: MultiPrompt[],
+  seed: number,
+  defaultsWithout: DefaultsWithout,
+): { tiersAt: (bias: number) => number[]; byFold: MultiModelResult["defaults"]["byFold"] } {
+  const { fold } = foldsOf(prompts, seed);
   const raw = new Array<number>(prompts.length);
   const thresholdsOf = new Array<Thresholds>(prompts.length);
   const byFold = Array.from({ length: FOLDS }, (_, f) => {
@@ -139,21 +181,12 @@ export function multiModel(scorers: Scorer[], randomScorers: Scorer[], defaultsW
     });
     return { thresholds: defaults.thresholds, gain: defaults.gain };
   });
-  const tiersAt = (bias: number): number[] => raw.map((score, i) => selectTier(score, biasThresholds(thresholdsOf[i]!, bias)));
-  const defaultTiers = tiersAt(0);
-  const biasCurve = BIASES.map((bias) => ({ bias, ...route(tiersAt(bias)) }));
-  return {
-    prompts: prompts.length,
-    folds: FOLDS,
-    tiers: tierModels.map((models, t) => ({ tier: t + 1, models: models.map((m) => ROUTERBENCH_MODELS[m]!) })),
-    reference: references(prompts, byPrice),
-    fixedTiers: fixedTiersOf(prompts, route),
-    curves,
-    aiq: aiqs,
-    defaults: { ...route(defaultTiers), tierShare: [1, 2, 3, 4, 5].map((t) => defaultTiers.filter((x) => x === t).length / prompts.length), byFold },
-    biasCurve,
-  };
+  return { tiersAt: (bias) => raw.map((score, i) => selectTier(score, biasThresholds(thresholdsOf[i]!, bias))), byFold };
 }
+
+/** How far a point lies above the fixed tiers at its cost. */
+const gainOver = (fixedTiers: MultiModelResult["fixedTiers"], point: CostQuality): number =>
+  point.quality - (fixedTierFrontier(fixedTiers, point.cost)?.quality ?? Number.NEGATIVE_INFINITY);
 
 /**
  * The most quality fixed tiers give at `cost`: one tier alone at no more than that cost, or a random mix of a

@@ -109,6 +109,8 @@ function markdown(r: EvalResult): string {
   const verdict = (met: boolean, text: string): string => `${met ? "met" : "**not met**"}: ${text}`;
   const seedAucs = r.trivialHardAucSeeds.map((s) => s.auc);
   const fixed = againstFixedTiers(r);
+  const foldGains = r.multi.defaults.gainBySeed.map((g) => g.gain);
+  const foldSpread = `folds cut with ${foldGains.length} seeds, ${signed(Math.min(...foldGains))} to ${signed(Math.max(...foldGains))}`;
   const referenceMean = (name: string): number => mean(r.splitReferences[name as keyof EvalResult["splitReferences"]].map((a) => a.apgr));
   const seedSpread = `trained with ${seedAucs.length} seeds, ${f3(Math.min(...seedAucs))} to ${f3(Math.max(...seedAucs))} (mean ${f3(mean(seedAucs))})`;
   return [
@@ -141,7 +143,7 @@ function markdown(r: EvalResult): string {
     ),
     `| Spearman ρ ≥ ${GOALS.spearman} against MATH level | ${f3(r.mathSpearman[t]!)} | ${verdict(r.mathSpearman[t]! >= GOALS.spearman, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.mathSpearman[n]!)))}`)} |`,
     `| ROC-AUC ≥ ${GOALS.auc} trivial vs hard | ${f3(r.trivialHardAuc[t]!)} | ${verdict(r.trivialHardAuc[t]! >= GOALS.auc, `best baseline ${f3(Math.max(...names.filter((n) => n !== t).map((n) => r.trivialHardAuc[n]!)))}`)}; ${seedSpread} |`,
-    `| the defaults above the fixed tiers on RouterBench, prompts they never saw | ${signed(fixed.gap)} | ${verdict(fixed.gap > TIE_MARGIN, `quality at their cost against the best fixed tiers (below)`)} |`,
+    `| the defaults above the fixed tiers on RouterBench, prompts they never saw | ${signed(fixed.gap)} | ${verdict(fixed.gap > TIE_MARGIN, `quality at their cost against the best fixed tiers (below)`)}; ${foldSpread} |`,
     "",
     "## What is learned, and how it is kept honest",
     "- The scorer is a logistic model over the worker's own named features (src/routing/features.ts: length, code, mathematics, proof and",
@@ -244,7 +246,7 @@ function markdown(r: EvalResult): string {
     ...r.multi.fixedTiers.map((p) => `| always tier ${p.tier} | ${p.cost.toExponential(2)} | ${f3(p.quality)} |`),
     `| tiergate's defaults | ${r.multi.defaults.cost.toExponential(2)} | ${f3(r.multi.defaults.quality)} |`,
     "",
-    fixed.text,
+    `${fixed.text} With the prompts cut into folds by ${foldGains.length} seeds: ${r.multi.defaults.gainBySeed.map((g) => signed(g.gain)).join(", ")}.`,
     "",
     `Tier shares on these prompts: ${r.multi.defaults.tierShare.map((s, i) => `tier ${i + 1} ${pct(s)}`).join(", ")}. Thresholds by fold, and their`,
     `quality above the fixed tiers on the folds they were calibrated on: ${r.multi.defaults.byFold.map((f) => `${f.thresholds.join(", ")} (${signed(f.gain)})`).join("; ")}.`,
