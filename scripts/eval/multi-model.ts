@@ -185,7 +185,7 @@ function defaultsByFold(
 }
 
 /** How far a point lies above the fixed tiers at its cost. */
-const gainOver = (fixedTiers: MultiModelResult["fixedTiers"], point: CostQuality): number =>
+export const gainOver = (fixedTiers: MultiModelResult["fixedTiers"], point: CostQuality): number =>
   point.quality - (fixedTierFrontier(fixedTiers, point.cost)?.quality ?? Number.NEGATIVE_INFINITY);
 
 /**

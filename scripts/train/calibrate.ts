@@ -10,7 +10,7 @@
  */
 import type { Thresholds } from "../../src/config/policy.ts";
 import type { MultiPrompt } from "../eval/data.ts";
-import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, priceTiers } from "../eval/multi-model.ts";
+import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, gainOver, priceTiers } from "../eval/multi-model.ts";
 
 /** Cut points are taken at the mix's percentiles in steps of this. */
 const STEP = 0.025;
@@ -66,7 +66,7 @@ export function calibrate(score: (prompt: string) => number, mix: string[], prom
 
   const least = Math.round(MIN_TIER_SHARE / STEP);
   const even = BASE_CUTS.map((cut) => Math.round(cut / STEP));
-  let chosen: { positions: number[]; cost: number; quality: number; gain: number; against: string; distance: number } | undefined;
+  let chosen: { positions: number[]; cost: number; quality: number; gain: number; distance: number } | undefined;
   for (const positions of cutPositions(steps, least)) {
     if (positions.some((p, i) => i > 0 && cuts[p]! <= cuts[positions[i - 1]!]!)) continue;
     // Tier t + 1 takes the cells from bounds[t] up to bounds[t + 1].
@@ -77,15 +77,20 @@ export function calibrate(score: (prompt: string) => number, mix: string[], prom
       quality += below[t]![bounds[t + 1]!]!.quality - below[t]![bounds[t]!]!.quality;
     }
     [cost, quality] = [cost / prompts.length, quality / prompts.length];
-    const frontier = fixedTierFrontier(fixedTiers, cost);
-    const gain = quality - (frontier?.quality ?? Number.NEGATIVE_INFINITY);
+    const gain = gainOver(fixedTiers, { cost, quality });
     const distance = positions.reduce((sum, p, i) => sum + Math.abs(p - even[i]!), 0);
-    if (chosen === undefined || gain > chosen.gain || (gain === chosen.gain && distance < chosen.distance)) {
-      chosen = { positions, cost, quality, gain, against: frontier?.how ?? "none", distance };
-    }
+    if (chosen === undefined || gain > chosen.gain || (gain === chosen.gain && distance < chosen.distance))
+      chosen = { positions, cost, quality, gain, distance };
   }
-  const { positions, cost, quality, gain, against } = chosen!;
-  return { thresholds: positions.map((p) => cuts[p]!) as unknown as Thresholds, percentiles: positions.map((p) => p * STEP), cost, quality, gain, against };
+  const { positions, cost, quality, gain } = chosen!;
+  return {
+    thresholds: positions.map((p) => cuts[p]!) as unknown as Thresholds,
+    percentiles: positions.map((p) => p * STEP),
+    cost,
+    quality,
+    gain,
+    against: fixedTierFrontier(fixedTiers, cost)?.how ?? "none",
+  };
 }
 
 /** Every rising set of four cut positions in 1..steps−1 leaving each of the five tiers at least `least` positions. */
