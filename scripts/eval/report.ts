@@ -117,7 +117,7 @@ function markdown(r: EvalResult): string {
     "# Routing quality on public router benchmarks",
     "",
     `\`npm run eval:routing\`, ${r.date}, commit \`${r.commit}\`, ${r.seconds} s. Data: ../shared/bench/data (see its SOURCES.md); nothing of it is in this repository.`,
-    "Every scorer below is run by the same code, in the same run. `tiergate` is `scoreComplexity` from src/routing/score.ts, the worker's own scorer.",
+    "Every scorer below is run by the same code, in the same run. `tiergate` is the worker's own scorer: src/routing/score.ts's features of the prompt, weighed by `scoreOfVector`.",
     "",
     "## Goals",
     "Two judgements of the same method. **Held-out test splits**: trained on everything but a seeded 20% of the judged file (and any prompt",

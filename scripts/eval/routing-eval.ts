@@ -8,9 +8,8 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/env.ts";
 import type { Thresholds } from "../../src/config/policy.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
 import { decodeModel } from "../../src/routing/model.ts";
-import { scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
+import { scoreOfVector } from "../../src/routing/score.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 import { seeded } from "../seeded-random.ts";
 import { calibrate } from "../train/calibrate.ts";
@@ -268,7 +267,7 @@ function scorerTrainedOn(kept: typeof examples, provenance: string, seed = TRAIN
   );
   return {
     name: "tiergate",
-    score: (prompt) => scoreComplexity({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest, model).score,
+    score: (prompt) => scoreOfVector(vectorOf(prompt), model),
   };
 }
 

@@ -38,17 +38,20 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
   const { values, promptTokens, scannedTokens } = featureVector(request);
   const weights = weightsFor(model, values);
   const features: Feature[] = [];
+  // The same sum, in the same order, as scoreOfVector's (a zero adds nothing), so the two give the same score.
+  let logit = model.bias;
   for (let i = 0; i < FEATURES.length; i++) {
     const value = values[i]!;
     if (value === 0) continue;
     const contribution = value * weights[i]!;
+    logit += contribution;
     const spec = FEATURES[i]!;
     // Length counts what was scanned: a few-shot prompt's question, not its worked examples.
     const label = spec.name === "length" ? `${scannedTokens < promptTokens ? "question" : "prompt"} length (${scannedTokens} tokens)` : spec.label;
     features.push({ name: spec.name, label, value: round(value), contribution: round(contribution) });
   }
   features.sort((a, b) => b.contribution - a.contribution);
-  return { score: scoreOfVector(values, model), vector: values, modelVersion: model.version, features, promptTokens };
+  return { score: probability(logit), vector: values, modelVersion: model.version, features, promptTokens };
 }
 
 /**
@@ -86,8 +89,10 @@ export function scoreOfVector(values: ArrayLike<number>, model: RouterModel = DE
   const weights = weightsFor(model, values);
   let logit = model.bias;
   for (let i = 0; i < FEATURES.length; i++) logit += (values[i] ?? 0) * weights[i]!;
-  return round(1 / (1 + Math.exp(-logit)));
+  return probability(logit);
 }
+
+const probability = (logit: number): number => round(1 / (1 + Math.exp(-logit)));
 
 /** The vector as the audit row keeps it: plain numbers, rounded (made after the response, not on the request path). */
 export const vectorForAudit = (values: Float64Array): number[] => Array.from(values, round);
