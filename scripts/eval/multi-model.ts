@@ -46,7 +46,7 @@ export type DefaultsWithout = (
   calibration: MultiPrompt[],
 ) => { score: (prompt: string) => number; thresholds: Thresholds; gain: number };
 
-export const BIASES = [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3];
+const BIASES = [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3];
 
 const FOLDS = 5;
 const FOLD_SEED = 7;
@@ -54,7 +54,7 @@ const OTHER_FOLD_SEEDS = [1, 2, 3, 4];
 /** Models per tier, cheapest first: 2, 3, 3, 2 and 1 of the 11 by mean cost (two near-free, three ~3e-4 $, ...). */
 const TIER_SIZES = [2, 3, 3, 2, 1];
 export const BASE_CUTS = [0.2, 0.4, 0.6, 0.8];
-export const SHIFTS = Array.from({ length: 41 }, (_, i) => -1 + i * 0.05);
+const SHIFTS = Array.from({ length: 41 }, (_, i) => -1 + i * 0.05);
 
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
@@ -93,7 +93,7 @@ export function fixedTiersOf(prompts: MultiPrompt[], route: (tiers: number[]) =>
 }
 
 /** The tiers a sweep step gives: cut points on score percentiles, all moved by `shift`. */
-export function sweepTiers(percentile: number[], shift: number): number[] {
+function sweepTiers(percentile: number[], shift: number): number[] {
   const cuts = BASE_CUTS.map((c) => c + shift) as unknown as Thresholds;
   return percentile.map((x) => selectTier(x, cuts));
 }
@@ -226,7 +226,7 @@ function references(prompts: MultiPrompt[], byPrice: number[]): MultiModelResult
 }
 
 /** Each value's rank in [0, 1], ties sharing their mean rank: the same tier shares for every scorer at each shift. */
-export function percentiles(values: number[]): number[] {
+function percentiles(values: number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(values.length);
   for (let i = 0; i < order.length; ) {

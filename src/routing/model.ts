@@ -38,7 +38,7 @@ export function decodeModel(model: SerializedModel, source = "builtin"): RouterM
 }
 
 /** A weight whose sign is fixed is never on the other side of zero. */
-export function withinSign(weights: Float64Array): Float64Array {
+function withinSign(weights: Float64Array): Float64Array {
   for (let i = 0; i < weights.length; i++) if (weights[i]! * FEATURES[i]!.sign < 0) weights[i] = 0;
   return weights;
 }
