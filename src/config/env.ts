@@ -46,21 +46,46 @@ const RouterModelSchema = z.object({
 });
 
 export const EnvSchema = z.object({
+  /** OpenRouter's API base URL; point it elsewhere to test (the fake provider of `npm run dev -- --fake-upstream`). */
   OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
+  /**
+   * OpenRouter's API key (a secret); OpenRouter serves tiers 1-5 of the built-in registry. A tier prefers the models of
+   * configured providers; a completion whose tier has none answers 503 naming the variable to set.
+   */
   OPENROUTER_API_KEY: z.string().min(1).optional(),
+  /** Groq's API base URL; point it elsewhere to test. */
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
+  /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
   GROQ_API_KEY: z.string().min(1).optional(),
+  /**
+   * Further OpenAI-compatible providers (Ollama, vLLM, ...), as a JSON array of `{"id", "base_url", "api_key_binding"?}`;
+   * `api_key_binding` names another variable (a secret) that holds the key. Give them models with MODELS_JSON.
+   * Example: `[{"id":"ollama","base_url":"http://127.0.0.1:11434/v1"}]`. A bad value stops the router.
+   */
   CUSTOM_PROVIDERS: z.string().optional(),
+  /**
+   * Replaces the whole model registry: a JSON array of `{"id", "provider", "upstream_model", "tier": 1-5,
+   * "input_usd_per_mtok", "output_usd_per_mtok", "price_read_on": "YYYY-MM-DD", "context_window", "capabilities":
+   * ["tools", "json", "vision", "streaming"]}` (and an optional `weight` for the weighted strategy). GET /v1/models
+   * shows the built-in one. A bad value stops the router.
+   */
   MODELS_JSON: z.string().optional(),
   /**
    * A routing model in place of the shipped one (`npm run train:router -- --from-audit` writes one); its
    * thresholds become the default tier cut points. A bad one is reported in /health and the shipped model kept.
    */
   MODEL_JSON: jsonSetting(RouterModelSchema).optional(),
-  /** Default: the thresholds calibrated with the routing model (MODEL_JSON's, else src/routing/model.generated.ts's). */
+  /**
+   * Four increasing cut points in (0, 1) between tiers 1|2|3|4|5, comma-separated. Default: the thresholds
+   * calibrated with the routing model (MODEL_JSON's, else src/routing/model.generated.ts's; see bench/ROUTING.md).
+   */
   TIER_THRESHOLDS: z.string().optional(),
-  /** Positive: more prompts to higher tiers (better, dearer); negative: cheaper. Moves every cut point. */
+  /**
+   * One setting that shifts the whole cost/quality curve: every cut point moves down by this much (-1 to 1).
+   * Positive: more prompts to higher tiers (better, dearer); negative: cheaper. See bench/ROUTING.md for the curve.
+   */
   ROUTER_QUALITY_BIAS: z.coerce.number().min(-1).max(1).default(0),
+  /** Longest wait for a provider's headers, a whole JSON answer, or the next stream chunk. */
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Retries per model after its first try, on 429, 5xx, timeouts and unreadable answers (before the first byte only). */
   UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
@@ -72,9 +97,14 @@ export const EnvSchema = z.object({
   UPSTREAM_MAX_TOTAL_MS: z.coerce.number().int().positive().default(90_000),
   /** A model's (or a whole provider's) circuit opens after this many failures in a row; 0 turns breakers off. */
   BREAKER_FAILURES: z.coerce.number().int().min(0).max(1_000).default(5),
-  /** ...or when this share of its calls in the window failed (percent), once the window holds BREAKER_MIN_REQUESTS calls. */
+  /**
+   * A circuit also opens when this share (percent) of its calls in the window failed, once the window holds
+   * BREAKER_MIN_REQUESTS calls.
+   */
   BREAKER_ERROR_RATE: z.coerce.number().min(1).max(100).default(50),
+  /** The fewest calls in the window before BREAKER_ERROR_RATE may open a circuit. */
   BREAKER_MIN_REQUESTS: z.coerce.number().int().min(1).default(20),
+  /** The window over which BREAKER_ERROR_RATE is measured. */
   BREAKER_WINDOW_SECONDS: z.coerce.number().int().positive().default(30),
   /** How long an open circuit stays open before one trial call may close it (half-open). */
   BREAKER_COOLDOWN_SECONDS: z.coerce.number().positive().default(30),
@@ -82,9 +112,11 @@ export const EnvSchema = z.object({
   HEALTH_CACHE_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
   /** How the cron checks each provider: {"groq":"models","my-llm":"completion","other":"off"}; default "models" (GET /models). */
   PROVIDER_PROBES: jsonSetting(z.record(z.string(), z.enum(["models", "completion", "off"]))).optional(),
+  /** The longest one provider probe of the cron waits. */
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** How a tier picks among its healthy models: {"2":"latency","4":"weighted"}; default "cost" (cheapest first). */
   TIER_STRATEGIES: jsonSetting(z.partialRecord(z.enum(["1", "2", "3", "4", "5"]), z.enum(["cost", "latency", "weighted"]))).optional(),
+  /** Largest request body accepted (4 MiB by default); a larger one gets 413. */
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -96,8 +128,17 @@ export const EnvSchema = z.object({
   MAX_CHOICES: z.coerce.number().int().min(1).max(128).default(8),
   /** The most output tokens (`max_tokens`, `max_completion_tokens`) one request may ask for. */
   MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(131_072),
+  /**
+   * Upstash Redis REST URL; goes with UPSTASH_REDIS_REST_TOKEN. `npm run dev` starts a local stand-in and sets it.
+   * Without Redis the router runs degraded: cache in the isolate only, audit records straight to Postgres.
+   */
   UPSTASH_REDIS_REST_URL: z.url().optional(),
+  /** Upstash Redis REST token (a secret); goes with UPSTASH_REDIS_REST_URL. */
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  /**
+   * Postgres (Neon) connection string, `postgres://user:password@host/db`; audit records and client keys need it.
+   * Requires AUDIT_HMAC_KEY. `npm run dev` starts a local stand-in and sets it.
+   */
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "a postgres:// connection string")
@@ -111,28 +152,48 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[a-z0-9_-]{1,32}$/)
     .default("tg"),
+  /** Longest wait for one Redis command. */
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  /** Longest wait for one Postgres query. */
   POSTGRES_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Default TTL of a cached completion. Any client may ask for less with `x-tiergate-cache-ttl`. */
   CACHE_TTL_SECONDS: z.coerce.number().int().positive().default(3_600),
+  /** The longest TTL `x-tiergate-cache-ttl` may ask for, and only with the admin key (7 days by default). */
   CACHE_MAX_TTL_SECONDS: z.coerce
     .number()
     .int()
     .positive()
     .default(7 * 24 * 3_600),
+  /** Larger answers are not cached (256 KiB by default). */
   CACHE_MAX_ENTRY_BYTES: z.coerce
     .number()
     .int()
     .positive()
     .default(256 * 1024),
+  /** TTL of the in-isolate cache level. */
   CACHE_LOCAL_TTL_SECONDS: z.coerce.number().int().positive().default(60),
+  /** Entries the in-isolate cache level holds. */
   CACHE_LOCAL_MAX_ENTRIES: z.coerce.number().int().positive().default(1_000),
+  /**
+   * best-effort: serve, and keep a record that cannot be stored in the isolate for retry. strict: refuse (503)
+   * when the record cannot be made durable; needs DATABASE_URL.
+   */
   AUDIT_MODE: z.enum(["best-effort", "strict"]).default("best-effort"),
+  /**
+   * Secret that signs every audit record (HMAC-SHA-256), 16+ characters; required with DATABASE_URL.
+   * `npm run dev` makes one in .data/ unless set.
+   */
   AUDIT_HMAC_KEY: z.string().min(16, "AUDIT_HMAC_KEY must be at least 16 characters").optional(),
+  /** Records per insert when the cron drains the audit queue. */
   AUDIT_FLUSH_BATCH: z.coerce.number().int().min(1).max(5_000).default(500),
   /** Records an isolate holds while neither Redis nor Postgres takes them; past it the oldest is dropped and counted. */
   AUDIT_HOLD_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10_000),
   /** /health says degraded once the oldest queued audit record is older than this: the flush is stalled. */
   AUDIT_QUEUE_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(180),
+  /**
+   * Bearer key for the admin routes (/v1/audit, /v1/admin/*, /dashboard, /metrics, the detail of GET /health),
+   * 16+ characters. `npm run dev` makes one. A bad one closes the admin routes; chat still serves.
+   */
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters").optional(),
   /** false: nothing is counted (the bench measures what counting costs with it). */
   METRICS_ENABLED: z.enum(["true", "false"]).default("true"),
@@ -142,13 +203,21 @@ export const EnvSchema = z.object({
   PUSHGATEWAY_URL: z.url().optional(),
   /** Where the cron also sends them as OTLP/HTTP JSON (a collector's /v1/metrics); unset: not sent. */
   OTLP_METRICS_URL: z.url().optional(),
-  /** The day's SLOs the scheduled audit checks: overhead p99 (ms), cache hit rate (0..1), 5xx share (0..1). */
+  /** The day's SLO the scheduled audit checks (and alerts on): the router's overhead p99, in ms. */
   SLO_OVERHEAD_P99_MS: z.coerce.number().positive().default(50),
+  /** The day's SLO for the cache hit rate (0..1) of requests that could hit; 0: not checked. */
   SLO_CACHE_HIT_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** The day's SLO for the share of 5xx answers (0..1). */
   SLO_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.01),
-  /** Origins allowed to call the router from a browser, comma-separated; unset: CORS off. */
+  /**
+   * Origins allowed to call the router from a browser, comma-separated and exact (`https://app.example.com`);
+   * unset: CORS off.
+   */
   CORS_ORIGINS: z.string().optional(),
-  /** true: every chat and route request needs a client key; false: keys are optional; unset: required once any key exists. */
+  /**
+   * true: every chat and route request needs a client key (`tg_live_…`); false: keys are optional;
+   * unset: required once any unrevoked key exists.
+   */
   REQUIRE_API_KEY: z.enum(["true", "false"]).optional(),
 });
 
