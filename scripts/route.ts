@@ -6,9 +6,9 @@
  * A summary per tier goes to stderr.
  */
 import { createInterface } from "node:readline";
+import { CanonicalRequestSchema } from "../src/canonical/request.ts";
 import { parseConfig } from "../src/config/env.ts";
-import { ChatRequestSchema } from "../src/openai/chat-request.ts";
-import { ApiError, invalidRequest } from "../src/openai/errors.ts";
+import { ApiError, invalidRequest } from "../src/http/errors.ts";
 import { decide } from "../src/routing/decide.ts";
 
 const config = parseConfig(process.env);
@@ -26,7 +26,7 @@ function decideLine(line: string): Record<string, unknown> {
   const id = input.id ?? lineNumber;
   const { id: _, prompt, ...rest } = input;
   const body = typeof prompt === "string" ? { ...rest, messages: [{ role: "user", content: prompt }] } : rest;
-  const parsed = ChatRequestSchema.safeParse(body);
+  const parsed = CanonicalRequestSchema.safeParse(body);
   if (!parsed.success) return { id, error: invalidRequest(parsed.error).message };
   try {
     const decision = decide(parsed.data, config);

@@ -1,12 +1,14 @@
-/** The Hono app: middleware order, routes, and the one place errors become responses. */
+/** The Hono app: middleware order, routes and their guards, and the one place errors become responses. */
 import { type Handler, Hono } from "hono";
-import { auditTrail } from "./audit/trail.ts";
-import type { AppEnv } from "./http/app-env.ts";
-import { constitutionCheck } from "./http/constitution.ts";
-import { corsPolicy } from "./http/cors.ts";
-import { edge } from "./http/edge.ts";
-import { ApiError } from "./openai/errors.ts";
-import { renderError } from "./openai/render.ts";
+import type { Bindings } from "./config/env.ts";
+import { ApiError } from "./http/errors.ts";
+import { adminOnly } from "./middleware/admin.ts";
+import { apiKeyAuth, type KeyVariables } from "./middleware/api-keys.ts";
+import { type AuditTrailOptions, auditTrail, type TrailVariables } from "./middleware/audit-trail.ts";
+import { constitutionCheck } from "./middleware/constitution.ts";
+import { corsPolicy } from "./middleware/cors.ts";
+import { type EdgeVariables, edge } from "./middleware/edge.ts";
+import { renderError } from "./middleware/render-error.ts";
 import {
   createKeyRoute,
   createTenantRoute,
@@ -26,11 +28,14 @@ import { metrics } from "./routes/metrics.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { routeOnly } from "./routes/route.ts";
 import { usage } from "./routes/usage.ts";
-import { apiKeyAuth } from "./security/api-keys.ts";
 import { redactSecrets } from "./security/redact.ts";
+
+/** The app's environment, composed from what each middleware sets. */
+export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariables & TrailVariables };
 
 type Method = "GET" | "POST" | "DELETE";
 
+// Each handler is typed with the variables it reads; all of them are AppEnv's.
 const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/chat/completions": { POST: chatCompletions },
   "/v1/route": { POST: routeOnly },
@@ -53,10 +58,13 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 };
 
 /** Health probes, metric scrapes and the dashboard's polls come every few seconds from machines: not requests a tenant makes, so not audited. */
-const UNAUDITED = ["/health", "/metrics", "/dashboard"];
+const UNAUDITED: AuditTrailOptions["unaudited"] = ["/health", "/metrics", "/dashboard"];
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
 const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage", "/v1/feedback"];
+
+/** The routes for the admin key alone; /metrics also opens to the scrape token. */
+const ADMIN_ROUTES = ["/v1/admin/*", "/v1/audit", "/v1/audit/*", "/dashboard/data"];
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -65,6 +73,8 @@ export function createApp(): Hono<AppEnv> {
   app.use(auditTrail({ unaudited: UNAUDITED }));
   app.use(constitutionCheck());
   for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());
+  for (const path of ADMIN_ROUTES) app.use(path, adminOnly());
+  app.use("/metrics", adminOnly({ orToken: (config) => config.metricsToken }));
 
   for (const [path, handlers] of Object.entries(ROUTES)) {
     for (const [method, handler] of Object.entries(handlers)) app.on(method, path, handler);
@@ -75,7 +85,7 @@ export function createApp(): Hono<AppEnv> {
   }
 
   app.notFound(function notFound(c) {
-    return renderError(new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" }), c);
+    throw new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" });
   });
   app.onError(function onError(error, c) {
     const apiError = error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });

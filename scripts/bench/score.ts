@@ -5,7 +5,7 @@
  * ../shared/bench/data when present, else generated.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { type ChatRequest, ChatRequestSchema } from "../../src/openai/chat-request.ts";
+import { type CanonicalRequest, CanonicalRequestSchema } from "../../src/canonical/request.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 
 const DATA = new URL("../../../shared/bench/data/arena_hard_v0.1.jsonl", import.meta.url);
@@ -38,7 +38,7 @@ export function measureScoring(rounds = 7): ScoreRow[] {
   const text = corpus();
   return [100, 1_000, 10_000].map((tokens) => {
     const body = JSON.stringify({ model: "auto", messages: [{ role: "user", content: text.slice(0, tokens * 4) }] });
-    const request: ChatRequest = ChatRequestSchema.parse(JSON.parse(body));
+    const request: CanonicalRequest = CanonicalRequestSchema.parse(JSON.parse(body));
     const calls = Math.max(200, Math.floor(2_000_000 / tokens));
     return {
       tokens,

@@ -7,7 +7,7 @@
  * always-cheapest, random routing and the oracle. tiergate's defaults are judged
  * against the fixed tiers fold by fold, made without the fold they route.
  */
-import { biasThresholds, type Thresholds } from "../../src/config/policy.ts";
+import { biasThresholds, type Thresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 import { seeded } from "../seeded-random.ts";
 import { loadRouterBench, type MultiPrompt, ROUTERBENCH_MODELS } from "./data.ts";

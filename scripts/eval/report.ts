@@ -254,7 +254,7 @@ function markdown(r: EvalResult): string {
     `${r.shipped.mixShare.map((s, i) => `${i + 1}: ${pct(s)}`).join(", ")}: traffic unlike RouterBench's three tasks uses every tier.`,
     "",
     "## Moving along the curve: ROUTER_QUALITY_BIAS",
-    "One setting moves every tier cut point down by its value (`src/config/policy.ts`): positive sends more prompts to higher tiers,",
+    "One setting moves every tier cut point down by its value (`src/routing/thresholds.ts`): positive sends more prompts to higher tiers,",
     "better and dearer; negative, cheaper. On the same RouterBench prompts, with each fold's own thresholds (the dashed black line in the chart):",
     "",
     "| ROUTER_QUALITY_BIAS | mean cost (USD) | mean quality |",

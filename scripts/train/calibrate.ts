@@ -8,7 +8,7 @@
  * or a random mix of two: `fixedTierFrontier`). The cut points RouterBench cannot tell
  * apart (no prompt of it lies between them) stay as near the even split as they can.
  */
-import type { Thresholds } from "../../src/config/policy.ts";
+import type { Thresholds } from "../../src/routing/thresholds.ts";
 import type { MultiPrompt } from "../eval/data.ts";
 import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, gainOver, priceTiers } from "../eval/multi-model.ts";
 

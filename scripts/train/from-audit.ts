@@ -8,10 +8,10 @@
  * ratings bend the model instead of replacing it.
  */
 
-import type { Thresholds } from "../../src/config/policy.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import type { RouterModel } from "../../src/routing/model.ts";
 import { scoreOfVector } from "../../src/routing/score.ts";
+import type { Thresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 import { seeded } from "../seeded-random.ts";
 

@@ -6,10 +6,11 @@
  * questions say so). Soft targets, AdaGrad, L2, a seeded order, each training file
  * weighted equally. A feature no training prompt shows keeps its hand-set prior.
  */
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { FEATURES, SHAPE_FEATURE } from "../../src/routing/features.ts";
-import { type RouterModel, type SerializedModel, shapeIndexOf } from "../../src/routing/model.ts";
+import { type RouterModel, shapeIndexOf } from "../../src/routing/model.ts";
 import { featureVector } from "../../src/routing/score.ts";
+import type { SerializedModel } from "../../src/routing/serialized-model.ts";
 import { SHAPES } from "../../src/routing/shape.ts";
 import { seeded } from "../seeded-random.ts";
 
@@ -31,7 +32,7 @@ const SHAPE_L2 = 1e-4;
 
 /** The feature values of a prompt sent as one user message, as the worker computes them. */
 export function vectorize(prompt: string): Float64Array {
-  return featureVector({ model: "auto", messages: [{ role: "user", content: prompt }] } as ChatRequest).values;
+  return featureVector({ model: "auto", messages: [{ role: "user", content: prompt }] } as CanonicalRequest).values;
 }
 
 export type TrainingSet = { vectors: Float64Array[]; targets: number[]; files: string[] };

@@ -4,12 +4,23 @@
  * that went straight to Postgres while Redis was down; retries the isolate's hold.
  * Failure policy: whatever cannot move now stays where it is for the next run.
  */
-import type { Config } from "../config/env.ts";
-import { isOutage, tracked } from "../storage/availability.ts";
-import { postgresFor, type Sql } from "../storage/postgres.ts";
-import { redisFor, redisKey } from "../storage/redis.ts";
-import { hasValidHmac, recordFromRow, signRecord } from "./record.ts";
-import { insertRecords, queueKey, retryHeld, sequenceKey } from "./sink.ts";
+import type { Redis } from "@upstash/redis/cloudflare";
+import { isOutage, type Tracked } from "../storage/availability.ts";
+import type { Sql } from "../storage/postgres.ts";
+import { redisKey } from "../storage/redis.ts";
+import { type LuaScript, runScript } from "../storage/scripts.ts";
+import { type AuditSigner, hasValidHmac, recordFromRow, signRecord } from "./record.ts";
+import { type AuditSink, insertRecords, queueKey, sequenceKey } from "./sink.ts";
+
+/** What the flush works with: the isolate's stores, its signer and its hold. */
+export type FlushDeps = {
+  config: { keyPrefix: string; audit: { flushBatch: number } };
+  redis: Redis | undefined;
+  sql: Sql | undefined;
+  signer: AuditSigner | undefined;
+  auditSink: Pick<AuditSink, "retryHeld">;
+  stores: { tracked: Tracked };
+};
 
 export type FlushReport = {
   inserted: number;
@@ -25,32 +36,35 @@ export type FlushReport = {
 };
 
 /** Raises the counter to at least `ARGV[1]`; atomic, so a concurrent INCR is never lost. */
-const RAISE_COUNTER = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+export const RAISE_COUNTER: LuaScript = {
+  source: `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return current`;
+return current`,
+  sha1: "78776f6c24f1e3af36eee218dd2939c32f5fb049",
+};
 
 /**
  * A Redis that lost its data (a restart without persistence, a FLUSHALL) would
  * hand out numbers already used; the highest number Postgres holds puts it right.
  */
-async function keepCounterAhead(config: Config, sql: NonNullable<ReturnType<typeof postgresFor>>): Promise<void> {
-  const redis = redisFor(config)!;
+async function keepCounterAhead(deps: FlushDeps, redis: Redis, sql: Sql): Promise<void> {
+  const { config } = deps;
+  const { tracked } = deps.stores;
   const [row] = await tracked("postgres", () => sql("SELECT coalesce(max(seq), 0) AS max FROM audit_log"));
   const queued = await tracked("redis", () => redis.llen(queueKey(config)));
   if (queued > 0) return; // numbers in the queue are above Postgres's; the counter is already past them
-  await tracked("redis", () => redis.eval(RAISE_COUNTER, [sequenceKey(config)], [String(row?.max ?? 0)]));
+  await tracked("redis", () => runScript(redis, RAISE_COUNTER, [sequenceKey(config)], [String(row?.max ?? 0)]));
 }
 
 /** At most this many batches per run, so one run stays well inside the cron's time. */
 const MAX_BATCHES = 20;
 
-export async function flushAudit(config: Config): Promise<FlushReport> {
+export async function flushAudit(deps: FlushDeps): Promise<FlushReport> {
   const report: FlushReport = { inserted: 0, numbered: 0, fromHold: 0, refusedToNumber: 0, quarantined: 0 };
-  const sql = postgresFor(config);
-  const key = config.audit.hmacKey;
-  if (sql === undefined || key === undefined) return { ...report, skipped: "no DATABASE_URL" };
-  report.fromHold = await retryHeld(config);
-  const redis = redisFor(config);
+  const { config, sql, redis, signer } = deps;
+  const { tracked } = deps.stores;
+  if (sql === undefined || signer === undefined) return { ...report, skipped: "no DATABASE_URL" };
+  report.fromHold = await deps.auditSink.retryHeld();
   if (redis === undefined) return { ...report, skipped: "no Redis: records go straight to Postgres" };
 
   const lock = redisKey(config, "audit", "flush-lock");
@@ -58,12 +72,12 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
   try {
     const locked = await tracked("redis", () => redis.set(lock, owner, { nx: true, px: 55_000 }));
     if (locked === null) return { ...report, skipped: "another flush holds the lock" };
-    await keepCounterAhead(config, sql);
+    await keepCounterAhead(deps, redis, sql);
     const batch = config.audit.flushBatch;
     for (let i = 0; i < MAX_BATCHES; i++) {
       const items = await tracked("redis", () => redis.lrange<string>(queueKey(config), 0, batch - 1));
       if (items.length === 0) break;
-      const refused = await insertOrQuarantine(sql, items);
+      const refused = await insertOrQuarantine(sql, tracked, items);
       // Only after the insert: a crash in between re-inserts next run, and the insert skips duplicates.
       await tracked("redis", () => redis.ltrim(queueKey(config), items.length, -1));
       report.inserted += items.length - refused;
@@ -73,12 +87,12 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
     const unnumbered = await tracked("postgres", () => sql("SELECT * FROM audit_log WHERE seq IS NULL ORDER BY ts, request_id LIMIT $1", [batch]));
     for (const row of unnumbered) {
       const { record, hmac } = recordFromRow(row);
-      if (!(await hasValidHmac(record, hmac, key))) {
+      if (!(await hasValidHmac(record, hmac, signer.record))) {
         report.refusedToNumber += 1;
         continue;
       }
       const seq = await tracked("redis", () => redis.incr(sequenceKey(config)));
-      const signed = await signRecord({ ...record, seq }, key);
+      const signed = await signRecord({ ...record, seq }, signer.record);
       await tracked("postgres", () =>
         sql("UPDATE audit_log SET seq = $1, hmac = $2 WHERE request_id = $3 AND ts = $4 AND seq IS NULL", [seq, signed.hmac, record.request_id, record.ts]),
       );
@@ -99,9 +113,9 @@ export async function flushAudit(config: Config): Promise<FlushReport> {
  * of the queue and with Postgres's reason, to audit_quarantine. Returns how many were
  * quarantined. An outage is thrown: everything stays queued for the next run.
  */
-async function insertOrQuarantine(sql: Sql, items: string[]): Promise<number> {
+async function insertOrQuarantine(sql: Sql, tracked: Tracked, items: string[]): Promise<number> {
   try {
-    await insertRecords(sql, items);
+    await insertRecords(sql, tracked, items);
     return 0;
   } catch (error) {
     if (isOutage(error)) throw error;
@@ -109,17 +123,17 @@ async function insertOrQuarantine(sql: Sql, items: string[]): Promise<number> {
   let refused = 0;
   for (const item of items) {
     try {
-      await insertRecords(sql, [item]);
+      await insertRecords(sql, tracked, [item]);
     } catch (error) {
       if (isOutage(error)) throw error;
-      await quarantine(sql, item, error);
+      await quarantine(sql, tracked, item, error);
       refused += 1;
     }
   }
   return refused;
 }
 
-async function quarantine(sql: Sql, item: string, error: unknown): Promise<void> {
+async function quarantine(sql: Sql, tracked: Tracked, item: string, error: unknown): Promise<void> {
   const { seq, request_id } = identify(item);
   const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
   console.error(JSON.stringify({ audit: "record quarantined", seq, request_id, reason }));

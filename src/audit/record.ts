@@ -1,6 +1,7 @@
 /** The audit record: one per request, signed over its canonical JSON, never holding prompt or answer. */
+import type { CacheStatus } from "../cache/policy.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
-import { hmacSha256Hex, timingSafeEqualText } from "../crypto/digest.ts";
+import { type Hmac, hmacSha256Hex, hmacSigner, timingSafeEqualText } from "../crypto/digest.ts";
 
 /** Field names are the audit_log columns (migrations/0001_audit_log.sql). */
 export type AuditRecord = {
@@ -64,27 +65,34 @@ const EXTENSIONS = [
   "router_model",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
-export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 export type SignedRecord = AuditRecord & { hmac: string };
 
-export async function signRecord(record: AuditRecord, key: string): Promise<SignedRecord> {
-  return { ...record, hmac: await hmacSha256Hex(key, canonicalJson(record)) };
+export async function signRecord(record: AuditRecord, hmac: Hmac): Promise<SignedRecord> {
+  return { ...record, hmac: await hmac(canonicalJson(record)) };
 }
 
-export async function hasValidHmac(record: AuditRecord, hmac: string, key: string): Promise<boolean> {
-  return timingSafeEqualText(await hmacSha256Hex(key, canonicalJson(record)), hmac);
+export async function hasValidHmac(record: AuditRecord, given: string, hmac: Hmac): Promise<boolean> {
+  return timingSafeEqualText(await hmac(canonicalJson(record)), given);
 }
 
-const derived = new Map<string, Promise<string>>();
-
-/** The key of `request_hmac`: derived from the signing key (once per isolate), so it is never the signing key itself. */
+/** The key of `request_hmac`: derived from the signing key, so it is never the signing key itself. */
 export function requestDigestKey(hmacKey: string): Promise<string> {
-  let key = derived.get(hmacKey);
-  if (key === undefined) {
-    key = hmacSha256Hex(hmacKey, "tiergate request digest v2");
-    derived.set(hmacKey, key);
-  }
-  return key;
+  return hmacSha256Hex(hmacKey, "tiergate request digest v2");
+}
+
+/** What signs a deployment's records: the record HMAC and the request digest, each key imported once. */
+export type AuditSigner = { record: Hmac; request: Hmac };
+
+export function createAuditSigner(hmacKey: string): AuditSigner {
+  const record = hmacSigner(hmacKey);
+  let request: Promise<Hmac> | undefined;
+  return {
+    record,
+    request: async (text) => {
+      request ??= requestDigestKey(hmacKey).then(hmacSigner);
+      return (await request)(text);
+    },
+  };
 }
 
 /**

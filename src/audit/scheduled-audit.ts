@@ -7,10 +7,11 @@
  * checks the last day's SLOs, and stores one row in `audit_runs`. Its result is
  * published to Redis for the metrics (`tiergate_audit_verification_ok` and the rest).
  */
+
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import type { SloTargets } from "../config/env.ts";
 import { type IssuedNumbers, isClean, type Query, verifyAudit } from "./verify.ts";
 
-export type SloTargets = { overheadP99Ms: number; cacheHitRate: number; errorRate: number };
 export type Slo = { target: number; value: number | null; met: boolean };
 
 export type AuditRun = {

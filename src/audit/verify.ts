@@ -6,6 +6,7 @@
  * nowhere (deleted newest rows, a lost queue). Used by `npm run audit:verify`.
  */
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import { hmacSigner } from "../crypto/digest.ts";
 import { hasValidHmac, recordFromRow } from "./record.ts";
 
 export type Query = (text: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>;
@@ -47,6 +48,7 @@ export function isClean(report: VerifyReport): boolean {
  * walks it all). A row missing right after the checkpoint is a gap like any other.
  */
 export async function verifyAudit(query: Query, hmacKey: string, redis?: IssuedNumbers, { fromSeq = 0, pageSize = 5_000 } = {}): Promise<VerifyReport> {
+  const sign = hmacSigner(hmacKey);
   const report: VerifyReport = {
     checked: 0,
     lastSeq: fromSeq,
@@ -60,7 +62,7 @@ export async function verifyAudit(query: Query, hmacKey: string, redis?: IssuedN
   const check = async (row: Record<string, unknown>): Promise<void> => {
     const { record, hmac } = recordFromRow(row);
     report.checked += 1;
-    if (!(await hasValidHmac(record, hmac, hmacKey))) report.badHmac.push({ seq: record.seq, request_id: record.request_id });
+    if (!(await hasValidHmac(record, hmac, sign))) report.badHmac.push({ seq: record.seq, request_id: record.request_id });
     if (record.constitutional_hash !== CONSTITUTIONAL_HASH) report.missingHash.push({ seq: record.seq, request_id: record.request_id });
   };
   const gaps: Range[] = [];

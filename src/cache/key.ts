@@ -1,8 +1,9 @@
 /** The response-cache key: a hash of everything that changes the answer, and of who may see it. */
+
+import type { CanonicalRequest, Message } from "../canonical/request.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { sha256Hex } from "../crypto/digest.ts";
-import type { ChatRequest, Message } from "../openai/chat-request.ts";
 import type { Decision } from "../routing/decide.ts";
 
 /** Fields that change how the answer is delivered, not what it says; `user` is part of the scope instead. */
@@ -17,7 +18,7 @@ export type CacheScope = { tenant: string | null; user: string | null };
  * the target (the named model, or `auto` plus the tier) and every other parameter.
  * @example await cacheKey(request, decision, { tenant: "acme", user: null }) // "3f2a…" (64 hex characters)
  */
-export async function cacheKey(request: ChatRequest, decision: Decision, scope: CacheScope): Promise<string> {
+export async function cacheKey(request: CanonicalRequest, decision: Decision, scope: CacheScope): Promise<string> {
   const parameters: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request)) {
     if (!NOT_IN_KEY.has(name) && value !== null && value !== undefined) parameters[name] = value;

@@ -3,12 +3,11 @@
  * Failure policy: a Redis error or timeout is a miss on read; on write the entry
  * stays in the isolate only. Neither ever fails a request.
  */
+import type { Redis } from "@upstash/redis/cloudflare";
 import { LRUCache } from "lru-cache";
-import type { Config } from "../config/env.ts";
-import { perConfig } from "../config/per-config.ts";
 import type { Usage } from "../providers/usage.ts";
-import { tracked } from "../storage/availability.ts";
-import { redisFor, redisKey } from "../storage/redis.ts";
+import type { Tracked } from "../storage/availability.ts";
+import { redisKey } from "../storage/redis.ts";
 
 /** A successful completion as the provider sent it, with what routed it there. */
 export type CachedCompletion = {
@@ -22,42 +21,54 @@ export type CachedCompletion = {
   usage: Usage | undefined;
 };
 
-const encoder = new TextEncoder();
-const localFor = perConfig(
-  (config) => new LRUCache<string, CachedCompletion>({ max: config.cache.localMaxEntries, ttl: config.cache.localTtlSeconds * 1_000 }),
-);
-
-/** Entries in this isolate's level of the cache (at most CACHE_LOCAL_MAX_ENTRIES). */
-export const localEntries = (config: Config): number => localFor(config).size;
-
-export async function readCache(config: Config, key: string): Promise<CachedCompletion | undefined> {
-  const local = localFor(config).get(key);
-  if (local !== undefined) return local;
-  const redis = redisFor(config);
-  if (redis === undefined) return undefined;
-  try {
-    const text = await tracked("redis", () => redis.get<string>(redisKey(config, "cache", key)));
-    if (typeof text !== "string") return undefined;
-    const entry = JSON.parse(text) as CachedCompletion;
-    localFor(config).set(key, entry);
-    return entry;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A cache write for the after-response pipeline: the isolate copy now, the Redis command for later. */
+/** A cache write for the after-response pipeline: the isolate copy is made at once, the Redis command sent later. */
 export type CacheWrite = { key: string; value: string; ttlSeconds: number };
 
-/**
- * Keeps the entry in the isolate and returns the Redis write to send with the
- * request's other after-work, or `undefined` when the entry is too large to cache.
- */
-export function prepareCacheWrite(config: Config, key: string, entry: CachedCompletion, ttlSeconds: number): CacheWrite | undefined {
-  const value = JSON.stringify(entry);
-  if (encoder.encode(value).byteLength > config.cache.maxEntryBytes) return undefined;
-  // An entry lives out its TTL: a fresh answer never replaces one another client already shares.
-  const local = localFor(config);
-  if (!local.has(key)) local.set(key, entry, { ttl: Math.min(ttlSeconds, config.cache.localTtlSeconds) * 1_000 });
-  return { key: redisKey(config, "cache", key), value, ttlSeconds };
+export type CacheSettings = { maxEntryBytes: number; localTtlSeconds: number; localMaxEntries: number };
+
+export type ResponseCache = {
+  read(key: string): Promise<CachedCompletion | undefined>;
+  /**
+   * Keeps the entry in the isolate and returns the Redis write to send with the
+   * request's other after-work, or `undefined` when the entry is too large to cache.
+   */
+  prepareWrite(key: string, entry: CachedCompletion, ttlSeconds: number): CacheWrite | undefined;
+  /** Entries in this isolate's level of the cache (at most CACHE_LOCAL_MAX_ENTRIES). */
+  localEntries(): number;
+};
+
+const encoder = new TextEncoder();
+
+export function createResponseCache(deps: {
+  settings: CacheSettings;
+  keyPrefix: string;
+  redis: Pick<Redis, "get"> | undefined;
+  tracked: Tracked;
+}): ResponseCache {
+  const { settings, redis, tracked } = deps;
+  const local = new LRUCache<string, CachedCompletion>({ max: settings.localMaxEntries, ttl: settings.localTtlSeconds * 1_000 });
+  return {
+    async read(key) {
+      const found = local.get(key);
+      if (found !== undefined) return found;
+      if (redis === undefined) return undefined;
+      try {
+        const text = await tracked("redis", () => redis.get<string>(redisKey(deps, "cache", key)));
+        if (typeof text !== "string") return undefined;
+        const entry = JSON.parse(text) as CachedCompletion;
+        local.set(key, entry);
+        return entry;
+      } catch {
+        return undefined;
+      }
+    },
+    prepareWrite(key, entry, ttlSeconds) {
+      const value = JSON.stringify(entry);
+      if (encoder.encode(value).byteLength > settings.maxEntryBytes) return undefined;
+      // An entry lives out its TTL: a fresh answer never replaces one another client already shares.
+      if (!local.has(key)) local.set(key, entry, { ttl: Math.min(ttlSeconds, settings.localTtlSeconds) * 1_000 });
+      return { key: redisKey(deps, "cache", key), value, ttlSeconds };
+    },
+    localEntries: () => local.size,
+  };
 }

@@ -1,11 +1,11 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import * as z from "zod";
-import type { SloTargets } from "../audit/scheduled-audit.ts";
 import { FEATURES } from "../routing/features.ts";
 import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type RouterModel } from "../routing/model.ts";
+import { loadRegistry, type Model, TIERS, type Tier } from "../routing/registry.ts";
 import { SHAPES } from "../routing/shape.ts";
-import { biasThresholds, parseThresholds, type Thresholds, ThresholdsSchema } from "./policy.ts";
-import { loadRegistry, type Model, TIERS, type Tier } from "./registry.ts";
+import type { Strategy } from "../routing/strategy.ts";
+import { biasThresholds, parseThresholds, type Thresholds, ThresholdsSchema } from "../routing/thresholds.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
 export type Bindings = Record<string, unknown>;
@@ -226,6 +226,8 @@ export const ENV_VARIABLES = EnvSchema.keyof().options;
 
 export type Provider = {
   id: string;
+  /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's). */
+  api: "openai-compatible";
   baseUrl: string;
   apiKey: string | undefined;
   /** The variable an operator sets to make this provider usable. */
@@ -244,7 +246,9 @@ export type BreakerSettings = {
   viewTtlMs: number;
 };
 export type ProbeKind = "models" | "completion" | "off";
-export type Strategy = "cost" | "latency" | "weighted";
+
+/** The day's SLOs the scheduled audit checks. */
+export type SloTargets = { overheadP99Ms: number; cacheHitRate: number; errorRate: number };
 
 export type Config = {
   providers: ReadonlyMap<string, Provider>;
@@ -279,18 +283,6 @@ export type Config = {
   secrets: readonly string[];
 };
 
-const parsed = new WeakMap<object, Config>();
-
-/** The config for these bindings, parsed on first use and then kept for the isolate's life. */
-export function configFor(bindings: Bindings): Config {
-  let config = parsed.get(bindings);
-  if (config === undefined) {
-    config = parseConfig(bindings);
-    parsed.set(bindings, config);
-  }
-  return config;
-}
-
 /**
  * Settings the router cannot run safely without: a bad one stops it (every request
  * answers 500 `misconfigured`). Any other bad setting is dropped for its default (or
@@ -324,7 +316,7 @@ export function parseConfig(bindings: Bindings): Config {
   const { env, problems } = parseEnv(bindings);
   const providers = new Map<string, Provider>();
   const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string): void => {
-    providers.set(id, { id, baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
+    providers.set(id, { id, api: "openai-compatible", baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
   };
   builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
   builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
@@ -332,6 +324,7 @@ export function parseConfig(bindings: Bindings): Config {
     const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
     providers.set(custom.id, {
       id: custom.id,
+      api: "openai-compatible",
       baseUrl: custom.base_url,
       apiKey: typeof key === "string" && key !== "" ? key : undefined,
       configureWith: "CUSTOM_PROVIDERS",

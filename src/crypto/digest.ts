@@ -1,7 +1,6 @@
 /** SHA-256 and HMAC-SHA-256 as hex, with Web Crypto (the same in workerd and Node). */
 
 const encoder = new TextEncoder();
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
 /** Two hex digits per byte value, so a digest becomes text with one lookup per byte. */
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
@@ -16,13 +15,25 @@ export async function sha256Hex(text: string): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
 }
 
-export async function hmacSha256Hex(secret: string, text: string): Promise<string> {
-  let key = hmacKeys.get(secret);
-  if (key === undefined) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    hmacKeys.set(secret, key);
-  }
-  return hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(text)));
+/** HMAC-SHA-256 of texts under one secret, as hex. */
+export type Hmac = (text: string) => Promise<string>;
+
+/**
+ * An HMAC under `secret` whose key is imported once, on first use, and kept by the
+ * signer (the isolate's services hold the ones the request path uses).
+ * @example const sign = hmacSigner(key); await sign("text") // "9c1e…"
+ */
+export function hmacSigner(secret: string): Hmac {
+  let key: Promise<CryptoKey> | undefined;
+  return async (text) => {
+    key ??= crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(text)));
+  };
+}
+
+/** One HMAC, the key imported for it alone (scripts, tests). */
+export function hmacSha256Hex(secret: string, text: string): Promise<string> {
+  return hmacSigner(secret)(text);
 }
 
 /** Compares two texts in time that depends only on their lengths (for MACs and hashed keys). */

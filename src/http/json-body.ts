@@ -1,6 +1,6 @@
 /** Reads a request's JSON body under a size limit, with strict UTF-8, into a validated value. */
 import type { z } from "zod";
-import { ApiError, invalidRequest } from "../openai/errors.ts";
+import { ApiError, invalidRequest } from "./errors.ts";
 
 /**
  * Reads and validates the body. Refuses, in this order: a non-JSON content type (415),

@@ -4,19 +4,22 @@
  * the audit queue, the last scheduled audit). One pipeline reads it all; the same
  * text is served at /metrics and pushed by the cron.
  */
+
+import type { Redis } from "@upstash/redis/cloudflare";
 import { auditRunKey } from "../audit/scheduled-audit.ts";
 import { queueAgeSeconds, queueKey } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import type { Config } from "../config/env.ts";
 import { healthKeys, modelTarget, providerTarget, stateOf } from "../reliability/breakers.ts";
-import { tracked } from "../storage/availability.ts";
-import { numericHash, redisFor } from "../storage/redis.ts";
+import type { Tracked } from "../storage/availability.ts";
+import { numericHash } from "../storage/redis.ts";
 import { countersKey } from "./metrics.ts";
 import { GAUGES, METRICS, type Metric } from "./series.ts";
 
 /** Everything the exposition needs, read in one pipeline. */
-export async function readTotals(config: Config): Promise<Totals> {
-  const redis = redisFor(config);
+export type TotalsDeps = { config: Config; redis: Pick<Redis, "pipeline"> | undefined; stores: { tracked: Tracked } };
+
+export async function readTotals({ config, redis, stores }: TotalsDeps): Promise<Totals> {
   if (redis === undefined) throw new Error("metrics need Redis (UPSTASH_REDIS_REST_URL)");
   const keys = healthKeys(config);
   const pipeline = redis.pipeline();
@@ -26,7 +29,7 @@ export async function readTotals(config: Config): Promise<Totals> {
   pipeline.llen(queueKey(config));
   pipeline.lindex(queueKey(config), 0);
   pipeline.hgetall(auditRunKey(config.keyPrefix));
-  const [counters, states, transitions, depth, oldest, audit] = await tracked("redis", () =>
+  const [counters, states, transitions, depth, oldest, audit] = await stores.tracked("redis", () =>
     pipeline.exec<[unknown, unknown, unknown, number, string | null, unknown]>(),
   );
   const configured = [...config.providers.values()].filter((provider) => provider.configured).map((provider) => provider.id);

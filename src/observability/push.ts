@@ -5,18 +5,18 @@
  * collector is configured. Failure policy: a push that fails is logged and tried
  * again by the next minute's cron; the totals stay in Redis meanwhile.
  */
-import type { Config } from "../config/env.ts";
-import { readTotals, renderPrometheus } from "./exposition.ts";
+import { readTotals, renderPrometheus, type TotalsDeps } from "./exposition.ts";
 import { sendOtlp } from "./otlp.ts";
 
 export const PUSH_JOB = "tiergate";
 
 /** Pushes where configured; says what happened, for the cron's log line. */
-export async function pushMetrics(config: Config): Promise<{ pushed: boolean; otlp: boolean; error?: string }> {
+export async function pushMetrics(deps: TotalsDeps): Promise<{ pushed: boolean; otlp: boolean; error?: string }> {
+  const { config } = deps;
   const { pushgatewayUrl, otlpUrl } = config.push;
   if ((pushgatewayUrl === undefined && otlpUrl === undefined) || config.redis === undefined) return { pushed: false, otlp: false };
   try {
-    const totals = await readTotals(config);
+    const totals = await readTotals(deps);
     const [gateway, otlp] = await Promise.all([
       pushgatewayUrl === undefined ? { pushed: false } : putToGateway(pushgatewayUrl, renderPrometheus(totals)),
       sendOtlp(config, totals),

@@ -13,37 +13,47 @@
  * work over and waits for nothing, so no request ever waits on a promise another
  * request's context must settle (workerd cancels such a request as hung).
  */
+import type { Redis } from "@upstash/redis/cloudflare";
 import type { AuditRecord } from "../audit/record.ts";
-import { type Destination, prepareAudit, queueKey, storeUnqueued } from "../audit/sink.ts";
+import type { AuditSink, Destination } from "../audit/sink.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
-import type { Config } from "../config/env.ts";
-import { count, takeIncrements } from "../observability/metrics.ts";
-import { breakerCall, noteTransitions, type Report, reportsFrom } from "../reliability/breakers.ts";
-import { tracked } from "../storage/availability.ts";
-import { redisFor } from "../storage/redis.ts";
+import type { FinishedRequest, Metrics } from "../observability/metrics.ts";
+import { type Breakers, type Report, reportsFrom } from "../reliability/breakers.ts";
+import type { Model } from "../routing/registry.ts";
+import type { Tracked } from "../storage/availability.ts";
+import { isNoScript, runScript } from "../storage/scripts.ts";
 import { BATCH_SCRIPT, batchCall } from "./batch-script.ts";
 
 /** What a finished request leaves for after its response. */
 export type AfterWork = {
   record: AuditRecord;
+  /** The request as the metrics count it. */
+  finished: FinishedRequest;
+  /** A stream that broke after its first byte: its last attempt failed all the same. */
+  brokeMidStream: boolean;
   /** The Redis half of a complete answer's cache write; never set for errors or broken streams. */
   cacheWrite?: CacheWrite | undefined;
-  /** Streams: when the provider's first event arrived, from the request's start (for the metrics). */
-  firstTokenMs?: number | undefined;
 };
 
-/** What a request's handlers leave for the batch as they go (the audit draft carries the rest). */
-export type AfterContext = {
-  cacheWrite?: CacheWrite | undefined;
-  /** When a stream's first event arrived (ms since the epoch). */
-  firstTokenAt?: number | undefined;
+export type Batcher = {
+  /**
+   * Sends the request's work after the response, in a batch. The promise is the work
+   * this request owns: the batch it leads, or nothing when it joined another's.
+   */
+  afterResponse(work: AfterWork): Promise<void>;
+  /**
+   * Sends one request's work now, in the caller's context, and says where its record
+   * went. Strict mode answers by it: with nowhere durable the record is not held but
+   * reported "failed", so the caller can refuse and record the refusal instead.
+   */
+  afterResponseNow(work: AfterWork): Promise<Destination>;
+  /** Sends breaker reports on their own (the probes'; request outcomes ride the batch), through the same script. */
+  sendReports(reports: readonly Report[]): Promise<void>;
 };
 
-/** A request's work with its breaker reports, read from its record once. */
+/** A request's work with its breaker reports, read once. */
 type Pending = AfterWork & { reports: Report[] };
-const pending = (config: Config, work: AfterWork): Pending => ({ ...work, reports: reportsFrom(config, work.record) });
 
-let open: Pending[] | undefined;
 const BATCH_MAX = 64;
 /**
  * How long a batch stays open after its first request, after the response: the client
@@ -53,68 +63,78 @@ const BATCH_MAX = 64;
  */
 const BATCH_WAIT_MS = 10;
 
-/**
- * Sends the request's work after the response, in a batch. The promise is the work
- * this request owns: the batch it leads, or nothing when it joined another's.
- */
-export function afterResponse(config: Config, work: AfterWork): Promise<void> {
-  const ready = pending(config, work);
-  // A failed provider call goes at once, in a batch of its own: the breakers must hear of it before the next request picks a model.
-  if (ready.reports.some((report) => report.outcome === "fail")) return sendBatch(config, [ready], true).then(() => undefined);
-  if (open !== undefined && open.length < BATCH_MAX) {
-    open.push(ready);
-    return Promise.resolve();
-  }
-  const batch: Pending[] = [ready];
-  open = batch;
-  return new Promise<void>((resolve) => {
-    setTimeout(() => {
-      if (open === batch) open = undefined;
-      void sendBatch(config, batch, true).then(() => resolve());
-    }, BATCH_WAIT_MS);
-  });
-}
+export function createBatcher(deps: {
+  registry: readonly Model[];
+  redis: Pick<Redis, "pipeline" | "evalsha" | "eval"> | undefined;
+  tracked: Tracked;
+  auditSink: AuditSink;
+  metrics: Metrics;
+  breakers: Breakers;
+}): Batcher {
+  const { redis, tracked, auditSink, metrics, breakers } = deps;
+  let open: Pending[] | undefined;
+  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.record.attempts ?? [], work.brokeMidStream) });
 
-/**
- * Sends one request's work now, in the caller's context, and says where its record
- * went. Strict mode answers by it: with nowhere durable the record is not held but
- * reported "failed", so the caller can refuse and record the refusal instead.
- */
-export async function afterResponseNow(config: Config, work: AfterWork): Promise<Destination> {
-  const [where] = await sendBatch(config, [pending(config, work)], false);
-  // The caller answers again, as a refusal, and that record is the one to count.
-  if (where === "failed") count(config, work.record, { firstTokenMs: work.firstTokenMs }, -1);
-  return where!;
-}
-
-async function sendBatch(config: Config, batch: Pending[], hold: boolean): Promise<Destination[]> {
-  const records = batch.map((work) => work.record);
-  const audit = await prepareAudit(config, records);
-  for (const work of batch) count(config, work.record, { firstTokenMs: work.firstTokenMs });
-  const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
-  const breakers = breakerCall(
-    config,
-    batch.flatMap((work) => work.reports),
-  );
-  const increments = takeIncrements(config);
-  const script = batchCall(breakers, increments);
-  const redis = redisFor(config);
-  let queued = false;
-  if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
-    try {
-      const pipeline = redis.pipeline();
-      // First, so its answer (the circuits it moved) is the pipeline's first.
-      if (script !== undefined) pipeline.eval(BATCH_SCRIPT, script.keys, script.args);
-      if (audit.queueable.length > 0) pipeline.rpush(queueKey(config), ...audit.queueable.map((record) => JSON.stringify(record)));
-      // NX: an entry lives out its TTL; no client's answer replaces another's early.
-      for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
-      const answers = await tracked("redis", () => pipeline.exec());
-      if (script !== undefined) noteTransitions(config, answers[0]);
-      queued = true;
-    } catch {
-      // Redis failed: records go to Postgres, increments wait for the next batch, cache entries stay in the isolate
-      increments?.putBack();
+  const sendBatch = async (batch: Pending[], hold: boolean): Promise<Destination[]> => {
+    const audit = await auditSink.prepare(batch.map((work) => work.record));
+    for (const work of batch) metrics.count(work.finished);
+    const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
+    const increments = metrics.take();
+    const script = batchCall(breakers.call(batch.flatMap((work) => work.reports)), increments);
+    let queued = false;
+    if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
+      try {
+        const pipeline = redis.pipeline();
+        // First, so its answer (the circuits it moved) is the pipeline's first.
+        if (script !== undefined) pipeline.evalsha(BATCH_SCRIPT.sha1, script.keys, script.args);
+        if (audit.queueable.length > 0) pipeline.rpush(auditSink.queueKey, ...audit.queueable.map((record) => JSON.stringify(record)));
+        // NX: an entry lives out its TTL; no client's answer replaces another's early.
+        for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
+        const answers = await tracked("redis", () => pipeline.exec({ keepErrors: true }));
+        let changed = answers[0]?.result;
+        // A Redis that does not know the script yet (new, or flushed) has run the rest: send the script itself.
+        if (script !== undefined && isNoScript(answers[0]?.error))
+          changed = await tracked("redis", () => redis.eval(BATCH_SCRIPT.source, script.keys, script.args));
+        const failed = answers.find((answer, i) => answer.error !== undefined && !(i === 0 && script !== undefined && isNoScript(answer.error)));
+        if (failed !== undefined) throw new Error(failed.error);
+        if (script !== undefined) breakers.noteTransitions(changed);
+        queued = true;
+      } catch {
+        // Redis failed: records go to Postgres, increments wait for the next batch, cache entries stay in the isolate
+        increments?.putBack();
+      }
     }
-  }
-  return storeUnqueued(config, audit, queued, hold);
+    return auditSink.storeUnqueued(audit, queued, hold);
+  };
+
+  return {
+    afterResponse(work) {
+      const ready = pending(work);
+      // A failed provider call goes at once, in a batch of its own: the breakers must hear of it before the next request picks a model.
+      if (ready.reports.some((report) => report.outcome === "fail")) return sendBatch([ready], true).then(() => undefined);
+      if (open !== undefined && open.length < BATCH_MAX) {
+        open.push(ready);
+        return Promise.resolve();
+      }
+      const batch: Pending[] = [ready];
+      open = batch;
+      return new Promise<void>((resolve) => {
+        setTimeout(() => {
+          if (open === batch) open = undefined;
+          void sendBatch(batch, true).then(() => resolve());
+        }, BATCH_WAIT_MS);
+      });
+    },
+    async afterResponseNow(work) {
+      const [where] = await sendBatch([pending(work)], false);
+      // The caller answers again, as a refusal, and that record is the one to count.
+      if (where === "failed") metrics.count(work.finished, -1);
+      return where!;
+    },
+    async sendReports(reports) {
+      const call = batchCall(breakers.call(reports), undefined);
+      if (call === undefined || redis === undefined) return;
+      breakers.noteTransitions(await tracked("redis", () => runScript(redis, BATCH_SCRIPT, call.keys, call.args)));
+    },
+  };
 }

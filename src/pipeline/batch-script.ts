@@ -6,13 +6,15 @@
  */
 import { METRICS_SCRIPT } from "../observability/metrics.ts";
 import { BREAKER_SCRIPT } from "../reliability/breaker-script.ts";
+import type { LuaScript } from "../storage/scripts.ts";
 
 /**
  * ARGV[1..3]: how many keys the breakers take, how many arguments they take, how many
  * keys the metrics take; then the breakers' arguments, then the metrics'. KEYS: the
  * breakers', then the metrics'. Returns the breakers' transitions.
  */
-export const BATCH_SCRIPT = `
+export const BATCH_SCRIPT: LuaScript = {
+  source: `
 local function breakers(KEYS, ARGV) ${BREAKER_SCRIPT}
 end
 local function metrics(KEYS, ARGV) ${METRICS_SCRIPT}
@@ -27,7 +29,9 @@ local changed = {}
 if breakerArgs > 0 then changed = breakers(slice(KEYS, 1, breakerKeys), slice(ARGV, 4, breakerArgs)) end
 local metricArgs = #ARGV - 3 - breakerArgs
 if metricArgs > 0 then metrics(slice(KEYS, breakerKeys + 1, metricKeys), slice(ARGV, 4 + breakerArgs, metricArgs)) end
-return changed`;
+return changed`,
+  sha1: "cba0ba447ec188cb455acf5059fede3fec419416",
+};
 
 type Call = { keys: string[]; args: string[] };
 

@@ -6,8 +6,8 @@
  * answers. A client's own 4xx (or its hang-up) ends the plan at once.
  */
 import pRetry from "p-retry";
-import type { Model } from "../config/registry.ts";
-import { ApiError } from "../openai/errors.ts";
+import { ApiError } from "../http/errors.ts";
+import type { Model } from "../routing/registry.ts";
 import type { UpstreamAnswer } from "./upstream.ts";
 
 /** One call to one model: which, how it ended (`ok` or the error code), and how long it took. */

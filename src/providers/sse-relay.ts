@@ -1,12 +1,13 @@
 /**
  * Relays a provider's SSE stream to the client event by event, reading `usage` on
- * the way and turning a broken or stalled upstream into a clean error event. The
+ * the way (through the provider's adapter, which knows its events) and turning a broken or stalled upstream into a clean error event. The
  * first event is read before the stream is handed over: a stream that fails before
  * it (broken, stalled, empty, unreadable, or an error event) has sent the client
  * nothing yet, so it is thrown as a `StreamStartFailure` and may be retried.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { readUsage, type Usage } from "./usage.ts";
+import type { ProviderAdapter } from "./adapter.ts";
+import type { Usage } from "./usage.ts";
 
 export type StreamOutcome = {
   usage: Usage | undefined;
@@ -17,6 +18,8 @@ export type StreamOutcome = {
 };
 
 type RelayOptions = {
+  /** How the provider's adapter reads events. */
+  adapter: Pick<ProviderAdapter, "firstEvent" | "readEvent">;
   idleTimeoutMs: number;
   /** When false, the usage-only chunk the router asked for on its own behalf is not forwarded. */
   clientWantsUsage: boolean;
@@ -64,9 +67,12 @@ export async function relaySse(
       if (event.data === "[DONE]") sawDone = true;
       else {
         firstData ??= event.data;
-        if (!sawFinish && FINISH_PATTERN.test(event.data)) sawFinish = true;
+        const read = options.adapter.readEvent(event.data);
+        if (read.finished) sawFinish = true;
         options.onData?.(event.data);
-        if (!keep(event, outcome, options.clientWantsUsage)) return;
+        if (read.usage !== undefined) outcome.usage = read.usage;
+        // The usage chunk the router asked for on its own behalf goes on only if the client asked too.
+        if (read.usageOnly && !options.clientWantsUsage) return;
       }
       pending.push(serialize(event));
     },
@@ -107,7 +113,8 @@ export async function relaySse(
   };
 
   const failed = await fill(true);
-  if (failed !== undefined || firstData === undefined || !isChunk(firstData)) {
+  const first = firstData === undefined ? undefined : options.adapter.firstEvent(firstData);
+  if (failed !== undefined || first !== "chunk") {
     options.abort();
     void reader.cancel().catch(() => {});
     throw new StreamStartFailure(
@@ -115,9 +122,9 @@ export async function relaySse(
         ? "stalled"
         : failed !== undefined
           ? "broken"
-          : firstData === undefined
+          : first === undefined
             ? "empty"
-            : /^\s*\{\s*"error"/.test(firstData)
+            : first === "error"
               ? "error_event"
               : "unreadable",
     );
@@ -143,31 +150,6 @@ export async function relaySse(
   return { body, outcome: finished };
 }
 
-/** A completion chunk: JSON with choices (or usage alone), not an error. */
-function isChunk(data: string): boolean {
-  try {
-    const parsed = JSON.parse(data) as { error?: unknown; choices?: unknown; usage?: unknown };
-    return (parsed.error === undefined || parsed.error === null) && (Array.isArray(parsed.choices) || parsed.usage !== undefined);
-  } catch {
-    return false;
-  }
-}
-
-/** Reads usage from a chunk; says whether the chunk goes on to the client. */
-function keep(event: EventSourceMessage, outcome: StreamOutcome, clientWantsUsage: boolean): boolean {
-  if (!event.data.includes('"usage"')) return true;
-  let chunk: { usage?: unknown; choices?: unknown[] };
-  try {
-    chunk = JSON.parse(event.data) as typeof chunk;
-  } catch {
-    return true;
-  }
-  const usage = readUsage(chunk.usage);
-  if (usage === undefined) return true;
-  outcome.usage = usage;
-  return clientWantsUsage || (Array.isArray(chunk.choices) && chunk.choices.length > 0);
-}
-
 function serialize(event: EventSourceMessage): string {
   const name = event.event === undefined ? "" : `event: ${event.event}\n`;
   return `${name}data: ${event.data.split("\n").join("\ndata: ")}\n\n`;
@@ -181,8 +163,6 @@ function errorEvent(code: NonNullable<StreamOutcome["error"]>): string {
 }
 
 const IDLE = Symbol("idle");
-/** A chunk whose choice has a finish reason (`"finish_reason":"stop"`; `null` does not match). */
-const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
 
 async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;

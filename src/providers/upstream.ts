@@ -1,14 +1,16 @@
-/** The one OpenAI-compatible provider adapter: OpenRouter, Groq and any custom base URL. */
+/** One call to a provider, through its adapter: the timeout, the client's hang-up, and every failure as the router's error. */
 import type { Provider } from "../config/env.ts";
-import { ApiError } from "../openai/errors.ts";
+import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
+import type { ProviderAdapter } from "./adapter.ts";
+import { adapterFor } from "./adapters.ts";
 import { relaySse, type StreamOutcome, StreamStartFailure } from "./sse-relay.ts";
-import { readUsage, type Usage } from "./usage.ts";
+import type { Usage } from "./usage.ts";
 
 export type UpstreamRequest = {
   provider: Provider;
-  /** The OpenAI chat body to send, with the provider's own model id already in it. */
-  body: Record<string, unknown>;
+  /** The provider's body (its adapter's `body`), with its own model id already in it. */
+  body: unknown;
   stream: boolean;
   /** Whether the client itself asked for the usage chunk (`stream_options.include_usage`). */
   clientWantsUsage: boolean;
@@ -31,24 +33,27 @@ export type UpstreamAnswer =
 const CLIENT_CAUSED = new Set([400, 404, 413, 422]);
 
 /**
- * Calls `POST {baseUrl}/chat/completions`. Failure policy: nothing is retried here;
+ * Calls the provider's completion endpoint. Failure policy: nothing is retried here;
  * a refused connection or a bad answer is a 502, a timeout a 504, a provider 429 a 429,
  * a client-caused 400/404/413/422 goes back as it is, with the provider's message sanitised.
  */
 export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAnswer> {
   const { provider, timeoutMs, clientSignal } = request;
+  const adapter = adapterFor(provider);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const clientLeft = (): void => controller.abort();
   clientSignal?.addEventListener("abort", clientLeft);
   try {
-    const response = await send(request, controller.signal);
-    if (!response.ok) throw await upstreamError(request, response);
+    const call = adapter.completionRequest(provider, request.body, request.stream);
+    const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
+    if (!response.ok) throw await upstreamError(request, adapter, response);
     if (request.stream && response.body !== null) {
       clearTimeout(timer);
       return {
         stream: true,
         ...(await relaySse(response.body, {
+          adapter,
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
@@ -57,7 +62,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       };
     }
     const text = await response.text();
-    return { stream: false, text, ...readCompletion(request, text) };
+    return { stream: false, text, ...readCompletion(request, adapter, text) };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (clientSignal?.aborted) {
@@ -93,19 +98,9 @@ function streamStartError(provider: string, failure: StreamStartFailure, timeout
   return new ApiError(502, `Provider ${provider}'s stream ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }
 
-function send(request: UpstreamRequest, signal: AbortSignal): Promise<Response> {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: request.stream ? "text/event-stream" : "application/json",
-  };
-  if (request.provider.apiKey !== undefined) headers.authorization = `Bearer ${request.provider.apiKey}`;
-  const url = `${request.provider.baseUrl.replace(/\/+$/, "")}/chat/completions`;
-  return fetch(url, { method: "POST", headers, body: JSON.stringify(request.body), signal });
-}
-
-async function upstreamError(request: UpstreamRequest, response: Response): Promise<ApiError> {
+async function upstreamError(request: UpstreamRequest, adapter: ProviderAdapter, response: Response): Promise<ApiError> {
   const { provider } = request;
-  const said = describeProviderError(await response.text().catch(() => ""), request.secrets);
+  const said = describeProviderError(adapter, await response.text().catch(() => ""), request.secrets);
   const status = response.status;
   if (CLIENT_CAUSED.has(status)) {
     return new ApiError(status as 400 | 404 | 413 | 422, `Provider ${provider.id} refused the request${said}`, {
@@ -130,48 +125,22 @@ async function upstreamError(request: UpstreamRequest, response: Response): Prom
 }
 
 /** ": <the provider's own message, sanitised>", or "" when it said nothing usable. */
-function describeProviderError(body: string, secrets: readonly string[]): string {
-  let message = body;
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    const inner = typeof parsed.error === "string" ? parsed.error : (parsed.error?.message ?? parsed.message);
-    if (typeof inner === "string") message = inner;
-  } catch {
-    // not JSON: the raw text, sanitised
-  }
-  const clean = sanitizeProviderMessage(message, secrets);
+function describeProviderError(adapter: ProviderAdapter, body: string, secrets: readonly string[]): string {
+  const clean = sanitizeProviderMessage(adapter.errorMessage(body), secrets);
   return clean === "" ? "" : `: ${clean}`;
 }
 
-type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
-
 /** Usage and completeness of a JSON answer; a 200 that carries an error or no choices is a bad answer (502). */
-function readCompletion(request: UpstreamRequest, text: string): { usage: Usage | undefined; complete: boolean } {
+function readCompletion(request: UpstreamRequest, adapter: ProviderAdapter, text: string): { usage: Usage | undefined; complete: boolean } {
   const { provider } = request;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ApiError(502, `Provider ${provider.id} answered with a body that is not JSON`, {
-      type: "upstream_error",
-      code: "upstream_bad_response",
-    });
-  }
-  const completion = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Completion;
-  if (completion.error !== undefined && completion.error !== null) {
-    throw new ApiError(502, `Provider ${provider.id} answered 200 with an error${describeProviderError(text, request.secrets)}`, {
+  const read = adapter.readCompletion(text);
+  if (!("failure" in read)) return read;
+  if (read.failure === "error") {
+    throw new ApiError(502, `Provider ${provider.id} answered 200 with an error${describeProviderError(adapter, text, request.secrets)}`, {
       type: "upstream_error",
       code: "upstream_error",
     });
   }
-  if (!Array.isArray(completion.choices) || completion.choices.length === 0) {
-    throw new ApiError(502, `Provider ${provider.id} answered without choices`, {
-      type: "upstream_error",
-      code: "upstream_bad_response",
-    });
-  }
-  const complete = completion.choices.every(
-    (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
-  );
-  return { usage: readUsage(completion.usage), complete };
+  const what = read.failure === "not_json" ? "with a body that is not JSON" : "without choices";
+  throw new ApiError(502, `Provider ${provider.id} answered ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }

@@ -1,5 +1,4 @@
-/** Token usage as providers report it, checked before anyone prices or stores it, and what it costs. */
-import type { Model } from "../config/registry.ts";
+/** Token usage as providers report it, checked before anyone prices or stores it (routing/registry.ts prices it). */
 
 export type Usage = {
   promptTokens: number;
@@ -56,9 +55,4 @@ function tokenCount(name: string, value: unknown, adjusted: string[]): number {
 function describe(value: unknown): string {
   const text = value === undefined ? "(missing)" : (JSON.stringify(value) ?? String(value));
   return text.slice(0, 40);
-}
-
-/** USD for these tokens at the model's registry prices. */
-export function costUsd(model: Model, promptTokens: number, completionTokens: number): number {
-  return (promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) / 1e6;
 }

@@ -6,26 +6,37 @@
  * it. Run by the every-minute cron, and live by `/health?deep=1`.
  * Failure policy: a probe that cannot be stored is still returned to the caller.
  */
+import type { Redis } from "@upstash/redis/cloudflare";
 import type { Config, Provider } from "../config/env.ts";
-import { cheapestOf } from "../config/registry.ts";
+import { adapterFor } from "../providers/adapters.ts";
+import { cheapestOf } from "../routing/registry.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
-import { tracked } from "../storage/availability.ts";
-import { hashEntries, redisFor } from "../storage/redis.ts";
-import { healthKeys, providerTarget, sendReports } from "./breakers.ts";
+import type { Tracked } from "../storage/availability.ts";
+import { hashEntries } from "../storage/redis.ts";
+import { healthKeys, providerTarget, type Report } from "./breakers.ts";
+
+/** What the probes use: the providers, where to keep results, and how to tell the breakers. */
+export type ProbeDeps = {
+  config: Pick<Config, "providers" | "probes" | "registry" | "secrets" | "keyPrefix">;
+  redis: Pick<Redis, "hset"> | undefined;
+  stores: { tracked: Tracked };
+  /** Sends reports to the breakers (the after-response pipeline's script). */
+  report(reports: readonly Report[]): Promise<void>;
+};
 
 export type ProbeResult = { provider: string; ok: boolean; status: number | null; latency_ms: number; error: string | null; checked_at: string };
 
 /** Probes every configured provider whose probe is not "off", at once; stores and reports the results. */
-export async function probeProviders(config: Config): Promise<ProbeResult[]> {
+export async function probeProviders(deps: ProbeDeps): Promise<ProbeResult[]> {
+  const { config, redis } = deps;
   const providers = [...config.providers.values()].filter((p) => p.configured && (config.probes.kinds[p.id] ?? "models") !== "off");
   const results = await Promise.all(providers.map((provider) => probe(config, provider)));
-  const redis = redisFor(config);
   if (redis !== undefined && results.length > 0) {
-    await tracked("redis", () => redis.hset(healthKeys(config).probes, Object.fromEntries(results.map((r) => [r.provider, JSON.stringify(r)])))).catch(
-      () => {},
-    );
+    await deps.stores
+      .tracked("redis", () => redis.hset(healthKeys(config).probes, Object.fromEntries(results.map((r) => [r.provider, JSON.stringify(r)]))))
+      .catch(() => {});
     const reports = results.map((r) => ({ target: providerTarget(r.provider), outcome: r.ok ? ("close" as const) : ("open" as const), ms: -1 }));
-    await sendReports(config, reports).catch(() => {});
+    await deps.report(reports).catch(() => {});
   }
   return results;
 }
@@ -43,7 +54,7 @@ export function probesFrom(stored: unknown): Map<string, ProbeResult> {
   return out;
 }
 
-async function probe(config: Config, provider: Provider): Promise<ProbeResult> {
+async function probe(config: ProbeDeps["config"], provider: Provider): Promise<ProbeResult> {
   const startedAt = Date.now();
   const done = (ok: boolean, status: number | null, error: string | null): ProbeResult => ({
     provider: provider.id,
@@ -63,13 +74,9 @@ async function probe(config: Config, provider: Provider): Promise<ProbeResult> {
   }
 }
 
-function probeRequest(config: Config, provider: Provider): [string, RequestInit] {
-  const base = provider.baseUrl.replace(/\/+$/, "");
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
-  const signal = AbortSignal.timeout(config.probes.timeoutMs);
-  if ((config.probes.kinds[provider.id] ?? "models") === "models") return [`${base}/models`, { headers, signal }];
+function probeRequest(config: ProbeDeps["config"], provider: Provider): [string, RequestInit] {
+  const kind = (config.probes.kinds[provider.id] ?? "models") === "models" ? "models" : "completion";
   const cheapest = cheapestOf(config.registry.filter((model) => model.provider === provider.id));
-  const body = { model: cheapest?.upstream_model ?? "probe", messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
-  return [`${base}/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body), signal }];
+  const { url, init } = adapterFor(provider).probeRequest(provider, kind, cheapest?.upstream_model ?? "probe");
+  return [url, { ...init, signal: AbortSignal.timeout(config.probes.timeoutMs) }];
 }

@@ -1,11 +1,9 @@
 /** /v1/admin/keys and /v1/admin/tenants (admin key): make, list, show (with spend) and revoke client keys and tenants. */
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { AppEnv } from "../http/app-env.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
-import { ApiError } from "../openai/errors.ts";
-import { requireAdmin } from "../security/admin.ts";
-import { forgetKey } from "../security/api-keys.ts";
+import type { With } from "../middleware/edge.ts";
 import {
   createKey,
   createTenant,
@@ -18,60 +16,57 @@ import {
   revokeKey,
   revokeTenant,
 } from "../security/key-store.ts";
-import { tracked } from "../storage/availability.ts";
-import { postgresFor, type Sql } from "../storage/postgres.ts";
+import type { Sql } from "../storage/postgres.ts";
 
-/** Admin answers name keys and spend: no shared cache may keep them. */
-async function adminSql(c: Context<AppEnv>): Promise<Sql> {
-  c.header("cache-control", "no-store");
-  await requireAdmin(c);
-  const sql = postgresFor(c.get("config"));
+/** The keys' database (the admin guard ran before). */
+async function adminSql(c: Context<With>): Promise<Sql> {
+  const { sql, stores } = c.get("services");
   if (sql === undefined) throw new ApiError(503, "API keys live in Postgres: set DATABASE_URL", { code: "keys_not_configured" });
-  return (text, params) => tracked("postgres", () => sql(text, params));
+  return (text, params) => stores.tracked("postgres", () => sql(text, params));
 }
 
-async function body<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+async function body<T extends z.ZodType>(c: Context<With>, schema: T): Promise<z.infer<T>> {
   return readJsonBody(c.req.raw, c.get("config").maxBodyBytes, schema);
 }
 
-export async function createKeyRoute(c: Context<AppEnv>): Promise<Response> {
+export async function createKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const made = await createKey(sql, await body(c, NewKeySchema)).catch(conflict);
   return c.json({ object: "api_key", ...made }, 201);
 }
 
-export async function listKeysRoute(c: Context<AppEnv>): Promise<Response> {
+export async function listKeysRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   return c.json({ object: "list", data: await listKeys(sql, c.req.query("tenant")) });
 }
 
-export async function showKeyRoute(c: Context<AppEnv>): Promise<Response> {
+export async function showKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const key = await getKey(sql, c.req.param("id") ?? "");
   if (key === undefined) throw notFound("key");
   return c.json({ object: "api_key", ...key, spend: await spend(sql, "key_id", key.id) });
 }
 
-export async function revokeKeyRoute(c: Context<AppEnv>): Promise<Response> {
+export async function revokeKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const key = await revokeKey(sql, c.req.param("id") ?? "");
   if (key === undefined) throw notFound("key");
   const { key_sha256, ...shown } = key;
-  await forgetKey(c.get("config"), key_sha256);
+  await c.get("services").keys.forget(key_sha256);
   return c.json({ object: "api_key", ...shown });
 }
 
-export async function createTenantRoute(c: Context<AppEnv>): Promise<Response> {
+export async function createTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   return c.json({ object: "tenant", ...(await createTenant(sql, await body(c, NewTenantSchema)).catch(conflict)) }, 201);
 }
 
-export async function listTenantsRoute(c: Context<AppEnv>): Promise<Response> {
+export async function listTenantsRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   return c.json({ object: "list", data: await listTenants(sql) });
 }
 
-export async function showTenantRoute(c: Context<AppEnv>): Promise<Response> {
+export async function showTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const tenant = await getTenant(sql, c.req.param("id") ?? "");
   if (tenant === undefined) throw notFound("tenant");
@@ -79,12 +74,12 @@ export async function showTenantRoute(c: Context<AppEnv>): Promise<Response> {
 }
 
 /** Revokes every key of the tenant; the tenant and its audit rows stay. */
-export async function revokeTenantRoute(c: Context<AppEnv>): Promise<Response> {
+export async function revokeTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const id = c.req.param("id") ?? "";
   const hashes = await revokeTenant(sql, id);
   if (hashes === undefined) throw notFound("tenant");
-  await Promise.all(hashes.map((hash) => forgetKey(c.get("config"), hash)));
+  await Promise.all(hashes.map((hash) => c.get("services").keys.forget(hash)));
   return c.json({ object: "tenant", id, keys_revoked: hashes.length });
 }
 

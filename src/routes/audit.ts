@@ -8,10 +8,9 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { auditPageQuery } from "../audit/query.ts";
 import { recordFromRow } from "../audit/record.ts";
-import type { AppEnv } from "../http/app-env.ts";
-import { ApiError, invalidRequest } from "../openai/errors.ts";
-import { requireAdmin } from "../security/admin.ts";
-import { postgresFor, routeSql, type Sql } from "../storage/postgres.ts";
+import { ApiError, invalidRequest } from "../http/errors.ts";
+import type { With } from "../middleware/edge.ts";
+import { routeSql, type Sql } from "../storage/postgres.ts";
 
 /** A time Postgres can hold and an auditor could mean: ISO 8601 with an offset, years 1970 to 9999. */
 const Instant = z.iso.datetime({ offset: true }).refine((text) => {
@@ -58,7 +57,7 @@ function decodeCursor(text: string): Cursor {
 const SummarySchema = z.strictObject({ from: Instant, to: Instant.optional() });
 const RunsSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
-export async function listAudit(c: Context<AppEnv>): Promise<Response> {
+export async function listAudit(c: Context<With>): Promise<Response> {
   const [query, sql] = await adminQuery(c, QuerySchema);
   const { cursor, ...filters } = query;
   const { text, params } = auditPageQuery({ ...filters, after: cursor === undefined ? undefined : decodeCursor(cursor) });
@@ -75,7 +74,7 @@ export async function listAudit(c: Context<AppEnv>): Promise<Response> {
   });
 }
 
-export async function auditSummary(c: Context<AppEnv>): Promise<Response> {
+export async function auditSummary(c: Context<With>): Promise<Response> {
   const [query, sql] = await adminQuery(c, SummarySchema);
   const to = query.to ?? new Date().toISOString();
   const rows = await read(
@@ -89,7 +88,7 @@ export async function auditSummary(c: Context<AppEnv>): Promise<Response> {
   return c.json({ object: "audit.summary", from: query.from, to, total, by_class: byClass });
 }
 
-export async function auditRuns(c: Context<AppEnv>): Promise<Response> {
+export async function auditRuns(c: Context<With>): Promise<Response> {
   const [query, sql] = await adminQuery(c, RunsSchema);
   const rows = await read(sql, "SELECT * FROM audit_runs ORDER BY id DESC LIMIT $1", [query.limit]);
   return c.json({
@@ -98,21 +97,18 @@ export async function auditRuns(c: Context<AppEnv>): Promise<Response> {
   });
 }
 
-/** The admin check, then the query string through its schema, and the audit database. */
-async function adminQuery<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<[z.infer<T>, Sql]> {
-  // Audit rows are for the admin alone: no shared cache may keep them, nor the refusals.
-  c.header("cache-control", "no-store");
-  await requireAdmin(c);
+/** The query string through its schema, and the audit database, read as a route reads it (the admin guard ran before). */
+async function adminQuery<T extends z.ZodType>(c: Context<With>, schema: T): Promise<[z.infer<T>, Sql]> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw invalidRequest(parsed.error);
-  const sql = postgresFor(c.get("config"));
+  const { sql, stores } = c.get("services");
   if (sql === undefined) throw new ApiError(503, "The audit log needs DATABASE_URL", { code: "audit_not_configured" });
-  return [parsed.data, sql];
+  const unavailable = (cause: unknown) => new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause });
+  return [parsed.data, routeSql(sql, stores.tracked, unavailable)];
 }
 
 function read(sql: Sql, text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  const unavailable = (cause: unknown) => new ApiError(503, "The audit log cannot be read right now", { code: "audit_unavailable", cause });
-  return routeSql(sql, unavailable)(text, params).catch((error: unknown) => {
+  return sql(text, params).catch((error: unknown) => {
     if (error instanceof ApiError) throw error;
     // Postgres answered and refused: a value it cannot take (SQLSTATE class 22) is the client's; anything else is ours.
     if (String((error as { code?: unknown }).code ?? "").startsWith("22")) {

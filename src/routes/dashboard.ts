@@ -6,11 +6,10 @@
 import type { Context } from "hono";
 import UPLOT_JS from "uplot/dist/uPlot.iife.min.js";
 import UPLOT_CSS from "uplot/dist/uPlot.min.css";
-import type { AppEnv } from "../http/app-env.ts";
+import { ApiError } from "../http/errors.ts";
+import type { With } from "../middleware/edge.ts";
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from "../observability/dashboard-page.ts";
 import { readTotals, summarise } from "../observability/exposition.ts";
-import { ApiError } from "../openai/errors.ts";
-import { requireAdmin } from "../security/admin.ts";
 
 /** The page runs its own scripts and styles and talks only to this worker. */
 const PAGE_POLICY =
@@ -23,28 +22,26 @@ const ASSETS: Record<string, [string, string]> = {
   "style.css": [DASHBOARD_CSS, "text/css; charset=utf-8"],
 };
 
-export function dashboardPage(c: Context<AppEnv>): Response {
+export function dashboardPage(c: Context<With>): Response {
   c.header("content-security-policy", PAGE_POLICY);
   c.header("cache-control", "no-cache");
   return c.html(DASHBOARD_HTML);
 }
 
-export function dashboardAsset(c: Context<AppEnv>): Response {
+export function dashboardAsset(c: Context<With>): Response {
   const asset = ASSETS[c.req.param("asset") ?? ""];
   if (asset === undefined) throw new ApiError(404, `No dashboard asset ${c.req.path}`, { code: "not_found" });
   c.header("cache-control", "public, max-age=300");
   return c.body(asset[0], 200, { "content-type": asset[1] });
 }
 
-export async function dashboardData(c: Context<AppEnv>): Promise<Response> {
-  c.header("cache-control", "no-store");
-  await requireAdmin(c);
-  const config = c.get("config");
-  if (config.redis === undefined)
+export async function dashboardData(c: Context<With>): Promise<Response> {
+  const services = c.get("services");
+  if (services.config.redis === undefined)
     throw new ApiError(503, "The dashboard's figures are counted in Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN", {
       code: "metrics_unavailable",
     });
-  const totals = await readTotals(config).catch((error: unknown) => {
+  const totals = await readTotals(services).catch((error: unknown) => {
     throw new ApiError(503, "The figures cannot be read right now", { code: "metrics_unavailable", cause: error });
   });
   return c.json(summarise(totals));

@@ -8,10 +8,11 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
-import type { AppEnv } from "../http/app-env.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
-import { ApiError } from "../openai/errors.ts";
-import { postgresFor, type Row, routeSql } from "../storage/postgres.ts";
+import type { KeyVariables } from "../middleware/api-keys.ts";
+import type { With } from "../middleware/edge.ts";
+import { type Row, routeSql } from "../storage/postgres.ts";
 
 const FeedbackSchema = z
   .strictObject({
@@ -27,16 +28,16 @@ const FeedbackSchema = z
 
 const COLUMNS = "request_id, key_id, rating, score, better_tier, created_at";
 
-export async function feedback(c: Context<AppEnv>): Promise<Response> {
+export async function feedback(c: Context<With<KeyVariables>>): Promise<Response> {
   c.header("cache-control", "no-store");
-  const config = c.get("config");
-  const sql = postgresFor(config);
+  const { config, sql, stores } = c.get("services");
   if (sql === undefined) throw new ApiError(503, "Feedback lives in Postgres: set DATABASE_URL", { code: "feedback_not_configured" });
   const given = await readJsonBody(c.req.raw, config.maxBodyBytes, FeedbackSchema);
   const caller = c.get("caller");
   const keyId = caller === undefined || caller.admin ? null : caller.keyId;
   const run = routeSql(
     sql,
+    stores.tracked,
     (cause) => new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable", cause }),
   );
   // A request of another key is answered as unknown: a key learns nothing of others' requests.

@@ -6,12 +6,10 @@
  * Postgres and every provider live, and records what the probes found.
  */
 import type { Context } from "hono";
-import { heldRecords, queueAgeSeconds, queueKey } from "../audit/sink.ts";
-import { localEntries } from "../cache/response-cache.ts";
+import { queueAgeSeconds } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import type { Config } from "../config/env.ts";
-import type { AppEnv } from "../http/app-env.ts";
-import { pendingSeries } from "../observability/metrics.ts";
+import { isAdmin, requireAdmin } from "../middleware/admin.ts";
+import type { With } from "../middleware/edge.ts";
 import {
   type BreakerState,
   breakersOn,
@@ -24,23 +22,22 @@ import {
   stateOf,
 } from "../reliability/breakers.ts";
 import { type ProbeResult, probeProviders, probesFrom } from "../reliability/probes.ts";
-import { isAdmin, requireAdmin } from "../security/admin.ts";
 import { withoutCredentials } from "../security/redact.ts";
-import { tracked } from "../storage/availability.ts";
-import { postgresFor } from "../storage/postgres.ts";
-import { redisFor } from "../storage/redis.ts";
+import { probeDeps, type Services } from "../services/index.ts";
 import { VERSION } from "../version.ts";
 
 type StoreState = "ok" | "down" | "not configured";
 type AuditQueue = { depth: number; oldest_age_seconds: number } | undefined;
 type Shared = { state: StoreState; queue: AuditQueue; health: HealthState | undefined; probes: Map<string, ProbeResult> };
 
-export async function health(c: Context<AppEnv>): Promise<Response> {
-  const config = c.get("config");
+export async function health(c: Context<With>): Promise<Response> {
+  const services = c.get("services");
+  const { config } = services;
+  const authorization = c.req.header("authorization");
   const deep = c.req.query("deep") === "1";
-  if (deep) await requireAdmin(c);
-  const live = deep ? await probeProviders(config) : undefined;
-  const [shared, postgres] = await Promise.all([readShared(config), probePostgres(config)]);
+  if (deep) await requireAdmin(services.adminKey, authorization);
+  const live = deep ? await probeProviders(probeDeps(services)) : undefined;
+  const [shared, postgres] = await Promise.all([readShared(services), probePostgres(services)]);
   if (live !== undefined) for (const result of live) shared.probes.set(result.provider, result);
   const configured = [...config.providers.values()].filter((provider) => provider.configured);
   const served = config.registry.filter((model) => configured.some((p) => p.id === model.provider));
@@ -48,7 +45,7 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
   const circuit = (target: string): BreakerState => stateOf(openUntil, target);
   const providers = configured.map((provider) => ({ id: provider.id, state: circuit(providerTarget(provider.id)) }));
   const models = served.map((model) => ({ id: model.id, state: modelCircuit(openUntil, model).state }));
-  const held = heldRecords();
+  const held = services.auditSink.heldRecords();
   const stalled = shared.queue !== undefined && shared.queue.oldest_age_seconds > config.audit.queueMaxAgeSeconds;
   const failingProbe = [...shared.probes.values()].some((probe) => !probe.ok);
   const storesDegraded = shared.state !== "ok" || postgres !== "ok" || stalled || held.held > 0 || held.dropped > 0;
@@ -60,7 +57,7 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
         : "ok";
   c.header("cache-control", "no-store");
   const summary = { status, constitutional_hash: CONSTITUTIONAL_HASH, providers, models };
-  if (!deep && !(await isAdmin(c))) return c.json(summary);
+  if (!deep && !(await isAdmin(services.adminKey, authorization))) return c.json(summary);
   return c.json({
     ...summary,
     version: VERSION,
@@ -72,8 +69,8 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
     isolate: {
       audit_held: held.held,
       audit_hold_limit: config.audit.holdLimit,
-      metrics_pending_series: pendingSeries(config),
-      cache_entries: localEntries(config),
+      metrics_pending_series: services.metrics.pendingSeries(),
+      cache_entries: services.responseCache.localEntries(),
       cache_max_entries: config.cache.localMaxEntries,
     },
     audit: {
@@ -97,18 +94,17 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
 }
 
 /** One pipeline: is Redis up, how deep and how old is the audit queue, and the circuits and probes. */
-async function readShared(config: Config): Promise<Shared> {
-  const redis = redisFor(config);
+async function readShared({ config, redis, stores, auditSink }: Services): Promise<Shared> {
   if (redis === undefined) return { state: "not configured", queue: undefined, health: undefined, probes: new Map() };
   const keys = healthKeys(config);
   try {
     const pipeline = redis.pipeline();
-    pipeline.llen(queueKey(config));
-    pipeline.lindex(queueKey(config), 0);
+    pipeline.llen(auditSink.queueKey);
+    pipeline.lindex(auditSink.queueKey, 0);
     pipeline.hgetall(keys.states);
     pipeline.hgetall(keys.latency);
     pipeline.hgetall(keys.probes);
-    const [depth, oldest, states, latency, probes] = await tracked("redis", () => pipeline.exec<[number, string | null, unknown, unknown, unknown]>());
+    const [depth, oldest, states, latency, probes] = await stores.tracked("redis", () => pipeline.exec<[number, string | null, unknown, unknown, unknown]>());
     return {
       state: "ok",
       queue: { depth, oldest_age_seconds: Math.round(queueAgeSeconds(oldest)) },
@@ -120,11 +116,12 @@ async function readShared(config: Config): Promise<Shared> {
   }
 }
 
-async function probePostgres(config: Config): Promise<StoreState> {
-  const sql = postgresFor(config);
+async function probePostgres({ sql, stores }: Services): Promise<StoreState> {
   if (sql === undefined) return "not configured";
-  return tracked("postgres", () => sql("SELECT 1")).then(
-    () => "ok",
-    () => "down",
-  );
+  return stores
+    .tracked("postgres", () => sql("SELECT 1"))
+    .then(
+      () => "ok",
+      () => "down",
+    );
 }

@@ -1,26 +1,26 @@
 /** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices, context window and health. */
 import type { Context } from "hono";
 import type { Config } from "../config/env.ts";
-import { findModel, type Model, TIER_NAMES } from "../config/registry.ts";
-import type { AppEnv } from "../http/app-env.ts";
-import { ApiError } from "../openai/errors.ts";
-import { currentHealth, type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
+import { ApiError } from "../http/errors.ts";
+import type { With } from "../middleware/edge.ts";
+import { type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
+import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 
-export async function listModels(c: Context<AppEnv>): Promise<Response> {
+export async function listModels(c: Context<With>): Promise<Response> {
   const config = c.get("config");
-  const state = await currentHealth(config);
+  const state = await c.get("services").breakers.current();
   return c.json({ object: "list", data: config.registry.map((model) => modelEntry(model, config, state)) });
 }
 
 /** One model by registry id or by its provider's unambiguous id; ids hold `/`, sent plain or as `%2F`. */
-export async function retrieveModel(c: Context<AppEnv>): Promise<Response> {
+export async function retrieveModel(c: Context<With>): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
   const model = findModel(config.registry, id);
   if (model === undefined) {
     throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
   }
-  return c.json(modelEntry(model, config, await currentHealth(config)));
+  return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
 }
 
 function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {

@@ -1,12 +1,24 @@
 /** POST /v1/route: the routing decision alone, with no provider call and no cost. */
 import type { Context } from "hono";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import type { AppEnv } from "../http/app-env.ts";
-import { decisionHeaders, readAndDecide } from "./decision.ts";
+import { decideFor } from "../engine/decision.ts";
+import { outcomeHeaders } from "../engine/headers.ts";
+import { stoppedAt } from "../engine/outcome.ts";
+import type { KeyVariables } from "../middleware/api-keys.ts";
+import type { TrailVariables } from "../middleware/audit-trail.ts";
+import type { With } from "../middleware/edge.ts";
+import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
 
-export async function routeOnly(c: Context<AppEnv>): Promise<Response> {
-  const config = c.get("config");
-  const { decision } = await readAndDecide(c);
+export async function routeOnly(c: Context<With<KeyVariables & TrailVariables>>): Promise<Response> {
+  const services = c.get("services");
+  const { config } = services;
+  const request = await chatCompletionsSurface.parse(c.req.raw, config.maxBodyBytes);
+  const decision = await decideFor(services, request, c.get("caller")).catch((error: unknown) => {
+    c.set("outcome", stoppedAt(request, undefined));
+    throw error;
+  });
+  const outcome = stoppedAt(request, decision);
+  c.set("outcome", outcome);
   return c.json(
     {
       tier: decision.tier,
@@ -23,6 +35,6 @@ export async function routeOnly(c: Context<AppEnv>): Promise<Response> {
       constitutional_hash: CONSTITUTIONAL_HASH,
     },
     200,
-    decisionHeaders(decision),
+    await outcomeHeaders(outcome),
   );
 }

@@ -1,18 +1,18 @@
 /** GET /v1/usage: a client key's own limits, spend today and this month, and what remains of its budgets. */
 import type { Context } from "hono";
-import type { AppEnv } from "../http/app-env.ts";
-import { ApiError } from "../openai/errors.ts";
-import { readSpend, spendCounters } from "../security/budgets.ts";
+import { ApiError } from "../http/errors.ts";
+import type { KeyVariables } from "../middleware/api-keys.ts";
+import type { With } from "../middleware/edge.ts";
 
-export async function usage(c: Context<AppEnv>): Promise<Response> {
+export async function usage(c: Context<With<KeyVariables>>): Promise<Response> {
   c.header("cache-control", "no-store");
   const caller = c.get("caller");
   if (caller === undefined) {
     throw new ApiError(401, "GET /v1/usage needs your API key: Authorization: Bearer <key>", { code: "invalid_api_key", auditCode: "invalid_api_key:missing" });
   }
-  const config = c.get("config");
-  const counters = spendCounters(config, caller);
-  const spent = await readSpend(config, caller).catch(() => {
+  const { budgets } = c.get("services");
+  const counters = budgets.counters(caller);
+  const spent = await budgets.read(caller).catch(() => {
     throw new ApiError(503, "Spend cannot be read right now", { code: "usage_unavailable" });
   });
   const usd = (micros: number): number => micros / 1e6;

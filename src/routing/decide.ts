@@ -1,12 +1,13 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
-import type { Config } from "../config/env.ts";
-import { type Capability, findModel, type Model, TIER_NAMES, type Tier } from "../config/registry.ts";
-import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
-import { ApiError } from "../openai/errors.ts";
-import { costUsd } from "../providers/usage.ts";
+import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
+import { ApiError } from "../http/errors.ts";
+import type { RouterModel } from "./model.ts";
 import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
+import { type Capability, costUsd, findModel, type Model, TIER_NAMES, type Tier } from "./registry.ts";
 import { type Feature, scoreComplexity } from "./score.ts";
+import type { Strategy } from "./strategy.ts";
 import { forEachText } from "./text.ts";
+import type { Thresholds } from "./thresholds.ts";
 import { selectTier } from "./tier.ts";
 
 export type Decision = {
@@ -29,6 +30,19 @@ export type Decision = {
 
 const TIER_PATTERN = /^tier:([1-5])$/;
 
+/** What a decision reads of the config (config/env.ts's Config has all of it). */
+export type RoutingConfig = {
+  registry: readonly Model[];
+  routerModel: RouterModel;
+  thresholds: Thresholds;
+  strategies: Readonly<Record<Tier, Strategy>>;
+  /** Whether each provider has what it needs to be called. */
+  providers: ReadonlyMap<string, { configured: boolean }>;
+  estimatedOutputTokens: number;
+  maxChoices: number;
+  maxOutputTokens: number;
+};
+
 /** What a client key may use: the highest tier, and the models it may name or be routed to (null: any). */
 export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null };
 
@@ -37,7 +51,12 @@ export type KeyPolicy = { maxTier: number | null; models: readonly string[] | nu
  * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the
  * request, 503 when the models that could are all behind open circuits.
  */
-export function decide(request: ChatRequest, config: Config, policy: KeyPolicy = { maxTier: null, models: null }, health: RoutingHealth = NO_HEALTH): Decision {
+export function decide(
+  request: CanonicalRequest,
+  config: RoutingConfig,
+  policy: KeyPolicy = { maxTier: null, models: null },
+  health: RoutingHealth = NO_HEALTH,
+): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request, config.routerModel);
   const allowed = (model: Model): boolean =>
@@ -139,7 +158,7 @@ function notAllowed(message: string, code: string): ApiError {
 }
 
 /** `n` and the output-token limit within the operator's caps (MAX_CHOICES, MAX_OUTPUT_TOKENS). */
-function enforceCaps(request: ChatRequest, config: Config): void {
+function enforceCaps(request: CanonicalRequest, config: RoutingConfig): void {
   if ((request.n ?? 1) > config.maxChoices) {
     throw new ApiError(400, `'n' may be at most ${config.maxChoices} (MAX_CHOICES)`, { code: "invalid_value", param: "n" });
   }
@@ -150,7 +169,7 @@ function enforceCaps(request: ChatRequest, config: Config): void {
   }
 }
 
-function demandOf(request: ChatRequest, promptTokens: number, estimatedOutput: number): Demand {
+function demandOf(request: CanonicalRequest, promptTokens: number, estimatedOutput: number): Demand {
   const capabilities = new Set<Capability>();
   if (request.tools && request.tools.length > 0) capabilities.add("tools");
   const format = request.response_format?.type;

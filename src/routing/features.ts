@@ -1,5 +1,5 @@
 /** The named features of a request: what the scorer weighs and how it explains itself. */
-import { type ChatRequest, requestedOutputTokens } from "../openai/chat-request.ts";
+import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import { SIGNALS } from "./lexicon.ts";
 import type { TextCounts } from "./scan.ts";
 import { type QuestionShape, SHAPES, type Shape } from "./shape.ts";
@@ -19,7 +19,7 @@ export type FeatureSpec = {
 
 type Context = {
   counts: TextCounts;
-  request: ChatRequest;
+  request: CanonicalRequest;
   /** Every token of the request, worked examples included. */
   promptTokens: number;
   /** The tokens scanned: all but a few-shot prompt's worked examples. */
@@ -111,7 +111,7 @@ function codeSyntax(counts: TextCounts): number {
   return 3 * counts.codeFences + Math.min(counts.codeSymbols, 3 * symbolDensity);
 }
 
-function structuredOutput(request: ChatRequest): number {
+function structuredOutput(request: CanonicalRequest): number {
   const format = request.response_format?.type;
   return format === "json_schema" ? 1 : format === "json_object" ? 0.6 : 0;
 }

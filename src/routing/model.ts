@@ -2,20 +2,8 @@
 import { FEATURES, SHAPE_FEATURE } from "./features.ts";
 import { hashWord } from "./lexicon.ts";
 import { MODEL } from "./model.generated.ts";
-import { SHAPES, type Shape } from "./shape.ts";
-
-/** The form `npm run train:router` writes into model.generated.ts. */
-export type SerializedModel = {
-  bias: number;
-  /** Weight per feature name (src/routing/features.ts). */
-  features: Record<string, number>;
-  /** Per question shape but plain: what to add to a feature's weight for a question of that shape (none: 0). */
-  shapes?: Partial<Record<Shape, Record<string, number>>>;
-  /** Default tier cut points, calibrated on the cost/quality data (TIER_THRESHOLDS overrides them). */
-  thresholds?: [number, number, number, number];
-  /** How it was made: data files, seed, settings. */
-  provenance: string;
-};
+import type { SerializedModel } from "./serialized-model.ts";
+import { SHAPES } from "./shape.ts";
 
 export type RouterModel = {
   /** Which model decided, as the audit row records it: "builtin:" and a hash of its weights. */

@@ -3,10 +3,8 @@
  * are not open, the one its strategy prefers (by default the cheapest), escalating
  * when none can.
  */
-import type { Strategy } from "../config/env.ts";
-import { type Capability, type Model, TIER_NAMES, TIERS, type Tier } from "../config/registry.ts";
-import { costUsd } from "../providers/usage.ts";
-import { orderByStrategy } from "./strategy.ts";
+import { type Capability, costUsd, type Model, TIER_NAMES, TIERS, type Tier } from "./registry.ts";
+import { orderByStrategy, type Strategy } from "./strategy.ts";
 
 /** What the pick asks of the shared health state; passed in, so the pick stays pure. */
 export type RoutingHealth = {

@@ -1,5 +1,5 @@
 /** The complexity scorer: a pure, deterministic score in [0, 1] with the features behind it. */
-import type { ChatRequest } from "../openai/chat-request.ts";
+import type { CanonicalRequest } from "../canonical/request.ts";
 import { FEATURES, featureValues } from "./features.ts";
 import { DEFAULT_MODEL, type RouterModel, weightsFor } from "./model.ts";
 import { emptyCounts, scanText, type TextCounts } from "./scan.ts";
@@ -34,7 +34,7 @@ export type Complexity = {
  * learned offline (npm run train:router).
  * @example scoreComplexity({ model: "auto", messages: [{ role: "user", content: "hi" }] }).score // ≈ 0.05
  */
-export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAULT_MODEL): Complexity {
+export function scoreComplexity(request: CanonicalRequest, model: RouterModel = DEFAULT_MODEL): Complexity {
   const { values, promptTokens, scannedTokens } = featureVector(request);
   const weights = weightsFor(model, values);
   const features: Feature[] = [];
@@ -58,7 +58,7 @@ export function scoreComplexity(request: ChatRequest, model: RouterModel = DEFAU
  * The named feature values of a request, in FEATURES order: what the model weighs, and what training learns from.
  * The question of a few-shot prompt is scanned on its own: its worked examples count by their number and length.
  */
-export function featureVector(request: ChatRequest): { values: Float64Array; promptTokens: number; scannedTokens: number } {
+export function featureVector(request: CanonicalRequest): { values: Float64Array; promptTokens: number; scannedTokens: number } {
   const counts = emptyCounts();
   const questionText = lastUserText(request.messages);
   const question = questionShape(questionText ?? "");

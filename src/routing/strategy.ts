@@ -4,10 +4,12 @@
  * choices", which spreads load without herding onto one model), or weighted (a draw
  * by each model's `weight`). Pure: randomness and latency are passed in.
  */
-import type { Strategy } from "../config/env.ts";
-import type { Model } from "../config/registry.ts";
+import type { Model } from "./registry.ts";
 
 export type Ordering = { models: Model[]; reason: string | undefined };
+
+/** How a tier picks among its healthy models: cheapest first, faster of two, or a weighted draw. */
+export type Strategy = "cost" | "latency" | "weighted";
 
 export type StrategyInputs = {
   latencyMs(model: Model): number | undefined;

@@ -1,5 +1,5 @@
 /** Walks the text and images of a conversation, whatever shape each message's content has. */
-import type { Message } from "../openai/chat-request.ts";
+import type { Message } from "../canonical/request.ts";
 
 /** Calls `onText` for every piece of text in the messages and `onImage` for every image. */
 export function forEachText(messages: readonly Message[], onText: (text: string) => void, onImage: () => void = () => {}): void {

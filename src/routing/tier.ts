@@ -1,7 +1,7 @@
 /** Tier selection: the score's place among the policy's thresholds. */
 
-import type { Thresholds } from "../config/policy.ts";
-import type { Tier } from "../config/registry.ts";
+import type { Tier } from "./registry.ts";
+import type { Thresholds } from "./thresholds.ts";
 
 /**
  * Maps a complexity score in [0, 1] to a tier.

@@ -5,16 +5,13 @@
  * `npm run audit` at once.
  */
 import { type AuditRun, publishAuditRun, readIssued, runScheduledAudit } from "../audit/scheduled-audit.ts";
-import type { Config } from "../config/env.ts";
-import { tracked } from "../storage/availability.ts";
-import { postgresFor } from "../storage/postgres.ts";
-import { redisFor } from "../storage/redis.ts";
+import type { Services } from "../services/index.ts";
 
-export async function dailyAudit(config: Config): Promise<AuditRun | undefined> {
-  const sql = postgresFor(config);
+export async function dailyAudit(services: Pick<Services, "config" | "sql" | "redis" | "stores">): Promise<AuditRun | undefined> {
+  const { config, sql, redis } = services;
+  const { tracked } = services.stores;
   const key = config.audit.hmacKey;
   if (sql === undefined || key === undefined) return undefined;
-  const redis = redisFor(config);
   const issued = redis === undefined ? undefined : await readIssued(redis, config.keyPrefix).catch(() => undefined);
   const run = await runScheduledAudit((text, params) => tracked("postgres", () => sql(text, params)), key, issued, config.slo, "cron");
   if (redis !== undefined) await tracked("redis", () => publishAuditRun(redis, config.keyPrefix, run)).catch(() => {});

@@ -3,29 +3,29 @@
  * push; daily, next months' audit partitions and the scheduled audit.
  */
 import { flushAudit } from "../audit/flush.ts";
-import { type Bindings, configFor } from "../config/env.ts";
+import type { Bindings } from "../config/env.ts";
 import { pushMetrics } from "../observability/push.ts";
 import { probeProviders } from "../reliability/probes.ts";
-import { postgresFor } from "../storage/postgres.ts";
+import { probeDeps, servicesFor } from "../services/index.ts";
 import { dailyAudit } from "./daily-audit.ts";
 
 export const EVERY_MINUTE = "* * * * *";
 
 export async function scheduled(controller: { cron: string }, bindings: Bindings): Promise<void> {
-  const config = configFor(bindings);
+  const services = servicesFor(bindings);
+  const { config } = services;
   if (controller.cron === EVERY_MINUTE) {
-    const [report, probes] = await Promise.all([flushAudit(config), probeProviders(config)]);
+    const [report, probes] = await Promise.all([flushAudit(services), probeProviders(probeDeps(services))]);
     // After the flush and the probes, so the push carries what they just changed.
-    const push = await pushMetrics(config);
+    const push = await pushMetrics(services);
     console.log(JSON.stringify({ cron: "audit-flush", ...report }));
     if (config.push.pushgatewayUrl !== undefined || config.push.otlpUrl !== undefined) console.log(JSON.stringify({ cron: "metrics-push", ...push }));
     console.log(JSON.stringify({ cron: "probes", failing: probes.filter((p) => !p.ok).map((p) => p.provider), probed: probes.length }));
     return;
   }
-  const sql = postgresFor(config);
-  if (sql !== undefined) await sql("SELECT audit_ensure_partitions(1, 12)");
+  if (services.sql !== undefined) await services.sql("SELECT audit_ensure_partitions(1, 12)");
   try {
-    const run = await dailyAudit(config);
+    const run = await dailyAudit(services);
     if (run !== undefined)
       console.log(
         JSON.stringify({
@@ -42,5 +42,5 @@ export async function scheduled(controller: { cron: string }, bindings: Bindings
       JSON.stringify({ cron: "audit", ok: false, error: "the scheduled audit could not run", cause: error instanceof Error ? error.name : "unknown" }),
     );
   }
-  await pushMetrics(config);
+  await pushMetrics(services);
 }

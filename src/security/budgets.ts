@@ -8,19 +8,20 @@
  * budgets are money and fail closed. A key without one is served, and its spend is
  * counted on a best-effort basis (the audit log holds the exact figures).
  */
-import type { Config } from "../config/env.ts";
-import { perConfig } from "../config/per-config.ts";
-import { ApiError } from "../openai/errors.ts";
-import { tracked } from "../storage/availability.ts";
-import { redisFor, redisKey } from "../storage/redis.ts";
-import type { Caller } from "./api-keys.ts";
+import type { Redis } from "@upstash/redis/cloudflare";
+import { ApiError } from "../http/errors.ts";
+import type { Tracked } from "../storage/availability.ts";
+import { redisKey } from "../storage/redis.ts";
+import { type LuaScript, runScript } from "../storage/scripts.ts";
+import type { Caller } from "./caller.ts";
 
 /**
  * KEYS: the spend counters. ARGV[1]: micro-dollars (negative refunds); ARGV[2]: "reserve"
  * checks every limit first, "adjust" does not; then a limit per key (-1: none) and a
  * TTL per key. Returns {1} when applied, {0, i} when counter i would pass its limit.
  */
-const SPEND_SCRIPT = `
+export const SPEND_SCRIPT: LuaScript = {
+  source: `
 local amount = tonumber(ARGV[1])
 local n = #KEYS
 if ARGV[2] == "reserve" then
@@ -33,7 +34,9 @@ for i = 1, n do
   redis.call('INCRBY', KEYS[i], amount)
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + n + i]), 'NX')
 end
-return {1, 0}`;
+return {1, 0}`,
+  sha1: "d4b68d8bbb882cdf2d6a1f79f6fd4b0ba2f3c126",
+};
 
 const DAY_TTL_SECONDS = 2 * 86_400;
 const MONTH_TTL_SECONDS = 32 * 86_400;
@@ -41,10 +44,10 @@ const MONTH_TTL_SECONDS = 32 * 86_400;
 /** Micro-dollars, the unit every spend and budget is counted in. */
 export const toMicros = (usd: number): number => Math.round(usd * 1e6);
 
-type Counter = { key: string; limitMicros: number; ttl: number; name: string };
+export type Counter = { key: string; limitMicros: number; ttl: number; name: string };
 
 /** The counters a request of this caller moves: key day and month, and its tenant's if it has one. */
-export function spendCounters(config: Config, caller: Caller, now = new Date()): Counter[] {
+export function spendCounters(config: { keyPrefix: string }, caller: Caller, now = new Date()): Counter[] {
   const day = now.toISOString().slice(0, 10).replaceAll("-", "");
   const month = day.slice(0, 6);
   const limit = (usd: number | null): number => (usd === null ? -1 : toMicros(usd));
@@ -67,72 +70,77 @@ export function spendCounters(config: Config, caller: Caller, now = new Date()):
   return counters;
 }
 
-const script = perConfig((config) => redisFor(config)?.createScript<[number, number]>(SPEND_SCRIPT));
-
 /** A reservation made before the call, to be settled with the real cost after it. */
 export type Reservation = { counters: Counter[]; micros: number };
 
-/** Reserves `micros` against every budget of the caller; 429 `insufficient_quota` when one would be passed. */
-export async function reserveSpend(config: Config, caller: Caller, micros: number): Promise<Reservation | undefined> {
-  const counters = spendCounters(config, caller);
-  const budgeted = counters.some((counter) => counter.limitMicros >= 0);
-  const run = script(config);
-  if (run === undefined) {
-    if (budgeted) throw budgetUnavailable();
-    return undefined;
-  }
-  let result: [number, number];
-  try {
-    result = await tracked("redis", () =>
-      run.exec(
+export type Budgets = {
+  /** Reserves `micros` against every budget of the caller; 429 `insufficient_quota` when one would be passed. */
+  reserve(caller: Caller, micros: number): Promise<Reservation | undefined>;
+  /** Moves the reservation to the real cost; never refused (the answer was given). */
+  settle(reservation: Reservation, actualMicros: number): Promise<void>;
+  /** Spend so far in micro-dollars, per counter, in the order of `spendCounters`. */
+  read(caller: Caller): Promise<number[]>;
+  counters(caller: Caller): Counter[];
+};
+
+export function createBudgets(deps: { keyPrefix: string; redis: Pick<Redis, "evalsha" | "eval" | "mget"> | undefined; tracked: Tracked }): Budgets {
+  const { redis, tracked } = deps;
+  const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust"): Promise<[number, number]> =>
+    tracked("redis", () =>
+      runScript<[number, number]>(
+        redis!,
+        SPEND_SCRIPT,
         counters.map((c) => c.key),
-        args(counters, micros, "reserve"),
+        args(counters, micros, mode),
       ),
     );
-  } catch {
-    if (budgeted) throw budgetUnavailable();
-    return undefined;
-  }
-  if (result[0] !== 1) {
-    const passed = counters[result[1] - 1]!;
-    throw new ApiError(
-      429,
-      `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`,
-      {
-        type: "insufficient_quota",
-        code: "insufficient_quota",
-        auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
-      },
-    );
-  }
-  return { counters, micros };
-}
-
-/** Moves the reservation to the real cost; never refused (the answer was given). */
-export async function settleSpend(config: Config, reservation: Reservation, actualMicros: number): Promise<void> {
-  const difference = actualMicros - reservation.micros;
-  const run = script(config);
-  if (difference === 0 || run === undefined) return;
-  const { counters } = reservation;
-  await tracked("redis", () =>
-    run.exec(
-      counters.map((c) => c.key),
-      args(counters, difference, "adjust"),
-    ),
-  ).catch(() => {});
-}
-
-/** Spend so far in micro-dollars, per counter, in the order of `spendCounters`. */
-export async function readSpend(config: Config, caller: Caller): Promise<number[]> {
-  const counters = spendCounters(config, caller);
-  const redis = redisFor(config);
-  if (redis === undefined) return counters.map(() => 0);
-  const values = await tracked("redis", () => redis.mget<(string | null)[]>(...counters.map((c) => c.key)));
-  return values.map((value) => Number(value ?? 0));
+  return {
+    async reserve(caller, micros) {
+      const counters = spendCounters(deps, caller);
+      const budgeted = counters.some((counter) => counter.limitMicros >= 0);
+      if (redis === undefined) {
+        if (budgeted) throw budgetUnavailable();
+        return undefined;
+      }
+      let result: [number, number];
+      try {
+        result = await run(counters, micros, "reserve");
+      } catch {
+        if (budgeted) throw budgetUnavailable();
+        return undefined;
+      }
+      if (result[0] !== 1) throw budgetSpent(counters[result[1] - 1]!);
+      return { counters, micros };
+    },
+    async settle(reservation, actualMicros) {
+      const difference = actualMicros - reservation.micros;
+      if (difference === 0 || redis === undefined) return;
+      await run(reservation.counters, difference, "adjust").catch(() => {});
+    },
+    async read(caller) {
+      const counters = spendCounters(deps, caller);
+      if (redis === undefined) return counters.map(() => 0);
+      const values = await tracked("redis", () => redis.mget<(string | null)[]>(...counters.map((c) => c.key)));
+      return values.map((value) => Number(value ?? 0));
+    },
+    counters: (caller) => spendCounters(deps, caller),
+  };
 }
 
 function args(counters: Counter[], micros: number, mode: "reserve" | "adjust"): string[] {
   return [String(micros), mode, ...counters.map((c) => String(c.limitMicros)), ...counters.map((c) => String(c.ttl))];
+}
+
+function budgetSpent(passed: Counter): ApiError {
+  return new ApiError(
+    429,
+    `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`,
+    {
+      type: "insufficient_quota",
+      code: "insufficient_quota",
+      auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
+    },
+  );
 }
 
 function budgetUnavailable(): ApiError {

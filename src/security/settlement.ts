@@ -1,39 +1,50 @@
 /**
- * What a request reserved before its provider call (tokens against the key's tokens
+ * What a request reserves before its provider call (tokens against the key's tokens
  * per minute, micro-dollars against its budgets), made and put right in one place.
  */
-import type { Context } from "hono";
-import type { Config } from "../config/env.ts";
-import type { AppEnv } from "../http/app-env.ts";
-import type { Caller } from "./api-keys.ts";
-import { noteLimit } from "./api-keys.ts";
-import { type Reservation, reserveSpend, settleSpend, toMicros } from "./budgets.ts";
-import { correctTokens, debitTokens } from "./limits.ts";
+import type { Budgets, Reservation } from "./budgets.ts";
+import type { Caller } from "./caller.ts";
+import type { Limiter, LimitOutcome } from "./limits.ts";
 
-export type Settlement = { caller: Caller; tokens: number; spend: Reservation | undefined };
+export type Settlement = {
+  caller: Caller;
+  /** Tokens debited against the key's tokens per minute (0: none). */
+  tokens: number;
+  spend: Reservation | undefined;
+  /** The tokens-per-minute check, for the answer's headers and the audit's note. */
+  tokenLimit: LimitOutcome | undefined;
+  /** Whether a budget applies: then an answer may not write more than was reserved for it. */
+  budgeted: boolean;
+};
+
+export type Reserves = { budgets: Budgets; limiter: Limiter };
 
 /**
  * Reserves the request's estimated cost and debits its estimated tokens, side by side
  * (two Redis calls in parallel, not one after the other); 429 when either is over.
- * Whatever succeeded is recorded on the audit draft, so it is put right after the
- * request, however it ends. Says whether a budget applies.
+ * When one is refused, what the other took is given back before the refusal is thrown,
+ * so a refused request holds nothing.
  */
-export async function reserveFor(c: Context<AppEnv>, caller: Caller, estimate: { usd: number; tokens: number }): Promise<boolean> {
-  const config = c.get("config");
-  const settlement: Settlement = { caller, tokens: 0, spend: undefined };
-  c.get("audit").settlement = settlement;
-  const [spend, debit] = await Promise.allSettled([reserveSpend(config, caller, toMicros(estimate.usd)), debitTokens(config, caller, estimate.tokens)]);
-  if (spend.status === "fulfilled") settlement.spend = spend.value;
-  if (debit.status === "fulfilled" && debit.value?.checked) settlement.tokens = Math.max(1, Math.ceil(estimate.tokens));
-  if (spend.status === "rejected") throw spend.reason;
-  if (debit.status === "rejected") throw debit.reason;
-  noteLimit(c, "tokens", debit.value);
-  return settlement.spend?.counters.some((counter) => counter.limitMicros >= 0) === true;
+export async function reserveFor(reserves: Reserves, caller: Caller, estimate: { micros: number; tokens: number }): Promise<Settlement> {
+  const [spend, debit] = await Promise.allSettled([reserves.budgets.reserve(caller, estimate.micros), reserves.limiter.debitTokens(caller, estimate.tokens)]);
+  const settlement: Settlement = {
+    caller,
+    tokens: debit.status === "fulfilled" && debit.value?.checked ? Math.max(1, Math.ceil(estimate.tokens)) : 0,
+    spend: spend.status === "fulfilled" ? spend.value : undefined,
+    tokenLimit: debit.status === "fulfilled" ? debit.value : undefined,
+    budgeted: spend.status === "fulfilled" && spend.value?.counters.some((counter) => counter.limitMicros >= 0) === true,
+  };
+  if (spend.status === "rejected" || debit.status === "rejected") {
+    await settle(reserves, settlement, 0, 0);
+    throw spend.status === "rejected" ? spend.reason : (debit as PromiseRejectedResult).reason;
+  }
+  return settlement;
 }
 
-export async function settle(config: Config, settlement: Settlement, actualMicros: number, actualTokens: number): Promise<void> {
+/** Moves what was reserved to what was really used: nothing, for an answer that failed. */
+export async function settle(reserves: Reserves, settlement: Settlement, actualMicros: number, actualTokens: number): Promise<void> {
   const work: Promise<void>[] = [];
-  if (settlement.spend !== undefined) work.push(settleSpend(config, settlement.spend, actualMicros));
-  if (settlement.tokens > 0) work.push(correctTokens(config, settlement.caller, actualTokens - settlement.tokens));
+  if (settlement.spend !== undefined) work.push(reserves.budgets.settle(settlement.spend, actualMicros));
+  if (settlement.tokens > 0) work.push(reserves.limiter.correctTokens(settlement.caller, actualTokens - settlement.tokens));
   await Promise.all(work);
 }

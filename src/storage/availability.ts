@@ -1,40 +1,43 @@
-/** What this isolate has seen of Redis and Postgres lately: the basis of "degraded". */
+/**
+ * What this isolate has seen of Redis and Postgres lately: the basis of "degraded".
+ * One `StoreHealth` per isolate's services; every store call goes through its `tracked`.
+ */
 
 export type Store = "redis" | "postgres";
 
+/** Runs a call to a store, noting how it went; the caller gets the error and its failure policy decides. */
+export type Tracked = <T>(store: Store, call: () => Promise<T>) => Promise<T>;
+
+export type StoreHealth = {
+  tracked: Tracked;
+  /** True when the last call to `store` failed, recently. */
+  seemsDown(store: Store): boolean;
+};
+
 /** A failure counts for this long unless a success follows it. */
 const MEMORY_MS = 30_000;
-const lastFailure: Record<Store, number> = { redis: 0, postgres: 0 };
-const lastSuccess: Record<Store, number> = { redis: 0, postgres: 0 };
-
-export function noteFailure(store: Store): void {
-  lastFailure[store] = Date.now();
-}
-
-export function noteSuccess(store: Store): void {
-  lastSuccess[store] = Date.now();
-}
-
-/** True when the last call to `store` failed, recently. */
-export function seemsDown(store: Store, now = Date.now()): boolean {
-  return lastFailure[store] > lastSuccess[store] && now - lastFailure[store] < MEMORY_MS;
-}
 
 /**
- * Runs a call to a store, noting how it went. Failure policy is the caller's:
- * it gets the error and decides (skip the cache, write the audit elsewhere, ...).
- * Only an outage marks the store down: a store that answered with an error is up.
+ * Only an outage marks a store down: a store that answered with an error is up.
+ * @example const stores = createStoreHealth(); await stores.tracked("redis", () => redis.get("k"));
  */
-export async function tracked<T>(store: Store, call: () => Promise<T>): Promise<T> {
-  try {
-    const result = await call();
-    noteSuccess(store);
-    return result;
-  } catch (error) {
-    if (isOutage(error)) noteFailure(store);
-    else noteSuccess(store);
-    throw error;
-  }
+export function createStoreHealth(clock: () => number = Date.now): StoreHealth {
+  const lastFailure: Record<Store, number> = { redis: 0, postgres: 0 };
+  const lastSuccess: Record<Store, number> = { redis: 0, postgres: 0 };
+  return {
+    async tracked(store, call) {
+      try {
+        const result = await call();
+        lastSuccess[store] = clock();
+        return result;
+      } catch (error) {
+        if (isOutage(error)) lastFailure[store] = clock();
+        else lastSuccess[store] = clock();
+        throw error;
+      }
+    },
+    seemsDown: (store) => lastFailure[store] > lastSuccess[store] && clock() - lastFailure[store] < MEMORY_MS,
+  };
 }
 
 const REDIS_REPLY = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM|BUSYKEY|NOTBUSY)\b/;

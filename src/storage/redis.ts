@@ -1,16 +1,14 @@
-/** The worker's Redis: Upstash over HTTP, one client per isolate, every command under a timeout. */
+/** The worker's Redis: Upstash over HTTP, one client per isolate's services, every command under a timeout. */
 import { Redis } from "@upstash/redis/cloudflare";
-import type { Config } from "../config/env.ts";
-import { perConfig } from "../config/per-config.ts";
+
+export type RedisSettings = { url: string; token: string; timeoutMs: number };
 
 /**
- * The Redis client for this config, or `undefined` when none is configured.
  * No retries: a slow or absent Redis must cost a request at most `REDIS_TIMEOUT_MS`,
  * after which each caller falls back as its own failure policy says.
  */
-export const redisFor = perConfig((config): Redis | undefined => {
-  if (config.redis === undefined) return undefined;
-  const { url, token, timeoutMs } = config.redis;
+export function createRedis(settings: RedisSettings): Redis {
+  const { url, token, timeoutMs } = settings;
   return new Redis({
     url,
     token,
@@ -19,10 +17,12 @@ export const redisFor = perConfig((config): Redis | undefined => {
     enableTelemetry: false,
     signal: () => AbortSignal.timeout(timeoutMs),
   });
-});
+}
+
+export type Concern = "cache" | "audit" | "key" | "limit" | "spend" | "health" | "metrics";
 
 /** Every Redis key of one concern, under the deployment's prefix. */
-export function redisKey(config: Config, concern: "cache" | "audit" | "key" | "limit" | "spend" | "health" | "metrics", name: string): string {
+export function redisKey(config: { keyPrefix: string }, concern: Concern, name: string): string {
   return `${config.keyPrefix}:${concern}:${name}`;
 }
 

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { requestDigestKey } from "../../src/audit/record.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
+import { CanonicalRequestSchema } from "../../src/canonical/request.ts";
 import { canonicalJson } from "../../src/crypto/canonical-json.ts";
 import { hmacSha256Hex, sha256Hex } from "../../src/crypto/digest.ts";
-import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { chat, type Router, startWithFakeProvider } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -95,7 +95,7 @@ describe("one record per request", () => {
     const everything = JSON.stringify(rows);
     expect(everything).not.toContain(SECRET_PROMPT);
     expect(everything).not.toContain("token1");
-    const normalised = canonicalJson(ChatRequestSchema.parse(chat(SECRET_PROMPT)));
+    const normalised = canonicalJson(CanonicalRequestSchema.parse(chat(SECRET_PROMPT)));
     const row = rows.find((r) => r.request_id === sent[0]!.id)!;
     // Keyed: someone holding the rows cannot confirm a guessed prompt with a plain SHA-256.
     expect(row.request_sha256).toBeNull();

@@ -83,15 +83,15 @@ describe("the breaker script", () => {
       { keys: KEYS, args: breakerArgs },
       { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "3", "tiergate_tokens_total|x", "40"] },
     )!;
-    const changed = (await redis.eval(BATCH_SCRIPT, { keys: call.keys, arguments: call.args })) as unknown[];
+    const changed = (await redis.eval(BATCH_SCRIPT.source, { keys: call.keys, arguments: call.args })) as unknown[];
     expect(changed.map(String)).toEqual(["model:m", "open", "2000"]);
     expect(await redis.hGetAll(metricsKey)).toEqual({ "tiergate_requests_total|tier=1": "3", "tiergate_tokens_total|x": "40" });
     // Either half alone.
     const metricsOnly = batchCall(undefined, { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "2"] })!;
-    expect(await redis.eval(BATCH_SCRIPT, { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
+    expect(await redis.eval(BATCH_SCRIPT.source, { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
     expect(await redis.hGet(metricsKey, "tiergate_requests_total|tier=1")).toBe("5");
     const breakersOnly = batchCall({ keys: KEYS, args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20"]) }, undefined)!;
-    expect(((await redis.eval(BATCH_SCRIPT, { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([
+    expect(((await redis.eval(BATCH_SCRIPT.source, { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([
       "model:m",
       "closed",
       "0",

@@ -2,12 +2,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import type { Provider } from "../../src/config/env.ts";
-import { ApiError } from "../../src/openai/errors.ts";
+import { ApiError } from "../../src/http/errors.ts";
 import { callUpstream, type UpstreamRequest } from "../../src/providers/upstream.ts";
 
 let fake: FakeUpstream;
 const KEY = "sk-test-abcdefghijklmnop";
-const provider = (): Provider => ({ id: "fake", baseUrl: fake.url, apiKey: KEY, configureWith: "X", configured: true });
+const provider = (): Provider => ({ id: "fake", api: "openai-compatible", baseUrl: fake.url, apiKey: KEY, configureWith: "X", configured: true });
 const request = (extra: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   provider: provider(),
   body: { model: "m", messages: [{ role: "user", content: "hello" }] },

@@ -1,5 +1,5 @@
 /** Registry entries for unit tests: one price for input and output, Groq unless told otherwise. */
-import type { Model, Tier } from "../../src/config/registry.ts";
+import type { Model, Tier } from "../../src/routing/registry.ts";
 
 export const testModel = (id: string, tier: Tier, price: number, extra: Partial<Model> = {}): Model => ({
   id,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type AuditRecord, hasValidHmac, recordFromRow, signRecord } from "../../src/audit/record.ts";
+import { hmacSigner } from "../../src/crypto/digest.ts";
 
 const record: AuditRecord = {
   seq: 42,
@@ -28,11 +29,11 @@ const record: AuditRecord = {
 
 describe("audit record signing", () => {
   it("verifies its own HMAC and fails on any change or another key", async () => {
-    const { hmac } = await signRecord(record, "k".repeat(32));
-    expect(await hasValidHmac(record, hmac, "k".repeat(32))).toBe(true);
-    expect(await hasValidHmac({ ...record, cost_usd: 0 }, hmac, "k".repeat(32))).toBe(false);
-    expect(await hasValidHmac({ ...record, seq: 43 }, hmac, "k".repeat(32))).toBe(false);
-    expect(await hasValidHmac(record, hmac, "j".repeat(32))).toBe(false);
+    const { hmac } = await signRecord(record, hmacSigner("k".repeat(32)));
+    expect(await hasValidHmac(record, hmac, hmacSigner("k".repeat(32)))).toBe(true);
+    expect(await hasValidHmac({ ...record, cost_usd: 0 }, hmac, hmacSigner("k".repeat(32)))).toBe(false);
+    expect(await hasValidHmac({ ...record, seq: 43 }, hmac, hmacSigner("k".repeat(32)))).toBe(false);
+    expect(await hasValidHmac(record, hmac, hmacSigner("j".repeat(32)))).toBe(false);
   });
 
   it("rebuilds the same record from a row as the Postgres drivers return it", async () => {

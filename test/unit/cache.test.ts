@@ -2,14 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cacheKey } from "../../src/cache/key.ts";
 import { assembleStream, replayAsStream } from "../../src/cache/stream-assembly.ts";
+import { CanonicalRequestSchema } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { canonicalJson } from "../../src/crypto/canonical-json.ts";
-import { ChatRequestSchema } from "../../src/openai/chat-request.ts";
 import { decide } from "../../src/routing/decide.ts";
 
 const config = parseConfig({});
 const keyOf = (body: Record<string, unknown>, tenant: string | null = null): Promise<string> => {
-  const request = ChatRequestSchema.parse(body);
+  const request = CanonicalRequestSchema.parse(body);
   return cacheKey(request, decide(request, config), { tenant, user: request.user ?? null });
 };
 const user = (content: string, extra: Record<string, unknown> = {}) => ({ model: "auto", messages: [{ role: "user", content }], ...extra });

@@ -4,7 +4,7 @@ import type { CostQuality } from "../../scripts/eval/metrics.ts";
 import { bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, priceTiers } from "../../scripts/eval/multi-model.ts";
 import { seeded } from "../../scripts/seeded-random.ts";
 import { calibrate } from "../../scripts/train/calibrate.ts";
-import type { Thresholds } from "../../src/config/policy.ts";
+import type { Thresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 
 /**

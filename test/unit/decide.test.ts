@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
-import { ApiError } from "../../src/openai/errors.ts";
+import { ApiError } from "../../src/http/errors.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { type Demand, pickModel } from "../../src/routing/pick.ts";
 import { testModel } from "../support/models.ts";
@@ -54,8 +54,8 @@ describe("pickModel", () => {
 describe("decide", () => {
   const config = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x" });
   const uncapped = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x", MAX_OUTPUT_TOKENS: "10000000" });
-  const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
-    ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;
+  const ask = (content: string, extra: Partial<CanonicalRequest> = {}): CanonicalRequest =>
+    ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as CanonicalRequest;
 
   it("routes a greeting low and a hard proof high", () => {
     expect(decide(ask("hi there!"), config).tier).toBeLessThanOrEqual(2);
@@ -114,7 +114,7 @@ describe("decide", () => {
 
   it("refuses n and max_tokens above the configured caps, naming the field", () => {
     const capped = parseConfig({ MAX_CHOICES: "4", MAX_OUTPUT_TOKENS: "1000" });
-    const refusal = (request: ChatRequest): ApiError => {
+    const refusal = (request: CanonicalRequest): ApiError => {
       try {
         decide(request, capped);
       } catch (error) {

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENV_VARIABLES, parseConfig } from "../../src/config/env.ts";
-import { DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "../../src/config/registry.ts";
-import { costUsd } from "../../src/providers/usage.ts";
+import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "../../src/routing/registry.ts";
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { parseThresholds } from "../../src/config/policy.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { hashPhrase, hashWord, LEXICON_SIZE, SIGNALS, STARTS_PHRASE, signalFlags } from "../../src/routing/lexicon.ts";
 import { DEFAULT_THRESHOLDS } from "../../src/routing/model.ts";
 import { emptyCounts, scanText } from "../../src/routing/scan.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
+import { parseThresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 
-const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
-  ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as ChatRequest;
-const score = (content: string, extra: Partial<ChatRequest> = {}): number => scoreComplexity(ask(content, extra)).score;
+const ask = (content: string, extra: Partial<CanonicalRequest> = {}): CanonicalRequest =>
+  ({ model: "auto", messages: [{ role: "user", content }], ...extra }) as CanonicalRequest;
+const score = (content: string, extra: Partial<CanonicalRequest> = {}): number => scoreComplexity(ask(content, extra)).score;
 
 const PROOF =
   "Prove that there are infinitely many primes congruent to 3 mod 4. Give a rigorous proof, then show that the argument fails for primes congruent to 1 mod 4.";
@@ -53,7 +53,7 @@ describe("scoreComplexity", () => {
 
   it("counts the system prompt, earlier turns, tools, response_format and max_tokens", () => {
     const plain = ask("Reply with the weather.");
-    const richer: ChatRequest = {
+    const richer: CanonicalRequest = {
       ...plain,
       messages: [
         { role: "system", content: "You are a careful analyst. Explain your reasoning and compare alternatives." },
@@ -62,15 +62,15 @@ describe("scoreComplexity", () => {
         { role: "user", content: "Reply with the weather." },
       ],
     };
-    const withTools: ChatRequest = {
+    const withTools: CanonicalRequest = {
       ...plain,
       tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
     };
-    const withSchema: ChatRequest = {
+    const withSchema: CanonicalRequest = {
       ...plain,
       response_format: { type: "json_schema", json_schema: { name: "weather" } },
     };
-    const withLongOutput: ChatRequest = { ...plain, max_tokens: 16_000 };
+    const withLongOutput: CanonicalRequest = { ...plain, max_tokens: 16_000 };
     const base = scoreComplexity(plain).score;
     for (const variant of [richer, withTools, withSchema, withLongOutput]) {
       expect(scoreComplexity(variant).score).toBeGreaterThan(base);
@@ -89,7 +89,7 @@ describe("scoreComplexity", () => {
           ],
         },
       ],
-    } as ChatRequest);
+    } as CanonicalRequest);
     const names = parts.features.map((feature) => feature.name);
     expect(names).toContain("proof");
     expect(names).toContain("images");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import { DEFAULT_MODEL, decodeModel } from "../../src/routing/model.ts";
 import { featureVector, scoreComplexity, scoreOfVector } from "../../src/routing/score.ts";
@@ -9,7 +9,7 @@ const example = (question: string, answer: string) => `${question}\nA) yes\nB) n
 const QUESTION = "Is the Sun a star?\nA) yes\nB) no\nAnswer:";
 const FEW_SHOT = [example("Is ice cold?", "A"), example("Is fire cold?", "B"), QUESTION].join("\n\n");
 
-const ask = (content: string): ChatRequest => ({ model: "auto", messages: [{ role: "user", content }] }) as ChatRequest;
+const ask = (content: string): CanonicalRequest => ({ model: "auto", messages: [{ role: "user", content }] }) as CanonicalRequest;
 const value = (values: Float64Array, name: string): number => values[FEATURES.findIndex((f) => f.name === name)]!;
 
 describe("questionShape", () => {

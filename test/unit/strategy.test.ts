@@ -1,7 +1,7 @@
 /** Picking around open circuits and by each tier's strategy: pure functions, health and randomness passed in. */
 import { describe, expect, it } from "vitest";
-import type { Model, Tier } from "../../src/config/registry.ts";
 import { type Demand, NO_HEALTH, pickModel, type RoutingHealth } from "../../src/routing/pick.ts";
+import type { Model, Tier } from "../../src/routing/registry.ts";
 import { orderByStrategy } from "../../src/routing/strategy.ts";
 import { testModel } from "../support/models.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/env.ts";
-import { biasThresholds, parseThresholds } from "../../src/config/policy.ts";
+import { biasThresholds, parseThresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
 
 describe("selectTier", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TRAINING, train, vectorize } from "../../scripts/train/logistic.ts";
-import type { ChatRequest } from "../../src/openai/chat-request.ts";
+import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
@@ -25,7 +25,7 @@ describe("train (npm run train:router)", () => {
     const model = train(set, "synthetic");
     for (const feature of FEATURES) expect(model.features[feature.name]! * feature.sign).toBeGreaterThanOrEqual(0);
     const score = (text: string): number =>
-      scoreComplexity({ model: "auto", messages: [{ role: "user", content: text }] } as ChatRequest, decodeModel(model)).score;
+      scoreComplexity({ model: "auto", messages: [{ role: "user", content: text }] } as CanonicalRequest, decodeModel(model)).score;
     expect(score("Prove that there are infinitely many primes.")).toBeGreaterThan(score("hello!") + 0.3);
   });
 

@@ -1,4 +1,9 @@
-/** The OpenAI chat-completions request, as a zod schema: what the router accepts. */
+/**
+ * The canonical chat request: what every API surface parses its requests into, and all
+ * that routing, the cache key, limits, budgets and the audit see. It is OpenAI's chat
+ * completions body, the format every provider here speaks; the Chat Completions surface
+ * takes it as sent, and other surfaces map theirs into it.
+ */
 import * as z from "zod";
 
 const TextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
@@ -56,7 +61,7 @@ const ResponseFormat = z.discriminatedUnion("type", [
 const Penalty = z.number().min(-2).max(2);
 
 /** Unknown top-level fields pass through to the provider (OpenRouter's `provider`, say). */
-export const ChatRequestSchema = z.looseObject({
+export const CanonicalRequestSchema = z.looseObject({
   model: z.string().min(1).default("auto"),
   messages: z.array(MessageSchema).min(1, "messages must hold at least one message"),
   temperature: z.number().min(0).max(2).nullish(),
@@ -79,9 +84,9 @@ export const ChatRequestSchema = z.looseObject({
   response_format: ResponseFormat.nullish(),
   user: z.string().max(256).nullish(),
 });
-export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+export type CanonicalRequest = z.infer<typeof CanonicalRequestSchema>;
 
 /** The largest number of tokens the request lets the model write, if it says. */
-export function requestedOutputTokens(request: ChatRequest): number | undefined {
+export function requestedOutputTokens(request: CanonicalRequest): number | undefined {
   return request.max_completion_tokens ?? request.max_tokens ?? undefined;
 }

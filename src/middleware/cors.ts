@@ -5,10 +5,10 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { cors as honoCors } from "hono/cors";
-import { perConfig } from "../config/per-config.ts";
-import type { AppEnv } from "./app-env.ts";
+import type { Config } from "../config/env.ts";
+import type { With } from "./edge.ts";
 
-const handlerFor = perConfig((config) =>
+const handlerFor = (config: Config): MiddlewareHandler =>
   honoCors({
     origin: (origin) => (config.corsOrigins.includes(origin) ? origin : null),
     allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
@@ -30,13 +30,19 @@ const handlerFor = perConfig((config) =>
       "retry-after",
     ],
     maxAge: 600,
-  }),
-);
+  });
 
-export function corsPolicy(): MiddlewareHandler<AppEnv> {
+export function corsPolicy(): MiddlewareHandler<With> {
+  /** Hono's handler for each config's origins, made on its first request. */
+  const handlers = new WeakMap<Config, MiddlewareHandler>();
   return async function corsPolicyMiddleware(c, next) {
     const config = c.get("config");
     if (config.corsOrigins.length === 0) return next();
-    return handlerFor(config)(c, next);
+    let handler = handlers.get(config);
+    if (handler === undefined) {
+      handler = handlerFor(config);
+      handlers.set(config, handler);
+    }
+    return handler(c, next);
   };
 }

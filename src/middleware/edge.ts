@@ -1,10 +1,19 @@
-/** The first thing every request crosses: request id, response headers every answer carries, config. */
+/** The first thing every request crosses: request id, response headers every answer carries, config and services. */
 import type { MiddlewareHandler } from "hono";
 import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/constitution.ts";
-import { configFor } from "../config/env.ts";
-import { ApiError } from "../openai/errors.ts";
-import { seemsDown } from "../storage/availability.ts";
-import type { AppEnv } from "./app-env.ts";
+import type { Bindings, Config } from "../config/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { type ServicesVariables, servicesFor } from "../services/index.ts";
+
+/** What the edge sets for everything after it. */
+export type EdgeVariables = ServicesVariables & { requestId: string; config: Config };
+
+/**
+ * A Hono environment: the worker's bindings, and the variables of the middlewares a
+ * handler runs behind (the edge's always). Each middleware exports its own variables.
+ * @example Context<With<KeyVariables>>
+ */
+export type With<V extends object = object> = { Bindings: Bindings; Variables: EdgeVariables & V };
 
 /** On every answer: HTTPS only, no sniffing, no referrer, never framed; the API serves no HTML, so nothing may load. */
 const SECURITY_HEADERS: readonly [string, string][] = [
@@ -15,7 +24,7 @@ const SECURITY_HEADERS: readonly [string, string][] = [
   ["content-security-policy", "default-src 'none'; frame-ancestors 'none'"],
 ];
 
-export function edge(): MiddlewareHandler<AppEnv> {
+export function edge(): MiddlewareHandler<With> {
   return async function edgeMiddleware(c, next) {
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
@@ -23,13 +32,15 @@ export function edge(): MiddlewareHandler<AppEnv> {
     c.header("x-request-id", requestId);
     for (const [name, value] of SECURITY_HEADERS) c.header(name, value);
     try {
-      c.set("config", configFor(c.env));
+      const services = servicesFor(c.env);
+      c.set("services", services);
+      c.set("config", services.config);
     } catch (error) {
       throw new ApiError(500, `The router is misconfigured: ${describe(error)}`, { code: "misconfigured", cause: error });
     }
     await next();
-    const config = c.get("config");
-    const degraded = (["redis", "postgres"] as const).filter((store) => config[store] === undefined || seemsDown(store));
+    const { config, stores } = c.get("services");
+    const degraded = (["redis", "postgres"] as const).filter((store) => config[store] === undefined || stores.seemsDown(store));
     if (degraded.length > 0) c.header("x-tiergate-degraded", degraded.join(","));
   };
 }

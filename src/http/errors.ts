@@ -1,4 +1,4 @@
-/** The one error type of the router and the OpenAI error body it renders to. */
+/** The one error type of the router: thrown anywhere, rendered in the surface's own format by `renderError`. */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 
@@ -6,10 +6,6 @@ import type { z } from "zod";
 export type ErrorStatus = ContentfulStatusCode | 499;
 
 export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "insufficient_quota" | "server_error" | "upstream_error";
-
-export type ErrorBody = {
-  error: { message: string; type: ErrorType; param: string | null; code: string | null };
-};
 
 type ApiErrorOptions = {
   type?: ErrorType;
@@ -42,10 +38,6 @@ export class ApiError extends Error {
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
     this.auditCode = options.auditCode ?? this.code;
-  }
-
-  toBody(): ErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
 

@@ -115,3 +115,8 @@ export function cheapestOf(models: readonly Model[]): Model | undefined {
   const price = (model: Model): number => model.input_usd_per_mtok + model.output_usd_per_mtok;
   return models.reduce<Model | undefined>((best, model) => (best === undefined || price(model) < price(best) ? model : best), undefined);
 }
+
+/** USD for these tokens at the model's registry prices. */
+export function costUsd(model: Model, promptTokens: number, completionTokens: number): number {
+  return (promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) / 1e6;
+}

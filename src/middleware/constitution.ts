@@ -1,12 +1,12 @@
 /** The constitutional-hash rule: a request that names another policy version is refused. */
 import type { MiddlewareHandler } from "hono";
 import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/constitution.ts";
-import { ApiError } from "../openai/errors.ts";
+import { ApiError } from "../http/errors.ts";
 import { redactSecrets } from "../security/redact.ts";
-import type { AppEnv } from "./app-env.ts";
+import type { With } from "./edge.ts";
 
 /** Refuses (409) a request whose `x-constitutional-hash` names any hash but the pinned one. */
-export function constitutionCheck(): MiddlewareHandler<AppEnv> {
+export function constitutionCheck(): MiddlewareHandler<With> {
   return async function constitutionCheckMiddleware(c, next) {
     const named = c.req.header(CONSTITUTIONAL_HASH_HEADER);
     // A header sent twice arrives joined by ", ": repeating the pinned hash is not naming another.

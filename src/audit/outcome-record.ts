@@ -1,0 +1,74 @@
+/** A request's audit record, made from its outcome: what was asked, where it went, what it cost, how it ended. */
+import type { CacheStatus } from "../cache/policy.ts";
+import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
+import { canonicalJson } from "../crypto/canonical-json.ts";
+import type { Ending, Outcome } from "../engine/outcome.ts";
+import { costUsd } from "../routing/registry.ts";
+import { vectorForAudit } from "../routing/score.ts";
+import { toMicros } from "../security/budgets.ts";
+import type { Caller } from "../security/caller.ts";
+import { type LimitOutcome, limitNote } from "../security/limits.ts";
+import type { AuditRecord, AuditSigner } from "./record.ts";
+
+/** What the edge of a request knows of it besides its outcome. */
+export type RequestFacts = {
+  requestId: string;
+  startedAt: number;
+  /** Strict mode's number, reserved before any work. */
+  seq: number | undefined;
+  caller: Caller | undefined;
+  requestLimit: LimitOutcome | undefined;
+  /** The status the client got (499 when it hung up before a JSON answer). */
+  status: number;
+  /** The error code the client got, or the audit's fuller one. */
+  errorCode: string | null;
+  endedAt: number;
+};
+
+export async function recordOf(
+  facts: RequestFacts,
+  outcome: Outcome | undefined,
+  ending: Ending | undefined,
+  signer: AuditSigner | undefined,
+): Promise<AuditRecord> {
+  const latency = facts.endedAt - facts.startedAt;
+  const usage = ending?.usage;
+  const cache: CacheStatus = outcome?.cache ?? "BYPASS";
+  const route = outcome?.route;
+  const record: AuditRecord = {
+    seq: facts.seq ?? null,
+    request_id: facts.requestId,
+    ts: new Date(facts.startedAt).toISOString(),
+    constitutional_hash: CONSTITUTIONAL_HASH,
+    key_id: facts.caller?.keyId ?? null,
+    tier: route?.tier ?? null,
+    score: route?.score ?? null,
+    model: route?.model ?? null,
+    provider: route?.provider ?? null,
+    fallbacks_tried: [...new Set(outcome?.attempts.map((attempt) => attempt.model) ?? [])],
+    cache_status: cache,
+    http_status: facts.status,
+    error_code: facts.errorCode ?? ending?.streamError ?? null,
+    prompt_tokens: usage?.promptTokens ?? null,
+    completion_tokens: usage?.completionTokens ?? null,
+    // To the micro-dollar: the unit spend and budgets are kept in, so a key's spend equals the sum of its rows.
+    cost_usd: cache === "HIT" ? 0 : outcome?.pricedAs && usage ? toMicros(costUsd(outcome.pricedAs, usage.promptTokens, usage.completionTokens)) / 1e6 : null,
+    latency_ms: latency,
+    upstream_ms: ending?.upstreamMs ?? null,
+    overhead_ms: Math.max(0, latency - (ending?.upstreamMs ?? 0)),
+    streamed: outcome?.request.stream === true,
+    truncated: ending?.truncated ?? false,
+    request_sha256: null,
+  };
+  if (outcome !== undefined && signer !== undefined) record.request_hmac = await signer.request(canonicalJson(outcome.request));
+  if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
+  if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
+  const unchecked = facts.requestLimit?.checked === false ? "requests" : outcome?.settlement?.tokenLimit?.checked === false ? "tokens" : undefined;
+  if (unchecked !== undefined) record.limit_note = limitNote(unchecked);
+  if (outcome !== undefined && outcome.attempts.length > 0) record.attempts = [...outcome.attempts];
+  if (outcome?.decision !== undefined) {
+    record.features = vectorForAudit(outcome.decision.vector);
+    record.router_model = outcome.decision.modelVersion;
+  }
+  return record;
+}

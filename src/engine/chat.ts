@@ -1,0 +1,152 @@
+/**
+ * The engine every surface runs a canonical chat request through: decide, look in the
+ * cache, reserve, call the providers. Each step returns its value; the request ends in
+ * one `Outcome`, a failure included (with what the steps before it decided), so the
+ * audit trail can record it and put right what was reserved.
+ */
+import { cacheKey } from "../cache/key.ts";
+import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
+import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
+import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
+import type { CanonicalRequest } from "../canonical/request.ts";
+import type { Config } from "../config/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { adapterFor } from "../providers/adapters.ts";
+import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
+import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
+import type { Decision } from "../routing/decide.ts";
+import { type Model, TIER_NAMES } from "../routing/registry.ts";
+import { toMicros } from "../security/budgets.ts";
+import type { Caller } from "../security/caller.ts";
+import { type Reserves, reserveFor } from "../security/settlement.ts";
+import { type DecisionServices, decideFor } from "./decision.ts";
+import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
+
+/** What the engine uses of the isolate's services. */
+export type ChatServices = Omit<DecisionServices, "config"> & Reserves & { config: Config; responseCache: ResponseCache };
+
+export type ChatInput = {
+  request: CanonicalRequest;
+  caller: Caller | undefined;
+  /** The request's headers: its cache directives. */
+  headers: Headers;
+  /** The client's request signal: when the client goes, the provider call stops. */
+  signal: AbortSignal | undefined;
+};
+
+export async function runChat(services: ChatServices, input: ChatInput): Promise<Outcome> {
+  const { request, caller } = input;
+  let decision: Decision | undefined;
+  try {
+    decision = await decideFor(services, request, caller);
+    const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
+    const key = policy.read || policy.write ? await cacheKey(request, decision, { tenant: caller?.tenantId ?? null, user: request.user ?? null }) : "";
+    const hit = policy.read ? await services.responseCache.read(key) : undefined;
+    if (hit !== undefined) return fromCache(request, decision, hit);
+    return await fromProvider(services, input, decision, { ...policy, key });
+  } catch (error) {
+    return stoppedAt(request, decision, asApiError(error));
+  }
+}
+
+function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCompletion): Outcome {
+  return {
+    ...stoppedAt(request, decision),
+    route: { tier: hit.tier, score: hit.score, model: hit.model, provider: hit.provider },
+    cache: "HIT",
+    // A streamed request is answered as the stream the provider would have sent.
+    answer:
+      request.stream === true
+        ? { kind: "stream", body: replayAsStream(hit.body, request.stream_options?.include_usage === true) }
+        : { kind: "json", text: hit.body },
+    ending: Promise.resolve({ ...NO_ENDING, usage: hit.usage }),
+  };
+}
+
+async function fromProvider(services: ChatServices, input: ChatInput, decision: Decision, policy: CachePolicy & { key: string }): Promise<Outcome> {
+  const { config } = services;
+  const { request, caller } = input;
+  const cache: CacheStatus = policy.read ? "MISS" : "BYPASS";
+  const provider = config.providers.get(decision.model.provider);
+  if (provider === undefined || !provider.configured) return { ...stoppedAt(request, decision, notConfigured(decision, config)), cache };
+  const settlement =
+    caller !== undefined && !caller.admin
+      ? await reserveFor(services, caller, { micros: toMicros(decision.estimatedCostUsd), tokens: decision.estimatedTokens })
+      : undefined;
+  const stream = request.stream === true;
+  const plan = [decision.model, ...decision.fallbacks]
+    .filter((model) => config.providers.get(model.provider)?.configured === true)
+    .slice(0, config.retry.maxModels);
+  const attempts: Attempt[] = [];
+  const startedAt = Date.now();
+  let assembler: StreamAssembler | undefined;
+  const call = (model: Model): Promise<UpstreamAnswer> => {
+    const target = config.providers.get(model.provider)!;
+    assembler = stream && policy.write ? assembleStream() : undefined;
+    return callUpstream({
+      provider: target,
+      // Under a budget, an answer may not write more than was reserved for it.
+      body: adapterFor(target).body(request, model.upstream_model, { stream, maxTokens: settlement?.budgeted ? config.estimatedOutputTokens : undefined }),
+      stream,
+      clientWantsUsage: request.stream_options?.include_usage === true,
+      timeoutMs: config.upstreamTimeoutMs,
+      secrets: config.secrets,
+      clientSignal: input.signal,
+      ...(assembler ? { onData: assembler.add } : {}),
+    });
+  };
+  const failed = (error: unknown): Outcome => ({ ...stoppedAt(request, decision, asApiError(error)), cache, settlement, attempts });
+  let served: { model: Model; answer: UpstreamAnswer };
+  try {
+    served = await answerWithFallbacks(plan, config.retry, call, attempts);
+  } catch (error) {
+    return failed(error);
+  }
+  const { model, answer } = served;
+  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
+  const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
+    body === undefined || !policy.write
+      ? undefined
+      : services.responseCache.prepareWrite(
+          policy.key,
+          { body, usage, model: model.id, provider: model.provider, tier: model.tier, score: decision.score },
+          policy.ttlSeconds,
+        );
+  // The model that answered is the one the client is told of, the record keeps, and the tokens are priced at.
+  const outcome = { ...stoppedAt(request, decision), route: routeOf({ ...decision, model, tier: model.tier }), cache, settlement, attempts, pricedAs: model };
+  if (answer.stream) {
+    const firstTokenAt = Date.now(); // the relay has read the stream's first event
+    const ending = answer.outcome.then(
+      (end): Ending => ({
+        usage: end.usage,
+        truncated: end.truncated,
+        streamError: end.error,
+        upstreamMs: Date.now() - startedAt,
+        cacheWrite: assembler && !end.truncated ? cacheWrite(assembler.result(), end.usage) : undefined,
+      }),
+    );
+    return { ...outcome, answer: { kind: "stream", body: answer.body }, firstTokenAt, ending };
+  }
+  const ending: Ending = {
+    ...NO_ENDING,
+    usage: answer.usage,
+    upstreamMs: Date.now() - startedAt,
+    cacheWrite: answer.complete ? cacheWrite(answer.text, answer.usage) : undefined,
+  };
+  return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
+}
+
+function asApiError(error: unknown): ApiError {
+  return error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
+}
+
+/** 503 naming every variable that would let some model of the chosen tier serve. */
+function notConfigured(decision: Decision, config: Config): ApiError {
+  const tierProviders = new Set(config.registry.filter((m) => m.tier === decision.tier).map((m) => m.provider));
+  const variables = [...tierProviders].map((id) => config.providers.get(id)?.configureWith ?? id);
+  return new ApiError(
+    503,
+    `No provider is configured for tier ${decision.tier} (${TIER_NAMES[decision.tier]}). Set ${[...new Set(variables)].join(" or ")} (wrangler secret put in production, .dev.vars locally).`,
+    { code: "provider_not_configured" },
+  );
+}

@@ -1,0 +1,75 @@
+/**
+ * What one request came to. Each step of a request returns its value; the handler
+ * ends in one `Outcome`, which the audit trail signs as the record and the
+ * after-response batch hands to breakers and metrics. Nothing writes into it after.
+ */
+import type { CacheStatus } from "../cache/policy.ts";
+import type { CacheWrite } from "../cache/response-cache.ts";
+import type { CanonicalRequest } from "../canonical/request.ts";
+import type { ApiError } from "../http/errors.ts";
+import type { Attempt } from "../providers/attempts.ts";
+import type { Usage } from "../providers/usage.ts";
+import type { Decision } from "../routing/decide.ts";
+import type { Model } from "../routing/registry.ts";
+import type { Settlement } from "../security/settlement.ts";
+
+/** Where the answer came from: the model that answered, the cached entry's, or (before either) the decision's pick. */
+export type Route = { tier: number; score: number; model: string; provider: string };
+
+/** The answer in the canonical format (OpenAI's chat.completion, or its SSE stream), for the surface to render. */
+export type Answer = { kind: "json"; text: string } | { kind: "stream"; body: ReadableStream<Uint8Array> | string };
+
+/** How the answer ended: known at once for JSON, when the stream closes for a stream. */
+export type Ending = {
+  usage: Usage | undefined;
+  /** The stream stopped before its end: the client got a partial answer. */
+  truncated: boolean;
+  /** Why a stream stopped early, when it did. */
+  streamError: string | undefined;
+  /** From the first provider call to the end of the answer. */
+  upstreamMs: number | undefined;
+  /** The Redis half of a complete answer's cache write. */
+  cacheWrite: CacheWrite | undefined;
+};
+
+export type Outcome = {
+  request: CanonicalRequest;
+  decision: Decision | undefined;
+  route: Route | undefined;
+  cache: CacheStatus;
+  /** What was reserved before the provider call, put right by the trail once the real cost is known. */
+  settlement: Settlement | undefined;
+  /** Every provider call, in order. */
+  attempts: readonly Attempt[];
+  /** The model whose prices the answer's tokens cost; unset for cache hits, which cost nothing. */
+  pricedAs: Model | undefined;
+  answer: Answer | undefined;
+  /** When a stream's first event arrived (ms since the epoch). */
+  firstTokenAt: number | undefined;
+  ending: Promise<Ending>;
+  /** Why the request failed, when it did after it was read. */
+  error: ApiError | undefined;
+};
+
+export const NO_ENDING: Ending = { usage: undefined, truncated: false, streamError: undefined, upstreamMs: undefined, cacheWrite: undefined };
+
+/** The outcome of a request that was read (and perhaps decided) and went no further. */
+export function stoppedAt(request: CanonicalRequest, decision: Decision | undefined, error?: ApiError): Outcome {
+  return {
+    request,
+    decision,
+    route: decision === undefined ? undefined : routeOf(decision),
+    cache: "BYPASS",
+    settlement: undefined,
+    attempts: [],
+    pricedAs: undefined,
+    answer: undefined,
+    firstTokenAt: undefined,
+    ending: Promise.resolve(NO_ENDING),
+    error,
+  };
+}
+
+export function routeOf(decision: Decision): Route {
+  return { tier: decision.tier, score: decision.score, model: decision.model.id, provider: decision.model.provider };
+}

@@ -1,0 +1,62 @@
+/**
+ * Who is calling: the client's API key (`Authorization: Bearer tg_live_…`), found in
+ * the key directory by its SHA-256, then counted against the key's requests per
+ * minute. Sets `caller`, and the request limit's headers on the answer.
+ */
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../http/errors.ts";
+import { ADMIN_CALLER, type Caller } from "../security/caller.ts";
+import { hashKey, KEY_PATTERN } from "../security/key-store.ts";
+import { type LimitOutcome, limitHeaders } from "../security/limits.ts";
+import type { Services } from "../services/index.ts";
+import type { With } from "./edge.ts";
+
+export type KeyVariables = {
+  /** The client key behind the request, when it sent one. */
+  caller?: Caller;
+  /** The requests-per-minute check, for the audit's note when it went unchecked. */
+  requestLimit?: LimitOutcome;
+};
+
+/** Checks the key on the routes that spend money, then counts the request against the key's requests per minute. */
+export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables>> {
+  return async function apiKeyAuthMiddleware(c, next) {
+    const services = c.get("services");
+    const caller = await identify(services, c.req.header("authorization"));
+    if (caller === undefined) return next();
+    c.set("caller", caller);
+    const limit = await services.limiter.requests(caller);
+    if (limit !== undefined) c.set("requestLimit", limit);
+    for (const [name, value] of Object.entries(limitHeaders("requests", limit))) c.header(name, value);
+    await next();
+  };
+}
+
+async function identify(services: Pick<Services, "keys" | "adminKey">, header: string | undefined): Promise<Caller | undefined> {
+  const token = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  const required = await services.keys.keysRequired();
+  if (token === undefined) {
+    if (!required) return undefined;
+    throw refused(header === undefined ? "missing" : "malformed", "Send your key as Authorization: Bearer <key>");
+  }
+  const hash = await hashKey(token);
+  if (await services.adminKey.isAdminHash(hash)) return ADMIN_CALLER;
+  if (!KEY_PATTERN.test(token)) {
+    // Not one of ours: a client's placeholder key passes while keys are optional.
+    if (!required) return undefined;
+    throw refused("malformed", "The API key is not a tiergate key (tg_live_…)");
+  }
+  const found = await services.keys.lookup(hash);
+  if ("unknown" in found) throw refused("unknown", "Incorrect API key provided");
+  if (found.revoked) throw refused("revoked", "This API key has been revoked");
+  if (found.expiresAt !== null && Date.parse(found.expiresAt) <= Date.now()) throw refused("expired", "This API key has expired");
+  const { expiresAt: _expires, revoked: _revoked, ...caller } = found;
+  return { ...caller, admin: false };
+}
+
+function refused(reason: "missing" | "malformed" | "unknown" | "revoked" | "expired", message: string): ApiError {
+  return new ApiError(401, `${message}. You can make a key with npm run keys -- create, or POST /v1/admin/keys.`, {
+    code: "invalid_api_key",
+    auditCode: `invalid_api_key:${reason}`,
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The audit trail middleware: every request that reaches the router, refused or
+ * served, leaves exactly one record, made from its outcome and written after the
+ * response (in strict mode, before it for JSON answers). It also puts right what the
+ * request reserved, and sets `x-tiergate-cache`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { type RequestFacts, recordOf } from "../audit/outcome-record.ts";
+import type { AuditRecord } from "../audit/record.ts";
+import type { Ending, Outcome } from "../engine/outcome.ts";
+import { ApiError } from "../http/errors.ts";
+import type { AfterWork } from "../pipeline/after-response.ts";
+import { toMicros } from "../security/budgets.ts";
+import { settle } from "../security/settlement.ts";
+import type { Services } from "../services/index.ts";
+import type { KeyVariables } from "./api-keys.ts";
+import type { With } from "./edge.ts";
+import { renderError } from "./render-error.ts";
+
+export type TrailVariables = {
+  /** What the request came to, set once by the handler that ran it. */
+  outcome?: Outcome;
+};
+
+/** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499;
+
+export type AuditTrailOptions = {
+  /** Paths (and everything under them) that leave no record. */
+  unaudited: readonly string[];
+};
+
+type TrailContext = Context<With<KeyVariables & TrailVariables>>;
+
+export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<With<KeyVariables & TrailVariables>> {
+  const skips = (path: string): boolean => unaudited.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  return async function auditTrailMiddleware(c, next) {
+    if (skips(c.req.path)) {
+      await next();
+      c.header("x-tiergate-cache", "BYPASS");
+      return;
+    }
+    const services = c.get("services");
+    const startedAt = Date.now();
+    // Strict mode numbers the record up front, as its proof that Redis can take it; otherwise the batch numbers it.
+    const strict = services.config.audit.mode === "strict";
+    const seq = strict ? await services.auditSink.reserveSequence() : undefined;
+    if (strict && !(await hasDurableHome(services, seq))) {
+      // Refused before any work; the refusal's own record waits in the isolate until a store answers.
+      const refusal = refuse(c, "Neither Redis nor Postgres can take the audit record; AUDIT_MODE=strict refuses to answer");
+      c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, refusal));
+      return;
+    }
+    await next();
+    const outcome = c.get("outcome");
+    c.header("x-tiergate-cache", outcome?.cache ?? "BYPASS");
+    if (strict && outcome?.answer?.kind !== "stream") {
+      const work = await workOf(c, services, { startedAt, seq }, undefined);
+      if ((await services.batcher.afterResponseNow(work)) === "failed") {
+        // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
+        const refusal = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
+        c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, refusal));
+      } else c.executionCtx.waitUntil(settleFor(services, outcome, work.record));
+      return;
+    }
+    c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, undefined));
+  };
+}
+
+type Start = { startedAt: number; seq: number | undefined };
+
+/** Sends the record with the rest of the after-response work, and settles what the request reserved. */
+async function finish(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<void> {
+  const work = await workOf(c, services, start, refusal);
+  await Promise.all([services.batcher.afterResponse(work), settleFor(services, c.get("outcome"), work.record)]);
+}
+
+/** The request's after-response work: its record, what the metrics count, and (for an answer the client got) its cache write. */
+async function workOf(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<AfterWork> {
+  const outcome = refusal === undefined ? c.get("outcome") : undefined;
+  const ending: Ending | undefined = outcome === undefined ? undefined : await outcome.ending;
+  // A JSON answer the client hung up on was never delivered, whatever the handler made of it.
+  const clientLeft = c.req.raw.signal?.aborted === true && outcome?.answer?.kind !== "stream";
+  const error = refusal ?? c.error;
+  const facts: RequestFacts = {
+    requestId: c.get("requestId"),
+    startedAt: start.startedAt,
+    seq: start.seq,
+    caller: c.get("caller"),
+    requestLimit: c.get("requestLimit"),
+    status: clientLeft ? CLIENT_CLOSED : refusal !== undefined ? refusal.status : c.res.status,
+    // An error that is not the router's own was answered as a 500 internal_error (app.ts).
+    errorCode: clientLeft ? "client_disconnected" : error === undefined ? null : error instanceof ApiError ? error.auditCode : "internal_error",
+    endedAt: Date.now(),
+  };
+  const record = await recordOf(facts, outcome, ending, services.signer);
+  const answered = refusal === undefined && record.http_status < 400;
+  return {
+    record,
+    finished: {
+      tier: record.tier,
+      model: record.model,
+      provider: record.provider,
+      status: record.http_status,
+      cache: record.cache_status,
+      latencyMs: record.latency_ms,
+      overheadMs: record.overhead_ms,
+      upstreamMs: record.upstream_ms,
+      firstTokenMs: outcome?.firstTokenAt === undefined ? undefined : outcome.firstTokenAt - start.startedAt,
+      promptTokens: Number(record.prompt_tokens ?? 0),
+      completionTokens: Number(record.completion_tokens ?? 0),
+      costMicros: toMicros(record.cost_usd ?? 0),
+      attempts: outcome?.attempts ?? [],
+      compliant: record.constitutional_hash !== null,
+    },
+    brokeMidStream: record.truncated && record.error_code !== "client_disconnected",
+    cacheWrite: answered ? ending?.cacheWrite : undefined,
+  };
+}
+
+/** Puts the request's reservations right with what it really used: nothing, for an answer that failed. */
+function settleFor(services: Services, outcome: Outcome | undefined, record: AuditRecord): Promise<void> {
+  if (outcome?.settlement === undefined) return Promise.resolve();
+  const served = record.http_status < 400;
+  const tokens = served ? Number(record.prompt_tokens ?? 0) + Number(record.completion_tokens ?? 0) : 0;
+  return settle(services, outcome.settlement, served ? toMicros(record.cost_usd ?? 0) : 0, tokens);
+}
+
+function refuse(c: TrailContext, message: string): ApiError {
+  const error = new ApiError(503, message, { code: "audit_unavailable" });
+  c.res = renderError(error, c);
+  c.res.headers.set("x-tiergate-cache", c.get("outcome")?.cache ?? "BYPASS");
+  return error;
+}
+
+/** Strict mode: before any work, a durable home for the record must exist (a sequence number, or Postgres). */
+async function hasDurableHome(services: Services, seq: number | undefined): Promise<boolean> {
+  if (seq !== undefined) return true;
+  const { sql, stores } = services;
+  return stores
+    .tracked("postgres", () => sql!("SELECT 1"))
+    .then(
+      () => true,
+      () => false,
+    );
+}

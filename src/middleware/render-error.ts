@@ -1,0 +1,9 @@
+/** The one place an error becomes a response: in the body format of the request's surface, with the error's status and headers. */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ApiError } from "../http/errors.ts";
+import { surfaceFor } from "../surfaces/index.ts";
+
+export function renderError(error: ApiError, c: Context): Response {
+  return c.json(surfaceFor(c.req.path).errorBody(error), error.status as ContentfulStatusCode, error.headers);
+}

@@ -1,0 +1,36 @@
+/**
+ * The provider seam: what a provider's wire format needs to be called and read. One
+ * adapter per format (`providers/<id>/`), chosen by the provider's `api`; the call,
+ * the retries and the stream relay are the same for all of them.
+ */
+
+import type { CanonicalRequest } from "../canonical/request.ts";
+import type { Provider } from "../config/env.ts";
+import type { Usage } from "./usage.ts";
+
+/** What one stream event says, as the relay needs it. */
+export type StreamEvent = {
+  /** A choice finished in this event: the answer is whole even if the stream then ends without its end marker. */
+  finished: boolean;
+  /** The usage the event reports, if any. */
+  usage: Usage | undefined;
+  /** The event carries usage and nothing the client asked for (the usage chunk the router asked for itself). */
+  usageOnly: boolean;
+};
+
+export type ProviderAdapter = {
+  /** The completion call: where it goes, with which headers and body. */
+  completionRequest(provider: Provider, body: unknown, stream: boolean): { url: string; headers: Record<string, string>; body: string };
+  /** The canonical request as this provider's body, with its own model id; `maxTokens` when the router must bound the answer. */
+  body(request: CanonicalRequest, upstreamModel: string, options: { stream: boolean; maxTokens: number | undefined }): unknown;
+  /** A cheap health check: the provider's model list, or a one-token completion. */
+  probeRequest(provider: Provider, kind: "models" | "completion", model: string): { url: string; init: RequestInit };
+  /** A JSON answer's usage and completeness, or why it is not an answer. */
+  readCompletion(text: string): { usage: Usage | undefined; complete: boolean } | { failure: "not_json" | "error" | "no_choices" };
+  /** How a stream's first event begins it: a completion chunk, the provider's error event, or anything else. */
+  firstEvent(data: string): "chunk" | "error" | "unreadable";
+  /** One stream event's `data` (read for every event, so it parses only what carries usage). */
+  readEvent(data: string): StreamEvent;
+  /** The provider's own words in an error body, when it said any. */
+  errorMessage(body: string): string;
+};

@@ -1,0 +1,8 @@
+/** Each provider's adapter, by the wire format it speaks. */
+import type { Provider } from "../config/env.ts";
+import type { ProviderAdapter } from "./adapter.ts";
+import { openAiCompatible } from "./openai-compatible/index.ts";
+
+const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible };
+
+export const adapterFor = (provider: Pick<Provider, "api">): ProviderAdapter => ADAPTERS[provider.api];

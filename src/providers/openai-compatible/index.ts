@@ -1,0 +1,93 @@
+/** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
+import type { ProviderAdapter } from "../adapter.ts";
+import { readUsage } from "../usage.ts";
+
+/** A chunk whose choice has a finish reason (`"finish_reason":"stop"`; `null` does not match). */
+const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
+
+type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
+
+export const openAiCompatible: ProviderAdapter = {
+  completionRequest(provider, body, stream) {
+    const headers: Record<string, string> = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json" };
+    if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
+    return { url: `${base(provider.baseUrl)}/chat/completions`, headers, body: JSON.stringify(body) };
+  },
+
+  /**
+   * The client's body with the provider's model id, and usage asked for on streams so
+   * the router can price them. Spread, not Object.assign, so a client's own `__proto__`
+   * key stays a plain property.
+   */
+  body(request, upstreamModel, { stream, maxTokens }) {
+    const body: Record<string, unknown> = { ...request, model: upstreamModel };
+    if (maxTokens !== undefined && request.max_completion_tokens == null && request.max_tokens == null) body.max_tokens = maxTokens;
+    if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
+    return body;
+  },
+
+  probeRequest(provider, kind, model) {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
+    if (kind === "models") return { url: `${base(provider.baseUrl)}/models`, init: { headers } };
+    const body = { model, messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
+    return {
+      url: `${base(provider.baseUrl)}/chat/completions`,
+      init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) },
+    };
+  },
+
+  readCompletion(text) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { failure: "not_json" };
+    }
+    const completion = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Completion;
+    if (completion.error !== undefined && completion.error !== null) return { failure: "error" };
+    if (!Array.isArray(completion.choices) || completion.choices.length === 0) return { failure: "no_choices" };
+    const complete = completion.choices.every(
+      (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
+    );
+    return { usage: readUsage(completion.usage), complete };
+  },
+
+  firstEvent(data) {
+    try {
+      const parsed = JSON.parse(data) as { error?: unknown; choices?: unknown; usage?: unknown };
+      if (parsed.error !== undefined && parsed.error !== null) return "error";
+      return Array.isArray(parsed.choices) || parsed.usage !== undefined ? "chunk" : "unreadable";
+    } catch {
+      return /^\s*\{\s*"error"/.test(data) ? "error" : "unreadable";
+    }
+  },
+
+  readEvent(data) {
+    const finished = FINISH_PATTERN.test(data);
+    // Most chunks carry no usage: they are read by pattern, never parsed.
+    if (!data.includes('"usage"')) return { finished, usage: undefined, usageOnly: false };
+    let parsed: { choices?: unknown[]; usage?: unknown };
+    try {
+      parsed = JSON.parse(data) as typeof parsed;
+    } catch {
+      return { finished, usage: undefined, usageOnly: false };
+    }
+    const usage = readUsage(parsed.usage);
+    const hasChoices = Array.isArray(parsed.choices) && parsed.choices.length > 0;
+    return { finished, usage, usageOnly: usage !== undefined && !hasChoices };
+  },
+
+  errorMessage(body) {
+    try {
+      const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
+      const inner = typeof parsed.error === "string" ? parsed.error : (parsed.error?.message ?? parsed.message);
+      if (typeof inner === "string") return inner;
+    } catch {
+      // not JSON: the raw text
+    }
+    return body;
+  },
+};
+
+const base = (url: string): string => url.replace(/\/+$/, "");

@@ -1,0 +1,114 @@
+/**
+ * Where client keys are found by their SHA-256: the isolate (15 s), then Redis (30 s),
+ * then Postgres; never Postgres per request. A revoked key stops working everywhere
+ * within 45 s: revoking deletes its Redis entry, and an isolate keeps what it saw for
+ * at most 15 s.
+ * Failure policy: with Redis down the lookup goes to Postgres; with Postgres down too,
+ * a key this isolate has not seen cannot be checked and is refused (503), never waved through.
+ */
+import type { Redis } from "@upstash/redis/cloudflare";
+import { LRUCache } from "lru-cache";
+import { ApiError } from "../http/errors.ts";
+import type { Tracked } from "../storage/availability.ts";
+import type { Sql } from "../storage/postgres.ts";
+import { redisKey } from "../storage/redis.ts";
+import type { Caller } from "./caller.ts";
+import { anyLiveKey, keyForHash } from "./key-store.ts";
+
+export type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boolean };
+export type Lookup = KnownKey | { unknown: true };
+
+export type KeyDirectory = {
+  lookup(hash: string): Promise<Lookup>;
+  /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
+  forget(hash: string): Promise<void>;
+  /**
+   * REQUIRE_API_KEY when set; unset, keys are required once any live key exists (checked
+   * at most every 30 s). An isolate that cannot ask Postgres and never could requires
+   * keys: it fails closed rather than let keyless requests through an outage.
+   */
+  keysRequired(): Promise<boolean>;
+};
+
+const ISOLATE_TTL_MS = 15_000;
+const REDIS_TTL_SECONDS = 30;
+const REQUIREMENT_TTL_MS = 30_000;
+
+export function createKeyDirectory(deps: {
+  keyPrefix: string;
+  requireApiKey: boolean | undefined;
+  redis: Pick<Redis, "get" | "set" | "del"> | undefined;
+  sql: Sql | undefined;
+  tracked: Tracked;
+  clock: () => number;
+}): KeyDirectory {
+  const { redis, sql, tracked, clock } = deps;
+  const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS });
+  const requirement = { value: false, checkedAt: 0 };
+  const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
+  return {
+    async lookup(hash) {
+      const local = seen.get(hash);
+      if (local !== undefined) return local;
+      if (redis !== undefined) {
+        const cached = await tracked("redis", () => redis.get<string>(cacheKey(hash))).catch(() => null);
+        if (typeof cached === "string") {
+          const parsed = JSON.parse(cached) as Lookup;
+          seen.set(hash, parsed);
+          return parsed;
+        }
+      }
+      if (sql === undefined) return { unknown: true };
+      const row = await tracked("postgres", () => keyForHash(sql, hash)).catch((error: unknown) => {
+        throw new ApiError(503, "API keys cannot be checked right now", { code: "keys_unavailable", cause: error });
+      });
+      const found: Lookup = row === undefined ? { unknown: true } : fromRow(row);
+      seen.set(hash, found);
+      if (redis !== undefined) await tracked("redis", () => redis.set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
+      return found;
+    },
+    async forget(hash) {
+      seen.delete(hash);
+      if (redis !== undefined) await tracked("redis", () => redis.del(cacheKey(hash))).catch(() => {});
+    },
+    async keysRequired() {
+      if (deps.requireApiKey !== undefined) return deps.requireApiKey;
+      if (sql === undefined) return false;
+      if (clock() - requirement.checkedAt < REQUIREMENT_TTL_MS) return requirement.value;
+      try {
+        requirement.value = await tracked("postgres", () => anyLiveKey(sql));
+      } catch {
+        // Cannot tell: keep what was last known (required, if nothing was), and ask again on the next request.
+        return requirement.checkedAt === 0 ? true : requirement.value;
+      }
+      requirement.checkedAt = clock();
+      return requirement.value;
+    },
+  };
+}
+
+function fromRow(row: Record<string, unknown>): KnownKey {
+  const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+  const time = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(String(value)).toISOString());
+  const models = typeof row.models === "string" ? parseTextArray(row.models) : (row.models as string[] | null);
+  return {
+    keyId: String(row.id),
+    tenantId: row.tenant_id === null ? null : String(row.tenant_id),
+    maxTier: num(row.max_tier),
+    models: models ?? null,
+    rpm: num(row.rpm),
+    tpm: num(row.tpm),
+    dailyBudgetUsd: num(row.daily_budget_usd),
+    monthlyBudgetUsd: num(row.monthly_budget_usd),
+    tenantBudgets: { dailyUsd: num(row.tenant_daily_budget_usd), monthlyUsd: num(row.tenant_monthly_budget_usd) },
+    expiresAt: time(row.expires_at),
+    revoked: row.revoked_at !== null && row.revoked_at !== undefined,
+  };
+}
+
+/** Postgres's text form of a text[] (`{a,"b c"}`), as Neon's HTTP driver may hand it over. */
+function parseTextArray(text: string): string[] {
+  const inner = text.replace(/^\{|\}$/g, "");
+  if (inner === "") return [];
+  return [...inner.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!));
+}

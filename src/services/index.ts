@@ -1,0 +1,98 @@
+/**
+ * The isolate's services: every client and every piece of state that outlives a
+ * request, built once per parsed config (so once per isolate) and handed to handlers,
+ * middleware and crons on the context. Modules take the narrow part they use; none
+ * looks a service up for itself, and none keeps state at module level but this one.
+ */
+import type { Redis } from "@upstash/redis/cloudflare";
+import { type AuditSigner, createAuditSigner } from "../audit/record.ts";
+import { type AuditSink, createAuditSink } from "../audit/sink.ts";
+import { createResponseCache, type ResponseCache } from "../cache/response-cache.ts";
+import { type Bindings, type Config, parseConfig } from "../config/env.ts";
+import { createMetrics, type Metrics } from "../observability/metrics.ts";
+import { type Batcher, createBatcher } from "../pipeline/after-response.ts";
+import { type Breakers, createBreakers } from "../reliability/breakers.ts";
+import { type AdminKey, createAdminKey } from "../security/admin-key.ts";
+import { type Budgets, createBudgets } from "../security/budgets.ts";
+import { createKeyDirectory, type KeyDirectory } from "../security/key-directory.ts";
+import { createLimiter, type Limiter } from "../security/limits.ts";
+import { createStoreHealth, type StoreHealth } from "../storage/availability.ts";
+import { createSql, type Sql } from "../storage/postgres.ts";
+import { createRedis } from "../storage/redis.ts";
+
+export type Services = {
+  config: Config;
+  clock: () => number;
+  stores: StoreHealth;
+  /** Absent when UPSTASH_REDIS_REST_URL is not set. */
+  redis: Redis | undefined;
+  /** Absent when DATABASE_URL is not set. */
+  sql: Sql | undefined;
+  /** Absent when AUDIT_HMAC_KEY is not set. */
+  signer: AuditSigner | undefined;
+  responseCache: ResponseCache;
+  keys: KeyDirectory;
+  adminKey: AdminKey;
+  limiter: Limiter;
+  budgets: Budgets;
+  breakers: Breakers;
+  auditSink: AuditSink;
+  metrics: Metrics;
+  batcher: Batcher;
+};
+
+/** What a middleware or handler finds on the context: the services of its request's config. */
+export type ServicesVariables = { services: Services };
+
+/** Builds a fresh set for `config`: tests and scripts that want their own, and `servicesFor`. */
+export function buildServices(config: Config, clock: () => number = Date.now): Services {
+  const stores = createStoreHealth(clock);
+  const { tracked } = stores;
+  const { keyPrefix } = config;
+  const redis = config.redis === undefined ? undefined : createRedis(config.redis);
+  const sql = config.postgres === undefined ? undefined : createSql(config.postgres);
+  const signer = config.audit.hmacKey === undefined ? undefined : createAuditSigner(config.audit.hmacKey);
+  const breakers = createBreakers({ keyPrefix, settings: config.breaker, redis, tracked, clock });
+  const metrics = createMetrics({ keyPrefix, enabled: redis !== undefined && config.metricsEnabled, registry: config.registry });
+  const auditSink = createAuditSink({ keyPrefix, holdLimit: config.audit.holdLimit, signer, redis, sql, tracked });
+  return {
+    config,
+    clock,
+    stores,
+    redis,
+    sql,
+    signer,
+    responseCache: createResponseCache({ settings: config.cache, keyPrefix, redis, tracked }),
+    keys: createKeyDirectory({ keyPrefix, requireApiKey: config.requireApiKey, redis, sql, tracked, clock }),
+    adminKey: createAdminKey(config),
+    limiter: createLimiter({ keyPrefix, redis, tracked, timeoutMs: config.redis?.timeoutMs ?? 1_000 }),
+    budgets: createBudgets({ keyPrefix, redis, tracked }),
+    breakers,
+    auditSink,
+    metrics,
+    batcher: createBatcher({ registry: config.registry, redis, tracked, auditSink, metrics, breakers }),
+  };
+}
+
+/**
+ * The one module-level state of the worker: the services of each set of bindings,
+ * whose config is parsed on first use. Workers hand an isolate the same bindings
+ * object for its life, so this parses and builds once per isolate; two sets of
+ * bindings in one isolate (tests) never share a cache, a limiter or a batch.
+ * @throws the config's error when the bindings are misconfigured (parsed again next time).
+ */
+const built = new WeakMap<object, Services>();
+
+export function servicesFor(bindings: Bindings): Services {
+  let services = built.get(bindings);
+  if (services === undefined) {
+    services = buildServices(parseConfig(bindings));
+    built.set(bindings, services);
+  }
+  return services;
+}
+
+/** The probes' view of the services: their results reach the breakers through the after-response pipeline's script. */
+export function probeDeps(services: Services): Services & { report: Batcher["sendReports"] } {
+  return { ...services, report: services.batcher.sendReports };
+}

@@ -1,0 +1,19 @@
+/**
+ * OpenAI Chat Completions (`POST /v1/chat/completions`), the first surface: its body is
+ * the canonical request, so it is read as sent and its answers go back as the provider
+ * gave them, JSON or SSE.
+ */
+import { CanonicalRequestSchema } from "../../canonical/request.ts";
+import { readJsonBody } from "../../http/json-body.ts";
+import type { Surface } from "../surface.ts";
+import { openAiErrorBody } from "./errors.ts";
+
+export const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+export const JSON_TYPE = { "content-type": "application/json" };
+
+export const chatCompletionsSurface: Surface = {
+  name: "chat-completions",
+  parse: (request, maxBodyBytes) => readJsonBody(request, maxBodyBytes, CanonicalRequestSchema),
+  render: (answer) => (answer.kind === "stream" ? { body: answer.body, contentType: SSE } : { body: answer.text, contentType: JSON_TYPE }),
+  errorBody: openAiErrorBody,
+};

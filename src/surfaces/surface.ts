@@ -1,0 +1,22 @@
+/**
+ * The API-surface seam: a surface reads its own wire format into the canonical
+ * request and renders canonical answers and errors back in its format. Routing, the
+ * cache, limits, budgets and the audit see only the canonical side (src/engine).
+ */
+
+import type { CanonicalRequest } from "../canonical/request.ts";
+import type { Answer } from "../engine/outcome.ts";
+import type { ApiError } from "../http/errors.ts";
+
+export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType: Record<string, string> };
+
+export type Surface = {
+  /** The name the audit and the docs give it. */
+  name: string;
+  /** Reads and validates the wire body into the canonical request (4xx in the surface's own error format when it cannot). */
+  parse(request: Request, maxBodyBytes: number): Promise<CanonicalRequest>;
+  /** The answer in the surface's format. */
+  render(answer: Answer, request: CanonicalRequest): Rendered;
+  /** The surface's error body for an error of the router. */
+  errorBody(error: ApiError): unknown;
+};

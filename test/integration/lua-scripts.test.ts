@@ -1,0 +1,62 @@
+/**
+ * The Lua scripts go by hash: each pinned SHA-1 is the one Redis computes for the
+ * script's text (SCRIPT LOAD), and a Redis that has never seen a script (a new or
+ * flushed one) is sent its text once, through the same Upstash REST endpoint the worker uses.
+ */
+import { Redis } from "@upstash/redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RAISE_COUNTER } from "../../src/audit/flush.ts";
+import { BATCH_SCRIPT } from "../../src/pipeline/batch-script.ts";
+import { SPEND_SCRIPT } from "../../src/security/budgets.ts";
+import { runScript } from "../../src/storage/scripts.ts";
+import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+
+let storage: TestStorage;
+let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
+beforeAll(async () => {
+  storage = await startTestStorage({ private: true });
+  app = await startWithFakeProvider(storage.bindings);
+});
+afterAll(async () => {
+  await app.close();
+  await storage.close();
+});
+
+const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER };
+
+describe("Lua scripts by hash", () => {
+  it.each(Object.entries(SCRIPTS))("%s's pinned hash is the one SCRIPT LOAD gives", async (_name, script) => {
+    expect(await storage.redis.scriptLoad(script.source)).toBe(script.sha1);
+  });
+
+  it("runs by EVALSHA, and sends the text only when Redis answers NOSCRIPT", async () => {
+    await storage.redis.scriptFlush();
+    const redis = new Redis({
+      url: storage.bindings.UPSTASH_REDIS_REST_URL!,
+      token: storage.bindings.UPSTASH_REDIS_REST_TOKEN!,
+      automaticDeserialization: false,
+    });
+    const key = `${storage.prefix}:audit:seq`;
+    storage.stack.resetTraffic();
+    expect(Number(await runScript(redis, RAISE_COUNTER, [key], ["41"]))).toBe(0);
+    expect(storage.stack.traffic().redis?.commands).toEqual({ EVALSHA: 1, EVAL: 1 });
+    storage.stack.resetTraffic();
+    expect(Number(await runScript(redis, RAISE_COUNTER, [key], ["7"]))).toBe(41);
+    expect(storage.stack.traffic().redis?.commands).toEqual({ EVALSHA: 1 });
+  });
+
+  it("the after-response batch lands in a Redis that lost its scripts: the rest of the pipeline, then the script's text", async () => {
+    await storage.redis.scriptFlush();
+    const counters = `${storage.prefix}:metrics:counters`;
+    const [queuedBefore, countedBefore] = [await storage.redis.lLen(`${storage.prefix}:audit:queue`), await storage.redis.hLen(counters)];
+    storage.stack.resetTraffic();
+    const response = await app.router.post("/v1/chat/completions", chat(uniquePrompt("noscript")), { "cache-control": "no-store" });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await storage.redis.lLen(`${storage.prefix}:audit:queue`)).toBe(queuedBefore + 1);
+    expect(await storage.redis.hLen(counters)).toBeGreaterThan(countedBefore);
+    expect(storage.stack.traffic().redis?.commands).toMatchObject({ EVALSHA: 1, EVAL: 1 });
+  });
+});
