@@ -1,7 +1,7 @@
 /** The Hono app: middleware order, routes and their guards, and the one place errors become responses. */
-import { type Handler, Hono } from "hono";
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
 import type { Bindings } from "./config/env.ts";
-import { ApiError } from "./http/errors.ts";
+import { ApiError, asApiError } from "./http/errors.ts";
 import { adminOnly } from "./middleware/admin.ts";
 import { apiKeyAuth, type KeyVariables } from "./middleware/api-keys.ts";
 import { type AuditTrailOptions, auditTrail, type TrailVariables } from "./middleware/audit-trail.ts";
@@ -63,8 +63,17 @@ const UNAUDITED: AuditTrailOptions["unaudited"] = ["/health", "/metrics", "/dash
 /** The routes a client key opens (and, once keys exist, the only way in). */
 const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage", "/v1/feedback"];
 
-/** The routes for the admin key alone; /metrics also opens to the scrape token. */
-const ADMIN_ROUTES = ["/v1/admin/*", "/v1/audit", "/v1/audit/*", "/dashboard/data"];
+/** The routes for the admin key alone (guarded for the methods they serve: a wrong method is still a 405). */
+const ADMIN_ROUTES = new Set([
+  "/v1/audit",
+  "/v1/audit/summary",
+  "/v1/audit/runs",
+  "/v1/admin/keys",
+  "/v1/admin/keys/:id",
+  "/v1/admin/tenants",
+  "/v1/admin/tenants/:id",
+  "/dashboard/data",
+]);
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -73,11 +82,15 @@ export function createApp(): Hono<AppEnv> {
   app.use(auditTrail({ unaudited: UNAUDITED }));
   app.use(constitutionCheck());
   for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());
-  for (const path of ADMIN_ROUTES) app.use(path, adminOnly());
-  app.use("/metrics", adminOnly({ orToken: (config) => config.metricsToken }));
+  const admin = adminOnly();
+  const guards: Record<string, MiddlewareHandler<AppEnv>[]> = { "/metrics": [adminOnly({ orToken: (config) => config.metricsToken })] };
+  for (const path of ADMIN_ROUTES) guards[path] = [admin];
 
   for (const [path, handlers] of Object.entries(ROUTES)) {
-    for (const [method, handler] of Object.entries(handlers)) app.on(method, path, handler);
+    for (const [method, handler] of Object.entries(handlers)) {
+      for (const guard of guards[path] ?? []) app.on(method, path, guard);
+      app.on(method, path, handler);
+    }
     const allow = Object.keys(handlers).join(", ");
     app.all(path, function methodNotAllowed(c) {
       throw new ApiError(405, `${c.req.path} accepts ${allow} only`, { code: "method_not_allowed", headers: { allow } });
@@ -88,7 +101,7 @@ export function createApp(): Hono<AppEnv> {
     throw new ApiError(404, `No route ${c.req.method} ${new URL(c.req.url).pathname}`, { code: "not_found" });
   });
   app.onError(function onError(error, c) {
-    const apiError = error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
+    const apiError = asApiError(error);
     if (apiError.status === 500) {
       const cause = apiError.cause ?? error;
       console.error(JSON.stringify({ request_id: c.get("requestId"), error: redactSecrets(String(cause), c.get("config")?.secrets) }));

@@ -1,5 +1,7 @@
-/** A request's audit record, made from its outcome: what was asked, where it went, what it cost, how it ended. */
-import type { CacheStatus } from "../cache/policy.ts";
+/**
+ * A request's audit record, made from its outcome and what the edge knows of it: what
+ * was asked, where it went, what it cost, how it ended.
+ */
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import type { Ending, Outcome } from "../engine/outcome.ts";
@@ -7,13 +9,14 @@ import { costUsd } from "../routing/registry.ts";
 import { vectorForAudit } from "../routing/score.ts";
 import { toMicros } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { type LimitOutcome, limitNote } from "../security/limits.ts";
+import { type LimitKind, type LimitOutcome, limitNote } from "../security/limits.ts";
 import type { AuditRecord, AuditSigner } from "./record.ts";
 
 /** What the edge of a request knows of it besides its outcome. */
 export type RequestFacts = {
   requestId: string;
   startedAt: number;
+  endedAt: number;
   /** Strict mode's number, reserved before any work. */
   seq: number | undefined;
   caller: Caller | undefined;
@@ -22,8 +25,15 @@ export type RequestFacts = {
   status: number;
   /** The error code the client got, or the audit's fuller one. */
   errorCode: string | null;
-  endedAt: number;
 };
+
+/** What the answer cost, in micro-dollars: nothing for a hit, unknown without a served model and its usage. */
+export function costMicrosOf(outcome: Outcome | undefined, ending: Ending | undefined): number | undefined {
+  if (outcome?.cache === "HIT") return 0;
+  const usage = ending?.usage;
+  if (outcome?.pricedAs === undefined || usage === undefined) return undefined;
+  return toMicros(costUsd(outcome.pricedAs, usage.promptTokens, usage.completionTokens));
+}
 
 export async function recordOf(
   facts: RequestFacts,
@@ -33,8 +43,8 @@ export async function recordOf(
 ): Promise<AuditRecord> {
   const latency = facts.endedAt - facts.startedAt;
   const usage = ending?.usage;
-  const cache: CacheStatus = outcome?.cache ?? "BYPASS";
   const route = outcome?.route;
+  const micros = costMicrosOf(outcome, ending);
   const record: AuditRecord = {
     seq: facts.seq ?? null,
     request_id: facts.requestId,
@@ -46,13 +56,13 @@ export async function recordOf(
     model: route?.model ?? null,
     provider: route?.provider ?? null,
     fallbacks_tried: [...new Set(outcome?.attempts.map((attempt) => attempt.model) ?? [])],
-    cache_status: cache,
+    cache_status: outcome?.cache ?? "BYPASS",
     http_status: facts.status,
     error_code: facts.errorCode ?? ending?.streamError ?? null,
     prompt_tokens: usage?.promptTokens ?? null,
     completion_tokens: usage?.completionTokens ?? null,
     // To the micro-dollar: the unit spend and budgets are kept in, so a key's spend equals the sum of its rows.
-    cost_usd: cache === "HIT" ? 0 : outcome?.pricedAs && usage ? toMicros(costUsd(outcome.pricedAs, usage.promptTokens, usage.completionTokens)) / 1e6 : null,
+    cost_usd: micros === undefined ? null : micros / 1e6,
     latency_ms: latency,
     upstream_ms: ending?.upstreamMs ?? null,
     overhead_ms: Math.max(0, latency - (ending?.upstreamMs ?? 0)),
@@ -63,8 +73,10 @@ export async function recordOf(
   if (outcome !== undefined && signer !== undefined) record.request_hmac = await signer.request(canonicalJson(outcome.request));
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
-  const unchecked = facts.requestLimit?.checked === false ? "requests" : outcome?.settlement?.tokenLimit?.checked === false ? "tokens" : undefined;
-  if (unchecked !== undefined) record.limit_note = limitNote(unchecked);
+  const unchecked: LimitKind[] = [];
+  if (facts.requestLimit?.checked === false) unchecked.push("requests");
+  if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");
+  if (unchecked.length > 0) record.limit_note = limitNote(unchecked);
   if (outcome !== undefined && outcome.attempts.length > 0) record.attempts = [...outcome.attempts];
   if (outcome?.decision !== undefined) {
     record.features = vectorForAudit(outcome.decision.vector);

@@ -1,8 +1,8 @@
 /**
  * The engine every surface runs a canonical chat request through: decide, look in the
  * cache, reserve, call the providers. Each step returns its value; the request ends in
- * one `Outcome`, a failure included (with what the steps before it decided), so the
- * audit trail can record it and put right what was reserved.
+ * one `Outcome`, a failure included (with what the steps before it decided and
+ * reserved), so the audit trail can record it and give back what was reserved.
  */
 import { cacheKey } from "../cache/key.ts";
 import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
@@ -10,15 +10,14 @@ import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Config } from "../config/env.ts";
-import { ApiError } from "../http/errors.ts";
-import { adapterFor } from "../providers/adapters.ts";
+import { ApiError, asApiError } from "../http/errors.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import type { Decision } from "../routing/decide.ts";
 import { type Model, TIER_NAMES } from "../routing/registry.ts";
 import { toMicros } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { type Reserves, reserveFor } from "../security/settlement.ts";
+import { type Reserves, reserveFor, type Settlement } from "../security/settlement.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
 
@@ -34,18 +33,22 @@ export type ChatInput = {
   signal: AbortSignal | undefined;
 };
 
+type Lookup = CachePolicy & { key: string; status: CacheStatus };
+
 export async function runChat(services: ChatServices, input: ChatInput): Promise<Outcome> {
   const { request, caller } = input;
   let decision: Decision | undefined;
+  let lookup: Lookup | undefined;
   try {
     decision = await decideFor(services, request, caller);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     const key = policy.read || policy.write ? await cacheKey(request, decision, { tenant: caller?.tenantId ?? null, user: request.user ?? null }) : "";
+    lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const hit = policy.read ? await services.responseCache.read(key) : undefined;
     if (hit !== undefined) return fromCache(request, decision, hit);
-    return await fromProvider(services, input, decision, { ...policy, key });
+    return await fromProvider(services, input, decision, lookup);
   } catch (error) {
-    return stoppedAt(request, decision, asApiError(error));
+    return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS" };
   }
 }
 
@@ -57,22 +60,28 @@ function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCom
     // A streamed request is answered as the stream the provider would have sent.
     answer:
       request.stream === true
-        ? { kind: "stream", body: replayAsStream(hit.body, request.stream_options?.include_usage === true) }
+        ? { kind: "replay", body: replayAsStream(hit.body, request.stream_options?.include_usage === true) }
         : { kind: "json", text: hit.body },
     ending: Promise.resolve({ ...NO_ENDING, usage: hit.usage }),
   };
 }
 
-async function fromProvider(services: ChatServices, input: ChatInput, decision: Decision, policy: CachePolicy & { key: string }): Promise<Outcome> {
+async function fromProvider(services: ChatServices, input: ChatInput, decision: Decision, lookup: Lookup): Promise<Outcome> {
   const { config } = services;
   const { request, caller } = input;
-  const cache: CacheStatus = policy.read ? "MISS" : "BYPASS";
+  const stopped = (error: unknown, settlement?: Settlement, attempts: Attempt[] = []): Outcome => ({
+    ...stoppedAt(request, decision, asApiError(error)),
+    cache: lookup.status,
+    settlement,
+    attempts,
+  });
   const provider = config.providers.get(decision.model.provider);
-  if (provider === undefined || !provider.configured) return { ...stoppedAt(request, decision, notConfigured(decision, config)), cache };
+  if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
   const settlement =
     caller !== undefined && !caller.admin
       ? await reserveFor(services, caller, { micros: toMicros(decision.estimatedCostUsd), tokens: decision.estimatedTokens })
       : undefined;
+  if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
   const stream = request.stream === true;
   const plan = [decision.model, ...decision.fallbacks]
     .filter((model) => config.providers.get(model.provider)?.configured === true)
@@ -81,12 +90,13 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
   const startedAt = Date.now();
   let assembler: StreamAssembler | undefined;
   const call = (model: Model): Promise<UpstreamAnswer> => {
-    const target = config.providers.get(model.provider)!;
-    assembler = stream && policy.write ? assembleStream() : undefined;
+    assembler = stream && lookup.write ? assembleStream() : undefined;
     return callUpstream({
-      provider: target,
+      provider: config.providers.get(model.provider)!,
+      request,
+      upstreamModel: model.upstream_model,
       // Under a budget, an answer may not write more than was reserved for it.
-      body: adapterFor(target).body(request, model.upstream_model, { stream, maxTokens: settlement?.budgeted ? config.estimatedOutputTokens : undefined }),
+      maxTokens: settlement?.budgeted ? config.estimatedOutputTokens : undefined,
       stream,
       clientWantsUsage: request.stream_options?.include_usage === true,
       timeoutMs: config.upstreamTimeoutMs,
@@ -95,25 +105,31 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };
-  const failed = (error: unknown): Outcome => ({ ...stoppedAt(request, decision, asApiError(error)), cache, settlement, attempts });
   let served: { model: Model; answer: UpstreamAnswer };
   try {
     served = await answerWithFallbacks(plan, config.retry, call, attempts);
   } catch (error) {
-    return failed(error);
+    return stopped(error, settlement, attempts);
   }
   const { model, answer } = served;
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
-    body === undefined || !policy.write
+    body === undefined || !lookup.write
       ? undefined
       : services.responseCache.prepareWrite(
-          policy.key,
+          lookup.key,
           { body, usage, model: model.id, provider: model.provider, tier: model.tier, score: decision.score },
-          policy.ttlSeconds,
+          lookup.ttlSeconds,
         );
   // The model that answered is the one the client is told of, the record keeps, and the tokens are priced at.
-  const outcome = { ...stoppedAt(request, decision), route: routeOf({ ...decision, model, tier: model.tier }), cache, settlement, attempts, pricedAs: model };
+  const outcome = {
+    ...stoppedAt(request, decision),
+    route: routeOf({ ...decision, model, tier: model.tier }),
+    cache: lookup.status,
+    settlement,
+    attempts,
+    pricedAs: model,
+  };
   if (answer.stream) {
     const firstTokenAt = Date.now(); // the relay has read the stream's first event
     const ending = answer.outcome.then(
@@ -134,10 +150,6 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
     cacheWrite: answer.complete ? cacheWrite(answer.text, answer.usage) : undefined,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
-}
-
-function asApiError(error: unknown): ApiError {
-  return error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
 }
 
 /** 503 naming every variable that would let some model of the chosen tier serve. */

@@ -6,14 +6,14 @@ import { limitHeaders } from "../security/limits.ts";
 import type { Ending, Outcome, Route } from "./outcome.ts";
 
 /** The decision's own: its score and the reasons behind it. */
-export function decisionHeaders(decision: Decision): Record<string, string> {
+function decisionHeaders(decision: Decision): Record<string, string> {
   return {
     "x-tiergate-score": String(decision.score),
     "x-tiergate-reason": headerSafe(decision.reasons.join("; ")),
   };
 }
 
-export function routeHeaders(route: Route): Record<string, string> {
+function routeHeaders(route: Route): Record<string, string> {
   return { "x-tiergate-tier": String(route.tier), "x-tiergate-model": route.model, "x-tiergate-provider": route.provider };
 }
 
@@ -40,6 +40,6 @@ function costOf(outcome: Outcome, ending: Ending): number | undefined {
 }
 
 /** Header values must be printable ASCII; reasons are, but a custom model id may not be. */
-export function headerSafe(text: string): string {
+function headerSafe(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
 }

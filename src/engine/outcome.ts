@@ -1,7 +1,7 @@
 /**
  * What one request came to. Each step of a request returns its value; the handler
- * ends in one `Outcome`, which the audit trail signs as the record and the
- * after-response batch hands to breakers and metrics. Nothing writes into it after.
+ * ends in one `Outcome`, from which the audit trail makes the signed record and the
+ * event the breakers and metrics hear. Nothing writes into it after.
  */
 import type { CacheStatus } from "../cache/policy.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
@@ -16,8 +16,11 @@ import type { Settlement } from "../security/settlement.ts";
 /** Where the answer came from: the model that answered, the cached entry's, or (before either) the decision's pick. */
 export type Route = { tier: number; score: number; model: string; provider: string };
 
-/** The answer in the canonical format (OpenAI's chat.completion, or its SSE stream), for the surface to render. */
-export type Answer = { kind: "json"; text: string } | { kind: "stream"; body: ReadableStream<Uint8Array> | string };
+/**
+ * The answer in the canonical format, for the surface to render: OpenAI's chat.completion,
+ * a provider's SSE stream relayed live, or a cached completion replayed as that stream.
+ */
+export type Answer = { kind: "json"; text: string } | { kind: "stream"; body: ReadableStream<Uint8Array> } | { kind: "replay"; body: string };
 
 /** How the answer ended: known at once for JSON, when the stream closes for a stream. */
 export type Ending = {

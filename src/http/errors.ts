@@ -76,3 +76,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/** The router's error for anything thrown: an ApiError as it is, anything else a 500 that keeps it as its cause. */
+export function asApiError(error: unknown): ApiError {
+  return error instanceof ApiError ? error : new ApiError(500, "Internal error in the router", { code: "internal_error", cause: error });
+}

@@ -8,7 +8,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { type RequestFacts, recordOf } from "../audit/outcome-record.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import type { Ending, Outcome } from "../engine/outcome.ts";
-import { ApiError } from "../http/errors.ts";
+import { ApiError, asApiError } from "../http/errors.ts";
+import { finishedOf } from "../observability/finished.ts";
 import type { AfterWork } from "../pipeline/after-response.ts";
 import { toMicros } from "../security/budgets.ts";
 import { settle } from "../security/settlement.ts";
@@ -54,6 +55,7 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
     await next();
     const outcome = c.get("outcome");
     c.header("x-tiergate-cache", outcome?.cache ?? "BYPASS");
+    // A live stream's record can only be made once it ends: strict mode writes it after, like any other.
     if (strict && outcome?.answer?.kind !== "stream") {
       const work = await workOf(c, services, { startedAt, seq }, undefined);
       if ((await services.batcher.afterResponseNow(work)) === "failed") {
@@ -75,46 +77,34 @@ async function finish(c: TrailContext, services: Services, start: Start, refusal
   await Promise.all([services.batcher.afterResponse(work), settleFor(services, c.get("outcome"), work.record)]);
 }
 
-/** The request's after-response work: its record, what the metrics count, and (for an answer the client got) its cache write. */
+/**
+ * The request's after-response work: its record, the event the breakers and metrics
+ * hear, and (for an answer the client got) its cache write. A refusal keeps the
+ * outcome: the record says what the request did before it was refused.
+ */
 async function workOf(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<AfterWork> {
-  const outcome = refusal === undefined ? c.get("outcome") : undefined;
+  const outcome = c.get("outcome");
   const ending: Ending | undefined = outcome === undefined ? undefined : await outcome.ending;
-  // A JSON answer the client hung up on was never delivered, whatever the handler made of it.
+  // A JSON answer (or a replayed one) the client hung up on was never delivered, whatever the handler made of it.
   const clientLeft = c.req.raw.signal?.aborted === true && outcome?.answer?.kind !== "stream";
   const error = refusal ?? c.error;
   const facts: RequestFacts = {
     requestId: c.get("requestId"),
     startedAt: start.startedAt,
+    endedAt: Date.now(),
     seq: start.seq,
     caller: c.get("caller"),
     requestLimit: c.get("requestLimit"),
-    status: clientLeft ? CLIENT_CLOSED : refusal !== undefined ? refusal.status : c.res.status,
+    status: refusal !== undefined ? refusal.status : clientLeft ? CLIENT_CLOSED : c.res.status,
     // An error that is not the router's own was answered as a 500 internal_error (app.ts).
-    errorCode: clientLeft ? "client_disconnected" : error === undefined ? null : error instanceof ApiError ? error.auditCode : "internal_error",
-    endedAt: Date.now(),
+    errorCode: refusal !== undefined ? refusal.auditCode : clientLeft ? "client_disconnected" : error === undefined ? null : asApiError(error).auditCode,
   };
   const record = await recordOf(facts, outcome, ending, services.signer);
-  const answered = refusal === undefined && record.http_status < 400;
   return {
     record,
-    finished: {
-      tier: record.tier,
-      model: record.model,
-      provider: record.provider,
-      status: record.http_status,
-      cache: record.cache_status,
-      latencyMs: record.latency_ms,
-      overheadMs: record.overhead_ms,
-      upstreamMs: record.upstream_ms,
-      firstTokenMs: outcome?.firstTokenAt === undefined ? undefined : outcome.firstTokenAt - start.startedAt,
-      promptTokens: Number(record.prompt_tokens ?? 0),
-      completionTokens: Number(record.completion_tokens ?? 0),
-      costMicros: toMicros(record.cost_usd ?? 0),
-      attempts: outcome?.attempts ?? [],
-      compliant: record.constitutional_hash !== null,
-    },
-    brokeMidStream: record.truncated && record.error_code !== "client_disconnected",
-    cacheWrite: answered ? ending?.cacheWrite : undefined,
+    finished: finishedOf(facts, outcome, ending, record.constitutional_hash),
+    brokeMidStream: ending?.truncated === true && record.error_code !== "client_disconnected",
+    cacheWrite: facts.status < 400 ? ending?.cacheWrite : undefined,
   };
 }
 

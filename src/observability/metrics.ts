@@ -8,6 +8,7 @@
  * mean nothing), and /metrics says so.
  */
 
+import type { CacheStatus } from "../cache/policy.ts";
 import type { Attempt } from "../providers/attempts.ts";
 import { cheapestOf, costUsd, findModel, type Model } from "../routing/registry.ts";
 import { redisKey } from "../storage/redis.ts";
@@ -26,7 +27,7 @@ export type FinishedRequest = {
   model: string | null;
   provider: string | null;
   status: number;
-  cache: "HIT" | "MISS" | "BYPASS";
+  cache: CacheStatus;
   latencyMs: number;
   overheadMs: number;
   upstreamMs: number | null;
@@ -36,7 +37,7 @@ export type FinishedRequest = {
   completionTokens: number;
   costMicros: number;
   attempts: readonly Attempt[];
-  /** The record carries the constitutional hash (every record this version makes does). */
+  /** Its record carries the constitutional hash. */
   compliant: boolean;
 };
 

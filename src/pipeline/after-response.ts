@@ -73,7 +73,7 @@ export function createBatcher(deps: {
 }): Batcher {
   const { redis, tracked, auditSink, metrics, breakers } = deps;
   let open: Pending[] | undefined;
-  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.record.attempts ?? [], work.brokeMidStream) });
+  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream) });
 
   const sendBatch = async (batch: Pending[], hold: boolean): Promise<Destination[]> => {
     const audit = await auditSink.prepare(batch.map((work) => work.record));
@@ -82,6 +82,7 @@ export function createBatcher(deps: {
     const increments = metrics.take();
     const script = batchCall(breakers.call(batch.flatMap((work) => work.reports)), increments);
     let queued = false;
+    let scriptRan = false;
     if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
       try {
         const pipeline = redis.pipeline();
@@ -90,20 +91,24 @@ export function createBatcher(deps: {
         if (audit.queueable.length > 0) pipeline.rpush(auditSink.queueKey, ...audit.queueable.map((record) => JSON.stringify(record)));
         // NX: an entry lives out its TTL; no client's answer replaces another's early.
         for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
+        // Each command is judged by its own answer: one that failed leaves the others done.
         const answers = await tracked("redis", () => pipeline.exec({ keepErrors: true }));
-        let changed = answers[0]?.result;
-        // A Redis that does not know the script yet (new, or flushed) has run the rest: send the script itself.
-        if (script !== undefined && isNoScript(answers[0]?.error))
-          changed = await tracked("redis", () => redis.eval(BATCH_SCRIPT.source, script.keys, script.args));
-        const failed = answers.find((answer, i) => answer.error !== undefined && !(i === 0 && script !== undefined && isNoScript(answer.error)));
-        if (failed !== undefined) throw new Error(failed.error);
-        if (script !== undefined) breakers.noteTransitions(changed);
-        queued = true;
+        const pushed = answers[script === undefined ? 0 : 1];
+        queued = audit.queueable.length > 0 && pushed?.error === undefined;
+        if (script !== undefined) {
+          let changed = answers[0]?.result;
+          // A Redis that does not know the script yet (new, or flushed) ran the rest: send the script itself.
+          if (isNoScript(answers[0]?.error)) changed = await tracked("redis", () => redis.eval(BATCH_SCRIPT.source, script.keys, script.args));
+          else if (answers[0]?.error !== undefined) throw new Error(answers[0].error);
+          scriptRan = true;
+          breakers.noteTransitions(changed);
+        }
       } catch {
-        // Redis failed: records go to Postgres, increments wait for the next batch, cache entries stay in the isolate
-        increments?.putBack();
+        // Redis failed: records go to Postgres, cache entries stay in the isolate
       }
     }
+    // Increments the script did not apply wait for the next batch.
+    if (!scriptRan) increments?.putBack();
     return auditSink.storeUnqueued(audit, queued, hold);
   };
 

@@ -1,7 +1,8 @@
 /**
  * Relays a provider's SSE stream to the client event by event, reading `usage` on
- * the way (through the provider's adapter, which knows its events) and turning a broken or stalled upstream into a clean error event. The
- * first event is read before the stream is handed over: a stream that fails before
+ * the way (through the provider's adapter, which knows its events) and turning a
+ * broken or stalled upstream into a clean error event. The first event is read
+ * before the stream is handed over: a stream that fails before
  * it (broken, stalled, empty, unreadable, or an error event) has sent the client
  * nothing yet, so it is thrown as a `StreamStartFailure` and may be retried.
  */

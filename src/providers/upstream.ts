@@ -1,4 +1,6 @@
 /** One call to a provider, through its adapter: the timeout, the client's hang-up, and every failure as the router's error. */
+
+import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
@@ -9,8 +11,12 @@ import type { Usage } from "./usage.ts";
 
 export type UpstreamRequest = {
   provider: Provider;
-  /** The provider's body (its adapter's `body`), with its own model id already in it. */
-  body: unknown;
+  /** The canonical request, mapped to the provider's body by its adapter. */
+  request: CanonicalRequest;
+  /** The provider's own id of the model. */
+  upstreamModel: string;
+  /** Set when the router must bound the answer (a budget applies and the client set no limit). */
+  maxTokens?: number | undefined;
   stream: boolean;
   /** Whether the client itself asked for the usage chunk (`stream_options.include_usage`). */
   clientWantsUsage: boolean;
@@ -45,7 +51,8 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const clientLeft = (): void => controller.abort();
   clientSignal?.addEventListener("abort", clientLeft);
   try {
-    const call = adapter.completionRequest(provider, request.body, request.stream);
+    const body = adapter.body(request.request, request.upstreamModel, { stream: request.stream, maxTokens: request.maxTokens });
+    const call = adapter.completionRequest(provider, body, request.stream);
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
     if (!response.ok) throw await upstreamError(request, adapter, response);
     if (request.stream && response.body !== null) {

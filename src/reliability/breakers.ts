@@ -57,7 +57,7 @@ export function modelCircuit(
 }
 
 /** The script's arguments for a batch of reports (see breaker-script.ts). */
-export type BreakerCall = { keys: string[]; args: string[] };
+type BreakerCall = { keys: string[]; args: string[] };
 
 /** A call's outcome as a breaker sees it. */
 export type Report = { target: string; outcome: "ok" | "fail" | "open" | "close"; ms: number };
@@ -166,7 +166,7 @@ export function createBreakers(deps: {
 }
 
 /** Both hashes in one pipeline. */
-export async function readHealthState(redis: Pick<Redis, "pipeline">, config: { keyPrefix: string }, tracked: Tracked): Promise<HealthState> {
+async function readHealthState(redis: Pick<Redis, "pipeline">, config: { keyPrefix: string }, tracked: Tracked): Promise<HealthState> {
   const keys = healthKeys(config);
   const pipeline = redis.pipeline();
   pipeline.hgetall(keys.states);

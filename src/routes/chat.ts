@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { runChat } from "../engine/chat.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
+import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { TrailVariables } from "../middleware/audit-trail.ts";
 import type { With } from "../middleware/edge.ts";
@@ -13,7 +14,8 @@ export async function chatCompletions(c: Context<With<KeyVariables & TrailVariab
   const outcome = await runChat(services, { request, caller: c.get("caller"), headers: c.req.raw.headers, signal: c.req.raw.signal });
   c.set("outcome", outcome);
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
-  if (outcome.error !== undefined) throw outcome.error;
-  const { body, contentType } = surface.render(outcome.answer!, request);
+  const { answer, error } = outcome;
+  if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
+  const { body, contentType } = surface.render(answer, request);
   return c.body(body, 200, contentType);
 }

@@ -8,7 +8,6 @@
 import type { Context } from "hono";
 import { queueAgeSeconds } from "../audit/sink.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import { isAdmin, requireAdmin } from "../middleware/admin.ts";
 import type { With } from "../middleware/edge.ts";
 import {
   type BreakerState,
@@ -35,7 +34,7 @@ export async function health(c: Context<With>): Promise<Response> {
   const { config } = services;
   const authorization = c.req.header("authorization");
   const deep = c.req.query("deep") === "1";
-  if (deep) await requireAdmin(services.adminKey, authorization);
+  if (deep) await services.adminKey.requireAdmin(authorization);
   const live = deep ? await probeProviders(probeDeps(services)) : undefined;
   const [shared, postgres] = await Promise.all([readShared(services), probePostgres(services)]);
   if (live !== undefined) for (const result of live) shared.probes.set(result.provider, result);
@@ -57,7 +56,7 @@ export async function health(c: Context<With>): Promise<Response> {
         : "ok";
   c.header("cache-control", "no-store");
   const summary = { status, constitutional_hash: CONSTITUTIONAL_HASH, providers, models };
-  if (!deep && !(await isAdmin(services.adminKey, authorization))) return c.json(summary);
+  if (!deep && !(await services.adminKey.isAdmin(authorization))) return c.json(summary);
   return c.json({
     ...summary,
     version: VERSION,

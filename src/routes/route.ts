@@ -1,9 +1,9 @@
 /** POST /v1/route: the routing decision alone, with no provider call and no cost. */
 import type { Context } from "hono";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import { decideFor } from "../engine/decision.ts";
+import { decisionOutcome } from "../engine/decision.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
-import { stoppedAt } from "../engine/outcome.ts";
+import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { TrailVariables } from "../middleware/audit-trail.ts";
 import type { With } from "../middleware/edge.ts";
@@ -13,12 +13,10 @@ export async function routeOnly(c: Context<With<KeyVariables & TrailVariables>>)
   const services = c.get("services");
   const { config } = services;
   const request = await chatCompletionsSurface.parse(c.req.raw, config.maxBodyBytes);
-  const decision = await decideFor(services, request, c.get("caller")).catch((error: unknown) => {
-    c.set("outcome", stoppedAt(request, undefined));
-    throw error;
-  });
-  const outcome = stoppedAt(request, decision);
+  const outcome = await decisionOutcome(services, request, c.get("caller"));
   c.set("outcome", outcome);
+  const { decision, error } = outcome;
+  if (decision === undefined) throw error ?? asApiError(new Error("no decision and no error"));
   return c.json(
     {
       tier: decision.tier,

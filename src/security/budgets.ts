@@ -44,10 +44,10 @@ const MONTH_TTL_SECONDS = 32 * 86_400;
 /** Micro-dollars, the unit every spend and budget is counted in. */
 export const toMicros = (usd: number): number => Math.round(usd * 1e6);
 
-export type Counter = { key: string; limitMicros: number; ttl: number; name: string };
+type Counter = { key: string; limitMicros: number; ttl: number; name: string };
 
 /** The counters a request of this caller moves: key day and month, and its tenant's if it has one. */
-export function spendCounters(config: { keyPrefix: string }, caller: Caller, now = new Date()): Counter[] {
+function spendCounters(config: { keyPrefix: string }, caller: Caller, now = new Date()): Counter[] {
   const day = now.toISOString().slice(0, 10).replaceAll("-", "");
   const month = day.slice(0, 6);
   const limit = (usd: number | null): number => (usd === null ? -1 : toMicros(usd));

@@ -15,8 +15,8 @@ import { redisKey } from "../storage/redis.ts";
 import type { Caller } from "./caller.ts";
 import { anyLiveKey, keyForHash } from "./key-store.ts";
 
-export type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boolean };
-export type Lookup = KnownKey | { unknown: true };
+type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boolean };
+type Lookup = KnownKey | { unknown: true };
 
 export type KeyDirectory = {
   lookup(hash: string): Promise<Lookup>;

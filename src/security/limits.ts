@@ -103,7 +103,7 @@ export function limitHeaders(kind: LimitKind, outcome: LimitOutcome | undefined)
   };
 }
 
-/** The audit row's note when a limit went unchecked. */
-export function limitNote(kind: LimitKind): string {
-  return `${kind} per minute unchecked: Redis unavailable (limits fail open)`;
+/** The audit row's note when limits went unchecked: "requests per minute unchecked: …", or both kinds. */
+export function limitNote(kinds: readonly LimitKind[]): string {
+  return `${kinds.join(" and ")} per minute unchecked: Redis unavailable (limits fail open)`;
 }

@@ -15,15 +15,17 @@ export type Settlement = {
   tokenLimit: LimitOutcome | undefined;
   /** Whether a budget applies: then an answer may not write more than was reserved for it. */
   budgeted: boolean;
+  /** Why the reservation was refused, when one side was: what the other side took is still held, to be given back. */
+  refusal: unknown;
 };
 
 export type Reserves = { budgets: Budgets; limiter: Limiter };
 
 /**
  * Reserves the request's estimated cost and debits its estimated tokens, side by side
- * (two Redis calls in parallel, not one after the other); 429 when either is over.
- * When one is refused, what the other took is given back before the refusal is thrown,
- * so a refused request holds nothing.
+ * (two Redis calls in parallel, not one after the other). When either is refused, the
+ * settlement says why and holds what the other took: the request fails with the
+ * refusal, and settling it at nothing (after the response) gives that back.
  */
 export async function reserveFor(reserves: Reserves, caller: Caller, estimate: { micros: number; tokens: number }): Promise<Settlement> {
   const [spend, debit] = await Promise.allSettled([reserves.budgets.reserve(caller, estimate.micros), reserves.limiter.debitTokens(caller, estimate.tokens)]);
@@ -33,11 +35,8 @@ export async function reserveFor(reserves: Reserves, caller: Caller, estimate: {
     spend: spend.status === "fulfilled" ? spend.value : undefined,
     tokenLimit: debit.status === "fulfilled" ? debit.value : undefined,
     budgeted: spend.status === "fulfilled" && spend.value?.counters.some((counter) => counter.limitMicros >= 0) === true,
+    refusal: spend.status === "rejected" ? spend.reason : debit.status === "rejected" ? debit.reason : undefined,
   };
-  if (spend.status === "rejected" || debit.status === "rejected") {
-    await settle(reserves, settlement, 0, 0);
-    throw spend.status === "rejected" ? spend.reason : (debit as PromiseRejectedResult).reason;
-  }
   return settlement;
 }
 

@@ -78,7 +78,8 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
  * The one module-level state of the worker: the services of each set of bindings,
  * whose config is parsed on first use. Workers hand an isolate the same bindings
  * object for its life, so this parses and builds once per isolate; two sets of
- * bindings in one isolate (tests) never share a cache, a limiter or a batch.
+ * bindings in one isolate (tests) never share a cache, a limiter or a batch (only
+ * Neon's HTTP endpoint, a global of its driver: storage/postgres.ts).
  * @throws the config's error when the bindings are misconfigured (parsed again next time).
  */
 const built = new WeakMap<object, Services>();

@@ -11,8 +11,9 @@ export type PostgresSettings = { url: string; httpEndpoint: string | undefined; 
 /** The Postgres client for these settings. */
 export function createSql(settings: PostgresSettings): Sql {
   const { url, httpEndpoint, timeoutMs } = settings;
-  // Neon's driver reads its HTTP endpoint from its global config only (no per-client option);
-  // it is set only to reach the local stand-in, and only here, where the client is built.
+  // Neon's driver reads its HTTP endpoint from its global config only (no per-client option),
+  // so two configs with different endpoints in one process would share the last one set.
+  // It is set only to reach the local stand-in, and only here, where the client is built.
   if (httpEndpoint !== undefined) neonConfig.fetchEndpoint = httpEndpoint;
   const sql = neon(url);
   return (text, params = []) => sql.query(text, [...params], { fetchOptions: { signal: AbortSignal.timeout(timeoutMs) } }) as Promise<Row[]>;

@@ -2,7 +2,7 @@
 import { chatCompletionsSurface } from "./chat-completions/index.ts";
 import type { Surface } from "./surface.ts";
 
-export const SURFACES: Readonly<Record<string, Surface>> = { "/v1/chat/completions": chatCompletionsSurface };
+const SURFACES: Readonly<Record<string, Surface>> = { "/v1/chat/completions": chatCompletionsSurface };
 
 /** The surface whose format a path's answers and errors take. */
 export const surfaceFor = (path: string): Surface => SURFACES[path] ?? chatCompletionsSurface;

@@ -11,8 +11,6 @@ import type { ApiError } from "../http/errors.ts";
 export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType: Record<string, string> };
 
 export type Surface = {
-  /** The name the audit and the docs give it. */
-  name: string;
   /** Reads and validates the wire body into the canonical request (4xx in the surface's own error format when it cannot). */
   parse(request: Request, maxBodyBytes: number): Promise<CanonicalRequest>;
   /** The answer in the surface's format. */

@@ -246,6 +246,14 @@ describe("AUDIT_MODE=strict", () => {
       }
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ http_status: 503, error_code: "audit_unavailable", request_id: response.headers.get("x-request-id") });
+      // The record of the refusal still says what the request did: the provider was called, and where it went.
+      expect(rows[0]).toMatchObject({
+        model: response.headers.get("x-tiergate-model"),
+        cache_status: "MISS",
+        fallbacks_tried: [response.headers.get("x-tiergate-model")],
+      });
+      expect(rows[0]!.tier).toBe(Number(response.headers.get("x-tiergate-tier")));
+      expect(rows[0]!.request_hmac).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await strict.close();
       await own.close();

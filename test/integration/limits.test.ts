@@ -88,8 +88,15 @@ describe("budgets", () => {
       );
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
-      const refusal = await responses.find((r) => r.status === 429)!.json();
-      expect(refusal.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+      const refused = responses.find((r) => r.status === 429)!;
+      expect((await refused.json()).error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+      // A refusal after the cache was asked is a miss, as the metrics and the SLO's hit rate count it.
+      const broke = await makeKey({ daily_budget_usd: 0 });
+      const asked = await one.router.post("/v1/chat/completions", chat(uniquePrompt("spent"), { model: "tier:5", max_tokens: 1000 }), {
+        authorization: `Bearer ${broke.key}`,
+      });
+      expect(asked.status).toBe(429);
+      expect(asked.headers.get("x-tiergate-cache")).toBe("MISS");
     } finally {
       one.reset();
     }

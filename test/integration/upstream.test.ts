@@ -10,7 +10,8 @@ const KEY = "sk-test-abcdefghijklmnop";
 const provider = (): Provider => ({ id: "fake", api: "openai-compatible", baseUrl: fake.url, apiKey: KEY, configureWith: "X", configured: true });
 const request = (extra: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   provider: provider(),
-  body: { model: "m", messages: [{ role: "user", content: "hello" }] },
+  request: { model: "auto", messages: [{ role: "user", content: "hello" }] },
+  upstreamModel: "m",
   stream: false,
   clientWantsUsage: false,
   timeoutMs: 2_000,
@@ -18,7 +19,7 @@ const request = (extra: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   ...extra,
 });
 const streamed = (clientWantsUsage = false): UpstreamRequest =>
-  request({ stream: true, clientWantsUsage, body: { model: "m", messages: [], stream: true, stream_options: { include_usage: true } } });
+  request({ stream: true, clientWantsUsage, request: { model: "auto", messages: [{ role: "user", content: "hello" }], stream: true } });
 
 async function failure(call: Promise<unknown>): Promise<ApiError> {
   const error = await call.then(

@@ -92,6 +92,33 @@ describe("routes and bodies", () => {
   });
 });
 
+describe("admin routes", () => {
+  const admin = { ADMIN_API_KEY: "unit-admin-key-0123456789" };
+  it("are guarded for the methods they serve: a wrong method is a 405, an unknown path a 404, before any key is asked for", async () => {
+    expect((await request("/v1/admin/keys", { method: "PUT" }, admin)).status).toBe(405);
+    expect((await request("/v1/audit", { method: "PUT" }, admin)).status).toBe(405);
+    expect((await request("/metrics", { method: "POST" }, admin)).status).toBe(405);
+    expect((await request("/v1/admin/nothing", {}, admin)).status).toBe(404);
+  });
+
+  it("refuse a served method without the admin key, and no shared cache may keep the refusal", async () => {
+    for (const path of ["/v1/admin/keys", "/v1/audit", "/v1/audit/summary", "/v1/admin/tenants/acme", "/dashboard/data", "/metrics"]) {
+      const response = await request(path, {}, admin);
+      expect(response.status, path).toBe(401);
+      expect(response.headers.get("cache-control"), path).toBe("no-store");
+      expect((await response.json()).error.code, path).toBe("missing_api_key");
+    }
+  });
+
+  it("open /metrics to the scrape token alone of the admin routes", async () => {
+    const bindings = { ...admin, METRICS_TOKEN: "unit-scrape-token-0123456789" };
+    const scrape = { headers: { authorization: `Bearer ${bindings.METRICS_TOKEN}` } };
+    // Past the guard, /metrics needs Redis (503 here); the audit log refuses the token.
+    expect((await request("/metrics", scrape, bindings)).status).toBe(503);
+    expect((await request("/v1/audit", scrape, bindings)).status).toBe(401);
+  });
+});
+
 describe("client keys", () => {
   it("refuses a request without a key when keys are required, before any other work", async () => {
     const response = await route(hi, {}, { REQUIRE_API_KEY: "true" });

@@ -1,4 +1,5 @@
 /** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
+import { requestedOutputTokens } from "../../canonical/request.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { readUsage } from "../usage.ts";
 
@@ -21,7 +22,7 @@ export const openAiCompatible: ProviderAdapter = {
    */
   body(request, upstreamModel, { stream, maxTokens }) {
     const body: Record<string, unknown> = { ...request, model: upstreamModel };
-    if (maxTokens !== undefined && request.max_completion_tokens == null && request.max_tokens == null) body.max_tokens = maxTokens;
+    if (maxTokens !== undefined && requestedOutputTokens(request) === undefined) body.max_tokens = maxTokens;
     if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
     return body;
   },

@@ -8,12 +8,11 @@ import { readJsonBody } from "../../http/json-body.ts";
 import type { Surface } from "../surface.ts";
 import { openAiErrorBody } from "./errors.ts";
 
-export const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-export const JSON_TYPE = { "content-type": "application/json" };
+const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const JSON_TYPE = { "content-type": "application/json" };
 
 export const chatCompletionsSurface: Surface = {
-  name: "chat-completions",
   parse: (request, maxBodyBytes) => readJsonBody(request, maxBodyBytes, CanonicalRequestSchema),
-  render: (answer) => (answer.kind === "stream" ? { body: answer.body, contentType: SSE } : { body: answer.text, contentType: JSON_TYPE }),
+  render: (answer) => (answer.kind === "json" ? { body: answer.text, contentType: JSON_TYPE } : { body: answer.body, contentType: SSE }),
   errorBody: openAiErrorBody,
 };

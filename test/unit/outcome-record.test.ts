@@ -1,0 +1,52 @@
+/** The audit record made from an outcome: what a refusal, a hit and an unchecked limit leave in it. */
+import { describe, expect, it } from "vitest";
+import { type RequestFacts, recordOf } from "../../src/audit/outcome-record.ts";
+import { createAuditSigner } from "../../src/audit/record.ts";
+import { parseConfig } from "../../src/config/env.ts";
+import { NO_ENDING, stoppedAt } from "../../src/engine/outcome.ts";
+import { ApiError } from "../../src/http/errors.ts";
+import { decide } from "../../src/routing/decide.ts";
+
+const config = parseConfig({ OPENROUTER_API_KEY: "k", GROQ_API_KEY: "k" });
+const request = { model: "auto", messages: [{ role: "user" as const, content: "What is the capital of France?" }] };
+const decision = decide(request, config);
+const facts: RequestFacts = {
+  requestId: "00000000-0000-4000-8000-000000000000",
+  startedAt: 1_000,
+  endedAt: 1_250,
+  seq: undefined,
+  caller: undefined,
+  requestLimit: undefined,
+  status: 200,
+  errorCode: null,
+};
+
+describe("recordOf", () => {
+  it("keeps what a failed request decided: its route, features and request digest, and no cost", async () => {
+    const outcome = stoppedAt(request, decision, new ApiError(503, "x", { code: "provider_not_configured" }));
+    const record = await recordOf({ ...facts, status: 503, errorCode: "provider_not_configured" }, outcome, NO_ENDING, createAuditSigner("k".repeat(32)));
+    expect(record).toMatchObject({ model: decision.model.id, tier: decision.tier, http_status: 503, error_code: "provider_not_configured", cost_usd: null });
+    expect(record.features).toHaveLength(decision.vector.length);
+    expect(record.request_hmac).toMatch(/^[0-9a-f]{64}$/);
+    expect(record.latency_ms).toBe(250);
+  });
+
+  it("prices a hit at nothing, and the served model's tokens to the micro-dollar", async () => {
+    const usage = { promptTokens: 1_000, completionTokens: 333 };
+    const hit = await recordOf(facts, { ...stoppedAt(request, decision), cache: "HIT" }, { ...NO_ENDING, usage }, undefined);
+    expect(hit.cost_usd).toBe(0);
+    const served = await recordOf(facts, { ...stoppedAt(request, decision), pricedAs: decision.model }, { ...NO_ENDING, usage }, undefined);
+    const exact = (1_000 * decision.model.input_usd_per_mtok + 333 * decision.model.output_usd_per_mtok) / 1e6;
+    expect(served.cost_usd).toBe(Math.round(exact * 1e6) / 1e6);
+  });
+
+  it("notes every limit that went unchecked", async () => {
+    const bothUnchecked = {
+      ...stoppedAt(request, decision),
+      settlement: { caller: undefined as never, tokens: 0, spend: undefined, tokenLimit: { checked: false as const }, budgeted: false, refusal: undefined },
+    };
+    const record = await recordOf({ ...facts, requestLimit: { checked: false } }, bothUnchecked, NO_ENDING, undefined);
+    expect(record.limit_note).toBe("requests and tokens per minute unchecked: Redis unavailable (limits fail open)");
+    expect((await recordOf(facts, stoppedAt(request, decision), NO_ENDING, undefined)).limit_note).toBeUndefined();
+  });
+});
