@@ -1,10 +1,11 @@
 /** The Hono app: middleware order, routes and their guards, and the one place errors become responses. */
 import { type Handler, Hono, type MiddlewareHandler } from "hono";
 import type { Bindings } from "./config/env.ts";
+import type { OutcomeVariables } from "./engine/outcome.ts";
 import { ApiError, asApiError } from "./http/errors.ts";
 import { adminOnly } from "./middleware/admin.ts";
 import { apiKeyAuth, type KeyVariables } from "./middleware/api-keys.ts";
-import { type AuditTrailOptions, auditTrail, type TrailVariables } from "./middleware/audit-trail.ts";
+import { type AuditTrailOptions, auditTrail } from "./middleware/audit-trail.ts";
 import { constitutionCheck } from "./middleware/constitution.ts";
 import { corsPolicy } from "./middleware/cors.ts";
 import { type EdgeVariables, edge } from "./middleware/edge.ts";
@@ -31,7 +32,7 @@ import { usage } from "./routes/usage.ts";
 import { redactSecrets } from "./security/redact.ts";
 
 /** The app's environment, composed from what each middleware sets. */
-export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariables & TrailVariables };
+export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariables & OutcomeVariables };
 
 type Method = "GET" | "POST" | "DELETE";
 

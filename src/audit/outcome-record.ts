@@ -5,9 +5,7 @@
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import type { Ending, Outcome } from "../engine/outcome.ts";
-import { costUsd } from "../routing/registry.ts";
 import { vectorForAudit } from "../routing/score.ts";
-import { toMicros } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
 import { type LimitKind, type LimitOutcome, limitNote } from "../security/limits.ts";
 import type { AuditRecord, AuditSigner } from "./record.ts";
@@ -27,12 +25,9 @@ export type RequestFacts = {
   errorCode: string | null;
 };
 
-/** What the answer cost, in micro-dollars: nothing for a hit, unknown without a served model and its usage. */
+/** What the answer is charged, in micro-dollars (engine/charge.ts): nothing for a hit, unknown when no provider answered. */
 export function costMicrosOf(outcome: Outcome | undefined, ending: Ending | undefined): number | undefined {
-  if (outcome?.cache === "HIT") return 0;
-  const usage = ending?.usage;
-  if (outcome?.pricedAs === undefined || usage === undefined) return undefined;
-  return toMicros(costUsd(outcome.pricedAs, usage.promptTokens, usage.completionTokens));
+  return outcome?.cache === "HIT" ? 0 : ending?.costMicros;
 }
 
 export async function recordOf(

@@ -86,7 +86,11 @@ export const CanonicalRequestSchema = z.looseObject({
 });
 export type CanonicalRequest = z.infer<typeof CanonicalRequestSchema>;
 
-/** The largest number of tokens the request lets the model write, if it says. */
+/**
+ * The largest number of tokens the request lets the model write, if it says. Both
+ * fields are forwarded, and providers differ on which wins: the larger is the bound.
+ */
 export function requestedOutputTokens(request: CanonicalRequest): number | undefined {
-  return request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const limits = [request.max_completion_tokens, request.max_tokens].filter((limit): limit is number => typeof limit === "number");
+  return limits.length === 0 ? undefined : Math.max(...limits);
 }

@@ -8,18 +8,20 @@ import { cacheKey } from "../cache/key.ts";
 import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
-import type { CanonicalRequest } from "../canonical/request.ts";
+import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import type { Config } from "../config/env.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import type { Decision } from "../routing/decide.ts";
 import { type Model, TIER_NAMES } from "../routing/registry.ts";
-import { toMicros } from "../security/budgets.ts";
+import { hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Reserves, reserveFor, type Settlement } from "../security/settlement.ts";
+import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
+import { planOf, reservationMicros } from "./plan.ts";
 
 /** What the engine uses of the isolate's services. */
 export type ChatServices = Omit<DecisionServices, "config"> & Reserves & { config: Config; responseCache: ResponseCache };
@@ -41,15 +43,26 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   let lookup: Lookup | undefined;
   try {
     decision = await decideFor(services, request, caller);
+    const sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
-    const key = policy.read || policy.write ? await cacheKey(request, decision, { tenant: caller?.tenantId ?? null, user: request.user ?? null }) : "";
+    // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
+    const key = policy.read || policy.write ? await cacheKey(sent, decision, { tenant: caller?.tenantId ?? null, user: request.user ?? null }) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const hit = policy.read ? await services.responseCache.read(key) : undefined;
     if (hit !== undefined) return fromCache(request, decision, hit);
-    return await fromProvider(services, input, decision, lookup);
+    return await fromProvider(services, input, sent, decision, lookup);
   } catch (error) {
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS" };
   }
+}
+
+/**
+ * The request as the provider is sent it: as the client sent it, but under a budget an
+ * answer that sets no limit is bounded by ESTIMATED_OUTPUT_TOKENS, what was reserved for it.
+ */
+function sentRequest(request: CanonicalRequest, caller: Caller | undefined, estimatedOutputTokens: number): CanonicalRequest {
+  const budgeted = caller !== undefined && !caller.admin && hasBudget(caller);
+  return budgeted && requestedOutputTokens(request) === undefined ? { ...request, max_tokens: estimatedOutputTokens } : request;
 }
 
 function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCompletion): Outcome {
@@ -66,7 +79,8 @@ function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCom
   };
 }
 
-async function fromProvider(services: ChatServices, input: ChatInput, decision: Decision, lookup: Lookup): Promise<Outcome> {
+/** `sent` is the request as the provider gets it; the outcome keeps the client's, which its audit record digests. */
+async function fromProvider(services: ChatServices, input: ChatInput, sent: CanonicalRequest, decision: Decision, lookup: Lookup): Promise<Outcome> {
   const { config } = services;
   const { request, caller } = input;
   const stopped = (error: unknown, settlement?: Settlement, attempts: Attempt[] = []): Outcome => ({
@@ -77,15 +91,13 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
   });
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
+  const plan = planOf(decision, config);
   const settlement =
     caller !== undefined && !caller.admin
-      ? await reserveFor(services, caller, { micros: toMicros(decision.estimatedCostUsd), tokens: decision.estimatedTokens })
+      ? await reserveFor(services, caller, { micros: reservationMicros(plan, decision), tokens: decision.estimatedTokens })
       : undefined;
   if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
   const stream = request.stream === true;
-  const plan = [decision.model, ...decision.fallbacks]
-    .filter((model) => config.providers.get(model.provider)?.configured === true)
-    .slice(0, config.retry.maxModels);
   const attempts: Attempt[] = [];
   const startedAt = Date.now();
   let assembler: StreamAssembler | undefined;
@@ -93,10 +105,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
     assembler = stream && lookup.write ? assembleStream() : undefined;
     return callUpstream({
       provider: config.providers.get(model.provider)!,
-      request,
+      request: sent,
       upstreamModel: model.upstream_model,
-      // Under a budget, an answer may not write more than was reserved for it.
-      maxTokens: settlement?.budgeted ? config.estimatedOutputTokens : undefined,
       stream,
       clientWantsUsage: request.stream_options?.include_usage === true,
       timeoutMs: config.upstreamTimeoutMs,
@@ -112,6 +122,17 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
     return stopped(error, settlement, attempts);
   }
   const { model, answer } = served;
+  const output = requestedOutputTokens(sent);
+  const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge =>
+    chargeFor({
+      model,
+      reported,
+      promptEstimate: decision.promptTokens,
+      sent: { chars: answer.sentChars, images: decision.images },
+      writtenChars,
+      completionLimit: output === undefined ? model.context_window : output * (request.n ?? 1),
+      reservedMicros: caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined,
+    });
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write
@@ -132,22 +153,25 @@ async function fromProvider(services: ChatServices, input: ChatInput, decision: 
   };
   if (answer.stream) {
     const firstTokenAt = Date.now(); // the relay has read the stream's first event
-    const ending = answer.outcome.then(
-      (end): Ending => ({
-        usage: end.usage,
+    const ending = answer.outcome.then((end): Ending => {
+      // What was sent and relayed is charged, however the stream ended.
+      const charged = charge(end.usage, end.relayedChars);
+      return {
+        ...charged,
         truncated: end.truncated,
         streamError: end.error,
         upstreamMs: Date.now() - startedAt,
-        cacheWrite: assembler && !end.truncated ? cacheWrite(assembler.result(), end.usage) : undefined,
-      }),
-    );
+        cacheWrite: assembler && !end.truncated ? cacheWrite(assembler.result(), charged.usage) : undefined,
+      };
+    });
     return { ...outcome, answer: { kind: "stream", body: answer.body }, firstTokenAt, ending };
   }
+  const charged = charge(answer.usage, answer.outputChars);
   const ending: Ending = {
     ...NO_ENDING,
-    usage: answer.usage,
+    ...charged,
     upstreamMs: Date.now() - startedAt,
-    cacheWrite: answer.complete ? cacheWrite(answer.text, answer.usage) : undefined,
+    cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
 }

@@ -1,9 +1,7 @@
 /** The `x-tiergate-*` headers of an answer, each from the one value that decides it. */
 
 import type { Decision } from "../routing/decide.ts";
-import { costUsd } from "../routing/registry.ts";
-import { limitHeaders } from "../security/limits.ts";
-import type { Ending, Outcome, Route } from "./outcome.ts";
+import type { Outcome, Route } from "./outcome.ts";
 
 /** The decision's own: its score and the reasons behind it. */
 function decisionHeaders(decision: Decision): Record<string, string> {
@@ -19,24 +17,18 @@ function routeHeaders(route: Route): Record<string, string> {
 
 /**
  * Everything a chat answer says of itself before its body: where it went, what each
- * attempt did, the tokens limit, and (for a JSON answer) what it cost.
+ * attempt did, and (for a JSON answer) what it cost. The rate-limit headers are the key
+ * middleware's (middleware/api-keys.ts).
  */
 export async function outcomeHeaders(outcome: Outcome): Promise<Record<string, string>> {
   const headers: Record<string, string> = {};
   if (outcome.decision !== undefined) Object.assign(headers, decisionHeaders(outcome.decision));
   if (outcome.route !== undefined) Object.assign(headers, routeHeaders(outcome.route));
   if (outcome.attempts.length > 0) headers["x-tiergate-attempts"] = headerSafe(outcome.attempts.map((a) => `${a.model} ${a.outcome} ${a.ms}ms`).join(", "));
-  Object.assign(headers, limitHeaders("tokens", outcome.settlement?.tokenLimit));
   // A stream's cost is known only at its end, after the headers: only its record has it.
-  const cost = outcome.cache === "HIT" ? 0 : outcome.answer?.kind === "json" ? costOf(outcome, await outcome.ending) : undefined;
-  if (cost !== undefined) headers["x-tiergate-cost-usd"] = cost.toFixed(8);
+  const micros = outcome.cache === "HIT" ? 0 : outcome.answer?.kind === "json" ? (await outcome.ending).costMicros : undefined;
+  if (micros !== undefined) headers["x-tiergate-cost-usd"] = (micros / 1e6).toFixed(8);
   return headers;
-}
-
-/** What the answer cost at the prices of the model that served it. */
-function costOf(outcome: Outcome, ending: Ending): number | undefined {
-  if (outcome.pricedAs === undefined || ending.usage === undefined) return undefined;
-  return costUsd(outcome.pricedAs, ending.usage.promptTokens, ending.usage.completionTokens);
 }
 
 /** Header values must be printable ASCII; reasons are, but a custom model id may not be. */

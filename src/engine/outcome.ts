@@ -24,7 +24,10 @@ export type Answer = { kind: "json"; text: string } | { kind: "stream"; body: Re
 
 /** How the answer ended: known at once for JSON, when the stream closes for a stream. */
 export type Ending = {
+  /** The usage charged (engine/charge.ts): the provider's report, bounded, or the router's count. */
   usage: Usage | undefined;
+  /** What the answer is charged, in micro-dollars; unset when no provider answered. */
+  costMicros: number | undefined;
   /** The stream stopped before its end: the client got a partial answer. */
   truncated: boolean;
   /** Why a stream stopped early, when it did. */
@@ -54,7 +57,17 @@ export type Outcome = {
   error: ApiError | undefined;
 };
 
-export const NO_ENDING: Ending = { usage: undefined, truncated: false, streamError: undefined, upstreamMs: undefined, cacheWrite: undefined };
+/** The context variable the handler that ran a request sets, once, and the middleware around it read. */
+export type OutcomeVariables = { outcome?: Outcome };
+
+export const NO_ENDING: Ending = {
+  usage: undefined,
+  costMicros: undefined,
+  truncated: false,
+  streamError: undefined,
+  upstreamMs: undefined,
+  cacheWrite: undefined,
+};
 
 /** The outcome of a request that was read (and perhaps decided) and went no further. */
 export function stoppedAt(request: CanonicalRequest, decision: Decision | undefined, error?: ApiError): Outcome {

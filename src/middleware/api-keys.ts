@@ -4,6 +4,7 @@
  * minute. Sets `caller`, and the request limit's headers on the answer.
  */
 import type { MiddlewareHandler } from "hono";
+import type { OutcomeVariables } from "../engine/outcome.ts";
 import { ApiError } from "../http/errors.ts";
 import { ADMIN_CALLER, type Caller } from "../security/caller.ts";
 import { hashKey, KEY_PATTERN } from "../security/key-store.ts";
@@ -18,17 +19,35 @@ export type KeyVariables = {
   requestLimit?: LimitOutcome;
 };
 
-/** Checks the key on the routes that spend money, then counts the request against the key's requests per minute. */
-export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables>> {
+/**
+ * Checks the key on the routes that spend money, then counts the request against the
+ * key's requests per minute. Every answer to a key with limits carries both sets of
+ * rate-limit headers, as the next request will find them: the requests limit as just
+ * counted, the tokens bucket as the request's debit left it, or as it stands (a peek)
+ * for an answer that debited nothing (a hit, a refusal, /v1/route).
+ */
+export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
   return async function apiKeyAuthMiddleware(c, next) {
     const services = c.get("services");
     const caller = await identify(services, c.req.header("authorization"));
     if (caller === undefined) return next();
     c.set("caller", caller);
-    const limit = await services.limiter.requests(caller);
+    const tokenHeaders = async (debited: LimitOutcome | undefined): Promise<void> => {
+      const state = debited ?? (await services.limiter.peekTokens(caller));
+      for (const [name, value] of Object.entries(limitHeaders("tokens", state))) c.header(name, value);
+    };
+    let limit: LimitOutcome | undefined;
+    try {
+      limit = await services.limiter.requests(caller);
+    } catch (refusal) {
+      await tokenHeaders(undefined);
+      throw refusal;
+    }
     if (limit !== undefined) c.set("requestLimit", limit);
     for (const [name, value] of Object.entries(limitHeaders("requests", limit))) c.header(name, value);
     await next();
+    // A refusal of the tokens limit carries its own.
+    if (!c.res.headers.has("x-ratelimit-limit-tokens")) await tokenHeaders(c.get("outcome")?.settlement?.tokenLimit);
   };
 }
 

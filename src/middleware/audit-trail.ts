@@ -6,22 +6,15 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { type RequestFacts, recordOf } from "../audit/outcome-record.ts";
-import type { AuditRecord } from "../audit/record.ts";
-import type { Ending, Outcome } from "../engine/outcome.ts";
+import type { Ending, Outcome, OutcomeVariables } from "../engine/outcome.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
 import { finishedOf } from "../observability/finished.ts";
 import type { AfterWork } from "../pipeline/after-response.ts";
-import { toMicros } from "../security/budgets.ts";
 import { settle } from "../security/settlement.ts";
 import type { Services } from "../services/index.ts";
 import type { KeyVariables } from "./api-keys.ts";
 import type { With } from "./edge.ts";
 import { renderError } from "./render-error.ts";
-
-export type TrailVariables = {
-  /** What the request came to, set once by the handler that ran it. */
-  outcome?: Outcome;
-};
 
 /** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
@@ -31,9 +24,9 @@ export type AuditTrailOptions = {
   unaudited: readonly string[];
 };
 
-type TrailContext = Context<With<KeyVariables & TrailVariables>>;
+type TrailContext = Context<With<KeyVariables & OutcomeVariables>>;
 
-export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<With<KeyVariables & TrailVariables>> {
+export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
   const skips = (path: string): boolean => unaudited.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   return async function auditTrailMiddleware(c, next) {
     if (skips(c.req.path)) {
@@ -62,7 +55,7 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
         // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
         const refusal = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
         c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, refusal));
-      } else c.executionCtx.waitUntil(settleFor(services, outcome, work.record));
+      } else c.executionCtx.waitUntil(settleFor(services, outcome));
       return;
     }
     c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, undefined));
@@ -74,7 +67,7 @@ type Start = { startedAt: number; seq: number | undefined };
 /** Sends the record with the rest of the after-response work, and settles what the request reserved. */
 async function finish(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<void> {
   const work = await workOf(c, services, start, refusal);
-  await Promise.all([services.batcher.afterResponse(work), settleFor(services, c.get("outcome"), work.record)]);
+  await Promise.all([services.batcher.afterResponse(work), settleFor(services, c.get("outcome"))]);
 }
 
 /**
@@ -108,12 +101,17 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
   };
 }
 
-/** Puts the request's reservations right with what it really used: nothing, for an answer that failed. */
-function settleFor(services: Services, outcome: Outcome | undefined, record: AuditRecord): Promise<void> {
-  if (outcome?.settlement === undefined) return Promise.resolve();
-  const served = record.http_status < 400;
-  const tokens = served ? Number(record.prompt_tokens ?? 0) + Number(record.completion_tokens ?? 0) : 0;
-  return settle(services, outcome.settlement, served ? toMicros(record.cost_usd ?? 0) : 0, tokens);
+/**
+ * Puts the request's reservations right with what it really used: what a provider
+ * served is charged, whatever the client got (a cut stream, a hang-up, strict mode's
+ * refusal); nothing, when no provider answered.
+ */
+async function settleFor(services: Services, outcome: Outcome | undefined): Promise<void> {
+  if (outcome?.settlement === undefined) return;
+  const ending = await outcome.ending;
+  const charged = ending.costMicros;
+  const tokens = charged === undefined ? 0 : (ending.usage?.promptTokens ?? 0) + (ending.usage?.completionTokens ?? 0);
+  return settle(services, outcome.settlement, charged ?? 0, tokens);
 }
 
 function refuse(c: TrailContext, message: string): ApiError {

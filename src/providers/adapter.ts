@@ -16,17 +16,19 @@ export type StreamEvent = {
   usage: Usage | undefined;
   /** The event carries usage and nothing the client asked for (the usage chunk the router asked for itself). */
   usageOnly: boolean;
+  /** Characters of answer the event carries (text, tool arguments, refusals, reasoning): what is counted when usage never comes. */
+  outputChars: number;
 };
 
 export type ProviderAdapter = {
   /** The completion call: where it goes, with which headers and body. */
   completionRequest(provider: Provider, body: unknown, stream: boolean): { url: string; headers: Record<string, string>; body: string };
-  /** The canonical request as this provider's body, with its own model id; `maxTokens` when the router must bound the answer. */
-  body(request: CanonicalRequest, upstreamModel: string, options: { stream: boolean; maxTokens: number | undefined }): unknown;
+  /** The canonical request as this provider's body, with its own model id. */
+  body(request: CanonicalRequest, upstreamModel: string, options: { stream: boolean }): unknown;
   /** A cheap health check: the provider's model list, or a one-token completion. */
   probeRequest(provider: Provider, kind: "models" | "completion", model: string): { url: string; init: RequestInit };
   /** A JSON answer's usage and completeness, or why it is not an answer. */
-  readCompletion(text: string): { usage: Usage | undefined; complete: boolean } | { failure: "not_json" | "error" | "no_choices" };
+  readCompletion(text: string): { usage: Usage | undefined; complete: boolean; outputChars: number } | { failure: "not_json" | "error" | "no_choices" };
   /** How a stream's first event begins it: a completion chunk, the provider's error event, or anything else. */
   firstEvent(data: string): "chunk" | "error" | "unreadable";
   /** One stream event's `data` (read for every event, so it parses only what carries usage). */

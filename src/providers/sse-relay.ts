@@ -16,6 +16,8 @@ export type StreamOutcome = {
   truncated: boolean;
   /** Why it stopped early, when it did. */
   error: "upstream_stream_broken" | "upstream_timeout" | "client_disconnected" | undefined;
+  /** Characters of answer relayed to the client: what is charged when the stream ends without usage. */
+  relayedChars: number;
 };
 
 type RelayOptions = {
@@ -53,7 +55,7 @@ export async function relaySse(
 ): Promise<{ body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }> {
   const reader = upstream.getReader();
   const decoder = new TextDecoder();
-  const outcome: StreamOutcome = { usage: undefined, truncated: false, error: undefined };
+  const outcome: StreamOutcome = { usage: undefined, truncated: false, error: undefined, relayedChars: 0 };
   let sawDone = false;
   // Some providers end a finished stream without `[DONE]`: a finish reason is as good an end.
   let sawFinish = false;
@@ -72,6 +74,7 @@ export async function relaySse(
         if (read.finished) sawFinish = true;
         options.onData?.(event.data);
         if (read.usage !== undefined) outcome.usage = read.usage;
+        outcome.relayedChars += read.outputChars;
         // The usage chunk the router asked for on its own behalf goes on only if the client asked too.
         if (read.usageOnly && !options.clientWantsUsage) return;
       }

@@ -15,8 +15,6 @@ export type UpstreamRequest = {
   request: CanonicalRequest;
   /** The provider's own id of the model. */
   upstreamModel: string;
-  /** Set when the router must bound the answer (a budget applies and the client set no limit). */
-  maxTokens?: number | undefined;
   stream: boolean;
   /** Whether the client itself asked for the usage chunk (`stream_options.include_usage`). */
   clientWantsUsage: boolean;
@@ -30,10 +28,13 @@ export type UpstreamRequest = {
   onData?: (data: string) => void;
 };
 
-export type UpstreamAnswer =
-  /** `complete`: every choice has a finish reason, so the answer may be cached. */
-  | { stream: false; text: string; usage: Usage | undefined; complete: boolean }
-  | { stream: true; body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> };
+/** `sentChars`: the length of the body sent, a bound on the prompt a provider can honestly count. */
+export type UpstreamAnswer = {
+  sentChars: number;
+} /** `complete`: every choice has a finish reason, so the answer may be cached; `outputChars`: what the model wrote. */ & (
+  | { stream: false; text: string; usage: Usage | undefined; complete: boolean; outputChars: number }
+  | { stream: true; body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }
+);
 
 /** Upstream statuses the client caused (a too-long context, an unknown parameter): passed back as they are. */
 const CLIENT_CAUSED = new Set([400, 404, 413, 422]);
@@ -51,14 +52,16 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const clientLeft = (): void => controller.abort();
   clientSignal?.addEventListener("abort", clientLeft);
   try {
-    const body = adapter.body(request.request, request.upstreamModel, { stream: request.stream, maxTokens: request.maxTokens });
+    const body = adapter.body(request.request, request.upstreamModel, { stream: request.stream });
     const call = adapter.completionRequest(provider, body, request.stream);
+    const sentChars = call.body.length;
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
     if (!response.ok) throw await upstreamError(request, adapter, response);
     if (request.stream && response.body !== null) {
       clearTimeout(timer);
       return {
         stream: true,
+        sentChars,
         ...(await relaySse(response.body, {
           adapter,
           idleTimeoutMs: timeoutMs,
@@ -69,7 +72,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       };
     }
     const text = await response.text();
-    return { stream: false, text, ...readCompletion(request, adapter, text) };
+    return { stream: false, text, sentChars, ...readCompletion(request, adapter, text) };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (clientSignal?.aborted) {
@@ -138,7 +141,11 @@ function describeProviderError(adapter: ProviderAdapter, body: string, secrets: 
 }
 
 /** Usage and completeness of a JSON answer; a 200 that carries an error or no choices is a bad answer (502). */
-function readCompletion(request: UpstreamRequest, adapter: ProviderAdapter, text: string): { usage: Usage | undefined; complete: boolean } {
+function readCompletion(
+  request: UpstreamRequest,
+  adapter: ProviderAdapter,
+  text: string,
+): { usage: Usage | undefined; complete: boolean; outputChars: number } {
   const { provider } = request;
   const read = adapter.readCompletion(text);
   if (!("failure" in read)) return read;

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import type { With } from "../middleware/edge.ts";
+import { ADMIN_CALLER } from "../security/caller.ts";
 import {
   createKey,
   createTenant,
@@ -44,7 +45,8 @@ export async function showKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const key = await getKey(sql, c.req.param("id") ?? "");
   if (key === undefined) throw notFound("key");
-  return c.json({ object: "api_key", ...key, spend: await spend(sql, "key_id", key.id) });
+  const live = await liveSpend(c, { keyId: key.id, tenantId: null });
+  return c.json({ object: "api_key", ...key, spend: { ...(await spend(sql, "key_id", key.id)), live: live && { today_usd: live[0], month_usd: live[1] } } });
 }
 
 export async function revokeKeyRoute(c: Context<With>): Promise<Response> {
@@ -70,7 +72,12 @@ export async function showTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const tenant = await getTenant(sql, c.req.param("id") ?? "");
   if (tenant === undefined) throw notFound("tenant");
-  return c.json({ object: "tenant", ...tenant, spend: await spend(sql, "tenant_id", String(tenant.id)) });
+  const live = await liveSpend(c, { keyId: "", tenantId: String(tenant.id) });
+  return c.json({
+    object: "tenant",
+    ...tenant,
+    spend: { ...(await spend(sql, "tenant_id", String(tenant.id))), live: live && { today_usd: live[2], month_usd: live[3] } },
+  });
 }
 
 /** Revokes every key of the tenant; the tenant and its audit rows stay. */
@@ -83,15 +90,34 @@ export async function revokeTenantRoute(c: Context<With>): Promise<Response> {
   return c.json({ object: "tenant", id, keys_revoked: hashes.length });
 }
 
-/** Spend today and this month (UTC) from the audit log, in USD. */
+/**
+ * Spend today and this month (UTC) from the audit log, in USD, summed in whole
+ * micro-dollars (the unit every row is charged in), so the sum is exact. The audit log
+ * takes rows from the Redis queue every minute: `live` beside it is the spend counter
+ * the budgets are checked against, which is current.
+ */
 async function spend(sql: Sql, column: "key_id" | "tenant_id", id: string): Promise<{ today_usd: number; month_usd: number }> {
+  const micros = "round(cost_usd * 1000000)::bigint";
   const [row] = await sql(
-    `SELECT coalesce(sum(cost_usd) FILTER (WHERE ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0) AS today,
-            coalesce(sum(cost_usd), 0) AS month
+    `SELECT coalesce(sum(${micros}) FILTER (WHERE ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0) AS today,
+            coalesce(sum(${micros}), 0) AS month
      FROM audit_log WHERE ${column} = $1 AND ts >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
     [id],
   );
-  return { today_usd: Number(row?.today ?? 0), month_usd: Number(row?.month ?? 0) };
+  return { today_usd: Number(row?.today ?? 0) / 1e6, month_usd: Number(row?.month ?? 0) / 1e6 };
+}
+
+/** The live spend counters (key day, key month, tenant day, tenant month) in USD; `null` when Redis cannot say. */
+async function liveSpend(c: Context<With>, owner: { keyId: string; tenantId: string | null }): Promise<number[] | null> {
+  const caller = { ...ADMIN_CALLER, ...owner, admin: false };
+  return (
+    (
+      await c
+        .get("services")
+        .budgets.read(caller)
+        .catch(() => null)
+    )?.map((micros) => micros / 1e6) ?? null
+  );
 }
 
 function notFound(what: "key" | "tenant"): ApiError {

@@ -2,13 +2,13 @@
 import type { Context } from "hono";
 import { runChat } from "../engine/chat.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
+import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
-import type { TrailVariables } from "../middleware/audit-trail.ts";
 import type { With } from "../middleware/edge.ts";
 import { chatCompletionsSurface as surface } from "../surfaces/chat-completions/index.ts";
 
-export async function chatCompletions(c: Context<With<KeyVariables & TrailVariables>>): Promise<Response> {
+export async function chatCompletions(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
   const services = c.get("services");
   const request = await surface.parse(c.req.raw, services.config.maxBodyBytes);
   const outcome = await runChat(services, { request, caller: c.get("caller"), headers: c.req.raw.headers, signal: c.req.raw.signal });

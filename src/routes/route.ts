@@ -3,13 +3,14 @@ import type { Context } from "hono";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { decisionOutcome } from "../engine/decision.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
+import type { OutcomeVariables } from "../engine/outcome.ts";
+import { planOf, reservationMicros } from "../engine/plan.ts";
 import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
-import type { TrailVariables } from "../middleware/audit-trail.ts";
 import type { With } from "../middleware/edge.ts";
 import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
 
-export async function routeOnly(c: Context<With<KeyVariables & TrailVariables>>): Promise<Response> {
+export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
   const services = c.get("services");
   const { config } = services;
   const request = await chatCompletionsSurface.parse(c.req.raw, config.maxBodyBytes);
@@ -30,6 +31,8 @@ export async function routeOnly(c: Context<With<KeyVariables & TrailVariables>>)
       fallbacks: decision.fallbacks.map((model) => ({ model: model.id, provider: model.provider, tier: model.tier })),
       estimated_prompt_tokens: decision.promptTokens,
       estimated_cost_usd: Number(decision.estimatedCostUsd.toFixed(8)),
+      // What a budget reserves for it before the call: the estimate at the dearest model it may fall back to.
+      reserved_usd: reservationMicros(planOf(decision, config), decision) / 1e6,
       constitutional_hash: CONSTITUTIONAL_HASH,
     },
     200,

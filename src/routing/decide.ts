@@ -1,6 +1,7 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import { ApiError } from "../http/errors.ts";
+import { sentPrompt } from "./estimate.ts";
 import type { RouterModel } from "./model.ts";
 import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
 import { type Capability, costUsd, findModel, type Model, TIER_NAMES, type Tier } from "./registry.ts";
@@ -22,7 +23,12 @@ export type Decision = {
   modelVersion: string;
   reasons: string[];
   fallbacks: Model[];
+  /** The prompt as sent, estimated (routing/estimate.ts): what a reservation and a context window count. */
   promptTokens: number;
+  /** Images in the prompt (each estimated at routing/estimate.ts's IMAGE_TOKENS). */
+  images: number;
+  /** The most tokens the answer may write, over every one of `n` choices (the request's limit, or ESTIMATED_OUTPUT_TOKENS). */
+  outputTokens: number;
   /** Prompt and output tokens, over every one of `n` choices: what a tokens-per-minute limit is debited before the call. */
   estimatedTokens: number;
   estimatedCostUsd: number;
@@ -61,7 +67,8 @@ export function decide(
   const complexity = scoreComplexity(request, config.routerModel);
   const allowed = (model: Model): boolean =>
     (policy.maxTier === null || model.tier <= policy.maxTier) && (policy.models === null || policy.models.includes(model.id));
-  const demand = demandOf(request, complexity.promptTokens, config.estimatedOutputTokens);
+  const prompt = sentPrompt(request, complexity.promptTokens);
+  const demand = demandOf(request, prompt.tokens, config.estimatedOutputTokens);
   const isConfigured = (model: Model): boolean => config.providers.get(model.provider)?.configured === true;
   const forced = TIER_PATTERN.exec(request.model);
   const scoredTier = selectTier(complexity.score, config.thresholds);
@@ -138,7 +145,9 @@ export function decide(
     modelVersion: complexity.modelVersion,
     reasons,
     fallbacks,
-    promptTokens: complexity.promptTokens,
+    promptTokens: demand.promptTokens,
+    images: prompt.images,
+    outputTokens: demand.outputTokens * (request.n ?? 1),
     estimatedTokens: demand.promptTokens + demand.outputTokens * (request.n ?? 1),
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
@@ -164,7 +173,7 @@ function enforceCaps(request: CanonicalRequest, config: RoutingConfig): void {
   }
   const output = requestedOutputTokens(request);
   if (output !== undefined && output > config.maxOutputTokens) {
-    const param = request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+    const param = (request.max_completion_tokens ?? 0) >= (request.max_tokens ?? 0) ? "max_completion_tokens" : "max_tokens";
     throw new ApiError(400, `'${param}' may be at most ${config.maxOutputTokens} (MAX_OUTPUT_TOKENS)`, { code: "invalid_value", param });
   }
 }

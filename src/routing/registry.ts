@@ -120,3 +120,13 @@ export function cheapestOf(models: readonly Model[]): Model | undefined {
 export function costUsd(model: Model, promptTokens: number, completionTokens: number): number {
   return (promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) / 1e6;
 }
+
+/**
+ * Micro-dollars for these tokens, rounded up to the next whole one: the unit every
+ * charge, reservation and budget is counted in, so no answer is ever free by rounding.
+ * A price per million tokens is micro-dollars per token; the product is rounded to a
+ * thousandth first, so float noise (15 × 0.15) never adds a micro-dollar.
+ */
+export function costMicros(model: Model, promptTokens: number, completionTokens: number): number {
+  return Math.ceil(Math.round((promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) * 1_000) / 1_000);
+}

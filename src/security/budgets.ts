@@ -41,8 +41,8 @@ return {1, 0}`,
 const DAY_TTL_SECONDS = 2 * 86_400;
 const MONTH_TTL_SECONDS = 32 * 86_400;
 
-/** Micro-dollars, the unit every spend and budget is counted in. */
-export const toMicros = (usd: number): number => Math.round(usd * 1e6);
+/** A budget in micro-dollars, the unit every spend and budget is counted in (budgets are whole micro-dollars: key-store.ts). */
+export const budgetMicros = (usd: number): number => Math.round(usd * 1e6);
 
 type Counter = { key: string; limitMicros: number; ttl: number; name: string };
 
@@ -50,7 +50,7 @@ type Counter = { key: string; limitMicros: number; ttl: number; name: string };
 function spendCounters(config: { keyPrefix: string }, caller: Caller, now = new Date()): Counter[] {
   const day = now.toISOString().slice(0, 10).replaceAll("-", "");
   const month = day.slice(0, 6);
-  const limit = (usd: number | null): number => (usd === null ? -1 : toMicros(usd));
+  const limit = (usd: number | null): number => (usd === null ? -1 : budgetMicros(usd));
   const counters: Counter[] = [
     { key: redisKey(config, "spend", `key:${caller.keyId}:d:${day}`), limitMicros: limit(caller.dailyBudgetUsd), ttl: DAY_TTL_SECONDS, name: "daily" },
     { key: redisKey(config, "spend", `key:${caller.keyId}:m:${month}`), limitMicros: limit(caller.monthlyBudgetUsd), ttl: MONTH_TTL_SECONDS, name: "monthly" },
@@ -68,6 +68,12 @@ function spendCounters(config: { keyPrefix: string }, caller: Caller, now = new 
     );
   }
   return counters;
+}
+
+/** Whether any budget applies to the caller: then an answer may not write, nor be charged, more than was reserved for it. */
+export function hasBudget(caller: Caller): boolean {
+  const { dailyBudgetUsd, monthlyBudgetUsd, tenantBudgets, tenantId } = caller;
+  return dailyBudgetUsd !== null || monthlyBudgetUsd !== null || (tenantId !== null && (tenantBudgets.dailyUsd !== null || tenantBudgets.monthlyUsd !== null));
 }
 
 /** A reservation made before the call, to be settled with the real cost after it. */
@@ -131,16 +137,21 @@ function args(counters: Counter[], micros: number, mode: "reserve" | "adjust"): 
   return [String(micros), mode, ...counters.map((c) => String(c.limitMicros)), ...counters.map((c) => String(c.ttl))];
 }
 
-function budgetSpent(passed: Counter): ApiError {
-  return new ApiError(
-    429,
-    `The ${passed.name} budget of this key's ${passed.name.startsWith("tenant") ? "tenant" : "key"} is spent; it resets at the start of the next UTC ${passed.ttl === DAY_TTL_SECONDS ? "day" : "month"}.`,
-    {
-      type: "insufficient_quota",
-      code: "insufficient_quota",
-      auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
-    },
-  );
+/**
+ * 429 `insufficient_quota`, as OpenAI answers a spent quota, but said not to be retried
+ * (`x-should-retry: false`, which the official SDKs honour) with a Retry-After at the
+ * start of the budget's next period, when it is whole again.
+ */
+function budgetSpent(passed: Counter, now = new Date()): ApiError {
+  const daily = passed.ttl === DAY_TTL_SECONDS;
+  const whose = passed.name.startsWith("tenant") ? "This key's tenant's" : "This key's";
+  const next = daily ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  return new ApiError(429, `${whose} ${daily ? "daily" : "monthly"} budget is spent; it resets at the start of the next UTC ${daily ? "day" : "month"}.`, {
+    type: "insufficient_quota",
+    code: "insufficient_quota",
+    auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
+    headers: { "x-should-retry": "false", "retry-after": String(Math.max(1, Math.ceil((next - now.getTime()) / 1000))) },
+  });
 }
 
 function budgetUnavailable(): ApiError {

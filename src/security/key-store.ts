@@ -8,7 +8,12 @@ import { sha256Hex } from "../crypto/digest.ts";
 import type { Sql } from "../storage/postgres.ts";
 
 const Slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "lower-case letters, digits, _ and -, at most 64");
-const Usd = z.number().nonnegative().max(1e8);
+/** Budgets are kept in whole micro-dollars (numeric(14, 6)): a budget is stored exactly or refused. */
+const Usd = z
+  .number()
+  .nonnegative()
+  .max(1e8)
+  .refine((usd) => Math.abs(usd * 1e6 - Math.round(usd * 1e6)) < 1e-6, "must be a whole number of micro-dollars: 0, or 0.000001 and up, at most 6 decimals");
 
 /** Limits and policy a tenant gives its keys, and a key may set for itself. */
 const PolicyFields = {
@@ -55,7 +60,7 @@ export async function createTenant(sql: Sql, tenant: NewTenant): Promise<Record<
     tenant.name ?? tenant.id,
     ...values,
   ]);
-  return row!;
+  return numbersIn(row!);
 }
 
 /** Makes a key; the returned `key` is the only time anyone sees it. A named tenant that does not exist is made. */
@@ -71,25 +76,35 @@ export async function createKey(sql: Sql, fields: NewKey): Promise<KeyRow & { ke
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${KEY_COLUMNS}`,
     [id, fields.tenant ?? null, fields.name, key.slice(0, 12), await hashKey(key), ...values, fields.expires_at ?? null],
   );
-  return { ...(row as KeyRow), key };
+  return { ...numbersIn(row as KeyRow), key };
 }
 
-export function listKeys(sql: Sql, tenant?: string): Promise<KeyRow[]> {
-  return sql(
+/** The numeric columns as numbers, not the text Postgres's numeric type comes back as (`"0.010000"`). */
+function numbersIn<T extends Record<string, unknown>>(row: T): T {
+  const out: Record<string, unknown> = { ...row };
+  for (const column of ["rpm", "tpm", "daily_budget_usd", "monthly_budget_usd", "max_tier"]) {
+    if (out[column] !== null && out[column] !== undefined) out[column] = Number(out[column]);
+  }
+  return out as T;
+}
+
+export async function listKeys(sql: Sql, tenant?: string): Promise<KeyRow[]> {
+  const rows = await sql(
     `SELECT ${KEY_COLUMNS} FROM api_keys ${tenant === undefined ? "" : "WHERE tenant_id = $1"} ORDER BY created_at, id`,
     tenant === undefined ? [] : [tenant],
-  ) as Promise<KeyRow[]>;
+  );
+  return rows.map((row) => numbersIn(row as KeyRow));
 }
 
 export async function getKey(sql: Sql, id: string): Promise<KeyRow | undefined> {
   const [row] = await sql(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id]);
-  return row as KeyRow | undefined;
+  return row === undefined ? undefined : numbersIn(row as KeyRow);
 }
 
 /** Marks the key revoked (idempotent); returns it, or `undefined` if there is no such key. */
 export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_sha256: string }) | undefined> {
   const [row] = await sql(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}, key_sha256`, [id]);
-  return row as (KeyRow & { key_sha256: string }) | undefined;
+  return row === undefined ? undefined : numbersIn(row as KeyRow & { key_sha256: string });
 }
 
 /** Revokes every key of the tenant (idempotent); returns the keys' hashes so callers can forget them, or `undefined` for no such tenant. */
@@ -99,13 +114,13 @@ export async function revokeTenant(sql: Sql, id: string): Promise<string[] | und
   return rows.map((row) => String(row.key_sha256));
 }
 
-export function listTenants(sql: Sql): Promise<Record<string, unknown>[]> {
-  return sql("SELECT * FROM tenants ORDER BY id", []);
+export async function listTenants(sql: Sql): Promise<Record<string, unknown>[]> {
+  return (await sql("SELECT * FROM tenants ORDER BY id", [])).map(numbersIn);
 }
 
 export async function getTenant(sql: Sql, id: string): Promise<Record<string, unknown> | undefined> {
   const [row] = await sql("SELECT * FROM tenants WHERE id = $1", [id]);
-  return row;
+  return row === undefined ? undefined : numbersIn(row);
 }
 
 /** The key as the hot path needs it: its own policy merged over its tenant's, with its state. */

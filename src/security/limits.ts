@@ -1,9 +1,13 @@
 /**
  * Requests and tokens per minute per key, held in Redis so one limit holds across
- * every isolate and location (`@upstash/ratelimit`: a sliding window for requests, a
- * token bucket for tokens). Limiters are made once per isolate's services and per
- * limit value, so the library's ephemeral cache turns away a key already over its
- * limit without a Redis round trip.
+ * every isolate and location. Requests: `@upstash/ratelimit`'s sliding window, made
+ * once per isolate's services and limit value, so its ephemeral cache turns away a key
+ * already over its limit without a Redis round trip. Tokens: a token bucket of our own
+ * (TOKEN_BUCKET below), because a bucket that is debited an estimate before the call
+ * must take the correction after it whatever its level (the library drops a debit the
+ * bucket cannot cover) and stop a refund at the limit (the library overfills), and a
+ * request that can never fit must not block the key's requests that can (the
+ * library's ephemeral cache blocks the key after any refusal).
  * Failure policy (both limits): fail open. With Redis down or slow past
  * REDIS_TIMEOUT_MS the request is served unlimited, the response says so in
  * `x-tiergate-limits: unchecked`, and the audit row records it; budgets, which are
@@ -14,6 +18,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
 import { redisKey } from "../storage/redis.ts";
+import { type LuaScript, runScript } from "../storage/scripts.ts";
 import type { Caller } from "./caller.ts";
 
 export type LimitKind = "requests" | "tokens";
@@ -24,68 +29,143 @@ export type LimitOutcome = { checked: true; state: LimitState } | { checked: fal
 export type Limiter = {
   /** Counts one request against the key's requests per minute; 429 when over; `undefined` for a key without one. */
   requests(caller: Caller): Promise<LimitOutcome | undefined>;
-  /** Debits the request's estimated tokens (prompt + max output) against its tokens per minute; 429 when over. */
+  /**
+   * Debits the request's estimated tokens (prompt + max output) against its tokens per
+   * minute; 429 when the bucket is short now, 400 when the request can never fit the limit.
+   */
   debitTokens(caller: Caller, tokens: number): Promise<LimitOutcome | undefined>;
-  /** Puts right the token debit once the real usage is known: a negative difference refunds. */
+  /** Puts right the token debit once the real usage is known: always debited (the bucket may go below 0), a refund stops at the limit. */
   correctTokens(caller: Caller, difference: number): Promise<void>;
+  /** The tokens bucket as the next request will find it, without moving it (for the headers of answers that debit nothing). */
+  peekTokens(caller: Caller): Promise<LimitOutcome | undefined>;
 };
 
 const WINDOW: Duration = "60 s";
+const WINDOW_MS = 60_000;
+
+/**
+ * A token bucket per key: it holds up to `limit` tokens and refills at `limit` a minute,
+ * by Redis's own clock. KEYS[1]: the bucket (hash: t = tokens, at = ms of the last
+ * change, d = tokens debited in all). ARGV: limit, amount, mode: "take" refuses when the
+ * bucket is short ({0, tokens}) or the amount is over the limit ({-1, tokens}); "force"
+ * always applies it, and a negative amount (a refund) stops at the limit; "peek" moves
+ * nothing. Returns {1 (applied) or 0 or -1, tokens left (floored), ms until full}.
+ */
+export const TOKEN_BUCKET: LuaScript = {
+  source: `
+local limit, amount, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(state[1]) or limit, tonumber(state[2]) or now
+tokens = math.min(limit, tokens + math.max(0, now - at) * limit / ${WINDOW_MS})
+local function answer(applied)
+  return {applied, math.floor(tokens), math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit)}
+end
+if mode == 'peek' then return answer(1) end
+if mode == 'take' then
+  if amount > limit then return answer(-1) end
+  if amount > tokens then return answer(0) end
+end
+tokens = math.min(limit, tokens - amount)
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', now)
+redis.call('HINCRBY', KEYS[1], 'd', amount)
+redis.call('PEXPIRE', KEYS[1], ${WINDOW_MS * 2})
+return answer(1)`,
+  sha1: "7d5afeddac8d7dbc05fbff7af3947adefff0c9d5",
+};
 
 export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefined; tracked: Tracked; timeoutMs: number }): Limiter {
   const { redis, tracked } = deps;
-  /** One limiter per kind and limit value. */
-  const made = new Map<string, Ratelimit>();
-  const limiterFor = (kind: LimitKind, limit: number): Ratelimit | undefined => {
+  /** One requests limiter per limit value. */
+  const made = new Map<number, Ratelimit>();
+  const requestsLimiter = (limit: number): Ratelimit | undefined => {
     if (redis === undefined) return undefined;
-    const name = `${kind}:${limit}`;
-    let limiter = made.get(name);
+    let limiter = made.get(limit);
     if (limiter === undefined) {
       limiter = new Ratelimit({
         redis,
-        prefix: redisKey(deps, "limit", kind),
-        limiter: kind === "requests" ? Ratelimit.slidingWindow(limit, WINDOW) : Ratelimit.tokenBucket(limit, WINDOW, limit),
+        prefix: redisKey(deps, "limit", "requests"),
+        limiter: Ratelimit.slidingWindow(limit, WINDOW),
         ephemeralCache: new Map(),
         timeout: deps.timeoutMs,
         analytics: false,
       });
-      made.set(name, limiter);
+      made.set(limit, limiter);
     }
     return limiter;
   };
 
-  const check = async (kind: LimitKind, caller: Caller, limit: number, rate: number): Promise<LimitOutcome> => {
-    const limiter = limiterFor(kind, limit);
+  const requests = async (caller: Caller, limit: number): Promise<LimitOutcome> => {
+    const limiter = requestsLimiter(limit);
     if (limiter === undefined) return { checked: false };
     let result: Awaited<ReturnType<Ratelimit["limit"]>>;
     try {
-      result = await tracked("redis", () => limiter.limit(caller.keyId, { rate }));
+      result = await tracked("redis", () => limiter.limit(caller.keyId));
     } catch {
       return { checked: false };
     }
     if (result.reason === "timeout") return { checked: false };
     const state = { limit: result.limit, remaining: Math.max(0, result.remaining), resetMs: Math.max(0, result.reset - Date.now()) };
-    if (!result.success) {
-      throw new ApiError(429, `Rate limit reached: ${limit} ${kind} per minute for this key. Try again in ${Math.ceil(state.resetMs / 1000)} s.`, {
-        type: "rate_limit_error",
-        code: "rate_limit_exceeded",
-        auditCode: `rate_limit_exceeded:${kind}`,
-        headers: { ...limitHeaders(kind, { checked: true, state }), "retry-after": String(Math.max(1, Math.ceil(state.resetMs / 1000))) },
-      });
-    }
+    if (!result.success) throw overLimit("requests", limit, state, state.resetMs);
     return { checked: true, state };
   };
 
+  /** One call of the bucket script; `undefined` when Redis cannot answer (limits fail open). */
+  const bucket = async (caller: Caller, limit: number, amount: number, mode: "take" | "force" | "peek") => {
+    if (redis === undefined) return undefined;
+    const key = redisKey(deps, "limit", `tokens:${caller.keyId}`);
+    try {
+      const [applied, tokens, fullInMs] = await tracked("redis", () =>
+        runScript<[number, number, number]>(redis, TOKEN_BUCKET, [key], [String(limit), String(amount), mode]),
+      );
+      return { applied, state: { limit, remaining: Math.max(0, tokens), resetMs: fullInMs }, tokens };
+    } catch {
+      return undefined;
+    }
+  };
+
   return {
-    requests: async (caller) => (caller.rpm === null ? undefined : check("requests", caller, caller.rpm, 1)),
-    debitTokens: async (caller, tokens) => (caller.tpm === null ? undefined : check("tokens", caller, caller.tpm, Math.max(1, Math.ceil(tokens)))),
+    requests: async (caller) => (caller.rpm === null ? undefined : requests(caller, caller.rpm)),
+    async debitTokens(caller, estimate) {
+      if (caller.tpm === null) return undefined;
+      const amount = Math.max(1, Math.ceil(estimate));
+      const result = await bucket(caller, caller.tpm, amount, "take");
+      if (result === undefined) return { checked: false };
+      if (result.applied === -1) throw neverFits(caller.tpm, amount);
+      // Short now: it refills at the limit a minute, so the debit fits once the missing tokens are back.
+      if (result.applied === 0) throw overLimit("tokens", caller.tpm, result.state, Math.ceil(((amount - result.tokens) * WINDOW_MS) / caller.tpm));
+      return { checked: true, state: result.state };
+    },
     async correctTokens(caller, difference) {
       if (caller.tpm === null || difference === 0) return;
-      const limiter = limiterFor("tokens", caller.tpm);
-      if (limiter === undefined) return;
-      await tracked("redis", () => limiter.limit(caller.keyId, { rate: Math.round(difference) })).catch(() => {});
+      await bucket(caller, caller.tpm, Math.round(difference), "force");
+    },
+    async peekTokens(caller) {
+      if (caller.tpm === null) return undefined;
+      const result = await bucket(caller, caller.tpm, 0, "peek");
+      return result === undefined ? { checked: false } : { checked: true, state: result.state };
     },
   };
+}
+
+function overLimit(kind: LimitKind, limit: number, state: LimitState, retryMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryMs / 1000));
+  return new ApiError(429, `Rate limit reached: ${limit} ${kind} per minute for this key. Try again in ${seconds} s.`, {
+    type: "rate_limit_error",
+    code: "rate_limit_exceeded",
+    auditCode: `rate_limit_exceeded:${kind}`,
+    headers: { ...limitHeaders(kind, { checked: true, state }), "retry-after": String(seconds) },
+  });
+}
+
+/** A request the key's tokens per minute can never take: no wait helps, so it is not a 429. */
+function neverFits(limit: number, amount: number): ApiError {
+  return new ApiError(
+    400,
+    `This request needs about ${amount} tokens (its prompt and max_tokens, times n), more than this key's limit of ${limit} tokens per minute: lower max_tokens or send less`,
+    { code: "tokens_exceed_limit", param: "max_tokens", headers: { "x-should-retry": "false" } },
+  );
 }
 
 /**

@@ -13,8 +13,6 @@ export type Settlement = {
   spend: Reservation | undefined;
   /** The tokens-per-minute check, for the answer's headers and the audit's note. */
   tokenLimit: LimitOutcome | undefined;
-  /** Whether a budget applies: then an answer may not write more than was reserved for it. */
-  budgeted: boolean;
   /** Why the reservation was refused, when one side was: what the other side took is still held, to be given back. */
   refusal: unknown;
 };
@@ -34,7 +32,6 @@ export async function reserveFor(reserves: Reserves, caller: Caller, estimate: {
     tokens: debit.status === "fulfilled" && debit.value?.checked ? Math.max(1, Math.ceil(estimate.tokens)) : 0,
     spend: spend.status === "fulfilled" ? spend.value : undefined,
     tokenLimit: debit.status === "fulfilled" ? debit.value : undefined,
-    budgeted: spend.status === "fulfilled" && spend.value?.counters.some((counter) => counter.limitMicros >= 0) === true,
     refusal: spend.status === "rejected" ? spend.reason : debit.status === "rejected" ? debit.reason : undefined,
   };
   return settlement;

@@ -79,8 +79,10 @@ describe("budgets", () => {
     const probe = await (
       await one.router.post("/v1/route", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer((await makeKey({})).key))
     ).json();
-    const estimate = probe.estimated_cost_usd as number;
-    const { key } = await makeKey({ daily_budget_usd: Number((estimate * 3.5).toFixed(6)) });
+    // Each reserves at the dearest model its fallbacks may reach (/v1/route's reserved_usd).
+    const reserved = probe.reserved_usd as number;
+    expect(reserved).toBeGreaterThanOrEqual(probe.estimated_cost_usd);
+    const { key } = await makeKey({ daily_budget_usd: Number((reserved * 3.5).toFixed(6)) });
     one.fake.behaviour.latencyMs = 400; // every reservation is made before any answer settles
     try {
       const responses = await Promise.all(

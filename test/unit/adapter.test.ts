@@ -17,13 +17,15 @@ describe("the OpenAI-compatible adapter", () => {
     expect(adapter.completionRequest({ ...provider, apiKey: undefined }, {}, false).headers).not.toHaveProperty("authorization");
   });
 
-  it("sends the provider's model id, asks for usage on streams, and bounds an unbounded answer only when told", () => {
-    expect(adapter.body(ask, "vendor/m", { stream: false, maxTokens: undefined })).toEqual({ ...ask, model: "vendor/m" });
-    expect(adapter.body({ ...ask, stream: true }, "m", { stream: true, maxTokens: 512 })).toMatchObject({
+  it("sends the provider's model id and the rest as the request has it, asking for usage on streams", () => {
+    expect(adapter.body(ask, "vendor/m", { stream: false })).toEqual({ ...ask, model: "vendor/m" });
+    expect(adapter.body({ ...ask, stream: true, max_tokens: 5 }, "m", { stream: true })).toEqual({
+      ...ask,
+      model: "m",
+      stream: true,
+      max_tokens: 5,
       stream_options: { include_usage: true },
-      max_tokens: 512,
     });
-    expect(adapter.body({ ...ask, max_completion_tokens: 9 }, "m", { stream: false, maxTokens: 512 })).not.toHaveProperty("max_tokens");
   });
 
   it("reads a JSON answer's usage and completeness, and says why a 200 is not an answer", () => {
@@ -31,7 +33,7 @@ describe("the OpenAI-compatible adapter", () => {
       choices: [{ index: 0, message: { role: "assistant", content: "x" }, finish_reason: "stop" }],
       usage: { prompt_tokens: 3, completion_tokens: 1 },
     };
-    expect(adapter.readCompletion(JSON.stringify(answer))).toEqual({ usage: { promptTokens: 3, completionTokens: 1 }, complete: true });
+    expect(adapter.readCompletion(JSON.stringify(answer))).toEqual({ usage: { promptTokens: 3, completionTokens: 1 }, complete: true, outputChars: 1 });
     expect(adapter.readCompletion(JSON.stringify({ ...answer, choices: [{ index: 0, message: {}, finish_reason: null }] }))).toMatchObject({ complete: false });
     expect(adapter.readCompletion('{"choices":')).toEqual({ failure: "not_json" });
     expect(adapter.readCompletion('{"error":{"message":"no"}}')).toEqual({ failure: "error" });
@@ -47,16 +49,20 @@ describe("the OpenAI-compatible adapter", () => {
   });
 
   it("reads each later event's finish and usage, and marks the usage chunk the router asked for itself", () => {
-    expect(adapter.readEvent('{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}')).toEqual({
+    expect(adapter.readEvent('{"choices":[{"index":0,"delta":{"content":"abc"},"finish_reason":null}]}')).toEqual({
       finished: false,
       usage: undefined,
       usageOnly: false,
+      outputChars: 3,
     });
+    const toolCall = { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"q":1}' } }] } }] };
+    expect(adapter.readEvent(JSON.stringify(toolCall)).outputChars).toBe(JSON.stringify('{"q":1}').length - 2);
     expect(adapter.readEvent('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')).toMatchObject({ finished: true });
     expect(adapter.readEvent('{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}')).toEqual({
       finished: false,
       usage: { promptTokens: 2, completionTokens: 5 },
       usageOnly: true,
+      outputChars: 0,
     });
     expect(adapter.readEvent('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":5}}')).toMatchObject({
       finished: true,

@@ -31,19 +31,18 @@ describe("recordOf", () => {
     expect(record.latency_ms).toBe(250);
   });
 
-  it("prices a hit at nothing, and the served model's tokens to the micro-dollar", async () => {
+  it("records a hit at nothing, and an answer at what it was charged, in whole micro-dollars", async () => {
     const usage = { promptTokens: 1_000, completionTokens: 333 };
-    const hit = await recordOf(facts, { ...stoppedAt(request, decision), cache: "HIT" }, { ...NO_ENDING, usage }, undefined);
+    const hit = await recordOf(facts, { ...stoppedAt(request, decision), cache: "HIT" }, { ...NO_ENDING, usage, costMicros: 7 }, undefined);
     expect(hit.cost_usd).toBe(0);
-    const served = await recordOf(facts, { ...stoppedAt(request, decision), pricedAs: decision.model }, { ...NO_ENDING, usage }, undefined);
-    const exact = (1_000 * decision.model.input_usd_per_mtok + 333 * decision.model.output_usd_per_mtok) / 1e6;
-    expect(served.cost_usd).toBe(Math.round(exact * 1e6) / 1e6);
+    const served = await recordOf(facts, { ...stoppedAt(request, decision), pricedAs: decision.model }, { ...NO_ENDING, usage, costMicros: 42 }, undefined);
+    expect(served).toMatchObject({ cost_usd: 0.000042, prompt_tokens: 1_000, completion_tokens: 333 });
   });
 
   it("notes every limit that went unchecked", async () => {
     const bothUnchecked = {
       ...stoppedAt(request, decision),
-      settlement: { caller: undefined as never, tokens: 0, spend: undefined, tokenLimit: { checked: false as const }, budgeted: false, refusal: undefined },
+      settlement: { caller: undefined as never, tokens: 0, spend: undefined, tokenLimit: { checked: false as const }, refusal: undefined },
     };
     const record = await recordOf({ ...facts, requestLimit: { checked: false } }, bothUnchecked, NO_ENDING, undefined);
     expect(record.limit_note).toBe("requests and tokens per minute unchecked: Redis unavailable (limits fail open)");

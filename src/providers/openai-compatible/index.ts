@@ -1,5 +1,4 @@
 /** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
-import { requestedOutputTokens } from "../../canonical/request.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { readUsage } from "../usage.ts";
 
@@ -20,9 +19,8 @@ export const openAiCompatible: ProviderAdapter = {
    * the router can price them. Spread, not Object.assign, so a client's own `__proto__`
    * key stays a plain property.
    */
-  body(request, upstreamModel, { stream, maxTokens }) {
+  body(request, upstreamModel, { stream }) {
     const body: Record<string, unknown> = { ...request, model: upstreamModel };
-    if (maxTokens !== undefined && requestedOutputTokens(request) === undefined) body.max_tokens = maxTokens;
     if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
     return body;
   },
@@ -51,7 +49,7 @@ export const openAiCompatible: ProviderAdapter = {
     const complete = completion.choices.every(
       (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
     );
-    return { usage: readUsage(completion.usage), complete };
+    return { usage: readUsage(completion.usage), complete, outputChars: answerChars(text) };
   },
 
   firstEvent(data) {
@@ -66,17 +64,18 @@ export const openAiCompatible: ProviderAdapter = {
 
   readEvent(data) {
     const finished = FINISH_PATTERN.test(data);
+    const outputChars = answerChars(data);
     // Most chunks carry no usage: they are read by pattern, never parsed.
-    if (!data.includes('"usage"')) return { finished, usage: undefined, usageOnly: false };
+    if (!data.includes('"usage"')) return { finished, usage: undefined, usageOnly: false, outputChars };
     let parsed: { choices?: unknown[]; usage?: unknown };
     try {
       parsed = JSON.parse(data) as typeof parsed;
     } catch {
-      return { finished, usage: undefined, usageOnly: false };
+      return { finished, usage: undefined, usageOnly: false, outputChars };
     }
     const usage = readUsage(parsed.usage);
     const hasChoices = Array.isArray(parsed.choices) && parsed.choices.length > 0;
-    return { finished, usage, usageOnly: usage !== undefined && !hasChoices };
+    return { finished, usage, usageOnly: usage !== undefined && !hasChoices, outputChars };
   },
 
   errorMessage(body) {
@@ -92,3 +91,13 @@ export const openAiCompatible: ProviderAdapter = {
 };
 
 const base = (url: string): string => url.replace(/\/+$/, "");
+
+/** A string the model wrote: message or delta text, tool arguments, a refusal, reasoning (`"content":"…"`, escapes kept). */
+const WRITTEN = /"(?:content|arguments|refusal|reasoning|reasoning_content)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/** Characters the model wrote in a completion or a chunk, read by pattern (escapes count as written, a slight overcount). */
+function answerChars(json: string): number {
+  let chars = 0;
+  for (const match of json.matchAll(WRITTEN)) chars += match[1]!.length;
+  return chars;
+}

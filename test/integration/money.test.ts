@@ -1,0 +1,274 @@
+/**
+ * Money under faults, against the real stack and the fake provider: what a cut stream,
+ * a fallback, a lying usage report, a tpm limit and a budget refusal cost and say. Each
+ * case is one an outside probe broke at 755867f (issue 22).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { findModel, loadRegistry } from "../../src/routing/registry.ts";
+import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+
+let storage: TestStorage;
+let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const registry = loadRegistry(undefined);
+const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
+const as = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, "cache-control": "no-cache, no-store", ...extra });
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  app = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+});
+afterAll(async () => {
+  await app.close();
+  await storage.close();
+});
+beforeEach(() => app.reset());
+
+async function makeKey(fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "money", ...fields }) });
+  expect(response.status).toBe(201);
+  return response.json();
+}
+
+const day = () => new Date().toISOString().slice(0, 10).replaceAll("-", "");
+const spent = async (keyId: string): Promise<number> => Number((await storage.redis.get(`${storage.prefix}:spend:key:${keyId}:d:${day()}`)) ?? 0);
+
+/** The key's audit rows once `count` of them are in Postgres, and its spend once it equals their sum (settling runs after the answer). */
+async function settledRows(keyId: string, count: number): Promise<{ rows: Record<string, unknown>[]; micros: number }> {
+  const deadline = Date.now() + 10_000;
+  let rows: Record<string, unknown>[] = [];
+  while (rows.length < count && Date.now() < deadline) {
+    await app.router.scheduled();
+    rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
+  }
+  expect(rows).toHaveLength(count);
+  const micros = rows.reduce((sum, row) => sum + Math.round(Number(row.cost_usd ?? 0) * 1e6), 0);
+  while ((await spent(keyId)) !== micros && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return { rows, micros };
+}
+
+/** Reads a stream's first `events` data lines, then hangs up. */
+async function cutAfter(key: string, body: Record<string, unknown>, events: number): Promise<string> {
+  const client = new AbortController();
+  const response = await fetch(`${app.router.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { ...as(key), "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: client.signal,
+  });
+  expect(response.status).toBe(200);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while ((text.match(/^data: /gm)?.length ?? 0) < events) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  client.abort();
+  await reader.cancel().catch(() => {});
+  return response.headers.get("x-request-id")!;
+}
+
+describe("a stream that does not reach its end is charged what was sent and relayed", () => {
+  it("a client that hangs up after 50 of 60 events pays the prompt and the tokens it received", async () => {
+    const { id, key } = await makeKey({});
+    Object.assign(app.fake.behaviour, { completionTokens: 60, tokenIntervalMs: 5 });
+    const requestId = await cutAfter(key, chat(uniquePrompt("cut by the client"), { stream: true }), 50);
+    const { rows, micros } = await settledRows(id, 1);
+    expect(rows[0]).toMatchObject({ request_id: requestId, truncated: true });
+    expect(Number(rows[0]!.prompt_tokens)).toBeGreaterThan(0);
+    expect(Number(rows[0]!.completion_tokens)).toBeGreaterThan(20);
+    expect(micros).toBeGreaterThan(0);
+    expect(await spent(id)).toBe(micros);
+    expect(rows[0]!.usage_adjusted).toEqual([expect.stringContaining("no usage reported")]);
+  });
+
+  it("a stream the provider breaks after 30 events is charged too", async () => {
+    const { id, key } = await makeKey({});
+    Object.assign(app.fake.behaviour, { completionTokens: 60, breakAfterChunks: 30 });
+    const response = await app.router.post("/v1/chat/completions", chat(uniquePrompt("broken by the provider"), { stream: true }), as(key));
+    await response.text();
+    const { rows, micros } = await settledRows(id, 1);
+    expect(rows[0]).toMatchObject({ truncated: true, error_code: "upstream_stream_broken" });
+    expect(Number(rows[0]!.completion_tokens)).toBeGreaterThan(0);
+    expect(micros).toBeGreaterThan(0);
+  });
+});
+
+describe("a fallback to a dearer model", () => {
+  it("never takes the spend past the budget: each request reserved for the dearest model it could reach", async () => {
+    const probe = await (await app.router.post("/v1/route", chat("dear fallbacks", { model: "tier:5", max_tokens: 10 }), as((await makeKey({})).key))).json();
+    // Every model of the plan fails but its dearest, which answers every request.
+    const plan = [probe.model as string, ...(probe.fallbacks as { model: string }[]).map((fallback) => fallback.model)]
+      .slice(0, 3)
+      .map((id) => findModel(registry, id)!);
+    const dearest = plan.reduce((a, b) => (b.output_usd_per_mtok > a.output_usd_per_mtok ? b : a));
+    expect(dearest.id).not.toBe(probe.model);
+    const budget = 0.001;
+    const { id, key } = await makeKey({ daily_budget_usd: budget });
+    app.fake.behaviour.failModels = plan.filter((model) => model !== dearest).map((model) => model.upstream_model);
+    app.fake.behaviour.errorStatus = 503;
+    app.fake.behaviour.latencyMs = 50;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => app.router.post("/v1/chat/completions", chat(uniquePrompt("dear"), { model: "tier:5", max_tokens: 10 }), as(key))),
+    );
+    const served = responses.filter((r) => r.status === 200).length;
+    expect(served).toBeGreaterThan(0);
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    const { micros } = await settledRows(id, 20);
+    expect(micros).toBeLessThanOrEqual(budget * 1e6);
+    expect(await spent(id)).toBe(micros);
+  });
+});
+
+describe("a usage report is bounded by what can have been used", () => {
+  it("absurd usage is clamped and never charged past the reservation, JSON or streamed", async () => {
+    const { id, key } = await makeKey({ daily_budget_usd: 0.01, monthly_budget_usd: 0.05 });
+    app.fake.behaviour.usage = { prompt_tokens: 1e9, completion_tokens: 1e9 };
+    const json = await app.router.post("/v1/chat/completions", chat(uniquePrompt("lying")), as(key));
+    expect(json.status).toBe(200);
+    await json.arrayBuffer();
+    const stream = await app.router.post(
+      "/v1/chat/completions",
+      chat(uniquePrompt("lying, streamed"), { stream: true, model: "openrouter/openai/gpt-4o-mini" }),
+      as(key),
+    );
+    await stream.text();
+    const { rows, micros } = await settledRows(id, 2);
+    expect(micros).toBeLessThanOrEqual(10_000);
+    for (const row of rows) expect(row.usage_adjusted).toEqual(expect.arrayContaining([expect.stringContaining("more than can have been used")]));
+    // The key is not refused for the rest of the month.
+    app.fake.behaviour.usage = undefined;
+    expect((await app.router.post("/v1/chat/completions", chat(uniquePrompt("after the lie")), as(key))).status).toBe(200);
+  });
+
+  it("an unbudgeted key is charged no more than the prompt sent and the max_tokens allowed", async () => {
+    const { id, key } = await makeKey({});
+    app.fake.behaviour.usage = { prompt_tokens: 1e9, completion_tokens: 1e9 };
+    const response = await app.router.post("/v1/chat/completions", chat(uniquePrompt("lying"), { max_tokens: 16, n: 2 }), as(key));
+    await response.arrayBuffer();
+    const { rows } = await settledRows(id, 1);
+    expect(Number(rows[0]!.completion_tokens)).toBe(32);
+    expect(Number(rows[0]!.prompt_tokens)).toBeLessThan(1_000);
+  });
+});
+
+describe("tokens per minute", () => {
+  it("refuses a request that can never fit with a 400 not to retry, and still serves the ones that fit", async () => {
+    const { key } = await makeKey({ tpm: 1_000 });
+    const huge = await app.router.post("/v1/chat/completions", chat(uniquePrompt("too big"), { max_tokens: 5_000 }), as(key));
+    expect(huge.status).toBe(400);
+    expect(huge.headers.get("x-should-retry")).toBe("false");
+    expect((await huge.json()).error).toMatchObject({ code: "tokens_exceed_limit", param: "max_tokens" });
+    const small = await app.router.post("/v1/chat/completions", chat(uniquePrompt("small"), { max_tokens: 50 }), as(key));
+    expect(small.status).toBe(200);
+    expect(Number(small.headers.get("x-ratelimit-remaining-tokens"))).toBeGreaterThan(800);
+  });
+
+  it("debits a correction the bucket cannot cover, and stops a refund at the limit", async () => {
+    const { key } = await makeKey({ tpm: 1_000 });
+    // A long prompt, so the provider's larger count is within what was sent; the correction is more than the bucket holds.
+    const long = "Please read this paragraph carefully. ".repeat(12);
+    app.fake.behaviour.promptTokens = 1_100;
+    const first = await app.router.post("/v1/chat/completions", chat(`${long}${uniquePrompt()}`, { max_tokens: 10 }), as(key));
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    app.reset();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const next = await app.router.post("/v1/chat/completions", chat(uniquePrompt("next"), { max_tokens: 10 }), as(key));
+    expect(next.status).toBe(429);
+    // A big reservation mostly refunded: the bucket never holds more than the limit.
+    const { key: other } = await makeKey({ tpm: 1_000 });
+    app.fake.behaviour.latencyMs = 1_000; // a refill happens while the call runs
+    const refunded = await app.router.post("/v1/chat/completions", chat(uniquePrompt("refunded"), { max_tokens: 900 }), as(other));
+    await refunded.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const peek = await app.router.post("/v1/route", chat("hi"), as(other));
+    expect(Number(peek.headers.get("x-ratelimit-remaining-tokens"))).toBeLessThanOrEqual(1_000);
+    expect(Number(peek.headers.get("x-ratelimit-remaining-tokens"))).toBeGreaterThan(900);
+  });
+
+  it("says both limits on every answer to a key with limits: /v1/route, a 403, a cache hit", async () => {
+    const { key: tpmOnly } = await makeKey({ tpm: 5_000 });
+    const route = await app.router.post("/v1/route", chat("hi"), as(tpmOnly));
+    expect(route.headers.get("x-ratelimit-limit-tokens")).toBe("5000");
+    expect(route.headers.get("x-ratelimit-remaining-tokens")).toMatch(/^\d+$/);
+    const { key } = await makeKey({ rpm: 100, tpm: 5_000, models: ["groq/llama-3.1-8b-instant"] });
+    const refused = await app.router.post("/v1/chat/completions", chat("hi", { model: "openrouter/openai/o3" }), as(key));
+    expect(refused.status).toBe(403);
+    for (const response of [refused]) {
+      expect(response.headers.get("x-ratelimit-limit-requests")).toBe("100");
+      expect(response.headers.get("x-ratelimit-limit-tokens")).toBe("5000");
+    }
+    const prompt = chat(uniquePrompt("hit"));
+    await (await app.router.post("/v1/chat/completions", prompt, { authorization: `Bearer ${key}` })).arrayBuffer();
+    const hit = await app.router.post("/v1/chat/completions", prompt, { authorization: `Bearer ${key}` });
+    expect(hit.headers.get("x-tiergate-cache")).toBe("HIT");
+    expect(hit.headers.get("x-ratelimit-limit-tokens")).toBe("5000");
+    expect(hit.headers.get("x-ratelimit-remaining-tokens")).toMatch(/^\d+$/);
+  });
+});
+
+describe("the cache keys what was sent", () => {
+  it("an answer written under the router's own max_tokens is not served to a key without a budget", async () => {
+    const { key: budgeted } = await makeKey({ tenant: "sent", daily_budget_usd: 5 });
+    const { key: free } = await makeKey({ tenant: "sent" });
+    const prompt = chat(uniquePrompt("bounded"));
+    const first = await app.router.post("/v1/chat/completions", prompt, { authorization: `Bearer ${budgeted}` });
+    await first.arrayBuffer();
+    expect(app.fake.seen.at(-1)?.body).toMatchObject({ max_tokens: 512 });
+    const second = await app.router.post("/v1/chat/completions", prompt, { authorization: `Bearer ${free}` });
+    expect(second.headers.get("x-tiergate-cache")).toBe("MISS");
+  });
+});
+
+describe("rounding", () => {
+  it("a $0 budget serves nothing, and a tier-1 answer costs at least a micro-dollar", async () => {
+    const { key: broke } = await makeKey({ daily_budget_usd: 0 });
+    const refused = await app.router.post("/v1/chat/completions", chat(uniquePrompt("tiny"), { model: "tier:1" }), as(broke));
+    expect(refused.status).toBe(429);
+    const { id, key } = await makeKey({});
+    const served = await app.router.post("/v1/chat/completions", chat(uniquePrompt("tiny"), { model: "tier:1" }), as(key));
+    expect(Number(served.headers.get("x-tiergate-cost-usd"))).toBeGreaterThanOrEqual(0.000001);
+    await served.arrayBuffer();
+    const { micros } = await settledRows(id, 1);
+    expect(micros).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a budget below a micro-dollar, which it could not store", async () => {
+    const response = await app.router.fetch("/v1/admin/keys", {
+      method: "POST",
+      headers: admin(),
+      body: JSON.stringify({ name: "dust", daily_budget_usd: 1e-9 }),
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.param).toBe("daily_budget_usd");
+  });
+});
+
+describe("spend as the admin sees it", () => {
+  it("sums whole micro-dollars, shows budgets as numbers, and the live counter beside the audit log's", async () => {
+    const { id, key } = await makeKey({ daily_budget_usd: 0.01 });
+    for (let i = 0; i < 3; i++) await (await app.router.post("/v1/chat/completions", chat(uniquePrompt("spend")), as(key))).arrayBuffer();
+    const { micros } = await settledRows(id, 3);
+    const shown = await (await app.router.fetch(`/v1/admin/keys/${id}`, { headers: admin() })).json();
+    expect(shown.daily_budget_usd).toBe(0.01);
+    expect(Number.isInteger(Math.round(shown.spend.today_usd * 1e6))).toBe(true);
+    expect(shown.spend.today_usd).toBe(micros / 1e6);
+    expect(shown.spend.live).toEqual({ today_usd: micros / 1e6, month_usd: micros / 1e6 });
+  });
+});
+
+describe("a budget refusal", () => {
+  it("says not to retry, when the budget is whole again, and whose budget it is", async () => {
+    const { key } = await makeKey({ daily_budget_usd: 0 });
+    const refused = await app.router.post("/v1/chat/completions", chat(uniquePrompt("broke")), as(key));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("x-should-retry")).toBe("false");
+    const now = new Date();
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    expect(Math.abs(Number(refused.headers.get("retry-after")) - (midnight - now.getTime()) / 1000)).toBeLessThan(5);
+    expect((await refused.json()).error.message).toMatch(/^This key's daily budget is spent/);
+  });
+});
