@@ -9,8 +9,12 @@ import type { Decision } from "../routing/decide.ts";
 /** Fields that change how the answer is delivered, not what it says; `user` is part of the scope instead. */
 const NOT_IN_KEY = new Set(["model", "messages", "stream", "stream_options", "user"]);
 
-/** Who may share an entry: the API key's tenant (null before keys exist) and the request's `user`, when sent. */
-export type CacheScope = { tenant: string | null; user: string | null };
+/**
+ * Who may share an entry: the API key's tenant; a key without a tenant (the admin key
+ * too) shares with no other key; requests without a key share among themselves; and the
+ * request's `user`, when sent, narrows any of these.
+ */
+export type CacheScope = { tenant: string | null; key: string | null; user: string | null };
 
 /**
  * Hash of the constitutional hash, the scope, the messages (JSON key order and the

@@ -4,7 +4,7 @@
  * one `Outcome`, a failure included (with what the steps before it decided and
  * reserved), so the audit trail can record it and give back what was reserved.
  */
-import { cacheKey } from "../cache/key.ts";
+import { type CacheScope, cacheKey } from "../cache/key.ts";
 import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
@@ -46,10 +46,11 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     const sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
-    const key = policy.read || policy.write ? await cacheKey(sent, decision, { tenant: caller?.tenantId ?? null, user: request.user ?? null }) : "";
+    const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const hit = policy.read ? await services.responseCache.read(key) : undefined;
-    if (hit !== undefined) return fromCache(request, decision, hit);
+    // A hit is one the caller could have been served: a model its key may use, at a tier it may reach.
+    if (hit !== undefined && mayServe(caller, hit)) return fromCache(request, decision, hit);
     return await fromProvider(services, input, sent, decision, lookup);
   } catch (error) {
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS" };
@@ -63,6 +64,16 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
 function sentRequest(request: CanonicalRequest, caller: Caller | undefined, estimatedOutputTokens: number): CanonicalRequest {
   const budgeted = caller !== undefined && !caller.admin && hasBudget(caller);
   return budgeted && requestedOutputTokens(request) === undefined ? { ...request, max_tokens: estimatedOutputTokens } : request;
+}
+
+function cacheScope(caller: Caller | undefined, request: CanonicalRequest): CacheScope {
+  const tenant = caller?.tenantId ?? null;
+  return { tenant, key: caller !== undefined && tenant === null ? caller.keyId : null, user: request.user ?? null };
+}
+
+function mayServe(caller: Caller | undefined, hit: CachedCompletion): boolean {
+  if (caller === undefined) return true;
+  return (caller.models === null || caller.models.includes(hit.model)) && (caller.maxTier === null || hit.tier <= caller.maxTier);
 }
 
 function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCompletion): Outcome {

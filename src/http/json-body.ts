@@ -39,6 +39,16 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ApiError(400, "Request body must be a JSON object", { code: "invalid_type" });
   }
+  // JSON may escape half of a surrogate pair (`"\ud800"`): valid JSON, not valid Unicode, and no provider takes it.
+  if (LONE_SURROGATE_ESCAPE.test(text)) {
+    const where = illFormed(value, []);
+    if (where !== undefined) {
+      throw new ApiError(400, `'${where || "(body)"}' is not valid Unicode: it holds half of a surrogate pair`, {
+        code: "invalid_encoding",
+        ...(where === "" ? {} : { param: where }),
+      });
+    }
+  }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalidRequest(parsed.error);
   return parsed.data;
@@ -69,6 +79,29 @@ async function readAtMost(request: Request, maxBytes: number): Promise<Uint8Arra
     offset += chunk.byteLength;
   }
   return out;
+}
+
+/** An escaped UTF-16 surrogate (`\ud800`…`\udfff`): the only way JSON that decoded as UTF-8 can hold a lone one. */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+
+/** Half of a surrogate pair: a high one not followed by a low one, or a low one without a high one before it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The path of the first string (or key) in `value` that is not well-formed Unicode, as `messages[0].content`; `undefined` if none. */
+function illFormed(value: unknown, path: readonly (string | number)[]): string | undefined {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? formatPath(path) : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const here = [...path, Array.isArray(value) ? Number(key) : key];
+    if (LONE_SURROGATE.test(key)) return formatPath(here);
+    const found = illFormed(item, here);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
 }
 
 /** Deep enough for any real tool schema, shallow enough that no recursive walk of the value overflows. */

@@ -38,12 +38,15 @@ export async function createKeyRoute(c: Context<With>): Promise<Response> {
 
 export async function listKeysRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
-  return c.json({ object: "list", data: await listKeys(sql, c.req.query("tenant")) });
+  const tenant = c.req.query("tenant");
+  if (tenant !== undefined && !printable(tenant))
+    throw new ApiError(400, "'tenant' must not contain control characters", { code: "invalid_value", param: "tenant" });
+  return c.json({ object: "list", data: await listKeys(sql, tenant) });
 }
 
 export async function showKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
-  const key = await getKey(sql, c.req.param("id") ?? "");
+  const key = await getKey(sql, idOf(c, "key"));
   if (key === undefined) throw notFound("key");
   const live = await liveSpend(c, { keyId: key.id, tenantId: null });
   return c.json({ object: "api_key", ...key, spend: { ...(await spend(sql, "key_id", key.id)), live: live && { today_usd: live[0], month_usd: live[1] } } });
@@ -51,7 +54,7 @@ export async function showKeyRoute(c: Context<With>): Promise<Response> {
 
 export async function revokeKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
-  const key = await revokeKey(sql, c.req.param("id") ?? "");
+  const key = await revokeKey(sql, idOf(c, "key"));
   if (key === undefined) throw notFound("key");
   const { key_sha256, ...shown } = key;
   await c.get("services").keys.forget(key_sha256);
@@ -70,7 +73,7 @@ export async function listTenantsRoute(c: Context<With>): Promise<Response> {
 
 export async function showTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
-  const tenant = await getTenant(sql, c.req.param("id") ?? "");
+  const tenant = await getTenant(sql, idOf(c, "tenant"));
   if (tenant === undefined) throw notFound("tenant");
   const live = await liveSpend(c, { keyId: "", tenantId: String(tenant.id) });
   return c.json({
@@ -83,7 +86,7 @@ export async function showTenantRoute(c: Context<With>): Promise<Response> {
 /** Revokes every key of the tenant; the tenant and its audit rows stay. */
 export async function revokeTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
-  const id = c.req.param("id") ?? "";
+  const id = idOf(c, "tenant");
   const hashes = await revokeTenant(sql, id);
   if (hashes === undefined) throw notFound("tenant");
   await Promise.all(hashes.map((hash) => c.get("services").keys.forget(hash)));
@@ -118,6 +121,16 @@ async function liveSpend(c: Context<With>, owner: { keyId: string; tenantId: str
         .catch(() => null)
     )?.map((micros) => micros / 1e6) ?? null
   );
+}
+
+/** Text Postgres can compare: a NUL or another control character can name no stored id, and Postgres refuses NUL outright. */
+const printable = (text: string): boolean => !/[\u0000-\u001f\u007f]/.test(text);
+
+/** The route's id; one no stored key or tenant can have is unknown before any query. */
+function idOf(c: Context<With>, what: "key" | "tenant"): string {
+  const id = c.req.param("id") ?? "";
+  if (!printable(id)) throw notFound(what);
+  return id;
 }
 
 function notFound(what: "key" | "tenant"): ApiError {

@@ -10,7 +10,7 @@ import { decide } from "../../src/routing/decide.ts";
 const config = parseConfig({});
 const keyOf = (body: Record<string, unknown>, tenant: string | null = null): Promise<string> => {
   const request = CanonicalRequestSchema.parse(body);
-  return cacheKey(request, decide(request, config), { tenant, user: request.user ?? null });
+  return cacheKey(request, decide(request, config), { tenant, key: null, user: request.user ?? null });
 };
 const user = (content: string, extra: Record<string, unknown> = {}) => ({ model: "auto", messages: [{ role: "user", content }], ...extra });
 

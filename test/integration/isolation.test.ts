@@ -1,0 +1,99 @@
+/**
+ * One tenant's traffic is its own, and client input cannot break the router (issue 23):
+ * cache scopes, the allow-list through the cache, invalid Unicode, NUL in admin ids,
+ * and secrets in a provider's echo. Against the real stack and the fake provider.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+
+let storage: TestStorage;
+let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  app = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+});
+afterAll(async () => {
+  await app.close();
+  await storage.close();
+});
+beforeEach(() => app.reset());
+
+async function makeKey(fields: Record<string, unknown> = {}): Promise<string> {
+  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "isolation", ...fields }) });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { key: string }).key;
+}
+
+const ask = (key: string, body: Record<string, unknown>) => app.router.post("/v1/chat/completions", body, { authorization: `Bearer ${key}` });
+
+describe("cache scopes", () => {
+  it("a key without a tenant is a scope of its own, and so is the admin key", async () => {
+    const [c, d] = [await makeKey(), await makeKey()];
+    const prompt = chat(uniquePrompt("only C asked this"));
+    const first = await ask(c, prompt);
+    await first.arrayBuffer();
+    expect(first.headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(c, prompt)).headers.get("x-tiergate-cache")).toBe("HIT");
+    expect((await ask(d, prompt)).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await ask(storage.bindings.ADMIN_API_KEY!, prompt)).headers.get("x-tiergate-cache")).toBe("MISS");
+  });
+
+  it("a hit is one the caller could have been served: never a model its key may not use", async () => {
+    const open = await makeKey({ tenant: "allow" });
+    const narrow = await makeKey({ tenant: "allow", models: ["groq/llama-3.1-8b-instant"] });
+    const prompt = chat(uniquePrompt("Who wrote Middlemarch?"), { model: "tier:1" });
+    const first = await ask(open, prompt);
+    await first.arrayBuffer();
+    expect(first.headers.get("x-tiergate-model")).not.toBe("groq/llama-3.1-8b-instant");
+    const second = await ask(narrow, prompt);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("x-tiergate-model")).toBe("groq/llama-3.1-8b-instant");
+    expect(second.headers.get("x-tiergate-cache")).toBe("MISS");
+  });
+});
+
+describe("client input", () => {
+  it("refuses a string that is not valid Unicode with a 400 naming it, before any provider call", async () => {
+    const key = await makeKey();
+    const before = app.fake.seen.length;
+    const response = await app.router.post("/v1/chat/completions", '{"model":"auto","messages":[{"role":"user","content":"half a pair: \\ud800"}]}', {
+      authorization: `Bearer ${key}`,
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatchObject({ code: "invalid_encoding", param: "messages[0].content" });
+    expect(app.fake.seen.length).toBe(before);
+    // A whole pair, escaped, is ordinary text.
+    const whole = await app.router.post("/v1/chat/completions", '{"model":"auto","messages":[{"role":"user","content":"\\ud83d\\ude00"}]}', {
+      authorization: `Bearer ${key}`,
+    });
+    expect(whole.status).toBe(200);
+  });
+
+  it("answers a NUL in an admin id or filter with 404 or 400, never a 500", async () => {
+    const headers = { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` };
+    expect((await app.router.fetch("/v1/admin/keys/%00", { headers })).status).toBe(404);
+    expect((await app.router.fetch("/v1/admin/keys/%00", { method: "DELETE", headers })).status).toBe(404);
+    expect((await app.router.fetch("/v1/admin/tenants/%00", { headers })).status).toBe(404);
+    expect((await app.router.fetch("/v1/admin/tenants/%00", { method: "DELETE", headers })).status).toBe(404);
+    const filtered = await app.router.fetch("/v1/admin/keys?tenant=%00", { headers });
+    expect(filtered.status).toBe(400);
+    expect((await filtered.json()).error.param).toBe("tenant");
+  });
+
+  it("lets no piece of the provider's key through a provider error that echoes it", async () => {
+    const key = await makeKey();
+    const providerKey = "test-key-0123456789"; // the key test/support/router.ts gives the fake
+    Object.assign(app.fake.behaviour, {
+      errorStatus: 400,
+      errorMessage: `Incorrect API key provided: ${providerKey.slice(0, 13)}. You can find your key in your dashboard.`,
+    });
+    const response = await ask(key, chat(uniquePrompt("echo")));
+    expect(response.status).toBe(400);
+    const message: string = (await response.json()).error.message;
+    expect(message).toContain("Incorrect API key provided");
+    expect(message).not.toContain(providerKey.slice(0, 8));
+  });
+});
