@@ -26,6 +26,8 @@ export type FakeBehaviour = {
   failFirst: number | undefined;
   /** Fail only requests for these provider model ids (one model down). */
   failModels: string[] | undefined;
+  /** Fail (500, on every model) any request whose messages contain one of these texts: content a provider chokes on. */
+  failPrompts: string[] | undefined;
   /** The Retry-After header sent with error answers. */
   retryAfter: string | undefined;
   /** Destroy the connection after this many streamed chunks. */
@@ -60,6 +62,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   failRate: 0,
   failFirst: undefined,
   failModels: undefined,
+  failPrompts: undefined,
   retryAfter: undefined,
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
@@ -138,6 +141,10 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     (b.failFirst === undefined || fake.behaviour.failFirst!-- > 0)
   ) {
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
+  }
+  const text = JSON.stringify(body.messages ?? "");
+  if (b.failPrompts?.some((poison) => text.includes(poison))) {
+    return sendError(res, 500, b.errorMessage ?? "Fake upstream error: the provider failed on this content", "fake_error");
   }
   if (b.failRate > 0 && Math.random() < b.failRate) {
     return sendError(res, b.errorStatus ?? 500, b.errorMessage ?? "Fake upstream error (random)", "fake_error", b.retryAfter);

@@ -30,7 +30,7 @@ if breakerArgs > 0 then changed = breakers(slice(KEYS, 1, breakerKeys), slice(AR
 local metricArgs = #ARGV - 3 - breakerArgs
 if metricArgs > 0 then metrics(slice(KEYS, breakerKeys + 1, metricKeys), slice(ARGV, 4 + breakerArgs, metricArgs)) end
 return changed`,
-  sha1: "cba0ba447ec188cb455acf5059fede3fec419416",
+  sha1: "a835dc9752cbd609b506209fa217509a041c6099",
 };
 
 type Call = { keys: string[]; args: string[] };

@@ -59,8 +59,11 @@ export function modelCircuit(
 /** The script's arguments for a batch of reports (see breaker-script.ts). */
 type BreakerCall = { keys: string[]; args: string[] };
 
-/** A call's outcome as a breaker sees it. */
-export type Report = { target: string; outcome: "ok" | "fail" | "open" | "close"; ms: number };
+/**
+ * A call's outcome as a breaker sees it. "suspect": a failure that may be the request's
+ * own (see `reportsFrom`), counted only while the circuit has seen no success in its window.
+ */
+export type Report = { target: string; outcome: "ok" | "fail" | "suspect" | "open" | "close"; ms: number };
 
 export type Breakers = {
   /**
@@ -186,19 +189,47 @@ const PROVIDER_DOWN = new Set(["upstream_unreachable", "upstream_timeout"]);
 const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"]);
 
 /**
- * What a finished request's attempts tell the breakers. A stream that broke after its
- * first byte began well and failed all the same: a failure of the model that served it.
+ * What a finished request's attempts tell the breakers, so that one request, and so one
+ * tenant's traffic, cannot open everyone's circuits:
+ * - a request whose every attempt failed the same way on two models or more may have
+ *   failed for what it asked, not for any model (unless the providers were unreachable,
+ *   which no content causes): its failures are "suspect", and count against a circuit
+ *   only while no other request has succeeded on it in the window (a provider that fails
+ *   everything still opens; one request's content, while others are served, does not);
+ * - a request reports at most one failure per circuit, however many times it retried;
+ * - a stream that broke after its first byte began well and failed all the same: a
+ *   failure of the model that served it.
  */
 export function reportsFrom(registry: readonly Model[], attempts: readonly Attempt[], brokeMidStream: boolean): Report[] {
+  const failure = followsTheRequest(attempts) ? "suspect" : "fail";
   const reports: Report[] = [];
+  const failed = new Set<string>();
+  const report = (target: string, ok: boolean, ms: number): void => {
+    if (!ok && failed.has(target)) return;
+    if (!ok) failed.add(target);
+    reports.push({ target, outcome: ok ? "ok" : failure, ms });
+  };
   for (const [i, attempt] of attempts.entries()) {
     if (NOT_THE_MODEL.has(attempt.outcome)) continue;
     const provider = findModel(registry, attempt.model)?.provider;
     const ok = attempt.outcome === "ok" && !(brokeMidStream && i === attempts.length - 1);
-    reports.push({ target: modelTarget(attempt.model), outcome: ok ? "ok" : "fail", ms: ok ? attempt.ms : -1 });
+    report(modelTarget(attempt.model), ok, ok ? attempt.ms : -1);
     if (provider === undefined) continue;
-    if (attempt.outcome === "ok") reports.push({ target: providerTarget(provider), outcome: "ok", ms: -1 });
-    else if (PROVIDER_DOWN.has(attempt.outcome)) reports.push({ target: providerTarget(provider), outcome: "fail", ms: -1 });
+    if (attempt.outcome === "ok") report(providerTarget(provider), true, -1);
+    else if (PROVIDER_DOWN.has(attempt.outcome)) report(providerTarget(provider), false, -1);
   }
   return reports;
+}
+
+/** Every attempt failed, with one and the same error, on two models or more, and not by a provider being unreachable. */
+function followsTheRequest(attempts: readonly Attempt[]): boolean {
+  const outcomes = new Set(attempts.map((attempt) => attempt.outcome));
+  const [outcome] = outcomes;
+  return (
+    outcomes.size === 1 &&
+    outcome !== "ok" &&
+    outcome !== undefined &&
+    !PROVIDER_DOWN.has(outcome) &&
+    new Set(attempts.map((attempt) => attempt.model)).size >= 2
+  );
 }

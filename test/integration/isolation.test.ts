@@ -97,3 +97,48 @@ describe("client input", () => {
     expect(message).not.toContain(providerKey.slice(0, 8));
   });
 });
+
+describe("health per cause", () => {
+  it("one tenant's failing content opens no one's circuits: the other's tier and price do not move, and it is never refused", async () => {
+    const attacker = await makeKey({ tenant: "b1-evil" });
+    const victim = await makeKey({ tenant: "b1-good" });
+    app.fake.behaviour.failPrompts = ["POISON"];
+    const question = () =>
+      app.router.post("/v1/chat/completions", chat("What is the capital of France?", { model: "auto" }), {
+        authorization: `Bearer ${victim}`,
+        "cache-control": "no-cache, no-store",
+      });
+    const baseline = await question();
+    expect(baseline.status).toBe(200);
+    const [tier, model, cost] = ["x-tiergate-tier", "x-tiergate-model", "x-tiergate-cost-usd"].map((name) => baseline.headers.get(name));
+    for (const forced of ["auto", "auto", "auto", "auto", "tier:2", "tier:2", "tier:2", "tier:3"]) {
+      const attack = await app.router.post("/v1/chat/completions", chat(`POISON ${uniquePrompt()}`, { model: forced }), {
+        authorization: `Bearer ${attacker}`,
+      });
+      expect(attack.status).toBeGreaterThanOrEqual(500);
+      await attack.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the failure's batch reaches Redis at once; let it land
+      const asked = await question();
+      expect(asked.status).toBe(200);
+      expect([asked.headers.get("x-tiergate-tier"), asked.headers.get("x-tiergate-model"), asked.headers.get("x-tiergate-cost-usd")]).toEqual([
+        tier,
+        model,
+        cost,
+      ]);
+    }
+    const health = await (await app.router.fetch("/health")).json();
+    expect(health.models.filter((m: { state: string }) => m.state !== "closed")).toEqual([]);
+  });
+
+  it("a provider that fails everything still opens its circuits", async () => {
+    await storage.redis.del(await storage.redis.keys(`${storage.prefix}:health:*`));
+    const key = await makeKey({ tenant: "b1-all" });
+    app.fake.behaviour.errorStatus = 500;
+    for (let i = 0; i < 6; i++)
+      await (await app.router.post("/v1/chat/completions", chat(uniquePrompt("down")), { authorization: `Bearer ${key}` })).arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // past the isolate's view of the circuits
+    const health = await (await app.router.fetch("/health")).json();
+    expect(health.models.some((m: { state: string }) => m.state === "open")).toBe(true);
+    await storage.redis.del(await storage.redis.keys(`${storage.prefix}:health:*`));
+  });
+});
