@@ -196,7 +196,8 @@ const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"
  *   which no content causes): its failures are "suspect", and count against a circuit
  *   only while no other request has succeeded on it in the window (a provider that fails
  *   everything still opens; one request's content, while others are served, does not);
- * - a request reports at most one failure per circuit, however many times it retried;
+ * - a request reports at most one failure per circuit, however many times it retried
+ *   (but every unreachable or timed-out call, which no content causes);
  * - a stream that broke after its first byte began well and failed all the same: a
  *   failure of the model that served it.
  */
@@ -204,8 +205,9 @@ export function reportsFrom(registry: readonly Model[], attempts: readonly Attem
   const failure = followsTheRequest(attempts) ? "suspect" : "fail";
   const reports: Report[] = [];
   const failed = new Set<string>();
-  const report = (target: string, ok: boolean, ms: number): void => {
-    if (!ok && failed.has(target)) return;
+  /** `reach`: an unreachable or timed-out call, which no content causes, counts every time. */
+  const report = (target: string, ok: boolean, ms: number, reach = false): void => {
+    if (!ok && !reach && failed.has(target)) return;
     if (!ok) failed.add(target);
     reports.push({ target, outcome: ok ? "ok" : failure, ms });
   };
@@ -213,10 +215,11 @@ export function reportsFrom(registry: readonly Model[], attempts: readonly Attem
     if (NOT_THE_MODEL.has(attempt.outcome)) continue;
     const provider = findModel(registry, attempt.model)?.provider;
     const ok = attempt.outcome === "ok" && !(brokeMidStream && i === attempts.length - 1);
-    report(modelTarget(attempt.model), ok, ok ? attempt.ms : -1);
+    const reach = PROVIDER_DOWN.has(attempt.outcome);
+    report(modelTarget(attempt.model), ok, ok ? attempt.ms : -1, reach);
     if (provider === undefined) continue;
     if (attempt.outcome === "ok") report(providerTarget(provider), true, -1);
-    else if (PROVIDER_DOWN.has(attempt.outcome)) report(providerTarget(provider), false, -1);
+    else if (reach) report(providerTarget(provider), false, -1, true);
   }
   return reports;
 }
