@@ -6,7 +6,6 @@
  * is charged past what was reserved. Every change is noted in the usage, for the audit.
  */
 import type { Usage } from "../providers/usage.ts";
-import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { costMicros, type Model } from "../routing/registry.ts";
 
 export type ChargeInput = {
@@ -15,6 +14,8 @@ export type ChargeInput = {
   reported: Usage | undefined;
   /** The prompt as sent, estimated (routing/estimate.ts). */
   promptEstimate: number;
+  /** The part of the estimate that is not images (which providers bill from 258 to 25,000 tokens): what a report below a quarter of is not believed. */
+  promptFloor: number;
   /** Characters of the body sent and images in it: a provider cannot honestly count more prompt than that. */
   sent: { chars: number; images: number };
   /** Characters the answer wrote that reached the client (or, for JSON, that the answer holds). */
@@ -29,6 +30,10 @@ export type Charge = { usage: Usage; costMicros: number };
 
 /** A token is at least one byte, a UTF-16 unit at most three: three tokens a character is more than any prompt costs. */
 const TOKENS_PER_SENT_CHAR = 3;
+/** The most an image is billed at any provider here (gpt-4o-mini bills an image at about 33× gpt-4o's count). */
+const IMAGE_TOKENS_MAX = 60_000;
+/** A report below this share of the router's own count is not believed. */
+const BELIEVED_SHARE = 0.25;
 /** Four characters a token, as the prompt estimate counts them. */
 const CHARS_PER_TOKEN = 4;
 
@@ -36,7 +41,10 @@ export function chargeFor(input: ChargeInput): Charge {
   const { model, reported } = input;
   const notes = [...(reported?.adjusted ?? [])];
   const counted = Math.ceil(input.writtenChars / CHARS_PER_TOKEN);
-  const promptLimit = Math.min(model.context_window, TOKENS_PER_SENT_CHAR * input.sent.chars + 4 * IMAGE_TOKENS * input.sent.images);
+  const promptLimit = Math.min(
+    model.context_window,
+    Math.max(input.promptEstimate, TOKENS_PER_SENT_CHAR * input.sent.chars + IMAGE_TOKENS_MAX * input.sent.images),
+  );
   let prompt: number;
   let completion: number;
   if (reported === undefined) {
@@ -46,7 +54,7 @@ export function chargeFor(input: ChargeInput): Charge {
       `no usage reported: the prompt as estimated (${prompt}), the completion counted from the ${input.writtenChars} characters written (${completion})`,
     );
   } else {
-    prompt = bounded("prompt_tokens", reported.promptTokens, { floor: input.promptEstimate, limit: promptLimit }, notes);
+    prompt = bounded("prompt_tokens", reported.promptTokens, { floor: input.promptFloor, limit: promptLimit }, notes);
     completion = bounded("completion_tokens", reported.completionTokens, { floor: input.writtenChars > 0 ? counted : 0, limit: input.completionLimit }, notes);
   }
   let micros = costMicros(model, prompt, completion);
@@ -60,18 +68,19 @@ export function chargeFor(input: ChargeInput): Charge {
 }
 
 /**
- * A reported count within what is possible: above `limit` it is clamped; a count of 0
- * (what a negative or missing field became) for something that was sent or written is
- * replaced by the router's own count, `floor`.
+ * A reported count within what is possible: above `limit` it is clamped; a count far
+ * below the router's own, `floor` (under a quarter of it: a 0, a negative field, a 1 for
+ * a long prompt), is replaced by that count.
  */
 function bounded(field: string, value: number, { floor, limit }: { floor: number; limit: number }, notes: string[]): number {
   if (value > limit) {
     notes.push(`usage.${field} ${value} is more than can have been used: clamped to ${limit}`);
     return limit;
   }
-  if (value === 0 && floor > 0) {
-    notes.push(`usage.${field} 0 for what was used: counted as ${Math.min(floor, limit)}`);
-    return Math.min(floor, limit);
+  if (value < BELIEVED_SHARE * floor) {
+    const counted = Math.min(floor, limit);
+    notes.push(`usage.${field} ${value} is far below what was used: counted as ${counted}`);
+    return counted;
   }
   return value;
 }

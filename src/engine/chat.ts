@@ -14,7 +14,8 @@ import { ApiError, asApiError } from "../http/errors.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import type { Decision } from "../routing/decide.ts";
-import { type Model, TIER_NAMES } from "../routing/registry.ts";
+import { IMAGE_TOKENS } from "../routing/estimate.ts";
+import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Reserves, reserveFor, type Settlement } from "../security/settlement.ts";
@@ -102,12 +103,30 @@ async function fromProvider(services: ChatServices, input: ChatInput, sent: Cano
   });
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
-  const plan = planOf(decision, config);
-  const settlement =
+  let plan = planOf(decision, config);
+  let settlement =
     caller !== undefined && !caller.admin
       ? await reserveFor(services, caller, { micros: reservationMicros(plan, decision), tokens: decision.estimatedTokens })
       : undefined;
+  // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
+  if (caller !== undefined && settlement !== undefined && plan.length > 1 && isBudgetRefusal(settlement) && (caller.tpm === null || settlement.tokens > 0)) {
+    const alone = plan.slice(0, 1);
+    const spend = await services.budgets.reserve(caller, reservationMicros(alone, decision)).catch(() => undefined);
+    if (spend !== undefined) [plan, settlement] = [alone, { ...settlement, spend, refusal: undefined }];
+  }
   if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
+  const output = requestedOutputTokens(sent);
+  const chargeAt = (model: Model, reported: Charge["usage"] | undefined, sentChars: number, writtenChars: number): Charge =>
+    chargeFor({
+      model,
+      reported,
+      promptEstimate: decision.promptTokens,
+      promptFloor: decision.promptTokens - IMAGE_TOKENS * decision.images,
+      sent: { chars: sentChars, images: decision.images },
+      writtenChars,
+      completionLimit: (output ?? model.context_window) * (request.n ?? 1),
+      reservedMicros: caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined,
+    });
   const stream = request.stream === true;
   const attempts: Attempt[] = [];
   const startedAt = Date.now();
@@ -130,20 +149,16 @@ async function fromProvider(services: ChatServices, input: ChatInput, sent: Cano
   try {
     served = await answerWithFallbacks(plan, config.retry, call, attempts);
   } catch (error) {
-    return stopped(error, settlement, attempts);
+    const failed = stopped(error, settlement, attempts);
+    // A client that hung up after its request went out: the provider has the prompt, and bills it.
+    const last = attempts.at(-1);
+    const gone = last?.outcome === "client_disconnected" ? findModel(config.registry, last.model) : undefined;
+    if (gone === undefined) return failed;
+    const charged = chargeAt(gone, undefined, 0, 0);
+    return { ...failed, pricedAs: gone, ending: Promise.resolve({ ...NO_ENDING, ...charged }) };
   }
   const { model, answer } = served;
-  const output = requestedOutputTokens(sent);
-  const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge =>
-    chargeFor({
-      model,
-      reported,
-      promptEstimate: decision.promptTokens,
-      sent: { chars: answer.sentChars, images: decision.images },
-      writtenChars,
-      completionLimit: output === undefined ? model.context_window : output * (request.n ?? 1),
-      reservedMicros: caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined,
-    });
+  const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write
@@ -185,6 +200,10 @@ async function fromProvider(services: ChatServices, input: ChatInput, sent: Cano
     cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
+}
+
+function isBudgetRefusal(settlement: Settlement): boolean {
+  return settlement.refusal instanceof ApiError && settlement.refusal.code === "insufficient_quota";
 }
 
 /** 503 naming every variable that would let some model of the chosen tier serve. */

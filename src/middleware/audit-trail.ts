@@ -66,8 +66,10 @@ type Start = { startedAt: number; seq: number | undefined };
 
 /** Sends the record with the rest of the after-response work, and settles what the request reserved. */
 async function finish(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<void> {
+  // Settling does not wait for the record: a record that cannot be made must not leave a reservation held.
+  const settled = settleFor(services, c.get("outcome"));
   const work = await workOf(c, services, start, refusal);
-  await Promise.all([services.batcher.afterResponse(work), settleFor(services, c.get("outcome"))]);
+  await Promise.all([services.batcher.afterResponse(work), settled]);
 }
 
 /**

@@ -20,7 +20,9 @@ export async function usage(c: Context<With<KeyVariables>>): Promise<Response> {
     const counter = counters[i];
     if (counter === undefined) return undefined;
     const budget = counter.limitMicros < 0 ? null : usd(counter.limitMicros);
-    return { spent_usd: usd(spent[i] ?? 0), budget_usd: budget, remaining_usd: budget === null ? null : Math.max(0, budget - usd(spent[i] ?? 0)) };
+    // In micro-dollars, then to USD: a float subtraction of two USD figures is not exact.
+    const remaining = counter.limitMicros < 0 ? null : usd(Math.max(0, counter.limitMicros - (spent[i] ?? 0)));
+    return { spent_usd: usd(spent[i] ?? 0), budget_usd: budget, remaining_usd: remaining };
   };
   return c.json({
     object: "usage",

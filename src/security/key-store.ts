@@ -12,8 +12,8 @@ const Slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "lower-case letters,
 const Usd = z
   .number()
   .nonnegative()
-  .max(1e8)
-  .refine((usd) => Math.abs(usd * 1e6 - Math.round(usd * 1e6)) < 1e-6, "must be a whole number of micro-dollars: 0, or 0.000001 and up, at most 6 decimals");
+  .max(99_999_999.999999)
+  .refine((usd) => Number(usd.toFixed(6)) === usd, "must be a whole number of micro-dollars: 0, or 0.000001 and up, at most 6 decimals");
 
 /** Limits and policy a tenant gives its keys, and a key may set for itself. */
 const PolicyFields = {

@@ -70,9 +70,10 @@ end
 tokens = math.min(limit, tokens - amount)
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', now)
 redis.call('HINCRBY', KEYS[1], 'd', amount)
-redis.call('PEXPIRE', KEYS[1], ${WINDOW_MS * 2})
+-- Kept until it would be full again and a minute more: a debt below zero is paid off by waiting, never forgotten.
+redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit) + ${WINDOW_MS})
 return answer(1)`,
-  sha1: "7d5afeddac8d7dbc05fbff7af3947adefff0c9d5",
+  sha1: "0092f8bb8b054a9492b994eb0e82f0fd3703f7ba",
 };
 
 export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefined; tracked: Tracked; timeoutMs: number }): Limiter {

@@ -103,7 +103,7 @@ const slowest = (sent: Sent[]) => Math.max(...sent.map((s) => s.ms));
 const triedGroq = (rows: Row[]) => rows.filter((row) => row.attempts!.some((a) => a.model.startsWith("groq/"))).length;
 
 describe("the fault matrix", () => {
-  it("a 5xx storm on one model: every request served, the model's circuit opens after 3 failures", async () => {
+  it("a 5xx storm on one model: every request served, the model's circuit opens after 3 failed requests", async () => {
     groq.behaviour.perModel = { [GROQ_70B]: { errorStatus: 500 } };
     const sent = await send(20);
     expect(served(sent)).toBe(1);
@@ -111,7 +111,8 @@ describe("the fault matrix", () => {
     const rows = await rowsOf(sent);
     expectCompleteAttempts(rows);
     expect(rows[0]!.attempts!.map((a) => a.outcome)).toEqual(["upstream_error", "upstream_error", "ok"]);
-    expect(triedGroq(rows)).toBeLessThanOrEqual(3);
+    // One failure a request, however often it retried (a request cannot open a circuit alone): three requests open it.
+    expect(triedGroq(rows)).toBeLessThanOrEqual(4);
     expect(rows.at(-1)!.attempts).toHaveLength(1);
   });
 

@@ -77,16 +77,18 @@ describe("tokens per minute", () => {
 describe("budgets", () => {
   it("lets ten concurrent first requests spend no more than the budget", async () => {
     const probe = await (
-      await one.router.post("/v1/route", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer((await makeKey({})).key))
+      await one.router.post("/v1/route", chat("budget probe", { model: "openrouter/openai/o3", max_tokens: 1000 }), bearer((await makeKey({})).key))
     ).json();
-    // Each reserves at the dearest model its fallbacks may reach (/v1/route's reserved_usd).
+    // A named model has no fallbacks: each reserves its own estimate (/v1/route's reserved_usd).
     const reserved = probe.reserved_usd as number;
-    expect(reserved).toBeGreaterThanOrEqual(probe.estimated_cost_usd);
+    expect(reserved).toBe(probe.estimated_cost_usd);
     const { key } = await makeKey({ daily_budget_usd: Number((reserved * 3.5).toFixed(6)) });
     one.fake.behaviour.latencyMs = 400; // every reservation is made before any answer settles
     try {
       const responses = await Promise.all(
-        Array.from({ length: 10 }, () => one.router.post("/v1/chat/completions", chat("budget probe", { model: "tier:5", max_tokens: 1000 }), bearer(key))),
+        Array.from({ length: 10 }, () =>
+          one.router.post("/v1/chat/completions", chat("budget probe", { model: "openrouter/openai/o3", max_tokens: 1000 }), bearer(key)),
+        ),
       );
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);

@@ -122,9 +122,23 @@ describe("a fallback to a dearer model", () => {
   });
 });
 
+describe("a budget that holds the pick but not its dearest fallback", () => {
+  it("is served by the pick alone, with no fallback, instead of being refused", async () => {
+    const probe = await (await app.router.post("/v1/route", chat("pick alone", { model: "tier:5", max_tokens: 10 }), as((await makeKey({})).key))).json();
+    expect(probe.reserved_usd).toBeGreaterThan(probe.estimated_cost_usd);
+    const { key } = await makeKey({ daily_budget_usd: Number(((probe.estimated_cost_usd + probe.reserved_usd) / 2).toFixed(6)) });
+    const response = await app.router.post("/v1/chat/completions", chat("pick alone", { model: "tier:5", max_tokens: 10 }), as(key));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-tiergate-model")).toBe(probe.model);
+  });
+});
+
 describe("a usage report is bounded by what can have been used", () => {
   it("absurd usage is clamped and never charged past the reservation, JSON or streamed", async () => {
     const { id, key } = await makeKey({ daily_budget_usd: 0.01, monthly_budget_usd: 0.05 });
+    const reserved = async (body: Record<string, unknown>) =>
+      Math.round(((await (await app.router.post("/v1/route", body, as(key))).json()).reserved_usd as number) * 1e6);
+    const ceiling = (await reserved(chat("lying"))) + (await reserved(chat("lying, streamed", { stream: true, model: "openrouter/openai/gpt-4o-mini" })));
     app.fake.behaviour.usage = { prompt_tokens: 1e9, completion_tokens: 1e9 };
     const json = await app.router.post("/v1/chat/completions", chat(uniquePrompt("lying")), as(key));
     expect(json.status).toBe(200);
@@ -135,9 +149,12 @@ describe("a usage report is bounded by what can have been used", () => {
       as(key),
     );
     await stream.text();
-    const { rows, micros } = await settledRows(id, 2);
-    expect(micros).toBeLessThanOrEqual(10_000);
-    for (const row of rows) expect(row.usage_adjusted).toEqual(expect.arrayContaining([expect.stringContaining("more than can have been used")]));
+    const { rows, micros } = await settledRows(id, 4);
+    // Never more than was reserved for them (the two /v1/route rows cost nothing).
+    expect(micros).toBeLessThanOrEqual(ceiling);
+    const answered = rows.filter((row) => row.attempts !== null);
+    expect(answered).toHaveLength(2);
+    for (const row of answered) expect(row.usage_adjusted).toEqual(expect.arrayContaining([expect.stringContaining("more than can have been used")]));
     // The key is not refused for the rest of the month.
     app.fake.behaviour.usage = undefined;
     expect((await app.router.post("/v1/chat/completions", chat(uniquePrompt("after the lie")), as(key))).status).toBe(200);

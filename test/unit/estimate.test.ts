@@ -42,6 +42,21 @@ describe("the estimate counts what is sent", () => {
 });
 
 describe("money is whole micro-dollars, rounded up", () => {
+  it("does not believe a report far below what was sent and written: a 1 for a long prompt", () => {
+    const model = findModel(config.registry, "groq/llama-3.1-8b-instant")!;
+    const charge = chargeFor({
+      model,
+      reported: { promptTokens: 1, completionTokens: 1 },
+      promptEstimate: 5_000,
+      promptFloor: 5_000,
+      sent: { chars: 20_000, images: 0 },
+      writtenChars: 4_000,
+      completionLimit: 2_000,
+      reservedMicros: undefined,
+    });
+    expect(charge.usage).toMatchObject({ promptTokens: 5_000, completionTokens: 1_000 });
+  });
+
   const cheapest = findModel(config.registry, "groq/llama-3.1-8b-instant")!;
 
   it("charges a tiny answer one micro-dollar, never nothing, and float noise never adds one", () => {
@@ -57,6 +72,7 @@ describe("money is whole micro-dollars, rounded up", () => {
       model: cheapest,
       reported: { promptTokens: 100_000, completionTokens: 100 },
       promptEstimate: 10,
+      promptFloor: 10,
       sent: { chars: 1_000_000, images: 0 },
       writtenChars: 400,
       completionLimit: 512,
@@ -71,6 +87,7 @@ describe("money is whole micro-dollars, rounded up", () => {
       model: cheapest,
       reported: undefined,
       promptEstimate: 40,
+      promptFloor: 40,
       sent: { chars: 200, images: 0 },
       writtenChars: 400,
       completionLimit: 512,

@@ -95,9 +95,19 @@ const base = (url: string): string => url.replace(/\/+$/, "");
 /** A string the model wrote: message or delta text, tool arguments, a refusal, reasoning (`"content":"…"`, escapes kept). */
 const WRITTEN = /"(?:content|arguments|refusal|reasoning|reasoning_content)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
 
-/** Characters the model wrote in a completion or a chunk, read by pattern (escapes count as written, a slight overcount). */
+/**
+ * Characters the model wrote in a completion or a chunk, read by pattern (escapes count
+ * as written, a slight overcount). A character past ASCII counts as four, since it is
+ * about a token, as the prompt estimate counts it.
+ */
 function answerChars(json: string): number {
   let chars = 0;
-  for (const match of json.matchAll(WRITTEN)) chars += match[1]!.length;
+  for (const match of json.matchAll(WRITTEN)) chars += match[1]!.length + 3 * nonAscii(match[1]!);
   return chars;
+}
+
+function nonAscii(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) count += 1;
+  return count;
 }
