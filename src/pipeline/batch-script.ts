@@ -30,7 +30,7 @@ if breakerArgs > 0 then changed = breakers(slice(KEYS, 1, breakerKeys), slice(AR
 local metricArgs = #ARGV - 3 - breakerArgs
 if metricArgs > 0 then metrics(slice(KEYS, breakerKeys + 1, metricKeys), slice(ARGV, 4 + breakerArgs, metricArgs)) end
 return changed`,
-  sha1: "a835dc9752cbd609b506209fa217509a041c6099",
+  sha1: "45a163e68994f59c13392c4e43808c434aeb7480",
 };
 
 type Call = { keys: string[]; args: string[] };

@@ -12,9 +12,13 @@
  * KEYS[4]: the prefix of each target's counter hash (consecutive failures, window).
  * ARGV[1..7]: now, failures to open, error-rate percent, window ms, minimum calls in
  * the window, cool-down ms, EWMA weight of a new sample. Then triples: target,
- * outcome ("ok", "fail", "suspect": a failure counted only while the window holds no
- * success, "open": a failed probe, "close": a passed probe), latency ms (-1: none). Returns the transitions made, flat: target, "open" or "closed", open-until.
+ * outcome ("ok", "fail", "suspect": a failure counted only when the circuit has seen no
+ * success for SUSPECT_MS, "open": a failed probe, "close": a passed probe), latency ms
+ * (-1: none). Returns the transitions made, flat: target, "open" or "closed", open-until.
  */
+/** How recent a success must be for a suspect failure to be the request's own: an outage opens the circuit this long after it began. */
+const SUSPECT_MS = 5_000;
+
 export const BREAKER_SCRIPT = `
 local now, need, rate, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local minimum, cooldown, alpha = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -30,16 +34,16 @@ for i = 8, #ARGV, 3 do
   local counts = prefix .. target
   local opened = tonumber(redis.call('HGET', states, target) or '-1')
   local started = tonumber(redis.call('HGET', counts, 'w') or '-1')
-  if started < 0 or now - started > window then redis.call('HSET', counts, 'w', now, 'n', 0, 'f', 0, 's', 0) end
+  if started < 0 or now - started > window then redis.call('HSET', counts, 'w', now, 'n', 0, 'f', 0) end
   if outcome == 'suspect' then
-    if tonumber(redis.call('HGET', counts, 's') or '0') > 0 then outcome = 'ignored' else outcome = 'fail' end
+    local served = tonumber(redis.call('HGET', counts, 'ok') or '-1')
+    if served >= 0 and now - served < ${SUSPECT_MS} then outcome = 'ignored' else outcome = 'fail' end
   end
   local calls = outcome == 'ignored' and 0 or redis.call('HINCRBY', counts, 'n', 1)
   if outcome == 'ignored' then
     -- a suspect failure while others succeed: the request's own, nothing to learn of the circuit
   elseif outcome == 'ok' or outcome == 'close' then
-    redis.call('HSET', counts, 'c', 0)
-    redis.call('HINCRBY', counts, 's', 1)
+    redis.call('HSET', counts, 'c', 0, 'ok', now)
     if ms >= 0 then
       local old = tonumber(redis.call('HGET', latency, target) or '-1')
       redis.call('HSET', latency, target, old < 0 and ms or math.floor(old + alpha * (ms - old) + 0.5))

@@ -61,7 +61,7 @@ type BreakerCall = { keys: string[]; args: string[] };
 
 /**
  * A call's outcome as a breaker sees it. "suspect": a failure that may be the request's
- * own (see `reportsFrom`), counted only while the circuit has seen no success in its window.
+ * own (see `reportsFrom`), counted only when the circuit has seen no recent success.
  */
 export type Report = { target: string; outcome: "ok" | "fail" | "suspect" | "open" | "close"; ms: number };
 
@@ -194,7 +194,7 @@ const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"
  * - a request whose every attempt failed the same way on two models or more may have
  *   failed for what it asked, not for any model (unless the providers were unreachable,
  *   which no content causes): its failures are "suspect", and count against a circuit
- *   only while no other request has succeeded on it in the window (a provider that fails
+ *   only when no request has succeeded on it for a few seconds (a provider that fails
  *   everything still opens; one request's content, while others are served, does not);
  * - a request reports at most one failure per circuit, however many times it retried
  *   (but every unreachable or timed-out call, which no content causes);

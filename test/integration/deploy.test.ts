@@ -22,7 +22,8 @@ let dir: string;
 beforeAll(async () => {
   storage = await startTestStorage();
   // Breakers off: the failures one test causes must not close models to the next one's smoke test.
-  stack = await startWithFakeProvider({ ...storage.bindings, BREAKER_FAILURES: "0" });
+  // No retries: a failing answer comes back at once, so each rollout step sees enough of them within its wait.
+  stack = await startWithFakeProvider({ ...storage.bindings, BREAKER_FAILURES: "0", UPSTREAM_RETRIES: "0" });
 });
 afterAll(async () => {
   await stack.close();
