@@ -1,8 +1,9 @@
 /**
  * What operator scripts connect to: Postgres through Neon's own driver (WebSocket `Pool`,
  * locally through the relay) and Redis through Upstash's REST client. Settings come
- * from the environment; any that is unset is taken from the local stack while
- * `npm run dev` or `npm run stack` runs (it records its endpoints and secrets in .data/).
+ * from the environment; any that is unset is taken from where the local worker takes it:
+ * `.dev.vars`, then what `npm run dev` or `npm run stack` recorded in .data/ (its
+ * endpoints, and the secrets it made for what `.dev.vars` does not set).
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -12,28 +13,55 @@ import { Redis } from "@upstash/redis";
 import { WebSocket } from "ws";
 
 const DATA_DIR = fileURLToPath(new URL("../.data", import.meta.url));
+const DEV_VARS = fileURLToPath(new URL("../.dev.vars", import.meta.url));
 
-/** The local stack's bindings and dev secrets, when a stack is running from this checkout. */
-function localStack(): Record<string, string> {
+/** `.dev.vars` as wrangler reads it: `NAME=value` lines, quotes around a value dropped. */
+export function parseDevVars(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match && match[2] !== "") vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
+
+/** This checkout's `.dev.vars`, parsed; empty without one. */
+export const devVars = (): Record<string, string> => (existsSync(DEV_VARS) ? parseDevVars(readFileSync(DEV_VARS, "utf8")) : {});
+
+/** What the local worker runs with: the secrets the stack made, `.dev.vars` over them, the stack's endpoints over both. */
+export function localSettings(sources: {
+  made: Record<string, string>;
+  devVars: Record<string, string>;
+  stack: Record<string, string>;
+}): Record<string, string> {
+  return { ...sources.made, ...sources.devVars, ...sources.stack };
+}
+
+function localStack(): { settings: Record<string, string>; running: boolean } {
   const read = (file: string): Record<string, unknown> =>
     existsSync(`${DATA_DIR}/${file}`) ? (JSON.parse(readFileSync(`${DATA_DIR}/${file}`, "utf8")) as Record<string, unknown>) : {};
   const stack = read("stack.json") as { bindings?: Record<string, string> };
-  return { ...(read("dev-secrets.json") as Record<string, string>), ...(stack.bindings ?? {}) };
+  const settings = localSettings({ made: read("dev-secrets.json") as Record<string, string>, devVars: devVars(), stack: stack.bindings ?? {} });
+  return { settings, running: stack.bindings !== undefined };
 }
 
 /**
  * A setting: the environment's. With no DATABASE_URL in the environment, the script
- * talks to the running local stack, and a setting the environment lacks is the stack's.
+ * talks to the local stack, and a setting the environment lacks is the local worker's.
  */
 export function setting(name: string): string | undefined {
   if (process.env[name]) return process.env[name];
-  return process.env.DATABASE_URL ? undefined : localStack()[name] || undefined;
+  return process.env.DATABASE_URL ? undefined : localStack().settings[name] || undefined;
 }
 
 export function requireSetting(name: string): string {
   const value = setting(name);
   if (!value) {
-    console.error(`${name} is not set, and no local stack is running (npm run dev or npm run stack starts one)`);
+    const local = process.env.DATABASE_URL ? { running: false } : localStack();
+    const where = local.running
+      ? "the environment, .dev.vars or the running local stack"
+      : "the environment or .dev.vars, and no local stack is running (npm run dev or npm run stack starts one)";
+    console.error(`${name} is not set in ${where}`);
     process.exit(2);
   }
   return value;

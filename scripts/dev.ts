@@ -13,7 +13,7 @@ import { parseConfig } from "../src/config/env.ts";
 import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
-import { openPool } from "./db.ts";
+import { devVars, openPool } from "./db.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
@@ -82,21 +82,11 @@ async function ensureDevKey(bindings: Record<string, string>): Promise<string> {
 
 /** What the worker will make of its settings: .dev.vars and the stack's, parsed as the worker parses them. */
 function configProblems(stackVars: Record<string, string>): string[] {
-  const devVars = existsSync(".dev.vars") ? parseDevVars(readFileSync(".dev.vars", "utf8")) : {};
   try {
-    return [...parseConfig({ ...devVars, ...stackVars }).problems];
+    return [...parseConfig({ ...devVars(), ...stackVars }).problems];
   } catch (error) {
     return [`the router will refuse every request until this is fixed: ${(error as Error).message}`];
   }
-}
-
-function parseDevVars(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return vars;
 }
 
 /**
