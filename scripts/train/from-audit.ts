@@ -30,6 +30,9 @@ type Query = (text: string) => Promise<Record<string, unknown>[]>;
 /** Audit rows of requests that were routed and served, with the vector their decision saw. */
 const SERVED = "a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400";
 
+/** A rating that counts for audit row `a`: the key that made the request gave it, or the admin (no key) did. */
+const COUNTED = "f.request_id = a.request_id AND (f.key_id IS NULL OR f.key_id = a.key_id)";
+
 /** A row's feature vector, if this version's scorer made it (same length); else undefined. */
 function vectorOf(row: Record<string, unknown>): number[] | undefined {
   const features = (typeof row.features === "string" ? JSON.parse(row.features) : row.features) as unknown;
@@ -38,16 +41,17 @@ function vectorOf(row: Record<string, unknown>): number[] | undefined {
 
 /**
  * The rated requests that were served, from the audit log joined to feedback. A
- * rating counts only from the key that made the request (or with no key at all), and
+ * rating counts only from the key that made the request (or with no key at all; the
+ * owner's rating first where both rated), and
  * only for rows with a feature vector of this version's length; `stale` counts the
  * rated rows whose vector an older version made (other features, other meanings).
  */
 export async function ratedRequests(query: Query): Promise<{ rated: RatedRequest[]; stale: number }> {
   const rows = await query(`
-    SELECT a.request_id, a.features, a.tier, a.score, f.rating, f.score AS rated, f.better_tier
-    FROM audit_log a JOIN feedback f USING (request_id)
-    WHERE ${SERVED} AND (f.key_id IS NULL OR f.key_id = a.key_id)
-    ORDER BY a.request_id`);
+    SELECT DISTINCT ON (a.request_id) a.request_id, a.features, a.tier, a.score, f.rating, f.score AS rated, f.better_tier
+    FROM audit_log a JOIN feedback f ON ${COUNTED}
+    WHERE ${SERVED}
+    ORDER BY a.request_id, f.key_id IS NULL`);
   let stale = 0;
   const rated = rows.flatMap((row): RatedRequest[] => {
     const features = vectorOf(row);
@@ -92,7 +96,7 @@ export function agreement(model: RouterModel, thresholds: Thresholds, requests: 
 export async function unratedVectors(query: Query, limit: number): Promise<number[][]> {
   const rows = await query(`
     SELECT a.features FROM audit_log a
-    WHERE ${SERVED} AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = a.request_id)
+    WHERE ${SERVED} AND NOT EXISTS (SELECT 1 FROM feedback f WHERE ${COUNTED})
     ORDER BY a.ts DESC LIMIT ${Math.floor(limit)}`);
   return rows.flatMap((row) => {
     const features = vectorOf(row);

@@ -219,6 +219,12 @@ export const EnvSchema = z.object({
    * unset: required once any unrevoked key exists.
    */
   REQUIRE_API_KEY: z.enum(["true", "false"]).optional(),
+  /**
+   * Failed key checks (no key, a malformed, unknown, revoked or expired one) one client address (`CF-Connecting-IP`)
+   * may make a minute. Past it, a key that must be looked up in Postgres is refused 429 until the minute ends;
+   * keys already known to the isolate or Redis still pass.
+   */
+  FAILED_KEY_CHECKS_PER_MINUTE: z.coerce.number().int().positive().default(30),
 });
 
 /** Every variable the worker reads; `.dev.vars.example` explains each. */
@@ -276,6 +282,7 @@ export type Config = {
   slo: SloTargets;
   push: { pushgatewayUrl: string | undefined; otlpUrl: string | undefined };
   requireApiKey: boolean | undefined;
+  failedKeyChecksPerMinute: number;
   corsOrigins: readonly string[];
   /** Settings that were malformed and are ignored, each with why (`npm run dev` prints them; /health shows them to the admin). */
   problems: readonly string[];
@@ -402,6 +409,7 @@ export function parseConfig(bindings: Bindings): Config {
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ""),
     requireApiKey: env.REQUIRE_API_KEY === undefined ? undefined : env.REQUIRE_API_KEY === "true",
+    failedKeyChecksPerMinute: env.FAILED_KEY_CHECKS_PER_MINUTE,
     problems,
     secrets: [...secretsOf(env, providers), ...malformedSecrets(bindings, problems)],
   };

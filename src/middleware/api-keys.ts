@@ -1,12 +1,14 @@
 /**
  * Who is calling: the client's API key (`Authorization: Bearer tg_live_…`), found in
  * the key directory by its SHA-256, then counted against the key's requests per
- * minute. Sets `caller`, and the request limit's headers on the answer.
+ * minute. Sets `caller`, and the request limit's headers on the answer. A refused key
+ * counts against its address's failed checks (security/failed-checks.ts).
  */
 import type { MiddlewareHandler } from "hono";
 import type { OutcomeVariables } from "../engine/outcome.ts";
 import { ApiError } from "../http/errors.ts";
 import { ADMIN_CALLER, type Caller } from "../security/caller.ts";
+import { clientAddress } from "../security/failed-checks.ts";
 import { hashKey, KEY_PATTERN } from "../security/key-store.ts";
 import { type LimitOutcome, limitHeaders } from "../security/limits.ts";
 import type { Services } from "../services/index.ts";
@@ -29,7 +31,11 @@ export type KeyVariables = {
 export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
   return async function apiKeyAuthMiddleware(c, next) {
     const services = c.get("services");
-    const caller = await identify(services, c.req.header("authorization"));
+    const address = clientAddress(c.req.header("cf-connecting-ip"));
+    const caller = await identify(services, c.req.header("authorization"), address).catch(async (error: unknown) => {
+      if (error instanceof ApiError && error.status === 401) await services.failedChecks.failed(address);
+      throw error;
+    });
     if (caller === undefined) return next();
     c.set("caller", caller);
     const tokenHeaders = async (debited: LimitOutcome | undefined): Promise<void> => {
@@ -51,7 +57,11 @@ export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables & OutcomeVaria
   };
 }
 
-async function identify(services: Pick<Services, "keys" | "adminKey">, header: string | undefined): Promise<Caller | undefined> {
+async function identify(
+  services: Pick<Services, "keys" | "adminKey" | "failedChecks">,
+  header: string | undefined,
+  address: string,
+): Promise<Caller | undefined> {
   const token = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   const required = await services.keys.keysRequired();
   if (token === undefined) {
@@ -65,7 +75,8 @@ async function identify(services: Pick<Services, "keys" | "adminKey">, header: s
     if (!required) return undefined;
     throw refused("malformed", "The API key is not a tiergate key (tg_live_…)");
   }
-  const found = await services.keys.lookup(hash);
+  const blockedUntil = services.failedChecks.blockedUntil(address);
+  const found = await services.keys.lookup(hash, blockedUntil === undefined ? undefined : { postgres: false, retryAtMs: blockedUntil });
   if ("unknown" in found) throw refused("unknown", "Incorrect API key provided");
   if (found.revoked) throw refused("revoked", "This API key has been revoked");
   if (found.expiresAt !== null && Date.parse(found.expiresAt) <= Date.now()) throw refused("expired", "This API key has expired");

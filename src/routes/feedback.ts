@@ -1,10 +1,15 @@
 /**
  * POST /v1/feedback: a client rates an answer it received, by its request id (the
  * `x-request-id` of the answer): good or bad, or a score from 0 to 1, and optionally
- * that a stronger or a cheaper tier should have answered. One rating per request:
- * sending the same one again is answered as before; a different one is a 409.
- * Stored in Postgres beside the audit log, and counted by training only when the key
- * that rates a request is the key that made it (`npm run train:router -- --from-audit`).
+ * that a stronger or a cheaper tier should have answered.
+ *
+ * One rating per request and rater: sending the same one again is answered as before;
+ * a different one is a 409. A rating is `counted` once the audit row shows the rater
+ * made the request (the admin may rate any), and `pending` until then: the audit log
+ * takes rows from the Redis queue every minute. The answer for another key's request
+ * is the answer for an id that never existed, pending, so a key learns nothing of
+ * others' requests and cannot claim their rating. Training reads only counted ratings
+ * (`npm run train:router -- --from-audit`); the daily job deletes pending ones after a day.
  */
 import type { Context } from "hono";
 import * as z from "zod";
@@ -40,25 +45,25 @@ export async function feedback(c: Context<With<KeyVariables>>): Promise<Response
     stores.tracked,
     (cause) => new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable", cause }),
   );
-  // A request of another key is answered as unknown: a key learns nothing of others' requests.
   const [audited] = await run("SELECT key_id FROM audit_log WHERE request_id = $1 LIMIT 1", [given.request_id]);
-  if (audited !== undefined && keyId !== null && audited.key_id !== keyId) throw unknownRequest(given.request_id);
+  const counted = audited !== undefined && (keyId === null || audited.key_id === keyId);
   const values = [given.request_id, keyId, given.rating ?? null, given.score ?? null, given.better_tier ?? null];
   const [stored] = await run(
-    `INSERT INTO feedback (request_id, key_id, rating, score, better_tier) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING RETURNING ${COLUMNS}`,
+    `INSERT INTO feedback (request_id, key_id, rating, score, better_tier) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (request_id, (coalesce(key_id, ''))) DO NOTHING RETURNING ${COLUMNS}`,
     values,
   );
-  if (stored !== undefined) return c.json(shown(stored, audited !== undefined), 201);
-  const [existing] = await run(`SELECT ${COLUMNS} FROM feedback WHERE request_id = $1`, [given.request_id]);
-  if (existing === undefined || (keyId !== null && existing.key_id !== keyId)) throw unknownRequest(given.request_id);
+  if (stored !== undefined) return c.json(shown(stored, counted), 201);
+  const [existing] = await run(`SELECT ${COLUMNS} FROM feedback WHERE request_id = $1 AND key_id IS NOT DISTINCT FROM $2`, [given.request_id, keyId]);
+  if (existing === undefined) throw new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable" });
   const same = existing.rating === values[2] && (existing.score === null ? null : Number(existing.score)) === values[3] && existing.better_tier === values[4];
   if (!same) {
     throw new ApiError(409, `Request ${given.request_id} was already rated; a rating cannot be changed`, { code: "feedback_exists", param: "request_id" });
   }
-  return c.json(shown(existing, audited !== undefined), 200);
+  return c.json(shown(existing, counted), 200);
 }
 
-function shown(row: Row, audited: boolean) {
+function shown(row: Row, counted: boolean) {
   const created = row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at));
   return {
     object: "feedback",
@@ -67,11 +72,6 @@ function shown(row: Row, audited: boolean) {
     score: row.score === null ? null : Number(row.score),
     better_tier: row.better_tier ?? null,
     created_at: created.toISOString(),
-    // The audit log takes records from the Redis queue every minute: a fresh request's row may not be there yet.
-    audit_row_found: audited,
+    status: counted ? "counted" : "pending",
   };
-}
-
-function unknownRequest(requestId: string): ApiError {
-  return new ApiError(404, `No request ${requestId} of this key to rate`, { code: "request_not_found", param: "request_id" });
 }

@@ -1,6 +1,7 @@
 /**
  * Cron handlers: every minute the audit flush, the provider probes and the metrics
- * push; daily, next months' audit partitions and the scheduled audit.
+ * push; daily, next months' audit partitions, the pending ratings' pruning and the
+ * scheduled audit.
  */
 import { flushAudit } from "../audit/flush.ts";
 import type { Bindings } from "../config/env.ts";
@@ -8,6 +9,7 @@ import { pushMetrics } from "../observability/push.ts";
 import { probeProviders } from "../reliability/probes.ts";
 import { probeDeps, servicesFor } from "../services/index.ts";
 import { dailyAudit } from "./daily-audit.ts";
+import { prunePendingFeedback } from "./prune-feedback.ts";
 
 export const EVERY_MINUTE = "* * * * *";
 
@@ -23,7 +25,11 @@ export async function scheduled(controller: { cron: string }, bindings: Bindings
     console.log(JSON.stringify({ cron: "probes", failing: probes.filter((p) => !p.ok).map((p) => p.provider), probed: probes.length }));
     return;
   }
-  if (services.sql !== undefined) await services.sql("SELECT audit_ensure_partitions(1, 12)");
+  if (services.sql !== undefined) {
+    await services.sql("SELECT audit_ensure_partitions(1, 12)");
+    const pruned = await prunePendingFeedback(services.sql).catch(() => undefined);
+    console.log(JSON.stringify({ cron: "feedback-prune", ok: pruned !== undefined, pruned }));
+  }
   try {
     const run = await dailyAudit(services);
     if (run !== undefined)

@@ -2,7 +2,8 @@
  * Where client keys are found by their SHA-256: the isolate (15 s), then Redis (30 s),
  * then Postgres; never Postgres per request. A revoked key stops working everywhere
  * within 45 s: revoking deletes its Redis entry, and an isolate keeps what it saw for
- * at most 15 s.
+ * at most 15 s. A hash Postgres does not know is remembered in the isolate alone, in
+ * a table of its own: random keys can neither fill Redis nor push real keys out.
  * Failure policy: with Redis down the lookup goes to Postgres; with Postgres down too,
  * a key this isolate has not seen cannot be checked and is refused (503), never waved through.
  */
@@ -19,7 +20,11 @@ type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boo
 type Lookup = KnownKey | { unknown: true };
 
 export type KeyDirectory = {
-  lookup(hash: string): Promise<Lookup>;
+  /**
+   * The key of this hash. `postgres: false` when the caller's address is over its failed
+   * checks: a key neither the isolate nor Redis knows is then refused 429, not looked up.
+   */
+  lookup(hash: string, options?: { postgres: false; retryAtMs: number }): Promise<Lookup>;
   /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
   forget(hash: string): Promise<void>;
   /**
@@ -44,11 +49,12 @@ export function createKeyDirectory(deps: {
 }): KeyDirectory {
   const { redis, sql, tracked, clock } = deps;
   const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS });
+  const unknown = new LRUCache<string, true>({ max: 2_000, ttl: ISOLATE_TTL_MS });
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {
-    async lookup(hash) {
-      const local = seen.get(hash);
+    async lookup(hash, options) {
+      const local = seen.get(hash) ?? (unknown.has(hash) ? UNKNOWN : undefined);
       if (local !== undefined) return local;
       if (redis !== undefined) {
         const cached = await tracked("redis", () => redis.get<string>(cacheKey(hash))).catch(() => null);
@@ -58,17 +64,23 @@ export function createKeyDirectory(deps: {
           return parsed;
         }
       }
-      if (sql === undefined) return { unknown: true };
+      if (sql === undefined) return UNKNOWN;
+      if (options?.postgres === false) throw tooManyFailures(options.retryAtMs - clock());
       const row = await tracked("postgres", () => keyForHash(sql, hash)).catch((error: unknown) => {
         throw new ApiError(503, "API keys cannot be checked right now", { code: "keys_unavailable", cause: error });
       });
-      const found: Lookup = row === undefined ? { unknown: true } : fromRow(row);
+      if (row === undefined) {
+        unknown.set(hash, true);
+        return UNKNOWN;
+      }
+      const found = fromRow(row);
       seen.set(hash, found);
       if (redis !== undefined) await tracked("redis", () => redis.set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
       return found;
     },
     async forget(hash) {
       seen.delete(hash);
+      unknown.delete(hash);
       if (redis !== undefined) await tracked("redis", () => redis.del(cacheKey(hash))).catch(() => {});
     },
     async keysRequired() {
@@ -85,6 +97,16 @@ export function createKeyDirectory(deps: {
       return requirement.value;
     },
   };
+}
+
+const UNKNOWN: Lookup = { unknown: true };
+
+function tooManyFailures(retryInMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryInMs / 1_000));
+  return new ApiError(429, `Too many failed key checks from this address; try again in ${seconds} s`, {
+    code: "too_many_failed_key_checks",
+    headers: { "retry-after": String(seconds) },
+  });
 }
 
 function fromRow(row: Record<string, unknown>): KnownKey {

@@ -8,6 +8,13 @@ import { sha256Hex } from "../crypto/digest.ts";
 import type { Sql } from "../storage/postgres.ts";
 
 const Slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "lower-case letters, digits, _ and -, at most 64");
+/** Text Postgres can store: a NUL is refused with a 400 here, not by the database with a 500. */
+const Text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((text) => !text.includes("\u0000"), "must not contain a NUL character");
 /** Budgets are kept in whole micro-dollars (numeric(14, 6)): a budget is stored exactly or refused. */
 const Usd = z
   .number()
@@ -23,12 +30,12 @@ const PolicyFields = {
   daily_budget_usd: Usd.nullish(),
   monthly_budget_usd: Usd.nullish(),
   max_tier: z.number().int().min(1).max(5).nullish(),
-  models: z.array(z.string().min(1).max(256)).max(256).nullish(),
+  models: z.array(Text(256)).max(256).nullish(),
 };
 
-export const NewTenantSchema = z.strictObject({ id: Slug, name: z.string().min(1).max(200).optional(), ...PolicyFields });
+export const NewTenantSchema = z.strictObject({ id: Slug, name: Text(200).optional(), ...PolicyFields });
 export const NewKeySchema = z.strictObject({
-  name: z.string().min(1).max(200),
+  name: Text(200),
   tenant: Slug.optional(),
   ...PolicyFields,
   expires_at: z.iso.datetime({ offset: true }).nullish(),

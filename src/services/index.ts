@@ -14,6 +14,7 @@ import { type Batcher, createBatcher } from "../pipeline/after-response.ts";
 import { type Breakers, createBreakers } from "../reliability/breakers.ts";
 import { type AdminKey, createAdminKey } from "../security/admin-key.ts";
 import { type Budgets, createBudgets } from "../security/budgets.ts";
+import { createFailedChecks, type FailedChecks } from "../security/failed-checks.ts";
 import { createKeyDirectory, type KeyDirectory } from "../security/key-directory.ts";
 import { createLimiter, type Limiter } from "../security/limits.ts";
 import { createStoreHealth, type StoreHealth } from "../storage/availability.ts";
@@ -32,6 +33,7 @@ export type Services = {
   signer: AuditSigner | undefined;
   responseCache: ResponseCache;
   keys: KeyDirectory;
+  failedChecks: FailedChecks;
   adminKey: AdminKey;
   limiter: Limiter;
   budgets: Budgets;
@@ -64,6 +66,14 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
     signer,
     responseCache: createResponseCache({ settings: config.cache, keyPrefix, redis, tracked }),
     keys: createKeyDirectory({ keyPrefix, requireApiKey: config.requireApiKey, redis, sql, tracked, clock }),
+    failedChecks: createFailedChecks({
+      keyPrefix,
+      perMinute: config.failedKeyChecksPerMinute,
+      redis,
+      tracked,
+      timeoutMs: config.redis?.timeoutMs ?? 1_000,
+      clock,
+    }),
     adminKey: createAdminKey(config),
     limiter: createLimiter({ keyPrefix, redis, tracked, timeoutMs: config.redis?.timeoutMs ?? 1_000 }),
     budgets: createBudgets({ keyPrefix, redis, tracked }),

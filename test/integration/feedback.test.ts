@@ -1,12 +1,15 @@
 /**
  * What routing learns from: every audit row keeps the decision's feature vector and the
  * model that scored it (signed, like the rest of the row), and POST /v1/feedback stores
- * one rating per request, of the key that made it, against real Redis and Postgres.
+ * one rating per request and key, counted only from the key that made it, against real
+ * Redis and Postgres.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ratedRequests } from "../../scripts/train/from-audit.ts";
 import { recordFromRow } from "../../src/audit/record.ts";
 import { verifyAudit } from "../../src/audit/verify.ts";
 import { FEATURES } from "../../src/routing/features.ts";
+import { prunePendingFeedback } from "../../src/scheduled/prune-feedback.ts";
 import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -91,7 +94,7 @@ describe("POST /v1/feedback", () => {
       rating: "bad",
       score: null,
       better_tier: "stronger",
-      audit_row_found: true,
+      status: "counted",
     });
     const again = await rate({ request_id: id, rating: "bad", better_tier: "stronger" });
     expect(again.status).toBe(200);
@@ -105,22 +108,55 @@ describe("POST /v1/feedback", () => {
     expect(rows).toEqual([{ rating: "bad", better_tier: "stronger", same_key: true }]);
   });
 
-  it("takes a score alone, and a rating for a request the log has not taken yet", async () => {
+  it("takes a score alone, and holds a rating as pending until the log has the request's row", async () => {
     const id = await ask("a");
     const scored = await rate({ request_id: id, score: 0.8125 });
     expect(scored.status).toBe(201);
-    expect(await scored.json()).toMatchObject({ score: 0.8125, rating: null });
-    expect((await rate({ request_id: id, score: 0.8125 })).status).toBe(200);
+    expect(await scored.json()).toMatchObject({ score: 0.8125, rating: null, status: "pending" });
+    await auditRow(id);
+    const again = await rate({ request_id: id, score: 0.8125 });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: "counted" });
   });
 
-  it("lets no key rate another key's request, nor learn that it exists", async () => {
+  it("lets no key claim another key's rating before the flush, nor learn that a request exists", async () => {
     const id = await ask("a");
+    const claimed = await rate({ request_id: id, rating: "good" }, "b");
+    expect(claimed.status).toBe(201);
+    const owner = await rate({ request_id: id, rating: "bad" });
+    expect(owner.status).toBe(201);
     await auditRow(id);
-    const other = await rate({ request_id: id, rating: "good" }, "b");
-    expect(other.status).toBe(404);
-    expect((await other.json()).error.code).toBe("request_not_found");
-    const { rows } = await storage.db.query("SELECT count(*)::int AS n FROM feedback WHERE request_id = $1", [id]);
-    expect(rows[0].n).toBe(0);
+    // After the flush, B's answer for A's request is the answer for an id that never existed.
+    const seen = { ...(await (await rate({ request_id: id, rating: "good" }, "b")).json()), request_id: "x", created_at: "x" };
+    const stranger = crypto.randomUUID();
+    const invented = await rate({ request_id: stranger, rating: "good" }, "b");
+    expect(invented.status).toBe(201);
+    expect(seen).toEqual({ ...(await invented.json()), request_id: "x", created_at: "x" });
+    expect(seen.status).toBe("pending");
+    expect(await (await rate({ request_id: id, rating: "bad" })).json()).toMatchObject({ status: "counted" });
+    const query = async (text: string) => (await storage.db.query(text)).rows;
+    const { rated } = await ratedRequests(query);
+    const counted = await storage.db.query(
+      "SELECT f.rating FROM feedback f JOIN audit_log a ON a.request_id = f.request_id AND a.key_id = f.key_id WHERE f.request_id = $1",
+      [id],
+    );
+    expect(counted.rows).toEqual([{ rating: "bad" }]);
+    expect(rated.filter((request) => request.wanted === "stronger").length).toBeGreaterThan(0);
+  });
+
+  it("deletes the pending ratings that no audit row has counted after a day, and keeps the counted ones", async () => {
+    const id = await ask("a");
+    await rate({ request_id: id, rating: "good" });
+    await rate({ request_id: id, rating: "good" }, "b");
+    const stranger = crypto.randomUUID();
+    await rate({ request_id: stranger, rating: "bad" }, "b");
+    await auditRow(id);
+    await storage.db.query("UPDATE feedback SET created_at = now() - interval '2 days' WHERE request_id = ANY($1::uuid[])", [[id, stranger]]);
+    const sql = async (text: string, params?: readonly unknown[]) => (await storage.db.query(text, params as unknown[])).rows;
+    expect(await prunePendingFeedback(sql)).toBeGreaterThanOrEqual(2);
+    const { rows } = await storage.db.query("SELECT request_id, key_id FROM feedback WHERE request_id = ANY($1::uuid[])", [[id, stranger]]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].request_id).toBe(id);
   });
 
   it("refuses a body without a rating or a score, a bad id, and an unknown field, in OpenAI's error format", async () => {

@@ -81,6 +81,27 @@ describe("client input", () => {
     const filtered = await app.router.fetch("/v1/admin/keys?tenant=%00", { headers });
     expect(filtered.status).toBe(400);
     expect((await filtered.json()).error.param).toBe("tenant");
+    for (const path of ["/v1/models/%00", "/dashboard/%00"]) expect((await app.router.fetch(path, { headers })).status).toBe(404);
+    for (const filter of ["key", "tenant", "model", "request_id", "cursor", "from"]) {
+      const audit = await app.router.fetch(`/v1/audit?${filter}=%00`, { headers });
+      expect(audit.status).toBe(400);
+      expect((await audit.json()).error.type).toBe("invalid_request_error");
+    }
+  });
+
+  it("refuses a NUL in the text an admin stores, with a 400 naming the field", async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["/v1/admin/keys", { name: "bad\u0000name" }, "name"],
+      ["/v1/admin/keys", { name: "ok", models: ["groq/\u0000"] }, "models[0]"],
+      ["/v1/admin/tenants", { id: "nul-tenant", name: "bad\u0000name" }, "name"],
+    ];
+    for (const [path, body, param] of cases) {
+      const response = await app.router.fetch(path, { method: "POST", headers: admin(), body: JSON.stringify(body) });
+      expect(response.status, `${path} ${param}`).toBe(400);
+      expect((await response.json()).error.param).toBe(param);
+    }
+    const feedback = await app.router.post("/v1/feedback", { request_id: "\u0000", rating: "good" }, { authorization: `Bearer ${await makeKey()}` });
+    expect(feedback.status).toBe(400);
   });
 
   it("lets no piece of the provider's key through a provider error that echoes it", async () => {
