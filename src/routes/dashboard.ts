@@ -29,7 +29,9 @@ export function dashboardPage(c: Context<With>): Response {
 }
 
 export function dashboardAsset(c: Context<With>): Response {
-  const asset = ASSETS[c.req.param("asset") ?? ""];
+  const name = c.req.param("asset") ?? "";
+  // Own names only: `__proto__` or `constructor` must be a 404, not the object's prototype.
+  const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
   if (asset === undefined) throw new ApiError(404, `No dashboard asset ${c.req.path}`, { code: "not_found" });
   c.header("cache-control", "public, max-age=300");
   return c.body(asset[0], 200, { "content-type": asset[1] });
