@@ -46,6 +46,20 @@ const REDIS_REPLY = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM|BUSYKEY|NOTBUSY)\
 const OUTAGE_CLASSES = new Set(["08", "53", "57", "58"]);
 
 /**
+ * SQLSTATEs that mean the database is not in the router's shape: a relation, schema,
+ * function or column of its own statements is missing (not migrated, or a session's
+ * search_path was changed under it). No client input can cause one, so they count as
+ * an outage: records stay queued, and routes answer 503 `database_schema_missing`.
+ */
+const SCHEMA_MISSING = new Set(["42P01", "3F000", "42883", "42703"]);
+
+/** True when Postgres answered that the router's own schema is not there (SCHEMA_MISSING). */
+export function isSchemaMissing(error: unknown): boolean {
+  const { name, code } = (typeof error === "object" && error !== null ? error : {}) as { name?: unknown; code?: unknown };
+  return name === "NeonDbError" && typeof code === "string" && SCHEMA_MISSING.has(code);
+}
+
+/**
  * True for a connection failure or a timeout; false when the store answered and refused
  * the command (a Postgres error with its SQLSTATE, a Redis error reply).
  */
@@ -54,6 +68,6 @@ export function isOutage(error: unknown): boolean {
   const { name, code } = error as { name?: unknown; code?: unknown };
   // Redis's own error replies (ERR, WRONGTYPE, NOSCRIPT...) mean it answered; anything else is the endpoint failing.
   if (name === "UpstashError") return !REDIS_REPLY.test(String((error as { message?: unknown }).message));
-  if (name === "NeonDbError" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return OUTAGE_CLASSES.has(code.slice(0, 2));
+  if (name === "NeonDbError" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return OUTAGE_CLASSES.has(code.slice(0, 2)) || SCHEMA_MISSING.has(code);
   return true;
 }

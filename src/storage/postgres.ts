@@ -1,6 +1,7 @@
 /** The worker's Postgres: Neon's HTTP driver, one query per round trip, under a timeout. */
 import { neon, neonConfig } from "@neondatabase/serverless";
-import { isOutage, type Tracked } from "./availability.ts";
+import { ApiError } from "../http/errors.ts";
+import { isOutage, isSchemaMissing, type Tracked } from "./availability.ts";
 
 export type Row = Record<string, unknown>;
 /** Runs one parameterised statement and returns its rows. */
@@ -26,6 +27,15 @@ export function createSql(settings: PostgresSettings): Sql {
 export function routeSql(sql: Sql, tracked: Tracked, unavailable: (cause: unknown) => Error): Sql {
   return (text, params) =>
     tracked("postgres", () => sql(text, params)).catch((error: unknown) => {
+      if (isSchemaMissing(error)) throw schemaMissing(error);
       throw isOutage(error) ? unavailable(error) : error;
     });
+}
+
+/** The refusal of a route whose statement met a database without the router's schema; the detail goes to the log, not the client. */
+function schemaMissing(cause: unknown): ApiError {
+  return new ApiError(503, "The router's database is missing its tables or its search_path was changed; an operator must run npm run migrate", {
+    code: "database_schema_missing",
+    cause,
+  });
 }
