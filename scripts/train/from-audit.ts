@@ -8,6 +8,7 @@
  * ratings bend the model instead of replacing it.
  */
 
+import { COUNTED } from "../../src/audit/ratings.ts";
 import { FEATURES } from "../../src/routing/features.ts";
 import type { RouterModel } from "../../src/routing/model.ts";
 import { scoreOfVector } from "../../src/routing/score.ts";
@@ -29,9 +30,6 @@ const MARGIN = 0.05;
 type Query = (text: string) => Promise<Record<string, unknown>[]>;
 /** Audit rows of requests that were routed and served, with the vector their decision saw. */
 const SERVED = "a.features IS NOT NULL AND a.tier IS NOT NULL AND a.http_status < 400";
-
-/** A rating that counts for audit row `a`: the key that made the request gave it, or the admin (no key) did. */
-const COUNTED = "f.request_id = a.request_id AND (f.key_id IS NULL OR f.key_id = a.key_id)";
 
 /** A row's feature vector, if this version's scorer made it (same length); else undefined. */
 function vectorOf(row: Record<string, unknown>): number[] | undefined {

@@ -75,8 +75,7 @@ async function identify(
     if (!required) return undefined;
     throw refused("malformed", "The API key is not a tiergate key (tg_live_…)");
   }
-  const blockedUntil = services.failedChecks.blockedUntil(address);
-  const found = await services.keys.lookup(hash, blockedUntil === undefined ? undefined : { postgres: false, retryAtMs: blockedUntil });
+  const found = await services.keys.lookup(hash, services.failedChecks.blockedUntil(address));
   if ("unknown" in found) throw refused("unknown", "Incorrect API key provided");
   if (found.revoked) throw refused("revoked", "This API key has been revoked");
   if (found.expiresAt !== null && Date.parse(found.expiresAt) <= Date.now()) throw refused("expired", "This API key has expired");

@@ -13,6 +13,7 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { COUNTED } from "../audit/ratings.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
@@ -32,6 +33,14 @@ const FeedbackSchema = z
   });
 
 const COLUMNS = "request_id, key_id, rating, score, better_tier, created_at";
+/** Whether the rating counts, read with it: one statement for a new rating, the audit row looked up in it. */
+const WITH_COUNTED = `f.*, EXISTS (SELECT 1 FROM audit_log a WHERE ${COUNTED}) AS counted`;
+const INSERT = `
+  WITH f AS (
+    INSERT INTO feedback (request_id, key_id, rating, score, better_tier) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (request_id, (coalesce(key_id, ''))) DO NOTHING RETURNING ${COLUMNS})
+  SELECT ${WITH_COUNTED} FROM f`;
+const EXISTING = `SELECT ${WITH_COUNTED} FROM feedback f WHERE f.request_id = $1 AND f.key_id IS NOT DISTINCT FROM $2`;
 
 export async function feedback(c: Context<With<KeyVariables>>): Promise<Response> {
   c.header("cache-control", "no-store");
@@ -40,30 +49,22 @@ export async function feedback(c: Context<With<KeyVariables>>): Promise<Response
   const given = await readJsonBody(c.req.raw, config.maxBodyBytes, FeedbackSchema);
   const caller = c.get("caller");
   const keyId = caller === undefined || caller.admin ? null : caller.keyId;
-  const run = routeSql(
-    sql,
-    stores.tracked,
-    (cause) => new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable", cause }),
-  );
-  const [audited] = await run("SELECT key_id FROM audit_log WHERE request_id = $1 LIMIT 1", [given.request_id]);
-  const counted = audited !== undefined && (keyId === null || audited.key_id === keyId);
+  const unavailable = (cause?: unknown) =>
+    new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable", cause });
+  const run = routeSql(sql, stores.tracked, unavailable);
   const values = [given.request_id, keyId, given.rating ?? null, given.score ?? null, given.better_tier ?? null];
-  const [stored] = await run(
-    `INSERT INTO feedback (request_id, key_id, rating, score, better_tier) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (request_id, (coalesce(key_id, ''))) DO NOTHING RETURNING ${COLUMNS}`,
-    values,
-  );
-  if (stored !== undefined) return c.json(shown(stored, counted), 201);
-  const [existing] = await run(`SELECT ${COLUMNS} FROM feedback WHERE request_id = $1 AND key_id IS NOT DISTINCT FROM $2`, [given.request_id, keyId]);
-  if (existing === undefined) throw new ApiError(503, "Feedback cannot be stored right now; send it again shortly", { code: "feedback_unavailable" });
+  const [stored] = await run(INSERT, values);
+  if (stored !== undefined) return c.json(shown(stored), 201);
+  const [existing] = await run(EXISTING, [given.request_id, keyId]);
+  if (existing === undefined) throw unavailable();
   const same = existing.rating === values[2] && (existing.score === null ? null : Number(existing.score)) === values[3] && existing.better_tier === values[4];
   if (!same) {
     throw new ApiError(409, `Request ${given.request_id} was already rated; a rating cannot be changed`, { code: "feedback_exists", param: "request_id" });
   }
-  return c.json(shown(existing, counted), 200);
+  return c.json(shown(existing), 200);
 }
 
-function shown(row: Row, counted: boolean) {
+function shown(row: Row) {
   const created = row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at));
   return {
     object: "feedback",
@@ -72,6 +73,6 @@ function shown(row: Row, counted: boolean) {
     score: row.score === null ? null : Number(row.score),
     better_tier: row.better_tier ?? null,
     created_at: created.toISOString(),
-    status: counted ? "counted" : "pending",
+    status: row.counted === true ? "counted" : "pending",
   };
 }

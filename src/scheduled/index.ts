@@ -4,12 +4,12 @@
  * scheduled audit.
  */
 import { flushAudit } from "../audit/flush.ts";
+import { prunePendingFeedback } from "../audit/ratings.ts";
 import type { Bindings } from "../config/env.ts";
 import { pushMetrics } from "../observability/push.ts";
 import { probeProviders } from "../reliability/probes.ts";
 import { probeDeps, servicesFor } from "../services/index.ts";
 import { dailyAudit } from "./daily-audit.ts";
-import { prunePendingFeedback } from "./prune-feedback.ts";
 
 export const EVERY_MINUTE = "* * * * *";
 

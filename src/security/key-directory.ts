@@ -21,10 +21,10 @@ type Lookup = KnownKey | { unknown: true };
 
 export type KeyDirectory = {
   /**
-   * The key of this hash. `postgres: false` when the caller's address is over its failed
-   * checks: a key neither the isolate nor Redis knows is then refused 429, not looked up.
+   * The key of this hash. With `postgresBlockedUntil` (ms; the caller's address is over its
+   * failed checks) a key neither the isolate nor Redis knows is refused 429, not looked up.
    */
-  lookup(hash: string, options?: { postgres: false; retryAtMs: number }): Promise<Lookup>;
+  lookup(hash: string, postgresBlockedUntil?: number): Promise<Lookup>;
   /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
   forget(hash: string): Promise<void>;
   /**
@@ -53,7 +53,7 @@ export function createKeyDirectory(deps: {
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {
-    async lookup(hash, options) {
+    async lookup(hash, postgresBlockedUntil) {
       const local = seen.get(hash) ?? (unknown.has(hash) ? UNKNOWN : undefined);
       if (local !== undefined) return local;
       if (redis !== undefined) {
@@ -65,7 +65,7 @@ export function createKeyDirectory(deps: {
         }
       }
       if (sql === undefined) return UNKNOWN;
-      if (options?.postgres === false) throw tooManyFailures(options.retryAtMs - clock());
+      if (postgresBlockedUntil !== undefined) throw tooManyFailures(postgresBlockedUntil - clock());
       const row = await tracked("postgres", () => keyForHash(sql, hash)).catch((error: unknown) => {
         throw new ApiError(503, "API keys cannot be checked right now", { code: "keys_unavailable", cause: error });
       });

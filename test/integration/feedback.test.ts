@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ratedRequests } from "../../scripts/train/from-audit.ts";
+import { prunePendingFeedback } from "../../src/audit/ratings.ts";
 import { recordFromRow } from "../../src/audit/record.ts";
 import { verifyAudit } from "../../src/audit/verify.ts";
 import { FEATURES } from "../../src/routing/features.ts";
-import { prunePendingFeedback } from "../../src/scheduled/prune-feedback.ts";
 import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
