@@ -3,7 +3,8 @@
  * locally through the relay) and Redis through Upstash's REST client. Settings come
  * from the environment; any that is unset is taken from where the local worker takes it:
  * `.dev.vars`, then what `npm run dev` or `npm run stack` recorded in .data/ (its
- * endpoints, and the secrets it made for what `.dev.vars` does not set).
+ * endpoints, the embedded Postgres's dump route, and the secrets it made for what
+ * `.dev.vars` does not set).
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -40,8 +41,9 @@ export function localSettings(sources: {
 function localStack(): { settings: Record<string, string>; running: boolean } {
   const read = (file: string): Record<string, unknown> =>
     existsSync(`${DATA_DIR}/${file}`) ? (JSON.parse(readFileSync(`${DATA_DIR}/${file}`, "utf8")) as Record<string, unknown>) : {};
-  const stack = read("stack.json") as { bindings?: Record<string, string> };
-  const settings = localSettings({ made: read("dev-secrets.json") as Record<string, string>, devVars: devVars(), stack: stack.bindings ?? {} });
+  const stack = read("stack.json") as { bindings?: Record<string, string>; tools?: Record<string, string> };
+  const endpoints = { ...stack.bindings, ...stack.tools };
+  const settings = localSettings({ made: read("dev-secrets.json") as Record<string, string>, devVars: devVars(), stack: endpoints });
   return { settings, running: stack.bindings !== undefined };
 }
 

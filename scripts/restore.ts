@@ -2,7 +2,8 @@
  * `npm run restore -- FILE TARGET_URL [--force]`: checks FILE against its `.sha256`
  * (a file that does not match is refused), refuses a target database that already
  * holds tables unless --force (then what the dump holds replaces them), restores with
- * pg_restore, and verifies the restored audit log: sequence gaps, HMACs (with
+ * pg_restore (a `.dump`) or as one transaction (the embedded stack's `.sql`), and
+ * verifies the restored audit log: sequence gaps, HMACs (with
  * AUDIT_HMAC_KEY, or the local stack's) and the constitutional hash. Exits 0 only
  * when the restore is complete and the log verifies.
  */
@@ -18,25 +19,51 @@ const [file, target] = args.filter((arg) => !arg.startsWith("--"));
 try {
   if (file === undefined || target === undefined) throw new Error("usage: npm run restore -- FILE TARGET_URL [--force]");
   checkChecksum(file);
-  const env = { ...process.env, ...libpqEnv(target) };
-  const tables = Number(execFileSync("psql", ["-Atc", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"], { env, encoding: "utf8" }).trim());
+  const tables = await tableCount(target);
   const force = args.includes("--force");
   if (tables > 0 && !force)
     throw new Error(`${describeDatabase(target)} already holds ${tables} tables; restore into an empty database, or pass --force to replace them`);
   console.log(`restoring ${file} into ${describeDatabase(target)}${tables > 0 ? " (replacing what is there)" : ""}`);
-  execFileSync(
-    "pg_restore",
-    ["--no-owner", "--no-privileges", "--exit-on-error", ...(tables > 0 ? ["--clean", "--if-exists"] : []), "--dbname", env.PGDATABASE!, file],
-    {
-      env,
-      stdio: ["ignore", "inherit", "inherit"],
-    },
-  );
+  if (file.endsWith(".sql")) await runPlainDump(target, readFileSync(file, "utf8"));
+  else pgRestore(file, target, tables > 0);
   const code = await verify(target, requireSetting("AUDIT_HMAC_KEY"));
   process.exitCode = code;
 } catch (error) {
   console.error(`restore FAILED: ${(error as Error).message}`);
   process.exitCode = 1;
+}
+
+async function withClient<T>(url: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+
+function tableCount(url: string): Promise<number> {
+  return withClient(url, async (db) => Number((await db.query("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'")).rows[0].n));
+}
+
+/** A custom-format dump (pg_dump's, from a real server): pg_restore, replacing what is there with --clean. */
+function pgRestore(path: string, url: string, replace: boolean): void {
+  const env = { ...process.env, ...libpqEnv(url) };
+  const clean = replace ? ["--clean", "--if-exists"] : [];
+  execFileSync("pg_restore", ["--no-owner", "--no-privileges", "--exit-on-error", ...clean, "--dbname", env.PGDATABASE!, path], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+
+/**
+ * A plain-SQL dump (the embedded PGlite's, made with DROP ... IF EXISTS): one simple
+ * query, so one implicit transaction, whole or not at all. It needs PostgreSQL 17 or
+ * newer (PGlite's dump sets transaction_timeout), or the embedded stack.
+ */
+async function runPlainDump(url: string, text: string): Promise<void> {
+  await withClient(url, (db) => db.query(text));
 }
 
 function checkChecksum(path: string): void {
@@ -48,17 +75,13 @@ function checkChecksum(path: string): void {
   console.log(`checksum ok (sha256 ${actual})`);
 }
 
-async function verify(url: string, hmacKey: string): Promise<number> {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
+function verify(url: string, hmacKey: string): Promise<number> {
+  return withClient(url, async (db) => {
     const report = await verifyAudit(async (text, params) => (await db.query(text, [...params])).rows, hmacKey);
     console.log(
       `restored audit log: ${report.checked} records, last seq ${report.lastSeq}, ${report.gaps.length} gaps, ${report.duplicates.length} duplicates, ${report.badHmac.length} bad HMACs, ${report.missingHash.length} without the hash`,
     );
     console.log(isClean(report) ? "restored audit log verified" : "restored audit log FAILED verification");
     return isClean(report) ? 0 : 1;
-  } finally {
-    await db.end();
-  }
+  });
 }

@@ -79,15 +79,20 @@ export async function startRedisServer(port: number, dir: string): Promise<Servi
   return service;
 }
 
-/** An embedded Postgres (PGlite, WASM) on the wire protocol, its data kept in `dir`. */
-export async function startPglite(dir: string, port: number): Promise<Service> {
+/**
+ * The embedded Postgres (PGlite, WASM) on the wire protocol, its data kept in `dir`
+ * (pglite-server.ts), with its dump route at `dumpUrl` (on a port the system picks).
+ */
+export async function startPglite(dir: string, wantedPort: number): Promise<Service & { dumpUrl: string }> {
   mkdirSync(dir, { recursive: true });
-  const bin = new URL("../../node_modules/.bin/pglite-server", import.meta.url).pathname;
-  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () =>
-    spawn(process.execPath, [bin, `--db=${dir}`, `--port=${port}`, "--max-connections=16"], { stdio: "ignore" }),
-  );
+  const port = wantedPort === 0 ? await freePort() : wantedPort;
+  const controlPort = await freePort();
+  const script = new URL("./pglite-server.ts", import.meta.url).pathname;
+  const args = ["--experimental-strip-types", "--no-warnings", script, `--db=${dir}`, `--port=${port}`, `--control-port=${controlPort}`];
+  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () => spawn(process.execPath, args, { stdio: "ignore" }));
   await service.start();
-  return service;
+  await waitForPort(controlPort);
+  return { ...service, dumpUrl: `http://127.0.0.1:${controlPort}/dump` };
 }
 
 /**

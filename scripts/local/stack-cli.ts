@@ -29,8 +29,9 @@ export async function startLocalStack(log: (line: string) => void): Promise<Stac
     },
     log,
   });
-  // The bindings let operator scripts (migrate, audit:verify) find this stack with no environment variables.
-  writeFileSync(STATE, JSON.stringify({ owner: process.pid, pids: stack.pids(), bindings: stack.bindings }));
+  // The bindings let operator scripts (migrate, audit:verify, backup) find this stack with no environment variables.
+  const tools = stack.pgliteDumpUrl === undefined ? {} : { PGLITE_DUMP_URL: stack.pgliteDumpUrl };
+  writeFileSync(STATE, JSON.stringify({ owner: process.pid, pids: stack.pids(), bindings: stack.bindings, tools }));
   return stack;
 }
 

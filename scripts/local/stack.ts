@@ -30,6 +30,8 @@ export type Stack = {
   /** Servers this stack started itself (absent when a URL was given). */
   redis: Service | undefined;
   postgres: Service | undefined;
+  /** The embedded Postgres's dump route, when the stack runs PGlite (`npm run backup` uses it). */
+  pgliteDumpUrl: string | undefined;
   /** Every process id it started, for cleaning up after a crash. */
   pids(): number[];
   /** What the worker has sent to Redis and Postgres through the endpoints since the last reset (the bench counts with it). */
@@ -67,10 +69,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     let postgres: Service | undefined;
+    let pgliteDumpUrl: string | undefined;
     let serverUrl = options.databaseUrl;
     if (serverUrl === undefined) {
-      postgres = await startPglite(`${options.dataDir}/pglite`, options.ports.pglite);
-      closers.push(() => postgres!.stop());
+      const pglite = await startPglite(`${options.dataDir}/pglite`, options.ports.pglite);
+      closers.push(() => pglite.stop());
+      postgres = pglite;
+      pgliteDumpUrl = pglite.dumpUrl;
       serverUrl = postgres.url;
       log(`embedded Postgres (PGlite) on ${serverUrl}, data in ${options.dataDir}/pglite`);
     }
@@ -92,6 +97,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       bindings,
       redis,
       postgres,
+      pgliteDumpUrl,
       pids: () => [...(redis?.pids() ?? []), ...(postgres?.pids() ?? [])],
       traffic: () => ({ redis: upstash?.traffic(), postgres: neon.traffic() }),
       resetTraffic: () => {

@@ -2,7 +2,8 @@
  * Real Redis and Postgres for tests, behind the same local Upstash and Neon
  * endpoints `npm run dev` uses. By default the machine's servers (REDIS_URL,
  * TEST_POSTGRES_URL) with a database and a key prefix of the suite's own; with
- * `private: true`, servers of its own that a test may stop and restart.
+ * `private: true`, servers of its own that a test may stop and restart; with
+ * `embedded: true`, the embedded PGlite of `npm run dev` in place of PostgreSQL.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,7 +36,7 @@ const connectRedis = (url: string) => {
 };
 type TestRedis = ReturnType<typeof connectRedis>;
 
-export async function startTestStorage(options: { private?: boolean } = {}): Promise<TestStorage> {
+export async function startTestStorage(options: { private?: boolean; embedded?: boolean } = {}): Promise<TestStorage> {
   const id = randomBytes(4).toString("hex");
   const dir = mkdtempSync(`${tmpdir()}/tiergate-test-`);
   const privateRedis = options.private ? await startRedisServer(await freePort(), `${dir}/redis`) : undefined;
@@ -44,8 +45,7 @@ export async function startTestStorage(options: { private?: boolean } = {}): Pro
   const serverUrl = privatePostgres?.url ?? SYSTEM_POSTGRES;
   const stack = await startStack({
     redisUrl: privateRedis?.url ?? SYSTEM_REDIS,
-    databaseUrl: serverUrl,
-    database,
+    ...(options.embedded ? { databaseUrl: undefined } : { databaseUrl: serverUrl, database }),
     dataDir: dir,
     ports: { redis: 0, pglite: 0, upstash: 0, neon: 0 },
   });
@@ -76,7 +76,7 @@ export async function startTestStorage(options: { private?: boolean } = {}): Pro
       await stack.stop();
       await privateRedis?.stop();
       await privatePostgres?.stop();
-      if (!options.private) await dropDatabase(database);
+      if (!options.private && !options.embedded) await dropDatabase(database);
       rmSync(dir, { recursive: true, force: true });
     },
   };
