@@ -1,22 +1,24 @@
 /**
- * `npm run bench [-- --quick]`: brings the router (workerd, as `wrangler deploy
+ * `npm run bench [-- --quick] [--edge]`: brings the router (workerd, as `wrangler deploy
  * --dry-run` builds it), Portkey's open-source gateway and the fake provider up on
  * loopback, measures them side by side in one run, brings everything down, and
  * writes bench/RESULTS.md, bench/results.json and the chart (with --quick, under
- * bench/.quick/, a smoke check that keeps the committed results).
+ * bench/.quick/, a smoke check that keeps the committed results). With --edge, only
+ * the store round trips of each path with the stores far away (edge.ts).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { gzippedKib } from "../deploy/bundle-size.ts";
-import { startStackOnMachineServers } from "../local/stack.ts";
+import { type Stack, startStackOnMachineServers } from "../local/stack.ts";
 import { measurePath } from "./cost.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
+import { measureEdge } from "./edge.ts";
 import { loadInOwnProcess as load } from "./load.ts";
 import { pinForBench } from "./pinning.ts";
 import { zipfWorkload } from "./replay.ts";
-import { type BenchResults, KEYED, STATELESS, UNCOUNTED, writeReport } from "./report.ts";
+import { type BenchResults, KEYED, STATELESS, UNCOUNTED, writeEdgeReport, writeReport } from "./report.ts";
 import { measureScoring } from "./score.ts";
 import { cpuSeconds, peakRssMib, pinTargets, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
@@ -54,18 +56,23 @@ log(
     : `not pinned: ${pinning.why}`,
 );
 
-const stack = await startStackOnMachineServers("tg_bench");
+// --edge: only the round trips a Worker far from its stores pays (edge.ts), beside the last loopback run.
+const stack = process.argv.includes("--edge") ? undefined : await startStackOnMachineServers("tg_bench");
 try {
-  const results = await measure();
-  const dir = await writeReport(results, quick);
-  log(`wrote ${dir}/RESULTS.md, ${dir}/results.json and the chart`);
+  if (stack === undefined) {
+    const dir = await writeEdgeReport(await measureEdge({ quick, commit: environment().commit, log }), quick);
+    log(`wrote ${dir}/edge.json and the edge table in ${dir}/RESULTS.md`);
+  } else {
+    const dir = await writeReport(await measure(stack), quick);
+    log(`wrote ${dir}/RESULTS.md, ${dir}/results.json and the chart`);
+  }
 } finally {
   for (const target of running) await target.stop();
-  await stack.stop();
+  await stack?.stop();
   pinning.restore();
 }
 
-async function measure(): Promise<BenchResults> {
+async function measure(stack: Stack): Promise<BenchResults> {
   const storage = {
     ...stack.bindings,
     KEY_PREFIX: `bench${randomBytes(3).toString("hex")}`,
@@ -190,7 +197,7 @@ async function measure(): Promise<BenchResults> {
   }
 
   log("what a request costs: Redis commands, Postgres statements and subrequests on each path");
-  const costs = await measureCosts(targets.router.url, targets[KEYED].headers.authorization);
+  const costs = await measureCosts(stack, targets.router.url, targets[KEYED].headers.authorization);
 
   log("streaming: time to first byte with a provider that takes 300 ms to its first token");
   const streamRouter = await started(startRouterProcess({ ...storage, ...providers(slow.url) }));
@@ -228,7 +235,7 @@ async function measure(): Promise<BenchResults> {
 }
 
 /** Each path's commands, statements and subrequests per request, through the local Upstash and Neon endpoints. */
-async function measureCosts(url: string, keyHeader: string): Promise<BenchResults["costs"]> {
+async function measureCosts(stack: Stack, url: string, keyHeader: string): Promise<BenchResults["costs"]> {
   const n = quick ? 20 : 100;
   const post = async (body: string, headers: Record<string, string> = JSON_HEADERS) => {
     const response = await fetch(url, { method: "POST", headers, body });

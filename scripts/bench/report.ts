@@ -1,9 +1,10 @@
 /** Writes the bench's results: results.json (headline keys first), RESULTS.md, and the latency chart (SVG, vega-lite). */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as vega from "vega";
 import { compile } from "vega-lite";
 import { budgetedCommands, COMMAND_BUDGET, type PathCost, PRICES, usdPerMillion } from "./cost.ts";
+import type { EdgeResults } from "./edge.ts";
 import type { LoadResult } from "./load.ts";
 import type { ScoreRow } from "./score.ts";
 
@@ -29,6 +30,8 @@ export type BenchResults = {
   bundleGzipKib: number;
   /** Where each process ran: targets on one core, everything else on the other. */
   pinned: { pinned: boolean; targets_core: string; others_core: string; servers_moved: string[] };
+  /** The last `npm run bench -- --edge` (edge.json), which runs apart: store round trips with the stores far away. */
+  edge?: EdgeResults;
 };
 
 const CHART = "latency-vs-rate.svg";
@@ -84,13 +87,29 @@ export function headline(r: BenchResults) {
   };
 }
 
-export async function writeReport(results: BenchResults, quick: boolean): Promise<string> {
-  const dir = fileURLToPath(new URL(quick ? "../../bench/.quick/" : "../../bench/", import.meta.url));
+const reportDir = (quick: boolean): string => fileURLToPath(new URL(quick ? "../../bench/.quick/" : "../../bench/", import.meta.url));
+
+export async function writeReport(loopback: BenchResults, quick: boolean): Promise<string> {
+  const dir = reportDir(quick);
   mkdirSync(dir, { recursive: true });
+  const edge = existsSync(`${dir}edge.json`) ? (JSON.parse(readFileSync(`${dir}edge.json`, "utf8")) as EdgeResults) : undefined;
+  const results = { ...loopback, ...(edge === undefined ? {} : { edge }) };
   const head = headline(results);
   writeFileSync(`${dir}results.json`, `${JSON.stringify({ ...head, ...results }, null, 2)}\n`);
   writeFileSync(`${dir}${CHART}`, await chart(results));
   writeFileSync(`${dir}RESULTS.md`, markdown(results, head));
+  return dir.replace(/\/$/, "");
+}
+
+/** Writes edge.json, and RESULTS.md again with its table beside the last loopback run's figures (results.json), if there is one. */
+export async function writeEdgeReport(edge: EdgeResults, quick: boolean): Promise<string> {
+  const dir = reportDir(quick);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}edge.json`, `${JSON.stringify(edge, null, 2)}\n`);
+  if (existsSync(`${dir}results.json`)) {
+    const { edge: _old, ...loopback } = JSON.parse(readFileSync(`${dir}results.json`, "utf8")) as BenchResults;
+    await writeReport(loopback, quick);
+  }
   return dir.replace(/\/$/, "");
 }
 
@@ -178,6 +197,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     `| CPU per request: router / no stores / forward-only / Portkey | ${h.cpu_us_per_req_router} / ${h.cpu_us_per_req_router_stateless} / ${h.cpu_us_per_req_forward_only} / ${h.cpu_us_per_req_portkey} µs; router = ${ratio(h.cpu_us_per_req_router, h.cpu_us_per_req_forward_only)}× forward-only, ${ratio(h.cpu_us_per_req_router, h.cpu_us_per_req_portkey)}× Portkey | ${goal(ratio(h.cpu_us_per_req_router, h.cpu_us_per_req_forward_only) <= 1.25 && ratio(h.cpu_us_per_req_router, h.cpu_us_per_req_portkey) <= 0.6, "≤ 1.25× forward-only and ≤ 0.6× Portkey")} |`,
     `| bundle, every module gzipped | ${h.bundle_gzip_kib} KiB | ${goal(h.bundle_gzip_kib <= 200, "≤ 200 KiB")} |`,
     `| Redis commands per request, the miss alone (budget counts all but the once-a-second circuit read); a million requests at list prices | ${h.redis_commands_budgeted_miss} (${h.redis_commands_per_request_miss} with it); $${h.usd_per_million_requests} | ${goal((h.redis_commands_budgeted_miss ?? Number.POSITIVE_INFINITY) <= h.redis_commands_budget_miss, `budget ≤ ${h.redis_commands_budget_miss}`)} |`,
+    ...edgeTable(r.edge),
     "",
     "## Latency at fixed request rates",
     `![latency against rate](${CHART})`,
@@ -261,4 +281,31 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/** The edge run's table: round trips per request by store, before and after the first byte, and the latency they add. */
+function edgeTable(edge: EdgeResults | undefined): string[] {
+  if (edge === undefined) return [];
+  const d = edge.delays;
+  const trips = (t: EdgeResults["paths"][number]["before"]) => `${t.primary} / ${t.replica} / ${t.neon}`;
+  return [
+    "",
+    `### At the edge: store round trips per request (\`npm run bench -- --edge\`, ${edge.date.slice(0, 10)}, commit \`${edge.commit}\`)`,
+    `The built router on workerd, its stores behind a proxy that adds ${d.primary} ms to a call to Upstash's primary region (writes, and every EVAL/EVALSHA),`,
+    `${d.replica} ms to a read replica (reads only) and ${d.neon} ms to Neon, and counts each call. Requests one at a time; added latency is`,
+    "time to the first byte with the delays against the same path without them.",
+    "",
+    "| path | before the first byte: primary / replica / Neon | after it: primary / replica / Neon | added p50 / p99 ms | what went before the first byte, per request | statuses |",
+    "|---|---|---|---|---|---|",
+    ...edge.paths.map(
+      (p) =>
+        `| ${p.path} | ${trips(p.before)} | ${trips(p.after)} | ${p.addedMs.p50} / ${p.addedMs.p99} | ${
+          Object.entries(p.beforeCalls)
+            .map(([call, n]) => `${n}× ${call}`)
+            .join(", ") || "nothing"
+        } | ${Object.entries(p.statuses)
+          .map(([status, n]) => `${n}× ${status}`)
+          .join(", ")} |`,
+    ),
+  ];
 }
