@@ -93,9 +93,10 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
 }
 
 /**
- * Redis 7.0 refuses `#!lua flags=allow-key-locking` (newer flags that
- * @upstash/ratelimit 2.x sends). Strip the flags, and keep EVALSHA working by
- * mapping the SHA the client computed of its own script to the stored one.
+ * Redis 7.0 refuses `#!lua flags=allow-key-locking` (Upstash's, which
+ * @upstash/ratelimit 2.x sends). Strip the flags Redis 7.0 does not know, keep the
+ * ones it does (`no-writes` above all: EVALSHA_RO needs it), and keep EVALSHA working
+ * by mapping the SHA the client computed of its own script to the stored one.
  */
 class ScriptShim {
   private readonly shas = new Map<string, string>();
@@ -116,11 +117,17 @@ class ScriptShim {
 
   private strip(script: string): string {
     if (!script.startsWith("#!lua")) return script;
-    const stripped = script.replace(/^#!lua[^\n]*/, "#!lua");
+    const stripped = script.replace(/^#!lua[^\n]*/, (line) => {
+      const known = (/flags=(\S*)/.exec(line)?.[1] ?? "").split(",").filter((flag) => REDIS_7_0_FLAGS.has(flag));
+      return known.length > 0 ? `#!lua flags=${known.join(",")}` : "#!lua";
+    });
     this.shas.set(sha1(script), sha1(stripped));
     return stripped;
   }
 }
+
+/** The script flags Redis 7.0 knows. */
+const REDIS_7_0_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
 
 const sha1 = (text: string): string => createHash("sha1").update(text).digest("hex");
 

@@ -28,6 +28,8 @@ export type CacheSettings = { maxEntryBytes: number; localTtlSeconds: number; lo
 
 export type ResponseCache = {
   read(key: string): Promise<CachedCompletion | undefined>;
+  /** The isolate's copy alone, known at once (no store call). */
+  inIsolate(key: string): CachedCompletion | undefined;
   /**
    * Keeps the entry in the isolate and returns the Redis write to send with the
    * request's other after-work, or `undefined` when the entry is too large to cache.
@@ -48,6 +50,7 @@ export function createResponseCache(deps: {
   const { settings, redis, tracked } = deps;
   const local = new LRUCache<string, CachedCompletion>({ max: settings.localMaxEntries, ttl: settings.localTtlSeconds * 1_000 });
   return {
+    inIsolate: (key) => local.get(key),
     async read(key) {
       const found = local.get(key);
       if (found !== undefined) return found;

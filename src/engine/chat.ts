@@ -18,7 +18,7 @@ import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { type Reserves, reserveFor, type Settlement } from "../security/settlement.ts";
+import { nothingReserved, type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
@@ -34,6 +34,8 @@ export type ChatInput = {
   headers: Headers;
   /** The client's request signal: when the client goes, the provider call stops. */
   signal: AbortSignal | undefined;
+  /** The key's requests-per-minute check, already in flight (middleware/api-keys.ts); it rejects with the 429. */
+  admission?: Promise<void> | undefined;
 };
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
@@ -49,10 +51,41 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
     const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
-    const hit = policy.read ? await services.responseCache.read(key) : undefined;
+    const refused = (reason: unknown, settlement: Settlement | undefined): Outcome => ({
+      ...stoppedAt(request, decision, asApiError(reason)),
+      cache: lookup?.status ?? "BYPASS",
+      settlement: toGiveBack(settlement),
+    });
     // A hit is one the caller could have been served: a model its key may use, at a tier it may reach.
-    if (hit !== undefined && mayServe(caller, hit)) return fromCache(request, decision, hit);
-    return await fromProvider(services, input, sent, decision, lookup);
+    const servable = (hit: CachedCompletion | undefined): hit is CachedCompletion => hit !== undefined && mayServe(caller, hit);
+    const inIsolate = policy.read ? services.responseCache.inIsolate(key) : undefined;
+    if (servable(inIsolate)) {
+      // Known at once: nothing to reserve; the tokens bucket is read beside the requests check, for the headers.
+      const [admitted, bucket] = await Promise.allSettled([input.admission, caller === undefined ? undefined : services.limiter.peekTokens(caller)]);
+      const view = caller === undefined || bucket.status === "rejected" ? undefined : nothingReserved(caller, bucket.value);
+      if (admitted.status === "rejected") return refused(admitted.reason, view);
+      return { ...fromCache(request, decision, inIsolate), settlement: view };
+    }
+    // A refusal the limiter knew at once (its isolate cache of keys over their limit) reserves nothing.
+    const early = await Promise.race([input.admission, undefined]).then(
+      () => undefined,
+      (reason: unknown) => reason ?? new Error("refused"),
+    );
+    if (early !== undefined) return refused(early, undefined);
+    const plan = planOf(decision, services.config);
+    const reserving = caller !== undefined && !caller.admin && services.config.providers.get(decision.model.provider)?.configured === true;
+    // The Redis cache read, the requests check and the reservation go out together: one round trip to the stores, not
+    // three. What a hit or a refusal reserved is given back when it is settled at nothing, after the answer.
+    const [hit, admitted, reserved] = await Promise.allSettled([
+      policy.read ? services.responseCache.read(key) : undefined,
+      input.admission,
+      reserving ? reserveFor(services, caller, { micros: reservationMicros(plan, decision), tokens: decision.estimatedTokens }) : undefined,
+    ]);
+    const settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
+    if (admitted.status === "rejected") return refused(admitted.reason, settlement);
+    const found = hit.status === "fulfilled" ? hit.value : undefined;
+    if (servable(found)) return { ...fromCache(request, decision, found), settlement: toGiveBack(settlement) };
+    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement });
   } catch (error) {
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS" };
   }
@@ -91,10 +124,14 @@ function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCom
   };
 }
 
-/** `sent` is the request as the provider gets it; the outcome keeps the client's, which its audit record digests. */
-async function fromProvider(services: ChatServices, input: ChatInput, sent: CanonicalRequest, decision: Decision, lookup: Lookup): Promise<Outcome> {
+/** What the steps before the provider call decided and reserved. `sent` is the request as the provider gets it; the outcome keeps the client's, which its audit record digests. */
+type Prepared = { sent: CanonicalRequest; decision: Decision; lookup: Lookup; plan: Model[]; settlement: Settlement | undefined };
+
+async function fromProvider(services: ChatServices, input: ChatInput, prepared: Prepared): Promise<Outcome> {
   const { config } = services;
   const { request, caller } = input;
+  const { sent, decision, lookup } = prepared;
+  let { plan, settlement } = prepared;
   const stopped = (error: unknown, settlement?: Settlement, attempts: Attempt[] = []): Outcome => ({
     ...stoppedAt(request, decision, asApiError(error)),
     cache: lookup.status,
@@ -103,11 +140,6 @@ async function fromProvider(services: ChatServices, input: ChatInput, sent: Cano
   });
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
-  let plan = planOf(decision, config);
-  let settlement =
-    caller !== undefined && !caller.admin
-      ? await reserveFor(services, caller, { micros: reservationMicros(plan, decision), tokens: decision.estimatedTokens })
-      : undefined;
   // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
   if (caller !== undefined && settlement !== undefined && plan.length > 1 && isBudgetRefusal(settlement) && (caller.tpm === null || settlement.tokens > 0)) {
     const alone = plan.slice(0, 1);

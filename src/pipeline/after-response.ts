@@ -21,7 +21,7 @@ import type { FinishedRequest, Metrics } from "../observability/metrics.ts";
 import { type Breakers, type Report, reportsFrom } from "../reliability/breakers.ts";
 import type { Model } from "../routing/registry.ts";
 import type { Tracked } from "../storage/availability.ts";
-import { isNoScript, runScript } from "../storage/scripts.ts";
+import { isNoScript, runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { BATCH_SCRIPT, batchCall } from "./batch-script.ts";
 
 /** What a finished request leaves for after its response. */
@@ -65,7 +65,7 @@ const BATCH_WAIT_MS = 10;
 
 export function createBatcher(deps: {
   registry: readonly Model[];
-  redis: Pick<Redis, "pipeline" | "evalsha" | "eval"> | undefined;
+  redis: (ScriptRunner & Pick<Redis, "pipeline">) | undefined;
   tracked: Tracked;
   auditSink: AuditSink;
   metrics: Metrics;

@@ -11,7 +11,13 @@ import { chatCompletionsSurface as surface } from "../surfaces/chat-completions/
 export async function chatCompletions(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
   const services = c.get("services");
   const request = await surface.parse(c.req.raw, services.config.maxBodyBytes);
-  const outcome = await runChat(services, { request, caller: c.get("caller"), headers: c.req.raw.headers, signal: c.req.raw.signal });
+  const outcome = await runChat(services, {
+    request,
+    caller: c.get("caller"),
+    headers: c.req.raw.headers,
+    signal: c.req.raw.signal,
+    admission: c.get("admission"),
+  });
   c.set("outcome", outcome);
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
   const { answer, error } = outcome;

@@ -12,7 +12,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
 import { redisKey } from "../storage/redis.ts";
-import { type LuaScript, runScript } from "../storage/scripts.ts";
+import { type LuaScript, runScript, type ScriptRunner } from "../storage/scripts.ts";
 import type { Caller } from "./caller.ts";
 
 /**
@@ -89,7 +89,7 @@ export type Budgets = {
   counters(caller: Caller): Counter[];
 };
 
-export function createBudgets(deps: { keyPrefix: string; redis: Pick<Redis, "evalsha" | "eval" | "mget"> | undefined; tracked: Tracked }): Budgets {
+export function createBudgets(deps: { keyPrefix: string; redis: (ScriptRunner & Pick<Redis, "mget">) | undefined; tracked: Tracked }): Budgets {
   const { redis, tracked } = deps;
   const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust"): Promise<[number, number]> =>
     tracked("redis", () =>

@@ -48,8 +48,8 @@ const WINDOW_MS = 60_000;
  * by Redis's own clock. KEYS[1]: the bucket (hash: t = tokens, at = ms of the last
  * change, d = tokens debited in all). ARGV: limit, amount, mode: "take" refuses when the
  * bucket is short ({0, tokens}) or the amount is over the limit ({-1, tokens}); "force"
- * always applies it, and a negative amount (a refund) stops at the limit; "peek" moves
- * nothing. Returns {1 (applied) or 0 or -1, tokens left (floored), ms until full}.
+ * always applies it, and a negative amount (a refund) stops at the limit (TOKEN_PEEK below
+ * reads it). Returns {1 (applied) or 0 or -1, tokens left (floored), ms until full}.
  */
 export const TOKEN_BUCKET: LuaScript = {
   source: `
@@ -62,7 +62,6 @@ tokens = math.min(limit, tokens + math.max(0, now - at) * limit / ${WINDOW_MS})
 local function answer(applied)
   return {applied, math.floor(tokens), math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit)}
 end
-if mode == 'peek' then return answer(1) end
 if mode == 'take' then
   if amount > limit then return answer(-1) end
   if amount > tokens then return answer(0) end
@@ -73,7 +72,24 @@ redis.call('HINCRBY', KEYS[1], 'd', amount)
 -- Kept until it would be full again and a minute more: a debt below zero is paid off by waiting, never forgotten.
 redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit) + ${WINDOW_MS})
 return answer(1)`,
-  sha1: "0092f8bb8b054a9492b994eb0e82f0fd3703f7ba",
+  sha1: "ece88c2ae7d0f48209c29dfdd649b401b5d9f023",
+};
+
+/**
+ * The token bucket as the next request will find it, moving nothing: TOKEN_BUCKET's
+ * "peek", as a read-only script a replica may answer. KEYS[1], ARGV[1] as there.
+ */
+export const TOKEN_PEEK: LuaScript = {
+  source: `#!lua flags=no-writes
+local limit = tonumber(ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(state[1]) or limit, tonumber(state[2]) or now
+tokens = math.min(limit, tokens + math.max(0, now - at) * limit / ${WINDOW_MS})
+return {1, math.floor(tokens), math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit)}`,
+  sha1: "f0fc4823605355f284e3a2f851273445698edffa",
+  readOnly: true,
 };
 
 export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefined; tracked: Tracked; timeoutMs: number }): Limiter {
@@ -118,7 +134,9 @@ export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefine
     const key = redisKey(deps, "limit", `tokens:${caller.keyId}`);
     try {
       const [applied, tokens, fullInMs] = await tracked("redis", () =>
-        runScript<[number, number, number]>(redis, TOKEN_BUCKET, [key], [String(limit), String(amount), mode]),
+        mode === "peek"
+          ? runScript<[number, number, number]>(redis, TOKEN_PEEK, [key], [String(limit)])
+          : runScript<[number, number, number]>(redis, TOKEN_BUCKET, [key], [String(limit), String(amount), mode]),
       );
       return { applied, state: { limit, remaining: Math.max(0, tokens), resetMs: fullInMs }, tokens };
     } catch {

@@ -37,6 +37,25 @@ export async function reserveFor(reserves: Reserves, caller: Caller, estimate: {
   return settlement;
 }
 
+/** A request that reserved nothing (an isolate cache hit), with the tokens bucket as it stands, for its headers. */
+export function nothingReserved(caller: Caller, tokenLimit: LimitOutcome | undefined): Settlement {
+  return { caller, tokens: 0, spend: undefined, tokenLimit, refusal: undefined };
+}
+
+/**
+ * The settlement of a request that will be charged nothing (a cache hit, a refusal):
+ * settling it gives everything back, so its tokens headers show the bucket as the
+ * next request will find it, with this request's debit returned.
+ */
+export function toGiveBack(settlement: Settlement | undefined): Settlement | undefined {
+  const limit = settlement?.tokenLimit;
+  if (settlement === undefined || limit === undefined || !limit.checked || settlement.tokens === 0) return settlement;
+  const full = limit.state.limit;
+  const remaining = Math.min(full, limit.state.remaining + settlement.tokens);
+  // The bucket refills at its limit a minute: full again in what is missing, at that rate.
+  return { ...settlement, tokenLimit: { checked: true, state: { limit: full, remaining, resetMs: Math.ceil(((full - remaining) * 60_000) / full) } } };
+}
+
 /** Moves what was reserved to what was really used: nothing, for an answer that failed. */
 export async function settle(reserves: Reserves, settlement: Settlement, actualMicros: number, actualTokens: number): Promise<void> {
   const work: Promise<void>[] = [];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RAISE_COUNTER } from "../../src/audit/flush.ts";
 import { BATCH_SCRIPT } from "../../src/pipeline/batch-script.ts";
 import { SPEND_SCRIPT } from "../../src/security/budgets.ts";
-import { TOKEN_BUCKET } from "../../src/security/limits.ts";
+import { TOKEN_BUCKET, TOKEN_PEEK } from "../../src/security/limits.ts";
 import { runScript } from "../../src/storage/scripts.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -24,7 +24,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET };
+const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET, TOKEN_PEEK };
 
 describe("Lua scripts by hash", () => {
   it.each(Object.entries(SCRIPTS))("%s's pinned hash is the one SCRIPT LOAD gives", async (_name, script) => {

@@ -1,0 +1,107 @@
+/**
+ * A keyed request's store calls before its answer go out together, not one after
+ * another (issue 26): the requests check, the cache read and the reservation make one
+ * wave of round trips on a miss; an isolate hit and /v1/route, the requests check and
+ * the tokens peek side by side, the peek (read-only) at a replica. Counted through the bench's edge proxy, which delays
+ * every call by the same round trip: calls of one wave arrive together, and each wave
+ * after the first arrives a round trip after the one before it. Money still adds up:
+ * what a refusal or a hit reserved comes back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EdgeProxy, type StoreCall, startEdgeProxy } from "../../scripts/bench/edge-proxy.ts";
+import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+
+const RTT = 60;
+let storage: TestStorage;
+let proxy: EdgeProxy;
+let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
+
+async function makeKey(fields: Record<string, unknown>): Promise<{ key: string; id: string }> {
+  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "round trips", ...fields }) });
+  return (await response.json()) as { key: string; id: string };
+}
+
+/** Sends one request and counts the waves of store calls before its first byte (the once-a-second circuit read aside). */
+async function waves(path: string, body: unknown, key: string): Promise<{ status: number; waves: number; calls: string[] }> {
+  await new Promise((resolve) => setTimeout(resolve, 3 * RTT)); // the last request's after-work
+  proxy.reset();
+  const start = performance.now();
+  const response = await app.router.post(path, body, { authorization: `Bearer ${key}` });
+  const firstByte = performance.now();
+  await response.arrayBuffer();
+  const before = proxy.calls().filter((call: StoreCall) => call.at >= start && call.at < firstByte && !call.commands.every((name) => name === "HGETALL"));
+  let count = 0;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const call of before) {
+    if (call.at - last >= RTT / 2) count += 1;
+    last = call.at;
+  }
+  return { status: response.status, waves: count, calls: before.map((call) => `${call.store} ${call.commands.join("+")}`) };
+}
+
+/** The key's spend counter and the sum of its audit rows' cost, once the rows are flushed and the settlements done. */
+async function spendOf(id: string, rows: number): Promise<{ counted: number; audited: number }> {
+  const deadline = Date.now() + 8_000;
+  let spend = { counted: -1, audited: -2 };
+  while (Date.now() < deadline) {
+    await app.router.scheduled();
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    const counted = Number((await storage.redis.get(`${storage.prefix}:spend:key:${id}:d:${day}`)) ?? 0);
+    const found = await storage.db.query("SELECT cost_usd FROM audit_log WHERE key_id = $1", [id]);
+    spend = { counted, audited: found.rows.reduce((sum, row) => sum + Math.round(Number(row.cost_usd ?? 0) * 1e6), 0) };
+    if (found.rows.length === rows && spend.counted === spend.audited) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return spend;
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  proxy = await startEdgeProxy(storage.stack.bindings as Parameters<typeof startEdgeProxy>[0], { primary: RTT, replica: RTT, neon: 0 });
+  app = await startWithFakeProvider({ ...storage.bindings, ...proxy.bindings });
+}, 60_000);
+afterAll(async () => {
+  await app.close();
+  await proxy.close();
+  await storage.close();
+});
+
+describe("store round trips before a keyed answer", () => {
+  const limits = { rpm: 1_000, tpm: 1_000_000, daily_budget_usd: 100 };
+
+  it("a miss makes one wave: the requests check, the cache read and the reservation together", async () => {
+    const { key } = await makeKey(limits);
+    expect((await waves("/v1/chat/completions", chat(uniquePrompt("warm")), key)).status).toBe(200);
+    const miss = await waves("/v1/chat/completions", chat(uniquePrompt("miss")), key);
+    expect(miss.status).toBe(200);
+    expect(miss.calls.some((call) => call.includes("GET"))).toBe(true);
+    expect(miss.waves).toBe(1);
+  });
+
+  it("an isolate hit and /v1/route make one wave, and reserve nothing", async () => {
+    const { key } = await makeKey(limits);
+    const prompt = uniquePrompt("hit");
+    expect((await waves("/v1/chat/completions", chat(prompt), key)).status).toBe(200);
+    const hit = await waves("/v1/chat/completions", chat(prompt), key);
+    expect(hit.status).toBe(200);
+    expect(hit.waves).toBe(1);
+    // The requests check at the primary; the tokens peek, a read-only script, at a replica.
+    expect(hit.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary EVALSHA"]);
+    expect(hit.calls).toContain("replica EVALSHA_RO");
+    const route = await waves("/v1/route", chat(uniquePrompt("route")), key);
+    expect(route.status).toBe(200);
+    expect(route.waves).toBe(1);
+  });
+
+  it("gives back what a request over its rpm reserved: the spend counter still equals the audit rows", async () => {
+    const { key, id } = await makeKey({ rpm: 1, daily_budget_usd: 100 });
+    expect((await waves("/v1/chat/completions", chat(uniquePrompt("first")), key)).status).toBe(200);
+    // The first refusal comes from Redis, while the reservation is in flight; the others from the limiter's isolate cache, before any.
+    for (let i = 0; i < 3; i++) expect((await waves("/v1/chat/completions", chat(uniquePrompt("over")), key)).status).toBe(429);
+    const spend = await spendOf(id, 4);
+    expect(spend.audited).toBeGreaterThan(0);
+    expect(spend.counted).toBe(spend.audited);
+  });
+});
