@@ -15,8 +15,8 @@ import { WebSocket, WebSocketServer } from "ws";
 
 export type Store = "primary" | "replica" | "neon";
 export type Delays = Record<Store, number>;
-/** One forwarded call: where it went and when it arrived (ms, `performance.now()` of this process). */
-export type StoreCall = { store: Store; at: number; commands: string[] };
+/** One forwarded call: where it went, when it arrived and when it was answered (ms, `performance.now()` of this process). */
+export type StoreCall = { store: Store; at: number; answeredAt: number | undefined; commands: string[] };
 
 /** Upstash's reads: commands a replica may answer. */
 const READS = new Set([
@@ -67,22 +67,26 @@ export async function startEdgeProxy(
   delays: Delays,
 ): Promise<EdgeProxy> {
   let calls: StoreCall[] = [];
-  const record = (store: Store, commands: string[]): void => {
-    calls.push({ store, at: performance.now(), commands });
+  const record = (store: Store, commands: string[]): StoreCall => {
+    const call: StoreCall = { store, at: performance.now(), answeredAt: undefined, commands };
+    calls.push(call);
+    return call;
   };
   const upstash = await listen(async (req, res) => {
     const body = await read(req);
     const { store, commands } = storeOf(req.url ?? "/", body);
-    record(store, commands);
+    const call = record(store, commands);
     await sleep(proxy.delays[store]);
     await forward(`${stack.UPSTASH_REDIS_REST_URL}${req.url}`, req, body, res);
+    call.answeredAt = performance.now();
   });
   const neonHttp = new URL(stack.NEON_HTTP_ENDPOINT);
   const neon = await listen(async (req, res) => {
     const body = await read(req);
-    record("neon", ["SQL"]);
+    const call = record("neon", ["SQL"]);
     await sleep(proxy.delays.neon);
     await forward(`${neonHttp.origin}${req.url}`, req, body, res);
+    call.answeredAt = performance.now();
   });
   // Neon's WebSocket relay: each message the client sends waits a round trip before it goes on.
   const sockets = new WebSocketServer({ server: neon.server });
@@ -91,11 +95,12 @@ export async function startEdgeProxy(
     let queue = Promise.resolve();
     const opened = new Promise((resolve, reject) => backend.once("open", resolve).once("error", reject));
     client.on("message", (data: Buffer) => {
-      record("neon", ["WS"]);
+      const call = record("neon", ["WS"]);
       queue = queue.then(async () => {
         await sleep(proxy.delays.neon);
         await opened;
         backend.send(data);
+        call.answeredAt = performance.now(); // sent on: its answer is the backend's, not counted apart
       });
     });
     backend.on("message", (data: Buffer) => client.send(data));
@@ -158,4 +163,22 @@ async function forward(url: string, req: IncomingMessage, body: string, res: Ser
     if (name !== "content-length" && name !== "content-encoding" && name !== "transfer-encoding") out[name] = value;
   });
   res.writeHead(answer.status, out).end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/**
+ * How many store round trips a request waited in a row: a call's depth is one more
+ * than the deepest call answered before it arrived (one it could have waited for).
+ * Returns each call's depth, in order.
+ */
+export function depths(calls: readonly StoreCall[]): number[] {
+  const depth: number[] = [];
+  for (const [i, call] of calls.entries()) {
+    let deepest = 0;
+    for (let j = 0; j < i; j++) {
+      const answeredAt = calls[j]!.answeredAt;
+      if (answeredAt !== undefined && answeredAt <= call.at) deepest = Math.max(deepest, depth[j]!);
+    }
+    depth.push(deepest + 1);
+  }
+  return depth;
 }

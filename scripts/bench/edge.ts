@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { startStackOnMachineServers } from "../local/stack.ts";
-import { type Delays, type StoreCall, startEdgeProxy } from "./edge-proxy.ts";
+import { type Delays, depths, type StoreCall, startEdgeProxy } from "./edge-proxy.ts";
 import { percentiles } from "./load.ts";
 import { startFakeProvider, startRouterProcess, type Target } from "./targets.ts";
 
@@ -18,6 +18,8 @@ export type EdgePath = {
   /** Round trips per request, by store, before the first byte of the answer and after it. */
   before: Record<"primary" | "replica" | "neon", number>;
   after: Record<"primary" | "replica" | "neon", number>;
+  /** Round trips waited in a row before the first byte, per request: all of them, and those that reached the primary (edge-proxy.ts `depths`). */
+  inARow: { all: number; primary: number };
   /** What each store call before the first byte carried, per request (e.g. "primary EVALSHA"). */
   beforeCalls: Record<string, number>;
   statuses: Record<string, number>;
@@ -198,6 +200,12 @@ function summary(path: string, zero: Sample[], edge: Sample[]): EdgePath {
     const name = `${call.store} ${call.commands.join("+")}`;
     beforeCalls[name] = (beforeCalls[name] ?? 0) + 1;
   }
+  const inARow = { all: 0, primary: 0 };
+  for (const { before } of edge) {
+    const depth = depths(before);
+    inARow.all += Math.max(0, ...depth);
+    inARow.primary += new Set(depth.filter((_, i) => before[i]!.store === "primary")).size;
+  }
   const statuses: Record<string, number> = {};
   for (const sample of edge) statuses[sample.status] = (statuses[sample.status] ?? 0) + 1;
   const zeroMs = percentiles(zero.map((s) => s.ms));
@@ -208,6 +216,7 @@ function summary(path: string, zero: Sample[], edge: Sample[]): EdgePath {
     requests: edge.length,
     before: by((s) => s.before),
     after: by((s) => s.after),
+    inARow: { all: per(inARow.all), primary: per(inARow.primary) },
     beforeCalls: Object.fromEntries(Object.entries(beforeCalls).map(([name, count]) => [name, per(count)])),
     statuses,
     addedMs: { p50: round(edgeMs.p50 - zeroMs.p50), p99: round(edgeMs.p99 - zeroMs.p99) },

@@ -293,13 +293,14 @@ function edgeTable(edge: EdgeResults | undefined): string[] {
     `### At the edge: store round trips per request (\`npm run bench -- --edge\`, ${edge.date.slice(0, 10)}, commit \`${edge.commit}\`)`,
     `The built router on workerd, its stores behind a proxy that adds ${d.primary} ms to a call to Upstash's primary region (writes, and every EVAL/EVALSHA),`,
     `${d.replica} ms to a read replica (reads only) and ${d.neon} ms to Neon, and counts each call. Requests one at a time; added latency is`,
-    "time to the first byte with the delays against the same path without them.",
+    "time to the first byte with the delays against the same path without them. Waited in a row: a call is one deeper than the deepest",
+    "call answered before it arrived (calls that go out together count once).",
     "",
-    "| path | before the first byte: primary / replica / Neon | after it: primary / replica / Neon | added p50 / p99 ms | what went before the first byte, per request | statuses |",
-    "|---|---|---|---|---|---|",
+    "| path | before the first byte: primary / replica / Neon | waited in a row: all / at the primary | after it: primary / replica / Neon | added p50 / p99 ms | what went before the first byte, per request | statuses |",
+    "|---|---|---|---|---|---|---|",
     ...edge.paths.map(
       (p) =>
-        `| ${p.path} | ${trips(p.before)} | ${trips(p.after)} | ${p.addedMs.p50} / ${p.addedMs.p99} | ${
+        `| ${p.path} | ${trips(p.before)} | ${p.inARow ? `${p.inARow.all} / ${p.inARow.primary}` : "n/a"} | ${trips(p.after)} | ${p.addedMs.p50} / ${p.addedMs.p99} | ${
           Object.entries(p.beforeCalls)
             .map(([call, n]) => `${n}× ${call}`)
             .join(", ") || "nothing"

@@ -79,7 +79,14 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     const [hit, admitted, reserved] = await Promise.allSettled([
       policy.read ? services.responseCache.read(key) : undefined,
       input.admission,
-      reserving ? reserveFor(services, caller, { micros: reservationMicros(plan, decision), tokens: decision.estimatedTokens }) : undefined,
+      // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
+      reserving
+        ? reserveFor(services, caller, {
+            micros: reservationMicros(plan, decision),
+            orMicros: reservationMicros(plan.slice(0, 1), decision),
+            tokens: decision.estimatedTokens,
+          })
+        : undefined,
     ]);
     const settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
     if (admitted.status === "rejected") return refused(admitted.reason, settlement);
@@ -130,8 +137,8 @@ type Prepared = { sent: CanonicalRequest; decision: Decision; lookup: Lookup; pl
 async function fromProvider(services: ChatServices, input: ChatInput, prepared: Prepared): Promise<Outcome> {
   const { config } = services;
   const { request, caller } = input;
-  const { sent, decision, lookup } = prepared;
-  let { plan, settlement } = prepared;
+  const { sent, decision, lookup, settlement } = prepared;
+  let { plan } = prepared;
   const stopped = (error: unknown, settlement?: Settlement, attempts: Attempt[] = []): Outcome => ({
     ...stoppedAt(request, decision, asApiError(error)),
     cache: lookup.status,
@@ -140,12 +147,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   });
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
-  // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
-  if (caller !== undefined && settlement !== undefined && plan.length > 1 && isBudgetRefusal(settlement) && (caller.tpm === null || settlement.tokens > 0)) {
-    const alone = plan.slice(0, 1);
-    const spend = await services.budgets.reserve(caller, reservationMicros(alone, decision)).catch(() => undefined);
-    if (spend !== undefined) [plan, settlement] = [alone, { ...settlement, spend, refusal: undefined }];
-  }
+  // What was reserved is the pick's alone, not its dearest fallback's: the pick alone serves it.
+  if (settlement?.spend !== undefined && settlement.spend.micros < reservationMicros(plan, decision)) plan = plan.slice(0, 1);
   if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
   const output = requestedOutputTokens(sent);
   const chargeAt = (model: Model, reported: Charge["usage"] | undefined, sentChars: number, writtenChars: number): Charge =>
@@ -232,10 +235,6 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
-}
-
-function isBudgetRefusal(settlement: Settlement): boolean {
-  return settlement.refusal instanceof ApiError && settlement.refusal.code === "insufficient_quota";
 }
 
 /** 503 naming every variable that would let some model of the chosen tier serve. */

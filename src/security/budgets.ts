@@ -17,25 +17,34 @@ import type { Caller } from "./caller.ts";
 
 /**
  * KEYS: the spend counters. ARGV[1]: micro-dollars (negative refunds); ARGV[2]: "reserve"
- * checks every limit first, "adjust" does not; then a limit per key (-1: none) and a
- * TTL per key. Returns {1} when applied, {0, i} when counter i would pass its limit.
+ * checks every limit first, "adjust" does not; ARGV[3]: for "reserve", a smaller amount
+ * to reserve instead when ARGV[1] does not fit ("0": none); then a limit per key (-1:
+ * none) and a TTL per key. Returns {1, 0, the amount applied}, or {0, i} when counter i
+ * would pass its limit even at the smaller amount.
  */
 export const SPEND_SCRIPT: LuaScript = {
   source: `
-local amount = tonumber(ARGV[1])
 local n = #KEYS
-if ARGV[2] == "reserve" then
+local function fits(amount)
   for i = 1, n do
-    local limit = tonumber(ARGV[2 + i])
-    if limit >= 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + amount > limit then return {0, i} end
+    local limit = tonumber(ARGV[3 + i])
+    if limit >= 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + amount > limit then return i end
   end
+  return 0
+end
+local amount = tonumber(ARGV[1])
+if ARGV[2] == "reserve" then
+  local passed = fits(amount)
+  local smaller = tonumber(ARGV[3])
+  if passed > 0 and smaller > 0 and fits(smaller) == 0 then amount, passed = smaller, 0 end
+  if passed > 0 then return {0, passed} end
 end
 for i = 1, n do
   redis.call('INCRBY', KEYS[i], amount)
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + n + i]), 'NX')
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3 + n + i]), 'NX')
 end
-return {1, 0}`,
-  sha1: "d4b68d8bbb882cdf2d6a1f79f6fd4b0ba2f3c126",
+return {1, 0, amount}`,
+  sha1: "5d12b4bb3764a7f65b2afd80d02a107188570400",
 };
 
 const DAY_TTL_SECONDS = 2 * 86_400;
@@ -80,8 +89,12 @@ export function hasBudget(caller: Caller): boolean {
 export type Reservation = { counters: Counter[]; micros: number };
 
 export type Budgets = {
-  /** Reserves `micros` against every budget of the caller; 429 `insufficient_quota` when one would be passed. */
-  reserve(caller: Caller, micros: number): Promise<Reservation | undefined>;
+  /**
+   * Reserves `micros` against every budget of the caller, or `orMicros` when `micros`
+   * does not fit and that does (in the same script: one round trip); 429
+   * `insufficient_quota` when neither fits.
+   */
+  reserve(caller: Caller, micros: number, orMicros?: number): Promise<Reservation | undefined>;
   /** Moves the reservation to the real cost; never refused (the answer was given). */
   settle(reservation: Reservation, actualMicros: number): Promise<void>;
   /** Spend so far in micro-dollars, per counter, in the order of `spendCounters`. */
@@ -91,32 +104,32 @@ export type Budgets = {
 
 export function createBudgets(deps: { keyPrefix: string; redis: (ScriptRunner & Pick<Redis, "mget">) | undefined; tracked: Tracked }): Budgets {
   const { redis, tracked } = deps;
-  const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust"): Promise<[number, number]> =>
+  const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust", orMicros = 0): Promise<[number, number, number?]> =>
     tracked("redis", () =>
-      runScript<[number, number]>(
+      runScript<[number, number, number?]>(
         redis!,
         SPEND_SCRIPT,
         counters.map((c) => c.key),
-        args(counters, micros, mode),
+        args(counters, micros, mode, orMicros),
       ),
     );
   return {
-    async reserve(caller, micros) {
+    async reserve(caller, micros, orMicros) {
       const counters = spendCounters(deps, caller);
       const budgeted = counters.some((counter) => counter.limitMicros >= 0);
       if (redis === undefined) {
         if (budgeted) throw budgetUnavailable();
         return undefined;
       }
-      let result: [number, number];
+      let result: [number, number, number?];
       try {
-        result = await run(counters, micros, "reserve");
+        result = await run(counters, micros, "reserve", orMicros);
       } catch {
         if (budgeted) throw budgetUnavailable();
         return undefined;
       }
       if (result[0] !== 1) throw budgetSpent(counters[result[1] - 1]!);
-      return { counters, micros };
+      return { counters, micros: result[2] ?? micros };
     },
     async settle(reservation, actualMicros) {
       const difference = actualMicros - reservation.micros;
@@ -133,8 +146,8 @@ export function createBudgets(deps: { keyPrefix: string; redis: (ScriptRunner & 
   };
 }
 
-function args(counters: Counter[], micros: number, mode: "reserve" | "adjust"): string[] {
-  return [String(micros), mode, ...counters.map((c) => String(c.limitMicros)), ...counters.map((c) => String(c.ttl))];
+function args(counters: Counter[], micros: number, mode: "reserve" | "adjust", orMicros: number): string[] {
+  return [String(micros), mode, String(orMicros), ...counters.map((c) => String(c.limitMicros)), ...counters.map((c) => String(c.ttl))];
 }
 
 /**

@@ -75,7 +75,9 @@ export function createKeyDirectory(deps: {
       }
       const found = fromRow(row);
       seen.set(hash, found);
-      if (redis !== undefined) await tracked("redis", () => redis.set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
+      // Not waited for: a write to the primary region on the key's first request would hold up its answer by a
+      // round trip. A write that is lost costs one more Postgres look-up; a late one lives REDIS_TTL_SECONDS, like any.
+      if (redis !== undefined) void tracked("redis", () => redis.set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
       return found;
     },
     async forget(hash) {

@@ -20,13 +20,16 @@ export type Settlement = {
 export type Reserves = { budgets: Budgets; limiter: Limiter };
 
 /**
- * Reserves the request's estimated cost and debits its estimated tokens, side by side
- * (two Redis calls in parallel, not one after the other). When either is refused, the
+ * Reserves the request's estimated cost (or `orMicros`, when only that fits) and debits
+ * its estimated tokens, side by side (two Redis calls in parallel, not one after the other). When either is refused, the
  * settlement says why and holds what the other took: the request fails with the
  * refusal, and settling it at nothing (after the response) gives that back.
  */
-export async function reserveFor(reserves: Reserves, caller: Caller, estimate: { micros: number; tokens: number }): Promise<Settlement> {
-  const [spend, debit] = await Promise.allSettled([reserves.budgets.reserve(caller, estimate.micros), reserves.limiter.debitTokens(caller, estimate.tokens)]);
+export async function reserveFor(reserves: Reserves, caller: Caller, estimate: { micros: number; orMicros?: number; tokens: number }): Promise<Settlement> {
+  const [spend, debit] = await Promise.allSettled([
+    reserves.budgets.reserve(caller, estimate.micros, estimate.orMicros),
+    reserves.limiter.debitTokens(caller, estimate.tokens),
+  ]);
   const settlement: Settlement = {
     caller,
     tokens: debit.status === "fulfilled" && debit.value?.checked ? Math.max(1, Math.ceil(estimate.tokens)) : 0,
