@@ -116,18 +116,57 @@ class ScriptShim {
   }
 
   private strip(script: string): string {
-    if (!script.startsWith("#!lua")) return script;
-    const stripped = script.replace(/^#!lua[^\n]*/, (line) => {
-      const known = (/flags=(\S*)/.exec(line)?.[1] ?? "").split(",").filter((flag) => REDIS_7_0_FLAGS.has(flag));
-      return known.length > 0 ? `#!lua flags=${known.join(",")}` : "#!lua";
-    });
-    this.shas.set(sha1(script), sha1(stripped));
+    const stripped = forRedis70(script);
+    if (stripped !== script) this.shas.set(sha1(script), sha1(stripped));
     return stripped;
   }
 }
 
 /** The script flags Redis 7.0 knows. */
 const REDIS_7_0_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
+
+/** Commands whose every argument is a key; any other command's key is its first argument, and these have none. */
+const ALL_KEYS = new Set(["MGET", "DEL", "UNLINK", "EXISTS", "TOUCH"]);
+const NO_KEYS = new Set(["TIME", "PING", "ECHO"]);
+
+/**
+ * Upstash's rule for `allow-key-locking`: the script locks only the keys in KEYS, so it
+ * may touch no other. Each `redis.call` and `redis.pcall` goes through a check that
+ * raises a script error for a key not in KEYS, as Upstash would refuse it.
+ */
+const KEY_CHECK = `
+local __tg_declared = {}
+for _, key in ipairs(KEYS) do __tg_declared[key] = true end
+local __tg_all = {${[...ALL_KEYS].map((name) => `${name}=true`).join(", ")}}
+local __tg_none = {${[...NO_KEYS].map((name) => `${name}=true`).join(", ")}}
+local function __tg_check(command, ...)
+  local name = string.upper(command)
+  if __tg_none[name] then return end
+  local args = {...}
+  for i = 1, (__tg_all[name] and #args or 1) do
+    if not __tg_declared[args[i]] then
+      error('allow-key-locking: ' .. name .. ' touches ' .. tostring(args[i]) .. ', which is not in KEYS')
+    end
+  end
+end
+local function __tg_call(command, ...) __tg_check(command, ...) return redis.call(command, ...) end
+local function __tg_pcall(command, ...) __tg_check(command, ...) return redis.pcall(command, ...) end
+`;
+
+/**
+ * A script as Redis 7.0 can run it, keeping what Upstash would enforce: the flags it
+ * does not know are stripped, and a script that declares `allow-key-locking` has its
+ * key accesses checked against KEYS (KEY_CHECK).
+ */
+export function forRedis70(script: string): string {
+  if (!script.startsWith("#!lua")) return script;
+  const shebang = /^#!lua[^\n]*/.exec(script)![0];
+  const flags = (/flags=(\S*)/.exec(shebang)?.[1] ?? "").split(",");
+  const known = flags.filter((flag) => REDIS_7_0_FLAGS.has(flag));
+  let body = script.slice(shebang.length);
+  if (flags.includes("allow-key-locking")) body = KEY_CHECK + body.replaceAll("redis.call(", "__tg_call(").replaceAll("redis.pcall(", "__tg_pcall(");
+  return `${known.length > 0 ? `#!lua flags=${known.join(",")}` : "#!lua"}${body}`;
+}
 
 const sha1 = (text: string): string => createHash("sha1").update(text).digest("hex");
 

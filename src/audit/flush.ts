@@ -37,10 +37,11 @@ export type FlushReport = {
 
 /** Raises the counter to at least `ARGV[1]`; atomic, so a concurrent INCR is never lost. */
 export const RAISE_COUNTER: LuaScript = {
-  source: `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+  source: `#!lua flags=allow-key-locking
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return current`,
-  sha1: "78776f6c24f1e3af36eee218dd2939c32f5fb049",
+  sha1: "39c97057f2d33dd8ad386a9375cf0170f506f492",
 };
 
 /**

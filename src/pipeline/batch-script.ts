@@ -14,7 +14,7 @@ import type { LuaScript } from "../storage/scripts.ts";
  * breakers', then the metrics'. Returns the breakers' transitions.
  */
 export const BATCH_SCRIPT: LuaScript = {
-  source: `
+  source: `#!lua flags=allow-key-locking
 local function breakers(KEYS, ARGV) ${BREAKER_SCRIPT}
 end
 local function metrics(KEYS, ARGV) ${METRICS_SCRIPT}
@@ -30,7 +30,7 @@ if breakerArgs > 0 then changed = breakers(slice(KEYS, 1, breakerKeys), slice(AR
 local metricArgs = #ARGV - 3 - breakerArgs
 if metricArgs > 0 then metrics(slice(KEYS, breakerKeys + 1, metricKeys), slice(ARGV, 4 + breakerArgs, metricArgs)) end
 return changed`,
-  sha1: "45a163e68994f59c13392c4e43808c434aeb7480",
+  sha1: "9e030424471605d3ca0ebde35428398815a68956",
 };
 
 type Call = { keys: string[]; args: string[] };

@@ -9,7 +9,8 @@
 /**
  * KEYS[1]: the state hash (target → open-until ms); KEYS[2]: the latency EWMA hash
  * (target → ms); KEYS[3]: the transition counter hash ("target|open" → count);
- * KEYS[4]: the prefix of each target's counter hash (consecutive failures, window).
+ * KEYS[4…]: each triple's target's counter hash (consecutive failures, window), in the
+ * triples' order: every key the script touches is in KEYS, as `allow-key-locking` needs.
  * ARGV[1..7]: now, failures to open, error-rate percent, window ms, minimum calls in
  * the window, cool-down ms, EWMA weight of a new sample. Then triples: target,
  * outcome ("ok", "fail", "suspect": a failure counted only when the circuit has seen no
@@ -22,7 +23,7 @@ const SUSPECT_MS = 5_000;
 export const BREAKER_SCRIPT = `
 local now, need, rate, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local minimum, cooldown, alpha = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local states, latency, transitions, prefix = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local states, latency, transitions = KEYS[1], KEYS[2], KEYS[3]
 local changed = {}
 local function move(target, state, until_ms)
   if state == 'open' then redis.call('HSET', states, target, until_ms) else redis.call('HDEL', states, target) end
@@ -31,7 +32,7 @@ local function move(target, state, until_ms)
 end
 for i = 8, #ARGV, 3 do
   local target, outcome, ms = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local counts = prefix .. target
+  local counts = KEYS[4 + (i - 8) / 3]
   local opened = tonumber(redis.call('HGET', states, target) or '-1')
   local started = tonumber(redis.call('HGET', counts, 'w') or '-1')
   if started < 0 or now - started > window then redis.call('HSET', counts, 'w', now, 'n', 0, 'f', 0) end

@@ -150,7 +150,7 @@ export function createBreakers(deps: {
       const { failures, errorRatePct, windowMs, minRequests, cooldownMs } = settings;
       const args = [clock(), failures, errorRatePct, windowMs, minRequests, cooldownMs, EWMA_WEIGHT].map(String);
       for (const report of reports) args.push(report.target, report.outcome, String(Math.round(report.ms)));
-      return { keys: [keys.states, keys.latency, keys.transitions, keys.counts], args };
+      return { keys: [keys.states, keys.latency, keys.transitions, ...reports.map((report) => `${keys.counts}${report.target}`)], args };
     },
     noteTransitions(changed) {
       if (!Array.isArray(changed)) return;

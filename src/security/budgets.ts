@@ -23,7 +23,7 @@ import type { Caller } from "./caller.ts";
  * would pass its limit even at the smaller amount.
  */
 export const SPEND_SCRIPT: LuaScript = {
-  source: `
+  source: `#!lua flags=allow-key-locking
 local n = #KEYS
 local function fits(amount)
   for i = 1, n do
@@ -44,7 +44,7 @@ for i = 1, n do
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3 + n + i]), 'NX')
 end
 return {1, 0, amount}`,
-  sha1: "5d12b4bb3764a7f65b2afd80d02a107188570400",
+  sha1: "f0862fe4fd6f570c881f9b4936572060ec927cab",
 };
 
 const DAY_TTL_SECONDS = 2 * 86_400;

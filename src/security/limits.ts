@@ -52,7 +52,7 @@ const WINDOW_MS = 60_000;
  * reads it). Returns {1 (applied) or 0 or -1, tokens left (floored), ms until full}.
  */
 export const TOKEN_BUCKET: LuaScript = {
-  source: `
+  source: `#!lua flags=allow-key-locking
 local limit, amount, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -72,7 +72,7 @@ redis.call('HINCRBY', KEYS[1], 'd', amount)
 -- Kept until it would be full again and a minute more: a debt below zero is paid off by waiting, never forgotten.
 redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit) + ${WINDOW_MS})
 return answer(1)`,
-  sha1: "ece88c2ae7d0f48209c29dfdd649b401b5d9f023",
+  sha1: "41ea77d8636e35d2ed17dddc8cf2a6b11665ba92",
 };
 
 /**
@@ -80,7 +80,7 @@ return answer(1)`,
  * "peek", as a read-only script a replica may answer. KEYS[1], ARGV[1] as there.
  */
 export const TOKEN_PEEK: LuaScript = {
-  source: `#!lua flags=no-writes
+  source: `#!lua flags=no-writes,allow-key-locking
 local limit = tonumber(ARGV[1])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -88,7 +88,7 @@ local state = redis.call('HMGET', KEYS[1], 't', 'at')
 local tokens, at = tonumber(state[1]) or limit, tonumber(state[2]) or now
 tokens = math.min(limit, tokens + math.max(0, now - at) * limit / ${WINDOW_MS})
 return {1, math.floor(tokens), math.ceil(math.max(0, limit - tokens) * ${WINDOW_MS} / limit)}`,
-  sha1: "f0fc4823605355f284e3a2f851273445698edffa",
+  sha1: "8c68c635a62f2f89e7456190f7fbba65489e80df",
   readOnly: true,
 };
 

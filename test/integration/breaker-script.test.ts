@@ -2,13 +2,16 @@
 
 import { createClient } from "redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { forRedis70 } from "../../scripts/local/upstash-rest.ts";
 import { BATCH_SCRIPT, batchCall } from "../../src/pipeline/batch-script.ts";
 import { BREAKER_SCRIPT } from "../../src/reliability/breaker-script.ts";
 import { SYSTEM_REDIS } from "../support/storage.ts";
 
 const redis = createClient({ url: SYSTEM_REDIS, RESP: 2 });
 const prefix = `tbs${process.pid}`;
-const KEYS = [`${prefix}:states`, `${prefix}:latency`, `${prefix}:transitions`, `${prefix}:counts:`];
+const KEYS = [`${prefix}:states`, `${prefix}:latency`, `${prefix}:transitions`];
+/** The script's keys for triples of these targets: the three hashes, then each triple's counter hash. */
+const keysFor = (targets: string[]): string[] => [...KEYS, ...targets.map((target) => `${prefix}:counts:${target}`)];
 const SETTINGS = { need: 3, rate: 50, windowMs: 10_000, minimum: 10, cooldownMs: 1_000 };
 
 beforeAll(() => redis.connect());
@@ -27,7 +30,7 @@ type Outcome = "ok" | "fail" | "open" | "close";
 async function report(now: number, outcomes: [Outcome, number?][], target = "model:m", need = SETTINGS.need): Promise<string[]> {
   const args = [now, need, SETTINGS.rate, SETTINGS.windowMs, SETTINGS.minimum, SETTINGS.cooldownMs, 0.5].map(String);
   for (const [outcome, ms = -1] of outcomes) args.push(target, outcome, String(ms));
-  return ((await redis.eval(BREAKER_SCRIPT, { keys: KEYS, arguments: args })) as unknown[]).map(String);
+  return ((await redis.eval(BREAKER_SCRIPT, { keys: keysFor(outcomes.map(() => target)), arguments: args })) as unknown[]).map(String);
 }
 const openUntil = async (target = "model:m") => redis.hGet(KEYS[0]!, target);
 
@@ -80,18 +83,21 @@ describe("the breaker script", () => {
     const breakerArgs = [1_000, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "fail", "-1"]);
     const metricsKey = `${prefix}:metrics`;
     const call = batchCall(
-      { keys: KEYS, args: breakerArgs },
+      { keys: keysFor(["model:m"]), args: breakerArgs },
       { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "3", "tiergate_tokens_total|x", "40"] },
     )!;
-    const changed = (await redis.eval(BATCH_SCRIPT.source, { keys: call.keys, arguments: call.args })) as unknown[];
+    const changed = (await redis.eval(forRedis70(BATCH_SCRIPT.source), { keys: call.keys, arguments: call.args })) as unknown[];
     expect(changed.map(String)).toEqual(["model:m", "open", "2000"]);
     expect(await redis.hGetAll(metricsKey)).toEqual({ "tiergate_requests_total|tier=1": "3", "tiergate_tokens_total|x": "40" });
     // Either half alone.
     const metricsOnly = batchCall(undefined, { keys: [metricsKey], args: ["tiergate_requests_total|tier=1", "2"] })!;
-    expect(await redis.eval(BATCH_SCRIPT.source, { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
+    expect(await redis.eval(forRedis70(BATCH_SCRIPT.source), { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
     expect(await redis.hGet(metricsKey, "tiergate_requests_total|tier=1")).toBe("5");
-    const breakersOnly = batchCall({ keys: KEYS, args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20"]) }, undefined)!;
-    expect(((await redis.eval(BATCH_SCRIPT.source, { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([
+    const breakersOnly = batchCall(
+      { keys: keysFor(["model:m"]), args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20"]) },
+      undefined,
+    )!;
+    expect(((await redis.eval(forRedis70(BATCH_SCRIPT.source), { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([
       "model:m",
       "closed",
       "0",

@@ -1,8 +1,12 @@
 /**
- * The Lua scripts go by hash: each pinned SHA-1 is the one Redis computes for the
- * script's text (SCRIPT LOAD), and a Redis that has never seen a script (a new or
- * flushed one) is sent its text once, through the same Upstash REST endpoint the worker uses.
+ * The Lua scripts go by hash: each pinned SHA-1 is the SHA-1 of the script's text (what
+ * Redis and Upstash compute), and a Redis that has never seen a script (a new or flushed
+ * one) is sent its text once, through the same Upstash REST endpoint the worker uses.
+ * Each declares `allow-key-locking`, so Upstash locks only its keys, not the whole
+ * database; the local endpoint refuses, as Upstash would, a key such a script touches
+ * that is not in KEYS.
  */
+import { createHash } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RAISE_COUNTER } from "../../src/audit/flush.ts";
@@ -27,8 +31,24 @@ afterAll(async () => {
 const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET, TOKEN_PEEK };
 
 describe("Lua scripts by hash", () => {
-  it.each(Object.entries(SCRIPTS))("%s's pinned hash is the one SCRIPT LOAD gives", async (_name, script) => {
-    expect(await storage.redis.scriptLoad(script.source)).toBe(script.sha1);
+  it.each(Object.entries(SCRIPTS))("%s's pinned hash is its text's, and it locks only its keys", async (_name, script) => {
+    expect(createHash("sha1").update(script.source).digest("hex")).toBe(script.sha1);
+    expect(script.source).toMatch(/^#!lua flags=(\S+,)?allow-key-locking\n/);
+  });
+
+  it("refuses a key a script with allow-key-locking touches and does not declare, and lets a declared one through", async () => {
+    const redis = new Redis({
+      url: storage.bindings.UPSTASH_REDIS_REST_URL!,
+      token: storage.bindings.UPSTASH_REDIS_REST_TOKEN!,
+      automaticDeserialization: false,
+    });
+    const declared = `${storage.prefix}:declared`;
+    const script = (body: string) => `#!lua flags=allow-key-locking\n${body}`;
+    expect(await redis.eval(script("redis.call('SET', KEYS[1], 'v') return redis.call('GET', KEYS[1])"), [declared], [])).toBe("v");
+    await expect(redis.eval(script("return redis.call('GET', ARGV[1])"), [declared], [`${storage.prefix}:elsewhere`])).rejects.toThrow(/not in KEYS/);
+    await expect(redis.eval(script("return redis.call('MGET', KEYS[1], ARGV[1])"), [declared], [`${storage.prefix}:elsewhere`])).rejects.toThrow(/not in KEYS/);
+    // A script without the flag runs under Upstash's global lock and may touch any key.
+    expect(await redis.eval("return redis.call('GET', ARGV[1])", [], [declared])).toBe("v");
   });
 
   it("runs by EVALSHA, and sends the text only when Redis answers NOSCRIPT", async () => {
