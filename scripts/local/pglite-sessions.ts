@@ -42,6 +42,10 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   let current = JOB;
   let currentLeft = false;
   let paused: Promise<void> | undefined;
+  /** While a job waits for the backend: the client whose transaction was open when it asked, which alone may go on to end it. */
+  let finishing: number | null = null;
+  /** Clients that have left: a message of theirs that waited out a job is dropped, not run for nobody. */
+  const gone = new Set<number>();
 
   const raw = db.execProtocolRawStream.bind(db);
   /**
@@ -57,6 +61,17 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
 
   const enter = async (session: number): Promise<void> => {
     if (session === current || db.isInTransaction()) return;
+    try {
+      await swap(session);
+    } catch {
+      // A setting that cannot be put back (or a backend that refuses the swap): the client gets the defaults, the queue goes on.
+      await run("RESET ALL").catch(() => {});
+      saved.delete(session);
+      current = session;
+      currentLeft = false;
+    }
+  };
+  const swap = async (session: number): Promise<void> => {
     const changed = await run("SELECT name, setting FROM pg_settings WHERE source = 'session' AND context IN ('user', 'superuser')");
     if (current !== JOB && !currentLeft && changed.length > 0)
       saved.set(
@@ -73,15 +88,18 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   const enqueue = queue.enqueue.bind(queue);
   queue.enqueue = async (handler, message, onData) => {
     sender.set(message, handler);
-    // While a job waits or runs, only the client whose transaction is open goes on (so it can end it).
-    while (paused !== undefined && !(db.isInTransaction() && queue.lastHandlerId === handler)) await paused;
+    // While a job waits or runs, only the client whose transaction was open when it asked goes on (so it can end it).
+    while (paused !== undefined && handler !== finishing) await paused;
+    if (gone.has(handler)) return 0;
     return enqueue(handler, message, onData);
   };
   const clear = queue.clearQueueForHandler.bind(queue);
   queue.clearQueueForHandler = (handler) => {
     clear(handler);
+    gone.add(handler);
     saved.delete(handler);
     if (current === handler) currentLeft = true;
+    if (finishing === handler) finishing = null;
   };
   db.execProtocolRawStream = async (message, options) => {
     const handler = sender.get(message);
@@ -103,16 +121,25 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
       paused = new Promise((resolve) => {
         release = resolve;
       });
+      finishing = db.isInTransaction() ? queue.lastHandlerId : null;
+      let started = false;
       try {
         await idle();
+        finishing = null;
+        started = true;
         await enter(JOB);
         await run("SELECT 1"); // aims PGlite's output at a buffer of ours, not at the last client's socket
         return await job();
       } finally {
-        // pg_dump leaves its snapshot's transaction open (PGlite ignores its Terminate): it must not outlive the job.
-        if (db.isInTransaction()) await run("ROLLBACK");
-        paused = undefined;
-        release();
+        try {
+          // pg_dump leaves its snapshot's transaction open (PGlite ignores its Terminate): it must not outlive the job.
+          // A client's own transaction (the job never started) is the client's to end.
+          if (started && db.isInTransaction()) await run("ROLLBACK");
+        } finally {
+          finishing = null;
+          paused = undefined;
+          release();
+        }
       }
     },
   };

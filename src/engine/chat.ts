@@ -44,6 +44,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   const { request, caller } = input;
   let decision: Decision | undefined;
   let lookup: Lookup | undefined;
+  let settlement: Settlement | undefined;
   try {
     decision = await decideFor(services, request, caller);
     const sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
@@ -51,10 +52,10 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
     const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
-    const refused = (reason: unknown, settlement: Settlement | undefined): Outcome => ({
+    const refused = (reason: unknown, held: Settlement | undefined): Outcome => ({
       ...stoppedAt(request, decision, asApiError(reason)),
       cache: lookup?.status ?? "BYPASS",
-      settlement: toGiveBack(settlement),
+      settlement: toGiveBack(held),
     });
     // A hit is one the caller could have been served: a model its key may use, at a tier it may reach.
     const servable = (hit: CachedCompletion | undefined): hit is CachedCompletion => hit !== undefined && mayServe(caller, hit);
@@ -88,13 +89,14 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
           })
         : undefined,
     ]);
-    const settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
+    settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
     if (admitted.status === "rejected") return refused(admitted.reason, settlement);
     const found = hit.status === "fulfilled" ? hit.value : undefined;
     if (servable(found)) return { ...fromCache(request, decision, found), settlement: toGiveBack(settlement) };
     return await fromProvider(services, input, { sent, decision, lookup, plan, settlement });
   } catch (error) {
-    return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS" };
+    // Whatever was reserved before the error goes back when it is settled at nothing.
+    return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
   }
 }
 
@@ -139,10 +141,11 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   const { request, caller } = input;
   const { sent, decision, lookup, settlement } = prepared;
   let { plan } = prepared;
-  const stopped = (error: unknown, settlement?: Settlement, attempts: Attempt[] = []): Outcome => ({
+  // Nothing is charged for a request stopped here (but see a client's hang-up below): its tokens headers show the debit given back.
+  const stopped = (error: unknown, held?: Settlement, attempts: Attempt[] = []): Outcome => ({
     ...stoppedAt(request, decision, asApiError(error)),
     cache: lookup.status,
-    settlement,
+    settlement: toGiveBack(held),
     attempts,
   });
   const provider = config.providers.get(decision.model.provider);

@@ -18,9 +18,9 @@ import type { Caller } from "./caller.ts";
 /**
  * KEYS: the spend counters. ARGV[1]: micro-dollars (negative refunds); ARGV[2]: "reserve"
  * checks every limit first, "adjust" does not; ARGV[3]: for "reserve", a smaller amount
- * to reserve instead when ARGV[1] does not fit ("0": none); then a limit per key (-1:
+ * to reserve instead when ARGV[1] does not fit ("-1": none); then a limit per key (-1:
  * none) and a TTL per key. Returns {1, 0, the amount applied}, or {0, i} when counter i
- * would pass its limit even at the smaller amount.
+ * would pass its limit (at the smaller amount, when there is one).
  */
 export const SPEND_SCRIPT: LuaScript = {
   source: `#!lua flags=allow-key-locking
@@ -36,7 +36,10 @@ local amount = tonumber(ARGV[1])
 if ARGV[2] == "reserve" then
   local passed = fits(amount)
   local smaller = tonumber(ARGV[3])
-  if passed > 0 and smaller > 0 and fits(smaller) == 0 then amount, passed = smaller, 0 end
+  if passed > 0 and smaller >= 0 and smaller < amount then
+    passed = fits(smaller)
+    if passed == 0 then amount = smaller end
+  end
   if passed > 0 then return {0, passed} end
 end
 for i = 1, n do
@@ -44,7 +47,7 @@ for i = 1, n do
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3 + n + i]), 'NX')
 end
 return {1, 0, amount}`,
-  sha1: "f0862fe4fd6f570c881f9b4936572060ec927cab",
+  sha1: "fcfa0e6d68de49bbdb8b98f231e8f8fe3da2fde9",
 };
 
 const DAY_TTL_SECONDS = 2 * 86_400;
@@ -104,7 +107,7 @@ export type Budgets = {
 
 export function createBudgets(deps: { keyPrefix: string; redis: (ScriptRunner & Pick<Redis, "mget">) | undefined; tracked: Tracked }): Budgets {
   const { redis, tracked } = deps;
-  const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust", orMicros = 0): Promise<[number, number, number?]> =>
+  const run = (counters: Counter[], micros: number, mode: "reserve" | "adjust", orMicros = -1): Promise<[number, number, number?]> =>
     tracked("redis", () =>
       runScript<[number, number, number?]>(
         redis!,

@@ -131,6 +131,16 @@ describe("a budget that holds the pick but not its dearest fallback", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("x-tiergate-model")).toBe(probe.model);
   });
+
+  it("names the budget that refused the pick alone, when neither fits", async () => {
+    const probe = await (await app.router.post("/v1/route", chat("neither", { model: "tier:5", max_tokens: 10 }), as((await makeKey({})).key))).json();
+    // The day holds the pick but not its fallback; the month holds neither: the month is what refused.
+    const day = Number(((probe.estimated_cost_usd + probe.reserved_usd) / 2).toFixed(6));
+    const { key } = await makeKey({ daily_budget_usd: day, monthly_budget_usd: 0.000001 });
+    const response = await app.router.post("/v1/chat/completions", chat("neither", { model: "tier:5", max_tokens: 10 }), as(key));
+    expect(response.status).toBe(429);
+    expect((await response.json()).error.message).toMatch(/monthly budget/);
+  });
 });
 
 describe("a usage report is bounded by what can have been used", () => {
