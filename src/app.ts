@@ -36,9 +36,12 @@ export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariabl
 
 type Method = "GET" | "POST" | "DELETE";
 
+/** The one keyed route whose handler awaits the requests check itself (routes/chat.ts, through the engine). */
+const CHAT_ROUTE = "/v1/chat/completions";
+
 // Each handler is typed with the variables it reads; all of them are AppEnv's.
 const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
-  "/v1/chat/completions": { POST: chatCompletions },
+  [CHAT_ROUTE]: { POST: chatCompletions },
   "/v1/route": { POST: routeOnly },
   "/v1/feedback": { POST: feedback },
   "/v1/models": { GET: listModels },
@@ -62,7 +65,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 const UNAUDITED: AuditTrailOptions["unaudited"] = ["/health", "/metrics", "/dashboard"];
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
-const KEYED_ROUTES = ["/v1/chat/completions", "/v1/route", "/v1/usage", "/v1/feedback"];
+const KEYED_ROUTES = [CHAT_ROUTE, "/v1/route", "/v1/usage", "/v1/feedback"];
 
 /** The routes for the admin key alone (guarded for the methods they serve: a wrong method is still a 405). */
 const ADMIN_ROUTES = new Set([
@@ -82,7 +85,7 @@ export function createApp(): Hono<AppEnv> {
   app.use(corsPolicy());
   app.use(auditTrail({ unaudited: UNAUDITED }));
   app.use(constitutionCheck());
-  for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth());
+  for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth({ handlerAwaitsAdmission: path === CHAT_ROUTE }));
   const admin = adminOnly();
   const guards: Record<string, MiddlewareHandler<AppEnv>[]> = { "/metrics": [adminOnly({ orToken: (config) => config.metricsToken })] };
   for (const path of ADMIN_ROUTES) guards[path] = [admin];

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { startStackOnMachineServers } from "../local/stack.ts";
 import { type Delays, depths, type StoreCall, startEdgeProxy } from "./edge-proxy.ts";
 import { percentiles } from "./load.ts";
+import { ADMIN_KEY, AUDIT_KEY, chatBody as chat, JSON_HEADERS as json, makeKey as makeKeyAt, NEVER_REACHED, PROMPT, PROVIDER_KEY } from "./requests.ts";
 import { startFakeProvider, startRouterProcess, type Target } from "./targets.ts";
 
 export type EdgePath = {
@@ -36,11 +37,6 @@ const DELAYS: Delays = {
   neon: Number(process.env.EDGE_NEON_MS ?? 60),
 };
 const ZERO: Delays = { primary: 0, replica: 0, neon: 0 };
-const ADMIN_KEY = "bench-admin-key-0123456789";
-const PROMPT = "Summarise this support ticket in two sentences and suggest a priority: the CSV export times out for large reports since yesterday.";
-const json = { "content-type": "application/json" };
-const chat = (content: string, extra: Record<string, unknown> = {}): string =>
-  JSON.stringify({ model: "auto", messages: [{ role: "user", content }], ...extra });
 
 export async function measureEdge(options: { quick: boolean; commit: string; log: (line: string) => void }): Promise<EdgeResults> {
   const n = options.quick ? 5 : 40;
@@ -58,28 +54,19 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
       ...stack.bindings,
       ...proxy.bindings,
       KEY_PREFIX: `edge${randomBytes(3).toString("hex")}`,
-      AUDIT_HMAC_KEY: "bench-audit-key-0123456789",
+      AUDIT_HMAC_KEY: AUDIT_KEY,
       ADMIN_API_KEY: ADMIN_KEY,
       REQUIRE_API_KEY: "false",
       OPENROUTER_BASE_URL: fake.url,
-      OPENROUTER_API_KEY: "bench-provider-key-0123456789",
+      OPENROUTER_API_KEY: PROVIDER_KEY,
       GROQ_BASE_URL: fake.url,
-      GROQ_API_KEY: "bench-provider-key-0123456789",
+      GROQ_API_KEY: PROVIDER_KEY,
     };
     const router = await started(startRouterProcess(bindings));
     // An isolate cache of one entry, asked two answers in turn: every hit comes from Redis.
     const redisRouter = await started(startRouterProcess({ ...bindings, CACHE_LOCAL_MAX_ENTRIES: "1" }));
-    const makeKey = async (fields: Record<string, unknown>): Promise<string> => {
-      const response = await fetch(`${router.url}/v1/admin/keys`, {
-        method: "POST",
-        headers: { ...json, authorization: `Bearer ${ADMIN_KEY}` },
-        body: JSON.stringify({ name: "edge", tenant: "edge", ...fields }),
-      });
-      if (response.status !== 201) throw new Error(`could not make a key: ${response.status} ${await response.text()}`);
-      return ((await response.json()) as { key: string }).key;
-    };
-    const limits = { rpm: 1_000_000_000, tpm: 2_000_000_000, daily_budget_usd: 1_000_000, monthly_budget_usd: 10_000_000 };
-    const key = await makeKey(limits);
+    const makeKey = (fields: Record<string, unknown>): Promise<string> => makeKeyAt(router.url, fields);
+    const key = await makeKey(NEVER_REACHED);
     const limited = await makeKey({ rpm: 1 });
     const broke = await makeKey({ daily_budget_usd: 0.000001 });
     // Every miss is a real one: a prompt never asked, looked up in the cache first.
@@ -122,8 +109,9 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
     for (const path of paths) {
       options.log(`edge: ${path.name}`);
       await path.prepare?.();
+      // Numbered on: a miss with the delays is not a hit on a prompt the run without them asked.
       const zero = await run(proxy, ZERO, n, path.request);
-      const edge = await run(proxy, DELAYS, n, path.request);
+      const edge = await run(proxy, DELAYS, n, (i) => path.request(n + i));
       results.push(summary(path.name, zero, edge));
     }
 
@@ -132,7 +120,7 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
     const cold = { zero: [] as Sample[], edge: [] as Sample[] };
     for (let i = 0; i < 2 * fresh; i++) {
       const delays = i % 2 === 0 ? ZERO : DELAYS;
-      const newKey = await makeKey(limits);
+      const newKey = await makeKey(NEVER_REACHED);
       const isolate = await startRouterProcess(bindings);
       try {
         const [sample] = await run(proxy, delays, 1, () => post(chatAt(isolate), chat(`${PROMPT} (cold ${stamp} ${i})`), keyed(newKey)));
@@ -151,7 +139,6 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
 }
 
 type Sample = { status: number; ms: number; before: StoreCall[]; after: StoreCall[] };
-let sent = 0;
 
 /**
  * Sends `n` requests one at a time. A call the proxy saw between a request's start and
@@ -160,14 +147,11 @@ let sent = 0;
  */
 async function run(proxy: Awaited<ReturnType<typeof startEdgeProxy>>, delays: Delays, n: number, request: (i: number) => Promise<Request>): Promise<Sample[]> {
   proxy.delays = { ...delays };
-  // Numbered on from the last run: a miss with the delays is not a hit on the prompt the run without them asked.
-  const first = sent;
-  sent += n;
   const pause = 100 + 3 * Math.max(delays.primary, delays.neon);
   const samples: Sample[] = [];
   await new Promise((resolve) => setTimeout(resolve, pause));
   for (let i = 0; i < n; i++) {
-    const { url, init } = await request(first + i);
+    const { url, init } = await request(i);
     proxy.reset();
     const start = performance.now();
     const response = await fetch(url, init);

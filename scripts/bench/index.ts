@@ -19,6 +19,7 @@ import { loadInOwnProcess as load } from "./load.ts";
 import { pinForBench } from "./pinning.ts";
 import { zipfWorkload } from "./replay.ts";
 import { type BenchResults, KEYED, STATELESS, UNCOUNTED, writeEdgeReport, writeReport } from "./report.ts";
+import { ADMIN_KEY, AUDIT_KEY, chatBody, JSON_HEADERS, makeKey, NEVER_REACHED, PROMPT, PROVIDER_KEY } from "./requests.ts";
 import { measureScoring } from "./score.ts";
 import { cpuSeconds, peakRssMib, pinTargets, startFakeProvider, startForwardOnlyWorker, startPortkey, startRouterProcess, type Target } from "./targets.ts";
 
@@ -29,16 +30,8 @@ const plan = quick
   ? { rates: [200, 500], rateMs: 4_000, concurrencies: [10], closedMs: 3_000, hitMs: 3_000, replay: 1_000, ttfb: 10 }
   : { rates: [100, 200, 500, 1_000], rateMs: 30_000, concurrencies: [10, 50], closedMs: 10_000, hitMs: 10_000, replay: 5_000, ttfb: 60 };
 
-const PROMPT =
-  "Summarise this support ticket in two sentences and suggest a priority (low, medium, high): " +
-  "The customer reports that since yesterday's release the export to CSV button times out for reports with more than " +
-  "ten thousand rows. Smaller reports work. They need the export for a board meeting on Friday and ask whether a workaround exists.";
-const chatBody = (content: string, extra: Record<string, unknown> = {}): string =>
-  JSON.stringify({ model: "auto", messages: [{ role: "user", content }], ...extra });
-const JSON_HEADERS = { "content-type": "application/json" };
 const NO_CACHE = { ...JSON_HEADERS, "cache-control": "no-cache, no-store" };
-const KEY = "bench-provider-key-0123456789";
-const ADMIN_KEY = "bench-admin-key-0123456789";
+const KEY = PROVIDER_KEY;
 
 const log = (line: string): void => console.log(`[bench] ${line}`);
 const running: Target[] = [];
@@ -76,7 +69,7 @@ async function measure(stack: Stack): Promise<BenchResults> {
   const storage = {
     ...stack.bindings,
     KEY_PREFIX: `bench${randomBytes(3).toString("hex")}`,
-    AUDIT_HMAC_KEY: "bench-audit-key-0123456789",
+    AUDIT_HMAC_KEY: AUDIT_KEY,
     ADMIN_API_KEY: ADMIN_KEY,
     // Keys optional, so the plain router target keeps serving once the bench's key exists.
     REQUIRE_API_KEY: "false",
@@ -96,7 +89,7 @@ async function measure(stack: Stack): Promise<BenchResults> {
     "x-portkey-provider": "openai",
     "x-portkey-custom-host": upstream,
   });
-  const clientKey = await benchKey(router.url);
+  const clientKey = await makeKey(router.url, NEVER_REACHED);
   const targets = {
     direct: { url: `${fast.url}/chat/completions`, headers: JSON_HEADERS },
     router: { url: `${router.url}/v1/chat/completions`, headers: NO_CACHE },
@@ -252,24 +245,6 @@ async function measureCosts(stack: Stack, url: string, keyHeader: string): Promi
       post(chatBody(`${PROMPT} (cost: keyed ${stamp} ${i})`), { ...JSON_HEADERS, authorization: keyHeader }),
     ),
   };
-}
-
-/** A client key whose limits and budget apply to every request but are never reached in the bench. */
-async function benchKey(routerUrl: string): Promise<string> {
-  const response = await fetch(`${routerUrl}/v1/admin/keys`, {
-    method: "POST",
-    headers: { ...JSON_HEADERS, authorization: `Bearer ${ADMIN_KEY}` },
-    body: JSON.stringify({
-      name: "bench",
-      tenant: "bench",
-      rpm: 1_000_000_000,
-      tpm: 2_000_000_000,
-      daily_budget_usd: 1_000_000,
-      monthly_budget_usd: 10_000_000,
-    }),
-  });
-  if (response.status !== 201) throw new Error(`could not make the bench's client key: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { key: string }).key;
 }
 
 function environment(): BenchResults["environment"] {

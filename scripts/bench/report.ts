@@ -300,7 +300,7 @@ function edgeTable(edge: EdgeResults | undefined): string[] {
     "|---|---|---|---|---|---|---|",
     ...edge.paths.map(
       (p) =>
-        `| ${p.path} | ${trips(p.before)} | ${p.inARow ? `${p.inARow.all} / ${p.inARow.primary}` : "n/a"} | ${trips(p.after)} | ${p.addedMs.p50} / ${p.addedMs.p99} | ${
+        `| ${p.path} | ${trips(p.before)} | ${p.inARow.all} / ${p.inARow.primary} | ${trips(p.after)} | ${p.addedMs.p50} / ${p.addedMs.p99} | ${
           Object.entries(p.beforeCalls)
             .map(([call, n]) => `${n}× ${call}`)
             .join(", ") || "nothing"

@@ -44,7 +44,7 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   let paused: Promise<void> | undefined;
   /** While a job waits for the backend: the client whose transaction was open when it asked, which alone may go on to end it. */
   let finishing: number | null = null;
-  /** Clients that have left: a message of theirs that waited out a job is dropped, not run for nobody. */
+  /** Clients that left during the current job's pause: a message of theirs that waited it out is dropped, not run for nobody. */
   const gone = new Set<number>();
 
   const raw = db.execProtocolRawStream.bind(db);
@@ -96,7 +96,7 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   const clear = queue.clearQueueForHandler.bind(queue);
   queue.clearQueueForHandler = (handler) => {
     clear(handler);
-    gone.add(handler);
+    if (paused !== undefined) gone.add(handler);
     saved.delete(handler);
     if (current === handler) currentLeft = true;
     if (finishing === handler) finishing = null;
@@ -117,6 +117,7 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   return {
     async exclusive(job) {
       while (paused !== undefined) await paused;
+      gone.clear(); // the last pause's parked messages have all gone on by now
       let release = (): void => {};
       paused = new Promise((resolve) => {
         release = resolve;

@@ -27,9 +27,6 @@ export type KeyVariables = {
   admission?: Promise<void>;
 };
 
-/** The routes whose handler awaits `admission` itself, beside its own store calls. */
-const ADMITTED_BY_HANDLER = new Set(["/v1/chat/completions"]);
-
 /**
  * Checks the key on the routes that spend money, then counts the request against the
  * key's requests per minute. Every answer to a key with limits carries both sets of
@@ -38,7 +35,12 @@ const ADMITTED_BY_HANDLER = new Set(["/v1/chat/completions"]);
  * that will not be charged), or as it stands (a peek, sent beside the requests check)
  * for a route that debits nothing.
  */
-export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
+export function apiKeyAuth(
+  options: {
+    /** The route's handler awaits `admission` itself, beside its own store calls (chat completions). */
+    handlerAwaitsAdmission?: boolean;
+  } = {},
+): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
   return async function apiKeyAuthMiddleware(c, next) {
     const services = c.get("services");
     const address = clientAddress(c.req.header("cf-connecting-ip"));
@@ -55,7 +57,7 @@ export function apiKeyAuth(): MiddlewareHandler<With<KeyVariables & OutcomeVaria
       if (limit !== undefined) c.set("requestLimit", limit);
       setHeaders("requests", limit);
     });
-    if (ADMITTED_BY_HANDLER.has(c.req.path)) {
+    if (options.handlerAwaitsAdmission === true) {
       counted.catch(() => {}); // the handler awaits it; a body it refuses before that is answered 400
       c.set("admission", counted);
       try {

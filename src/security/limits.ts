@@ -188,6 +188,17 @@ function neverFits(limit: number, amount: number): ApiError {
 }
 
 /**
+ * The tokens bucket with `tokens` given back (a request settled at nothing): up to the
+ * limit, full again in what is missing at the limit a minute, as TOKEN_BUCKET counts.
+ */
+export function withTokensBack(outcome: LimitOutcome, tokens: number): LimitOutcome {
+  if (!outcome.checked || tokens === 0) return outcome;
+  const { limit } = outcome.state;
+  const remaining = Math.min(limit, outcome.state.remaining + tokens);
+  return { checked: true, state: { limit, remaining, resetMs: Math.ceil(((limit - remaining) * WINDOW_MS) / limit) } };
+}
+
+/**
  * OpenAI's rate-limit headers for one kind (`x-ratelimit-limit-requests`, `-remaining-`,
  * `-reset-` as "12s"), or `x-tiergate-limits: unchecked` when Redis could not say.
  */

@@ -4,7 +4,7 @@
  */
 import type { Budgets, Reservation } from "./budgets.ts";
 import type { Caller } from "./caller.ts";
-import type { Limiter, LimitOutcome } from "./limits.ts";
+import { type Limiter, type LimitOutcome, withTokensBack } from "./limits.ts";
 
 export type Settlement = {
   caller: Caller;
@@ -51,12 +51,8 @@ export function nothingReserved(caller: Caller, tokenLimit: LimitOutcome | undef
  * next request will find it, with this request's debit returned.
  */
 export function toGiveBack(settlement: Settlement | undefined): Settlement | undefined {
-  const limit = settlement?.tokenLimit;
-  if (settlement === undefined || limit === undefined || !limit.checked || settlement.tokens === 0) return settlement;
-  const full = limit.state.limit;
-  const remaining = Math.min(full, limit.state.remaining + settlement.tokens);
-  // The bucket refills at its limit a minute: full again in what is missing, at that rate.
-  return { ...settlement, tokenLimit: { checked: true, state: { limit: full, remaining, resetMs: Math.ceil(((full - remaining) * 60_000) / full) } } };
+  if (settlement?.tokenLimit === undefined) return settlement;
+  return { ...settlement, tokenLimit: withTokensBack(settlement.tokenLimit, settlement.tokens) };
 }
 
 /** Moves what was reserved to what was really used: nothing, for an answer that failed. */
