@@ -53,7 +53,8 @@ export function apiKeyAuth(
     const setHeaders = (kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void => {
       for (const [name, value] of Object.entries(limitHeaders(kind, outcome))) c.header(name, value);
     };
-    const counted = services.limiter.requests(caller).then((limit) => {
+    const defer = (work: Promise<unknown>): void => c.executionCtx.waitUntil(work.catch(() => {}));
+    const counted = services.limiter.requests(caller, defer).then((limit) => {
       if (limit !== undefined) c.set("requestLimit", limit);
       setHeaders("requests", limit);
     });

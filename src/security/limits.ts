@@ -1,8 +1,8 @@
 /**
  * Requests and tokens per minute per key, held in Redis so one limit holds across
- * every isolate and location. Requests: `@upstash/ratelimit`'s sliding window, made
- * once per isolate's services and limit value, so its ephemeral cache turns away a key
- * already over its limit without a Redis round trip. Tokens: a token bucket of our own
+ * every isolate and location. Requests: by lease (request-leases.ts), a slice of the
+ * key's requests held in the isolate, so a warm key's request makes no round trip for
+ * it, and never more than N are admitted in any minute. Tokens: a token bucket of our own
  * (TOKEN_BUCKET below), because a bucket that is debited an estimate before the call
  * must take the correction after it whatever its level (the library drops a debit the
  * bucket cannot cover) and stop a refund at the limit (the library overfills), and a
@@ -13,13 +13,13 @@
  * `x-tiergate-limits: unchecked`, and the audit row records it; budgets, which are
  * money, fail closed instead (security/budgets.ts).
  */
-import { type Duration, Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
 import { redisKey } from "../storage/redis.ts";
 import { type LuaScript, runScript } from "../storage/scripts.ts";
 import type { Caller } from "./caller.ts";
+import { createRequestLeases } from "./request-leases.ts";
 
 export type LimitKind = "requests" | "tokens";
 export type LimitState = { limit: number; remaining: number; resetMs: number };
@@ -27,8 +27,11 @@ export type LimitState = { limit: number; remaining: number; resetMs: number };
 export type LimitOutcome = { checked: true; state: LimitState } | { checked: false };
 
 export type Limiter = {
-  /** Counts one request against the key's requests per minute; 429 when over; `undefined` for a key without one. */
-  requests(caller: Caller): Promise<LimitOutcome | undefined>;
+  /**
+   * Counts one request against the key's requests per minute; 429 when over; `undefined`
+   * for a key without one. `defer` takes the slice's refill, for the request's `waitUntil`.
+   */
+  requests(caller: Caller, defer: (work: Promise<unknown>) => void): Promise<LimitOutcome | undefined>;
   /**
    * Debits the request's estimated tokens (prompt + max output) against its tokens per
    * minute; 429 when the bucket is short now, 400 when the request can never fit the limit.
@@ -40,7 +43,6 @@ export type Limiter = {
   peekTokens(caller: Caller): Promise<LimitOutcome | undefined>;
 };
 
-const WINDOW: Duration = "60 s";
 const WINDOW_MS = 60_000;
 
 /**
@@ -92,40 +94,21 @@ return {1, math.floor(tokens), math.ceil(math.max(0, limit - tokens) * ${WINDOW_
   readOnly: true,
 };
 
-export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefined; tracked: Tracked; timeoutMs: number }): Limiter {
+export function createLimiter(deps: {
+  keyPrefix: string;
+  redis: Redis | undefined;
+  tracked: Tracked;
+  clock: () => number;
+  /** The requests window: a minute; shorter only in tests. */
+  requestsWindowMs?: number;
+}): Limiter {
   const { redis, tracked } = deps;
-  /** One requests limiter per limit value. */
-  const made = new Map<number, Ratelimit>();
-  const requestsLimiter = (limit: number): Ratelimit | undefined => {
-    if (redis === undefined) return undefined;
-    let limiter = made.get(limit);
-    if (limiter === undefined) {
-      limiter = new Ratelimit({
-        redis,
-        prefix: redisKey(deps, "limit", "requests"),
-        limiter: Ratelimit.slidingWindow(limit, WINDOW),
-        ephemeralCache: new Map(),
-        timeout: deps.timeoutMs,
-        analytics: false,
-      });
-      made.set(limit, limiter);
-    }
-    return limiter;
-  };
+  const leases = createRequestLeases({ ...deps, windowMs: deps.requestsWindowMs });
 
-  const requests = async (caller: Caller, limit: number): Promise<LimitOutcome> => {
-    const limiter = requestsLimiter(limit);
-    if (limiter === undefined) return { checked: false };
-    let result: Awaited<ReturnType<Ratelimit["limit"]>>;
-    try {
-      result = await tracked("redis", () => limiter.limit(caller.keyId));
-    } catch {
-      return { checked: false };
-    }
-    if (result.reason === "timeout") return { checked: false };
-    const state = { limit: result.limit, remaining: Math.max(0, result.remaining), resetMs: Math.max(0, result.reset - Date.now()) };
-    if (!result.success) throw overLimit("requests", limit, state, state.resetMs);
-    return { checked: true, state };
+  const requests = async (caller: Caller, limit: number, defer: (work: Promise<unknown>) => void): Promise<LimitOutcome> => {
+    const admitted = await leases.admit(caller.keyId, limit, defer);
+    if (admitted.kind === "refused") throw overLimit("requests", limit, admitted.state, admitted.state.resetMs);
+    return admitted.kind === "admitted" ? { checked: true, state: admitted.state } : { checked: false };
   };
 
   /** One call of the bucket script; `undefined` when Redis cannot answer (limits fail open). */
@@ -145,7 +128,7 @@ export function createLimiter(deps: { keyPrefix: string; redis: Redis | undefine
   };
 
   return {
-    requests: async (caller) => (caller.rpm === null ? undefined : requests(caller, caller.rpm)),
+    requests: async (caller, defer) => (caller.rpm === null ? undefined : requests(caller, caller.rpm, defer)),
     async debitTokens(caller, estimate) {
       if (caller.tpm === null) return undefined;
       const amount = Math.max(1, Math.ceil(estimate));

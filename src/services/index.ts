@@ -75,7 +75,7 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
       clock,
     }),
     adminKey: createAdminKey(config),
-    limiter: createLimiter({ keyPrefix, redis, tracked, timeoutMs: config.redis?.timeoutMs ?? 1_000 }),
+    limiter: createLimiter({ keyPrefix, redis, tracked, clock }),
     budgets: createBudgets({ keyPrefix, redis, tracked }),
     breakers,
     auditSink,

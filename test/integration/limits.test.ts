@@ -45,6 +45,27 @@ describe("requests per minute, across two worker processes", () => {
   });
 });
 
+describe("requests per minute by lease, across three worker processes", () => {
+  it("admits exactly N of thirty concurrent requests, and says when the next one fits", async () => {
+    const three = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+    try {
+      const { key } = await makeKey({ rpm: 5 });
+      const routers = [one.router, two.router, three.router];
+      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => routers[i % 3]!.post("/v1/route", chat("hi"), bearer(key))));
+      expect(responses.filter((r) => r.status === 200)).toHaveLength(5);
+      expect(responses.filter((r) => r.status === 429)).toHaveLength(25);
+      // The window is a minute, counted from each grant and the 6 s a granted request stays usable.
+      for (const refused of responses.filter((r) => r.status === 429))
+        expect(Number(refused.headers.get("retry-after"))).toSatisfy((s: number) => s > 50 && s <= 66);
+      // Still refused a moment later, from every process: the window holds whoever asks.
+      const again = await Promise.all(routers.map((router) => router.post("/v1/route", chat("hi"), bearer(key))));
+      expect(again.map((r) => r.status)).toEqual([429, 429, 429]);
+    } finally {
+      await three.close();
+    }
+  });
+});
+
 describe("tokens per minute", () => {
   it("debits the estimate before the call and refuses what would pass the limit", async () => {
     const { key } = await makeKey({ tpm: 300 });

@@ -13,6 +13,7 @@ import { RAISE_COUNTER } from "../../src/audit/flush.ts";
 import { BATCH_SCRIPT } from "../../src/pipeline/batch-script.ts";
 import { SPEND_SCRIPT } from "../../src/security/budgets.ts";
 import { TOKEN_BUCKET, TOKEN_PEEK } from "../../src/security/limits.ts";
+import { REQUEST_LEASE } from "../../src/security/request-leases.ts";
 import { runScript } from "../../src/storage/scripts.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -28,7 +29,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET, TOKEN_PEEK };
+const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET, TOKEN_PEEK, REQUEST_LEASE };
 
 describe("Lua scripts by hash", () => {
   it.each(Object.entries(SCRIPTS))("%s's pinned hash is its text's, and it locks only its keys", async (_name, script) => {

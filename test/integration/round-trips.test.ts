@@ -92,22 +92,22 @@ describe("store round trips before a keyed answer", () => {
     expect(miss.waves).toBe(1);
   });
 
-  it("an isolate hit and /v1/route make one wave, and reserve nothing", async () => {
+  it("a warm key's isolate hit and /v1/route never reach the primary, and reserve nothing", async () => {
     const { key } = await makeKey(limits);
     const prompt = uniquePrompt("hit");
-    expect((await waves("/v1/chat/completions", chat(prompt), key)).status).toBe(200);
+    // A few requests in this isolate: its slice of the key's requests is sized to their rate.
+    for (let i = 0; i < 4; i++) expect((await waves("/v1/chat/completions", chat(prompt), key)).status).toBe(200);
     const hit = await waves("/v1/chat/completions", chat(prompt), key);
     expect(hit.status).toBe(200);
-    expect(hit.waves).toBe(1);
-    // The requests check at the primary; the tokens peek, a read-only script, at a replica.
-    expect(hit.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary EVALSHA"]);
-    expect(hit.calls).toContain("replica EVALSHA_RO");
+    // The requests are admitted from the isolate's slice; the tokens peek, a read-only script, goes to a replica.
+    expect(hit.calls).toEqual(["replica EVALSHA_RO"]);
+    expect(hit.primaryWaves).toBe(0);
     const route = await waves("/v1/route", chat(uniquePrompt("route")), key);
     expect(route.status).toBe(200);
-    expect(route.waves).toBe(1);
+    expect(route.calls).toEqual(["replica EVALSHA_RO"]);
   });
 
-  it("a key's first request waits on the primary once: its directory entry is written beside the requests check", async () => {
+  it("a key's first request waits on the primary once: its slice of requests is taken beside the reservation", async () => {
     const { key } = await makeKey(limits);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("first of a key")), key);
     expect(first.status).toBe(200);
