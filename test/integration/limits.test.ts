@@ -54,9 +54,9 @@ describe("requests per minute by lease, across three worker processes", () => {
       const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => routers[i % 3]!.post("/v1/route", chat("hi"), bearer(key))));
       expect(responses.filter((r) => r.status === 200)).toHaveLength(5);
       expect(responses.filter((r) => r.status === 429)).toHaveLength(25);
-      // The window is a minute, counted from each grant and the 6 s a granted request stays usable.
+      // The window is a minute, counted from each grant and the 6 s a granted request stays usable, and 1 s of clock slack.
       for (const refused of responses.filter((r) => r.status === 429))
-        expect(Number(refused.headers.get("retry-after"))).toSatisfy((s: number) => s > 50 && s <= 66);
+        expect(Number(refused.headers.get("retry-after"))).toSatisfy((s: number) => s > 50 && s <= 67);
       // Still refused a moment later, from every process: the window holds whoever asks.
       const again = await Promise.all(routers.map((router) => router.post("/v1/route", chat("hi"), bearer(key))));
       expect(again.map((r) => r.status)).toEqual([429, 429, 429]);
