@@ -7,6 +7,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { LRUCache } from "lru-cache";
 import type { Usage } from "../providers/usage.ts";
 import type { Tracked } from "../storage/availability.ts";
+import { FRESH_NOW } from "../storage/lru-time.ts";
 import { redisKey } from "../storage/redis.ts";
 
 /** A successful completion as the provider sent it, with what routed it there. */
@@ -48,7 +49,7 @@ export function createResponseCache(deps: {
   tracked: Tracked;
 }): ResponseCache {
   const { settings, redis, tracked } = deps;
-  const local = new LRUCache<string, CachedCompletion>({ max: settings.localMaxEntries, ttl: settings.localTtlSeconds * 1_000 });
+  const local = new LRUCache<string, CachedCompletion>({ max: settings.localMaxEntries, ttl: settings.localTtlSeconds * 1_000, ttlResolution: FRESH_NOW });
   return {
     inIsolate: (key) => local.get(key),
     async read(key) {

@@ -36,6 +36,8 @@ export type ChatInput = {
   signal: AbortSignal | undefined;
   /** The key's requests-per-minute check, already in flight (middleware/api-keys.ts); it rejects with the 429. */
   admission?: Promise<void> | undefined;
+  /** Takes work that outlives the answer (a slice's refill), for the request's `waitUntil`. */
+  defer: (work: Promise<unknown>) => void;
 };
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
@@ -62,7 +64,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     const inIsolate = policy.read ? services.responseCache.inIsolate(key) : undefined;
     if (servable(inIsolate)) {
       // Known at once: nothing to reserve; the tokens bucket is read beside the requests check, for the headers.
-      const [admitted, bucket] = await Promise.allSettled([input.admission, caller === undefined ? undefined : services.limiter.peekTokens(caller)]);
+      const [admitted, bucket] = await Promise.allSettled([input.admission, caller === undefined ? undefined : services.allowances.peekTokens(caller)]);
       const view = caller === undefined || bucket.status === "rejected" ? undefined : nothingReserved(caller, bucket.value);
       if (admitted.status === "rejected") return refused(admitted.reason, view);
       return { ...fromCache(request, decision, inIsolate), settlement: view };
@@ -82,11 +84,16 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       input.admission,
       // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
       reserving
-        ? reserveFor(services, caller, {
-            micros: reservationMicros(plan, decision),
-            orMicros: reservationMicros(plan.slice(0, 1), decision),
-            tokens: decision.estimatedTokens,
-          })
+        ? reserveFor(
+            services,
+            caller,
+            {
+              micros: reservationMicros(plan, decision),
+              orMicros: reservationMicros(plan.slice(0, 1), decision),
+              tokens: decision.estimatedTokens,
+            },
+            input.defer,
+          )
         : undefined,
     ]);
     settlement = reserved.status === "fulfilled" ? reserved.value : undefined;

@@ -67,11 +67,11 @@ export function apiKeyAuth(
         await counted.catch(() => {});
       }
       if (!c.res.headers.has("x-ratelimit-limit-tokens"))
-        setHeaders("tokens", c.get("outcome")?.settlement?.tokenLimit ?? (await services.limiter.peekTokens(caller)));
+        setHeaders("tokens", c.get("outcome")?.settlement?.tokenLimit ?? (await services.allowances.peekTokens(caller)));
       return;
     }
     // Nothing on these routes debits tokens: the bucket's state is read beside the requests check.
-    const [requests, tokens] = await Promise.allSettled([counted, services.limiter.peekTokens(caller)]);
+    const [requests, tokens] = await Promise.allSettled([counted, services.allowances.peekTokens(caller)]);
     setHeaders("tokens", tokens.status === "fulfilled" ? tokens.value : undefined);
     if (requests.status === "rejected") throw requests.reason;
     await next();

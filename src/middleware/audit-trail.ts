@@ -50,12 +50,14 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
     c.header("x-tiergate-cache", outcome?.cache ?? "BYPASS");
     // A live stream's record can only be made once it ends: strict mode writes it after, like any other.
     if (strict && outcome?.answer?.kind !== "stream") {
+      // Settled first, so the spend is counted in the batch that carries the record.
+      await settleFor(services, outcome);
       const work = await workOf(c, services, { startedAt, seq }, undefined);
       if ((await services.batcher.afterResponseNow(work)) === "failed") {
         // Nothing durable took the answer's record: the client gets a refusal, and the record says so.
         const refusal = refuse(c, "The audit record could not be stored; AUDIT_MODE=strict refuses to answer");
-        c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, refusal));
-      } else c.executionCtx.waitUntil(settleFor(services, outcome));
+        c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, refusal, true));
+      }
       return;
     }
     c.executionCtx.waitUntil(finish(c, services, { startedAt, seq }, undefined));
@@ -64,12 +66,14 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
 
 type Start = { startedAt: number; seq: number | undefined };
 
-/** Sends the record with the rest of the after-response work, and settles what the request reserved. */
-async function finish(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined): Promise<void> {
-  // Settling does not wait for the record: a record that cannot be made must not leave a reservation held.
-  const settled = settleFor(services, c.get("outcome"));
+/** Settles what the request reserved, and sends the record and the spend with the rest of the after-response work. */
+async function finish(c: TrailContext, services: Services, start: Start, refusal: ApiError | undefined, settledAlready = false): Promise<void> {
+  // Settling does not wait for the record (a record that cannot be made must not leave a reservation held), and comes
+  // before the batch, which counts its spend.
+  const settled = settledAlready ? undefined : settleFor(services, c.get("outcome"));
   const work = await workOf(c, services, start, refusal);
-  await Promise.all([services.batcher.afterResponse(work), settled]);
+  await settled;
+  await services.batcher.afterResponse(work);
 }
 
 /**
@@ -113,7 +117,7 @@ async function settleFor(services: Services, outcome: Outcome | undefined): Prom
   const ending = await outcome.ending;
   const charged = ending.costMicros;
   const tokens = charged === undefined ? 0 : (ending.usage?.promptTokens ?? 0) + (ending.usage?.completionTokens ?? 0);
-  return settle(services, outcome.settlement, charged ?? 0, tokens);
+  settle(services, outcome.settlement, charged ?? 0, tokens);
 }
 
 function refuse(c: TrailContext, message: string): ApiError {

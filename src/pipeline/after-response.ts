@@ -1,11 +1,12 @@
 /**
  * The after-response batch: the one pipeline through which a finished request's work
  * reaches Redis. Each concern contributes: the audit record (queued, numbered,
- * signed), the cache write, the breakers' reports, the metrics' increments. Requests
- * close in time share one batch: one INCRBY numbers their records, one pipeline
- * carries everything (the breakers and the metrics in one Lua call), and what Redis
- * does not take goes its own way (records to Postgres or the isolate's hold,
- * increments to the next batch, cache entries stay in the isolate).
+ * signed), the cache write, the breakers' reports, the metrics' increments, the spend.
+ * Requests close in time share one batch: one INCRBY numbers their records, one
+ * pipeline carries everything (the breakers, the metrics and the spend in one Lua
+ * call), and what Redis does not take goes its own way (records to Postgres or the
+ * isolate's hold, increments and spend to the next batch, cache entries stay in the
+ * isolate).
  *
  * Workers rule: a request may only wait on I/O it started itself. The request that
  * opens a batch (its leader) sets the timer and sends the batch from its own context,
@@ -20,6 +21,7 @@ import type { CacheWrite } from "../cache/response-cache.ts";
 import type { FinishedRequest, Metrics } from "../observability/metrics.ts";
 import { type Breakers, type Report, reportsFrom } from "../reliability/breakers.ts";
 import type { Model } from "../routing/registry.ts";
+import type { Allowances } from "../security/allowances.ts";
 import type { Tracked } from "../storage/availability.ts";
 import { isNoScript, runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { BATCH_SCRIPT, batchCall } from "./batch-script.ts";
@@ -70,8 +72,9 @@ export function createBatcher(deps: {
   auditSink: AuditSink;
   metrics: Metrics;
   breakers: Breakers;
+  allowances: Pick<Allowances, "takeReports">;
 }): Batcher {
-  const { redis, tracked, auditSink, metrics, breakers } = deps;
+  const { redis, tracked, auditSink, metrics, breakers, allowances } = deps;
   let open: Pending[] | undefined;
   const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream) });
 
@@ -80,7 +83,9 @@ export function createBatcher(deps: {
     for (const work of batch) metrics.count(work.finished);
     const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
     const increments = metrics.take();
-    const script = batchCall(breakers.call(batch.flatMap((work) => work.reports)), increments);
+    const spent = allowances.takeReports();
+    const spend = spent.reports.length === 0 ? undefined : { keys: spent.reports.flatMap((r) => r.keys), args: spent.reports.flatMap((r) => r.args) };
+    const script = batchCall(breakers.call(batch.flatMap((work) => work.reports)), increments, spend);
     let queued = false;
     let scriptRan = false;
     if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
@@ -107,8 +112,11 @@ export function createBatcher(deps: {
         // Redis failed: records go to Postgres, cache entries stay in the isolate
       }
     }
-    // Increments the script did not apply wait for the next batch.
-    if (!scriptRan) increments?.putBack();
+    // Increments and spend the script did not apply wait for the next batch.
+    if (!scriptRan) {
+      increments?.putBack();
+      spent.putBack();
+    }
     return auditSink.storeUnqueued(audit, queued, hold);
   };
 

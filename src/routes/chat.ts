@@ -17,6 +17,7 @@ export async function chatCompletions(c: Context<With<KeyVariables & OutcomeVari
     headers: c.req.raw.headers,
     signal: c.req.raw.signal,
     admission: c.get("admission"),
+    defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
   });
   c.set("outcome", outcome);
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);

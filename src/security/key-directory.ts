@@ -11,6 +11,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { LRUCache } from "lru-cache";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
+import { FRESH_NOW } from "../storage/lru-time.ts";
 import type { Sql } from "../storage/postgres.ts";
 import { redisKey } from "../storage/redis.ts";
 import type { Caller } from "./caller.ts";
@@ -48,8 +49,8 @@ export function createKeyDirectory(deps: {
   clock: () => number;
 }): KeyDirectory {
   const { redis, sql, tracked, clock } = deps;
-  const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS });
-  const unknown = new LRUCache<string, true>({ max: 2_000, ttl: ISOLATE_TTL_MS });
+  const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
+  const unknown = new LRUCache<string, true>({ max: 2_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {

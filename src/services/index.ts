@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { type Batcher, createBatcher } from "../pipeline/after-response.ts";
 import { type Breakers, createBreakers } from "../reliability/breakers.ts";
 import { type AdminKey, createAdminKey } from "../security/admin-key.ts";
+import { type Allowances, createAllowances } from "../security/allowances.ts";
 import { type Budgets, createBudgets } from "../security/budgets.ts";
 import { createFailedChecks, type FailedChecks } from "../security/failed-checks.ts";
 import { createKeyDirectory, type KeyDirectory } from "../security/key-directory.ts";
@@ -36,6 +37,7 @@ export type Services = {
   failedChecks: FailedChecks;
   adminKey: AdminKey;
   limiter: Limiter;
+  allowances: Allowances;
   budgets: Budgets;
   breakers: Breakers;
   auditSink: AuditSink;
@@ -56,6 +58,7 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
   const signer = config.audit.hmacKey === undefined ? undefined : createAuditSigner(config.audit.hmacKey);
   const breakers = createBreakers({ keyPrefix, settings: config.breaker, redis, tracked, clock });
   const metrics = createMetrics({ keyPrefix, enabled: redis !== undefined && config.metricsEnabled, registry: config.registry });
+  const allowances = createAllowances({ keyPrefix, redis, tracked, clock });
   const auditSink = createAuditSink({ keyPrefix, holdLimit: config.audit.holdLimit, signer, redis, sql, tracked });
   return {
     config,
@@ -76,11 +79,12 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
     }),
     adminKey: createAdminKey(config),
     limiter: createLimiter({ keyPrefix, redis, tracked, clock }),
+    allowances,
     budgets: createBudgets({ keyPrefix, redis, tracked }),
     breakers,
     auditSink,
     metrics,
-    batcher: createBatcher({ registry: config.registry, redis, tracked, auditSink, metrics, breakers }),
+    batcher: createBatcher({ registry: config.registry, redis, tracked, auditSink, metrics, breakers, allowances }),
   };
 }
 

@@ -28,7 +28,7 @@ describe("a hang-up before the answer", () => {
     const client = new AbortController();
     setTimeout(() => client.abort(), 150);
     const request = { model: "tier:2", stream, messages: [{ role: "user" as const, content: "Summarise the quarterly report in three bullet points." }] };
-    const outcome = await runChat(services, { request, caller: undefined, headers: new Headers(), signal: client.signal });
+    const outcome = await runChat(services, { request, caller: undefined, headers: new Headers(), signal: client.signal, defer: () => {} });
     expect(outcome.error?.code).toBe("client_disconnected");
     expect(outcome.attempts.at(-1)?.outcome).toBe("client_disconnected");
     const ending = await outcome.ending;

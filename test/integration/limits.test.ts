@@ -168,6 +168,113 @@ describe("budgets", () => {
   });
 });
 
+describe("budgets by lease, across three worker processes", () => {
+  const o3 = (prompt = "budget probe") => chat(prompt, { model: "openrouter/openai/o3", max_tokens: 1000 });
+  /** The key's audit rows once `count` are in Postgres, and the sum of their cost in micro-dollars. */
+  const audited = async (id: string, count: number): Promise<number> => {
+    const deadline = Date.now() + 8_000;
+    let rows: Record<string, unknown>[] = [];
+    while (rows.length < count && Date.now() < deadline) {
+      await one.router.scheduled();
+      rows = (await auditRows(storage.db)).filter((r) => r.key_id === id);
+    }
+    expect(rows).toHaveLength(count);
+    return rows.reduce((sum, r) => sum + Math.round(Number(r.cost_usd ?? 0) * 1e6), 0);
+  };
+  const day = () => new Date().toISOString().slice(0, 10).replaceAll("-", "");
+  const counter = async (id: string, suffix = ""): Promise<number> =>
+    Number((await storage.redis.get(`${storage.prefix}:spend:key:${id}:d:${day()}${suffix}`)) ?? 0);
+  /** Waits until the spend counter is `micros` (each answer's spend rides its after-response batch). */
+  const spendReaches = async (id: string, micros: number): Promise<number> => {
+    const deadline = Date.now() + 3_000;
+    while ((await counter(id)) !== micros && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return counter(id);
+  };
+
+  it("serves exactly three of thirty concurrent requests against a budget worth 3.5, and counts what the audit rows sum to", async () => {
+    const three = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+    const fakes = [one, two, three];
+    try {
+      const reserved = (await (await one.router.post("/v1/route", o3(), bearer((await makeKey({})).key))).json()).reserved_usd as number;
+      const budget = Number((reserved * 3.5).toFixed(6));
+      const { id, key } = await makeKey({ daily_budget_usd: budget });
+      // Every answer uses what was reserved for it, and every reservation is made before any answer settles.
+      for (const f of fakes) Object.assign(f.fake.behaviour, { latencyMs: 400, completionTokens: 1000 });
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => fakes[i % 3]!.router.post("/v1/chat/completions", o3(uniquePrompt("3.5")), bearer(key))),
+      );
+      await Promise.all(responses.map((r) => r.arrayBuffer()));
+      expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
+      expect(responses.filter((r) => r.status === 429)).toHaveLength(27);
+      const sum = await audited(id, 30);
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeLessThanOrEqual(Math.round(budget * 1e6));
+      expect(await spendReaches(id, sum)).toBe(sum);
+      expect(await counter(id, ":committed")).toBeLessThanOrEqual(Math.round(budget * 1e6));
+    } finally {
+      for (const f of fakes) f.reset();
+      await three.close();
+    }
+  });
+
+  it("gives back a killed process's slices when their hold expires, and loses or counts twice nothing", async () => {
+    const doomed = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+    const { id, key } = await makeKey({ daily_budget_usd: 5 });
+    // A few answers from the doomed process: its slice is sized to their rate, and outlives them.
+    for (let i = 0; i < 4; i++) await (await doomed.router.post("/v1/chat/completions", chat(uniquePrompt("doomed")), bearer(key))).arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the last batch
+    await doomed.close();
+    const spent = await counter(id);
+    expect(spent).toBe(await audited(id, 4));
+    const stranded = (await counter(id, ":committed")) - spent;
+    expect(stranded).toBeGreaterThan(0);
+    expect(stranded).toBeLessThanOrEqual(Math.ceil((5e6 - spent) / 10) + 10_000);
+    // Its hold runs out (HOLD_MS; here made to have run out): the next grant anywhere gives the slice back.
+    const hold = `${storage.prefix}:spend:key:${id}:hold`;
+    const held = (await storage.redis.hGetAll(hold)) as Record<string, string>;
+    expect(Object.keys(held).length).toBeGreaterThan(0);
+    for (const [field, value] of Object.entries(held)) await storage.redis.hSet(hold, field, `1|${value.split("|")[1]}`);
+    const next = await one.router.post("/v1/chat/completions", chat(uniquePrompt("survivor")), bearer(key));
+    expect(next.status).toBe(200);
+    await next.arrayBuffer();
+    const sum = await audited(id, 5);
+    expect(await spendReaches(id, sum)).toBe(sum);
+    // What is carved out now is the survivor's live slice alone.
+    const live = Object.values((await storage.redis.hGetAll(hold)) as Record<string, string>).reduce((total, value) => total + Number(value.split("|")[1]), 0);
+    expect((await counter(id, ":committed")) - sum).toBe(live);
+  });
+
+  it("refuses a revoked key from every process under load within 45 s", { timeout: 60_000 }, async () => {
+    const three = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+    const routers = [one.router, two.router, three.router];
+    try {
+      const { id, key } = await makeKey({ rpm: 100_000, daily_budget_usd: 50 });
+      // From an address of its own: the refusals count as failed key checks, which would block this file's other tests.
+      const load = (router: (typeof routers)[number]) =>
+        router.post("/v1/route", chat("hi"), { ...bearer(key), "cf-connecting-ip": "203.0.113.26" }).then((r) => r.status);
+      expect(await Promise.all(routers.map(load))).toEqual([200, 200, 200]);
+      const revoked = await one.router.fetch(`/v1/admin/keys/${id}`, { method: "DELETE", headers: admin() });
+      expect(revoked.status).toBe(200);
+      const since = Date.now();
+      const refusedAt: (number | undefined)[] = [undefined, undefined, undefined];
+      while (refusedAt.includes(undefined) && Date.now() - since < 45_000) {
+        // Each process under load until it refuses twice running.
+        const statuses = await Promise.all(
+          routers.flatMap((router, i) => (refusedAt[i] === undefined ? [load(router), load(router)] : [Promise.resolve(401), Promise.resolve(401)])),
+        );
+        routers.forEach((_, i) => {
+          if (refusedAt[i] === undefined && statuses[2 * i] === 401 && statuses[2 * i + 1] === 401) refusedAt[i] = Date.now() - since;
+        });
+      }
+      expect(refusedAt.every((ms) => ms !== undefined && ms < 45_000)).toBe(true);
+      // Once refused, refused for good.
+      expect(await Promise.all(routers.map(load))).toEqual([401, 401, 401]);
+    } finally {
+      await three.close();
+    }
+  });
+});
+
 describe("what a key may route to", () => {
   it("caps auto at the key's highest tier, and refuses a forced tier or a model beyond it with 403", async () => {
     const { key } = await makeKey({ max_tier: 2, models: null });

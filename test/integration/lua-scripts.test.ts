@@ -11,8 +11,7 @@ import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RAISE_COUNTER } from "../../src/audit/flush.ts";
 import { BATCH_SCRIPT } from "../../src/pipeline/batch-script.ts";
-import { SPEND_SCRIPT } from "../../src/security/budgets.ts";
-import { TOKEN_BUCKET, TOKEN_PEEK } from "../../src/security/limits.ts";
+import { ALLOWANCE_LEASE, TOKEN_PEEK } from "../../src/security/allowance-script.ts";
 import { REQUEST_LEASE } from "../../src/security/request-leases.ts";
 import { runScript } from "../../src/storage/scripts.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
@@ -29,7 +28,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-const SCRIPTS = { BATCH_SCRIPT, SPEND_SCRIPT, RAISE_COUNTER, TOKEN_BUCKET, TOKEN_PEEK, REQUEST_LEASE };
+const SCRIPTS = { BATCH_SCRIPT, ALLOWANCE_LEASE, RAISE_COUNTER, TOKEN_PEEK, REQUEST_LEASE };
 
 describe("Lua scripts by hash", () => {
   it.each(Object.entries(SCRIPTS))("%s's pinned hash is its text's, and it locks only its keys", async (_name, script) => {

@@ -92,6 +92,16 @@ describe("store round trips before a keyed answer", () => {
     expect(miss.waves).toBe(1);
   });
 
+  it("a warm key's miss reads the cache at a replica and nothing else: its requests, tokens and money come from its slices", async () => {
+    const { key } = await makeKey(limits);
+    // A few requests in this isolate: its slices are sized to their rate.
+    for (let i = 0; i < 4; i++) expect((await waves("/v1/chat/completions", chat(uniquePrompt("warm")), key)).status).toBe(200);
+    const miss = await waves("/v1/chat/completions", chat(uniquePrompt("warm miss")), key);
+    expect(miss.status).toBe(200);
+    expect(miss.calls).toEqual(["replica GET"]);
+    expect(miss.primaryWaves).toBe(0);
+  });
+
   it("a warm key's isolate hit and /v1/route never reach the primary, and reserve nothing", async () => {
     const { key } = await makeKey(limits);
     const prompt = uniquePrompt("hit");
@@ -99,12 +109,12 @@ describe("store round trips before a keyed answer", () => {
     for (let i = 0; i < 4; i++) expect((await waves("/v1/chat/completions", chat(prompt), key)).status).toBe(200);
     const hit = await waves("/v1/chat/completions", chat(prompt), key);
     expect(hit.status).toBe(200);
-    // The requests are admitted from the isolate's slice; the tokens peek, a read-only script, goes to a replica.
-    expect(hit.calls).toEqual(["replica EVALSHA_RO"]);
+    // The requests are admitted from the isolate's slice, and its tokens headers come from its tokens slice.
+    expect(hit.calls).toEqual([]);
     expect(hit.primaryWaves).toBe(0);
     const route = await waves("/v1/route", chat(uniquePrompt("route")), key);
     expect(route.status).toBe(200);
-    expect(route.calls).toEqual(["replica EVALSHA_RO"]);
+    expect(route.calls).toEqual([]);
   });
 
   it("a key's first request waits on the primary once: its slice of requests is taken beside the reservation", async () => {

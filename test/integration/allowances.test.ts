@@ -1,0 +1,285 @@
+/**
+ * Tokens and budgets by lease (security/allowances.ts), against real Redis through the
+ * Upstash REST endpoint, with several isolates' books sharing one key, and the spend
+ * counted by the after-response batch's own script. A spend slice's lease and hold are
+ * shortened (300 ms, 1.2 s) to see them come back in one run; the scripts and the
+ * books are the production ones.
+ * - Over random interleavings of grant, spend, refill, give-back, expiry and a killed
+ *   isolate: spend never passes the budget, and every unspent slice comes back.
+ * - Redis down: a slice held is spent, no more; its spend is counted when Redis returns.
+ * - A warm book reserves without a round trip.
+ */
+import { Redis } from "@upstash/redis";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BATCH_SCRIPT, batchCall } from "../../src/pipeline/batch-script.ts";
+import { type Allowances, createAllowances, type Held } from "../../src/security/allowances.ts";
+import { utcDay } from "../../src/security/budgets.ts";
+import { ADMIN_CALLER, type Caller } from "../../src/security/caller.ts";
+import { runScript, type ScriptRunner } from "../../src/storage/scripts.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+
+const LEASE_MS = 300;
+const HOLD_MS = 1_200;
+let storage: TestStorage;
+let upstash: Redis;
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  upstash = new Redis({ url: storage.bindings.UPSTASH_REDIS_REST_URL!, token: storage.bindings.UPSTASH_REDIS_REST_TOKEN!, automaticDeserialization: false });
+});
+afterAll(async () => {
+  await storage.close();
+});
+
+/** A Redis that counts the scripts sent and can be taken down. */
+function switchable() {
+  const state = { calls: 0, down: false };
+  const call =
+    <K extends keyof ScriptRunner>(name: K) =>
+    (...args: Parameters<ScriptRunner[K]>) => {
+      state.calls += 1;
+      if (state.down) return Promise.reject(new Error("fetch failed"));
+      return (upstash[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+    };
+  const redis = { evalsha: call("evalsha"), eval: call("eval"), evalshaRo: call("evalshaRo"), evalRo: call("evalRo") } as unknown as ScriptRunner;
+  return { redis, state };
+}
+
+/** An isolate's allowances, with the refills it started in the background (`deferred` counts them). */
+type Isolate = { allowances: Allowances; pending: Promise<unknown>[]; deferred: number };
+const isolate = (redis: ScriptRunner, spendLeaseMs = LEASE_MS, holdMs = HOLD_MS): Isolate => ({
+  allowances: createAllowances({
+    keyPrefix: storage.prefix,
+    redis,
+    tracked: (_store, work) => work(),
+    clock: Date.now,
+    spendLeaseMs,
+    holdMs,
+  }),
+  pending: [],
+  deferred: 0,
+});
+const reserve = (one: Isolate, caller: Caller, micros: number, tokens = 10) =>
+  one.allowances.reserve(caller, { micros, tokens }, (work) => {
+    one.deferred += 1;
+    one.pending.push(work);
+  });
+
+/** What the after-response batch does with the isolate's reports: one BATCH_SCRIPT call; put back when Redis fails. */
+async function flush(one: Isolate, redis: ScriptRunner): Promise<void> {
+  const { reports, putBack } = one.allowances.takeReports();
+  if (reports.length === 0) return;
+  const call = batchCall(undefined, undefined, { keys: reports.flatMap((r) => r.keys), args: reports.flatMap((r) => r.args) })!;
+  await runScript(redis, BATCH_SCRIPT, call.keys, call.args).catch(putBack);
+}
+
+const budgeted = (dailyMicros: number, extra: Partial<Caller> = {}): Caller => ({
+  ...ADMIN_CALLER,
+  admin: false,
+  keyId: `k${crypto.randomUUID().slice(0, 8)}`,
+  dailyBudgetUsd: dailyMicros / 1e6,
+  ...extra,
+});
+
+async function money(caller: Caller): Promise<{ spent: number; committed: number }> {
+  const day = utcDay(new Date());
+  const [spent, committed] = await Promise.all(
+    ["", ":committed"].map(async (suffix) => Number((await upstash.get(`${storage.prefix}:spend:key:${caller.keyId}:d:${day}${suffix}`)) ?? 0)),
+  );
+  return { spent: spent!, committed: committed! };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const statusOf = async (work: Promise<unknown>): Promise<number> =>
+  work.then(
+    () => 200,
+    (error: { status?: number }) => error.status ?? 500,
+  );
+
+describe("budgets by lease", () => {
+  it("never lets spend pass the budget, and brings every unspent slice back, over random interleavings", async () => {
+    let run = 0;
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant("reserve" as const), isolate: fc.integer({ min: 0, max: 2 }), micros: fc.integer({ min: 1, max: 300 }) }),
+      fc.record({ kind: fc.constant("settle" as const), pick: fc.nat(), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 250 }) }),
+      fc.record({ kind: fc.constant("flush" as const), isolate: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ kind: fc.constant("kill" as const), isolate: fc.integer({ min: 0, max: 2 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 20, max: 3_000 }), fc.array(step, { minLength: 10, maxLength: 40 }), async (budget, steps) => {
+        run += 1;
+        const { redis } = switchable();
+        const caller = budgeted(budget);
+        const isolates = [isolate(redis), isolate(redis), isolate(redis)];
+        // What each live request holds, and what each isolate charged and sent (what the audit log would sum to).
+        let inFlight: { at: number; held: Held }[] = [];
+        let charged = 0;
+        const unsent = [0, 0, 0];
+        const send = async (i: number) => {
+          await flush(isolates[i]!, redis);
+          charged += unsent[i]!;
+          unsent[i] = 0;
+        };
+        for (const s of steps) {
+          if (s.kind === "reserve") {
+            const held = await reserve(isolates[s.isolate]!, caller, s.micros).catch(() => undefined);
+            if (held !== undefined) inFlight.push({ at: s.isolate, held });
+          } else if (s.kind === "settle" && inFlight.length > 0) {
+            const [request] = inFlight.splice(s.pick % inFlight.length, 1);
+            const actual = Math.floor(request!.held.spend!.micros * s.share);
+            isolates[request!.at]!.allowances.settle(caller, request!.held, actual, 5);
+            unsent[request!.at]! += actual;
+          } else if (s.kind === "wait") await sleep(s.ms);
+          else if (s.kind === "flush") await send(s.isolate);
+          else if (s.kind === "kill") {
+            // The isolate goes with its slices, its requests and the reports it had not sent.
+            await Promise.allSettled(isolates[s.isolate]!.pending);
+            isolates[s.isolate] = isolate(redis);
+            inFlight = inFlight.filter((request) => request.at !== s.isolate);
+            unsent[s.isolate] = 0;
+          }
+          const now = await money(caller);
+          expect(now.committed, `run ${run}`).toBeLessThanOrEqual(budget);
+          expect(now.spent).toBeLessThanOrEqual(now.committed);
+        }
+        // Every request ends and is sent; once the holds are past, a grant anywhere brings back what no one spent.
+        for (const request of inFlight.splice(0)) {
+          isolates[request.at]!.allowances.settle(caller, request.held, request.held.spend!.micros, 5);
+          unsent[request.at]! += request.held.spend!.micros;
+        }
+        for (let i = 0; i < 3; i++) {
+          await flush(isolates[i]!, redis);
+          charged += unsent[i]!;
+        }
+        await sleep(HOLD_MS + 50);
+        await statusOf(reserve(isolate(redis), caller, 1));
+        const end = await money(caller);
+        expect(end.spent).toBeLessThanOrEqual(budget);
+        // The last grant took 1 µ$ if it fit; nothing else is held.
+        expect(end.committed - end.spent).toBeLessThanOrEqual(1);
+        // Counted is what was charged and sent: nothing lost, nothing twice.
+        expect(end.spent).toBe(charged);
+      }),
+      { numRuns: 10 },
+    );
+  }, 240_000);
+
+  it("reserves a warm key's requests without a round trip, and sizes slices to what the budget has left", async () => {
+    const { redis, state } = switchable();
+    const one = isolate(redis);
+    const caller = budgeted(1_000_000);
+    for (let i = 0; i < 3; i++) {
+      one.allowances.settle(caller, await reserve(one, caller, 100), 100, 5);
+      await sleep(20);
+    }
+    await flush(one, redis);
+    const [calls, deferred] = [state.calls, one.deferred];
+    for (let i = 0; i < 10; i++) one.allowances.settle(caller, await reserve(one, caller, 100), 100, 5);
+    // Ten requests, and the only scripts sent were refills in the background: none waited on Redis.
+    expect(state.calls - calls).toBe(one.deferred - deferred);
+    expect(state.calls - calls).toBeLessThanOrEqual(3);
+    // Near the end of a budget a slice is one request's need: another isolate still finds the rest.
+    const small = budgeted(1_000);
+    const [a, b] = [isolate(redis), isolate(redis)];
+    const first = await reserve(a, small, 400);
+    expect(first.spend!.slice!.free).toBeLessThanOrEqual(100);
+    expect(await statusOf(reserve(b, small, 400))).toBe(200);
+    expect(await statusOf(reserve(b, small, 400))).toBe(429);
+  });
+
+  it("spends a slice it holds while Redis is down, no more, and counts that spend once Redis is back", async () => {
+    const { redis, state } = switchable();
+    // A lease long enough that the slice is still held when Redis goes.
+    const one = isolate(redis, 5_000, 12_000);
+    const caller = budgeted(100_000);
+    // A rate, then a slice sized to it.
+    for (let i = 0; i < 4; i++) {
+      one.allowances.settle(caller, await reserve(one, caller, 50), 50, 5);
+      await sleep(10);
+    }
+    await sleep(50); // a refill on its way lands
+    await flush(one, redis);
+    // What Redis has carved out for this key (only this isolate holds any): the most it may spend with Redis down.
+    const before = await money(caller);
+    const held = before.committed - before.spent;
+    const counted = before.spent;
+    state.down = true;
+    let served = 0;
+    for (let i = 0; i < 200; i++) {
+      const status = await statusOf(reserve(one, caller, 50).then((h) => one.allowances.settle(caller, h, 50, 5)));
+      if (status !== 200) {
+        expect(status).toBe(503);
+        break;
+      }
+      served += 1;
+    }
+    expect(served * 50).toBeLessThanOrEqual(held);
+    expect(served).toBeGreaterThan(0);
+    await flush(one, redis); // Redis still down: the reports wait
+    expect((await money(caller)).spent).toBe(counted);
+    state.down = false;
+    await flush(one, redis);
+    const after = await money(caller);
+    expect(after.spent).toBe(counted + served * 50);
+    expect(after.committed).toBeGreaterThanOrEqual(after.spent);
+    expect(after.committed).toBeLessThanOrEqual(100_000);
+  });
+
+  it("gives a quiet isolate's slice back by itself when its lease ends", async () => {
+    const { redis } = switchable();
+    const quiet = isolate(redis);
+    const caller = budgeted(10_000);
+    for (let i = 0; i < 4; i++) {
+      quiet.allowances.settle(caller, await reserve(quiet, caller, 100), 100, 5);
+      await sleep(10);
+    }
+    await flush(quiet, redis);
+    const held = await money(caller);
+    expect(held.committed - held.spent).toBeGreaterThan(0);
+    // No request comes: the give-back waits out the lease in the background (the request's waitUntil, in a worker).
+    await sleep(LEASE_MS + 50);
+    while (quiet.pending.length > 0) await Promise.allSettled(quiet.pending.splice(0));
+    const back = await money(caller);
+    expect(back).toEqual({ spent: held.spent, committed: held.spent });
+  });
+
+  it("gives a killed isolate's slice back when its hold expires, to the key's next grant anywhere", async () => {
+    const { redis } = switchable();
+    const caller = budgeted(10_000);
+    const doomed = isolate(redis);
+    for (let i = 0; i < 4; i++) {
+      doomed.allowances.settle(caller, await reserve(doomed, caller, 100), 100, 5);
+      await sleep(10);
+    }
+    await flush(doomed, redis);
+    await reserve(doomed, caller, 100); // held, never settled: the isolate dies with it
+    const stranded = await money(caller);
+    expect(stranded.committed - stranded.spent).toBeGreaterThan(100);
+    await sleep(HOLD_MS + 50);
+    const survivor = isolate(redis);
+    await reserve(survivor, caller, 1);
+    const back = await money(caller);
+    expect(back.spent).toBe(stranded.spent);
+    expect(back.committed - back.spent).toBeLessThanOrEqual(Math.ceil((10_000 - back.spent) / 10));
+  });
+});
+
+describe("tokens by lease", () => {
+  it("debits a slice when granted, counts each correction in the batch, and refuses what can never fit", async () => {
+    const { redis } = switchable();
+    const one = isolate(redis);
+    const caller = { ...budgeted(0), dailyBudgetUsd: null, tpm: 6_000 };
+    const bucket = `${storage.prefix}:limit:tokens:${caller.keyId}`;
+    const held = await reserve(one, caller, 0, 100);
+    expect(held.tokens).toBe(100);
+    // The answer used 130: 30 more than reserved, counted by the batch whatever the bucket holds.
+    one.allowances.settle(caller, held, 0, 130);
+    await flush(one, redis);
+    expect(Number(await upstash.hget(bucket, "d"))).toBe(130);
+    expect((await one.allowances.peekTokens(caller))?.checked).toBe(true);
+    // A request that can never fit is refused 400; one the bucket cannot hold now, 429.
+    expect(await statusOf(reserve(one, caller, 0, 7_000))).toBe(400);
+  });
+});
