@@ -90,6 +90,8 @@ type Book = {
   lastAt: number;
   /** A refill is on its way: at most one per book. */
   refilling: boolean;
+  /** Redis refused this key a request until then (local ms): refused here until then, with no round trip. */
+  refusedUntil: number;
   seq: number;
 };
 
@@ -127,7 +129,7 @@ export function createRequestLeases(deps: {
     if (book !== undefined) {
       books.delete(name); // kept in order of use
     } else {
-      book = { limit, grants: [], remote: { free: limit, resetAt: 0 }, rate: 0, lastAt: 0, refilling: false, seq: 0 };
+      book = { limit, grants: [], remote: { free: limit, resetAt: 0 }, rate: 0, lastAt: 0, refilling: false, refusedUntil: 0, seq: 0 };
       if (books.size >= BOOKS_MAX) books.delete(books.keys().next().value!);
     }
     books.set(name, book);
@@ -167,7 +169,10 @@ export function createRequestLeases(deps: {
     book.grants = book.grants.filter((g) => !spent.includes(g));
     const [ok, remoteFree, ms, member, count] = answer;
     book.remote = { free: remoteFree, resetAt: now + ms };
-    if (ok !== 1) return "refused";
+    if (ok !== 1) {
+      book.refusedUntil = now + ms;
+      return "refused";
+    }
     if (member !== undefined && member !== "" && count !== undefined && count > 0) book.grants.push({ member, count, used: 0, until: askedAt + leaseMs });
     return "granted";
   };
@@ -184,11 +189,14 @@ export function createRequestLeases(deps: {
     async admit(keyId, limit, defer) {
       const book = bookOf(keyId, limit);
       const now = clock();
+      // The first gap sets the rate outright, so a key is warm after its second request.
       if (book.lastAt > 0) {
         const gap = Math.max(1, now - book.lastAt);
-        book.rate += (1 / gap - book.rate) / RATE_SMOOTHING;
+        book.rate += (1 / gap - book.rate) / (book.rate === 0 ? 1 : RATE_SMOOTHING);
       }
       book.lastAt = now;
+      // Redis said when one request fits: until then the answer is the same, and needs no round trip.
+      if (free(book, now) === 0 && now < book.refusedUntil) return { kind: "refused", state: state(book, now) };
       // Another request of this isolate may take what a grant brought: a second grant, then no more.
       let waited = false;
       for (let tries = 0; !take(book, clock()); tries++) {

@@ -150,4 +150,20 @@ describe("requests per minute by lease", () => {
     expect(refused.state.resetMs).toBeLessThanOrEqual(WINDOW_MS + WINDOW_MS / 10);
     expect(await counted()).toBe(limit);
   });
+
+  it("refuses a refused key's next requests in the isolate until Redis said one fits, with no round trip", async () => {
+    const { redis, state } = switchable();
+    const one = isolate(redis);
+    const noWait = () => {};
+    expect((await one.admit("refused again", 1, noWait)).kind).toBe("admitted");
+    const first = await one.admit("refused again", 1, noWait);
+    expect(first.kind).toBe("refused");
+    const calls = state.calls;
+    for (let i = 0; i < 5; i++) expect((await one.admit("refused again", 1, noWait)).kind).toBe("refused");
+    expect(state.calls).toBe(calls);
+    // Once that time has passed, Redis is asked again, and admits.
+    await sleep((first as Extract<Admission, { kind: "refused" }>).state.resetMs + 20);
+    expect((await one.admit("refused again", 1, noWait)).kind).toBe("admitted");
+    expect(state.calls).toBe(calls + 1);
+  });
 });
