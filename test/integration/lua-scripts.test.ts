@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RAISE_COUNTER } from "../../src/audit/flush.ts";
 import { BATCH_SCRIPT } from "../../src/pipeline/batch-script.ts";
 import { ALLOWANCE_LEASE, TOKEN_PEEK } from "../../src/security/allowance-script.ts";
+import { FAILED_CHECK } from "../../src/security/failed-checks.ts";
 import { REQUEST_LEASE } from "../../src/security/request-leases.ts";
 import { runScript } from "../../src/storage/scripts.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
@@ -28,7 +29,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-const SCRIPTS = { BATCH_SCRIPT, ALLOWANCE_LEASE, RAISE_COUNTER, TOKEN_PEEK, REQUEST_LEASE };
+const SCRIPTS = { BATCH_SCRIPT, ALLOWANCE_LEASE, FAILED_CHECK, RAISE_COUNTER, TOKEN_PEEK, REQUEST_LEASE };
 
 describe("Lua scripts by hash", () => {
   it.each(Object.entries(SCRIPTS))("%s's pinned hash is its text's, and it locks only its keys", async (_name, script) => {
