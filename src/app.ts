@@ -21,7 +21,8 @@ import {
   showTenantRoute,
 } from "./routes/admin-keys.ts";
 import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
-import { chatCompletions } from "./routes/chat.ts";
+import { chatCompletions, messages } from "./routes/chat.ts";
+import { countTokens } from "./routes/count-tokens.ts";
 import { dashboardAsset, dashboardData, dashboardPage } from "./routes/dashboard.ts";
 import { feedback } from "./routes/feedback.ts";
 import { health } from "./routes/health.ts";
@@ -36,12 +37,16 @@ export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariabl
 
 type Method = "GET" | "POST" | "DELETE";
 
-/** The one keyed route whose handler awaits the requests check itself (routes/chat.ts, through the engine). */
+/** The keyed routes whose handler awaits the requests check itself (routes/chat.ts, through the engine). */
 const CHAT_ROUTE = "/v1/chat/completions";
+const MESSAGES_ROUTE = "/v1/messages";
+const GENERATION_ROUTES = [CHAT_ROUTE, MESSAGES_ROUTE];
 
 // Each handler is typed with the variables it reads; all of them are AppEnv's.
 const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   [CHAT_ROUTE]: { POST: chatCompletions },
+  [MESSAGES_ROUTE]: { POST: messages },
+  "/v1/messages/count_tokens": { POST: countTokens },
   "/v1/route": { POST: routeOnly },
   "/v1/feedback": { POST: feedback },
   "/v1/models": { GET: listModels },
@@ -65,7 +70,7 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 const UNAUDITED: AuditTrailOptions["unaudited"] = ["/health", "/metrics", "/dashboard"];
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
-const KEYED_ROUTES = [CHAT_ROUTE, "/v1/route", "/v1/usage", "/v1/feedback"];
+const KEYED_ROUTES = [...GENERATION_ROUTES, "/v1/messages/count_tokens", "/v1/route", "/v1/usage", "/v1/feedback"];
 
 /** The routes for the admin key alone (guarded for the methods they serve: a wrong method is still a 405). */
 const ADMIN_ROUTES = new Set([
@@ -85,7 +90,8 @@ export function createApp(): Hono<AppEnv> {
   app.use(corsPolicy());
   app.use(auditTrail({ unaudited: UNAUDITED }));
   app.use(constitutionCheck());
-  for (const path of KEYED_ROUTES) app.use(path, apiKeyAuth({ handlerAwaitsAdmission: path === CHAT_ROUTE }));
+  for (const path of KEYED_ROUTES)
+    app.use(path, apiKeyAuth({ handlerAwaitsAdmission: GENERATION_ROUTES.includes(path), xApiKey: path.startsWith(MESSAGES_ROUTE) }));
   const admin = adminOnly();
   const guards: Record<string, MiddlewareHandler<AppEnv>[]> = { "/metrics": [adminOnly({ orToken: (config) => config.metricsToken })] };
   for (const path of ADMIN_ROUTES) guards[path] = [admin];

@@ -11,14 +11,11 @@ export type FakeAnswer = { kind: "text"; content: string } | { kind: "tool_call"
 
 /** The answer for a chat body: `words` are the plain answer's tokens. */
 export function fakeAnswer(body: Record<string, unknown>, words: string[]): FakeAnswer {
-  const tool = chosenTool(body);
-  if (tool !== undefined) {
-    return {
-      kind: "tool_call",
-      id: `call_fake${Date.now().toString(36)}`,
-      name: tool.function?.name ?? "tool",
-      arguments: JSON.stringify(sample(tool.function?.parameters ?? {})),
-    };
+  const chosen = chosenTool(body);
+  if (chosen !== undefined) {
+    const sampled = sample(chosen.tool.function?.parameters ?? {});
+    const input = typeof sampled === "object" && sampled !== null && !Array.isArray(sampled) ? { ...sampled, ...chosen.arguments } : sampled;
+    return { kind: "tool_call", id: `call_fake${Date.now().toString(36)}`, name: chosen.tool.function?.name ?? "tool", arguments: JSON.stringify(input) };
   }
   const format = body.response_format as { type?: string; json_schema?: { schema?: Schema } } | undefined;
   if (format?.type === "json_schema") return { kind: "text", content: JSON.stringify(sample(format.json_schema?.schema ?? { type: "object" })) };
@@ -26,12 +23,59 @@ export function fakeAnswer(body: Record<string, unknown>, words: string[]): Fake
   return { kind: "text", content: words.join("") };
 }
 
-/** The tool the model "decides" to call: the one `tool_choice` names, else the first; none for `tool_choice: "none"`. */
-function chosenTool(body: Record<string, unknown>): Tool | undefined {
+type Message = { role?: string; content?: unknown };
+
+/**
+ * The tool the model "decides" to call, as a model an agent can finish with would: the
+ * one `tool_choice` names (or, for "required", the one the prompt points at, else the
+ * first); otherwise one the prompt asks for, by "use the <name> tool" (its arguments may
+ * follow as "with {json}") or by a word of its name ("weather" for get_weather). None
+ * after a tool's result (the last message is one), none for `tool_choice: "none"`.
+ */
+function chosenTool(body: Record<string, unknown>): { tool: Tool; arguments: Record<string, unknown> } | undefined {
   const tools = Array.isArray(body.tools) ? (body.tools as Tool[]) : [];
-  if (tools.length === 0 || body.tool_choice === "none") return undefined;
-  const named = (body.tool_choice as { function?: { name?: string } } | undefined)?.function?.name;
-  return tools.find((tool) => tool.function?.name === named) ?? tools[0];
+  const messages = Array.isArray(body.messages) ? (body.messages as Message[]) : [];
+  const choice = body.tool_choice as string | { function?: { name?: string } } | undefined;
+  if (tools.length === 0 || choice === "none") return undefined;
+  const named = typeof choice === "object" ? choice.function?.name : undefined;
+  if (named !== undefined) return { tool: tools.find((tool) => tool.function?.name === named) ?? tools[0]!, arguments: {} };
+  const forced = choice === "required";
+  if (messages.at(-1)?.role === "tool" && !forced) return undefined;
+  const prompt = lastUserText(messages);
+  const asked = /use the ([\w-]+) tool(?: with (\{[\s\S]*\}))?/i.exec(prompt);
+  if (asked !== undefined && asked !== null) {
+    const tool = tools.find((t) => t.function?.name?.toLowerCase() === asked[1]!.toLowerCase());
+    if (tool !== undefined) return { tool, arguments: parseArguments(asked[2]) };
+  }
+  const words = new Set(prompt.toLowerCase().match(/[a-z]{4,}/g) ?? []);
+  const pointed = tools.find((tool) => nameWords(tool.function?.name ?? "").some((word) => words.has(word)));
+  if (pointed !== undefined) return { tool: pointed, arguments: {} };
+  return forced ? { tool: tools[0]!, arguments: {} } : undefined;
+}
+
+function lastUserText(messages: readonly Message[]): string {
+  const last = [...messages].reverse().find((message) => message.role === "user");
+  if (typeof last?.content === "string") return last.content;
+  if (!Array.isArray(last?.content)) return "";
+  return (last.content as { type?: string; text?: string }[]).map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("\n");
+}
+
+/** The words of a tool's name: get_weather → get, weather; readFile → read, file (four letters or more count). */
+const nameWords = (name: string): string[] =>
+  name
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter((word) => word.length >= 4);
+
+function parseArguments(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** A value that satisfies the schema: every property present, the first enum value, placeholders by type. */

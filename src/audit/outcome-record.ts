@@ -23,6 +23,8 @@ export type RequestFacts = {
   status: number;
   /** The error code the client got, or the audit's fuller one. */
   errorCode: string | null;
+  /** The API surface of the request's route, if it is one (surfaces/index.ts). */
+  surface: string | undefined;
 };
 
 /** What the answer is charged, in micro-dollars (engine/charge.ts): nothing for a hit, unknown when no provider answered. */
@@ -68,6 +70,7 @@ export async function recordOf(
   if (outcome !== undefined && signer !== undefined) record.request_hmac = await signer.request(canonicalJson(outcome.request));
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
+  if (facts.surface !== undefined) record.surface = facts.surface;
   const unchecked: LimitKind[] = [];
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");

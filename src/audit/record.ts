@@ -54,6 +54,8 @@ export type AuditExtensions = {
   features: number[];
   /** The routing model that scored the request (RouterModel.version), so training knows which decisions a model made (migrations/0007). */
   router_model: string;
+  /** The API surface the request came through: "chat_completions" or "messages" (migrations/0009). */
+  surface: string;
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -63,6 +65,7 @@ const EXTENSIONS = [
   "attempts",
   "features",
   "router_model",
+  "surface",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };

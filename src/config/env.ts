@@ -1,5 +1,6 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import * as z from "zod";
+import { type Alias, AliasesSchema, parseAliases } from "../routing/aliases.ts";
 import { FEATURES } from "../routing/features.ts";
 import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type RouterModel } from "../routing/model.ts";
 import { loadRegistry, type Model, TIERS, type Tier } from "../routing/registry.ts";
@@ -75,6 +76,14 @@ export const EnvSchema = z.object({
    * thresholds become the default tier cut points. A bad one is reported in /health and the shipped model kept.
    */
   MODEL_JSON: jsonSetting(RouterModelSchema).optional(),
+  /**
+   * Model names a client may send for the router's own, a JSON object of `{"<name, * any run of characters>":
+   * "auto" | "tier:N" | "<registry id>" | {"model", "max_tier"}}`, matched before the defaults (`claude-*haiku*`:
+   * auto, at most tier 2; `claude-*`: auto). See docs/api.md.
+   */
+  MODEL_ALIASES: jsonSetting(AliasesSchema).optional(),
+  /** The most a Messages request's `max_tokens` is taken as (Claude Code asks 128,000 on every turn): a ceiling. */
+  MESSAGES_MAX_TOKENS: z.coerce.number().int().positive().default(32_000),
   /**
    * Four increasing cut points in (0, 1) between tiers 1|2|3|4|5, comma-separated. Default: the thresholds
    * calibrated with the routing model (MODEL_JSON's, else src/routing/model.generated.ts's; see bench/ROUTING.md).
@@ -261,6 +270,9 @@ export type Config = {
   registry: readonly Model[];
   /** The scorer's weights: the shipped model, or MODEL_JSON's. */
   routerModel: RouterModel;
+  /** Names clients send for the router's models (routing/aliases.ts). */
+  aliases: readonly Alias[];
+  messagesMaxTokens: number;
   thresholds: Thresholds;
   upstreamTimeoutMs: number;
   retry: { retries: number; baseDelayMs: number; maxTotalMs: number; maxModels: number };
@@ -357,6 +369,8 @@ export function parseConfig(bindings: Bindings): Config {
     providers,
     registry,
     routerModel: env.MODEL_JSON === undefined ? DEFAULT_MODEL : decodeModel(env.MODEL_JSON, "custom"),
+    aliases: parseAliases(env.MODEL_ALIASES),
+    messagesMaxTokens: env.MESSAGES_MAX_TOKENS,
     thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS ?? env.MODEL_JSON?.thresholds?.join(",") ?? DEFAULT_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     retry: {

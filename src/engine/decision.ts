@@ -3,15 +3,34 @@
 import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
 import type { Breakers } from "../reliability/breakers.ts";
+import { type Alias, aliasFor } from "../routing/aliases.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
+import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
 
-export type DecisionServices = { config: RoutingConfig; breakers: Pick<Breakers, "current" | "routing"> };
+export type DecisionServices = { config: RoutingConfig & { aliases: readonly Alias[] }; breakers: Pick<Breakers, "current" | "routing"> };
 
+/**
+ * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
+ * decided as what it stands for, under the lower of its highest tier and the key's.
+ */
 export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Decision> {
-  const { breakers } = services;
-  return decide(request, services.config, caller, breakers.routing(await breakers.current()));
+  const { breakers, config } = services;
+  const health = breakers.routing(await breakers.current());
+  const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || findModel(config.registry, request.model) !== undefined;
+  const alias = own ? undefined : aliasFor(request.model, config.aliases);
+  if (alias === undefined) return decide(request, config, caller, health);
+  const keyTier = caller?.maxTier ?? null;
+  const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
+  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null }, health);
+  return {
+    ...decision,
+    reasons: [
+      `model '${request.model}' is an alias of ${alias.target.model}${alias.target.maxTier === null ? "" : `, at most tier ${alias.target.maxTier}`}`,
+      ...decision.reasons,
+    ],
+  };
 }
 
 /** The outcome of deciding alone (`/v1/route`): the decision, or why there is none. */

@@ -39,12 +39,16 @@ export function apiKeyAuth(
   options: {
     /** The route's handler awaits `admission` itself, beside its own store calls (chat completions). */
     handlerAwaitsAdmission?: boolean;
+    /** The key may come as `x-api-key`, as Anthropic's SDKs send it (the Messages routes). */
+    xApiKey?: boolean;
   } = {},
 ): MiddlewareHandler<With<KeyVariables & OutcomeVariables>> {
   return async function apiKeyAuthMiddleware(c, next) {
     const services = c.get("services");
     const address = clientAddress(c.req.header("cf-connecting-ip"));
-    const caller = await identify(services, c.req.header("authorization"), address).catch(async (error: unknown) => {
+    // Anthropic's SDKs send the key as `x-api-key` (their surface alone takes it); Claude Code's ANTHROPIC_AUTH_TOKEN, as a bearer token.
+    const presented = c.req.header("authorization") ?? (options.xApiKey === true ? bearer(c.req.header("x-api-key")) : undefined);
+    const caller = await identify(services, presented, address).catch(async (error: unknown) => {
       if (error instanceof ApiError && error.status === 401) await services.failedChecks.failed(address);
       throw error;
     });
@@ -110,3 +114,5 @@ function refused(reason: "missing" | "malformed" | "unknown" | "revoked" | "expi
     auditCode: `invalid_api_key:${reason}`,
   });
 }
+
+const bearer = (key: string | undefined): string | undefined => (key === undefined ? undefined : `Bearer ${key}`);

@@ -12,6 +12,7 @@ import { finishedOf } from "../observability/finished.ts";
 import type { AfterWork } from "../pipeline/after-response.ts";
 import { settle } from "../security/settlement.ts";
 import type { Services } from "../services/index.ts";
+import { surfaceName } from "../surfaces/index.ts";
 import type { KeyVariables } from "./api-keys.ts";
 import type { With } from "./edge.ts";
 import { renderError } from "./render-error.ts";
@@ -97,6 +98,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     status: refusal !== undefined ? refusal.status : clientLeft ? CLIENT_CLOSED : c.res.status,
     // An error that is not the router's own was answered as a 500 internal_error (app.ts).
     errorCode: refusal !== undefined ? refusal.auditCode : clientLeft ? "client_disconnected" : error === undefined ? null : asApiError(error).auditCode,
+    surface: surfaceName(c.req.path),
   };
   const record = await recordOf(facts, outcome, ending, services.signer);
   return {

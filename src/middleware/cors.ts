@@ -12,7 +12,16 @@ const handlerFor = (config: Config): MiddlewareHandler =>
   honoCors({
     origin: (origin) => (config.corsOrigins.includes(origin) ? origin : null),
     allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-    allowHeaders: ["authorization", "content-type", "cache-control", "x-constitutional-hash", "x-tiergate-cache-ttl"],
+    allowHeaders: [
+      "authorization",
+      "x-api-key",
+      "anthropic-version",
+      "anthropic-beta",
+      "content-type",
+      "cache-control",
+      "x-constitutional-hash",
+      "x-tiergate-cache-ttl",
+    ],
     exposeHeaders: [
       "x-request-id",
       "x-constitutional-hash",

@@ -5,5 +5,6 @@ import type { ApiError } from "../http/errors.ts";
 import { surfaceFor } from "../surfaces/index.ts";
 
 export function renderError(error: ApiError, c: Context): Response {
-  return c.json(surfaceFor(c.req.path).errorBody(error), error.status as ContentfulStatusCode, error.headers);
+  const surface = surfaceFor(c.req.path);
+  return c.json(surface.errorBody(error), surface.errorStatus(error) as ContentfulStatusCode, error.headers);
 }

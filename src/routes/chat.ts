@@ -1,4 +1,8 @@
-/** POST /v1/chat/completions: the Chat Completions surface over the engine, with the routing headers. */
+/**
+ * The generation routes, one handler over the engine for every surface:
+ * POST /v1/chat/completions (OpenAI's Chat Completions) and POST /v1/messages
+ * (Anthropic's Messages), each parsed and rendered by its surface, with the routing headers.
+ */
 import type { Context } from "hono";
 import { runChat } from "../engine/chat.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
@@ -6,11 +10,18 @@ import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
-import { chatCompletionsSurface as surface } from "../surfaces/chat-completions/index.ts";
+import { anthropicMessagesSurface } from "../surfaces/anthropic-messages/index.ts";
+import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
+import type { Surface } from "../surfaces/surface.ts";
 
-export async function chatCompletions(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
+type GenerationContext = Context<With<KeyVariables & OutcomeVariables>>;
+
+export const chatCompletions = (c: GenerationContext): Promise<Response> => generate(c, chatCompletionsSurface);
+export const messages = (c: GenerationContext): Promise<Response> => generate(c, anthropicMessagesSurface(c.get("services").config.messagesMaxTokens));
+
+async function generate(c: GenerationContext, surface: Surface): Promise<Response> {
   const services = c.get("services");
-  const request = await surface.parse(c.req.raw, services.config.maxBodyBytes);
+  const { request, dropped } = await surface.parse(c.req.raw, services.config.maxBodyBytes);
   const outcome = await runChat(services, {
     request,
     caller: c.get("caller"),
@@ -21,6 +32,8 @@ export async function chatCompletions(c: Context<With<KeyVariables & OutcomeVari
   });
   c.set("outcome", outcome);
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
+  // What the surface could not hand to any target, named rather than dropped in silence.
+  if (dropped.length > 0) c.header("x-tiergate-dropped", dropped.join(", "));
   const { answer, error } = outcome;
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
   const { body, contentType } = surface.render(answer, request);

@@ -1,4 +1,9 @@
-/** GET /v1/models and GET /v1/models/{id}: the registry in OpenAI's format, with tier, prices, context window and health. */
+/**
+ * GET /v1/models and GET /v1/models/{id}: the router's own names (`auto`, `tier:1`..`tier:5`)
+ * and the registry, in OpenAI's format with tier, prices, context window and health, or
+ * in Anthropic's (`type`, `display_name`, `created_at`) when the request carries
+ * `anthropic-version`, as Anthropic's SDKs send it.
+ */
 import type { Context } from "hono";
 import type { Config } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -9,17 +14,51 @@ import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 export async function listModels(c: Context<With>): Promise<Response> {
   const config = c.get("config");
   const state = await c.get("services").breakers.current();
-  return c.json({ object: "list", data: config.registry.map((model) => modelEntry(model, config, state)) });
+  if (anthropic(c)) {
+    const data = [
+      ...ROUTER_NAMES.map((name) => anthropicEntry(name, ROUTER_NAMES_SINCE)),
+      ...config.registry.map((model) => anthropicEntry(model.id, Date.parse(model.price_read_on))),
+    ];
+    return c.json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+  }
+  return c.json({ object: "list", data: [...ROUTER_NAMES.map(routerEntry), ...config.registry.map((model) => modelEntry(model, config, state))] });
+}
+
+/** The names the router routes by itself: `auto`, and each tier. */
+const ROUTER_NAMES = ["auto", "tier:1", "tier:2", "tier:3", "tier:4", "tier:5"] as const;
+/** When this release's router names were first listed: their `created`. */
+const ROUTER_NAMES_SINCE = Date.parse("2026-12-03T00:00:00Z");
+
+const anthropic = (c: Context<With>): boolean => c.req.header("anthropic-version") !== undefined;
+
+function routerEntry(name: string) {
+  const tier = name === "auto" ? null : Number(name.slice(5));
+  return {
+    id: name,
+    object: "model" as const,
+    created: Math.floor(ROUTER_NAMES_SINCE / 1000),
+    owned_by: "tiergate",
+    description:
+      tier === null
+        ? "scored per request and routed to the best healthy model of its tier"
+        : `the best healthy model of tier ${tier} (${TIER_NAMES[tier as 1]})`,
+  };
+}
+
+function anthropicEntry(id: string, createdMs: number) {
+  return { type: "model" as const, id, display_name: id, created_at: new Date(createdMs).toISOString() };
 }
 
 /** One model by registry id or by its provider's unambiguous id; ids hold `/`, sent plain or as `%2F`. */
 export async function retrieveModel(c: Context<With>): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
+  if ((ROUTER_NAMES as readonly string[]).includes(id)) return c.json(anthropic(c) ? anthropicEntry(id, ROUTER_NAMES_SINCE) : routerEntry(id));
   const model = findModel(config.registry, id);
   if (model === undefined) {
     throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
   }
+  if (anthropic(c)) return c.json(anthropicEntry(model.id, Date.parse(model.price_read_on)));
   return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
 }
 

@@ -28,7 +28,8 @@ export type Complexity = {
 };
 
 /**
- * Scores how demanding a chat request is: all turns, the system prompt, tools,
+ * Scores how demanding a chat request is: its turns (not the system prompt, whose tokens count only
+ * toward length of context), tools,
  * `response_format` and `max_tokens` count. A logistic model over the named
  * features, with weights of its own for each shape of question (src/routing/shape.ts),
  * learned offline (npm run train:router).
@@ -63,17 +64,29 @@ export function featureVector(request: CanonicalRequest): { values: Float64Array
   const questionText = lastUserText(request.messages);
   const question = questionShape(questionText ?? "");
   let images = 0;
+  // The scaffold is not the task: a system prompt (instructor's JSON-mode schema, Claude Code's thousands of tokens
+  // on every turn) says nothing of this turn's difficulty. Its tokens still count, for cost and context windows.
+  const [scaffold, turns] = partition(request.messages, (message) => message.role === "system" || message.role === "developer");
+  const scaffoldCounts = emptyCounts();
+  forEachText(scaffold, (text) => scanText(text, scaffoldCounts));
   forEachText(
-    request.messages,
+    turns,
     // A text equal to the question (the same words sent twice) is read as the question too. The slice of a few-shot
     // prompt's question shares the text's memory; a start offset in scanText's loop instead costs its every character more.
     (text) => scanText(question.questionStart > 0 && text === questionText ? text.slice(question.questionStart) : text, counts),
     () => (images += 1),
   );
   // The examples were not scanned; the token estimate (context window, cost) still counts them.
-  const scannedTokens = estimateTokens(counts, request.messages.length);
-  const promptTokens = scannedTokens + Math.ceil(question.questionStart / 4);
+  const scannedTokens = estimateTokens(counts, turns.length);
+  const promptTokens = scannedTokens + Math.ceil(question.questionStart / 4) + (scaffold.length === 0 ? 0 : estimateTokens(scaffoldCounts, scaffold.length));
   return { promptTokens, scannedTokens, values: featureValues({ counts, request, promptTokens, scannedTokens, images, question }) };
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }
 
 /**

@@ -1,8 +1,17 @@
 /** The API surfaces, by the path each serves; every other route answers errors in OpenAI's format. */
+import { anthropicMessagesSurface } from "./anthropic-messages/index.ts";
 import { chatCompletionsSurface } from "./chat-completions/index.ts";
 import type { Surface } from "./surface.ts";
 
-const SURFACES: Readonly<Record<string, Surface>> = { "/v1/chat/completions": chatCompletionsSurface };
+/** The Messages surface's error format (its `max_tokens` cap plays no part in errors). */
+const messagesErrors = anthropicMessagesSurface(1);
 
-/** The surface whose format a path's answers and errors take. */
-export const surfaceFor = (path: string): Surface => SURFACES[path] ?? chatCompletionsSurface;
+/** The name the audit row gives a path's surface, for the paths that are one. */
+export function surfaceName(path: string): string | undefined {
+  if (path === "/v1/chat/completions") return "chat_completions";
+  if (path === "/v1/messages" || path === "/v1/messages/count_tokens") return "messages";
+  return undefined;
+}
+
+/** The surface whose format a path's answers and errors take: Anthropic's for /v1/messages and under it. */
+export const surfaceFor = (path: string): Surface => (path === "/v1/messages" || path.startsWith("/v1/messages/") ? messagesErrors : chatCompletionsSurface);

@@ -6,15 +6,20 @@
 
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Answer } from "../engine/outcome.ts";
-import type { ApiError } from "../http/errors.ts";
+import type { ApiError, ErrorStatus } from "../http/errors.ts";
+
+/** The canonical request, and what of the client's request was dropped (named in `x-tiergate-dropped`). */
+export type Parsed = { request: CanonicalRequest; dropped: string[] };
 
 export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType: Record<string, string> };
 
 export type Surface = {
   /** Reads and validates the wire body into the canonical request (4xx in the surface's own error format when it cannot). */
-  parse(request: Request, maxBodyBytes: number): Promise<CanonicalRequest>;
+  parse(request: Request, maxBodyBytes: number): Promise<Parsed>;
   /** The answer in the surface's format. */
   render(answer: Answer, request: CanonicalRequest): Rendered;
   /** The surface's error body for an error of the router. */
   errorBody(error: ApiError): unknown;
+  /** The status the surface answers an error with. */
+  errorStatus(error: ApiError): ErrorStatus;
 };

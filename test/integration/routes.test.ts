@@ -62,8 +62,12 @@ describe("GET /v1/models and /health", () => {
   it("lists the registry in OpenAI's format with tier, prices and context window", async () => {
     const list = await (await router.fetch("/v1/models")).json();
     expect(list.object).toBe("list");
-    expect(list.data.length).toBeGreaterThanOrEqual(11);
-    for (const model of list.data) {
+    // The router's own names first, which a client may send as the model: auto and each tier.
+    expect(list.data.slice(0, 6).map((model: { id: string }) => model.id)).toEqual(["auto", "tier:1", "tier:2", "tier:3", "tier:4", "tier:5"]);
+    for (const name of list.data.slice(0, 6)) expect(name).toMatchObject({ object: "model", owned_by: "tiergate" });
+    const registry = list.data.slice(6);
+    expect(registry.length).toBeGreaterThanOrEqual(11);
+    for (const model of registry) {
       expect(model).toMatchObject({ object: "model", owned_by: expect.any(String), tier: expect.any(Number) });
       expect(model.pricing).toMatchObject({ input_usd_per_mtok: expect.any(Number), output_usd_per_mtok: expect.any(Number) });
       expect(model.context_window).toBeGreaterThan(0);

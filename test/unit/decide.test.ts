@@ -136,3 +136,56 @@ describe("decide", () => {
     expect(() => decide(ask("hi", { model: "shared" }), twice)).toThrow(/not in the registry/);
   });
 });
+
+describe("the task, not the scaffold", () => {
+  const config = parseConfig({ OPENROUTER_API_KEY: "k", GROQ_API_KEY: "k" });
+  const schema = JSON.stringify({
+    properties: { name: { type: "string" }, age: { type: "integer" } },
+    required: ["name", "age"],
+    title: "User",
+    type: "object",
+  });
+  const tools = Array.from({ length: 12 }, (_, i) => ({ type: "function" as const, function: { name: `tool_${i}`, parameters: { type: "object" } } }));
+  const claudeCodeSystem = "You are Claude Code, an interactive CLI tool for software engineering. Use the tools.\n```ts\nconst x = 1;\n```\n".repeat(60);
+
+  it("sends instructor's JSON-mode 'Bob is 30' to tier 1-2, whatever its system prompt's schema", () => {
+    const request: CanonicalRequest = {
+      model: "auto",
+      response_format: { type: "json_object" },
+      messages: [
+        {
+          role: "system",
+          content: `As a genius expert, provide the parsed objects in json that match the following json_schema:\n\n${schema}\n\nReturn an instance of the JSON, not the schema itself`,
+        },
+        { role: "user", content: "Bob is 30" },
+      ],
+    };
+    expect(decide(request, config).tier).toBeLessThanOrEqual(2);
+  });
+
+  it("scores Claude Code's greeting by the greeting, not by its thousands of tokens of system prompt, which still count for the window", () => {
+    const greeting: CanonicalRequest = {
+      model: "auto",
+      tools,
+      messages: [
+        { role: "system", content: claudeCodeSystem },
+        { role: "user", content: "say hi" },
+      ],
+    };
+    const decided = decide(greeting, config);
+    expect(decided.tier).toBeLessThanOrEqual(2);
+    expect(decided.promptTokens).toBeGreaterThan(claudeCodeSystem.length / 5);
+    const refactor: CanonicalRequest = {
+      ...greeting,
+      messages: [
+        { role: "system", content: claudeCodeSystem },
+        {
+          role: "user",
+          content:
+            "Refactor this module into smaller functions and write its unit tests:\n```ts\nexport function parse(input: string) { return input.split(',').map(Number).filter((n) => !Number.isNaN(n)); }\n```",
+        },
+      ],
+    };
+    expect(decide(refactor, config).tier).toBeGreaterThanOrEqual(4);
+  });
+});

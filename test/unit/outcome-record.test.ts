@@ -19,6 +19,7 @@ const facts: RequestFacts = {
   requestLimit: undefined,
   status: 200,
   errorCode: null,
+  surface: "chat_completions",
 };
 
 describe("recordOf", () => {

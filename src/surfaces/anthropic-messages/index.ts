@@ -1,0 +1,37 @@
+/**
+ * Anthropic's Messages API (`POST /v1/messages`): requests mapped into the canonical
+ * chat request (request.ts), answers rendered as a Message (message.ts) or as its event
+ * stream (stream.ts), errors in Anthropic's shape and status codes (errors.ts).
+ */
+import { readJsonBody } from "../../http/json-body.ts";
+import type { Surface } from "../surface.ts";
+import { anthropicErrorBody, anthropicStatus } from "./errors.ts";
+import { toMessage } from "./message.ts";
+import { MessagesRequestSchema, toCanonical } from "./request.ts";
+import { toMessageStream } from "./stream.ts";
+
+const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const JSON_TYPE = { "content-type": "application/json" };
+const encoder = new TextEncoder();
+
+/** A surface that caps `max_tokens` at `maxTokens` (MESSAGES_MAX_TOKENS). */
+export function anthropicMessagesSurface(maxTokens: number): Surface {
+  return {
+    parse: async (request, maxBodyBytes) => toCanonical(await readJsonBody(request, maxBodyBytes, MessagesRequestSchema), maxTokens),
+    render(answer) {
+      if (answer.kind === "json") return { body: toMessage(answer.text), contentType: JSON_TYPE };
+      const source =
+        answer.kind === "stream"
+          ? answer.body
+          : new ReadableStream<Uint8Array>({
+              start(controller) {
+                controller.enqueue(encoder.encode(answer.body));
+                controller.close();
+              },
+            });
+      return { body: toMessageStream(source), contentType: SSE };
+    },
+    errorBody: anthropicErrorBody,
+    errorStatus: anthropicStatus,
+  };
+}

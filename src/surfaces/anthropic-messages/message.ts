@@ -1,0 +1,81 @@
+/**
+ * The canonical answer (OpenAI's chat.completion) as Anthropic's Message: content
+ * blocks (thinking, text, `tool_use` with the call's id), `stop_reason` from
+ * `finish_reason`, and usage as `input_tokens` / `output_tokens`, with the cache's
+ * counts where the provider reports them.
+ */
+
+type Choice = {
+  message?: { content?: string | null; reasoning?: string | null; tool_calls?: { id: string; function: { name: string; arguments: string } }[] };
+  finish_reason?: string | null;
+};
+export type Completion = { id?: string; model?: string; choices?: Choice[]; usage?: OpenAiUsage };
+export type OpenAiUsage = {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number } | null;
+};
+
+export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "refusal";
+
+export function stopReason(finish: string | null | undefined): StopReason {
+  switch (finish) {
+    case "length":
+      return "max_tokens";
+    case "tool_calls":
+    case "function_call":
+      return "tool_use";
+    case "content_filter":
+      return "refusal";
+    default:
+      return "end_turn";
+  }
+}
+
+/** Anthropic counts cached prompt tokens apart from `input_tokens`; OpenAI counts them inside `prompt_tokens`. */
+export function messageUsage(usage: OpenAiUsage | undefined): Record<string, number> {
+  const prompt = usage?.prompt_tokens ?? 0;
+  const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  const written = usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
+  const out: Record<string, number> = { input_tokens: Math.max(0, prompt - cached - written), output_tokens: usage?.completion_tokens ?? 0 };
+  if (cached > 0) out.cache_read_input_tokens = cached;
+  if (written > 0) out.cache_creation_input_tokens = written;
+  return out;
+}
+
+/** A message id in Anthropic's form, from the completion's. */
+export const messageId = (id: string | undefined): string => `msg_${(id ?? crypto.randomUUID()).replace(/[^A-Za-z0-9]/g, "").slice(0, 40)}`;
+
+/** Tool arguments as the object Anthropic's `input` is; arguments that are not a JSON object are kept under `_raw`. */
+export function toolInput(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text === "" ? "{}" : text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // not JSON: kept as written
+  }
+  return { _raw: text };
+}
+
+export function toMessage(completionText: string): string {
+  const completion = JSON.parse(completionText) as Completion;
+  const choice = completion.choices?.[0];
+  const content: Record<string, unknown>[] = [];
+  const reasoning = choice?.message?.reasoning;
+  if (typeof reasoning === "string" && reasoning !== "") content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  const text = choice?.message?.content;
+  if (typeof text === "string" && text !== "") content.push({ type: "text", text });
+  for (const call of choice?.message?.tool_calls ?? []) {
+    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call.function.arguments) });
+  }
+  return JSON.stringify({
+    id: messageId(completion.id),
+    type: "message",
+    role: "assistant",
+    model: completion.model ?? "",
+    content,
+    stop_reason: stopReason(choice?.finish_reason),
+    stop_sequence: null,
+    usage: messageUsage(completion.usage),
+  });
+}
