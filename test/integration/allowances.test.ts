@@ -18,6 +18,7 @@ import { utcDay } from "../../src/security/budgets.ts";
 import { ADMIN_CALLER, type Caller } from "../../src/security/caller.ts";
 import { runScript, type ScriptRunner } from "../../src/storage/scripts.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { switchableRedis } from "../support/switchable-redis.ts";
 
 const LEASE_MS = 300;
 const HOLD_MS = 1_200;
@@ -32,19 +33,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-/** A Redis that counts the scripts sent and can be taken down. */
-function switchable() {
-  const state = { calls: 0, down: false };
-  const call =
-    <K extends keyof ScriptRunner>(name: K) =>
-    (...args: Parameters<ScriptRunner[K]>) => {
-      state.calls += 1;
-      if (state.down) return Promise.reject(new Error("fetch failed"));
-      return (upstash[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-    };
-  const redis = { evalsha: call("evalsha"), eval: call("eval"), evalshaRo: call("evalshaRo"), evalRo: call("evalRo") } as unknown as ScriptRunner;
-  return { redis, state };
-}
+const switchable = () => switchableRedis(upstash);
 
 /** An isolate's allowances, with the refills it started in the background (`deferred` counts them). */
 type Isolate = { allowances: Allowances; pending: Promise<unknown>[]; deferred: number };

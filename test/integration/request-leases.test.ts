@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Admission, createRequestLeases } from "../../src/security/request-leases.ts";
 import type { ScriptRunner } from "../../src/storage/scripts.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { switchableRedis } from "../support/switchable-redis.ts";
 
 const WINDOW_MS = 2_000;
 let storage: TestStorage;
@@ -27,19 +28,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-/** A Redis that counts the scripts sent and can be taken down. */
-function switchable() {
-  const state = { calls: 0, down: false };
-  const call =
-    <K extends keyof ScriptRunner>(name: K) =>
-    (...args: Parameters<ScriptRunner[K]>) => {
-      state.calls += 1;
-      if (state.down) return Promise.reject(new Error("fetch failed"));
-      return (upstash[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-    };
-  const redis = { evalsha: call("evalsha"), eval: call("eval"), evalshaRo: call("evalshaRo"), evalRo: call("evalRo") } as unknown as ScriptRunner;
-  return { redis, state };
-}
+const switchable = () => switchableRedis(upstash);
 
 const isolate = (redis: ScriptRunner | undefined, keyPrefix = storage.prefix) =>
   createRequestLeases({ keyPrefix, redis, tracked: (_store, work) => work(), clock: Date.now, windowMs: WINDOW_MS });
