@@ -86,10 +86,10 @@ describe("messages.create", () => {
 });
 
 describe("what a request carries", () => {
-  it("an image, a system array with cache_control and stop_sequences reach the provider as Chat Completions has them", async () => {
+  it("an image, a system array with cache_control (for an Anthropic model) and stop_sequences reach the provider as Chat Completions has them", async () => {
     const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     const answer = await client.messages.create({
-      model: "auto",
+      model: "openrouter/anthropic/claude-sonnet-4",
       max_tokens: 32,
       stop_sequences: ["\n\nHuman:"],
       system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],

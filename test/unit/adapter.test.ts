@@ -28,6 +28,23 @@ describe("the OpenAI-compatible adapter", () => {
     });
   });
 
+  it("passes Anthropic's cache_control marks on to Anthropic's models only", () => {
+    const marked = {
+      model: "auto",
+      messages: [
+        { role: "system" as const, content: [{ type: "text" as const, text: "Long instructions", cache_control: { type: "ephemeral" } }] },
+        { role: "user" as const, content: "hi" },
+      ],
+    };
+    expect((adapter.body(marked, "anthropic/claude-sonnet-4", { stream: false }) as { messages: unknown }).messages).toEqual(marked.messages);
+    expect((adapter.body(marked, "llama-3.1-8b-instant", { stream: false }) as { messages: unknown }).messages).toEqual([
+      { role: "system", content: [{ type: "text", text: "Long instructions" }] },
+      { role: "user", content: "hi" },
+    ]);
+    // The client's request is left as it was (the next attempt may go to an Anthropic model).
+    expect(marked.messages[0]!.content[0]).toHaveProperty("cache_control");
+  });
+
   it("reads a JSON answer's usage and completeness, and says why a 200 is not an answer", () => {
     const answer = {
       choices: [{ index: 0, message: { role: "assistant", content: "x" }, finish_reason: "stop" }],

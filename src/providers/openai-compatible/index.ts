@@ -22,6 +22,9 @@ export const openAiCompatible: ProviderAdapter = {
   body(request, upstreamModel, { stream }) {
     const body: Record<string, unknown> = { ...request, model: upstreamModel };
     if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
+    // Anthropic's prompt-cache marks (the Messages surface keeps them on text parts) go on only to Anthropic's
+    // models, which OpenRouter passes them to; another model's provider may refuse a part with a field it does not know.
+    if (!upstreamModel.startsWith("anthropic/") && request.messages.some(hasCacheControl)) body.messages = request.messages.map(withoutCacheControl);
     return body;
   },
 
@@ -110,4 +113,14 @@ function nonAscii(text: string): number {
   let count = 0;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) count += 1;
   return count;
+}
+
+type Message = Parameters<ProviderAdapter["body"]>[0]["messages"][number];
+
+const hasCacheControl = (message: Message): boolean => Array.isArray(message.content) && message.content.some((part) => "cache_control" in part);
+
+function withoutCacheControl(message: Message): Message {
+  if (!hasCacheControl(message)) return message;
+  const content = (message.content as Record<string, unknown>[]).map(({ cache_control: _, ...part }) => part);
+  return { ...message, content } as Message;
 }
