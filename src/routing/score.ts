@@ -1,5 +1,5 @@
 /** The complexity scorer: a pure, deterministic score in [0, 1] with the features behind it. */
-import type { CanonicalRequest } from "../canonical/request.ts";
+import type { CanonicalRequest, Message } from "../canonical/request.ts";
 import { FEATURES, featureValues } from "./features.ts";
 import { DEFAULT_MODEL, type RouterModel, weightsFor } from "./model.ts";
 import { emptyCounts, scanText, type TextCounts } from "./scan.ts";
@@ -65,8 +65,9 @@ export function featureVector(request: CanonicalRequest): { values: Float64Array
   const question = questionShape(questionText ?? "");
   let images = 0;
   // The scaffold is not the task: a system prompt (instructor's JSON-mode schema, Claude Code's thousands of tokens
-  // on every turn) says nothing of this turn's difficulty. Its tokens still count, for cost and context windows.
-  const [scaffold, turns] = partition(request.messages, (message) => message.role === "system" || message.role === "developer");
+  // on every turn), a client's reminders and the turns already answered say nothing of this turn's difficulty.
+  // Their tokens still count, for cost and context windows.
+  const { turn: turns, context: scaffold } = splitTurn(request.messages);
   const scaffoldCounts = emptyCounts();
   forEachText(scaffold, (text) => scanText(text, scaffoldCounts));
   forEachText(
@@ -82,11 +83,34 @@ export function featureVector(request: CanonicalRequest): { values: Float64Array
   return { promptTokens, scannedTokens, values: featureValues({ counts, request, promptTokens, scannedTokens, images, question }) };
 }
 
-function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
-  const yes: T[] = [];
-  const no: T[] = [];
-  for (const item of items) (test(item) ? yes : no).push(item);
-  return [yes, no];
+/** Text parts an agent client adds to a user turn for itself (Claude Code's `<system-reminder>` blocks). */
+const REMINDER = /^\s*<system-reminder>/;
+
+/**
+ * The turn being answered, and its context. The turn: the last user message and whatever
+ * came after the last assistant message (the tool results it is waiting on), without a
+ * client's reminders. The context: system and developer messages, the turns already
+ * answered, and the reminders.
+ */
+function splitTurn(messages: readonly Message[]): { turn: Message[]; context: Message[] } {
+  let lastAssistant = -1;
+  let lastUser = -1;
+  messages.forEach((message, i) => {
+    if (message.role === "assistant") lastAssistant = i;
+    if (message.role === "user") lastUser = i;
+  });
+  const turn: Message[] = [];
+  const context: Message[] = [];
+  messages.forEach((message, i) => {
+    if (message.role === "system" || message.role === "developer" || (i < lastAssistant && i !== lastUser)) return void context.push(message);
+    if (message.role !== "user" || !Array.isArray(message.content)) return void turn.push(message);
+    const reminders = message.content.filter((part) => part.type === "text" && REMINDER.test(part.text));
+    if (reminders.length === 0) return void turn.push(message);
+    context.push({ role: "user", content: reminders } as Message);
+    const rest = message.content.filter((part) => !reminders.includes(part));
+    if (rest.length > 0) turn.push({ ...message, content: rest } as Message);
+  });
+  return { turn, context };
 }
 
 /**

@@ -188,4 +188,24 @@ describe("the task, not the scaffold", () => {
     };
     expect(decide(refactor, config).tier).toBeGreaterThanOrEqual(4);
   });
+
+  it("leaves a client's reminders in a user turn, and the turns already answered, out of the score", () => {
+    const reminder = `<system-reminder>\n${claudeCodeSystem}\n</system-reminder>`;
+    const greeting: CanonicalRequest = {
+      model: "auto",
+      tools,
+      messages: [
+        { role: "user", content: "Prove the prime number theorem rigorously, with every lemma." },
+        { role: "assistant", content: "Here is the proof." },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: reminder },
+            { type: "text", text: "thanks, say hi" },
+          ],
+        },
+      ],
+    };
+    expect(decide(greeting, config).tier).toBeLessThanOrEqual(2);
+  });
 });
