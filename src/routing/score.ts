@@ -101,15 +101,21 @@ function splitTurn(messages: readonly Message[]): { turn: Message[]; context: Me
   });
   const turn: Message[] = [];
   const context: Message[] = [];
-  messages.forEach((message, i) => {
-    if (message.role === "system" || message.role === "developer" || (i < lastAssistant && i !== lastUser)) return void context.push(message);
-    if (message.role !== "user" || !Array.isArray(message.content)) return void turn.push(message);
-    const reminders = message.content.filter((part) => part.type === "text" && REMINDER.test(part.text));
-    if (reminders.length === 0) return void turn.push(message);
+  for (const [i, message] of messages.entries()) {
+    if (message.role === "system" || message.role === "developer" || (i < lastAssistant && i !== lastUser)) {
+      context.push(message);
+      continue;
+    }
+    const reminders =
+      message.role === "user" && Array.isArray(message.content) ? message.content.filter((part) => part.type === "text" && REMINDER.test(part.text)) : [];
+    if (reminders.length === 0) {
+      turn.push(message);
+      continue;
+    }
     context.push({ role: "user", content: reminders } as Message);
-    const rest = message.content.filter((part) => !reminders.includes(part));
+    const rest = (message.content as typeof reminders).filter((part) => !reminders.includes(part));
     if (rest.length > 0) turn.push({ ...message, content: rest } as Message);
-  });
+  }
   return { turn, context };
 }
 
