@@ -17,11 +17,11 @@ import type { Surface } from "../surfaces/surface.ts";
 type GenerationContext = Context<With<KeyVariables & OutcomeVariables>>;
 
 export const chatCompletions = (c: GenerationContext): Promise<Response> => generate(c, chatCompletionsSurface);
-export const messages = (c: GenerationContext): Promise<Response> => generate(c, anthropicMessagesSurface(c.get("services").config.messagesMaxTokens));
+export const messages = (c: GenerationContext): Promise<Response> => generate(c, anthropicMessagesSurface);
 
 async function generate(c: GenerationContext, surface: Surface): Promise<Response> {
   const services = c.get("services");
-  const { request, dropped } = await surface.parse(c.req.raw, services.config.maxBodyBytes);
+  const { request, dropped } = await surface.parse(c.req.raw, services.config);
   const outcome = await runChat(services, {
     request,
     caller: c.get("caller"),

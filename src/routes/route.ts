@@ -13,7 +13,7 @@ import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
 export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
   const services = c.get("services");
   const { config } = services;
-  const { request } = await chatCompletionsSurface.parse(c.req.raw, config.maxBodyBytes);
+  const { request } = await chatCompletionsSurface.parse(c.req.raw, config);
   const outcome = await decisionOutcome(services, request, c.get("caller"));
   c.set("outcome", outcome);
   const { decision, error } = outcome;

@@ -27,7 +27,7 @@ import type { Tracked } from "../storage/availability.ts";
 import { redisKey } from "../storage/redis.ts";
 import { runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { ALLOWANCE_LEASE, TOKEN_PEEK, TOKEN_WINDOW_MS } from "./allowance-script.ts";
-import { budgetMicros, budgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
+import { budgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
 import type { Caller } from "./caller.ts";
 import { type LimitOutcome, type LimitState, neverFits, overLimit } from "./limits.ts";
 
@@ -52,8 +52,9 @@ type Scope = {
   committedDay: string;
   spentMonth: string;
   committedMonth: string;
-  dayUsd: number | null;
-  monthUsd: number | null;
+  /** The day's and the month's budgets in micro-dollars (-1: none). */
+  dayMicros: number;
+  monthMicros: number;
 };
 type TokenSlice = { count: number; used: number; until: number };
 type SpendSlice = { id: string; day: string; scopes: Scope[]; granted: number; free: number; until: number; inflight: number };
@@ -133,19 +134,22 @@ export function createAllowances(deps: {
     return book;
   };
 
-  const scopesOf = (caller: Caller, day: string): Scope[] => {
-    const month = day.slice(0, 6);
-    const scope = (who: string, dayUsd: number | null, monthUsd: number | null): Scope => ({
-      hold: redisKey(deps, "spend", `${who}:hold`),
-      spentDay: redisKey(deps, "spend", `${who}:d:${day}`),
-      committedDay: redisKey(deps, "spend", `${who}:d:${day}:committed`),
-      spentMonth: redisKey(deps, "spend", `${who}:m:${month}`),
-      committedMonth: redisKey(deps, "spend", `${who}:m:${month}:committed`),
-      dayUsd,
-      monthUsd,
-    });
-    const scopes = [scope(`key:${caller.keyId}`, caller.dailyBudgetUsd, caller.monthlyBudgetUsd)];
-    if (caller.tenantId !== null) scopes.push(scope(`tenant:${caller.tenantId}`, caller.tenantBudgets.dailyUsd, caller.tenantBudgets.monthlyUsd));
+  /** Each scope's keys: its spent counters are budgets.ts's (one place names them), the rest beside them. */
+  const scopesOf = (caller: Caller, now: Date): Scope[] => {
+    const counters = spendCounters(deps, caller, now);
+    const scopes: Scope[] = [];
+    for (let i = 0; i < counters.length; i += 2) {
+      const [day, month] = [counters[i]!, counters[i + 1]!];
+      scopes.push({
+        hold: day.key.replace(/:d:\d+$/, ":hold"),
+        spentDay: day.key,
+        committedDay: `${day.key}:committed`,
+        spentMonth: month.key,
+        committedMonth: `${month.key}:committed`,
+        dayMicros: day.limitMicros,
+        monthMicros: month.limitMicros,
+      });
+    }
     return scopes;
   };
   const scopeKeys = (scopes: Scope[]): string[] => scopes.flatMap((s) => [s.hold, s.spentDay, s.committedDay, s.spentMonth, s.committedMonth]);
@@ -239,7 +243,7 @@ export function createAllowances(deps: {
     book.tokens = book.tokens.filter((s) => !spentTokens.includes(s));
     book.spend = book.spend.filter((s) => !spentSlices.includes(s));
     const id = `${instance}.${++book.seq}`;
-    const limits = scopes.flatMap((s) => [s.dayUsd, s.monthUsd].map((usd) => String(usd === null ? -1 : budgetMicros(usd))));
+    const limits = scopes.flatMap((s) => [String(s.dayMicros), String(s.monthMicros)]);
     let answer: [number, number, number, number, number, number, number];
     try {
       answer = await tracked("redis", () =>
@@ -307,8 +311,9 @@ export function createAllowances(deps: {
   return {
     async reserve(caller, estimate, defer) {
       const book = bookOf(caller);
-      const day = utcDay(new Date());
-      const scopes = scopesOf(caller, day);
+      const now = new Date();
+      const day = utcDay(now);
+      const scopes = scopesOf(caller, now);
       const tpm = caller.tpm;
       const tokens = tpm === null ? 0 : Math.max(1, Math.ceil(estimate.tokens));
       const budgeted = hasBudget(caller);
@@ -367,7 +372,7 @@ export function createAllowances(deps: {
       }
       const micros = spend === undefined ? 0 : actualMicros;
       if ((correction === 0 && micros <= 0) || redis === undefined) return;
-      const scopes = spend?.scopes ?? scopesOf(caller, utcDay(new Date()));
+      const scopes = spend?.scopes ?? scopesOf(caller, new Date());
       const member = spend?.slice === undefined ? "" : `${spend.slice.id}|${spend.slice.day}`;
       reports.push({
         keys: [bucketKey(caller), ...scopeKeys(scopes)],

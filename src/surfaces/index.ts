@@ -3,9 +3,6 @@ import { anthropicMessagesSurface } from "./anthropic-messages/index.ts";
 import { chatCompletionsSurface } from "./chat-completions/index.ts";
 import type { Surface } from "./surface.ts";
 
-/** The Messages surface's error format (its `max_tokens` cap plays no part in errors). */
-const messagesErrors = anthropicMessagesSurface(1);
-
 /** The name the audit row gives a path's surface, for the paths that are one. */
 export function surfaceName(path: string): string | undefined {
   if (path === "/v1/chat/completions") return "chat_completions";
@@ -14,4 +11,5 @@ export function surfaceName(path: string): string | undefined {
 }
 
 /** The surface whose format a path's answers and errors take: Anthropic's for /v1/messages and under it. */
-export const surfaceFor = (path: string): Surface => (path === "/v1/messages" || path.startsWith("/v1/messages/") ? messagesErrors : chatCompletionsSurface);
+export const surfaceFor = (path: string): Surface =>
+  path === "/v1/messages" || path.startsWith("/v1/messages/") ? anthropicMessagesSurface : chatCompletionsSurface;

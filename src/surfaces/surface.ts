@@ -11,11 +11,14 @@ import type { ApiError, ErrorStatus } from "../http/errors.ts";
 /** The canonical request, and what of the client's request was dropped (named in `x-tiergate-dropped`). */
 export type Parsed = { request: CanonicalRequest; dropped: string[] };
 
+/** What bounds a request as it is read: its body's size, and (Messages) the `max_tokens` taken. */
+export type ParseLimits = { maxBodyBytes: number; messagesMaxTokens: number };
+
 export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType: Record<string, string> };
 
 export type Surface = {
   /** Reads and validates the wire body into the canonical request (4xx in the surface's own error format when it cannot). */
-  parse(request: Request, maxBodyBytes: number): Promise<Parsed>;
+  parse(request: Request, limits: ParseLimits): Promise<Parsed>;
   /** The answer in the surface's format. */
   render(answer: Answer, request: CanonicalRequest): Rendered;
   /** The surface's error body for an error of the router. */

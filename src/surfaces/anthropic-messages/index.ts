@@ -14,24 +14,22 @@ const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control
 const JSON_TYPE = { "content-type": "application/json" };
 const encoder = new TextEncoder();
 
-/** A surface that caps `max_tokens` at `maxTokens` (MESSAGES_MAX_TOKENS). */
-export function anthropicMessagesSurface(maxTokens: number): Surface {
-  return {
-    parse: async (request, maxBodyBytes) => toCanonical(await readJsonBody(request, maxBodyBytes, MessagesRequestSchema), maxTokens),
-    render(answer) {
-      if (answer.kind === "json") return { body: toMessage(answer.text), contentType: JSON_TYPE };
-      const source =
-        answer.kind === "stream"
-          ? answer.body
-          : new ReadableStream<Uint8Array>({
-              start(controller) {
-                controller.enqueue(encoder.encode(answer.body));
-                controller.close();
-              },
-            });
-      return { body: toMessageStream(source), contentType: SSE };
-    },
-    errorBody: anthropicErrorBody,
-    errorStatus: anthropicStatus,
-  };
-}
+/** `max_tokens` is capped at MESSAGES_MAX_TOKENS as the request is read. */
+export const anthropicMessagesSurface: Surface = {
+  parse: async (request, limits) => toCanonical(await readJsonBody(request, limits.maxBodyBytes, MessagesRequestSchema), limits.messagesMaxTokens),
+  render(answer) {
+    if (answer.kind === "json") return { body: toMessage(answer.text), contentType: JSON_TYPE };
+    const source =
+      answer.kind === "stream"
+        ? answer.body
+        : new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(encoder.encode(answer.body));
+              controller.close();
+            },
+          });
+    return { body: toMessageStream(source), contentType: SSE };
+  },
+  errorBody: anthropicErrorBody,
+  errorStatus: anthropicStatus,
+};

@@ -12,7 +12,7 @@ const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control
 const JSON_TYPE = { "content-type": "application/json" };
 
 export const chatCompletionsSurface: Surface = {
-  parse: async (request, maxBodyBytes) => ({ request: await readJsonBody(request, maxBodyBytes, CanonicalRequestSchema), dropped: [] }),
+  parse: async (request, { maxBodyBytes }) => ({ request: await readJsonBody(request, maxBodyBytes, CanonicalRequestSchema), dropped: [] }),
   render: (answer) => (answer.kind === "json" ? { body: answer.text, contentType: JSON_TYPE } : { body: answer.body, contentType: SSE }),
   errorBody: openAiErrorBody,
   errorStatus: (error) => error.status,
