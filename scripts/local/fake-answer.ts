@@ -1,7 +1,7 @@
 /**
  * What the fake provider answers: plain text, a tool call when the request offers
  * tools, or JSON when it asks for JSON mode or structured output, with values made
- * from the JSON schema it was given.
+ * from the JSON schema it was given (for JSON mode, the one its instruction writes out).
  */
 
 type Schema = { type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; enum?: unknown[]; required?: string[]; anyOf?: Schema[] };
@@ -19,7 +19,11 @@ export function fakeAnswer(body: Record<string, unknown>, words: string[]): Fake
   }
   const format = body.response_format as { type?: string; json_schema?: { schema?: Schema } } | undefined;
   if (format?.type === "json_schema") return { kind: "text", content: JSON.stringify(sample(format.json_schema?.schema ?? { type: "object" })) };
-  if (format?.type === "json_object") return { kind: "text", content: JSON.stringify({ answer: words.join("") }) };
+  if (format?.type === "json_object") {
+    // JSON mode's schema is in the instruction (instructor's JSON mode writes it into the system prompt).
+    const instructed = instructedSchema(Array.isArray(body.messages) ? (body.messages as Message[]) : []);
+    return { kind: "text", content: JSON.stringify(instructed === undefined ? { answer: words.join("") } : sample(instructed)) };
+  }
   return { kind: "text", content: words.join("") };
 }
 
@@ -60,6 +64,35 @@ function lastUserText(messages: readonly Message[]): string {
   return (last.content as { type?: string; text?: string }[]).map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("\n");
 }
 
+/** The first JSON schema (an object with `properties`) written out in the messages' text, the system's first. */
+function instructedSchema(messages: readonly Message[]): Schema | undefined {
+  const ordered = [...messages.filter((m) => m.role === "system" || m.role === "developer"), ...messages.filter((m) => m.role === "user")];
+  for (const message of ordered) {
+    const text = typeof message.content === "string" ? message.content : lastUserText([{ role: "user", content: message.content }]);
+    for (let start = text.indexOf("{"); start !== -1; start = text.indexOf("{", start + 1)) {
+      const candidate = parseArguments(balancedObject(text, start)) as Schema;
+      if (candidate.properties !== undefined) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** The `{…}` that opens at `start`, braces inside JSON strings aside ("" when it never closes). */
+function balancedObject(text: string, start: number): string {
+  let depth = 0;
+  let quoted = false;
+  for (let i = start; i < text.length; i++) {
+    const char = text[i];
+    if (quoted) {
+      if (char === "\\") i++;
+      else if (char === '"') quoted = false;
+    } else if (char === '"') quoted = true;
+    else if (char === "{") depth++;
+    else if (char === "}" && --depth === 0) return text.slice(start, i + 1);
+  }
+  return "";
+}
+
 /** The words of a tool's name: get_weather → get, weather; readFile → read, file (four letters or more count). */
 const nameWords = (name: string): string[] =>
   name
@@ -69,7 +102,7 @@ const nameWords = (name: string): string[] =>
     .filter((word) => word.length >= 4);
 
 function parseArguments(text: string | undefined): Record<string, unknown> {
-  if (text === undefined) return {};
+  if (text === undefined || text === "") return {};
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};

@@ -14,7 +14,7 @@ export type FakeBehaviour = {
   firstTokenMs: number;
   /** Delay between streamed chunks. */
   tokenIntervalMs: number;
-  /** Tokens in the answer; each is one streamed chunk. */
+  /** Tokens in the answer, at most the request's `max_tokens` (then it ends in `length`); each is one streamed chunk. */
   completionTokens: number;
   /** Prompt tokens to report; by default a chars/4 estimate of the request's messages. */
   promptTokens: number | undefined;
@@ -155,18 +155,21 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     return;
   }
 
+  // As a provider does, it writes no more than the request's limit, and says it stopped there.
+  const limit = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
+  const written = Math.min(b.completionTokens, limit);
   const usage = {
     prompt_tokens: b.promptTokens ?? Math.ceil(JSON.stringify(body.messages ?? "").length / 4),
-    completion_tokens: b.completionTokens,
+    completion_tokens: written,
     total_tokens: 0,
   };
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   const reported = b.usage ?? usage;
   const id = `chatcmpl-fake${Date.now().toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
-  const words = Array.from({ length: b.completionTokens }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
+  const words = Array.from({ length: written }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
   const answer = fakeAnswer(body, words);
-  const finish = answer.kind === "tool_call" ? "tool_calls" : "stop";
+  const finish = answer.kind === "tool_call" ? "tool_calls" : written < b.completionTokens ? "length" : "stop";
 
   if (body.stream !== true) {
     if (b.malformed) {

@@ -5,6 +5,7 @@
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import type { Ending, Outcome } from "../engine/outcome.ts";
+import { capNote } from "../engine/output-cap.ts";
 import { vectorForAudit } from "../routing/score.ts";
 import type { Caller } from "../security/caller.ts";
 import { type LimitKind, type LimitOutcome, limitNote } from "../security/limits.ts";
@@ -74,7 +75,9 @@ export async function recordOf(
   const unchecked: LimitKind[] = [];
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");
-  if (unchecked.length > 0) record.limit_note = limitNote(unchecked);
+  const notes = unchecked.length > 0 ? [limitNote(unchecked)] : [];
+  if (outcome?.outputCap !== undefined) notes.push(capNote(outcome.outputCap.asked, outcome.outputCap.cap));
+  if (notes.length > 0) record.limit_note = notes.join("; ");
   if (outcome !== undefined && outcome.attempts.length > 0) record.attempts = [...outcome.attempts];
   if (outcome?.decision !== undefined) {
     record.features = vectorForAudit(outcome.decision.vector);

@@ -16,12 +16,13 @@ import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import type { Decision } from "../routing/decide.ts";
 import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
-import { hasBudget } from "../security/budgets.ts";
+import { BudgetSpent, hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
 import { nothingReserved, type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
+import { capToBudget, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
 
 /** What the engine uses of the isolate's services. */
@@ -49,7 +50,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   let settlement: Settlement | undefined;
   try {
     decision = await decideFor(services, request, caller);
-    const sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
+    let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
     const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request)) : "";
@@ -100,11 +101,40 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     if (admitted.status === "rejected") return refused(admitted.reason, settlement);
     const found = hit.status === "fulfilled" ? hit.value : undefined;
     if (servable(found)) return { ...fromCache(request, decision, found), settlement: toGiveBack(settlement) };
-    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement });
+    const capped =
+      caller !== undefined && settlement?.refusal instanceof BudgetSpent
+        ? await reserveCapped(services, input, caller, decision, sent, settlement.refusal)
+        : undefined;
+    if (capped !== undefined) {
+      ({ decision, sent } = capped.cap);
+      settlement = capped.settlement;
+      // An answer written under the cap is not the one asked for: it is not cached.
+      lookup = { ...lookup, write: false };
+    }
+    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap });
   } catch (error) {
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
   }
+}
+
+/**
+ * A reservation refused for a budget, made once more with `max_tokens` capped at what the
+ * budget can still pay (output-cap.ts); undefined when no cap is worth sending, or it too is refused.
+ */
+async function reserveCapped(
+  services: ChatServices,
+  input: ChatInput,
+  caller: Caller,
+  decision: Decision,
+  sent: CanonicalRequest,
+  refusal: BudgetSpent,
+): Promise<{ cap: OutputCap; settlement: Settlement } | undefined> {
+  const cap = capToBudget(decision, sent, refusal.roomMicros);
+  if (cap === undefined) return undefined;
+  const estimate = { micros: reservationMicros([cap.decision.model], cap.decision), tokens: cap.decision.estimatedTokens };
+  const settlement = await reserveFor(services, caller, estimate, input.defer);
+  return settlement.refusal === undefined ? { cap, settlement } : undefined;
 }
 
 /**
@@ -141,7 +171,14 @@ function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCom
 }
 
 /** What the steps before the provider call decided and reserved. `sent` is the request as the provider gets it; the outcome keeps the client's, which its audit record digests. */
-type Prepared = { sent: CanonicalRequest; decision: Decision; lookup: Lookup; plan: Model[]; settlement: Settlement | undefined };
+type Prepared = {
+  sent: CanonicalRequest;
+  decision: Decision;
+  lookup: Lookup;
+  plan: Model[];
+  settlement: Settlement | undefined;
+  outputCap: OutputCap | undefined;
+};
 
 async function fromProvider(services: ChatServices, input: ChatInput, prepared: Prepared): Promise<Outcome> {
   const { config } = services;
@@ -221,6 +258,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     settlement,
     attempts,
     pricedAs: model,
+    outputCap: prepared.outputCap === undefined ? undefined : { asked: prepared.outputCap.asked, cap: prepared.outputCap.cap },
   };
   if (answer.stream) {
     const firstTokenAt = Date.now(); // the relay has read the stream's first event

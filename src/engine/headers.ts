@@ -24,6 +24,7 @@ export async function outcomeHeaders(outcome: Outcome): Promise<Record<string, s
   const headers: Record<string, string> = {};
   if (outcome.decision !== undefined) Object.assign(headers, decisionHeaders(outcome.decision));
   if (outcome.route !== undefined) Object.assign(headers, routeHeaders(outcome.route));
+  if (outcome.outputCap !== undefined) headers["x-tiergate-max-tokens"] = String(outcome.outputCap.cap);
   if (outcome.attempts.length > 0) headers["x-tiergate-attempts"] = headerSafe(outcome.attempts.map((a) => `${a.model} ${a.outcome} ${a.ms}ms`).join(", "));
   // A stream's cost is known only at its end, after the headers: only its record has it.
   const micros = outcome.cache === "HIT" ? 0 : outcome.answer?.kind === "json" ? (await outcome.ending).costMicros : undefined;

@@ -55,6 +55,8 @@ export type Outcome = {
   ending: Promise<Ending>;
   /** Why the request failed, when it did after it was read. */
   error: ApiError | undefined;
+  /** The output tokens per choice asked, and the fewer sent: what a budget near its end could still pay (output-cap.ts). */
+  outputCap: { asked: number; cap: number } | undefined;
 };
 
 /** The context variable the handler that ran a request sets, once, and the middleware around it read. */
@@ -83,6 +85,7 @@ export function stoppedAt(request: CanonicalRequest, decision: Decision | undefi
     firstTokenAt: undefined,
     ending: Promise.resolve(NO_ENDING),
     error,
+    outputCap: undefined,
   };
 }
 

@@ -93,7 +93,8 @@ end
  * Expired holdings of every scope come back first. Returns {tokens: 1, or 0 when short
  * now, or -1 when `need` is over the limit; tokens granted; left; ms until full;
  * micros: 1 or 0 when `need` does not fit; micros granted; the index of the budget that
- * refused (day, month; key, then tenant)}. Nothing is granted unless both fit.
+ * refused (day, month; key, then tenant); the room the tightest budget had}. Nothing
+ * is granted unless both fit.
  */
 export const ALLOWANCE_LEASE: LuaScript = {
   source: `#!lua flags=allow-key-locking
@@ -122,9 +123,9 @@ if tpm >= 0 then
   if tOwed ~= 0 then tokens = debit(KEYS[1], tpm, tokens, tOwed, now) end
   if tNeed > tpm then tOk = -1 elseif tNeed > tokens then tOk = 0 else tGrant = math.max(tNeed, math.min(tWant, math.floor(tokens))) end
 end
-local mOk, mGrant, passed = 1, 0, 0
+local mOk, mGrant, passed, room = 1, 0, 0, nil
 if mWant > 0 then
-  local room, tightest = nil, 0
+  local tightest = 0
   for s = 1, scopes do
     for which = 0, 1 do
       local limit = tonumber(ARGV[11 + 2 * (s - 1) + which + 1])
@@ -152,8 +153,8 @@ else
 end
 local full = 0
 if tpm > 0 then full = fullMs(tpm, tokens) end
-return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed}`,
-  sha1: "15e08f2cef338819f79f6bd81046a642518dbc52",
+return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed, room or 0}`,
+  sha1: "919308fd1e7a3c8bea9e444442465f3facbaac37",
 };
 
 /**

@@ -27,7 +27,7 @@ import type { Tracked } from "../storage/availability.ts";
 import { redisKey } from "../storage/redis.ts";
 import { runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { ALLOWANCE_LEASE, TOKEN_PEEK, TOKEN_WINDOW_MS } from "./allowance-script.ts";
-import { budgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
+import { BudgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
 import type { Caller } from "./caller.ts";
 import { type LimitOutcome, type LimitState, neverFits, overLimit } from "./limits.ts";
 
@@ -92,8 +92,9 @@ export type Allowances = {
   /**
    * Reserves the request's estimated tokens and micro-dollars (or `orMicros`, when only
    * that fits) from the isolate's slices, taking slices first when they are short (one
-   * round trip). 429 when either does not fit; 400 when the tokens never can; 503 when a
-   * budget cannot be checked and no slice holds the request. `defer` takes a refill.
+   * round trip). 429 when either does not fit (a budget's: BudgetSpent, with what it could
+   * still pay); 400 when the tokens never can; 503 when a budget cannot be checked and no
+   * slice holds the request. `defer` takes a refill.
    */
   reserve(caller: Caller, estimate: { micros: number; orMicros?: number; tokens: number }, defer: (work: Promise<unknown>) => void): Promise<Held>;
   /** Puts right what `held` reserved with what was really used, here, and queues its report for the batch. */
@@ -215,7 +216,7 @@ export function createAllowances(deps: {
     | { kind: "granted" }
     | { kind: "tokens short"; retryMs: number; state: LimitState }
     | { kind: "tokens never" }
-    | { kind: "budget"; passed: number }
+    | { kind: "budget"; passed: number; room: number }
     | { kind: "down" };
 
   /**
@@ -244,7 +245,7 @@ export function createAllowances(deps: {
     book.spend = book.spend.filter((s) => !spentSlices.includes(s));
     const id = `${instance}.${++book.seq}`;
     const limits = scopes.flatMap((s) => [String(s.dayMicros), String(s.monthMicros)]);
-    let answer: [number, number, number, number, number, number, number];
+    let answer: [number, number, number, number, number, number, number, number];
     try {
       answer = await tracked("redis", () =>
         runScript(
@@ -274,7 +275,7 @@ export function createAllowances(deps: {
       return { kind: "down" };
     }
     const now = clock();
-    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed] = answer;
+    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed, room] = answer;
     // A refill that brought nothing: the next waits a second, so a spent key does not send one per request.
     if (need !== undefined && need.tokens === 0 && tokensGranted === 0 && spendGranted === 0) book.dryUntil = now + 1_000;
     if (caller.tpm !== null) book.bucket = { left: tokensLeft, at: now };
@@ -293,7 +294,7 @@ export function createAllowances(deps: {
       const state = tokenState(caller, book, now)!;
       return { kind: "tokens short", state, retryMs: Math.ceil(((wanted.tokens - tokensLeft) * TOKEN_WINDOW_MS) / caller.tpm!) };
     }
-    if (spendOk !== 1) return { kind: "budget", passed };
+    if (spendOk !== 1) return { kind: "budget", passed, room };
     return { kind: "granted" };
   };
 
@@ -340,7 +341,12 @@ export function createAllowances(deps: {
         const granted = await grant(caller, book, scopes, day, { tokens, micros: budgeted ? least : 0, prefer: budgeted ? micros : 0 }, defer);
         if (granted.kind === "tokens never") throw neverFits(tpm!, tokens);
         if (granted.kind === "tokens short") throw overLimit("tokens", tpm!, granted.state, granted.retryMs);
-        if (granted.kind === "budget") throw budgetSpent(spendCounters(deps, caller)[granted.passed - 1]!);
+        if (granted.kind === "budget") {
+          // What one request could still be reserved: a new slice of the budget's room, or the most one slice here holds.
+          const now = clock();
+          const local = Math.max(0, ...book.spend.filter((s) => s.until > now && s.day === day).map((s) => s.free));
+          throw new BudgetSpent(spendCounters(deps, caller)[granted.passed - 1]!, Math.max(granted.room, local));
+        }
         held = take(granted.kind === "down");
         if (granted.kind === "down" && held === undefined) throw budgetUnavailable();
       }

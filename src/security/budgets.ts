@@ -74,18 +74,25 @@ export function createBudgets(deps: { keyPrefix: string; redis: Pick<Redis, "mge
 /**
  * 429 `insufficient_quota`, as OpenAI answers a spent quota, but said not to be retried
  * (`x-should-retry: false`, which the official SDKs honour) with a Retry-After at the
- * start of the budget's next period, when it is whole again.
+ * start of the budget's next period, when it is whole again. It keeps what the budgets
+ * could still pay one request (`roomMicros`): a request may be sent again asking for
+ * less (engine/output-cap.ts).
  */
-export function budgetSpent(passed: Counter, now = new Date()): ApiError {
-  const daily = passed.ttl === DAY_TTL_SECONDS;
-  const whose = passed.name.startsWith("tenant") ? "This key's tenant's" : "This key's";
-  const next = daily ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
-  return new ApiError(429, `${whose} ${daily ? "daily" : "monthly"} budget is spent; it resets at the start of the next UTC ${daily ? "day" : "month"}.`, {
-    type: "insufficient_quota",
-    code: "insufficient_quota",
-    auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
-    headers: { "x-should-retry": "false", "retry-after": String(Math.max(1, Math.ceil((next - now.getTime()) / 1000))) },
-  });
+export class BudgetSpent extends ApiError {
+  readonly roomMicros: number;
+
+  constructor(passed: Counter, roomMicros: number, now = new Date()) {
+    const daily = passed.ttl === DAY_TTL_SECONDS;
+    const whose = passed.name.startsWith("tenant") ? "This key's tenant's" : "This key's";
+    const next = daily ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    super(429, `${whose} ${daily ? "daily" : "monthly"} budget is spent; it resets at the start of the next UTC ${daily ? "day" : "month"}.`, {
+      type: "insufficient_quota",
+      code: "insufficient_quota",
+      auditCode: `insufficient_quota:${passed.name.replace(" ", "_")}`,
+      headers: { "x-should-retry": "false", "retry-after": String(Math.max(1, Math.ceil((next - now.getTime()) / 1000))) },
+    });
+    this.roomMicros = roomMicros;
+  }
 }
 
 export function budgetUnavailable(): ApiError {

@@ -96,6 +96,23 @@ describe("JSON mode and structured output", () => {
     expect(fake.seen.length).toBe(seen);
     expect(replayed.choices[0]!.message.content).toBe(content);
   });
+
+  it("answers JSON mode whose instruction writes out the schema (instructor's JSON mode) with an object that fits it, at tier 1-2", async () => {
+    const schema = { properties: { name: { type: "string" }, age: { type: "integer" } }, required: ["name", "age"], title: "User", type: "object" };
+    const system = `As a genius expert, provide the parsed objects in json that match the following json_schema:\n\n${JSON.stringify(schema, null, 2)}\n\nReturn an instance of the JSON, not the schema itself`;
+    const response = await client.chat.completions
+      .create({
+        model: "auto",
+        response_format: { type: "json_object" },
+        messages: [
+          { role: "system", content: system },
+          { role: "user", content: uniquePrompt("Bob is 30") },
+        ],
+      })
+      .withResponse();
+    expect(JSON.parse(response.data.choices[0]!.message.content!)).toEqual({ name: "fake", age: 1 });
+    expect(Number(response.response.headers.get("x-tiergate-tier"))).toBeLessThanOrEqual(2);
+  });
 });
 
 describe("models by id", () => {

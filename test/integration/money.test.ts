@@ -299,3 +299,69 @@ describe("a budget refusal", () => {
     expect((await refused.json()).error.message).toMatch(/^This key's daily budget is spent/);
   });
 });
+
+describe("a budget near its end caps max_tokens rather than refusing (engine/output-cap.ts)", () => {
+  const turn = (max_tokens: number) => chat("cap me at what is left", { model: "tier:1", max_tokens });
+
+  it("sends the provider what the budget can still pay, says so, and records it", async () => {
+    const probe = await (await app.router.post("/v1/route", turn(3_000), as((await makeKey({})).key))).json();
+    const budget = Math.floor(probe.estimated_cost_usd * 1e6) / 1e6;
+    const { id, key } = await makeKey({ daily_budget_usd: budget });
+    // It would write far more than it is allowed.
+    app.fake.behaviour.completionTokens = 50_000;
+    const calls = () => app.fake.seen.filter((seen) => seen.path.endsWith("/chat/completions")).length;
+    const before = calls();
+    const response = await app.router.post("/v1/chat/completions", turn(32_000), as(key));
+    expect(response.status).toBe(200);
+    const cap = Number(response.headers.get("x-tiergate-max-tokens"));
+    expect(cap).toBeGreaterThan(2_900);
+    expect(cap).toBeLessThan(3_000);
+    expect(calls()).toBe(before + 1);
+    expect(app.fake.seen.at(-1)!.body.max_tokens).toBe(cap);
+    expect(response.headers.get("x-tiergate-reason")).toContain(`max_tokens 32000 capped at ${cap}`);
+    await response.arrayBuffer();
+    const { rows, micros } = await settledRows(id, 1);
+    expect(rows[0]!.limit_note).toBe(`max_tokens 32000 capped at ${cap}: what the budget can still pay`);
+    expect(Number(rows[0]!.completion_tokens)).toBe(cap);
+    expect(micros).toBeLessThanOrEqual(budget * 1e6);
+
+    // What is left cannot pay 256 tokens: refused, as a spent budget is.
+    const next = await app.router.post("/v1/chat/completions", turn(32_000), as(key));
+    expect(next.status).toBe(429);
+    expect((await next.json()).error.code).toBe("insufficient_quota");
+    expect(calls()).toBe(before + 1);
+  });
+
+  it("keeps an agent's turns of max_tokens 128000 going until the budget is spent, and never past it", async () => {
+    const probe = async (max_tokens: number) =>
+      (await (await app.router.post("/v1/route", turn(max_tokens), as((await makeKey({})).key))).json()).estimated_cost_usd * 1e6;
+    const budget = Math.floor(await probe(12_000)) / 1e6;
+    const { id, key } = await makeKey({ daily_budget_usd: budget });
+    app.fake.behaviour.completionTokens = 2_000;
+    const statuses: number[] = [];
+    const caps: number[] = [];
+    for (let i = 0; i < 20 && statuses.at(-1) !== 429; i++) {
+      const response = await app.router.post(
+        "/v1/messages",
+        { model: "tier:1", max_tokens: 128_000, messages: [{ role: "user", content: "cap me at what is left" }] },
+        { ...as(key), "anthropic-version": "2023-06-01" },
+      );
+      statuses.push(response.status);
+      const body = await response.json();
+      if (response.status === 200) {
+        const cap = Number(response.headers.get("x-tiergate-max-tokens"));
+        caps.push(cap);
+        expect(body.stop_reason).toBe(cap < 2_000 ? "max_tokens" : "end_turn");
+      } else expect(body.error.type).toBe("rate_limit_error");
+      await settledRows(id, statuses.length);
+    }
+    // Each turn is capped lower than the last, down to what a 256-token answer costs, then refused.
+    expect(statuses.at(-1)).toBe(429);
+    expect(caps.length).toBeGreaterThanOrEqual(5);
+    expect(caps).toEqual([...caps].sort((a, b) => b - a));
+    expect(caps.at(-1)).toBeLessThan(2_000);
+    const { micros } = await settledRows(id, statuses.length);
+    expect(micros).toBeLessThanOrEqual(budget * 1e6);
+    expect(budget * 1e6 - micros).toBeLessThan(await probe(256));
+  });
+});

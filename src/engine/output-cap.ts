@@ -1,0 +1,53 @@
+/**
+ * A budget near its end caps the answer, rather than refusing it. A request is
+ * reserved at its whole `max_tokens` (Claude Code asks 128,000 on every turn), so a
+ * budget with a few cents left would refuse every turn that a short answer could have
+ * served. When the reservation is refused for a budget, the request is sent once more
+ * with `max_tokens` lowered to what the budget can still pay at the pick's prices (and
+ * served by the pick, or a fallback no dearer). The cap goes through the same reservation, so it can never
+ * overspend; it is named in the answer's headers and its audit record.
+ */
+import type { CanonicalRequest } from "../canonical/request.ts";
+import type { Decision } from "../routing/decide.ts";
+import { costMicros, costUsd } from "../routing/registry.ts";
+
+/** Below this many tokens an answer is too short to be worth sending: the request is refused, as the budget is spent. */
+export const LEAST_CAPPED_OUTPUT = 256;
+
+/** The output tokens per choice asked and sent; with the decision and the request as capped. */
+export type OutputCap = { asked: number; cap: number; decision: Decision; sent: CanonicalRequest };
+
+/**
+ * The request capped to what `roomMicros` pays at the pick's prices: `max_tokens` per
+ * choice, and the decision re-estimated at it. Undefined when the cap would not lower
+ * what was asked, or would leave fewer than LEAST_CAPPED_OUTPUT tokens.
+ */
+export function capToBudget(decision: Decision, sent: CanonicalRequest, roomMicros: number): OutputCap | undefined {
+  const { model, promptTokens } = decision;
+  const choices = sent.n ?? 1;
+  const perToken = model.output_usd_per_mtok; // $ per million tokens is µ$ per token
+  if (perToken <= 0) return undefined;
+  let cap = Math.floor((roomMicros - costMicros(model, promptTokens, 0)) / perToken / choices);
+  // costMicros rounds up: step down until the capped answer costs no more than the room.
+  while (cap > 0 && costMicros(model, promptTokens, cap * choices) > roomMicros) cap -= 1;
+  const asked = decision.outputTokens / choices;
+  if (cap < LEAST_CAPPED_OUTPUT || cap >= asked) return undefined;
+  const output = cap * choices;
+  return {
+    asked,
+    cap,
+    decision: {
+      ...decision,
+      outputTokens: output,
+      estimatedTokens: promptTokens + output,
+      estimatedCostUsd: costUsd(model, promptTokens, output),
+      reasons: [...decision.reasons, capNote(asked, cap)],
+    },
+    sent: { ...sent, max_tokens: cap, ...(sent.max_completion_tokens == null ? {} : { max_completion_tokens: cap }) },
+  };
+}
+
+/** What the answer's reason header and its audit record say of a cap. */
+export function capNote(asked: number, cap: number): string {
+  return `max_tokens ${asked} capped at ${cap}: what the budget can still pay`;
+}
