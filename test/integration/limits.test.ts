@@ -103,7 +103,8 @@ describe("budgets", () => {
     // A named model has no fallbacks: each reserves its own estimate (/v1/route's reserved_usd).
     const reserved = probe.reserved_usd as number;
     expect(reserved).toBe(probe.estimated_cost_usd);
-    const { key } = await makeKey({ daily_budget_usd: Number((reserved * 3.5).toFixed(6)) });
+    // What is left after three pays under LEAST_CAPPED_OUTPUT tokens: the fourth is refused, not capped.
+    const { key } = await makeKey({ daily_budget_usd: Number((reserved * 3.2).toFixed(6)) });
     one.fake.behaviour.latencyMs = 400; // every reservation is made before any answer settles
     try {
       const responses = await Promise.all(
@@ -191,17 +192,18 @@ describe("budgets by lease, across three worker processes", () => {
     return counter(id);
   };
 
-  it("serves exactly three of thirty concurrent requests against a budget worth 3.5, and counts what the audit rows sum to", async () => {
+  it("serves exactly three of thirty concurrent requests against a budget worth 3.2, and counts what the audit rows sum to", async () => {
     const three = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
     const fakes = [one, two, three];
     try {
       const reserved = (await (await one.router.post("/v1/route", o3(), bearer((await makeKey({})).key))).json()).reserved_usd as number;
-      const budget = Number((reserved * 3.5).toFixed(6));
+      // What is left after three pays under LEAST_CAPPED_OUTPUT tokens: a fourth is refused, not capped.
+      const budget = Number((reserved * 3.2).toFixed(6));
       const { id, key } = await makeKey({ daily_budget_usd: budget });
       // Every answer uses what was reserved for it, and every reservation is made before any answer settles.
       for (const f of fakes) Object.assign(f.fake.behaviour, { latencyMs: 400, completionTokens: 1000 });
       const responses = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => fakes[i % 3]!.router.post("/v1/chat/completions", o3(uniquePrompt("3.5")), bearer(key))),
+        Array.from({ length: 30 }, (_, i) => fakes[i % 3]!.router.post("/v1/chat/completions", o3(uniquePrompt("3.2")), bearer(key))),
       );
       await Promise.all(responses.map((r) => r.arrayBuffer()));
       expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
