@@ -13,7 +13,8 @@ export type FakeAnswer = { kind: "text"; content: string } | { kind: "tool_call"
 export function fakeAnswer(body: Record<string, unknown>, words: string[]): FakeAnswer {
   const chosen = chosenTool(body);
   if (chosen !== undefined) {
-    const sampled = sample(chosen.tool.function?.parameters ?? {});
+    // As a model calls a tool: what the prompt gave, and the required rest; no optional flags of its own.
+    const sampled = sample(chosen.tool.function?.parameters ?? {}, { requiredOnly: true });
     const input = typeof sampled === "object" && sampled !== null && !Array.isArray(sampled) ? { ...sampled, ...chosen.arguments } : sampled;
     return { kind: "tool_call", id: `call_fake${Date.now().toString(36)}`, name: chosen.tool.function?.name ?? "tool", arguments: JSON.stringify(input) };
   }
@@ -57,11 +58,16 @@ function chosenTool(body: Record<string, unknown>): { tool: Tool; arguments: Rec
   return forced ? { tool: tools[0]!, arguments: {} } : undefined;
 }
 
+/** The last user message's text, without an agent client's `<system-reminder>` blocks (Claude Code's notifications). */
 function lastUserText(messages: readonly Message[]): string {
   const last = [...messages].reverse().find((message) => message.role === "user");
-  if (typeof last?.content === "string") return last.content;
-  if (!Array.isArray(last?.content)) return "";
-  return (last.content as { type?: string; text?: string }[]).map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("\n");
+  const text =
+    typeof last?.content === "string"
+      ? last.content
+      : Array.isArray(last?.content)
+        ? (last.content as { type?: string; text?: string }[]).map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("\n")
+        : "";
+  return text.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, "");
 }
 
 /** The first JSON schema (an object with `properties`) written out in the messages' text, the system's first. */
@@ -111,10 +117,13 @@ function parseArguments(text: string | undefined): Record<string, unknown> {
   }
 }
 
-/** A value that satisfies the schema: every property present, the first enum value, placeholders by type. */
-export function sample(schema: Schema): unknown {
+/**
+ * A value that satisfies the schema: every property present (or, `requiredOnly`, the
+ * required ones), the first enum value, placeholders by type.
+ */
+export function sample(schema: Schema, options: { requiredOnly?: boolean } = {}): unknown {
   if (schema.enum !== undefined && schema.enum.length > 0) return schema.enum[0];
-  if (schema.anyOf !== undefined && schema.anyOf.length > 0) return sample(schema.anyOf[0]!);
+  if (schema.anyOf !== undefined && schema.anyOf.length > 0) return sample(schema.anyOf[0]!, options);
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
   switch (type) {
     case "string":
@@ -125,11 +134,13 @@ export function sample(schema: Schema): unknown {
     case "boolean":
       return true;
     case "array":
-      return schema.items ? [sample(schema.items)] : [];
+      return schema.items ? [sample(schema.items, options)] : [];
     case "null":
       return null;
-    default:
-      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([name, child]) => [name, sample(child)]));
+    default: {
+      const properties = Object.entries(schema.properties ?? {}).filter(([name]) => options.requiredOnly !== true || schema.required?.includes(name) === true);
+      return Object.fromEntries(properties.map(([name, child]) => [name, sample(child, options)]));
+    }
   }
 }
 

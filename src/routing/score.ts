@@ -87,10 +87,12 @@ export function featureVector(request: CanonicalRequest): { values: Float64Array
 const REMINDER = /^\s*<system-reminder>/;
 
 /**
- * The turn being answered, and its context. The turn: the last user message and whatever
- * came after the last assistant message (the tool results it is waiting on), without a
- * client's reminders. The context: system and developer messages, the turns already
- * answered, and the reminders.
+ * The turn being answered, and its context. The turn: the last user message, and any
+ * user text after the last assistant message, without a client's reminders. What a turn
+ * of tool results asks is what the user asked: a file read or a command's output is data
+ * the model reads, not the task, so a turn that only brings tool results back is scored
+ * by the request it serves. The context: system and developer messages, the turns already
+ * answered (the assistant's tool calls among them), tool results, and the reminders.
  */
 function splitTurn(messages: readonly Message[]): { turn: Message[]; context: Message[] } {
   let lastAssistant = -1;
@@ -102,7 +104,7 @@ function splitTurn(messages: readonly Message[]): { turn: Message[]; context: Me
   const turn: Message[] = [];
   const context: Message[] = [];
   for (const [i, message] of messages.entries()) {
-    if (message.role === "system" || message.role === "developer" || (i < lastAssistant && i !== lastUser)) {
+    if (message.role === "system" || message.role === "developer" || message.role === "tool" || (i <= lastAssistant && i !== lastUser)) {
       context.push(message);
       continue;
     }

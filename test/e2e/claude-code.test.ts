@@ -88,6 +88,8 @@ describe("Claude Code through tiergate", () => {
     // The first request is Claude Code's "say hi": its scaffold (a 7,000-character system prompt, reminders, twelve
     // tools) is not the task, so the greeting is routed as one.
     expect(Number(generations[0]!.tier)).toBeLessThanOrEqual(2);
+    // So is every turn after it, the one that carried the command's output back included: tool output is data, not the task.
+    for (const row of generations) expect(Number(row.tier)).toBeLessThanOrEqual(2);
     // Every provider call came from a request with its row; each row is the Messages surface's, with a tier and a cost.
     expect(generations.length).toBeGreaterThanOrEqual(stack.fake.seen.length);
     for (const row of rows) expect(row.surface).toBe("messages");
