@@ -184,6 +184,79 @@ describe("tools", () => {
   });
 });
 
+describe("every case, streamed and not, from the provider and from the cache", () => {
+  const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+  /** Each case's parameters for a fresh prompt, and the stop reason its answer must have. */
+  const cases: { name: string; stop: string; params: (prompt: string) => Anthropic.MessageCreateParamsNonStreaming }[] = [
+    { name: "text", stop: "end_turn", params: (prompt) => ({ model: "auto", max_tokens: 64, messages: [{ role: "user", content: prompt }] }) },
+    {
+      name: "a tool call",
+      stop: "tool_use",
+      params: (prompt) => ({
+        model: "tier:3",
+        max_tokens: 200,
+        tools: [weather],
+        messages: [{ role: "user", content: `${prompt} What is the weather in Oslo?` }],
+      }),
+    },
+    {
+      name: "a tool result",
+      stop: "end_turn",
+      params: (prompt) => ({
+        model: "tier:3",
+        max_tokens: 200,
+        tools: [weather],
+        messages: [
+          { role: "user", content: `${prompt} What is the weather in Oslo?` },
+          { role: "assistant", content: [{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Oslo", days: 1 } }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: [{ type: "text", text: "Sunny" }] }] },
+        ],
+      }),
+    },
+    {
+      name: "an image, a system array with cache_control and stop_sequences",
+      stop: "end_turn",
+      params: (prompt) => ({
+        model: "openrouter/anthropic/claude-sonnet-4",
+        max_tokens: 32,
+        stop_sequences: ["\n\nHuman:"],
+        system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "image", source: { type: "base64", media_type: "image/png", data: pixel } },
+              { type: "text", text: prompt },
+            ],
+          },
+        ],
+      }),
+    },
+  ];
+  const ask = async (params: Anthropic.MessageCreateParamsNonStreaming, stream: boolean) => {
+    const before = stack.fake.seen.length;
+    const { data, response } = stream ? await client.messages.stream(params).withResponse() : await client.messages.create(params).withResponse();
+    const message = stream ? await (data as ReturnType<typeof client.messages.stream>).finalMessage() : (data as Anthropic.Message);
+    return { message, cache: response.headers.get("x-tiergate-cache"), calls: stack.fake.seen.length - before };
+  };
+
+  for (const { name, stop, params } of cases) {
+    for (const stream of [false, true]) {
+      it(`${name}, ${stream ? "streamed" : "not streamed"}`, async () => {
+        const asked = params(uniquePrompt(name));
+        const served = await ask(asked, stream);
+        expect(served).toMatchObject({ cache: "MISS", calls: 1, message: { type: "message", stop_reason: stop } });
+        expect(served.message.usage.output_tokens).toBeGreaterThan(0);
+        const cached = await ask(asked, stream);
+        expect(cached).toMatchObject({ cache: "HIT", calls: 0 });
+        expect(cached.message.content).toEqual(served.message.content);
+        expect(cached.message.stop_reason).toBe(stop);
+        expect(cached.message.usage.output_tokens).toBe(served.message.usage.output_tokens);
+      });
+    }
+  }
+});
+
 describe("what Claude Code sends", () => {
   it("a turn as Claude Code sends it is served: the query string, an in-message system role, adaptive thinking, 128,000 max_tokens", async () => {
     const body = {

@@ -1,0 +1,124 @@
+/**
+ * The Python `anthropic` SDK (test/e2e/python/requirements.txt) through the router: plain
+ * and streamed messages from the provider and then from the cache, a tool round trip
+ * both ways, count_tokens, and the SDK's own typed errors for a bad key, a bad body, a
+ * key over its rpm and a stream the provider breaks after its first byte. Each case is
+ * one run of test/e2e/python/anthropic_cases.py, which prints what the SDK gave back.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pythonWithClients, runPython } from "../support/python.ts";
+import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
+
+type Message = {
+  type: string;
+  class: string;
+  content: Record<string, unknown>[];
+  stop_reason: string;
+  output_tokens: number;
+  cache: string;
+  hash: string;
+  events?: string[];
+};
+type Raised = { class: string | null; status?: number; body?: unknown; retry_after?: string | null; message?: string };
+
+let storage: TestStorage;
+let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+
+const makeKey = async (limits: Record<string, unknown>): Promise<string> => {
+  const made = await stack.router.fetch("/v1/admin/keys", {
+    method: "POST",
+    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "python", ...limits }),
+  });
+  return ((await made.json()) as { key: string }).key;
+};
+let key: string;
+const sdk = <T>(name: string, as = key): Promise<T> =>
+  runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: stack.router.url, TG_KEY: as, TG_PROMPT: uniquePrompt(name) });
+
+beforeAll(async () => {
+  await pythonWithClients();
+  storage = await startTestStorage();
+  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+  key = await makeKey({ daily_budget_usd: 5, rpm: 10_000 });
+}, 360_000);
+afterAll(async () => {
+  await stack.close();
+  await storage.close();
+});
+beforeEach(() => {
+  stack.reset();
+  stack.fake.seen.length = 0; // each case counts the provider calls it made
+});
+
+describe("messages, from the provider and then from the cache", () => {
+  it("create: a Message with usage and the constitutional hash, the same again from the cache", async () => {
+    const [served, cached] = await sdk<Message[]>("create");
+    expect(served).toMatchObject({ type: "message", class: "Message", stop_reason: "end_turn", output_tokens: 8, cache: "MISS", hash: "cdd01ef066bc6cf2" });
+    expect(served!.content).toEqual([{ type: "text", text: expect.stringContaining("Fake") }]);
+    expect(cached).toMatchObject({ cache: "HIT", content: served!.content, output_tokens: 8 });
+    expect(stack.fake.seen).toHaveLength(1);
+  });
+
+  it("stream: Anthropic's events, which the SDK assembles into the same Message, from the cache too", async () => {
+    const [served, cached] = await sdk<Message[]>("stream");
+    const events = served!.events!.filter((type) => type !== "ping");
+    expect(events[0]).toBe("message_start");
+    expect(events.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
+    expect(served).toMatchObject({ stop_reason: "end_turn", output_tokens: 8, cache: "MISS" });
+    expect(cached).toMatchObject({ cache: "HIT", content: served!.content, stop_reason: "end_turn" });
+    expect(stack.fake.seen).toHaveLength(1);
+  });
+
+  for (const name of ["tools", "tools-stream"]) {
+    it(`${name}: a tool_use block with its id, then the tool_result answered as text`, async () => {
+      const [call, answer] = await sdk<Message[]>(name);
+      expect(call).toMatchObject({ stop_reason: "tool_use" });
+      const use = call!.content.find((block) => block.type === "tool_use")!;
+      expect(use).toMatchObject({ name: "get_weather", input: { city: "fake", days: 1 }, id: expect.stringMatching(/.+/) });
+      expect(answer).toMatchObject({ stop_reason: "end_turn", content: [{ type: "text" }] });
+      const sent = (stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: use.id, content: "Sunny, 20 °C" });
+    });
+  }
+
+  it("count_tokens: the input tokens", async () => {
+    expect(await sdk<{ input_tokens: number }>("count_tokens")).toEqual({ input_tokens: expect.any(Number) });
+  });
+});
+
+describe("the SDK's typed errors", () => {
+  it("AuthenticationError for a bad key, BadRequestError for a server tool", async () => {
+    expect(await sdk<Raised>("bad-key")).toMatchObject({
+      class: "AuthenticationError",
+      status: 401,
+      body: { type: "error", error: { type: "authentication_error" } },
+    });
+    expect(await sdk<Raised>("bad-body")).toMatchObject({
+      class: "BadRequestError",
+      status: 400,
+      body: { type: "error", error: { type: "invalid_request_error", message: expect.stringContaining("web_search") } },
+    });
+  });
+
+  it("RateLimitError with retry-after for a key over its rpm", async () => {
+    const [first, second] = await sdk<Raised[]>("limited", await makeKey({ rpm: 1 }));
+    expect(first).toEqual({ class: null });
+    expect(second).toMatchObject({
+      class: "RateLimitError",
+      status: 429,
+      retry_after: expect.stringMatching(/^\d+$/),
+      body: { error: { type: "rate_limit_error" } },
+    });
+  });
+
+  it("an APIStatusError when the provider breaks off the stream after its first byte", async () => {
+    stack.fake.behaviour.breakAfterChunks = 3;
+    // The stream's status was 200 when it broke: the SDK raises its APIStatusError with Anthropic's error body.
+    expect(await sdk<Raised>("broken-stream")).toMatchObject({
+      class: "APIStatusError",
+      body: { type: "error", error: { type: "api_error", message: expect.stringContaining("broke off") } },
+    });
+  });
+});
