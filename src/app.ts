@@ -21,13 +21,14 @@ import {
   showTenantRoute,
 } from "./routes/admin-keys.ts";
 import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
-import { chatCompletions, messages } from "./routes/chat.ts";
+import { chatCompletions, messages, responses } from "./routes/chat.ts";
 import { countTokens } from "./routes/count-tokens.ts";
 import { dashboardAsset, dashboardData, dashboardPage } from "./routes/dashboard.ts";
 import { feedback } from "./routes/feedback.ts";
 import { health } from "./routes/health.ts";
 import { metrics } from "./routes/metrics.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
+import { deleteResponse, listInputItems, retrieveResponse } from "./routes/responses.ts";
 import { routeOnly } from "./routes/route.ts";
 import { usage } from "./routes/usage.ts";
 import { redactSecrets } from "./security/redact.ts";
@@ -40,12 +41,16 @@ type Method = "GET" | "POST" | "DELETE";
 /** The keyed routes whose handler awaits the requests check itself (routes/chat.ts, through the engine). */
 const CHAT_ROUTE = "/v1/chat/completions";
 const MESSAGES_ROUTE = "/v1/messages";
-const GENERATION_ROUTES = [CHAT_ROUTE, MESSAGES_ROUTE];
+const RESPONSES_ROUTE = "/v1/responses";
+const GENERATION_ROUTES = [CHAT_ROUTE, MESSAGES_ROUTE, RESPONSES_ROUTE];
 
 // Each handler is typed with the variables it reads; all of them are AppEnv's.
 const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   [CHAT_ROUTE]: { POST: chatCompletions },
   [MESSAGES_ROUTE]: { POST: messages },
+  [RESPONSES_ROUTE]: { POST: responses },
+  "/v1/responses/:id": { GET: retrieveResponse, DELETE: deleteResponse },
+  "/v1/responses/:id/input_items": { GET: listInputItems },
   "/v1/messages/count_tokens": { POST: countTokens },
   "/v1/route": { POST: routeOnly },
   "/v1/feedback": { POST: feedback },
@@ -70,7 +75,15 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
 const UNAUDITED: AuditTrailOptions["unaudited"] = ["/health", "/metrics", "/dashboard"];
 
 /** The routes a client key opens (and, once keys exist, the only way in). */
-const KEYED_ROUTES = [...GENERATION_ROUTES, "/v1/messages/count_tokens", "/v1/route", "/v1/usage", "/v1/feedback"];
+const KEYED_ROUTES = [
+  ...GENERATION_ROUTES,
+  "/v1/messages/count_tokens",
+  "/v1/responses/:id",
+  "/v1/responses/:id/input_items",
+  "/v1/route",
+  "/v1/usage",
+  "/v1/feedback",
+];
 
 /** The routes for the admin key alone (guarded for the methods they serve: a wrong method is still a 405). */
 const ADMIN_ROUTES = new Set([

@@ -72,6 +72,7 @@ export async function recordOf(
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
   if (facts.surface !== undefined) record.surface = facts.surface;
+  if (outcome?.storedResponse !== undefined) record.stored_response = outcome.storedResponse;
   const unchecked: LimitKind[] = [];
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");

@@ -54,8 +54,10 @@ export type AuditExtensions = {
   features: number[];
   /** The routing model that scored the request (RouterModel.version), so training knows which decisions a model made (migrations/0007). */
   router_model: string;
-  /** The API surface the request came through: "chat_completions" or "messages" (migrations/0009). */
+  /** The API surface the request came through: "chat_completions", "messages" or "responses" (migrations/0009). */
   surface: string;
+  /** The id of the Responses API response stored with this answer; never what it held (migrations/0010). */
+  stored_response: string;
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -66,6 +68,7 @@ const EXTENSIONS = [
   "features",
   "router_model",
   "surface",
+  "stored_response",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };

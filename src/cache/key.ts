@@ -6,8 +6,8 @@ import { canonicalJson } from "../crypto/canonical-json.ts";
 import { sha256Hex } from "../crypto/digest.ts";
 import type { Decision } from "../routing/decide.ts";
 
-/** Fields that change how the answer is delivered, not what it says; `user` is part of the scope instead. */
-const NOT_IN_KEY = new Set(["model", "messages", "stream", "stream_options", "user"]);
+/** Fields that change how the answer is delivered, not what it says (`prompt_cache_key` is a provider-side cache hint); `user` is part of the scope instead. */
+const NOT_IN_KEY = new Set(["model", "messages", "stream", "stream_options", "user", "prompt_cache_key"]);
 
 /**
  * Who may share an entry: the API key's tenant; a key without a tenant (the admin key

@@ -84,6 +84,8 @@ export const EnvSchema = z.object({
   MODEL_ALIASES: jsonSetting(AliasesSchema).optional(),
   /** The most a Messages request's `max_tokens` is taken as (Claude Code asks 128,000 on every turn): a ceiling. */
   MESSAGES_MAX_TOKENS: z.coerce.number().int().positive().default(32_000),
+  /** Days a stored Responses API response (`store`, the default) is kept for `previous_response_id` and GET; the daily job deletes the older. */
+  RESPONSES_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /**
    * Four increasing cut points in (0, 1) between tiers 1|2|3|4|5, comma-separated. Default: the thresholds
    * calibrated with the routing model (MODEL_JSON's, else src/routing/model.generated.ts's; see bench/ROUTING.md).
@@ -273,6 +275,7 @@ export type Config = {
   /** Names clients send for the router's models (routing/aliases.ts). */
   aliases: readonly Alias[];
   messagesMaxTokens: number;
+  responsesRetentionDays: number;
   thresholds: Thresholds;
   upstreamTimeoutMs: number;
   retry: { retries: number; baseDelayMs: number; maxTotalMs: number; maxModels: number };
@@ -371,6 +374,7 @@ export function parseConfig(bindings: Bindings): Config {
     routerModel: env.MODEL_JSON === undefined ? DEFAULT_MODEL : decodeModel(env.MODEL_JSON, "custom"),
     aliases: parseAliases(env.MODEL_ALIASES),
     messagesMaxTokens: env.MESSAGES_MAX_TOKENS,
+    responsesRetentionDays: env.RESPONSES_RETENTION_DAYS,
     thresholds: biasThresholds(parseThresholds(env.TIER_THRESHOLDS ?? env.MODEL_JSON?.thresholds?.join(",") ?? DEFAULT_THRESHOLDS), env.ROUTER_QUALITY_BIAS),
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     retry: {

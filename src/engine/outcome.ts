@@ -57,6 +57,8 @@ export type Outcome = {
   error: ApiError | undefined;
   /** The output tokens per choice asked, and the fewer sent: what a budget near its end could still pay (output-cap.ts). */
   outputCap: { asked: number; cap: number } | undefined;
+  /** The id the answer was stored under (a Responses API response with `store`), set by the route. */
+  storedResponse?: string;
 };
 
 /** The context variable the handler that ran a request sets, once, and the middleware around it read. */

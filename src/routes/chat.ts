@@ -1,7 +1,7 @@
 /**
  * The generation routes, one handler over the engine for every surface:
- * POST /v1/chat/completions (OpenAI's Chat Completions) and POST /v1/messages
- * (Anthropic's Messages), each parsed and rendered by its surface, with the routing headers.
+ * POST /v1/chat/completions (OpenAI's Chat Completions), POST /v1/messages
+ * (Anthropic's Messages) and POST /v1/responses (OpenAI's Responses), each parsed and rendered by its surface, with the routing headers.
  */
 import type { Context } from "hono";
 import { runChat } from "../engine/chat.ts";
@@ -12,16 +12,20 @@ import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
 import { anthropicMessagesSurface } from "../surfaces/anthropic-messages/index.ts";
 import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
+import { openAiResponsesSurface } from "../surfaces/openai-responses/index.ts";
 import type { Surface } from "../surfaces/surface.ts";
+import { responseStoreFor } from "./responses.ts";
 
 type GenerationContext = Context<With<KeyVariables & OutcomeVariables>>;
 
 export const chatCompletions = (c: GenerationContext): Promise<Response> => generate(c, chatCompletionsSurface);
 export const messages = (c: GenerationContext): Promise<Response> => generate(c, anthropicMessagesSurface);
+export const responses = (c: GenerationContext): Promise<Response> => generate(c, openAiResponsesSurface(responseStoreFor(c), logStoreError(c)));
 
 async function generate(c: GenerationContext, surface: Surface): Promise<Response> {
   const services = c.get("services");
-  const { request, dropped } = await surface.parse(c.req.raw, services.config);
+  const parsed = await surface.parse(c.req.raw, services.config);
+  const { request, dropped } = parsed;
   const outcome = await runChat(services, {
     request,
     caller: c.get("caller"),
@@ -30,12 +34,17 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
     admission: c.get("admission"),
     defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
   });
-  c.set("outcome", outcome);
+  // The audit row names the id an answer is stored under (never what it held).
+  c.set("outcome", parsed.storedAs === undefined || outcome.answer === undefined ? outcome : { ...outcome, storedResponse: parsed.storedAs });
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
   // What the surface could not hand to any target, named rather than dropped in silence.
   if (dropped.length > 0) c.header("x-tiergate-dropped", dropped.join(", "));
   const { answer, error } = outcome;
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
-  const { body, contentType } = surface.render(answer, request);
+  const { body, contentType } = await surface.render(answer, parsed);
   return c.body(body, 200, contentType);
+}
+
+function logStoreError(c: GenerationContext): (error: unknown) => void {
+  return (error) => console.error(JSON.stringify({ request_id: c.get("requestId"), error: `response not stored: ${String(error)}` }));
 }

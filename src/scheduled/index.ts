@@ -1,7 +1,7 @@
 /**
  * Cron handlers: every minute the audit flush, the provider probes and the metrics
- * push; daily, next months' audit partitions, the pending ratings' pruning and the
- * scheduled audit.
+ * push; daily, next months' audit partitions, the pending ratings' pruning, the
+ * expired stored responses' deletion and the scheduled audit.
  */
 import { flushAudit } from "../audit/flush.ts";
 import { prunePendingFeedback } from "../audit/ratings.ts";
@@ -9,6 +9,7 @@ import type { Bindings } from "../config/env.ts";
 import { pushMetrics } from "../observability/push.ts";
 import { probeProviders } from "../reliability/probes.ts";
 import { probeDeps, servicesFor } from "../services/index.ts";
+import { deleteExpiredResponses } from "../surfaces/openai-responses/store.ts";
 import { dailyAudit } from "./daily-audit.ts";
 
 export const EVERY_MINUTE = "* * * * *";
@@ -29,6 +30,8 @@ export async function scheduled(controller: { cron: string }, bindings: Bindings
     await services.sql("SELECT audit_ensure_partitions(1, 12)");
     const pruned = await prunePendingFeedback(services.sql).catch(() => undefined);
     console.log(JSON.stringify({ cron: "feedback-prune", ok: pruned !== undefined, pruned }));
+    const expired = await deleteExpiredResponses(services.sql).catch(() => undefined);
+    console.log(JSON.stringify({ cron: "responses-expire", ok: expired !== undefined, deleted: expired }));
   }
   try {
     const run = await dailyAudit(services);

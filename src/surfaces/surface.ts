@@ -8,8 +8,18 @@ import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Answer } from "../engine/outcome.ts";
 import type { ApiError, ErrorStatus } from "../http/errors.ts";
 
-/** The canonical request, and what of the client's request was dropped (named in `x-tiergate-dropped`). */
-export type Parsed = { request: CanonicalRequest; dropped: string[] };
+/**
+ * The canonical request, what of the client's request was dropped (named in
+ * `x-tiergate-dropped`), and what the surface's answer repeats of its request (the
+ * Responses object echoes its parameters and carries its id).
+ */
+export type Parsed = {
+  request: CanonicalRequest;
+  dropped: string[];
+  echo?: Readonly<Record<string, unknown>>;
+  /** The id the answer is stored under, when the surface stores it (Responses' `store`). */
+  storedAs?: string;
+};
 
 /** What bounds a request as it is read: its body's size, and (Messages) the `max_tokens` taken. */
 export type ParseLimits = { maxBodyBytes: number; messagesMaxTokens: number };
@@ -19,8 +29,8 @@ export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType:
 export type Surface = {
   /** Reads and validates the wire body into the canonical request (4xx in the surface's own error format when it cannot). */
   parse(request: Request, limits: ParseLimits): Promise<Parsed>;
-  /** The answer in the surface's format. */
-  render(answer: Answer, request: CanonicalRequest): Rendered;
+  /** The answer in the surface's format (after what the surface keeps of a JSON answer is kept). */
+  render(answer: Answer, parsed: Parsed): Rendered | Promise<Rendered>;
   /** The surface's error body for an error of the router. */
   errorBody(error: ApiError): unknown;
   /** The status the surface answers an error with. */

@@ -5,6 +5,7 @@
  */
 import { readJsonBody } from "../../http/json-body.ts";
 import type { Surface } from "../surface.ts";
+import { canonicalStream } from "../translate-stream.ts";
 import { anthropicErrorBody, anthropicStatus } from "./errors.ts";
 import { toMessage } from "./message.ts";
 import { MessagesRequestSchema, toCanonical } from "./request.ts";
@@ -12,24 +13,12 @@ import { toMessageStream } from "./stream.ts";
 
 const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 const JSON_TYPE = { "content-type": "application/json" };
-const encoder = new TextEncoder();
 
 /** `max_tokens` is capped at MESSAGES_MAX_TOKENS as the request is read. */
 export const anthropicMessagesSurface: Surface = {
   parse: async (request, limits) => toCanonical(await readJsonBody(request, limits.maxBodyBytes, MessagesRequestSchema), limits.messagesMaxTokens),
-  render(answer) {
-    if (answer.kind === "json") return { body: toMessage(answer.text), contentType: JSON_TYPE };
-    const source =
-      answer.kind === "stream"
-        ? answer.body
-        : new ReadableStream<Uint8Array>({
-            start(controller) {
-              controller.enqueue(encoder.encode(answer.body));
-              controller.close();
-            },
-          });
-    return { body: toMessageStream(source), contentType: SSE };
-  },
+  render: (answer) =>
+    answer.kind === "json" ? { body: toMessage(answer.text), contentType: JSON_TYPE } : { body: toMessageStream(canonicalStream(answer)), contentType: SSE },
   errorBody: anthropicErrorBody,
   errorStatus: anthropicStatus,
 };

@@ -4,17 +4,7 @@
  * `finish_reason`, and usage as `input_tokens` / `output_tokens`, with the cache's
  * counts where the provider reports them.
  */
-
-type Choice = {
-  message?: { content?: string | null; reasoning?: string | null; tool_calls?: { id: string; function: { name: string; arguments: string } }[] };
-  finish_reason?: string | null;
-};
-export type Completion = { id?: string; model?: string; choices?: Choice[]; usage?: OpenAiUsage };
-export type OpenAiUsage = {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number } | null;
-};
+import type { Completion, OpenAiUsage } from "../completion.ts";
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "refusal";
 

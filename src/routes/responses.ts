@@ -1,0 +1,54 @@
+/**
+ * The stored responses of the Responses API, in the caller's scope (another tenant's id
+ * is not found, and says nothing of whether it exists): GET /v1/responses/{id}, its
+ * input items (GET /v1/responses/{id}/input_items), and DELETE /v1/responses/{id}.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../http/errors.ts";
+import type { KeyVariables } from "../middleware/api-keys.ts";
+import type { With } from "../middleware/edge.ts";
+import { routeSql } from "../storage/postgres.ts";
+import { createResponseStore, type ResponseStore, responseScope, type StoredResponse } from "../surfaces/openai-responses/store.ts";
+
+type ResponsesContext = Context<With<KeyVariables>>;
+
+export async function retrieveResponse(c: ResponsesContext): Promise<Response> {
+  return c.json((await found(c)).response);
+}
+
+export async function listInputItems(c: ResponsesContext): Promise<Response> {
+  const { inputItems } = await found(c);
+  const data = c.req.query("order") === "asc" ? inputItems : [...inputItems].reverse();
+  return c.json({ object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+}
+
+export async function deleteResponse(c: ResponsesContext): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  if (!(await store(c).remove(id))) throw notFound(id);
+  return c.json({ id, object: "response", deleted: true });
+}
+
+async function found(c: ResponsesContext): Promise<StoredResponse> {
+  const id = c.req.param("id") ?? "";
+  const stored = await store(c).load(id);
+  if (stored === undefined) throw notFound(id);
+  return stored;
+}
+
+function store(c: ResponsesContext): ResponseStore {
+  c.header("cache-control", "no-store");
+  const found = responseStoreFor(c);
+  if (found === undefined) throw new ApiError(503, "Stored responses live in Postgres: set DATABASE_URL", { code: "responses_not_configured" });
+  return found;
+}
+
+/** The stored responses of the caller's scope, when the router has a database; an outage is a 503. */
+export function responseStoreFor(c: Context<With<KeyVariables>>): ResponseStore | undefined {
+  const { sql, stores, config } = c.get("services");
+  if (sql === undefined) return undefined;
+  const unavailable = (cause: unknown) =>
+    new ApiError(503, "Stored responses cannot be read right now; try again shortly", { code: "responses_unavailable", cause });
+  return createResponseStore(routeSql(sql, stores.tracked, unavailable), responseScope(c.get("caller")), config.responsesRetentionDays);
+}
+
+const notFound = (id: string): ApiError => new ApiError(404, `No response with id '${id}'`, { code: "not_found", param: "response_id" });

@@ -1,0 +1,111 @@
+/**
+ * Codex CLI itself (`@openai/codex`, its native binary) through the router, as a user
+ * points it at a gateway: a custom model provider in a scratch CODEX_HOME with
+ * `wire_api = "responses"`, the router's URL and a client key in an environment
+ * variable. `codex exec` answers a question; then a turn in which the fake asks for one
+ * shell command, Codex runs it in a scratch folder, and the fake finishes. Every request
+ * Codex made has its audit row, and the log verifies.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWithFakeProvider } from "../support/router.ts";
+import { runScript } from "../support/scripts.ts";
+import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+
+const CODEX = resolve("node_modules/.bin/codex");
+let storage: TestStorage;
+let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+let key: string;
+let keyId: string;
+let home: string;
+let folder: string;
+
+beforeAll(async () => {
+  storage = await startTestStorage({ private: true });
+  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+  const made = await stack.router.fetch("/v1/admin/keys", {
+    method: "POST",
+    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "codex", daily_budget_usd: 5 }),
+  });
+  ({ key, id: keyId } = (await made.json()) as { key: string; id: string });
+  // Codex refuses to make its helper links under the system's temporary folder, and says so; it still runs.
+  home = await mkdtemp(join(tmpdir(), "tiergate-codex-"));
+  folder = join(home, "project");
+  await mkdir(join(home, ".codex"), { recursive: true });
+  await mkdir(folder);
+  // docs/responses.md's configuration, as a user writes it.
+  const config = [
+    'model = "auto"',
+    'model_provider = "tiergate"',
+    "",
+    "[model_providers.tiergate]",
+    'name = "tiergate"',
+    `base_url = "${stack.router.url}/v1"`,
+    'env_key = "TIERGATE_API_KEY"',
+    'wire_api = "responses"',
+  ];
+  await writeFile(join(home, ".codex", "config.toml"), `${config.join("\n")}\n`);
+}, 60_000);
+afterAll(async () => {
+  await stack.close();
+  await storage.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+async function codex(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { PATH: process.env.PATH ?? "", HOME: home, CODEX_HOME: join(home, ".codex"), TIERGATE_API_KEY: key };
+  const child = spawn(CODEX, ["exec", "--skip-git-repo-check", ...args], { env, cwd: folder, stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number>((done) => child.on("close", (exit) => done(exit ?? 1)));
+  return { code, stdout, stderr };
+}
+
+describe("Codex CLI through tiergate", () => {
+  it("answers a question with codex exec", { timeout: 120_000 }, async () => {
+    const run = await codex(["say hi"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Fake token1");
+  });
+
+  it("runs the one shell command the fake asks for, then finishes with the fake's text", { timeout: 120_000 }, async () => {
+    const before = stack.fake.seen.length;
+    // Codex's own sandbox needs kernel features a container may lack; the scratch folder is the boundary here.
+    const run = await codex(["--dangerously-bypass-approvals-and-sandbox", 'use the exec_command tool with {"cmd": "echo routed > made-by-codex.txt"}']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Fake token1");
+    expect((await readFile(join(folder, "made-by-codex.txt"), "utf8")).trim()).toBe("routed");
+    // The turn after the command ran carried its output back as a tool message.
+    const calls = stack.fake.seen.slice(before);
+    expect(calls.some((call) => (call.body as { messages: { role: string }[] }).messages.some((m) => m.role === "tool"))).toBe(true);
+  });
+
+  it("left one audit row per request, each naming the responses surface, and the log verifies", { timeout: 60_000 }, async () => {
+    const deadline = Date.now() + 10_000;
+    let rows: Record<string, unknown>[] = [];
+    while (Date.now() < deadline) {
+      await stack.router.scheduled();
+      rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
+      if (rows.length >= stack.fake.seen.length) break;
+    }
+    const generations = rows.filter((row) => row.model !== null);
+    expect(generations.length).toBeGreaterThanOrEqual(stack.fake.seen.length);
+    for (const row of rows) expect(row.surface).toBe("responses");
+    for (const row of generations) {
+      expect(row.tier).not.toBeNull();
+      expect(Number(row.cost_usd)).toBeGreaterThan(0);
+      expect(row.constitutional_hash).toBe("cdd01ef066bc6cf2");
+      // Codex sends store: false: nothing of its session is kept.
+      expect(row.stored_response).toBeNull();
+    }
+    const verified = await runScript(storage, "audit:verify");
+    expect(verified.stdout).not.toMatch(/BAD HMAC|GAP|NO CONSTITUTIONAL HASH/);
+    expect(verified.code).toBe(0);
+  });
+});
