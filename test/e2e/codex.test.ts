@@ -25,7 +25,8 @@ let folder: string;
 
 beforeAll(async () => {
   storage = await startTestStorage({ private: true });
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+  // docs/responses.md: a model name Codex knows, routed as auto.
+  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) });
   const made = await stack.router.fetch("/v1/admin/keys", {
     method: "POST",
     headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
@@ -84,6 +85,24 @@ describe("Codex CLI through tiergate", () => {
     // The turn after the command ran carried its output back as a tool message.
     const calls = stack.fake.seen.slice(before);
     expect(calls.some((call) => (call.body as { messages: { role: string }[] }).messages.some((m) => m.role === "tool"))).toBe(true);
+  });
+
+  it("with a model name Codex knows, through the alias map: no metadata warning, and its free-form apply_patch applies", { timeout: 120_000 }, async () => {
+    const patch = "*** Begin Patch\n*** Add File: patched.txt\n+patched by codex\n*** End Patch\n";
+    const before = stack.fake.seen.length;
+    const run = await codex([
+      "--model",
+      "gpt-5.5",
+      "--dangerously-bypass-approvals-and-sandbox",
+      `use the apply_patch tool with ${JSON.stringify({ input: patch })}`,
+    ]);
+    expect(run.stderr).not.toContain("Model metadata");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Fake token1");
+    expect((await readFile(join(folder, "patched.txt"), "utf8")).trim()).toBe("patched by codex");
+    // For a model it knows, Codex offers apply_patch as a custom tool: sent on as a function of one string.
+    const first = stack.fake.seen[before]!.body as { tools: { function: { name: string } }[] };
+    expect(first.tools.map((tool) => tool.function.name)).toContain("apply_patch");
   });
 
   it("left one audit row per request, each naming the responses surface, and the log verifies", { timeout: 60_000 }, async () => {

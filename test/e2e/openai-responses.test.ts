@@ -131,6 +131,39 @@ describe("function calls and structured output", () => {
     });
   }
 
+  for (const stream of [false, true]) {
+    it(`a custom (free-form) tool: its call comes back as custom_tool_call with the input as written${stream ? ", streamed" : ""}`, async () => {
+      const patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch\n";
+      const tool = {
+        type: "custom" as const,
+        name: "apply_patch",
+        description: "Edit files",
+        format: { type: "grammar" as const, syntax: "lark" as const, definition: "start: /.+/" },
+      };
+      const input: OpenAI.Responses.ResponseInput = [
+        { role: "user", content: `${uniquePrompt("patch")} use the apply_patch tool with ${JSON.stringify({ input: patch })}` },
+      ];
+      const ask = (items: OpenAI.Responses.ResponseInput): Promise<OpenAI.Responses.Response> =>
+        stream
+          ? client.responses.stream({ model: "tier:3", tools: [tool], input: items }).finalResponse()
+          : client.responses.create({ model: "tier:3", tools: [tool], input: items });
+      const first = await ask(input);
+      const call = first.output.find((item): item is OpenAI.Responses.ResponseCustomToolCall => item.type === "custom_tool_call")!;
+      expect(call).toMatchObject({ type: "custom_tool_call", name: "apply_patch", input: patch });
+      const offered = (stack.fake.seen.at(-1)!.body as { tools: { function: Record<string, unknown> }[] }).tools[0]!.function;
+      expect(offered).toMatchObject({ name: "apply_patch", parameters: { required: ["input"] } });
+      expect(JSON.stringify(offered)).toContain("start: /.+/");
+      const second = await ask([...input, call, { type: "custom_tool_call_output", call_id: call.call_id, output: "Done" }]);
+      expect(second.output_text).toContain("Fake");
+      const sent = (stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      expect(sent.at(-2)).toMatchObject({
+        role: "assistant",
+        tool_calls: [{ id: call.call_id, function: { name: "apply_patch", arguments: JSON.stringify({ input: patch }) } }],
+      });
+      expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: call.call_id, content: "Done" });
+    });
+  }
+
   it("text.format with a JSON schema: the provider is asked for it, and output_text parses", async () => {
     const format = {
       type: "json_schema" as const,

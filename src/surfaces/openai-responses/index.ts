@@ -75,14 +75,24 @@ function withId(item: Record<string, unknown>, i: number): Record<string, unknow
 
 /** A response's output as the chat message that continues from it: its text and its calls. */
 function outputMessages(response: Record<string, unknown>): Message[] {
-  const output = (response.output ?? []) as { type: string; content?: { text?: string }[]; call_id?: string; name?: string; arguments?: string }[];
+  const output = (response.output ?? []) as {
+    type: string;
+    content?: { text?: string }[];
+    call_id?: string;
+    name?: string;
+    arguments?: string;
+    input?: string;
+  }[];
   const text = output
     .filter((item) => item.type === "message")
     .flatMap((item) => (item.content ?? []).map((part) => part.text ?? ""))
     .join("");
   const calls = output
-    .filter((item) => item.type === "function_call")
-    .map((item) => ({ id: item.call_id ?? "", type: "function" as const, function: { name: item.name ?? "", arguments: item.arguments ?? "{}" } }));
+    .filter((item) => item.type === "function_call" || item.type === "custom_tool_call")
+    .map((item) => {
+      const args = item.type === "custom_tool_call" ? JSON.stringify({ input: item.input ?? "" }) : (item.arguments ?? "{}");
+      return { id: item.call_id ?? "", type: "function" as const, function: { name: item.name ?? "", arguments: args } };
+    });
   if (text === "" && calls.length === 0) return [];
   return [{ role: "assistant", content: text === "" ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) }];
 }

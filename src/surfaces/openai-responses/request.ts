@@ -115,15 +115,19 @@ function addItem(messages: Message[], item: Item, at: string, dropped: Set<strin
     case "message":
       messages.push(message(item, at));
       return;
-    case "function_call": {
+    case "function_call":
+    case "custom_tool_call": {
       const call = field(item, at, "call_id");
-      const entry: ToolCall = { id: call, type: "function", function: { name: field(item, at, "name"), arguments: String(item.arguments ?? "{}") } };
+      // A custom tool's free-form input travels as the one string argument its function takes (see `tool`).
+      const args = type === "custom_tool_call" ? JSON.stringify({ input: field(item, at, "input") }) : String(item.arguments ?? "{}");
+      const entry: ToolCall = { id: call, type: "function", function: { name: field(item, at, "name"), arguments: args } };
       const last = messages.at(-1);
       if (last?.role === "assistant") last.tool_calls = [...(last.tool_calls ?? []), entry];
       else messages.push({ role: "assistant", content: null, tool_calls: [entry] });
       return;
     }
-    case "function_call_output": {
+    case "function_call_output":
+    case "custom_tool_call_output": {
       const call = field(item, at, "call_id");
       const output = item.output;
       if (typeof output === "string") {
@@ -203,8 +207,11 @@ function field(value: Record<string, unknown>, at: string, name: string): string
 }
 
 /**
- * A Responses tool as chat tools: a function as itself; a namespace (Codex's sub-agent
- * tools) and a web search (which Codex offers on every request, cached or live) dropped
+ * A Responses tool as chat tools: a function as itself; a custom (free-form) tool as a
+ * function of one string, `input` (its grammar written into the description; the answer
+ * turns the call back into a `custom_tool_call`); a namespace (Codex's sub-agent tools),
+ * Codex's `tool_search` over its deferred tools and a web search (which Codex offers on
+ * every request, cached or live) dropped
  * with a note, since no target here runs them and a model may answer without them; any
  * other hosted tool refused, since a request that offers one means the model to use it.
  */
@@ -222,8 +229,20 @@ function tool(definition: z.infer<typeof Tool>, at: string, dropped: Set<string>
     if (typeof definition.strict === "boolean") fn.strict = definition.strict;
     return [{ type: "function", function: fn }];
   }
-  if (definition.type === "namespace") {
-    dropped.add(`namespace tool ${name ?? ""}`.trim());
+  if (definition.type === "custom") {
+    if (name === undefined || !/^[a-zA-Z0-9_-]{1,64}$/.test(name)) {
+      throw new ApiError(400, `'${at}.name' is required: letters, digits, _ and -, at most 64`, { param: `${at}.name` });
+    }
+    const format = definition.format as { type?: string; syntax?: string; definition?: string } | undefined;
+    const grammar =
+      format?.type === "grammar" && typeof format.definition === "string" ? ` It follows this ${format.syntax ?? ""} grammar:\n${format.definition}` : "";
+    const input = { type: "string", description: `The tool's whole input, as free text, not JSON.${grammar}` };
+    const description = typeof definition.description === "string" ? definition.description : undefined;
+    const fn = { name, parameters: { type: "object", properties: { input }, required: ["input"], additionalProperties: false } };
+    return [{ type: "function", function: description === undefined ? fn : { ...fn, description } }];
+  }
+  if (definition.type === "namespace" || definition.type === "tool_search") {
+    dropped.add(definition.type === "tool_search" ? "tool_search" : `namespace tool ${name ?? ""}`.trim());
     return [];
   }
   if (definition.type === "web_search") {
@@ -242,7 +261,7 @@ function tool(definition: z.infer<typeof Tool>, at: string, dropped: Set<string>
 
 function toolChoice(choice: NonNullable<ResponsesRequest["tool_choice"]>): CanonicalRequest["tool_choice"] {
   if (typeof choice === "string") return choice;
-  if (choice.type === "function" && choice.name !== undefined) return { type: "function", function: { name: choice.name } };
+  if ((choice.type === "function" || choice.type === "custom") && choice.name !== undefined) return { type: "function", function: { name: choice.name } };
   throw new ApiError(400, `'tool_choice': a choice of type '${choice.type}' is not supported here; name a function, or use auto, none or required`, {
     param: "tool_choice",
   });

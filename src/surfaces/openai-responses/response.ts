@@ -60,8 +60,25 @@ export function responseUsage(usage: OpenAiUsage | undefined): Record<string, un
   };
 }
 
-/** An item id in OpenAI's form: `msg_…`, `fc_…`. */
-export const itemId = (prefix: "msg" | "fc"): string => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
+/** An item id in OpenAI's form: `msg_…`, `fc_…`, `ctc_…`. */
+export const itemId = (prefix: "msg" | "fc" | "ctc"): string => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
+
+/** The names of the request's custom (free-form) tools, whose calls go back as `custom_tool_call` items. */
+export function customTools(shell: ResponseShell): ReadonlySet<string> {
+  const tools = (shell.tools ?? []) as { type?: string; name?: string }[];
+  return new Set(tools.filter((tool) => tool.type === "custom" && typeof tool.name === "string").map((tool) => tool.name as string));
+}
+
+/** A custom tool's input: the one string argument its function was given (request.ts), else the arguments as written. */
+export function customInput(args: string): string {
+  try {
+    const value = JSON.parse(args) as { input?: unknown };
+    if (typeof value.input === "string") return value.input;
+  } catch {
+    // not JSON: the model wrote the input itself
+  }
+  return args;
+}
 
 export const messageItem = (id: string, text: string, status: "in_progress" | "completed"): Record<string, unknown> => ({
   type: "message",
@@ -80,6 +97,19 @@ export const functionCallItem = (id: string, call: ToolCall, status: "in_progres
   status,
 });
 
+export const customCallItem = (id: string, call: ToolCall, status: "in_progress" | "completed"): Record<string, unknown> => ({
+  type: "custom_tool_call",
+  id,
+  call_id: call.id,
+  name: call.function.name,
+  input: status === "in_progress" ? "" : customInput(call.function.arguments),
+  status,
+});
+
+/** The output item of a tool call: a custom tool's, or a function's. */
+export const callItem = (call: ToolCall, custom: ReadonlySet<string>, id = itemId(custom.has(call.function.name) ? "ctc" : "fc")): Record<string, unknown> =>
+  custom.has(call.function.name) ? customCallItem(id, call, "completed") : functionCallItem(id, call, "completed");
+
 /** The whole Response object for a JSON answer. */
 export function toResponse(completionText: string, shell: ResponseShell): Record<string, unknown> {
   const completion = JSON.parse(completionText) as Completion;
@@ -87,6 +117,7 @@ export function toResponse(completionText: string, shell: ResponseShell): Record
   const output: Record<string, unknown>[] = [];
   const text = choice?.message?.content ?? choice?.message?.refusal;
   if (typeof text === "string" && text !== "") output.push(messageItem(itemId("msg"), text, "completed"));
-  for (const call of choice?.message?.tool_calls ?? []) output.push(functionCallItem(itemId("fc"), call, "completed"));
+  const custom = customTools(shell);
+  for (const call of choice?.message?.tool_calls ?? []) output.push(callItem(call, custom));
   return { ...shell, model: completion.model ?? "", ...statusOf(choice?.finish_reason), output, usage: responseUsage(completion.usage) };
 }

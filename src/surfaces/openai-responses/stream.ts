@@ -4,14 +4,16 @@
  * `response.output_item.added`, then for a message `response.content_part.added`,
  * `response.output_text.delta`… `response.output_text.done` and
  * `response.content_part.done`, for a function call
- * `response.function_call_arguments.delta`… `.done`, and `response.output_item.done`;
+ * `response.function_call_arguments.delta`… `.done` (for a custom tool's call
+ * `response.custom_tool_call_input.delta` and `.done`, once its input is whole), and
+ * `response.output_item.done`;
  * then `response.completed` (or `response.incomplete`) with the whole response and its
  * usage. An error the relay reports after the first byte becomes an `error` event and
  * `response.failed`, and the stream ends there.
  */
 import type { Chunk, OpenAiUsage, ToolCall } from "../completion.ts";
 import { translateStream } from "../translate-stream.ts";
-import { functionCallItem, itemId, messageItem, type ResponseShell, responseUsage, statusOf } from "./response.ts";
+import { callItem, customCallItem, customTools, functionCallItem, itemId, messageItem, type ResponseShell, responseUsage, statusOf } from "./response.ts";
 
 type Open = { kind: "message"; id: string; text: string } | { kind: "call"; id: string; call: ToolCall };
 
@@ -28,6 +30,7 @@ export function toResponseStream(
   let usage: OpenAiUsage | undefined;
   let model = "";
   const output: Record<string, unknown>[] = [];
+  const custom = customTools(shell);
 
   const event = (type: string, body: Record<string, unknown>): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...body })}\n\n`;
@@ -61,15 +64,21 @@ export function toResponseStream(
         event("response.output_item.done", { output_index, item })
       );
     }
-    const item = functionCallItem(closing.id, closing.call, "completed");
+    const item = callItem(closing.call, custom, closing.id);
     output.push(item);
+    if (item.type === "custom_tool_call") {
+      // A custom tool's input is known once its arguments are whole: it goes in one delta.
+      const input = String(item.input);
+      return (
+        event("response.custom_tool_call_input.delta", { item_id: closing.id, output_index, delta: input }) +
+        event("response.custom_tool_call_input.done", { item_id: closing.id, output_index, input }) +
+        event("response.output_item.done", { output_index, item })
+      );
+    }
+    const { name, arguments: args } = closing.call.function;
     return (
-      event("response.function_call_arguments.done", {
-        item_id: closing.id,
-        output_index,
-        name: closing.call.function.name,
-        arguments: closing.call.function.arguments,
-      }) + event("response.output_item.done", { output_index, item })
+      event("response.function_call_arguments.done", { item_id: closing.id, output_index, name, arguments: args }) +
+      event("response.output_item.done", { output_index, item })
     );
   };
   const text = (delta: string): string => {
@@ -94,11 +103,14 @@ export function toResponseStream(
     if (id !== undefined || open?.kind !== "call") {
       out += close();
       const callId = id ?? `call_${crypto.randomUUID().replaceAll("-", "")}`;
-      open = { kind: "call", id: itemId("fc"), call: { id: callId, function: { name: name ?? "", arguments: "" } } };
-      out += event("response.output_item.added", { output_index: output.length, item: functionCallItem(open.id, open.call, "in_progress") });
+      const isCustom = custom.has(name ?? "");
+      open = { kind: "call", id: itemId(isCustom ? "ctc" : "fc"), call: { id: callId, function: { name: name ?? "", arguments: "" } } };
+      const item = (isCustom ? customCallItem : functionCallItem)(open.id, open.call, "in_progress");
+      out += event("response.output_item.added", { output_index: output.length, item });
     }
     if (!partial) return out;
     open.call.function.arguments += partial;
+    if (custom.has(open.call.function.name)) return out;
     return out + event("response.function_call_arguments.delta", { item_id: open.id, output_index: output.length, delta: partial });
   };
 
