@@ -6,6 +6,7 @@
  * one run of test/e2e/python/anthropic_cases.py, which prints what the SDK gave back.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeKey } from "../support/clients.ts";
 import { pythonWithClients, runPython } from "../support/python.ts";
 import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -25,14 +26,7 @@ type Raised = { class: string | null; status?: number; body?: unknown; retry_aft
 let storage: TestStorage;
 let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 
-const makeKey = async (limits: Record<string, unknown>): Promise<string> => {
-  const made = await stack.router.fetch("/v1/admin/keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "python", ...limits }),
-  });
-  return ((await made.json()) as { key: string }).key;
-};
+const newKey = async (fields: Record<string, unknown>): Promise<string> => (await makeKey(stack.router, storage, fields)).key;
 let key: string;
 const sdk = <T>(name: string, as = key): Promise<T> =>
   runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: stack.router.url, TG_KEY: as, TG_PROMPT: uniquePrompt(name) });
@@ -41,7 +35,7 @@ beforeAll(async () => {
   await pythonWithClients();
   storage = await startTestStorage();
   stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  key = await makeKey({ daily_budget_usd: 5, rpm: 10_000 });
+  key = await newKey({ daily_budget_usd: 5, rpm: 10_000 });
 }, 360_000);
 afterAll(async () => {
   await stack.close();
@@ -103,7 +97,7 @@ describe("the SDK's typed errors", () => {
   });
 
   it("RateLimitError with retry-after for a key over its rpm", async () => {
-    const [first, second] = await sdk<Raised[]>("limited", await makeKey({ rpm: 1 }));
+    const [first, second] = await sdk<Raised[]>("limited", await newKey({ rpm: 1 }));
     expect(first).toEqual({ class: null });
     expect(second).toMatchObject({
       class: "RateLimitError",

@@ -7,6 +7,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeKey } from "../support/clients.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -19,12 +20,7 @@ let client: Anthropic;
 beforeAll(async () => {
   storage = await startTestStorage();
   stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  const made = await stack.router.fetch("/v1/admin/keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "claude", daily_budget_usd: 5, tpm: 2_000_000, rpm: 10_000 }),
-  });
-  ({ key, id: keyId } = (await made.json()) as { key: string; id: string });
+  ({ key, id: keyId } = await makeKey(stack.router, storage, { name: "claude", daily_budget_usd: 5, tpm: 2_000_000, rpm: 10_000 }));
   client = new Anthropic({ baseURL: stack.router.url, apiKey: key, maxRetries: 0 });
 }, 60_000);
 afterAll(async () => {
@@ -114,12 +110,8 @@ describe("what a request carries", () => {
   });
 
   it("raises the SDK's RateLimitError for a key over its rpm, with retry-after", async () => {
-    const made = await stack.router.fetch("/v1/admin/keys", {
-      method: "POST",
-      headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "one a minute", rpm: 1 }),
-    });
-    const limited = new Anthropic({ baseURL: stack.router.url, apiKey: ((await made.json()) as { key: string }).key, maxRetries: 0 });
+    const { key: limitedKey } = await makeKey(stack.router, storage, { name: "one a minute", rpm: 1 });
+    const limited = new Anthropic({ baseURL: stack.router.url, apiKey: limitedKey, maxRetries: 0 });
     const ask = () => limited.messages.create({ model: "auto", max_tokens: 16, messages: [{ role: "user", content: uniquePrompt("hi") }] });
     expect((await ask()).type).toBe("message");
     const error = await ask().catch((e: unknown) => e);

@@ -5,14 +5,14 @@
  * a question; then a turn in which the fake asks for one shell command, Claude Code runs
  * it, and the fake finishes. Every request it made has its audit row, and the log verifies.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flushedRows, makeKey, runCli } from "../support/clients.ts";
 import { startWithFakeProvider } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const CLAUDE = resolve("node_modules/.bin/claude");
 let storage: TestStorage;
@@ -24,12 +24,7 @@ let scratch: string;
 beforeAll(async () => {
   storage = await startTestStorage({ private: true });
   stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  const made = await stack.router.fetch("/v1/admin/keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "claude code", daily_budget_usd: 5 }),
-  });
-  ({ key, id: keyId } = (await made.json()) as { key: string; id: string });
+  ({ key, id: keyId } = await makeKey(stack.router, storage, { name: "claude code", daily_budget_usd: 5 }));
   scratch = await mkdtemp(join(tmpdir(), "tiergate-claude-"));
 }, 60_000);
 afterAll(async () => {
@@ -38,7 +33,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function claude(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function claude(args: string[]): ReturnType<typeof runCli> {
   const env = {
     PATH: process.env.PATH ?? "",
     HOME: scratch,
@@ -47,14 +42,7 @@ async function claude(args: string[]): Promise<{ code: number; stdout: string; s
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     DISABLE_AUTOUPDATER: "1",
   };
-  // No stdin, as a script runs it (Claude Code waits for piped input otherwise).
-  const child = spawn(CLAUDE, args, { env, cwd: scratch, stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number>((done) => child.on("close", (exit) => done(exit ?? 1)));
-  return { code, stdout, stderr };
+  return runCli(CLAUDE, args, { env, cwd: scratch });
 }
 
 describe("Claude Code through tiergate", () => {
@@ -77,13 +65,7 @@ describe("Claude Code through tiergate", () => {
   });
 
   it("left one audit row per request, each with its surface, tier and cost, and the log verifies", { timeout: 60_000 }, async () => {
-    const deadline = Date.now() + 10_000;
-    let rows: Record<string, unknown>[] = [];
-    while (Date.now() < deadline) {
-      await stack.router.scheduled();
-      rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
-      if (rows.length >= stack.fake.seen.length) break;
-    }
+    const rows = await flushedRows(stack.router, storage, keyId, stack.fake.seen.length);
     const generations = rows.filter((row) => row.model !== null);
     // The first request is Claude Code's "say hi": its scaffold (a 7,000-character system prompt, reminders, twelve
     // tools) is not the task, so the greeting is routed as one.

@@ -6,14 +6,14 @@
  * shell command, Codex runs it in a scratch folder, and the fake finishes. Every request
  * Codex made has its audit row, and the log verifies.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flushedRows, makeKey, runCli } from "../support/clients.ts";
 import { startWithFakeProvider } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const CODEX = resolve("node_modules/.bin/codex");
 let storage: TestStorage;
@@ -27,12 +27,7 @@ beforeAll(async () => {
   storage = await startTestStorage({ private: true });
   // docs/responses.md: a model name Codex knows, routed as auto.
   stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) });
-  const made = await stack.router.fetch("/v1/admin/keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "codex", daily_budget_usd: 5 }),
-  });
-  ({ key, id: keyId } = (await made.json()) as { key: string; id: string });
+  ({ key, id: keyId } = await makeKey(stack.router, storage, { name: "codex", daily_budget_usd: 5 }));
   // Codex refuses to make its helper links under the system's temporary folder, and says so; it still runs.
   home = await mkdtemp(join(tmpdir(), "tiergate-codex-"));
   folder = join(home, "project");
@@ -57,15 +52,9 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function codex(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function codex(args: string[]): ReturnType<typeof runCli> {
   const env = { PATH: process.env.PATH ?? "", HOME: home, CODEX_HOME: join(home, ".codex"), TIERGATE_API_KEY: key };
-  const child = spawn(CODEX, ["exec", "--skip-git-repo-check", ...args], { env, cwd: folder, stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number>((done) => child.on("close", (exit) => done(exit ?? 1)));
-  return { code, stdout, stderr };
+  return runCli(CODEX, ["exec", "--skip-git-repo-check", ...args], { env, cwd: folder });
 }
 
 describe("Codex CLI through tiergate", () => {
@@ -106,13 +95,7 @@ describe("Codex CLI through tiergate", () => {
   });
 
   it("left one audit row per request, each naming the responses surface, and the log verifies", { timeout: 60_000 }, async () => {
-    const deadline = Date.now() + 10_000;
-    let rows: Record<string, unknown>[] = [];
-    while (Date.now() < deadline) {
-      await stack.router.scheduled();
-      rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
-      if (rows.length >= stack.fake.seen.length) break;
-    }
+    const rows = await flushedRows(stack.router, storage, keyId, stack.fake.seen.length);
     const generations = rows.filter((row) => row.model !== null);
     expect(generations.length).toBeGreaterThanOrEqual(stack.fake.seen.length);
     for (const row of rows) expect(row.surface).toBe("responses");

@@ -7,6 +7,7 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeKey } from "../support/clients.ts";
 import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -15,19 +16,12 @@ let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
 let client: OpenAI;
 let keyId: string;
 
-const makeKey = async (limits: Record<string, unknown>): Promise<{ key: string; id: string }> => {
-  const made = await stack.router.fetch("/v1/admin/keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "responses", ...limits }),
-  });
-  return (await made.json()) as { key: string; id: string };
-};
+const newKey = (fields: Record<string, unknown>) => makeKey(stack.router, storage, fields);
 
 beforeAll(async () => {
   storage = await startTestStorage();
   stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  const { key, id } = await makeKey({ daily_budget_usd: 5, rpm: 10_000 });
+  const { key, id } = await newKey({ daily_budget_usd: 5, rpm: 10_000 });
   keyId = id;
   client = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
 }, 60_000);
@@ -212,7 +206,7 @@ describe("stored responses", () => {
 
   it("another tenant's response is not found, and store: false stores nothing", async () => {
     const mine = await client.responses.create({ model: "auto", input: uniquePrompt("private") });
-    const other = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await makeKey({ tenant: "globex" })).key, maxRetries: 0 });
+    const other = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await newKey({ tenant: "globex" })).key, maxRetries: 0 });
     const attempts = [() => other.responses.retrieve(mine.id), () => other.responses.delete(mine.id), () => other.responses.inputItems.list(mine.id)];
     for (const attempt of attempts) {
       const error = await (attempt() as Promise<unknown>).catch((e: unknown) => e);
@@ -303,7 +297,7 @@ describe("errors, in OpenAI's shape", () => {
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("input[0].type");
     const wrong = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: "tg-not-a-key-0123456789", maxRetries: 0 });
     expect(await wrong.responses.create({ model: "auto", input: "hi" }).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.AuthenticationError);
-    const limited = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await makeKey({ rpm: 1 })).key, maxRetries: 0 });
+    const limited = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await newKey({ rpm: 1 })).key, maxRetries: 0 });
     await limited.responses.create({ model: "auto", input: uniquePrompt("hi") });
     const over = await limited.responses.create({ model: "auto", input: uniquePrompt("hi") }).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(OpenAI.RateLimitError);
