@@ -68,7 +68,7 @@ export function openAiResponsesSurface(store: ResponseStore | undefined, log: (e
   };
 }
 
-/** An input item with an id, as OpenAI lists them (`msg_…` for a message without one). */
+/** An input item with an id, as OpenAI lists them (`item_…` for one sent without). */
 function withId(item: Record<string, unknown>, i: number): Record<string, unknown> {
   return typeof item.id === "string" ? item : { id: `item_${i}_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`, ...item };
 }
