@@ -2,8 +2,9 @@
  * `npm run dev`: starts the local stack (Redis behind Upstash REST, Postgres behind
  * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
  * (8787), and fires the every-minute cron (the audit flush) as production would.
- * `npm run dev -- --fake-upstream` also starts the fake provider and points
- * OpenRouter and Groq at it, so completions work with no account at all.
+ * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
+ * the fake provider and points OpenRouter and Groq at it, so completions work with no
+ * account at all (scripts/local/dev-provider.ts).
  * Ctrl-C stops everything it started.
  */
 import { spawn } from "node:child_process";
@@ -14,6 +15,7 @@ import { EVERY_MINUTE } from "../src/scheduled/index.ts";
 import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
+import { fakeProviderReason } from "./local/dev-provider.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
@@ -23,13 +25,14 @@ const vars: Record<string, string> = { ...stack.bindings, ...devSecrets() };
 const devKey = await ensureDevKey(stack.bindings);
 console.log(`[stack] local client key: export TG_KEY=${devKey}   (send it as Authorization: Bearer $TG_KEY)`);
 
-const fake = process.argv.includes("--fake-upstream") ? await startFakeUpstream({ tokenIntervalMs: 30 }) : undefined;
+const fakeReason = fakeProviderReason(process.argv, devVars());
+const fake = fakeReason === undefined ? undefined : await startFakeUpstream({ tokenIntervalMs: 30 });
 if (fake !== undefined) {
   for (const provider of ["OPENROUTER", "GROQ"]) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  console.log(`[stack] fake provider at ${fake.url} (OpenRouter and Groq point at it)`);
+  console.log(`[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter and Groq point at it; set a provider key in .dev.vars for real answers)`);
 }
 
 for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);

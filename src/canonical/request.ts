@@ -42,10 +42,13 @@ export const MessageSchema = z.discriminatedUnion("role", [
 ]);
 export type Message = z.infer<typeof MessageSchema>;
 
+/** A function's name, as the providers here take it; every surface's tools are held to it. */
+export const FunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64");
+
 const Tool = z.looseObject({
   type: z.literal("function"),
   function: z.looseObject({
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64"),
+    name: FunctionName,
     description: z.string().optional(),
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullish(),

@@ -24,6 +24,10 @@ export type Parsed = {
 /** What bounds a request as it is read: its body's size, and (Messages) the `max_tokens` taken. */
 export type ParseLimits = { maxBodyBytes: number; messagesMaxTokens: number };
 
+/** The content types of a surface's answers: its JSON, and its event stream. */
+export const JSON_HEADERS = { "content-type": "application/json" };
+export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+
 export type Rendered = { body: ReadableStream<Uint8Array> | string; contentType: Record<string, string> };
 
 export type Surface = {

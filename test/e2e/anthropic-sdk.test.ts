@@ -35,6 +35,24 @@ const weather: Anthropic.Tool = {
   input_schema: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city", "days"] },
 };
 
+/** An image with a system array (`cache_control`, for an Anthropic model) and stop sequences. */
+const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+const imageRequest = (prompt: string): Anthropic.MessageCreateParamsNonStreaming => ({
+  model: "openrouter/anthropic/claude-sonnet-4",
+  max_tokens: 32,
+  stop_sequences: ["\n\nHuman:"],
+  system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],
+  messages: [
+    {
+      role: "user",
+      content: [
+        { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL } },
+        { type: "text", text: prompt },
+      ],
+    },
+  ],
+});
+
 describe("messages.create", () => {
   it("answers as a Message, with usage, the routing headers and the constitutional hash", async () => {
     const { data, response } = await client.messages
@@ -83,28 +101,13 @@ describe("messages.create", () => {
 
 describe("what a request carries", () => {
   it("an image, a system array with cache_control (for an Anthropic model) and stop_sequences reach the provider as Chat Completions has them", async () => {
-    const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
-    const answer = await client.messages.create({
-      model: "openrouter/anthropic/claude-sonnet-4",
-      max_tokens: 32,
-      stop_sequences: ["\n\nHuman:"],
-      system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],
-      messages: [
-        {
-          role: "user",
-          content: [
-            { type: "image", source: { type: "base64", media_type: "image/png", data: pixel } },
-            { type: "text", text: uniquePrompt("What is in this image?") },
-          ],
-        },
-      ],
-    });
+    const answer = await client.messages.create(imageRequest(uniquePrompt("What is in this image?")));
     expect(answer.type).toBe("message");
     const sent = stack.fake.seen.at(-1)!.body as { messages: { role: string; content: unknown }[]; stop: unknown };
     expect(sent.stop).toEqual(["\n\nHuman:"]);
     expect(sent.messages[0]).toEqual({ role: "system", content: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }] });
     expect(sent.messages[1]!.content).toEqual([
-      { type: "image_url", image_url: { url: `data:image/png;base64,${pixel}` } },
+      { type: "image_url", image_url: { url: `data:image/png;base64,${PIXEL}` } },
       { type: "text", text: expect.stringContaining("What is in this image?") },
     ]);
   });
@@ -177,7 +180,6 @@ describe("tools", () => {
 });
 
 describe("every case, streamed and not, from the provider and from the cache", () => {
-  const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
   /** Each case's parameters for a fresh prompt, and the stop reason its answer must have. */
   const cases: { name: string; stop: string; params: (prompt: string) => Anthropic.MessageCreateParamsNonStreaming }[] = [
     { name: "text", stop: "end_turn", params: (prompt) => ({ model: "auto", max_tokens: 64, messages: [{ role: "user", content: prompt }] }) },
@@ -208,21 +210,7 @@ describe("every case, streamed and not, from the provider and from the cache", (
     {
       name: "an image, a system array with cache_control and stop_sequences",
       stop: "end_turn",
-      params: (prompt) => ({
-        model: "openrouter/anthropic/claude-sonnet-4",
-        max_tokens: 32,
-        stop_sequences: ["\n\nHuman:"],
-        system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],
-        messages: [
-          {
-            role: "user",
-            content: [
-              { type: "image", source: { type: "base64", media_type: "image/png", data: pixel } },
-              { type: "text", text: prompt },
-            ],
-          },
-        ],
-      }),
+      params: imageRequest,
     },
   ];
   const ask = async (params: Anthropic.MessageCreateParamsNonStreaming, stream: boolean) => {

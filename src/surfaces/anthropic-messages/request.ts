@@ -7,7 +7,7 @@
  * `x-tiergate-dropped` header: never a silent change of meaning.
  */
 import * as z from "zod";
-import type { CanonicalRequest, Message } from "../../canonical/request.ts";
+import { type CanonicalRequest, FunctionName, type Message } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
 
 const CacheControl = z.looseObject({ type: z.string() }).nullish();
@@ -42,7 +42,7 @@ const Content = z.union([z.string(), z.array(Block)]);
 
 const Tool = z.looseObject({
   type: z.string().optional(),
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64"),
+  name: FunctionName,
   description: z.string().optional(),
   input_schema: z.record(z.string(), z.unknown()).optional(),
   cache_control: CacheControl,

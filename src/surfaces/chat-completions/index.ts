@@ -5,15 +5,12 @@
  */
 import { CanonicalRequestSchema } from "../../canonical/request.ts";
 import { readJsonBody } from "../../http/json-body.ts";
-import type { Surface } from "../surface.ts";
+import { JSON_HEADERS, SSE_HEADERS, type Surface } from "../surface.ts";
 import { openAiErrorBody } from "./errors.ts";
-
-const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-const JSON_TYPE = { "content-type": "application/json" };
 
 export const chatCompletionsSurface: Surface = {
   parse: async (request, { maxBodyBytes }) => ({ request: await readJsonBody(request, maxBodyBytes, CanonicalRequestSchema), dropped: [] }),
-  render: (answer) => (answer.kind === "json" ? { body: answer.text, contentType: JSON_TYPE } : { body: answer.body, contentType: SSE }),
+  render: (answer) => (answer.kind === "json" ? { body: answer.text, contentType: JSON_HEADERS } : { body: answer.body, contentType: SSE_HEADERS }),
   errorBody: openAiErrorBody,
   errorStatus: (error) => error.status,
 };

@@ -9,16 +9,13 @@
 import type { Message } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
 import { readJsonBody } from "../../http/json-body.ts";
-import { openAiErrorBody } from "../chat-completions/errors.ts";
-import type { Surface } from "../surface.ts";
+import { chatCompletionsSurface } from "../chat-completions/index.ts";
+import { JSON_HEADERS, SSE_HEADERS, type Surface } from "../surface.ts";
 import { canonicalStream } from "../translate-stream.ts";
 import { ResponsesRequestSchema, toCanonical } from "./request.ts";
 import { type ResponseShell, responseId, responseShell, toResponse } from "./response.ts";
 import type { ResponseStore } from "./store.ts";
 import { toResponseStream } from "./stream.ts";
-
-const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-const JSON_TYPE = { "content-type": "application/json" };
 
 /** What render needs of the request: the response's shell, and what to store when it completes. */
 type Echo = { shell: ResponseShell; save: ((response: Record<string, unknown>) => Promise<void>) | undefined };
@@ -59,12 +56,13 @@ export function openAiResponsesSurface(store: ResponseStore | undefined, log: (e
       if (answer.kind === "json") {
         const response = toResponse(answer.text, shell);
         await save?.(response);
-        return { body: JSON.stringify(response), contentType: JSON_TYPE };
+        return { body: JSON.stringify(response), contentType: JSON_HEADERS };
       }
-      return { body: toResponseStream(canonicalStream(answer), shell, save), contentType: SSE };
+      return { body: toResponseStream(canonicalStream(answer), shell, save), contentType: SSE_HEADERS };
     },
-    errorBody: openAiErrorBody,
-    errorStatus: (error) => error.status,
+    // OpenAI's error shape and statuses, as Chat Completions answers them.
+    errorBody: chatCompletionsSurface.errorBody,
+    errorStatus: chatCompletionsSurface.errorStatus,
   };
 }
 

@@ -8,7 +8,7 @@
  * named in `dropped`, for the `x-tiergate-dropped` header: never a silent change of meaning.
  */
 import * as z from "zod";
-import type { CanonicalRequest, Message } from "../../canonical/request.ts";
+import { type CanonicalRequest, FunctionName, type Message } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
 
 const Part = z.looseObject({ type: z.string() });
@@ -218,11 +218,8 @@ function field(value: Record<string, unknown>, at: string, name: string): string
 function tool(definition: z.infer<typeof Tool>, at: string, dropped: Set<string>): NonNullable<CanonicalRequest["tools"]> {
   const name = typeof definition.name === "string" ? definition.name : undefined;
   if (definition.type === "function") {
-    if (name === undefined || !/^[a-zA-Z0-9_-]{1,64}$/.test(name)) {
-      throw new ApiError(400, `'${at}.name' is required: letters, digits, _ and -, at most 64`, { param: `${at}.name` });
-    }
     const fn: { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean } = {
-      name,
+      name: functionName(name, at),
       parameters: (definition.parameters as Record<string, unknown> | undefined) ?? { type: "object", properties: {} },
     };
     if (typeof definition.description === "string") fn.description = definition.description;
@@ -230,15 +227,12 @@ function tool(definition: z.infer<typeof Tool>, at: string, dropped: Set<string>
     return [{ type: "function", function: fn }];
   }
   if (definition.type === "custom") {
-    if (name === undefined || !/^[a-zA-Z0-9_-]{1,64}$/.test(name)) {
-      throw new ApiError(400, `'${at}.name' is required: letters, digits, _ and -, at most 64`, { param: `${at}.name` });
-    }
     const format = definition.format as { type?: string; syntax?: string; definition?: string } | undefined;
     const grammar =
       format?.type === "grammar" && typeof format.definition === "string" ? ` It follows this ${format.syntax ?? ""} grammar:\n${format.definition}` : "";
     const input = { type: "string", description: `The tool's whole input, as free text, not JSON.${grammar}` };
     const description = typeof definition.description === "string" ? definition.description : undefined;
-    const fn = { name, parameters: { type: "object", properties: { input }, required: ["input"], additionalProperties: false } };
+    const fn = { name: functionName(name, at), parameters: { type: "object", properties: { input }, required: ["input"], additionalProperties: false } };
     return [{ type: "function", function: description === undefined ? fn : { ...fn, description } }];
   }
   if (definition.type === "namespace" || definition.type === "tool_search") {
@@ -257,6 +251,14 @@ function tool(definition: z.infer<typeof Tool>, at: string, dropped: Set<string>
       : `The tool type '${definition.type}' is not supported here; this router serves function tools`,
     { param: `${at}.type`, code: "unsupported_tool" },
   );
+}
+
+/** A tool's name as the targets' functions take it (the canonical schema's rule). */
+function functionName(name: string | undefined, at: string): string {
+  if (name === undefined || !FunctionName.safeParse(name).success) {
+    throw new ApiError(400, `'${at}.name' is required: letters, digits, _ and -, at most 64`, { param: `${at}.name` });
+  }
+  return name;
 }
 
 function toolChoice(choice: NonNullable<ResponsesRequest["tool_choice"]>): CanonicalRequest["tool_choice"] {
