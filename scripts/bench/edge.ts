@@ -103,6 +103,21 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
         request: (i) => post(chatAt(router), chat(`${PROMPT} (rpm ${i})`), keyed(limited)),
       },
       { name: "refused: budget spent", request: (i) => post(chatAt(router), chat(`${PROMPT} (budget ${i})`), keyed(broke)) },
+      {
+        // Its stored history is one Postgres read (the response it continues), before the provider call.
+        name: "keyed Responses continuation",
+        request: async (i) => {
+          const first = await fetch(`${router.url}/v1/responses`, {
+            method: "POST",
+            headers: keyed(key),
+            body: JSON.stringify({ model: "auto", input: `${PROMPT} (stored ${stamp} ${i})` }),
+          });
+          const { id } = (await first.json()) as { id: string };
+          // The first response's own after-work is done before the continuation is counted.
+          await new Promise((resolve) => setTimeout(resolve, 100 + 3 * Math.max(proxy.delays.primary, proxy.delays.neon)));
+          return post(`${router.url}/v1/responses`, JSON.stringify({ model: "auto", input: "And then?", previous_response_id: id }), keyed(key));
+        },
+      },
     ];
 
     const results: EdgePath[] = [];

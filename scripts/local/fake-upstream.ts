@@ -3,6 +3,7 @@
  * the real wire format (JSON completions, SSE chunks, `usage`, OpenAI error bodies)
  * and can be told to be slow, to fail, or to break its stream.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
@@ -48,6 +49,8 @@ export type FakeBehaviour = {
   malformed: boolean;
   /** The whole provider is down: every connection, `GET /models` included, is dropped without an answer. */
   down: boolean;
+  /** The most inputs one embeddings call may carry (OpenAI's is 2,048); more is a 400, as OpenAI answers. */
+  embeddingBatchLimit: number;
   /** Behaviour for particular provider model ids, over the rest (one model slow, another broken). */
   perModel: Record<string, Partial<Omit<FakeBehaviour, "perModel" | "down" | "failFirst">>>;
 };
@@ -73,6 +76,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   usage: undefined,
   malformed: false,
   down: false,
+  embeddingBatchLimit: 2_048,
   // Frozen: a behaviour copied from the default shares this object; set `perModel` to a new one instead.
   perModel: Object.freeze({}),
 };
@@ -118,14 +122,15 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
   if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
-  if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) return sendError(res, 404, "Unknown route", "not_found");
+  const embeddings = req.url?.endsWith("/embeddings") === true;
+  if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
   } catch {
     return sendError(res, 400, "Body is not JSON", "invalid_json");
   }
-  fake.seen.push({ path: req.url, headers: req.headers, body });
+  fake.seen.push({ path: req.url ?? "", headers: req.headers, body });
   if (fake.seen.length > 100) fake.seen.shift();
   const model = typeof body.model === "string" ? body.model : "fake-model";
   const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[model] };
@@ -142,7 +147,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   ) {
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
   }
-  const text = JSON.stringify(body.messages ?? "");
+  const text = JSON.stringify(body.messages ?? body.input ?? "");
   if (b.failPrompts?.some((poison) => text.includes(poison))) {
     return sendError(res, 500, b.errorMessage ?? "Fake upstream error: the provider failed on this content", "fake_error");
   }
@@ -154,6 +159,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     res.end(JSON.stringify({ error: { message: b.errorMessage ?? "Fake upstream error in a 200", code: 500 }, choices: [] }));
     return;
   }
+  if (embeddings) return sendEmbeddings(res, body, model, b);
 
   // As a provider does, it writes no more than the request's limit, and says it stopped there.
   const limit = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
@@ -207,6 +213,51 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: reported })}\n\n`);
   }
   res.end(b.omitDone ? undefined : "data: [DONE]\n\n");
+}
+
+/**
+ * `POST /embeddings`, as OpenAI answers it: one vector per input, the same for the same
+ * model, input and length (drawn from a hash of them), of unit length, as floats or base64.
+ */
+function sendEmbeddings(res: ServerResponse, body: Record<string, unknown>, model: string, b: FakeBehaviour): void {
+  const inputs = typeof body.input === "string" || (Array.isArray(body.input) && typeof body.input[0] === "number") ? [body.input] : (body.input as unknown[]);
+  if (!Array.isArray(inputs) || inputs.length === 0) return void sendError(res, 400, "'input' is required", "invalid_value");
+  if (inputs.length > b.embeddingBatchLimit) {
+    return void sendError(res, 400, `'input' holds ${inputs.length} items; at most ${b.embeddingBatchLimit} are allowed`, "invalid_value");
+  }
+  // OpenAI's lengths; a test's own model says its length at the end of its id (`fake/embed-64`).
+  const dimensions = typeof body.dimensions === "number" ? body.dimensions : Number(/-(\d+)$/.exec(model)?.[1] ?? (model.includes("large") ? 3_072 : 1_536));
+  const base64 = body.encoding_format === "base64";
+  const data = inputs.map((input, index) => {
+    const vector = fakeVector(`${model}\n${dimensions}\n${JSON.stringify(input)}`, dimensions);
+    return { object: "embedding", index, embedding: base64 ? Buffer.from(vector.buffer).toString("base64") : Array.from(vector) };
+  });
+  if (b.malformed) {
+    res.writeHead(200, { "content-type": "application/json" });
+    return void res.end(JSON.stringify({ object: "list", data: data.slice(1), model }));
+  }
+  const tokens = inputs.reduce<number>((sum, input) => sum + (typeof input === "string" ? Math.ceil(input.length / 4) : (input as unknown[]).length), 0);
+  const usage = b.usage ?? { prompt_tokens: b.promptTokens ?? tokens, total_tokens: b.promptTokens ?? tokens };
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ object: "list", data, model, usage }));
+}
+
+/** A unit vector drawn from the seed's SHA-256 (xorshift from there): the same seed, the same vector. */
+function fakeVector(seed: string, dimensions: number): Float32Array {
+  const digest = createHash("sha256").update(seed).digest();
+  let state = digest.readUInt32LE(0) || 1;
+  const values = new Float32Array(dimensions);
+  let norm = 0;
+  for (let i = 0; i < dimensions; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    values[i] = (state >>> 0) / 0xffffffff - 0.5;
+    norm += values[i]! * values[i]!;
+  }
+  const scale = 1 / Math.sqrt(norm);
+  for (let i = 0; i < dimensions; i++) values[i] = values[i]! * scale;
+  return values;
 }
 
 /** `GET /models`, as OpenAI lists them: what health probes call; fails like the provider when every request fails. */

@@ -64,7 +64,7 @@ export async function recordOf(
     latency_ms: latency,
     upstream_ms: ending?.upstreamMs ?? null,
     overhead_ms: Math.max(0, latency - (ending?.upstreamMs ?? 0)),
-    streamed: outcome?.request.stream === true,
+    streamed: outcome !== undefined && "stream" in outcome.request && outcome.request.stream === true,
     truncated: ending?.truncated ?? false,
     request_sha256: null,
   };

@@ -45,3 +45,16 @@ export async function cacheKey(request: CanonicalRequest, decision: Decision, sc
 function normaliseMessage(message: Message): Message {
   return typeof message.content === "string" ? ({ ...message, content: message.content.trim() } as Message) : message;
 }
+
+/**
+ * An embeddings request's key: the model, the vector length and the exact inputs (an
+ * embedding is a function of these alone), and the scope. Texts are not trimmed: a space
+ * changes the vector. How the vectors are encoded is how they are sent, not what they are.
+ */
+export async function embeddingsCacheKey(
+  target: { model: string; dimensions: number },
+  inputs: readonly (string | number[])[],
+  scope: CacheScope,
+): Promise<string> {
+  return sha256Hex(canonicalJson({ constitution: CONSTITUTIONAL_HASH, scope, kind: "embeddings", target, inputs }));
+}

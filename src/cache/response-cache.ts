@@ -16,8 +16,9 @@ export type CachedCompletion = {
   body: string;
   model: string;
   provider: string;
-  tier: number;
-  score: number;
+  /** Null for an embeddings answer: embedding models have no tier and no score. */
+  tier: number | null;
+  score: number | null;
   /** The answer's token usage, kept so a hit need not parse the body to record it. */
   usage: Usage | undefined;
 };

@@ -1,6 +1,7 @@
 /** The worker's environment: one zod schema, parsed once per isolate into a typed config. */
 import * as z from "zod";
 import { type Alias, AliasesSchema, parseAliases } from "../routing/aliases.ts";
+import { type EmbeddingModel, loadEmbeddingModels } from "../routing/embedding-models.ts";
 import { FEATURES } from "../routing/features.ts";
 import { DEFAULT_MODEL, DEFAULT_THRESHOLDS, decodeModel, type RouterModel } from "../routing/model.ts";
 import { loadRegistry, type Model, TIERS, type Tier } from "../routing/registry.ts";
@@ -71,6 +72,12 @@ export const EnvSchema = z.object({
    * shows the built-in one. A bad value stops the router.
    */
   MODELS_JSON: z.string().optional(),
+  /**
+   * Replaces the embedding models (POST /v1/embeddings): a JSON array of `{"id", "provider", "upstream_model",
+   * "input_usd_per_mtok", "price_read_on", "dimensions", "shortens", "max_input_tokens", "max_batch_inputs",
+   * "max_batch_tokens"}`. The first is what `auto` means. GET /v1/models shows the built-in ones. A bad value stops the router.
+   */
+  EMBEDDING_MODELS_JSON: z.string().optional(),
   /**
    * A routing model in place of the shipped one (`npm run train:router -- --from-audit` writes one); its
    * thresholds become the default tier cut points. A bad one is reported in /health and the shipped model kept.
@@ -270,6 +277,8 @@ export type SloTargets = { overheadP99Ms: number; cacheHitRate: number; errorRat
 export type Config = {
   providers: ReadonlyMap<string, Provider>;
   registry: readonly Model[];
+  /** The embedding models; the first is the default (`auto`). */
+  embeddingModels: readonly EmbeddingModel[];
   /** The scorer's weights: the shipped model, or MODEL_JSON's. */
   routerModel: RouterModel;
   /** Names clients send for the router's models (routing/aliases.ts). */
@@ -318,6 +327,7 @@ const VITAL = new Set([
   "UPSTASH_REDIS_REST_TOKEN",
   "AUDIT_MODE",
   "MODELS_JSON",
+  "EMBEDDING_MODELS_JSON",
   "CUSTOM_PROVIDERS",
 ]);
 
@@ -354,9 +364,10 @@ export function parseConfig(bindings: Bindings): Config {
     });
   }
   const registry = loadRegistry(env.MODELS_JSON);
-  for (const model of registry) {
+  const embeddingModels = loadEmbeddingModels(env.EMBEDDING_MODELS_JSON);
+  for (const model of [...registry, ...embeddingModels]) {
     if (!providers.has(model.provider)) {
-      throw new Error(`MODELS_JSON: model ${model.id} names unknown provider ${model.provider}`);
+      throw new Error(`MODELS_JSON or EMBEDDING_MODELS_JSON: model ${model.id} names unknown provider ${model.provider}`);
     }
   }
   if (env.DATABASE_URL !== undefined && env.AUDIT_HMAC_KEY === undefined) {
@@ -371,6 +382,7 @@ export function parseConfig(bindings: Bindings): Config {
   return {
     providers,
     registry,
+    embeddingModels,
     routerModel: env.MODEL_JSON === undefined ? DEFAULT_MODEL : decodeModel(env.MODEL_JSON, "custom"),
     aliases: parseAliases(env.MODEL_ALIASES),
     messagesMaxTokens: env.MESSAGES_MAX_TOKENS,

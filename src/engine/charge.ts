@@ -9,7 +9,8 @@ import type { Usage } from "../providers/usage.ts";
 import { costMicros, type Model } from "../routing/registry.ts";
 
 export type ChargeInput = {
-  model: Model;
+  /** The prices, and the most prompt tokens the request could hold. */
+  model: Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok" | "context_window">;
   /** The provider's usage, as read (already clamped into range by providers/usage.ts). */
   reported: Usage | undefined;
   /** The prompt as sent, estimated (routing/estimate.ts). */

@@ -4,7 +4,7 @@
  * one `Outcome`, a failure included (with what the steps before it decided and
  * reserved), so the audit trail can record it and give back what was reserved.
  */
-import { type CacheScope, cacheKey } from "../cache/key.ts";
+import { cacheKey } from "../cache/key.ts";
 import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
@@ -18,9 +18,10 @@ import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { BudgetSpent, hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { nothingReserved, type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
+import { type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
+import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
 import { capToBudget, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
@@ -28,17 +29,12 @@ import { planOf, reservationMicros } from "./plan.ts";
 /** What the engine uses of the isolate's services. */
 export type ChatServices = Omit<DecisionServices, "config"> & Reserves & { config: Config; responseCache: ResponseCache };
 
-export type ChatInput = {
+export type ChatInput = GateInput & {
   request: CanonicalRequest;
-  caller: Caller | undefined;
   /** The request's headers: its cache directives. */
   headers: Headers;
   /** The client's request signal: when the client goes, the provider call stops. */
   signal: AbortSignal | undefined;
-  /** The key's requests-per-minute check, already in flight (middleware/api-keys.ts); it rejects with the 429. */
-  admission?: Promise<void> | undefined;
-  /** Takes work that outlives the answer (a slice's refill), for the request's `waitUntil`. */
-  defer: (work: Promise<unknown>) => void;
 };
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
@@ -53,54 +49,26 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
-    const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request)) : "";
+    const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const refused = (reason: unknown, held: Settlement | undefined): Outcome => ({
       ...stoppedAt(request, decision, asApiError(reason)),
       cache: lookup?.status ?? "BYPASS",
       settlement: toGiveBack(held),
     });
-    // A hit is one the caller could have been served: a model its key may use, at a tier it may reach.
-    const servable = (hit: CachedCompletion | undefined): hit is CachedCompletion => hit !== undefined && mayServe(caller, hit);
-    const inIsolate = policy.read ? services.responseCache.inIsolate(key) : undefined;
-    if (servable(inIsolate)) {
-      // Known at once: nothing to reserve; the tokens bucket is read beside the requests check, for the headers.
-      const [admitted, bucket] = await Promise.allSettled([input.admission, caller === undefined ? undefined : services.allowances.peekTokens(caller)]);
-      const view = caller === undefined || bucket.status === "rejected" ? undefined : nothingReserved(caller, bucket.value);
-      if (admitted.status === "rejected") return refused(admitted.reason, view);
-      return { ...fromCache(request, decision, inIsolate), settlement: view };
-    }
-    // A refusal the limiter knew at once (its isolate cache of keys over their limit) reserves nothing.
-    const early = await Promise.race([input.admission, undefined]).then(
-      () => undefined,
-      (reason: unknown) => reason ?? new Error("refused"),
-    );
-    if (early !== undefined) return refused(early, undefined);
     const plan = planOf(decision, services.config);
     const reserving = caller !== undefined && !caller.admin && services.config.providers.get(decision.model.provider)?.configured === true;
-    // The Redis cache read, the requests check and the reservation go out together: one round trip to the stores, not
-    // three. What a hit or a refusal reserved is given back when it is settled at nothing, after the answer.
-    const [hit, admitted, reserved] = await Promise.allSettled([
-      policy.read ? services.responseCache.read(key) : undefined,
-      input.admission,
+    const gate = await passGate(services, input, {
+      readKey: policy.read ? key : undefined,
+      servable: (hit) => mayServe(caller, hit),
       // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
-      reserving
-        ? reserveFor(
-            services,
-            caller,
-            {
-              micros: reservationMicros(plan, decision),
-              orMicros: reservationMicros(plan.slice(0, 1), decision),
-              tokens: decision.estimatedTokens,
-            },
-            input.defer,
-          )
+      estimate: reserving
+        ? { micros: reservationMicros(plan, decision), orMicros: reservationMicros(plan.slice(0, 1), decision), tokens: decision.estimatedTokens }
         : undefined,
-    ]);
-    settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
-    if (admitted.status === "rejected") return refused(admitted.reason, settlement);
-    const found = hit.status === "fulfilled" ? hit.value : undefined;
-    if (servable(found)) return { ...fromCache(request, decision, found), settlement: toGiveBack(settlement) };
+    });
+    settlement = gate.settlement;
+    if (gate.kind === "refused") return refused(gate.reason, settlement);
+    if (gate.kind === "hit") return { ...fromCache(request, decision, gate.hit), settlement };
     const capped =
       caller !== undefined && settlement?.refusal instanceof BudgetSpent
         ? await reserveCapped(services, input, caller, decision, sent, settlement.refusal)
@@ -146,14 +114,9 @@ function sentRequest(request: CanonicalRequest, caller: Caller | undefined, esti
   return budgeted && requestedOutputTokens(request) === undefined ? { ...request, max_tokens: estimatedOutputTokens } : request;
 }
 
-function cacheScope(caller: Caller | undefined, request: CanonicalRequest): CacheScope {
-  const tenant = caller?.tenantId ?? null;
-  return { tenant, key: caller !== undefined && tenant === null ? caller.keyId : null, user: request.user ?? null };
-}
-
 function mayServe(caller: Caller | undefined, hit: CachedCompletion): boolean {
   if (caller === undefined) return true;
-  return (caller.models === null || caller.models.includes(hit.model)) && (caller.maxTier === null || hit.tier <= caller.maxTier);
+  return (caller.models === null || caller.models.includes(hit.model)) && (caller.maxTier === null || (hit.tier ?? 0) <= caller.maxTier);
 }
 
 function fromCache(request: CanonicalRequest, decision: Decision, hit: CachedCompletion): Outcome {

@@ -12,7 +12,10 @@ function decisionHeaders(decision: Decision): Record<string, string> {
 }
 
 function routeHeaders(route: Route): Record<string, string> {
-  return { "x-tiergate-tier": String(route.tier), "x-tiergate-model": route.model, "x-tiergate-provider": route.provider };
+  const headers: Record<string, string> = { "x-tiergate-model": route.model, "x-tiergate-provider": route.provider };
+  // An embedding model has no tier.
+  if (route.tier !== null) headers["x-tiergate-tier"] = String(route.tier);
+  return headers;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { CacheStatus } from "../cache/policy.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
+import type { EmbeddingRequest } from "../canonical/embeddings.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { ApiError } from "../http/errors.ts";
 import type { Attempt } from "../providers/attempts.ts";
@@ -14,7 +15,7 @@ import type { Model } from "../routing/registry.ts";
 import type { Settlement } from "../security/settlement.ts";
 
 /** Where the answer came from: the model that answered, the cached entry's, or (before either) the decision's pick. */
-export type Route = { tier: number; score: number; model: string; provider: string };
+export type Route = { tier: number | null; score: number | null; model: string; provider: string };
 
 /**
  * The answer in the canonical format, for the surface to render: OpenAI's chat.completion,
@@ -38,8 +39,14 @@ export type Ending = {
   cacheWrite: CacheWrite | undefined;
 };
 
+/** What the client asked, as read: a chat request of any surface, or an embeddings request. Its audit record digests it. */
+export type AskedRequest = CanonicalRequest | EmbeddingRequest;
+
+/** What a model's answer is priced at. */
+export type Pricing = Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok">;
+
 export type Outcome = {
-  request: CanonicalRequest;
+  request: AskedRequest;
   decision: Decision | undefined;
   route: Route | undefined;
   cache: CacheStatus;
@@ -47,8 +54,8 @@ export type Outcome = {
   settlement: Settlement | undefined;
   /** Every provider call, in order. */
   attempts: readonly Attempt[];
-  /** The model whose prices the answer's tokens cost; unset for cache hits, which cost nothing. */
-  pricedAs: Model | undefined;
+  /** The model whose prices the answer's tokens cost (a chat or an embedding model); unset for cache hits, which cost nothing. */
+  pricedAs: (Pricing & { id: string }) | undefined;
   answer: Answer | undefined;
   /** When a stream's first event arrived (ms since the epoch). */
   firstTokenAt: number | undefined;
@@ -74,7 +81,7 @@ export const NO_ENDING: Ending = {
 };
 
 /** The outcome of a request that was read (and perhaps decided) and went no further. */
-export function stoppedAt(request: CanonicalRequest, decision: Decision | undefined, error?: ApiError): Outcome {
+export function stoppedAt(request: AskedRequest, decision: Decision | undefined, error?: ApiError): Outcome {
   return {
     request,
     decision,

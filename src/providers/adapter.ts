@@ -4,6 +4,7 @@
  * the retries and the stream relay are the same for all of them.
  */
 
+import type { EmbeddingInput } from "../canonical/embeddings.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/env.ts";
 import type { Usage } from "./usage.ts";
@@ -20,6 +21,12 @@ export type StreamEvent = {
   outputChars: number;
 };
 
+/** One embeddings call: the provider's model id, a batch of inputs, and the vector length asked (when the model shortens). */
+export type EmbeddingsCall = { upstreamModel: string; inputs: EmbeddingInput[]; dimensions: number | undefined; user: string | undefined };
+
+/** An embeddings answer: one base64 vector per input, in the inputs' order, and the usage. */
+export type EmbeddingsAnswer = { vectors: string[]; usage: Usage | undefined };
+
 export type ProviderAdapter = {
   /** The completion call: where it goes, with which headers and body. */
   completionRequest(provider: Provider, body: unknown, stream: boolean): { url: string; headers: Record<string, string>; body: string };
@@ -33,6 +40,10 @@ export type ProviderAdapter = {
   firstEvent(data: string): "chunk" | "error" | "unreadable";
   /** One stream event's `data` (read for every event, so it parses only what carries usage). */
   readEvent(data: string): StreamEvent;
+  /** The embeddings call: where it goes, with which headers and body. */
+  embeddingsRequest(provider: Provider, call: EmbeddingsCall): { url: string; headers: Record<string, string>; body: string };
+  /** An embeddings answer for `count` inputs, or why it is not one. */
+  readEmbeddings(text: string, count: number): EmbeddingsAnswer | { failure: "not_json" | "error" | "wrong_count" };
   /** The provider's own words in an error body, when it said any. */
   errorMessage(body: string): string;
 };

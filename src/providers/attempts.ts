@@ -32,12 +32,12 @@ export function isRetryable(error: unknown): boolean {
  * Tries the plan's models in order until one answers; returns it and its answer, and
  * appends every attempt to `attempts`. Throws the last error when none answers.
  */
-export async function answerWithFallbacks(
-  plan: readonly Model[],
+export async function answerWithFallbacks<M extends Pick<Model, "id">, A = UpstreamAnswer>(
+  plan: readonly M[],
   policy: AttemptPolicy,
-  call: (model: Model) => Promise<UpstreamAnswer>,
+  call: (model: M) => Promise<A>,
   attempts: Attempt[],
-): Promise<{ model: Model; answer: UpstreamAnswer }> {
+): Promise<{ model: M; answer: A }> {
   const deadline = Date.now() + policy.maxTotalMs;
   // Made only when needed: an Error captures a stack trace, which a request that is answered should not pay for.
   let last: unknown;
@@ -69,7 +69,7 @@ export async function answerWithFallbacks(
   throw last ?? new ApiError(502, "No model could be tried", { type: "upstream_error", code: "upstream_error" });
 }
 
-async function timed(model: Model, call: (model: Model) => Promise<UpstreamAnswer>, attempts: Attempt[]): Promise<UpstreamAnswer> {
+async function timed<M extends Pick<Model, "id">, A>(model: M, call: (model: M) => Promise<A>, attempts: Attempt[]): Promise<A> {
   const startedAt = Date.now();
   try {
     const answer = await call(model);

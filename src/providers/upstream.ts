@@ -74,25 +74,29 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     const text = await response.text();
     return { stream: false, text, sentChars, ...readCompletion(request, adapter, text) };
   } catch (error) {
-    if (error instanceof ApiError) throw error;
-    if (clientSignal?.aborted) {
-      throw new ApiError(499, "The client closed the connection before the answer", { code: "client_disconnected" });
-    }
-    if (error instanceof StreamStartFailure) throw streamStartError(provider.id, error, timeoutMs);
-    if (controller.signal.aborted) {
-      throw new ApiError(504, `Provider ${provider.id} did not answer within ${timeoutMs} ms`, {
-        type: "upstream_error",
-        code: "upstream_timeout",
-      });
-    }
-    throw new ApiError(502, `Provider ${provider.id} could not be reached`, {
-      type: "upstream_error",
-      code: "upstream_unreachable",
-    });
+    if (error instanceof StreamStartFailure && !clientSignal?.aborted) throw streamStartError(provider.id, error, timeoutMs);
+    throw callFailure(error, { provider, timeoutMs, clientSignal, timedOut: controller.signal });
   } finally {
     clearTimeout(timer);
     if (!request.stream) clientSignal?.removeEventListener("abort", clientLeft);
   }
+}
+
+/**
+ * What a failed call is to the client: the router's own error as it is, the client's
+ * hang-up a 499, the call's own timeout a 504, anything else (a refused connection) a 502.
+ */
+export function callFailure(
+  error: unknown,
+  call: { provider: Provider; timeoutMs: number; clientSignal: AbortSignal | undefined; timedOut: AbortSignal },
+): ApiError {
+  const { provider, timeoutMs } = call;
+  if (error instanceof ApiError) return error;
+  if (call.clientSignal?.aborted) return new ApiError(499, "The client closed the connection before the answer", { code: "client_disconnected" });
+  if (call.timedOut.aborted) {
+    return new ApiError(504, `Provider ${provider.id} did not answer within ${timeoutMs} ms`, { type: "upstream_error", code: "upstream_timeout" });
+  }
+  return new ApiError(502, `Provider ${provider.id} could not be reached`, { type: "upstream_error", code: "upstream_unreachable" });
 }
 
 function streamStartError(provider: string, failure: StreamStartFailure, timeoutMs: number): ApiError {
@@ -108,7 +112,8 @@ function streamStartError(provider: string, failure: StreamStartFailure, timeout
   return new ApiError(502, `Provider ${provider}'s stream ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }
 
-async function upstreamError(request: UpstreamRequest, adapter: ProviderAdapter, response: Response): Promise<ApiError> {
+/** A provider's error answer as the router's error (see `callUpstream` for the policy). */
+export async function upstreamError(request: Pick<UpstreamRequest, "provider" | "secrets">, adapter: ProviderAdapter, response: Response): Promise<ApiError> {
   const { provider } = request;
   const said = describeProviderError(adapter, await response.text().catch(() => ""), request.secrets);
   const status = response.status;
@@ -135,7 +140,7 @@ async function upstreamError(request: UpstreamRequest, adapter: ProviderAdapter,
 }
 
 /** ": <the provider's own message, sanitised>", or "" when it said nothing usable. */
-function describeProviderError(adapter: ProviderAdapter, body: string, secrets: readonly string[]): string {
+export function describeProviderError(adapter: ProviderAdapter, body: string, secrets: readonly string[]): string {
   const clean = sanitizeProviderMessage(adapter.errorMessage(body), secrets);
   return clean === "" ? "" : `: ${clean}`;
 }

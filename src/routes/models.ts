@@ -9,6 +9,7 @@ import type { Config } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
 import type { With } from "../middleware/edge.ts";
 import { type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
+import type { EmbeddingModel } from "../routing/embedding-models.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 
 export async function listModels(c: Context<With>): Promise<Response> {
@@ -21,7 +22,14 @@ export async function listModels(c: Context<With>): Promise<Response> {
     ];
     return c.json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
   }
-  return c.json({ object: "list", data: [...ROUTER_NAMES.map(routerEntry), ...config.registry.map((model) => modelEntry(model, config, state))] });
+  return c.json({
+    object: "list",
+    data: [
+      ...ROUTER_NAMES.map(routerEntry),
+      ...config.registry.map((model) => modelEntry(model, config, state)),
+      ...config.embeddingModels.map((model) => embeddingEntry(model, config)),
+    ],
+  });
 }
 
 /** The names the router routes by itself: `auto`, and each tier. */
@@ -55,11 +63,32 @@ export async function retrieveModel(c: Context<With>): Promise<Response> {
   const id = c.req.param("id") ?? "";
   if ((ROUTER_NAMES as readonly string[]).includes(id)) return c.json(anthropic(c) ? anthropicEntry(id, ROUTER_NAMES_SINCE) : routerEntry(id));
   const model = findModel(config.registry, id);
+  const embedding = model === undefined ? config.embeddingModels.find((candidate) => candidate.id === id) : undefined;
+  if (embedding !== undefined)
+    return c.json(anthropic(c) ? anthropicEntry(embedding.id, Date.parse(embedding.price_read_on)) : embeddingEntry(embedding, config));
   if (model === undefined) {
     throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
   }
   if (anthropic(c)) return c.json(anthropicEntry(model.id, Date.parse(model.price_read_on)));
   return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
+}
+
+/** An embedding model (POST /v1/embeddings): no tier, a vector length, the first one is `auto`'s. */
+function embeddingEntry(model: EmbeddingModel, { providers, embeddingModels }: Config) {
+  return {
+    id: model.id,
+    object: "model" as const,
+    created: Math.floor(Date.parse(model.price_read_on) / 1000),
+    owned_by: model.provider,
+    upstream_model: model.upstream_model,
+    type: "embedding" as const,
+    default: embeddingModels[0]?.id === model.id,
+    pricing: { input_usd_per_mtok: model.input_usd_per_mtok, output_usd_per_mtok: 0, price_read_on: model.price_read_on },
+    dimensions: model.dimensions,
+    shortens: model.shortens,
+    max_input_tokens: model.max_input_tokens,
+    provider_configured: providers.get(model.provider)?.configured === true,
+  };
 }
 
 function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {

@@ -127,6 +127,6 @@ export function costUsd(model: Model, promptTokens: number, completionTokens: nu
  * A price per million tokens is micro-dollars per token; the product is rounded to a
  * thousandth first, so float noise (15 × 0.15) never adds a micro-dollar.
  */
-export function costMicros(model: Model, promptTokens: number, completionTokens: number): number {
+export function costMicros(model: Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok">, promptTokens: number, completionTokens: number): number {
   return Math.ceil(Math.round((promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) * 1_000) / 1_000);
 }

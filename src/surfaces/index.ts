@@ -8,6 +8,7 @@ export function surfaceName(path: string): string | undefined {
   if (path === "/v1/chat/completions") return "chat_completions";
   if (path === "/v1/messages" || path === "/v1/messages/count_tokens") return "messages";
   if (path === "/v1/responses" || path.startsWith("/v1/responses/")) return "responses";
+  if (path === "/v1/embeddings") return "embeddings";
   return undefined;
 }
 

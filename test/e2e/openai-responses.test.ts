@@ -7,7 +7,7 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeKey } from "../support/clients.ts";
+import { flushedRows, makeKey } from "../support/clients.ts";
 import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -301,6 +301,28 @@ describe("errors, in OpenAI's shape", () => {
     await limited.responses.create({ model: "auto", input: uniquePrompt("hi") });
     const over = await limited.responses.create({ model: "auto", input: uniquePrompt("hi") }).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(OpenAI.RateLimitError);
+  });
+});
+
+describe("budgets", () => {
+  it("serves a budget worth three responses exactly three times, and the rows sum to the spend", async () => {
+    // 1 µ$ each at mistral-nemo's prices (a short prompt and at most 16 tokens), so 3 µ$ pays for three.
+    const { key, id } = await newKey({ daily_budget_usd: 0.000003, rpm: 10_000 });
+    const limited = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
+    const results = [];
+    for (let i = 0; i < 5; i++) {
+      const params = { model: "openrouter/mistralai/mistral-nemo", input: uniquePrompt("budget"), max_output_tokens: 16, store: false };
+      results.push(await limited.responses.create(params).catch((error: unknown) => error));
+    }
+    const refusals = results.filter((result) => result instanceof OpenAI.RateLimitError);
+    expect(refusals).toHaveLength(2);
+    expect((refusals[0] as InstanceType<typeof OpenAI.RateLimitError>).code).toBe("insufficient_quota");
+    const rows = await flushedRows(stack.router, storage, id, 5);
+    const served = rows.filter((row) => row.http_status === 200);
+    expect(served).toHaveLength(3);
+    expect(served.reduce((sum, row) => sum + Math.round(Number(row.cost_usd) * 1e6), 0)).toBe(3);
+    const usage = await stack.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } });
+    expect(((await usage.json()) as { key: { today: { spent_usd: number } } }).key.today.spent_usd).toBe(0.000003);
   });
 });
 

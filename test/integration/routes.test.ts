@@ -65,13 +65,20 @@ describe("GET /v1/models and /health", () => {
     // The router's own names first, which a client may send as the model: auto and each tier.
     expect(list.data.slice(0, 6).map((model: { id: string }) => model.id)).toEqual(["auto", "tier:1", "tier:2", "tier:3", "tier:4", "tier:5"]);
     for (const name of list.data.slice(0, 6)) expect(name).toMatchObject({ object: "model", owned_by: "tiergate" });
-    const registry = list.data.slice(6);
+    // Then the chat registry, then the embedding models (POST /v1/embeddings), which have no tier.
+    const registry = list.data.slice(6).filter((model: { type?: string }) => model.type !== "embedding");
     expect(registry.length).toBeGreaterThanOrEqual(11);
     for (const model of registry) {
       expect(model).toMatchObject({ object: "model", owned_by: expect.any(String), tier: expect.any(Number) });
       expect(model.pricing).toMatchObject({ input_usd_per_mtok: expect.any(Number), output_usd_per_mtok: expect.any(Number) });
       expect(model.context_window).toBeGreaterThan(0);
     }
+    const embedding = list.data.slice(6 + registry.length);
+    expect(embedding.map((model: { id: string }) => model.id)).toEqual([
+      "openrouter/openai/text-embedding-3-small",
+      "openrouter/openai/text-embedding-3-large",
+    ]);
+    for (const model of embedding) expect(model).toMatchObject({ type: "embedding", dimensions: expect.any(Number), pricing: { output_usd_per_mtok: 0 } });
   });
 
   it("tells anyone the status and circuits only; the admin key sees version, hash and unconfigured providers with what to set", async () => {

@@ -7,8 +7,8 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -16,18 +16,46 @@ const REQUIREMENTS = resolve("test/e2e/python/requirements.txt");
 const VENV = resolve("node_modules/.cache/tiergate-python");
 const PYTHON = join(VENV, "bin", "python");
 
-/** The venv's python, with the requirements installed (one test file at a time may make it: test files run in parallel). */
+/** The venv's python, with the requirements installed; made by one test file while any other waits (test files run in parallel). */
 export async function pythonWithClients(): Promise<string> {
   const wanted = createHash("sha256")
     .update(await readFile(REQUIREMENTS))
     .digest("hex");
   const stamp = join(VENV, "requirements.sha256");
-  if (existsSync(stamp) && (await readFile(stamp, "utf8")) === wanted) return PYTHON;
-  await rm(VENV, { recursive: true, force: true });
-  await run("python3", ["-m", "venv", VENV]);
-  await run(PYTHON, ["-m", "pip", "install", "--quiet", "--retries", "0", "--disable-pip-version-check", "-r", REQUIREMENTS], { timeout: 300_000 });
-  await writeFile(stamp, wanted);
+  const made = async (): Promise<boolean> => existsSync(stamp) && (await readFile(stamp, "utf8")) === wanted;
+  if (await made()) return PYTHON;
+  await withLock(async () => {
+    if (await made()) return;
+    await rm(VENV, { recursive: true, force: true });
+    await run("python3", ["-m", "venv", VENV]);
+    await run(PYTHON, ["-m", "pip", "install", "--quiet", "--retries", "0", "--disable-pip-version-check", "-r", REQUIREMENTS], { timeout: 300_000 });
+    await writeFile(stamp, wanted);
+  });
   return PYTHON;
+}
+
+/** `mkdir` is atomic: the one that makes the lock folder holds it. A lock older than the install's timeout is a dead run's. */
+async function withLock(work: () => Promise<void>): Promise<void> {
+  const lock = `${VENV}.lock`;
+  await mkdir(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const age = await stat(lock).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => 0,
+      );
+      if (age > 360_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    await work();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Runs `script` with `args` in the venv and parses the JSON it prints. */

@@ -1,4 +1,5 @@
 /** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
+import { vectorToBase64 } from "../../canonical/embeddings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { readUsage } from "../usage.ts";
 
@@ -6,12 +7,47 @@ import { readUsage } from "../usage.ts";
 const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
 
 type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
+type Embeddings = { data?: unknown; usage?: unknown; error?: unknown };
 
 export const openAiCompatible: ProviderAdapter = {
   completionRequest(provider, body, stream) {
-    const headers: Record<string, string> = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json" };
-    if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
-    return { url: `${base(provider.baseUrl)}/chat/completions`, headers, body: JSON.stringify(body) };
+    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(body) };
+  },
+
+  /**
+   * Vectors are asked for in base64, the form they are kept in: a quarter of the bytes of
+   * JSON floats, and nothing to parse. OpenAI's own SDK asks for it by default, so a server
+   * that serves that SDK takes it; one that sends floats anyway is read too.
+   */
+  embeddingsRequest(provider, { upstreamModel, inputs, dimensions, user }) {
+    const body: Record<string, unknown> = { model: upstreamModel, input: inputs, encoding_format: "base64" };
+    if (dimensions !== undefined) body.dimensions = dimensions;
+    if (user !== undefined) body.user = user;
+    return { url: `${base(provider.baseUrl)}/embeddings`, headers: postHeaders(provider, false), body: JSON.stringify(body) };
+  },
+
+  readEmbeddings(text, count) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { failure: "not_json" };
+    }
+    const answer = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Embeddings;
+    if (answer.error !== undefined && answer.error !== null) return { failure: "error" };
+    if (!Array.isArray(answer.data) || answer.data.length !== count) return { failure: "wrong_count" };
+    const vectors: string[] = new Array(count);
+    for (const [position, item] of answer.data.entries()) {
+      const { index = position, embedding } = (item ?? {}) as { index?: unknown; embedding?: unknown };
+      if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= count || vectors[index] !== undefined)
+        return { failure: "wrong_count" };
+      if (typeof embedding === "string") vectors[index] = embedding;
+      else if (Array.isArray(embedding) && embedding.every((value) => typeof value === "number")) vectors[index] = vectorToBase64(embedding);
+      else return { failure: "wrong_count" };
+    }
+    // An embedding has no completion: its absence is no fault of the report.
+    const usage = typeof answer.usage === "object" && answer.usage !== null ? readUsage({ completion_tokens: 0, ...answer.usage }) : undefined;
+    return { vectors, usage };
   },
 
   /**
@@ -94,6 +130,12 @@ export const openAiCompatible: ProviderAdapter = {
 };
 
 const base = (url: string): string => url.replace(/\/+$/, "");
+
+function postHeaders(provider: Parameters<ProviderAdapter["completionRequest"]>[0], stream: boolean): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json" };
+  if (provider.apiKey !== undefined) headers.authorization = `Bearer ${provider.apiKey}`;
+  return headers;
+}
 
 /** A string the model wrote: message or delta text, tool arguments, a refusal, reasoning (`"content":"…"`, escapes kept). */
 const WRITTEN = /"(?:content|arguments|refusal|reasoning|reasoning_content)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
