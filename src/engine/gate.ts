@@ -7,6 +7,7 @@ import type { CacheScope } from "../cache/key.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
 import type { Caller } from "../security/caller.ts";
 import { nothingReserved, type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
+import type { Joint } from "../storage/joint.ts";
 
 export type GateServices = Reserves & { responseCache: ResponseCache };
 
@@ -16,6 +17,8 @@ export type GateInput = {
   admission?: Promise<void> | undefined;
   /** Takes work that outlives the answer (a slice's refill), for the request's `waitUntil`. */
   defer: (work: Promise<unknown>) => void;
+  /** The request's held calls to Redis (the key's first slices, storage/joint.ts): sent here, with the reservation's. */
+  joint?: Joint | undefined;
 };
 
 export type GateStep = {
@@ -38,6 +41,7 @@ export async function passGate(services: GateServices, input: GateInput, step: G
   const servable = (hit: CachedCompletion | undefined): hit is CachedCompletion => hit !== undefined && step.servable(hit);
   const inIsolate = step.readKey === undefined ? undefined : services.responseCache.inIsolate(step.readKey);
   if (servable(inIsolate)) {
+    input.joint?.send();
     // Known at once: nothing to reserve; the tokens bucket is read beside the requests check, for the headers.
     const [admitted, bucket] = await Promise.allSettled([input.admission, caller === undefined ? undefined : services.allowances.peekTokens(caller)]);
     const view = caller === undefined || bucket.status === "rejected" ? undefined : nothingReserved(caller, bucket.value);
@@ -49,12 +53,18 @@ export async function passGate(services: GateServices, input: GateInput, step: G
     () => undefined,
     (reason: unknown) => reason ?? new Error("refused"),
   );
-  if (early !== undefined) return { kind: "refused", reason: early, settlement: undefined };
-  const [hit, admitted, reserved] = await Promise.allSettled([
+  if (early !== undefined) {
+    input.joint?.send();
+    return { kind: "refused", reason: early, settlement: undefined };
+  }
+  const wave = [
     step.readKey === undefined ? undefined : services.responseCache.read(step.readKey),
     input.admission,
-    caller === undefined || step.estimate === undefined ? undefined : reserveFor(services, caller, step.estimate, input.defer),
-  ]);
+    caller === undefined || step.estimate === undefined ? undefined : reserveFor(services, caller, step.estimate, input.defer, input.joint),
+  ] as const;
+  // Every call of the wave is in: what the key's calls held goes out with the reservation's, as one.
+  input.joint?.send();
+  const [hit, admitted, reserved] = await Promise.allSettled(wave);
   const settlement = reserved.status === "fulfilled" ? reserved.value : undefined;
   if (admitted.status === "rejected") return { kind: "refused", reason: admitted.reason, settlement };
   const found = hit.status === "fulfilled" ? hit.value : undefined;

@@ -12,6 +12,7 @@ import { clientAddress } from "../security/failed-checks.ts";
 import { hashKey, KEY_PATTERN } from "../security/key-store.ts";
 import { type LimitOutcome, limitHeaders } from "../security/limits.ts";
 import type { Services } from "../services/index.ts";
+import { createJoint, type Joint } from "../storage/joint.ts";
 import type { With } from "./edge.ts";
 
 export type KeyVariables = {
@@ -25,6 +26,8 @@ export type KeyVariables = {
    * of three). It rejects with the 429 when the key is over its limit.
    */
   admission?: Promise<void>;
+  /** On those routes, the request's calls to Redis held to go out as one (storage/joint.ts); the engine's gate sends them. */
+  joint?: Joint;
 };
 
 /**
@@ -48,26 +51,34 @@ export function apiKeyAuth(
     const address = clientAddress(c.req.header("cf-connecting-ip"));
     // Anthropic's SDKs send the key as `x-api-key` (their surface alone takes it); Claude Code's ANTHROPIC_AUTH_TOKEN, as a bearer token.
     const presented = c.req.header("authorization") ?? (options.xApiKey === true ? bearer(c.req.header("x-api-key")) : undefined);
-    const caller = await identify(services, presented, address).catch(async (error: unknown) => {
+    const joint = options.handlerAwaitsAdmission === true && services.redis !== undefined ? createJoint(services.redis) : undefined;
+    const caller = await identify(services, presented, address, joint).catch(async (error: unknown) => {
+      joint?.send();
       if (error instanceof ApiError && error.status === 401) await services.failedChecks.failed(address);
       throw error;
     });
-    if (caller === undefined) return next();
+    if (caller === undefined) {
+      joint?.send();
+      return next();
+    }
     c.set("caller", caller);
     const setHeaders = (kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void => {
       for (const [name, value] of Object.entries(limitHeaders(kind, outcome))) c.header(name, value);
     };
     const defer = (work: Promise<unknown>): void => c.executionCtx.waitUntil(work.catch(() => {}));
-    const counted = services.limiter.requests(caller, defer).then((limit) => {
+    const counted = services.limiter.requests(caller, defer, joint).then((limit) => {
       if (limit !== undefined) c.set("requestLimit", limit);
       setHeaders("requests", limit);
     });
     if (options.handlerAwaitsAdmission === true) {
       counted.catch(() => {}); // the handler awaits it; a body it refuses before that is answered 400
       c.set("admission", counted);
+      if (joint !== undefined) c.set("joint", joint);
       try {
         await next();
       } finally {
+        // A route that ended before its gate (a body it refused) sends what its key's calls hold.
+        joint?.send();
         await counted.catch(() => {});
       }
       if (!c.res.headers.has("x-ratelimit-limit-tokens"))
@@ -86,6 +97,7 @@ async function identify(
   services: Pick<Services, "keys" | "adminKey" | "failedChecks">,
   header: string | undefined,
   address: string,
+  joint: Joint | undefined,
 ): Promise<Caller | undefined> {
   const token = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   const required = await services.keys.keysRequired();
@@ -100,7 +112,7 @@ async function identify(
     if (!required) return undefined;
     throw refused("malformed", "The API key is not a tiergate key (tg_live_…)");
   }
-  const found = await services.keys.lookup(hash, services.failedChecks.blockedUntil(address));
+  const found = await services.keys.lookup(hash, services.failedChecks.blockedUntil(address), joint);
   if ("unknown" in found) throw refused("unknown", "Incorrect API key provided");
   if (found.revoked) throw refused("revoked", "This API key has been revoked");
   if (found.expiresAt !== null && Date.parse(found.expiresAt) <= Date.now()) throw refused("expired", "This API key has expired");

@@ -32,6 +32,7 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
     headers: c.req.raw.headers,
     signal: c.req.raw.signal,
     admission: c.get("admission"),
+    joint: c.get("joint"),
     defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
   });
   // The audit row names the id an answer is stored under (never what it held).

@@ -22,6 +22,7 @@ export async function embeddings(c: Context<With<KeyVariables & OutcomeVariables
     headers: c.req.raw.headers,
     signal: c.req.raw.signal,
     admission: c.get("admission"),
+    joint: c.get("joint"),
     defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
   });
   c.set("outcome", outcome);

@@ -96,7 +96,12 @@ export type Allowances = {
    * still pay); 400 when the tokens never can; 503 when a budget cannot be checked and no
    * slice holds the request. `defer` takes a refill.
    */
-  reserve(caller: Caller, estimate: { micros: number; orMicros?: number; tokens: number }, defer: (work: Promise<unknown>) => void): Promise<Held>;
+  reserve(
+    caller: Caller,
+    estimate: { micros: number; orMicros?: number; tokens: number },
+    defer: (work: Promise<unknown>) => void,
+    via?: ScriptRunner,
+  ): Promise<Held>;
   /** Puts right what `held` reserved with what was really used, here, and queues its report for the batch. */
   settle(caller: Caller, held: Held, actualMicros: number, actualTokens: number): void;
   /**
@@ -224,8 +229,8 @@ export function createAllowances(deps: {
    * spent slices left. A money slice is given back by itself when its lease ends, if no
    * request holds part of it then (`defer` keeps the isolate for that).
    */
-  const grant = async (caller: Caller, book: Book, scopes: Scope[], day: string, need: Need | undefined, defer: Defer): Promise<Granted> => {
-    if (redis === undefined) return { kind: "down" };
+  const grant = async (caller: Caller, book: Book, scopes: Scope[], day: string, need: Need | undefined, defer: Defer, via = redis): Promise<Granted> => {
+    if (redis === undefined || via === undefined) return { kind: "down" };
     const askedAt = clock();
     const tpm = caller.tpm ?? -1;
     const budgeted = hasBudget(caller);
@@ -249,7 +254,7 @@ export function createAllowances(deps: {
     try {
       answer = await tracked("redis", () =>
         runScript(
-          redis,
+          via,
           ALLOWANCE_LEASE,
           [bucketKey(caller), ...scopeKeys(scopes)],
           [
@@ -310,7 +315,7 @@ export function createAllowances(deps: {
   };
 
   return {
-    async reserve(caller, estimate, defer) {
+    async reserve(caller, estimate, defer, via) {
       const book = bookOf(caller);
       const now = new Date();
       const day = utcDay(now);
@@ -338,7 +343,9 @@ export function createAllowances(deps: {
       const waited = held === undefined;
       // Another request of this isolate may take what a grant brought: a second grant, then no more.
       for (let tries = 0; held === undefined && tries < 2; tries++) {
-        const granted = await grant(caller, book, scopes, day, { tokens, micros: budgeted ? least : 0, prefer: budgeted ? micros : 0 }, defer);
+        const need = { tokens, micros: budgeted ? least : 0, prefer: budgeted ? micros : 0 };
+        // The first grant goes with the request's other calls (storage/joint.ts); a second, after them, straight to Redis.
+        const granted = await grant(caller, book, scopes, day, need, defer, tries === 0 ? via : redis);
         if (granted.kind === "tokens never") throw neverFits(tpm!, tokens);
         if (granted.kind === "tokens short") throw overLimit("tokens", tpm!, granted.state, granted.retryMs);
         if (granted.kind === "budget") {

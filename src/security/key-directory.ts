@@ -25,7 +25,7 @@ export type KeyDirectory = {
    * The key of this hash. With `postgresBlockedUntil` (ms; the caller's address is over its
    * failed checks) a key neither the isolate nor Redis knows is refused 429, not looked up.
    */
-  lookup(hash: string, postgresBlockedUntil?: number): Promise<Lookup>;
+  lookup(hash: string, postgresBlockedUntil?: number, via?: Pick<Redis, "set">): Promise<Lookup>;
   /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
   forget(hash: string): Promise<void>;
   /**
@@ -54,7 +54,7 @@ export function createKeyDirectory(deps: {
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {
-    async lookup(hash, postgresBlockedUntil) {
+    async lookup(hash, postgresBlockedUntil, via) {
       const local = seen.get(hash) ?? (unknown.has(hash) ? UNKNOWN : undefined);
       if (local !== undefined) return local;
       if (redis !== undefined) {
@@ -78,7 +78,9 @@ export function createKeyDirectory(deps: {
       seen.set(hash, found);
       // Not waited for: a write to the primary region on the key's first request would hold up its answer by a
       // round trip. A write that is lost costs one more Postgres look-up; a late one lives REDIS_TTL_SECONDS, like any.
-      if (redis !== undefined) void tracked("redis", () => redis.set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
+      // With `via` (the request's joint, storage/joint.ts) it goes out with the request's own calls: one call to the primary, not two.
+      if (redis !== undefined)
+        void tracked("redis", () => (via ?? redis).set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
       return found;
     },
     async forget(hash) {

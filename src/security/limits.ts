@@ -12,6 +12,7 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
+import type { ScriptRunner } from "../storage/scripts.ts";
 import { TOKEN_WINDOW_MS } from "./allowance-script.ts";
 import type { Caller } from "./caller.ts";
 import { createRequestLeases } from "./request-leases.ts";
@@ -26,7 +27,7 @@ export type Limiter = {
    * Counts one request against the key's requests per minute; 429 when over; `undefined`
    * for a key without one. `defer` takes the slice's refill, for the request's `waitUntil`.
    */
-  requests(caller: Caller, defer: (work: Promise<unknown>) => void): Promise<LimitOutcome | undefined>;
+  requests(caller: Caller, defer: (work: Promise<unknown>) => void, via?: ScriptRunner): Promise<LimitOutcome | undefined>;
 };
 
 export function createLimiter(deps: {
@@ -39,14 +40,14 @@ export function createLimiter(deps: {
 }): Limiter {
   const leases = createRequestLeases({ ...deps, windowMs: deps.requestsWindowMs });
 
-  const requests = async (caller: Caller, limit: number, defer: (work: Promise<unknown>) => void): Promise<LimitOutcome> => {
-    const admitted = await leases.admit(caller.keyId, limit, defer);
+  const requests = async (caller: Caller, limit: number, defer: (work: Promise<unknown>) => void, via?: ScriptRunner): Promise<LimitOutcome> => {
+    const admitted = await leases.admit(caller.keyId, limit, defer, via);
     if (admitted.kind === "refused") throw overLimit("requests", limit, admitted.state, admitted.state.resetMs);
     return admitted.kind === "admitted" ? { checked: true, state: admitted.state } : { checked: false };
   };
 
   return {
-    requests: async (caller, defer) => (caller.rpm === null ? undefined : requests(caller, caller.rpm, defer)),
+    requests: async (caller, defer, via) => (caller.rpm === null ? undefined : requests(caller, caller.rpm, defer, via)),
   };
 }
 

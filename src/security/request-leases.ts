@@ -103,9 +103,10 @@ export type Admission = { kind: "admitted"; state: RequestState } | { kind: "ref
 export type RequestLeases = {
   /**
    * Admits one request of the key from the isolate's slice, or takes a slice first (one
-   * round trip). `defer` receives a refill started in the background, for `waitUntil`.
+   * round trip, through `via` when given: the request's joint, storage/joint.ts). `defer`
+   * receives a refill started in the background, for `waitUntil`.
    */
-  admit(keyId: string, limit: number, defer: (work: Promise<unknown>) => void): Promise<Admission>;
+  admit(keyId: string, limit: number, defer: (work: Promise<unknown>) => void, via?: ScriptRunner): Promise<Admission>;
 };
 
 export function createRequestLeases(deps: {
@@ -145,8 +146,8 @@ export function createRequestLeases(deps: {
   });
 
   /** One grant: `need` 1 for a request waiting on it, 0 for a refill. `undefined` when Redis cannot answer. */
-  const grant = async (keyId: string, book: Book, need: 0 | 1): Promise<"granted" | "refused" | undefined> => {
-    if (redis === undefined) return undefined;
+  const grant = async (keyId: string, book: Book, need: 0 | 1, via = redis): Promise<"granted" | "refused" | undefined> => {
+    if (redis === undefined || via === undefined) return undefined;
     const askedAt = clock();
     const want = Math.max(1, Math.min(Math.ceil(book.limit / LARGEST_SHARE), Math.ceil(book.rate * leaseMs)));
     const spent = book.grants.filter((g) => g.until <= askedAt);
@@ -156,7 +157,7 @@ export function createRequestLeases(deps: {
     try {
       answer = await tracked("redis", () =>
         runScript(
-          redis,
+          via,
           REQUEST_LEASE,
           [redisKey(deps, "limit", `requests:${keyId}`)],
           [String(book.limit), String(spanMs), String(Math.max(want, need)), String(need), id, ...giveBack],
@@ -186,7 +187,7 @@ export function createRequestLeases(deps: {
   };
 
   return {
-    async admit(keyId, limit, defer) {
+    async admit(keyId, limit, defer, via) {
       const book = bookOf(keyId, limit);
       const now = clock();
       // The first gap sets the rate outright, so a key is warm after its second request.
@@ -201,7 +202,8 @@ export function createRequestLeases(deps: {
       let waited = false;
       for (let tries = 0; !take(book, clock()); tries++) {
         waited = true;
-        const granted = await grant(keyId, book, 1);
+        // The first grant goes with the request's other calls; a second, after them, straight to Redis.
+        const granted = await grant(keyId, book, 1, tries === 0 ? via : redis);
         if (take(book, clock())) break;
         if (granted === undefined) return { kind: "unchecked" };
         // Refused, book.remote.resetAt is when one request will fit again.

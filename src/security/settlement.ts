@@ -3,6 +3,8 @@
  * per minute, micro-dollars against its budgets, both from the isolate's slices:
  * allowances.ts), made and put right in one place.
  */
+
+import type { ScriptRunner } from "../storage/scripts.ts";
 import type { Allowances, Held } from "./allowances.ts";
 import type { Caller } from "./caller.ts";
 import { type LimitOutcome, withTokensBack } from "./limits.ts";
@@ -24,9 +26,10 @@ export async function reserveFor(
   caller: Caller,
   estimate: { micros: number; orMicros?: number; tokens: number },
   defer: (work: Promise<unknown>) => void,
+  via?: ScriptRunner,
 ): Promise<Settlement> {
   try {
-    return { ...(await reserves.allowances.reserve(caller, estimate, defer)), caller, refusal: undefined };
+    return { ...(await reserves.allowances.reserve(caller, estimate, defer, via)), caller, refusal: undefined };
   } catch (refusal) {
     return { caller, tokens: 0, spend: undefined, tokenLimit: undefined, refusal };
   }

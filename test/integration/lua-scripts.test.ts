@@ -81,4 +81,23 @@ describe("Lua scripts by hash", () => {
     expect(await storage.redis.hLen(counters)).toBeGreaterThan(countedBefore);
     expect(storage.stack.traffic().redis?.commands).toMatchObject({ EVALSHA: 1, EVAL: 1 });
   });
+
+  it("a key's first request, its scripts held in one pipeline, lands in a Redis that lost them: each is sent again by its text", async () => {
+    const made = await app.router.fetch("/v1/admin/keys", {
+      method: "POST",
+      headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "noscript", rpm: 100, daily_budget_usd: 1 }),
+    });
+    const { key } = (await made.json()) as { key: string };
+    await storage.redis.scriptFlush();
+    storage.stack.resetTraffic();
+    const response = await app.router.post("/v1/chat/completions", chat(uniquePrompt("noscript key")), { authorization: `Bearer ${key}` });
+    // Budgets fail closed: a 200 is the money slice granted; the requests headers, the requests slice.
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe("100");
+    expect(Number(response.headers.get("x-ratelimit-remaining-requests"))).toBeLessThan(100);
+    await response.arrayBuffer();
+    // The requests lease and the allowance lease, each by its text after its NOSCRIPT (and the batch's, after the answer).
+    expect(storage.stack.traffic().redis?.commands?.EVAL).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -117,11 +117,12 @@ describe("store round trips before a keyed answer", () => {
     expect(route.calls).toEqual([]);
   });
 
-  it("a key's first request waits on the primary once: its slice of requests is taken beside the reservation", async () => {
+  it("a key's first request makes one call to the primary: its directory entry, its slice of requests and its reservation in one pipeline", async () => {
     const { key } = await makeKey(limits);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("first of a key")), key);
     expect(first.status).toBe(200);
     expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]); // the directory's entry, then the key's row
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
     expect(first.primaryWaves).toBe(1);
     expect(first.waves).toBe(3);
   });
