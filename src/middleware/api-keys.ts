@@ -9,11 +9,12 @@ import type { OutcomeVariables } from "../engine/outcome.ts";
 import { ApiError } from "../http/errors.ts";
 import { ADMIN_CALLER, type Caller } from "../security/caller.ts";
 import { clientAddress } from "../security/failed-checks.ts";
-import { hashKey, KEY_PATTERN } from "../security/key-store.ts";
+import { KEY_PATTERN } from "../security/key-store.ts";
 import { type LimitOutcome, limitHeaders } from "../security/limits.ts";
 import type { Services } from "../services/index.ts";
 import { createJoint, type Joint } from "../storage/joint.ts";
 import type { With } from "./edge.ts";
+import { setResponseHeaders } from "./response-headers.ts";
 
 export type KeyVariables = {
   /** The client key behind the request, when it sent one. */
@@ -63,7 +64,7 @@ export function apiKeyAuth(
     }
     c.set("caller", caller);
     const setHeaders = (kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void => {
-      for (const [name, value] of Object.entries(limitHeaders(kind, outcome))) c.header(name, value);
+      setResponseHeaders(c, limitHeaders(kind, outcome));
     };
     const defer = (work: Promise<unknown>): void => c.executionCtx.waitUntil(work.catch(() => {}));
     const counted = services.limiter.requests(caller, defer, joint).then((limit) => {
@@ -105,8 +106,11 @@ async function identify(
     if (!required) return undefined;
     throw refused(header === undefined ? "missing" : "malformed", "Send your key as Authorization: Bearer <key>");
   }
-  const hash = await hashKey(token);
-  if (await services.adminKey.isAdminHash(hash)) return ADMIN_CALLER;
+  const hash = await services.keys.hashOf(token);
+  if (await services.adminKey.isAdminHash(hash)) {
+    services.keys.found(token, hash);
+    return ADMIN_CALLER;
+  }
   if (!KEY_PATTERN.test(token)) {
     // Not one of ours: a client's placeholder key passes while keys are optional.
     if (!required) return undefined;
@@ -116,6 +120,7 @@ async function identify(
   if ("unknown" in found) throw refused("unknown", "Incorrect API key provided");
   if (found.revoked) throw refused("revoked", "This API key has been revoked");
   if (found.expiresAt !== null && Date.parse(found.expiresAt) <= Date.now()) throw refused("expired", "This API key has expired");
+  services.keys.found(token, hash);
   const { expiresAt: _expires, revoked: _revoked, ...caller } = found;
   return { ...caller, admin: false };
 }

@@ -16,6 +16,7 @@ import { surfaceName } from "../surfaces/index.ts";
 import type { KeyVariables } from "./api-keys.ts";
 import type { With } from "./edge.ts";
 import { renderError } from "./render-error.ts";
+import { setResponseHeaders } from "./response-headers.ts";
 
 /** Recorded when the client hung up before its answer was sent (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
@@ -32,7 +33,7 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
   return async function auditTrailMiddleware(c, next) {
     if (skips(c.req.path)) {
       await next();
-      c.header("x-tiergate-cache", "BYPASS");
+      setResponseHeaders(c, { "x-tiergate-cache": "BYPASS" });
       return;
     }
     const services = c.get("services");
@@ -48,7 +49,7 @@ export function auditTrail({ unaudited }: AuditTrailOptions): MiddlewareHandler<
     }
     await next();
     const outcome = c.get("outcome");
-    c.header("x-tiergate-cache", outcome?.cache ?? "BYPASS");
+    setResponseHeaders(c, { "x-tiergate-cache": outcome?.cache ?? "BYPASS" });
     // A live stream's record can only be made once it ends: strict mode writes it after, like any other.
     if (strict && outcome?.answer?.kind !== "stream") {
       // Settled first, so the spend is counted in the batch that carries the record.

@@ -4,6 +4,7 @@ import { CONSTITUTIONAL_HASH, CONSTITUTIONAL_HASH_HEADER } from "../config/const
 import type { Bindings, Config } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
 import { type ServicesVariables, servicesFor } from "../services/index.ts";
+import { setResponseHeaders } from "./response-headers.ts";
 
 /** What the edge sets for everything after it. */
 export type EdgeVariables = ServicesVariables & { requestId: string; config: Config };
@@ -41,7 +42,7 @@ export function edge(): MiddlewareHandler<With> {
     await next();
     const { config, stores } = c.get("services");
     const degraded = (["redis", "postgres"] as const).filter((store) => config[store] === undefined || stores.seemsDown(store));
-    if (degraded.length > 0) c.header("x-tiergate-degraded", degraded.join(","));
+    if (degraded.length > 0) setResponseHeaders(c, { "x-tiergate-degraded": degraded.join(",") });
   };
 }
 

@@ -15,7 +15,7 @@ import { FRESH_NOW } from "../storage/lru-time.ts";
 import type { Sql } from "../storage/postgres.ts";
 import { redisKey } from "../storage/redis.ts";
 import type { Caller } from "./caller.ts";
-import { anyLiveKey, keyForHash } from "./key-store.ts";
+import { anyLiveKey, hashKey, keyForHash } from "./key-store.ts";
 
 type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boolean };
 type Lookup = KnownKey | { unknown: true };
@@ -26,6 +26,16 @@ export type KeyDirectory = {
    * failed checks) a key neither the isolate nor Redis knows is refused 429, not looked up.
    */
   lookup(hash: string, postgresBlockedUntil?: number, via?: Pick<Redis, "set">): Promise<Lookup>;
+  /**
+   * The SHA-256 of a presented key this isolate found live in the last 15 s, so a warm key's
+   * request is not hashed again (Web Crypto's digest cost about 4% of a keyed request's CPU).
+   * Only keys that were found are remembered: random ones cannot push them out. The key
+   * itself stays in the isolate's memory, as it does while its request runs; it is never
+   * written anywhere.
+   */
+  hashOf(presented: string): Promise<string>;
+  /** Remembers the hash of a presented key that was found live, for `hashOf`. */
+  found(presented: string, hash: string): void;
   /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
   forget(hash: string): Promise<void>;
   /**
@@ -51,6 +61,7 @@ export function createKeyDirectory(deps: {
   const { redis, sql, tracked, clock } = deps;
   const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
   const unknown = new LRUCache<string, true>({ max: 2_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
+  const hashes = new LRUCache<string, string>({ max: 10_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {
@@ -83,6 +94,8 @@ export function createKeyDirectory(deps: {
         void tracked("redis", () => (via ?? redis).set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
       return found;
     },
+    hashOf: async (presented) => hashes.get(presented) ?? hashKey(presented),
+    found: (presented, hash) => void hashes.set(presented, hash),
     async forget(hash) {
       seen.delete(hash);
       unknown.delete(hash);
