@@ -4,10 +4,9 @@
  * stays in the isolate only. Neither ever fails a request.
  */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { LRUCache } from "lru-cache";
 import type { Usage } from "../providers/usage.ts";
 import type { Tracked } from "../storage/availability.ts";
-import { FRESH_NOW } from "../storage/lru-time.ts";
+import { lru } from "../storage/lru.ts";
 import { redisKey } from "../storage/redis.ts";
 
 /** A successful completion as the provider sent it, with what routed it there. */
@@ -50,18 +49,27 @@ export function createResponseCache(deps: {
   tracked: Tracked;
 }): ResponseCache {
   const { settings, redis, tracked } = deps;
-  const local = new LRUCache<string, CachedCompletion>({ max: settings.localMaxEntries, ttl: settings.localTtlSeconds * 1_000, ttlResolution: FRESH_NOW });
+  const localTtlMs = settings.localTtlSeconds * 1_000;
+  // Each entry's own end beside it: an answer whose Redis TTL is shorter than the isolate's leaves the isolate with it.
+  const local = lru<{ entry: CachedCompletion; until: number }>(settings.localMaxEntries, localTtlMs);
+  const inIsolate = (key: string): CachedCompletion | undefined => {
+    const held = local.get(key);
+    if (held === undefined) return undefined;
+    if (held.until > Date.now()) return held.entry;
+    local.delete(key);
+    return undefined;
+  };
   return {
-    inIsolate: (key) => local.get(key),
+    inIsolate,
     async read(key) {
-      const found = local.get(key);
+      const found = inIsolate(key);
       if (found !== undefined) return found;
       if (redis === undefined) return undefined;
       try {
         const text = await tracked("redis", () => redis.get<string>(redisKey(deps, "cache", key)));
         if (typeof text !== "string") return undefined;
         const entry = JSON.parse(text) as CachedCompletion;
-        local.set(key, entry);
+        local.set(key, { entry, until: Date.now() + localTtlMs });
         return entry;
       } catch {
         return undefined;
@@ -71,7 +79,7 @@ export function createResponseCache(deps: {
       const value = JSON.stringify(entry);
       if (encoder.encode(value).byteLength > settings.maxEntryBytes) return undefined;
       // An entry lives out its TTL: a fresh answer never replaces one another client already shares.
-      if (!local.has(key)) local.set(key, entry, { ttl: Math.min(ttlSeconds, settings.localTtlSeconds) * 1_000 });
+      if (inIsolate(key) === undefined) local.set(key, { entry, until: Date.now() + Math.min(ttlSeconds, settings.localTtlSeconds) * 1_000 });
       return { key: redisKey(deps, "cache", key), value, ttlSeconds };
     },
     localEntries: () => local.size,

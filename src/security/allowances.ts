@@ -22,8 +22,8 @@
  * isolate holding a slice spends it while Redis is down: that money is already carved
  * out. Reports Redis could not take wait here, and go with the next batch.
  */
-import { LRUCache } from "lru-cache";
 import type { Tracked } from "../storage/availability.ts";
+import { lru } from "../storage/lru.ts";
 import { redisKey } from "../storage/redis.ts";
 import { runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { ALLOWANCE_LEASE, TOKEN_PEEK, TOKEN_WINDOW_MS } from "./allowance-script.ts";
@@ -126,7 +126,7 @@ export function createAllowances(deps: {
   const { redis, tracked, clock } = deps;
   const spendLeaseMs = deps.spendLeaseMs ?? SPEND_LEASE_MS;
   const holdMs = deps.holdMs ?? HOLD_MS;
-  const books = new LRUCache<string, Book>({ max: 10_000 });
+  const books = lru<Book>(10_000);
   const instance = crypto.randomUUID().slice(0, 8);
   let reports: SpendReport[] = [];
 

@@ -10,8 +10,8 @@
  * Failure policy: with Redis down the count is the isolate's own, which still bounds
  * what one isolate spends.
  */
-import { LRUCache } from "lru-cache";
 import type { Tracked } from "../storage/availability.ts";
+import { lru } from "../storage/lru.ts";
 import { redisKey } from "../storage/redis.ts";
 import { type LuaScript, runScript, type ScriptRunner } from "../storage/scripts.ts";
 
@@ -58,8 +58,8 @@ export function createFailedChecks(deps: {
   clock: () => number;
 }): FailedChecks {
   const { perMinute, redis, tracked, clock } = deps;
-  const blocked = new LRUCache<string, number>({ max: ADDRESSES });
-  const local = new LRUCache<string, { count: number; resetAt: number }>({ max: ADDRESSES });
+  const blocked = lru<number>(ADDRESSES);
+  const local = lru<{ count: number; resetAt: number }>(ADDRESSES);
   const countLocally = (address: string): { over: boolean; resetAt: number } => {
     const now = clock();
     const window = local.get(address);

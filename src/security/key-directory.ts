@@ -8,10 +8,9 @@
  * a key this isolate has not seen cannot be checked and is refused (503), never waved through.
  */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { LRUCache } from "lru-cache";
 import { ApiError } from "../http/errors.ts";
 import type { Tracked } from "../storage/availability.ts";
-import { FRESH_NOW } from "../storage/lru-time.ts";
+import { lru } from "../storage/lru.ts";
 import type { Sql } from "../storage/postgres.ts";
 import { redisKey } from "../storage/redis.ts";
 import type { Caller } from "./caller.ts";
@@ -59,9 +58,9 @@ export function createKeyDirectory(deps: {
   clock: () => number;
 }): KeyDirectory {
   const { redis, sql, tracked, clock } = deps;
-  const seen = new LRUCache<string, Lookup>({ max: 10_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
-  const unknown = new LRUCache<string, true>({ max: 2_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
-  const hashes = new LRUCache<string, string>({ max: 10_000, ttl: ISOLATE_TTL_MS, ttlResolution: FRESH_NOW });
+  const seen = lru<Lookup>(10_000, ISOLATE_TTL_MS);
+  const unknown = lru<true>(2_000, ISOLATE_TTL_MS);
+  const hashes = lru<string>(10_000, ISOLATE_TTL_MS);
   const requirement = { value: false, checkedAt: 0 };
   const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
   return {
