@@ -78,6 +78,21 @@ export async function measurePath(stack: Stack, n: number, providerCalls: number
   };
 }
 
+/**
+ * `send` paced at `perSecond`: the i-th request goes out at its slot (or as soon as the one
+ * before it is answered, if that is later), as a key sending steadily at that rate does;
+ * requests further apart than the batch's 10 ms share no after-response batch.
+ */
+export function paced(perSecond: number, send: (i: number) => Promise<void>): (i: number) => Promise<void> {
+  let start: number | undefined;
+  return async (i) => {
+    start ??= performance.now();
+    const wait = start + (i * 1_000) / perSecond - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await send(i);
+  };
+}
+
 /** A million requests of the miss path: Workers requests and CPU, Upstash commands. Neon bills compute time and storage, not statements. */
 export function usdPerMillion(miss: PathCost, cpuMsPerRequest: number): { total: number; workers: number; cpu: number; upstash: number } {
   const workers = PRICES.workersPerMillionRequests.usd;

@@ -12,7 +12,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { gzippedKib } from "../deploy/bundle-size.ts";
 import { type Stack, startStackOnMachineServers } from "../local/stack.ts";
-import { measurePath } from "./cost.ts";
+import { measurePath, paced } from "./cost.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
 import { measureEdge } from "./edge.ts";
 import { loadInOwnProcess as load } from "./load.ts";
@@ -243,6 +243,19 @@ async function measureCosts(stack: Stack, url: string, keyHeader: string): Promi
     refused: await measurePath(stack, n, 0, () => post(JSON.stringify({ model: "auto", messages: [] }))),
     "miss with a key": await measurePath(stack, n, 1, (i) =>
       post(chatBody(`${PROMPT} (cost: keyed ${stamp} ${i})`), { ...JSON_HEADERS, authorization: keyHeader }),
+    ),
+    // Issue 26's measure: one key at a steady 50 a second, beside the same rate without a key.
+    "miss, 50 req/s": await measurePath(
+      stack,
+      n,
+      1,
+      paced(50, (i) => post(chatBody(`${PROMPT} (cost: paced ${stamp} ${i})`))),
+    ),
+    "miss with a key, 50 req/s": await measurePath(
+      stack,
+      n,
+      1,
+      paced(50, (i) => post(chatBody(`${PROMPT} (cost: keyed paced ${stamp} ${i})`), { ...JSON_HEADERS, authorization: keyHeader })),
     ),
   };
 }

@@ -248,6 +248,7 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
           return [
             `A million requests on the miss path: $${usd.total} = Workers requests $${usd.workers} + Workers CPU $${usd.cpu} (at ${h.cpu_us_per_req_router} µs each) + Upstash $${usd.upstash}. Neon bills compute time and storage, not statements.`,
             "",
+            ...keyAtSteadyRate(r.costs),
             ...Object.values(PRICES).map((price) => `- ${price.source} (read ${price.read}; not re-read here: no price page is reachable from this machine)`),
           ];
         })()),
@@ -308,5 +309,22 @@ function edgeTable(edge: EdgeResults | undefined): string[] {
           .map(([status, n]) => `${n}× ${status}`)
           .join(", ")} |`,
     ),
+  ];
+}
+
+/**
+ * Issue 26's goal, at most 1.0 Redis command a keyed request at 50 a second on one key: what the key adds
+ * (its limits and budgets) to the same paced miss without one, and what that costs a million requests at Upstash's price.
+ */
+function keyAtSteadyRate(costs: BenchResults["costs"]): string[] {
+  const plain = costs["miss, 50 req/s"];
+  const keyed = costs["miss with a key, 50 req/s"];
+  if (plain === undefined || keyed === undefined) return [];
+  const added = Math.round((keyed.redisCommands - plain.redisCommands) * 1000) / 1000;
+  const usd = Math.round(((added * 1e6 * PRICES.upstashPer100kCommands.usd) / 1e5) * 1000) / 1000;
+  const verdict = added <= 1 ? "met" : "**missed**";
+  return [
+    `One key at a steady 50 requests a second: ${keyed.redisCommands} Redis commands a request against ${plain.redisCommands} without a key, so the key's limits and budgets add ${added} (goal at most 1.0: ${verdict}), $${usd} a million requests at Upstash's price.`,
+    "",
   ];
 }

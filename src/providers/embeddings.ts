@@ -3,7 +3,7 @@ import type { Provider } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
 import type { EmbeddingsAnswer, EmbeddingsCall } from "./adapter.ts";
 import { adapterFor } from "./adapters.ts";
-import { callFailure, describeProviderError, upstreamError } from "./upstream.ts";
+import { callFailure, callSignal, describeProviderError, upstreamError } from "./upstream.ts";
 
 export type EmbeddingsRequest = EmbeddingsCall & {
   provider: Provider;
@@ -16,10 +16,7 @@ export type EmbeddingsRequest = EmbeddingsCall & {
 export async function callEmbeddings(request: EmbeddingsRequest): Promise<EmbeddingsAnswer & { sentChars: number }> {
   const { provider, timeoutMs, clientSignal } = request;
   const adapter = adapterFor(provider);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const clientLeft = (): void => controller.abort();
-  clientSignal?.addEventListener("abort", clientLeft);
+  const { controller, release } = callSignal(timeoutMs, clientSignal);
   try {
     const call = adapter.embeddingsRequest(provider, request);
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
@@ -38,7 +35,6 @@ export async function callEmbeddings(request: EmbeddingsRequest): Promise<Embedd
   } catch (error) {
     throw callFailure(error, { provider, timeoutMs, clientSignal, timedOut: controller.signal });
   } finally {
-    clearTimeout(timer);
-    clientSignal?.removeEventListener("abort", clientLeft);
+    release();
   }
 }

@@ -47,10 +47,7 @@ const CLIENT_CAUSED = new Set([400, 404, 413, 422]);
 export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAnswer> {
   const { provider, timeoutMs, clientSignal } = request;
   const adapter = adapterFor(provider);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const clientLeft = (): void => controller.abort();
-  clientSignal?.addEventListener("abort", clientLeft);
+  const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
   try {
     const body = adapter.body(request.request, request.upstreamModel, { stream: request.stream });
     const call = adapter.completionRequest(provider, body, request.stream);
@@ -58,7 +55,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
     if (!response.ok) throw await upstreamError(request, adapter, response);
     if (request.stream && response.body !== null) {
-      clearTimeout(timer);
+      stopTimer();
       return {
         stream: true,
         sentChars,
@@ -77,9 +74,29 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     if (error instanceof StreamStartFailure && !clientSignal?.aborted) throw streamStartError(provider.id, error, timeoutMs);
     throw callFailure(error, { provider, timeoutMs, clientSignal, timedOut: controller.signal });
   } finally {
-    clearTimeout(timer);
-    if (!request.stream) clientSignal?.removeEventListener("abort", clientLeft);
+    // A stream keeps the client's hang-up in view: the relay stops the provider's stream with it.
+    if (request.stream) stopTimer();
+    else release();
   }
+}
+
+/**
+ * A provider call's abort: its own timeout, and the client's hang-up. `stopTimer` once the
+ * answer has begun (a stream's chunks have their own idle timeout); `release` when the call is over.
+ */
+export function callSignal(timeoutMs: number, clientSignal: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const clientLeft = (): void => controller.abort();
+  clientSignal?.addEventListener("abort", clientLeft);
+  return {
+    controller,
+    stopTimer: (): void => clearTimeout(timer),
+    release: (): void => {
+      clearTimeout(timer);
+      clientSignal?.removeEventListener("abort", clientLeft);
+    },
+  };
 }
 
 /**

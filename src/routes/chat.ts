@@ -4,7 +4,7 @@
  * (Anthropic's Messages) and POST /v1/responses (OpenAI's Responses), each parsed and rendered by its surface, with the routing headers.
  */
 import type { Context } from "hono";
-import { runChat } from "../engine/chat.ts";
+import { type ChatInput, runChat } from "../engine/chat.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
 import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
@@ -16,7 +16,7 @@ import { openAiResponsesSurface } from "../surfaces/openai-responses/index.ts";
 import type { Surface } from "../surfaces/surface.ts";
 import { responseStoreFor } from "./responses.ts";
 
-type GenerationContext = Context<With<KeyVariables & OutcomeVariables>>;
+export type GenerationContext = Context<With<KeyVariables & OutcomeVariables>>;
 
 export const chatCompletions = (c: GenerationContext): Promise<Response> => generate(c, chatCompletionsSurface);
 export const messages = (c: GenerationContext): Promise<Response> => generate(c, anthropicMessagesSurface);
@@ -26,15 +26,7 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
   const services = c.get("services");
   const parsed = await surface.parse(c.req.raw, services.config);
   const { request, dropped } = parsed;
-  const outcome = await runChat(services, {
-    request,
-    caller: c.get("caller"),
-    headers: c.req.raw.headers,
-    signal: c.req.raw.signal,
-    admission: c.get("admission"),
-    joint: c.get("joint"),
-    defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
-  });
+  const outcome = await runChat(services, { request, ...engineInput(c) });
   // The audit row names the id an answer is stored under (never what it held).
   c.set("outcome", parsed.storedAs === undefined || outcome.answer === undefined ? outcome : { ...outcome, storedResponse: parsed.storedAs });
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
@@ -44,6 +36,18 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
   const { body, contentType } = await surface.render(answer, parsed);
   return c.body(body, 200, contentType);
+}
+
+/** What an engine takes of the request besides its body: the caller, its cache directives and signal, the key's admission and joint, `waitUntil`. */
+export function engineInput(c: GenerationContext): Omit<ChatInput, "request"> {
+  return {
+    caller: c.get("caller"),
+    headers: c.req.raw.headers,
+    signal: c.req.raw.signal,
+    admission: c.get("admission"),
+    joint: c.get("joint"),
+    defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
+  };
 }
 
 function logStoreError(c: GenerationContext): (error: unknown) => void {

@@ -2,29 +2,18 @@
  * POST /v1/embeddings, in OpenAI's format: read, run through the embeddings engine, and
  * answered with the vectors as floats or as base64, as the client asked.
  */
-import type { Context } from "hono";
 import { base64ToVector, EmbeddingRequestSchema } from "../canonical/embeddings.ts";
 import { runEmbeddings } from "../engine/embeddings.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
-import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
-import type { KeyVariables } from "../middleware/api-keys.ts";
-import type { With } from "../middleware/edge.ts";
 import { JSON_HEADERS } from "../surfaces/surface.ts";
+import { engineInput, type GenerationContext } from "./chat.ts";
 
-export async function embeddings(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
+export async function embeddings(c: GenerationContext): Promise<Response> {
   const services = c.get("services");
   const request = await readJsonBody(c.req.raw, services.config.maxBodyBytes, EmbeddingRequestSchema);
-  const outcome = await runEmbeddings(services, {
-    request,
-    caller: c.get("caller"),
-    headers: c.req.raw.headers,
-    signal: c.req.raw.signal,
-    admission: c.get("admission"),
-    joint: c.get("joint"),
-    defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
-  });
+  const outcome = await runEmbeddings(services, { request, ...engineInput(c) });
   c.set("outcome", outcome);
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
   const { answer, error } = outcome;

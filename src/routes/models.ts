@@ -76,11 +76,7 @@ export async function retrieveModel(c: Context<With>): Promise<Response> {
 /** An embedding model (POST /v1/embeddings): no tier, a vector length, the first one is `auto`'s. */
 function embeddingEntry(model: EmbeddingModel, { providers, embeddingModels }: Config) {
   return {
-    id: model.id,
-    object: "model" as const,
-    created: Math.floor(Date.parse(model.price_read_on) / 1000),
-    owned_by: model.provider,
-    upstream_model: model.upstream_model,
+    ...commonEntry(model),
     type: "embedding" as const,
     default: embeddingModels[0]?.id === model.id,
     pricing: { input_usd_per_mtok: model.input_usd_per_mtok, output_usd_per_mtok: 0, price_read_on: model.price_read_on },
@@ -91,13 +87,20 @@ function embeddingEntry(model: EmbeddingModel, { providers, embeddingModels }: C
   };
 }
 
-function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {
+/** What OpenAI's model object and the registry say of any model: its ids, its owner, and when its price was read. */
+function commonEntry(model: Pick<Model, "id" | "provider" | "upstream_model" | "price_read_on">) {
   return {
     id: model.id,
     object: "model" as const,
     created: Math.floor(Date.parse(model.price_read_on) / 1000),
     owned_by: model.provider,
     upstream_model: model.upstream_model,
+  };
+}
+
+function modelEntry(model: Model, { providers }: Config, state: HealthState | undefined) {
+  return {
+    ...commonEntry(model),
     tier: model.tier,
     tier_name: TIER_NAMES[model.tier],
     pricing: {

@@ -6,31 +6,15 @@
  */
 import { createOpenAI } from "@ai-sdk/openai";
 import { embed, embedMany, generateObject, generateText, stepCountIs, streamText, tool } from "ai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { flushedRows, makeKey } from "../support/clients.ts";
-import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { flushedRows, useClientStack } from "../support/clients.ts";
+import { uniquePrompt } from "../support/router.ts";
 
-let storage: TestStorage;
-let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const env = useClientStack();
 let openai: ReturnType<typeof createOpenAI>;
-let keyId: string;
-
-beforeAll(async () => {
-  storage = await startTestStorage();
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  const { key, id } = await makeKey(stack.router, storage, { rpm: 10_000, daily_budget_usd: 5 });
-  keyId = id;
-  openai = createOpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key });
-}, 60_000);
-afterAll(async () => {
-  await stack.close();
-  await storage.close();
-});
-beforeEach(() => {
-  stack.reset();
-  stack.fake.seen.length = 0;
+beforeAll(() => {
+  openai = createOpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key });
 });
 
 describe("the AI SDK's default OpenAI model", () => {
@@ -40,7 +24,7 @@ describe("the AI SDK's default OpenAI model", () => {
     expect(result.finishReason).toBe("stop");
     expect(result.usage.outputTokens).toBe(8);
     expect(result.response.headers?.["x-tiergate-model"]).toBeTruthy();
-    const rows = await flushedRows(stack.router, storage, keyId, 1);
+    const rows = await flushedRows(env.stack.router, env.storage, env.keyId, 1);
     expect(rows.at(-1)).toMatchObject({ surface: "responses", http_status: 200 });
   });
 
@@ -75,7 +59,7 @@ describe("the AI SDK's default OpenAI model", () => {
     expect(result.steps).toHaveLength(2);
     expect(result.steps[0]!.toolCalls[0]).toMatchObject({ toolName: "get_weather", input: { city: "fake" } });
     expect(result.text).toContain("Fake");
-    const last = stack.fake.seen.at(-1)!.body.messages as { role: string; content?: string }[];
+    const last = env.stack.fake.seen.at(-1)!.body.messages as { role: string; content?: string }[];
     expect(JSON.parse(last.at(-1)!.content!)).toEqual({ forecast: "Sunny in fake" });
   });
 
@@ -87,7 +71,7 @@ describe("the AI SDK's default OpenAI model", () => {
       maxRetries: 0,
     });
     expect(object).toEqual({ city: "fake", population: 1 });
-    expect(stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 });
 
@@ -102,6 +86,6 @@ describe("the AI SDK's embeddings", () => {
     const one = await embed({ model, value: texts[1]!, maxRetries: 0 });
     expect(one.embedding).toEqual(many.embeddings[1]);
     expect(one.embedding).not.toEqual(many.embeddings[0]);
-    expect(stack.fake.seen.map((seen) => seen.path)).toEqual(["/v1/embeddings", "/v1/embeddings"]);
+    expect(env.stack.fake.seen.map((seen) => seen.path)).toEqual(["/v1/embeddings", "/v1/embeddings"]);
   });
 });

@@ -5,11 +5,10 @@
  * key over its rpm and a stream the provider breaks after its first byte. Each case is
  * one run of test/e2e/python/anthropic_cases.py, which prints what the SDK gave back.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeKey } from "../support/clients.ts";
+import { describe, expect, it } from "vitest";
+import { makeKey, useClientStack } from "../support/clients.ts";
 import { pythonWithClients, runPython } from "../support/python.ts";
-import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { uniquePrompt } from "../support/router.ts";
 
 type Message = {
   type: string;
@@ -23,28 +22,10 @@ type Message = {
 };
 type Raised = { class: string | null; status?: number; body?: unknown; retry_after?: string | null; message?: string };
 
-let storage: TestStorage;
-let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
-
-const newKey = async (fields: Record<string, unknown>): Promise<string> => (await makeKey(stack.router, storage, fields)).key;
-let key: string;
-const sdk = <T>(name: string, as = key): Promise<T> =>
-  runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: stack.router.url, TG_KEY: as, TG_PROMPT: uniquePrompt(name) });
-
-beforeAll(async () => {
-  await pythonWithClients();
-  storage = await startTestStorage();
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  key = await newKey({ daily_budget_usd: 5, rpm: 10_000 });
-}, 360_000);
-afterAll(async () => {
-  await stack.close();
-  await storage.close();
-});
-beforeEach(() => {
-  stack.reset();
-  stack.fake.seen.length = 0; // each case counts the provider calls it made
-});
+const env = useClientStack({ before: pythonWithClients, timeoutMs: 360_000 });
+const newKey = async (fields: Record<string, unknown>): Promise<string> => (await makeKey(env.stack.router, env.storage, fields)).key;
+const sdk = <T>(name: string, as?: string): Promise<T> =>
+  runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: env.stack.router.url, TG_KEY: as ?? env.key, TG_PROMPT: uniquePrompt(name) });
 
 describe("messages, from the provider and then from the cache", () => {
   it("create: a Message with usage and the constitutional hash, the same again from the cache", async () => {
@@ -52,7 +33,7 @@ describe("messages, from the provider and then from the cache", () => {
     expect(served).toMatchObject({ type: "message", class: "Message", stop_reason: "end_turn", output_tokens: 8, cache: "MISS", hash: "cdd01ef066bc6cf2" });
     expect(served!.content).toEqual([{ type: "text", text: expect.stringContaining("Fake") }]);
     expect(cached).toMatchObject({ cache: "HIT", content: served!.content, output_tokens: 8 });
-    expect(stack.fake.seen).toHaveLength(1);
+    expect(env.stack.fake.seen).toHaveLength(1);
   });
 
   it("stream: Anthropic's events, which the SDK assembles into the same Message, from the cache too", async () => {
@@ -62,7 +43,7 @@ describe("messages, from the provider and then from the cache", () => {
     expect(events.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
     expect(served).toMatchObject({ stop_reason: "end_turn", output_tokens: 8, cache: "MISS" });
     expect(cached).toMatchObject({ cache: "HIT", content: served!.content, stop_reason: "end_turn" });
-    expect(stack.fake.seen).toHaveLength(1);
+    expect(env.stack.fake.seen).toHaveLength(1);
   });
 
   for (const name of ["tools", "tools-stream"]) {
@@ -72,7 +53,7 @@ describe("messages, from the provider and then from the cache", () => {
       const use = call!.content.find((block) => block.type === "tool_use")!;
       expect(use).toMatchObject({ name: "get_weather", input: { city: "fake", days: 1 }, id: expect.stringMatching(/.+/) });
       expect(answer).toMatchObject({ stop_reason: "end_turn", content: [{ type: "text" }] });
-      const sent = (stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
       expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: use.id, content: "Sunny, 20 °C" });
     });
   }
@@ -108,7 +89,7 @@ describe("the SDK's typed errors", () => {
   });
 
   it("an APIStatusError when the provider breaks off the stream after its first byte", async () => {
-    stack.fake.behaviour.breakAfterChunks = 3;
+    env.stack.fake.behaviour.breakAfterChunks = 3;
     // The stream's status was 200 when it broke: the SDK raises its APIStatusError with Anthropic's error body.
     expect(await sdk<Raised>("broken-stream")).toMatchObject({
       class: "APIStatusError",

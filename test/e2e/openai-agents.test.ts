@@ -7,32 +7,16 @@
  */
 import { Agent, run, setDefaultOpenAIClient, setTracingDisabled, tool } from "@openai/agents";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { flushedRows, makeKey } from "../support/clients.ts";
-import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { flushedRows, useClientStack } from "../support/clients.ts";
+import { uniquePrompt } from "../support/router.ts";
 
-let storage: TestStorage;
-let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
-let keyId: string;
-
-beforeAll(async () => {
-  storage = await startTestStorage();
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) });
-  const { key, id } = await makeKey(stack.router, storage, { rpm: 10_000, daily_budget_usd: 5 });
-  keyId = id;
+const env = useClientStack({ bindings: { MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) } });
+beforeAll(() => {
   // Traces would go to OpenAI's own endpoint, which no gateway user wants their prompts sent to.
   setTracingDisabled(true);
-  setDefaultOpenAIClient(new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key, maxRetries: 0 }));
-}, 60_000);
-afterAll(async () => {
-  await stack.close();
-  await storage.close();
-});
-beforeEach(() => {
-  stack.reset();
-  stack.fake.seen.length = 0;
+  setDefaultOpenAIClient(new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key, maxRetries: 0 }));
 });
 
 describe("an agent run the default way", () => {
@@ -40,9 +24,9 @@ describe("an agent run the default way", () => {
     const agent = new Agent({ name: "Greeter", instructions: "Be brief." });
     const result = await run(agent, uniquePrompt("Say hi"));
     expect(result.finalOutput).toContain("Fake token1");
-    expect(stack.fake.seen).toHaveLength(1);
-    expect((stack.fake.seen[0]!.body.messages as unknown[])[0]).toEqual({ role: "system", content: "Be brief." });
-    const rows = await flushedRows(stack.router, storage, keyId, 1);
+    expect(env.stack.fake.seen).toHaveLength(1);
+    expect((env.stack.fake.seen[0]!.body.messages as unknown[])[0]).toEqual({ role: "system", content: "Be brief." });
+    const rows = await flushedRows(env.stack.router, env.storage, env.keyId, 1);
     expect(rows.at(-1)).toMatchObject({ surface: "responses", http_status: 200, constitutional_hash: "cdd01ef066bc6cf2" });
   });
 
@@ -61,8 +45,8 @@ describe("an agent run the default way", () => {
     const result = await run(agent, uniquePrompt("What is the weather in Paris?"));
     expect(calls).toEqual(["fake"]);
     expect(result.finalOutput).toContain("Fake");
-    expect(stack.fake.seen).toHaveLength(2);
-    const second = stack.fake.seen[1]!.body.messages as { role: string; content?: unknown }[];
+    expect(env.stack.fake.seen).toHaveLength(2);
+    const second = env.stack.fake.seen[1]!.body.messages as { role: string; content?: unknown }[];
     expect(second.at(-1)).toMatchObject({ role: "tool", content: "Sunny in fake" });
   });
 
@@ -74,7 +58,7 @@ describe("an agent run the default way", () => {
     });
     const result = await run(agent, uniquePrompt("Paris has two million people"));
     expect(result.finalOutput).toEqual({ city: "fake", population: 1 });
-    expect(stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
   it("streams a run: text deltas as they come, the same final output", async () => {
@@ -87,6 +71,6 @@ describe("an agent run the default way", () => {
     await result.completed;
     expect(deltas.length).toBe(8);
     expect(result.finalOutput).toBe(deltas.join(""));
-    expect(stack.fake.seen[0]!.body.stream).toBe(true);
+    expect(env.stack.fake.seen[0]!.body.stream).toBe(true);
   });
 });

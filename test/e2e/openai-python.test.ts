@@ -5,11 +5,10 @@
  * retrieve and delete, and embeddings in float and in base64. Each case is one run of
  * test/e2e/python/openai_cases.py, which prints what the SDK gave back.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeKey } from "../support/clients.ts";
+import { describe, expect, it } from "vitest";
+import { useClientStack } from "../support/clients.ts";
 import { pythonWithClients, runPython } from "../support/python.ts";
-import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { uniquePrompt } from "../support/router.ts";
 
 type Response = {
   class: string;
@@ -22,26 +21,9 @@ type Response = {
   hash?: string;
 };
 
-let storage: TestStorage;
-let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
-let key: string;
+const env = useClientStack({ before: pythonWithClients, timeoutMs: 360_000 });
 const sdk = <T>(name: string): Promise<T> =>
-  runPython<T>("test/e2e/python/openai_cases.py", [name], { TG_URL: stack.router.url, TG_KEY: key, TG_PROMPT: uniquePrompt(name) });
-
-beforeAll(async () => {
-  await pythonWithClients();
-  storage = await startTestStorage();
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  key = (await makeKey(stack.router, storage, { daily_budget_usd: 5, rpm: 10_000 })).key;
-}, 360_000);
-afterAll(async () => {
-  await stack.close();
-  await storage.close();
-});
-beforeEach(() => {
-  stack.reset();
-  stack.fake.seen.length = 0;
-});
+  runPython<T>("test/e2e/python/openai_cases.py", [name], { TG_URL: env.stack.router.url, TG_KEY: env.key, TG_PROMPT: uniquePrompt(name) });
 
 describe("the Python openai SDK's Responses API", () => {
   it("creates a Response, and streams one", async () => {
@@ -61,14 +43,14 @@ describe("the Python openai SDK's Responses API", () => {
     expect(result.call).toEqual({ name: "get_weather", arguments: { city: "fake" } });
     expect(result.first.output).toEqual(["function_call"]);
     expect(result.second.output).toEqual(["message"]);
-    const last = (stack.fake.seen.at(-1)!.body.messages as { role: string; content: string }[]).at(-1)!;
+    const last = (env.stack.fake.seen.at(-1)!.body.messages as { role: string; content: string }[]).at(-1)!;
     expect(last).toMatchObject({ role: "tool", content: '{"forecast": "sunny"}' });
   });
 
   it("answers text.format json_schema with JSON of the schema", async () => {
     const result = await sdk<Response & { parsed: unknown }>("json_schema");
     expect(result.parsed).toEqual({ city: "fake", population: 1 });
-    expect(stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
   it("continues a stored response, retrieves, lists and deletes it", async () => {
@@ -77,7 +59,7 @@ describe("the Python openai SDK's Responses API", () => {
     expect(result.input_items).toBe(1);
     expect(result.after_delete).toEqual({ class: "NotFoundError", status: 404 });
     // The continuation carried the first turn's history to the provider.
-    expect((stack.fake.seen.at(-1)!.body.messages as unknown[]).length).toBe(3);
+    expect((env.stack.fake.seen.at(-1)!.body.messages as unknown[]).length).toBe(3);
   });
 });
 

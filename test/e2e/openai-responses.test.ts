@@ -6,32 +6,18 @@
  * SDK's typed errors and the audit row naming its surface.
  */
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { flushedRows, makeKey } from "../support/clients.ts";
-import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { flushedRows, makeKey, servedMicros, spentToday, useClientStack } from "../support/clients.ts";
+import { uniquePrompt } from "../support/router.ts";
+import { auditRows } from "../support/storage.ts";
 
-let storage: TestStorage;
-let stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+const env = useClientStack();
 let client: OpenAI;
-let keyId: string;
 
-const newKey = (fields: Record<string, unknown>) => makeKey(stack.router, storage, fields);
+const newKey = (fields: Record<string, unknown>) => makeKey(env.stack.router, env.storage, fields);
 
-beforeAll(async () => {
-  storage = await startTestStorage();
-  stack = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-  const { key, id } = await newKey({ daily_budget_usd: 5, rpm: 10_000 });
-  keyId = id;
-  client = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await stack.close();
-  await storage.close();
-});
-beforeEach(() => {
-  stack.reset();
-  stack.fake.seen.length = 0; // each case counts the provider calls it made
+beforeAll(() => {
+  client = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key, maxRetries: 0 });
 });
 
 const weather: OpenAI.Responses.FunctionTool = {
@@ -53,7 +39,7 @@ describe("responses.create", () => {
     expect(data.usage).toMatchObject({ output_tokens: 8, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } });
     expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
     expect(response.headers.get("x-tiergate-cache")).toBe("MISS");
-    const sent = stack.fake.seen.at(-1)!.body as { messages: unknown[] };
+    const sent = env.stack.fake.seen.at(-1)!.body as { messages: unknown[] };
     expect(sent.messages).toEqual([
       { role: "system", content: "Be brief." },
       { role: "user", content: params.input },
@@ -61,7 +47,7 @@ describe("responses.create", () => {
     const again = await client.responses.create(params).withResponse();
     expect(again.response.headers.get("x-tiergate-cache")).toBe("HIT");
     expect(again.data.output_text).toBe(data.output_text);
-    expect(stack.fake.seen).toHaveLength(1);
+    expect(env.stack.fake.seen).toHaveLength(1);
   });
 
   it("streams the events the SDK assembles into the same Response, from the cache too", async () => {
@@ -82,19 +68,19 @@ describe("responses.create", () => {
     expect(final.usage?.output_tokens).toBe(8);
     const again = await client.responses.stream(params).finalResponse();
     expect(again.output_text).toBe(final.output_text);
-    expect(stack.fake.seen).toHaveLength(1);
+    expect(env.stack.fake.seen).toHaveLength(1);
   });
 
   it("ends with an error the SDK raises when the provider breaks off after the first byte", async () => {
-    stack.fake.behaviour.breakAfterChunks = 3;
+    env.stack.fake.behaviour.breakAfterChunks = 3;
     const stream = client.responses.stream({ model: "auto", input: uniquePrompt("break") });
     await expect(stream.finalResponse()).rejects.toThrow(/broke off/);
   });
 
   it("says incomplete, with its reason, when the answer reaches max_output_tokens", async () => {
     const data = await client.responses.create({ model: "auto", input: uniquePrompt("Say hi"), max_output_tokens: 16 });
-    expect(stack.fake.seen.at(-1)!.body).toMatchObject({ max_tokens: 16 });
-    stack.fake.behaviour.completionTokens = 40;
+    expect(env.stack.fake.seen.at(-1)!.body).toMatchObject({ max_tokens: 16 });
+    env.stack.fake.behaviour.completionTokens = 40;
     const cut = await client.responses.create({ model: "auto", input: uniquePrompt("Say more"), max_output_tokens: 16 });
     expect(data.status).toBe("completed");
     expect(cut).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
@@ -115,10 +101,10 @@ describe("function calls and structured output", () => {
       expect(JSON.parse(call.arguments)).toEqual({ city: "fake", days: 1 });
       const second = await ask([...input, call, { type: "function_call_output", call_id: call.call_id, output: "Sunny, 20 °C" }]);
       expect(second.output_text).toContain("Fake");
-      const sent = (stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[]; tools: unknown[] }).messages;
+      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[]; tools: unknown[] }).messages;
       expect(sent.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ id: call.call_id, function: { name: "get_weather" } }] });
       expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: call.call_id, content: "Sunny, 20 °C" });
-      expect((stack.fake.seen.at(-1)!.body as { tools: unknown[] }).tools[0]).toMatchObject({
+      expect((env.stack.fake.seen.at(-1)!.body as { tools: unknown[] }).tools[0]).toMatchObject({
         type: "function",
         function: { name: "get_weather", strict: true },
       });
@@ -144,12 +130,12 @@ describe("function calls and structured output", () => {
       const first = await ask(input);
       const call = first.output.find((item): item is OpenAI.Responses.ResponseCustomToolCall => item.type === "custom_tool_call")!;
       expect(call).toMatchObject({ type: "custom_tool_call", name: "apply_patch", input: patch });
-      const offered = (stack.fake.seen.at(-1)!.body as { tools: { function: Record<string, unknown> }[] }).tools[0]!.function;
+      const offered = (env.stack.fake.seen.at(-1)!.body as { tools: { function: Record<string, unknown> }[] }).tools[0]!.function;
       expect(offered).toMatchObject({ name: "apply_patch", parameters: { required: ["input"] } });
       expect(JSON.stringify(offered)).toContain("start: /.+/");
       const second = await ask([...input, call, { type: "custom_tool_call_output", call_id: call.call_id, output: "Done" }]);
       expect(second.output_text).toContain("Fake");
-      const sent = (stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
       expect(sent.at(-2)).toMatchObject({
         role: "assistant",
         tool_calls: [{ id: call.call_id, function: { name: "apply_patch", arguments: JSON.stringify({ input: patch }) } }],
@@ -167,7 +153,7 @@ describe("function calls and structured output", () => {
     };
     const data = await client.responses.create({ model: "auto", input: uniquePrompt("Bob is 30"), text: { format } });
     expect(JSON.parse(data.output_text)).toEqual({ name: "fake", age: 1 });
-    expect(stack.fake.seen.at(-1)!.body).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "person", strict: true } } });
+    expect(env.stack.fake.seen.at(-1)!.body).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "person", strict: true } } });
   });
 });
 
@@ -178,12 +164,12 @@ describe("stored responses", () => {
     const second = await client.responses.create({ model: "auto", previous_response_id: first.id, input: "What is my name?" });
     expect(second.previous_response_id).toBe(first.id);
     // The provider got the whole conversation: the first turn and its answer, then the new one (the first's instructions are its own).
-    const sent = (stack.fake.seen.at(-1)!.body as { messages: { role: string; content: unknown }[] }).messages;
+    const sent = (env.stack.fake.seen.at(-1)!.body as { messages: { role: string; content: unknown }[] }).messages;
     expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "user"]);
     expect(sent[1]!.content).toBe(first.output_text);
     // Three turns deep: still one stored row read, the second's, which holds the first's history.
     await client.responses.create({ model: "auto", previous_response_id: second.id, input: "And again?" });
-    expect((stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(5);
+    expect((env.stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(5);
 
     expect(await client.responses.retrieve(second.id)).toMatchObject({ id: second.id, object: "response", output_text: second.output_text });
     const items = await client.responses.inputItems.list(second.id, { order: "asc" });
@@ -201,12 +187,12 @@ describe("stored responses", () => {
     const streamed = await client.responses.stream({ model: "auto", input: uniquePrompt("Remember this") }).finalResponse();
     const next = await client.responses.create({ model: "auto", previous_response_id: streamed.id, input: "What did I say?" });
     expect(next.status).toBe("completed");
-    expect((stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(3);
+    expect((env.stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(3);
   });
 
   it("another tenant's response is not found, and store: false stores nothing", async () => {
     const mine = await client.responses.create({ model: "auto", input: uniquePrompt("private") });
-    const other = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await newKey({ tenant: "globex" })).key, maxRetries: 0 });
+    const other = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: (await newKey({ tenant: "globex" })).key, maxRetries: 0 });
     const attempts = [() => other.responses.retrieve(mine.id), () => other.responses.delete(mine.id), () => other.responses.inputItems.list(mine.id)];
     for (const attempt of attempts) {
       const error = await (attempt() as Promise<unknown>).catch((e: unknown) => e);
@@ -219,25 +205,25 @@ describe("stored responses", () => {
 
     const unstored = await client.responses.create({ model: "auto", input: uniquePrompt("forget me"), store: false });
     expect(unstored).toMatchObject({ store: false });
-    expect((await storage.db.query("SELECT count(*)::int AS n FROM responses WHERE id = $1", [unstored.id])).rows[0].n).toBe(0);
+    expect((await env.storage.db.query("SELECT count(*)::int AS n FROM responses WHERE id = $1", [unstored.id])).rows[0].n).toBe(0);
     expect(await client.responses.retrieve(unstored.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
   });
 
   it("the daily job deletes what is past its retention; the audit row names the stored id, never what it held", async () => {
     const kept = await client.responses.create({ model: "auto", input: uniquePrompt("kept a while") });
     const old = await client.responses.create({ model: "auto", input: uniquePrompt("long ago") });
-    const [row] = (await storage.db.query("SELECT expires_at - created_at AS kept FROM responses WHERE id = $1", [kept.id])).rows;
+    const [row] = (await env.storage.db.query("SELECT expires_at - created_at AS kept FROM responses WHERE id = $1", [kept.id])).rows;
     expect(row.kept.days).toBe(30);
-    await storage.db.query("UPDATE responses SET expires_at = now() - interval '1 second' WHERE id = $1", [old.id]);
-    await stack.router.scheduled("17 3 * * *");
-    const ids = (await storage.db.query("SELECT id FROM responses WHERE id = ANY($1)", [[kept.id, old.id]])).rows.map((r) => r.id);
+    await env.storage.db.query("UPDATE responses SET expires_at = now() - interval '1 second' WHERE id = $1", [old.id]);
+    await env.stack.router.scheduled("17 3 * * *");
+    const ids = (await env.storage.db.query("SELECT id FROM responses WHERE id = ANY($1)", [[kept.id, old.id]])).rows.map((r) => r.id);
     expect(ids).toEqual([kept.id]);
 
     const deadline = Date.now() + 8_000;
     let audited: Record<string, unknown>[] = [];
     while (audited.length < 2 && Date.now() < deadline) {
-      await stack.router.scheduled();
-      audited = (await auditRows(storage.db)).filter((r) => r.stored_response === kept.id || r.stored_response === old.id);
+      await env.stack.router.scheduled();
+      audited = (await auditRows(env.storage.db)).filter((r) => r.stored_response === kept.id || r.stored_response === old.id);
     }
     expect(audited).toHaveLength(2);
     expect(JSON.stringify(audited)).not.toContain("kept a while");
@@ -267,12 +253,12 @@ describe("what Codex sends", () => {
         { type: "web_search", external_web_access: false },
       ],
     };
-    const response = await stack.router.post("/v1/responses", body, { authorization: `Bearer ${client.apiKey}` });
+    const response = await env.stack.router.post("/v1/responses", body, { authorization: `Bearer ${client.apiKey}` });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-tiergate-dropped")).toBe("reasoning, namespace tool multi_agent_v1, web_search");
     const text = await response.text();
     expect(text).toContain("event: response.completed");
-    const sent = stack.fake.seen.at(-1)!.body as Record<string, unknown>;
+    const sent = env.stack.fake.seen.at(-1)!.body as Record<string, unknown>;
     expect((sent.messages as { role: string }[]).map((m) => m.role)).toEqual(["developer", "user", "user"]);
     expect((sent.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual(["exec_command"]);
     expect(sent.prompt_cache_key).toBe("01a23ea0-session");
@@ -295,9 +281,9 @@ describe("errors, in OpenAI's shape", () => {
     const bad = await client.responses.create({ model: "auto", input: [{ type: "item_reference", id: "msg_1" }] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("input[0].type");
-    const wrong = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: "tg-not-a-key-0123456789", maxRetries: 0 });
+    const wrong = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: "tg-not-a-key-0123456789", maxRetries: 0 });
     expect(await wrong.responses.create({ model: "auto", input: "hi" }).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.AuthenticationError);
-    const limited = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: (await newKey({ rpm: 1 })).key, maxRetries: 0 });
+    const limited = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: (await newKey({ rpm: 1 })).key, maxRetries: 0 });
     await limited.responses.create({ model: "auto", input: uniquePrompt("hi") });
     const over = await limited.responses.create({ model: "auto", input: uniquePrompt("hi") }).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(OpenAI.RateLimitError);
@@ -308,7 +294,7 @@ describe("budgets", () => {
   it("serves a budget worth three responses exactly three times, and the rows sum to the spend", async () => {
     // 1 µ$ each at mistral-nemo's prices (a short prompt and at most 16 tokens), so 3 µ$ pays for three.
     const { key, id } = await newKey({ daily_budget_usd: 0.000003, rpm: 10_000 });
-    const limited = new OpenAI({ baseURL: `${stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
+    const limited = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
     const results = [];
     for (let i = 0; i < 5; i++) {
       const params = { model: "openrouter/mistralai/mistral-nemo", input: uniquePrompt("budget"), max_output_tokens: 16, store: false };
@@ -317,12 +303,10 @@ describe("budgets", () => {
     const refusals = results.filter((result) => result instanceof OpenAI.RateLimitError);
     expect(refusals).toHaveLength(2);
     expect((refusals[0] as InstanceType<typeof OpenAI.RateLimitError>).code).toBe("insufficient_quota");
-    const rows = await flushedRows(stack.router, storage, id, 5);
-    const served = rows.filter((row) => row.http_status === 200);
-    expect(served).toHaveLength(3);
-    expect(served.reduce((sum, row) => sum + Math.round(Number(row.cost_usd) * 1e6), 0)).toBe(3);
-    const usage = await stack.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } });
-    expect(((await usage.json()) as { key: { today: { spent_usd: number } } }).key.today.spent_usd).toBe(0.000003);
+    const rows = await flushedRows(env.stack.router, env.storage, id, 5);
+    expect(rows.filter((row) => row.http_status === 200)).toHaveLength(3);
+    expect(servedMicros(rows)).toBe(3);
+    expect(await spentToday(env.stack.router, key)).toBe(0.000003);
   });
 });
 
@@ -331,8 +315,8 @@ describe("the audit", () => {
     const deadline = Date.now() + 8_000;
     let rows: Record<string, unknown>[] = [];
     while (Date.now() < deadline) {
-      await stack.router.scheduled();
-      rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId && row.model !== null);
+      await env.stack.router.scheduled();
+      rows = (await auditRows(env.storage.db)).filter((row) => row.key_id === env.keyId && row.model !== null);
       if (rows.length >= 10) break;
     }
     expect(rows.length).toBeGreaterThanOrEqual(10);

@@ -1,10 +1,56 @@
 /**
- * What the end-to-end tests of real clients share: a client key made through the admin
- * API, an agent CLI run as a script runs it, and the audit rows of a key once flushed.
+ * What the end-to-end tests of real clients share: the stack they run against, a client
+ * key made through the admin API, an agent CLI run as a script runs it, the audit rows of
+ * a key once flushed, and what a key spent today.
  */
 import { spawn } from "node:child_process";
-import type { Router } from "./router.ts";
-import { auditRows, type TestStorage } from "./storage.ts";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { type Router, startWithFakeProvider } from "./router.ts";
+import { auditRows, startTestStorage, type TestStorage } from "./storage.ts";
+
+/** Real Redis and Postgres, the fake provider, the router with keys required, and one client key (`key`, `keyId`). */
+export type ClientStack = {
+  storage: TestStorage;
+  stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
+  key: string;
+  keyId: string;
+};
+
+/**
+ * Starts a `ClientStack` before the file's tests (after `before`, a Python venv say) and
+ * stops it after them; before each test the fake's behaviour is restored and what it saw
+ * forgotten, so a test counts its own provider calls. Read its fields inside the tests.
+ */
+export function useClientStack(options: { bindings?: Record<string, string>; before?: () => Promise<unknown>; timeoutMs?: number } = {}): ClientStack {
+  const env = {} as ClientStack;
+  beforeAll(async () => {
+    await options.before?.();
+    env.storage = await startTestStorage();
+    env.stack = await startWithFakeProvider({ ...env.storage.bindings, REQUIRE_API_KEY: "true", ...options.bindings });
+    const { key, id } = await makeKey(env.stack.router, env.storage, { daily_budget_usd: 5, rpm: 10_000 });
+    env.key = key;
+    env.keyId = id;
+  }, options.timeoutMs ?? 60_000);
+  afterAll(async () => {
+    await env.stack?.close();
+    await env.storage?.close();
+  });
+  beforeEach(() => {
+    env.stack.reset();
+    env.stack.fake.seen.length = 0;
+  });
+  return env;
+}
+
+/** What the key spent today, as `GET /v1/usage` tells the key itself. */
+export async function spentToday(router: Router, key: string): Promise<number> {
+  const usage = await router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } });
+  return ((await usage.json()) as { key: { today: { spent_usd: number } } }).key.today.spent_usd;
+}
+
+/** The micro-dollars the served (200) rows were charged, summed. */
+export const servedMicros = (rows: Record<string, unknown>[]): number =>
+  rows.filter((row) => row.http_status === 200).reduce((sum, row) => sum + Math.round(Number(row.cost_usd) * 1e6), 0);
 
 /** A client key with these fields (name, tenant, limits, budgets), made as an operator makes one. */
 export async function makeKey(router: Router, storage: TestStorage, fields: Record<string, unknown>): Promise<{ key: string; id: string }> {

@@ -27,14 +27,8 @@ export const openAiCompatible: ProviderAdapter = {
   },
 
   readEmbeddings(text, count) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return { failure: "not_json" };
-    }
-    const answer = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Embeddings;
-    if (answer.error !== undefined && answer.error !== null) return { failure: "error" };
+    const answer = answerOf<Embeddings>(text);
+    if (typeof answer === "string") return { failure: answer };
     if (!Array.isArray(answer.data) || answer.data.length !== count) return { failure: "wrong_count" };
     const vectors: string[] = new Array(count);
     for (const [position, item] of answer.data.entries()) {
@@ -76,14 +70,8 @@ export const openAiCompatible: ProviderAdapter = {
   },
 
   readCompletion(text) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return { failure: "not_json" };
-    }
-    const completion = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Completion;
-    if (completion.error !== undefined && completion.error !== null) return { failure: "error" };
+    const completion = answerOf<Completion>(text);
+    if (typeof completion === "string") return { failure: completion };
     if (!Array.isArray(completion.choices) || completion.choices.length === 0) return { failure: "no_choices" };
     const complete = completion.choices.every(
       (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
@@ -130,6 +118,18 @@ export const openAiCompatible: ProviderAdapter = {
 };
 
 const base = (url: string): string => url.replace(/\/+$/, "");
+
+/** A 200's body as an object, or why it is not an answer: not JSON, or the provider's error in a 200. */
+function answerOf<T extends { error?: unknown }>(text: string): T | "not_json" | "error" {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return "not_json";
+  }
+  const answer = (typeof parsed === "object" && parsed !== null ? parsed : {}) as T;
+  return answer.error !== undefined && answer.error !== null ? "error" : answer;
+}
 
 function postHeaders(provider: Parameters<ProviderAdapter["completionRequest"]>[0], stream: boolean): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json" };
