@@ -230,11 +230,11 @@ function markdown(r: BenchResults, h: ReturnType<typeof headline>): string {
     "Counted by the local Upstash and Neon endpoints (each command of a pipeline counted, as Upstash bills), per request, one path at a time;",
     "each request sent as the last one's answer arrives. Requests within 10 ms of each other share an after-response batch (its INCRBY, EVAL and RPUSH), so even these sequential requests share some; under load they share more (`npm run bench:profile` counts it), and a request alone costs at most the budget (`COMMAND_BUDGET`, held by `command-budget.test.ts`).",
     "",
-    "| path | Redis commands | Redis subrequests | Postgres statements | Postgres subrequests | provider calls | commands |",
-    "|---|---|---|---|---|---|---|",
+    "| path | Redis commands | Upstash $ a million requests | Redis subrequests | Postgres statements | Postgres subrequests | provider calls | commands |",
+    "|---|---|---|---|---|---|---|---|",
     ...Object.entries(r.costs).map(
       ([path, c]) =>
-        `| ${path} | ${c.redisCommands} | ${c.redisSubrequests} | ${c.postgresStatements} | ${c.postgresSubrequests} | ${c.providerCalls} | ${Object.entries(
+        `| ${path} | ${c.redisCommands} | ${upstashPerMillion(c.redisCommands)} | ${c.redisSubrequests} | ${c.postgresStatements} | ${c.postgresSubrequests} | ${c.providerCalls} | ${Object.entries(
           c.byCommand,
         )
           .map(([name, n]) => `${name} ${n}`)
@@ -321,10 +321,15 @@ function keyAtSteadyRate(costs: BenchResults["costs"]): string[] {
   const keyed = costs["miss with a key, 50 req/s"];
   if (plain === undefined || keyed === undefined) return [];
   const added = Math.round((keyed.redisCommands - plain.redisCommands) * 1000) / 1000;
-  const usd = Math.round(((added * 1e6 * PRICES.upstashPer100kCommands.usd) / 1e5) * 1000) / 1000;
+  const usd = upstashPerMillion(added);
   const verdict = added <= 1 ? "met" : "**missed**";
   return [
     `One key at a steady 50 requests a second: ${keyed.redisCommands} Redis commands a request against ${plain.redisCommands} without a key, so the key's limits and budgets add ${added} (goal at most 1.0: ${verdict}), $${usd} a million requests at Upstash's price.`,
     "",
   ];
+}
+
+/** What `commands` Redis commands a request cost a million requests at Upstash's pay-as-you-go price, in dollars. */
+function upstashPerMillion(commands: number): number {
+  return Math.round(((commands * 1e6 * PRICES.upstashPer100kCommands.usd) / 1e5) * 1000) / 1000;
 }
