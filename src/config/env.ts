@@ -75,7 +75,7 @@ export const EnvSchema = z.object({
   /**
    * Replaces the embedding models (POST /v1/embeddings): a JSON array of `{"id", "provider", "upstream_model",
    * "input_usd_per_mtok", "price_read_on", "dimensions", "shortens", "max_input_tokens", "max_batch_inputs",
-   * "max_batch_tokens"}`. The first is what `auto` means. GET /v1/models shows the built-in ones. A bad value stops the router.
+   * "max_batch_tokens"}`. `auto` is the first a key may use. GET /v1/models shows the built-in ones. A bad value stops the router.
    */
   EMBEDDING_MODELS_JSON: z.string().optional(),
   /**
@@ -277,7 +277,7 @@ export type SloTargets = { overheadP99Ms: number; cacheHitRate: number; errorRat
 export type Config = {
   providers: ReadonlyMap<string, Provider>;
   registry: readonly Model[];
-  /** The embedding models; the first is the default (`auto`). */
+  /** The embedding models, in order: `auto` is the first a key may use. */
   embeddingModels: readonly EmbeddingModel[];
   /** The scorer's weights: the shipped model, or MODEL_JSON's. */
   routerModel: RouterModel;

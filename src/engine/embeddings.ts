@@ -120,16 +120,21 @@ export async function runEmbeddings(services: EmbeddingServices, input: Embeddin
   }
 }
 
-/** `auto` is the first embedding model; any other name must be one (a chat model cannot embed), and one the key may use. */
+/**
+ * `auto` is the first embedding model the key may use (always the same one for a key, so its
+ * vectors stay comparable); any other name must be an embedding model (a chat model cannot
+ * embed), and one the key may use.
+ */
 function modelFor(config: Config, name: string, caller: Caller | undefined): EmbeddingModel {
-  const model = name === "auto" ? config.embeddingModels[0] : findEmbeddingModel(config.embeddingModels, name);
+  const allowed = (model: EmbeddingModel): boolean => caller === undefined || caller.models === null || caller.models.includes(model.id);
+  const model = name === "auto" ? (config.embeddingModels.find(allowed) ?? config.embeddingModels[0]) : findEmbeddingModel(config.embeddingModels, name);
   if (model === undefined) {
     throw new ApiError(404, `The model '${name.slice(0, 200)}' is not an embedding model of this router (GET /v1/models lists them)`, {
       code: "model_not_found",
       param: "model",
     });
   }
-  if (caller !== undefined && caller.models !== null && !caller.models.includes(model.id)) {
+  if (!allowed(model)) {
     throw new ApiError(403, `This API key may not use the model '${model.id}'`, { code: "model_not_allowed", param: "model" });
   }
   return model;

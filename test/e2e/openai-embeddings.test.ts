@@ -232,13 +232,23 @@ describe("bad input, in OpenAI's format", () => {
     expect(env.stack.fake.seen).toHaveLength(0);
   });
 
-  it("refuses a model the key may not use with a 403", async () => {
+  it("refuses a model the key may not use with a 403; for such a key `auto` is the first model it may use", async () => {
     const { key } = await newKey({ models: ["openrouter/openai/text-embedding-3-large"] });
     const error = await clientFor(key)
-      .embeddings.create({ model: "auto", input: "x" })
+      .embeddings.create({ model: "text-embedding-3-small", input: "x" })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    const allowed = await clientFor(key).embeddings.create({ model: "text-embedding-3-large", input: uniquePrompt("large"), encoding_format: "float" });
-    expect(allowed.data[0]!.embedding).toHaveLength(3072);
+    expect((error as InstanceType<typeof OpenAI.APIError>).param).toBe("model");
+    const auto = await clientFor(key)
+      .embeddings.create({ model: "auto", input: uniquePrompt("large"), encoding_format: "float" })
+      .withResponse();
+    expect(auto.response.headers.get("x-tiergate-model")).toBe("openrouter/openai/text-embedding-3-large");
+    expect(auto.data.data[0]!.embedding).toHaveLength(3072);
+    // A key that may use no embedding model is refused for `auto` too.
+    const { key: chatOnly } = await newKey({ models: ["openrouter/mistralai/mistral-nemo"] });
+    const refused = await clientFor(chatOnly)
+      .embeddings.create({ model: "auto", input: "x" })
+      .catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
   });
 });
