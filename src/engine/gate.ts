@@ -5,7 +5,7 @@
  */
 import type { CacheScope } from "../cache/key.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
-import type { Caller } from "../security/caller.ts";
+import { type Caller, ownerOf } from "../security/caller.ts";
 import { nothingReserved, type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import type { Joint } from "../storage/joint.ts";
 
@@ -74,6 +74,5 @@ export async function passGate(services: GateServices, input: GateInput, step: G
 
 /** Who may share a cache entry (cache/key.ts): the key's tenant, else the key alone; `user` narrows either. */
 export function cacheScope(caller: Caller | undefined, user: string | null | undefined): CacheScope {
-  const tenant = caller?.tenantId ?? null;
-  return { tenant, key: caller !== undefined && tenant === null ? caller.keyId : null, user: user ?? null };
+  return { ...ownerOf(caller), user: user ?? null };
 }

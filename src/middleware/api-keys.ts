@@ -58,10 +58,8 @@ export function apiKeyAuth(
       if (error instanceof ApiError && error.status === 401) await services.failedChecks.failed(address);
       throw error;
     });
-    if (caller === undefined) {
-      joint?.send();
-      return next();
-    }
+    // No key, no calls held: nothing to send.
+    if (caller === undefined) return next();
     c.set("caller", caller);
     const setHeaders = (kind: "requests" | "tokens", outcome: LimitOutcome | undefined): void => {
       setResponseHeaders(c, limitHeaders(kind, outcome));

@@ -1,5 +1,6 @@
 /** The embedding models of the registry: which provider serves each, at what price, how many dimensions, how large a batch. */
 import * as z from "zod";
+import { findModel } from "./registry.ts";
 
 export const EmbeddingModelSchema = z.strictObject({
   /** Public id a client may send as `model`; unique among the embedding models. */
@@ -69,11 +70,8 @@ export function loadEmbeddingModels(json: string | undefined): readonly Embeddin
  * @example findEmbeddingModel(models, "text-embedding-3-small")?.id // "openrouter/openai/text-embedding-3-small"
  */
 export function findEmbeddingModel(models: readonly EmbeddingModel[], name: string): EmbeddingModel | undefined {
-  const exact = models.find((model) => model.id === name);
-  if (exact !== undefined) return exact;
-  for (const matches of [(m: EmbeddingModel) => m.upstream_model === name, (m: EmbeddingModel) => m.upstream_model.endsWith(`/${name}`)]) {
-    const found = models.filter(matches);
-    if (found.length === 1) return found[0];
-  }
-  return undefined;
+  const found = findModel(models, name);
+  if (found !== undefined) return found;
+  const byLastPart = models.filter((model) => model.upstream_model.endsWith(`/${name}`));
+  return byLastPart.length === 1 ? byLastPart[0] : undefined;
 }

@@ -103,7 +103,7 @@ export function loadRegistry(modelsJson: string | undefined): readonly Model[] {
  * id (what answers carry in `model`) when exactly one entry uses it.
  * @example findModel(registry, "mistralai/mistral-nemo")?.id // "openrouter/mistralai/mistral-nemo"
  */
-export function findModel(registry: readonly Model[], id: string): Model | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
   const aliased = registry.filter((model) => model.upstream_model === id);

@@ -15,6 +15,15 @@ export type Caller = {
   admin: boolean;
 };
 
+/**
+ * Who owns what a request leaves behind (its cache entries, its stored responses): the
+ * key's tenant, else the key alone; neither for a request without a key.
+ */
+export function ownerOf(caller: Caller | undefined): { tenant: string | null; key: string | null } {
+  const tenant = caller?.tenantId ?? null;
+  return { tenant, key: caller !== undefined && tenant === null ? caller.keyId : null };
+}
+
 /** The admin key as a caller: no limits, no budgets, no tenant. */
 export const ADMIN_CALLER: Caller = {
   keyId: "admin",

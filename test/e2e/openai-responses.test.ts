@@ -87,14 +87,17 @@ describe("responses.create", () => {
   });
 });
 
+/** Sends input items at tier 3 with these tools, as a Response or as its stream's final Response. */
+const asker =
+  (stream: boolean, tools: OpenAI.Responses.Tool[]) =>
+  (input: OpenAI.Responses.ResponseInput): Promise<OpenAI.Responses.Response> =>
+    stream ? client.responses.stream({ model: "tier:3", tools, input }).finalResponse() : client.responses.create({ model: "tier:3", tools, input });
+
 describe("function calls and structured output", () => {
   for (const stream of [false, true]) {
     it(`round-trip: a function_call with its call_id, then function_call_output answered as text${stream ? ", streamed" : ""}`, async () => {
       const input: OpenAI.Responses.ResponseInput = [{ role: "user", content: uniquePrompt("What is the weather in Oslo?") }];
-      const ask = (items: OpenAI.Responses.ResponseInput): Promise<OpenAI.Responses.Response> =>
-        stream
-          ? client.responses.stream({ model: "tier:3", tools: [weather], input: items }).finalResponse()
-          : client.responses.create({ model: "tier:3", tools: [weather], input: items });
+      const ask = asker(stream, [weather]);
       const first = await ask(input);
       const call = first.output.find((item): item is OpenAI.Responses.ResponseFunctionToolCall => item.type === "function_call")!;
       expect(call).toMatchObject({ type: "function_call", name: "get_weather", status: "completed" });
@@ -123,10 +126,7 @@ describe("function calls and structured output", () => {
       const input: OpenAI.Responses.ResponseInput = [
         { role: "user", content: `${uniquePrompt("patch")} use the apply_patch tool with ${JSON.stringify({ input: patch })}` },
       ];
-      const ask = (items: OpenAI.Responses.ResponseInput): Promise<OpenAI.Responses.Response> =>
-        stream
-          ? client.responses.stream({ model: "tier:3", tools: [tool], input: items }).finalResponse()
-          : client.responses.create({ model: "tier:3", tools: [tool], input: items });
+      const ask = asker(stream, [tool]);
       const first = await ask(input);
       const call = first.output.find((item): item is OpenAI.Responses.ResponseCustomToolCall => item.type === "custom_tool_call")!;
       expect(call).toMatchObject({ type: "custom_tool_call", name: "apply_patch", input: patch });

@@ -4,7 +4,7 @@
  * Every statement names the caller's scope, so another tenant's id is simply not found.
  */
 import type { Message } from "../../canonical/request.ts";
-import type { Caller } from "../../security/caller.ts";
+import { type Caller, ownerOf } from "../../security/caller.ts";
 import type { Row, Sql } from "../../storage/postgres.ts";
 
 export type StoredResponse = {
@@ -23,10 +23,10 @@ export type ResponseStore = {
   remove(id: string): Promise<boolean>;
 };
 
-/** Who may see a stored response: the key's tenant, else the key; requests without a key share "anonymous". */
+/** Who may see a stored response: its owner (security/caller.ts), as one text; requests without a key share "anonymous". */
 export function responseScope(caller: Caller | undefined): string {
-  if (caller === undefined) return "anonymous";
-  return caller.tenantId === null ? `key:${caller.keyId}` : `tenant:${caller.tenantId}`;
+  const { tenant, key } = ownerOf(caller);
+  return tenant !== null ? `tenant:${tenant}` : key !== null ? `key:${key}` : "anonymous";
 }
 
 const jsonOf = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value);
