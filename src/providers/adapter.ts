@@ -27,11 +27,18 @@ export type EmbeddingsCall = { upstreamModel: string; inputs: EmbeddingInput[]; 
 /** An embeddings answer: one base64 vector per input, in the inputs' order, and the usage. */
 export type EmbeddingsAnswer = { vectors: string[]; usage: Usage | undefined };
 
+/** What the call adds to the canonical request's body. */
+export type BodyOptions = {
+  stream: boolean;
+  /** The session's digest (routing/session.ts): the provider's cache key where the client set none (OpenAI's `prompt_cache_key`). */
+  sessionKey?: string;
+};
+
 export type ProviderAdapter = {
   /** The completion call: where it goes, with which headers and body. */
   completionRequest(provider: Provider, body: unknown, stream: boolean): { url: string; headers: Record<string, string>; body: string };
   /** The canonical request as this provider's body, with its own model id. */
-  body(request: CanonicalRequest, upstreamModel: string, options: { stream: boolean }): unknown;
+  body(request: CanonicalRequest, upstreamModel: string, options: BodyOptions): unknown;
   /** A cheap health check: the provider's model list, or a one-token completion. */
   probeRequest(provider: Provider, kind: "models" | "completion", model: string): { url: string; init: RequestInit };
   /** A JSON answer's usage and completeness, or why it is not an answer. */

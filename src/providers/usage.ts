@@ -1,8 +1,18 @@
 /** Token usage as providers report it, checked before anyone prices or stores it (routing/registry.ts prices it). */
 
 export type Usage = {
+  /** The whole prompt: every class below included, as OpenAI counts `prompt_tokens`. */
   promptTokens: number;
+  /** The whole answer, reasoning included. */
   completionTokens: number;
+  /** Prompt tokens read from the provider's cache (part of `promptTokens`). */
+  cacheReadTokens?: number;
+  /** Prompt tokens written to the provider's cache for 5 minutes (part of `promptTokens`). */
+  cacheWriteTokens?: number;
+  /** Prompt tokens written to the provider's cache for 1 hour (part of `promptTokens`). */
+  cacheWrite1hTokens?: number;
+  /** Completion tokens spent reasoning (part of `completionTokens`, billed as output). */
+  reasoningTokens?: number;
   /** What the router changed in the provider's report, and why; absent when it took the report as sent. */
   adjusted?: string[];
 };

@@ -24,7 +24,24 @@ export const ModelSchema = z.strictObject({
   tier: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
   input_usd_per_mtok: z.number().nonnegative(),
   output_usd_per_mtok: z.number().nonnegative(),
-  /** ISO date on which the prices were read from the provider's public price list. */
+  /** A prompt token read from the provider's cache (the input price where the provider has no cache). */
+  cache_read_usd_per_mtok: z.number().nonnegative(),
+  /** A prompt token written to the provider's cache for 5 minutes (Anthropic 1.25× input; the input price elsewhere). */
+  cache_write_usd_per_mtok: z.number().nonnegative(),
+  /** A prompt token written to the provider's cache for 1 hour (Anthropic 2× input). */
+  cache_write_1h_usd_per_mtok: z.number().nonnegative(),
+  /** Prices for the whole request when its prompt holds more than `prompt_tokens` (Gemini Pro, long-context Claude). */
+  above: z
+    .strictObject({
+      prompt_tokens: z.number().int().positive(),
+      input_usd_per_mtok: z.number().nonnegative(),
+      output_usd_per_mtok: z.number().nonnegative(),
+      cache_read_usd_per_mtok: z.number().nonnegative(),
+      cache_write_usd_per_mtok: z.number().nonnegative(),
+      cache_write_1h_usd_per_mtok: z.number().nonnegative(),
+    })
+    .optional(),
+  /** The catalog version (or ISO date) the prices were read from. */
   price_read_on: z.iso.date(),
   context_window: z.number().int().positive(),
   capabilities: z.array(CapabilitySchema),
@@ -65,6 +82,9 @@ function model(
     tier,
     input_usd_per_mtok: input,
     output_usd_per_mtok: output,
+    cache_read_usd_per_mtok: input,
+    cache_write_usd_per_mtok: input,
+    cache_write_1h_usd_per_mtok: input,
     price_read_on: PRICED_ON,
     context_window: context,
     capabilities,
@@ -95,7 +115,15 @@ export const DEFAULT_MODELS: readonly Model[] = [
 /** Parses an operator's `MODELS_JSON`, or returns the built-in registry when it is absent. */
 export function loadRegistry(modelsJson: string | undefined): readonly Model[] {
   if (modelsJson === undefined || modelsJson.trim() === "") return DEFAULT_MODELS;
-  return RegistrySchema.parse(JSON.parse(modelsJson));
+  const entries: unknown = JSON.parse(modelsJson);
+  return RegistrySchema.parse(Array.isArray(entries) ? entries.map(withCachePrices) : entries);
+}
+
+/** An operator's entry without cache prices: its provider has no cache discount, so each is the input price. */
+function withCachePrices(entry: unknown): unknown {
+  if (typeof entry !== "object" || entry === null) return entry;
+  const { input_usd_per_mtok: input } = entry as { input_usd_per_mtok?: unknown };
+  return { cache_read_usd_per_mtok: input, cache_write_usd_per_mtok: input, cache_write_1h_usd_per_mtok: input, ...entry };
 }
 
 /**
