@@ -24,7 +24,11 @@ export type Usage = {
 export const MAX_REPORTED_TOKENS = 1_000_000_000;
 
 /**
- * OpenAI's `usage` object, or `undefined` when absent or not an object. Counts that are
+ * OpenAI's chat `usage` object, or `undefined` when absent or not an object. Its rule:
+ * `prompt_tokens` is the whole prompt and includes `prompt_tokens_details.cached_tokens`
+ * (cache reads; DeepSeek's `prompt_cache_hit_tokens`) and, from OpenRouter,
+ * `prompt_tokens_details.cache_write_tokens` (cache writes, 5 minutes); `completion_tokens`
+ * includes `completion_tokens_details.reasoning_tokens`. Counts that are
  * negative, fractional, non-finite or over `MAX_REPORTED_TOKENS` are clamped into range
  * (a missing or non-numeric one counts as 0), and each change is listed in `adjusted`,
  * so a provider's bad report can neither break the audit log nor price an answer below zero.
@@ -38,11 +42,43 @@ export function readUsage(value: unknown): Usage | undefined {
     promptTokens: tokenCount("prompt_tokens", fields.prompt_tokens, adjusted),
     completionTokens: tokenCount("completion_tokens", fields.completion_tokens, adjusted),
   };
+  const prompt = objectOf(fields.prompt_tokens_details);
+  const completion = objectOf(fields.completion_tokens_details);
+  // DeepSeek names its cache reads at the top level; OpenAI (and OpenRouter) inside the details.
+  const read = prompt.cached_tokens ?? fields.prompt_cache_hit_tokens;
+  const readName = prompt.cached_tokens === undefined ? "prompt_cache_hit_tokens" : "prompt_tokens_details.cached_tokens";
+  let left = usage.promptTokens;
+  if (read !== undefined) left -= part(usage, "cacheReadTokens", readName, read, left, adjusted);
+  if (prompt.cache_write_tokens !== undefined)
+    part(usage, "cacheWriteTokens", "prompt_tokens_details.cache_write_tokens", prompt.cache_write_tokens, left, adjusted);
+  if (completion.reasoning_tokens !== undefined)
+    part(usage, "reasoningTokens", "completion_tokens_details.reasoning_tokens", completion.reasoning_tokens, usage.completionTokens, adjusted);
   if (adjusted.length > 0) usage.adjusted = adjusted;
   return usage;
 }
 
-function tokenCount(name: string, value: unknown, adjusted: string[]): number {
+type UsagePart = "cacheReadTokens" | "cacheWriteTokens" | "cacheWrite1hTokens" | "reasoningTokens";
+
+/**
+ * A class of the prompt or the completion, read and bounded by what is `left` of its
+ * whole: a report cannot read more from the cache than was sent. Set on `usage` when
+ * above 0; returns what it counted.
+ */
+export function part(usage: Usage, name: UsagePart, field: string, value: unknown, left: number, adjusted: string[]): number {
+  let count = tokenCount(field, value, adjusted);
+  if (count > left) {
+    adjusted.push(`usage.${field} ${count} is more than the ${left} tokens it is part of: clamped`);
+    count = Math.max(0, left);
+  }
+  if (count > 0) usage[name] = count;
+  return count;
+}
+
+function objectOf(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+export function tokenCount(name: string, value: unknown, adjusted: string[]): number {
   if (typeof value !== "number" || Number.isNaN(value)) {
     adjusted.push(`usage.${name} ${describe(value)} is not a number: counted as 0`);
     return 0;
