@@ -77,7 +77,7 @@ export async function recordOf(
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");
   const notes = unchecked.length > 0 ? [limitNote(unchecked)] : [];
-  if (outcome?.outputCap !== undefined) notes.push(capNote(outcome.outputCap.asked, outcome.outputCap.cap));
+  if (outcome?.outputCap !== undefined) notes.push(capNote(outcome.outputCap));
   if (notes.length > 0) record.limit_note = notes.join("; ");
   if (outcome !== undefined && outcome.attempts.length > 0) record.attempts = [...outcome.attempts];
   if (outcome?.decision !== undefined) {

@@ -23,7 +23,7 @@ import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
-import { capToBudget, type OutputCap } from "./output-cap.ts";
+import { capToBudget, capToTokens, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
 
 /** What the engine uses of the isolate's services. */
@@ -47,6 +47,9 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   try {
     decision = await decideFor(services, request, caller);
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
+    // A max_tokens the key's tokens per minute can never take is lowered to what it can, before the request is keyed.
+    const tokensCap = caller === undefined || caller.admin ? undefined : capToTokens(decision, sent, caller.tpm);
+    if (tokensCap !== undefined) ({ decision, sent } = tokensCap);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
     const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user)) : "";
@@ -79,7 +82,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       // An answer written under the cap is not the one asked for: it is not cached.
       lookup = { ...lookup, write: false };
     }
-    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap });
+    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap ?? tokensCap });
   } catch (error) {
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
@@ -221,7 +224,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     settlement,
     attempts,
     pricedAs: model,
-    outputCap: prepared.outputCap === undefined ? undefined : { asked: prepared.outputCap.asked, cap: prepared.outputCap.cap },
+    outputCap: prepared.outputCap === undefined ? undefined : { asked: prepared.outputCap.asked, cap: prepared.outputCap.cap, by: prepared.outputCap.by },
   };
   if (answer.stream) {
     const firstTokenAt = Date.now(); // the relay has read the stream's first event

@@ -13,6 +13,7 @@ import type { Usage } from "../providers/usage.ts";
 import type { Decision } from "../routing/decide.ts";
 import type { Model } from "../routing/registry.ts";
 import type { Settlement } from "../security/settlement.ts";
+import type { OutputCap } from "./output-cap.ts";
 
 /** Where the answer came from: the model that answered, the cached entry's, or (before either) the decision's pick. */
 export type Route = { tier: number | null; score: number | null; model: string; provider: string };
@@ -63,7 +64,7 @@ export type Outcome = {
   /** Why the request failed, when it did after it was read. */
   error: ApiError | undefined;
   /** The output tokens per choice asked, and the fewer sent: what a budget near its end could still pay (output-cap.ts). */
-  outputCap: { asked: number; cap: number } | undefined;
+  outputCap: Pick<OutputCap, "asked" | "cap" | "by"> | undefined;
   /** The id the answer was stored under (a Responses API response with `store`), set by the route. */
   storedResponse?: string;
 };

@@ -14,8 +14,11 @@ import { costMicros, costUsd } from "../routing/registry.ts";
 /** Below this many tokens an answer is too short to be worth sending: the request is refused, as the budget is spent. */
 export const LEAST_CAPPED_OUTPUT = 256;
 
-/** The output tokens per choice asked and sent; with the decision and the request as capped. */
-export type OutputCap = { asked: number; cap: number; decision: Decision; sent: CanonicalRequest };
+/** What lowered `max_tokens`: the money a budget can still pay, or the tokens per minute a key can ever take. */
+export type CapCause = "budget" | "tpm";
+
+/** The output tokens per choice asked and sent, and why; with the decision and the request as capped. */
+export type OutputCap = { asked: number; cap: number; by: CapCause; decision: Decision; sent: CanonicalRequest };
 
 /**
  * The request capped to what `roomMicros` pays at the pick's prices: `max_tokens` per
@@ -30,24 +33,45 @@ export function capToBudget(decision: Decision, sent: CanonicalRequest, roomMicr
   let cap = Math.floor((roomMicros - costMicros(model, promptTokens, 0)) / perToken / choices);
   // costMicros rounds up: step down until the capped answer costs no more than the room.
   while (cap > 0 && costMicros(model, promptTokens, cap * choices) > roomMicros) cap -= 1;
+  return capped(decision, sent, cap, "budget");
+}
+
+/**
+ * The request capped to what a key's tokens per minute can ever take (its prompt and
+ * `max_tokens`, times `n`, at most `tpm`), as a budget caps it: Claude Code asks 32,000
+ * on every turn, which no key under that limit could otherwise serve. Undefined when the
+ * request fits, or the cap would leave fewer than LEAST_CAPPED_OUTPUT tokens (then the
+ * limiter refuses it as one that can never fit).
+ */
+export function capToTokens(decision: Decision, sent: CanonicalRequest, tpm: number | null): OutputCap | undefined {
+  if (tpm === null || decision.estimatedTokens <= tpm) return undefined;
+  return capped(decision, sent, Math.floor((tpm - decision.promptTokens) / (sent.n ?? 1)), "tpm");
+}
+
+function capped(decision: Decision, sent: CanonicalRequest, cap: number, by: CapCause): OutputCap | undefined {
+  const { model, promptTokens } = decision;
+  const choices = sent.n ?? 1;
   const asked = decision.outputTokens / choices;
   if (cap < LEAST_CAPPED_OUTPUT || cap >= asked) return undefined;
   const output = cap * choices;
   return {
     asked,
     cap,
+    by,
     decision: {
       ...decision,
       outputTokens: output,
       estimatedTokens: promptTokens + output,
       estimatedCostUsd: costUsd(model, promptTokens, output),
-      reasons: [...decision.reasons, capNote(asked, cap)],
+      reasons: [...decision.reasons, capNote({ asked, cap, by })],
     },
     sent: { ...sent, max_tokens: cap, ...(sent.max_completion_tokens == null ? {} : { max_completion_tokens: cap }) },
   };
 }
 
+const CAUSES: Record<CapCause, string> = { budget: "what the budget can still pay", tpm: "what the key's tokens per minute can take" };
+
 /** What the answer's reason header and its audit record say of a cap. */
-export function capNote(asked: number, cap: number): string {
-  return `max_tokens ${asked} capped at ${cap}: what the budget can still pay`;
+export function capNote({ asked, cap, by }: Pick<OutputCap, "asked" | "cap" | "by">): string {
+  return `max_tokens ${asked} capped at ${cap}: ${CAUSES[by]}`;
 }

@@ -182,9 +182,25 @@ describe("a usage report is bounded by what can have been used", () => {
 });
 
 describe("tokens per minute", () => {
-  it("refuses a request that can never fit with a 400 not to retry, and still serves the ones that fit", async () => {
+  it("lowers a max_tokens the key can never take to what it can, and says so", async () => {
+    const { id, key } = await makeKey({ tpm: 1_000 });
+    const capped = await app.router.post("/v1/chat/completions", chat(uniquePrompt("a long answer"), { max_tokens: 5_000 }), as(key));
+    expect(capped.status).toBe(200);
+    await capped.arrayBuffer();
+    const cap = Number(capped.headers.get("x-tiergate-max-tokens"));
+    // The prompt and the cap fill the minute's tokens, and no more.
+    expect(cap).toBeGreaterThan(900);
+    expect(cap).toBeLessThan(1_000);
+    expect(app.fake.seen.at(-1)?.body.max_tokens).toBe(cap);
+    expect(capped.headers.get("x-tiergate-reason")).toContain(`max_tokens 5000 capped at ${cap}: what the key's tokens per minute can take`);
+    const { rows } = await settledRows(id, 1);
+    expect(rows[0]!.limit_note).toContain(`max_tokens 5000 capped at ${cap}: what the key's tokens per minute can take`);
+  });
+
+  it("refuses a prompt that can never fit with a 400 not to retry, and still serves the ones that fit", async () => {
     const { key } = await makeKey({ tpm: 1_000 });
-    const huge = await app.router.post("/v1/chat/completions", chat(uniquePrompt("too big"), { max_tokens: 5_000 }), as(key));
+    // About 900 prompt tokens leave less than LEAST_CAPPED_OUTPUT for the answer.
+    const huge = await app.router.post("/v1/chat/completions", chat(`${uniquePrompt("too big")} ${"word ".repeat(720)}`, { max_tokens: 5_000 }), as(key));
     expect(huge.status).toBe(400);
     expect(huge.headers.get("x-should-retry")).toBe("false");
     expect((await huge.json()).error).toMatchObject({ code: "tokens_exceed_limit", param: "max_tokens" });

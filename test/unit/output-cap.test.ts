@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
-import { capToBudget, LEAST_CAPPED_OUTPUT } from "../../src/engine/output-cap.ts";
+import { capToBudget, capToTokens, LEAST_CAPPED_OUTPUT } from "../../src/engine/output-cap.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { costMicros } from "../../src/routing/registry.ts";
 
@@ -41,5 +41,28 @@ describe("capToBudget", () => {
     expect(capToBudget(decision, request, costMicros(decision.model, decision.promptTokens, LEAST_CAPPED_OUTPUT - 1))).toBeUndefined();
     expect(capToBudget(decision, request, costMicros(decision.model, decision.promptTokens, LEAST_CAPPED_OUTPUT))?.cap).toBe(LEAST_CAPPED_OUTPUT);
     expect(capToBudget(decision, request, costMicros(decision.model, decision.promptTokens, 40_000))).toBeUndefined();
+  });
+});
+
+describe("capToTokens", () => {
+  it("lowers max_tokens so the prompt and the answer fit the key's tokens per minute", () => {
+    const request = ask({ n: 2 });
+    const decision = decide(request, config);
+    const tpm = decision.promptTokens + 9_001;
+    const capped = capToTokens(decision, request, tpm)!;
+    expect(capped.cap).toBe(4_500);
+    expect(capped.by).toBe("tpm");
+    expect(capped.decision.estimatedTokens).toBeLessThanOrEqual(tpm);
+    expect(capped.sent.max_tokens).toBe(4_500);
+    expect(capped.decision.reasons.at(-1)).toBe("max_tokens 32000 capped at 4500: what the key's tokens per minute can take");
+  });
+
+  it("leaves a request that fits, a key without the limit, and a prompt that leaves too little room", () => {
+    const request = ask({});
+    const decision = decide(request, config);
+    expect(capToTokens(decision, request, null)).toBeUndefined();
+    expect(capToTokens(decision, request, decision.estimatedTokens)).toBeUndefined();
+    expect(capToTokens(decision, request, decision.promptTokens + LEAST_CAPPED_OUTPUT - 1)).toBeUndefined();
+    expect(capToTokens(decision, request, decision.promptTokens + LEAST_CAPPED_OUTPUT)?.cap).toBe(LEAST_CAPPED_OUTPUT);
   });
 });
