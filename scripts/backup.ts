@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { basename } from "node:path";
 import { describeDatabase, libpqEnv, requireSetting, setting } from "./db.ts";
 import { flag } from "./deploy/environment.ts";
+import { portableDump } from "./plain-dump.ts";
 
 const args = process.argv.slice(2);
 const dryRun = args.includes("--dry-run");
@@ -61,12 +62,15 @@ async function dump(): Promise<void> {
   prune(dir, keep);
 }
 
-/** The embedded Postgres dumps itself (scripts/local/pglite-server.ts): the system's pg_dump is older than PGlite's Postgres. */
+/**
+ * The embedded Postgres dumps itself (scripts/local/pglite-server.ts): the system's pg_dump
+ * is older than PGlite's Postgres. The file restores into any PostgreSQL from 15 up.
+ */
 async function embeddedDump(url: string): Promise<string> {
   const response = await fetch(url, { method: "POST" });
   const text = await response.text();
   if (!response.ok) throw new Error(`the embedded Postgres could not dump itself: ${text.slice(0, 500)}`);
-  return text;
+  return portableDump(text);
 }
 
 /** Keeps the newest `keep` dumps (names sort by time) and their checksums. */

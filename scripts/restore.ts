@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { isClean, verifyAudit } from "../src/audit/verify.ts";
 import { describeDatabase, libpqEnv, requireSetting } from "./db.ts";
+import { portableDump } from "./plain-dump.ts";
 
 const args = process.argv.slice(2);
 const [file, target] = args.filter((arg) => !arg.startsWith("--"));
@@ -59,11 +60,11 @@ function pgRestore(path: string, url: string, replace: boolean): void {
 
 /**
  * A plain-SQL dump (the embedded PGlite's, made with DROP ... IF EXISTS): one simple
- * query, so one implicit transaction, whole or not at all. It needs PostgreSQL 17 or
- * newer (PGlite's dump sets transaction_timeout), or the embedded stack.
+ * query, so one implicit transaction, whole or not at all. Made portable first, so a
+ * backup written before the backup did so still restores into PostgreSQL 15 or 16.
  */
 async function runPlainDump(url: string, text: string): Promise<void> {
-  await withClient(url, (db) => db.query(text));
+  await withClient(url, (db) => db.query(portableDump(text)));
 }
 
 function checkChecksum(path: string): void {
