@@ -11,11 +11,14 @@
  *   test/integration/dashboard.test.ts launches it).
  *
  * As root with apt-get it installs what is missing. Otherwise it prints one message
- * naming the command to run and exits 1, before vitest starts.
+ * naming the command to run and exits 1, before vitest starts. Then the servers the
+ * tests talk to, Redis and PostgreSQL, are checked, and started if they are this
+ * machine's own and down (test-services.ts).
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { ensureServers } from "./test-services.ts";
 
 const TOOLS: { tool: string; pkg: string }[] = [
   { tool: "pg_dump", pkg: "postgresql-client" },
@@ -81,3 +84,5 @@ if (absent.length > 0) {
   const still = missing();
   if (still.length > 0) stop(still, "apt-get installed their packages without them");
 }
+
+await ensureServers();
