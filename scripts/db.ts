@@ -9,6 +9,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseEnv } from "node:util";
 import { neonConfig, Pool } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis";
 import { WebSocket } from "ws";
@@ -16,14 +17,13 @@ import { WebSocket } from "ws";
 const DATA_DIR = fileURLToPath(new URL("../.data", import.meta.url));
 const DEV_VARS = fileURLToPath(new URL("../.dev.vars", import.meta.url));
 
-/** `.dev.vars` as wrangler reads it: `NAME=value` lines, quotes around a value dropped. */
+/**
+ * `.dev.vars` as wrangler reads it: dotenv's format (single, double or backtick quotes,
+ * `#` comments, `export`), by Node's own parser of it. An empty value is left out, as
+ * if unset.
+ */
 export function parseDevVars(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match && match[2] !== "") vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return vars;
+  return Object.fromEntries(Object.entries(parseEnv(text)).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ""));
 }
 
 /** This checkout's `.dev.vars`, parsed; empty without one. */

@@ -4,7 +4,9 @@
  * (8787), and fires the every-minute cron (the audit flush) as production would.
  * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
  * the fake provider and points OpenRouter and Groq at it, so completions work with no
- * account at all (scripts/local/dev-provider.ts).
+ * account at all (scripts/local/dev-provider.ts). Its ports move with PORT, the
+ * stack's TG_*_PORT, TG_INSPECTOR_PORT (wrangler's inspector, 9229) and
+ * TG_FAKE_PROVIDER_PORT (the fake, any free port by default), so two stacks can run side by side.
  * Ctrl-C stops everything it started.
  */
 import { spawn } from "node:child_process";
@@ -17,7 +19,7 @@ import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
 import { fakeProviderReason } from "./local/dev-provider.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
-import { DATA_DIR, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
+import { DATA_DIR, portSetting, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
 const port = process.env.PORT ?? "8787";
 const stack = await startLocalStack((line) => console.log(`[stack] ${line}`));
@@ -26,7 +28,7 @@ const devKey = await ensureDevKey(stack.bindings);
 console.log(`[stack] local client key: export TG_KEY=${devKey}   (send it as Authorization: Bearer $TG_KEY)`);
 
 const fakeReason = fakeProviderReason(process.argv, devVars());
-const fake = fakeReason === undefined ? undefined : await startFakeUpstream({ tokenIntervalMs: 30 });
+const fake = fakeReason === undefined ? undefined : await startFakeUpstream({ tokenIntervalMs: 30, port: portSetting("TG_FAKE_PROVIDER_PORT", 0) });
 if (fake !== undefined) {
   for (const provider of ["OPENROUTER", "GROQ"]) {
     vars[`${provider}_BASE_URL`] = fake.url;
@@ -37,7 +39,8 @@ if (fake !== undefined) {
 
 for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);
 
-const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--show-interactive-dev-session=false"];
+const inspector = String(portSetting("TG_INSPECTOR_PORT", 9229));
+const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--test-scheduled", "--show-interactive-dev-session=false"];
 for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
 const wrangler = spawn("wrangler", args, {
   stdio: "inherit",

@@ -11,7 +11,8 @@ import { type Stack, startStack } from "./stack.ts";
 export const DATA_DIR = fileURLToPath(new URL("../../.data", import.meta.url));
 const STATE = `${DATA_DIR}/stack.json`;
 
-const port = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+/** A port from the environment variable `name`, else `fallback` (0: any free port). */
+export const portSetting = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
 /** Starts the stack with this machine's settings and records its processes; the caller stops it. */
 export async function startLocalStack(log: (line: string) => void): Promise<Stack> {
@@ -22,10 +23,10 @@ export async function startLocalStack(log: (line: string) => void): Promise<Stac
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: DATA_DIR,
     ports: {
-      redis: port("TG_REDIS_PORT", 6390),
-      pglite: port("TG_PGLITE_PORT", 5490),
-      upstash: port("TG_UPSTASH_PORT", 8079),
-      neon: port("TG_NEON_PORT", 8078),
+      redis: portSetting("TG_REDIS_PORT", 6390),
+      pglite: portSetting("TG_PGLITE_PORT", 5490),
+      upstash: portSetting("TG_UPSTASH_PORT", 8079),
+      neon: portSetting("TG_NEON_PORT", 8078),
     },
     log,
   });

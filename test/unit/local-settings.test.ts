@@ -10,6 +10,12 @@ describe("the local worker's settings, as operator scripts read them", () => {
     });
   });
 
+  it("takes single quotes as wrangler does: MODEL_ALIASES written as docs/responses.md shows it is JSON", () => {
+    const vars = parseDevVars(`MODEL_ALIASES='{"gpt-5*":"auto"}'\nexport TG_NAME=\`ticks\`\nPLAIN=value # a note\n`);
+    expect(vars).toEqual({ MODEL_ALIASES: '{"gpt-5*":"auto"}', TG_NAME: "ticks", PLAIN: "value" });
+    expect(JSON.parse(vars.MODEL_ALIASES!)).toEqual({ "gpt-5*": "auto" });
+  });
+
   it("takes .dev.vars over the secrets the stack made, and the stack's endpoints over both", () => {
     const settings = localSettings({
       made: { ADMIN_API_KEY: "made-admin", AUDIT_HMAC_KEY: "made-hmac" },
