@@ -93,8 +93,10 @@ end
  * Expired holdings of every scope come back first. Returns {tokens: 1, or 0 when short
  * now, or -1 when `need` is over the limit; tokens granted; left; ms until full;
  * micros: 1 or 0 when `need` does not fit; micros granted; the index of the budget that
- * refused (day, month; key, then tenant); the room the tightest budget had}. Nothing
- * is granted unless both fit.
+ * refused (day, month; key, then tenant); the room the tightest budget had; what the
+ * tightest budget has not spent (held slices count as unspent); on a refusal, the ms
+ * from now to when the oldest holding was granted (negative: in the past), from which
+ * its lease's end is known}. Nothing is granted unless both fit.
  */
 export const ALLOWANCE_LEASE: LuaScript = {
   source: `#!lua flags=allow-key-locking
@@ -123,20 +125,34 @@ if tpm >= 0 then
   if tOwed ~= 0 then tokens = debit(KEYS[1], tpm, tokens, tOwed, now) end
   if tNeed > tpm then tOk = -1 elseif tNeed > tokens then tOk = 0 else tGrant = math.max(tNeed, math.min(tWant, math.floor(tokens))) end
 end
-local mOk, mGrant, passed, room = 1, 0, 0, nil
+local mOk, mGrant, passed, room, unspent, oldest = 1, 0, 0, nil, nil, nil
 if mWant > 0 then
   local tightest = 0
   for s = 1, scopes do
     for which = 0, 1 do
       local limit = tonumber(ARGV[11 + 2 * (s - 1) + which + 1])
       local b = base(s) + 2 * which
-      local used = math.max(tonumber(redis.call('GET', KEYS[b + 2]) or '0'), tonumber(redis.call('GET', KEYS[b + 1]) or '0'))
+      local spent = tonumber(redis.call('GET', KEYS[b + 1]) or '0')
+      local used = math.max(tonumber(redis.call('GET', KEYS[b + 2]) or '0'), spent)
       if limit >= 0 and (room == nil or limit - used < room) then room, tightest = limit - used, 2 * (s - 1) + which + 1 end
+      if limit >= 0 and (unspent == nil or limit - spent < unspent) then unspent = limit - spent end
     end
   end
   if room == nil then room = mWant end
   room = math.max(0, room)
-  if room < mNeed then mOk, passed = 0, tightest else mGrant = math.min(mWant, room, math.max(mPrefer, math.floor(room / 10))) end
+  if room < mNeed then
+    mOk, passed = 0, tightest
+    -- When the holdings in the way began to be held: their leases end from then on.
+    for s = 1, scopes do
+      local held = redis.call('HGETALL', KEYS[base(s)])
+      for i = 2, #held, 2 do
+        local granted = tonumber(string.match(held[i], '^(%d+)|')) - holdMs
+        if oldest == nil or granted < oldest then oldest = granted end
+      end
+    end
+  else
+    mGrant = math.min(mWant, room, math.max(mPrefer, math.floor(room / 10)))
+  end
 end
 if tOk == 1 and mOk == 1 then
   if tGrant > 0 then tokens = debit(KEYS[1], tpm, tokens, tGrant, now) end
@@ -153,8 +169,8 @@ else
 end
 local full = 0
 if tpm > 0 then full = fullMs(tpm, tokens) end
-return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed, room or 0}`,
-  sha1: "919308fd1e7a3c8bea9e444442465f3facbaac37",
+return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed, room or 0, math.max(0, unspent or 0), oldest and (oldest - now) or 0}`,
+  sha1: "14b502611fdebea7845cebf0b5d68aa5c807ef69",
 };
 
 /**

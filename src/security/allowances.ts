@@ -27,7 +27,7 @@ import { lru } from "../storage/lru.ts";
 import { redisKey } from "../storage/redis.ts";
 import { runScript, type ScriptRunner } from "../storage/scripts.ts";
 import { ALLOWANCE_LEASE, TOKEN_PEEK, TOKEN_WINDOW_MS } from "./allowance-script.ts";
-import { BudgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
+import { BudgetHeld, BudgetSpent, budgetUnavailable, hasBudget, spendCounters, utcDay } from "./budgets.ts";
 import type { Caller } from "./caller.ts";
 import { type LimitOutcome, type LimitState, neverFits, overLimit } from "./limits.ts";
 
@@ -221,7 +221,7 @@ export function createAllowances(deps: {
     | { kind: "granted" }
     | { kind: "tokens short"; retryMs: number; state: LimitState }
     | { kind: "tokens never" }
-    | { kind: "budget"; passed: number; room: number }
+    | { kind: "budget"; passed: number; room: number; unspent: number; backMs: number }
     | { kind: "down" };
 
   /**
@@ -243,14 +243,20 @@ export function createAllowances(deps: {
     const spentTokens = book.tokens.filter((s) => s.until <= askedAt);
     const owed = -spentTokens.reduce((sum, s) => sum + s.count - s.used, 0);
     const spentSlices = book.spend.filter((s) => s.until <= askedAt && s.inflight === 0);
+    // A request's grant gives back what live slices hold free too, netting out this isolate's own unspent money:
+    // else a slice too small for the request keeps what it holds out of the budget's room until its lease ends.
+    // (Not a refill's: the requests it runs beside draw on those slices meanwhile.)
+    const netted = need === undefined || need.micros === 0 ? [] : book.spend.filter((s) => s.until > askedAt && s.free > 0 && s.day === day);
+    const nettedFree = netted.map((s) => s.free);
     // A slice of another day is not given back here (its counters are not today's): its holding expires.
-    const giveBack = spentSlices.flatMap((s) => (s.free > 0 && s.day === day ? [`${s.id}|${s.day}`, String(s.free)] : []));
+    const giveBack = [...spentSlices, ...netted].flatMap((s) => (s.free > 0 && s.day === day ? [`${s.id}|${s.day}`, String(s.free)] : []));
+    for (const slice of netted) slice.free = 0;
     // Out of the book while their give-back is on its way; back in it if Redis does not answer.
     book.tokens = book.tokens.filter((s) => !spentTokens.includes(s));
     book.spend = book.spend.filter((s) => !spentSlices.includes(s));
     const id = `${instance}.${++book.seq}`;
     const limits = scopes.flatMap((s) => [String(s.dayMicros), String(s.monthMicros)]);
-    let answer: [number, number, number, number, number, number, number, number];
+    let answer: [number, number, number, number, number, number, number, number, number, number];
     try {
       answer = await tracked("redis", () =>
         runScript(
@@ -277,10 +283,13 @@ export function createAllowances(deps: {
     } catch {
       book.tokens.unshift(...spentTokens);
       book.spend.unshift(...spentSlices);
+      netted.forEach((slice, i) => {
+        slice.free += nettedFree[i]!;
+      });
       return { kind: "down" };
     }
     const now = clock();
-    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed, room] = answer;
+    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed, room, unspent, oldestMs] = answer;
     // A refill that brought nothing: the next waits a second, so a spent key does not send one per request.
     if (need !== undefined && need.tokens === 0 && tokensGranted === 0 && spendGranted === 0) book.dryUntil = now + 1_000;
     if (caller.tpm !== null) book.bucket = { left: tokensLeft, at: now };
@@ -299,7 +308,11 @@ export function createAllowances(deps: {
       const state = tokenState(caller, book, now)!;
       return { kind: "tokens short", state, retryMs: Math.ceil(((wanted.tokens - tokensLeft) * TOKEN_WINDOW_MS) / caller.tpm!) };
     }
-    if (spendOk !== 1) return { kind: "budget", passed, room };
+    if (spendOk !== 1) {
+      // A holding's money comes back when its lease ends, or, from an isolate gone quiet, when its holding expires.
+      const back = oldestMs + spendLeaseMs > 0 ? oldestMs + spendLeaseMs : oldestMs + holdMs;
+      return { kind: "budget", passed, room, unspent, backMs: Math.max(1_000, back) };
+    }
     return { kind: "granted" };
   };
 
@@ -349,10 +362,13 @@ export function createAllowances(deps: {
         if (granted.kind === "tokens never") throw neverFits(tpm!, tokens);
         if (granted.kind === "tokens short") throw overLimit("tokens", tpm!, granted.state, granted.retryMs);
         if (granted.kind === "budget") {
+          const counter = spendCounters(deps, caller)[granted.passed - 1]!;
+          // Money is left, but other requests' slices hold it: retryable, when the soonest of them comes back.
+          if (granted.unspent >= need.micros) throw new BudgetHeld(counter, granted.backMs);
           // What one request could still be reserved: a new slice of the budget's room, or the most one slice here holds.
           const now = clock();
           const local = Math.max(0, ...book.spend.filter((s) => s.until > now && s.day === day).map((s) => s.free));
-          throw new BudgetSpent(spendCounters(deps, caller)[granted.passed - 1]!, Math.max(granted.room, local));
+          throw new BudgetSpent(counter, Math.max(granted.room, local));
         }
         held = take(granted.kind === "down");
         if (granted.kind === "down" && held === undefined) throw budgetUnavailable();

@@ -95,6 +95,27 @@ export class BudgetSpent extends ApiError {
   }
 }
 
+/**
+ * A budget with money left that other requests' slices hold for now (allowances.ts): not
+ * spent, so retryable, once the soonest of those slices has come back.
+ */
+export class BudgetHeld extends ApiError {
+  constructor(passed: Counter, backMs: number) {
+    const whose = passed.name.startsWith("tenant") ? "This key's tenant's" : "This key's";
+    const seconds = Math.max(1, Math.ceil(backMs / 1000));
+    super(
+      429,
+      `${whose} ${passed.ttl === DAY_TTL_SECONDS ? "daily" : "monthly"} budget has money left, but requests in flight hold it; try again in ${seconds} s.`,
+      {
+        type: "rate_limit_error",
+        code: "budget_held",
+        auditCode: `budget_held:${passed.name.replace(" ", "_")}`,
+        headers: { "x-should-retry": "true", "retry-after": String(seconds) },
+      },
+    );
+  }
+}
+
 export function budgetUnavailable(): ApiError {
   return new ApiError(503, "This key's budget cannot be checked right now; try again shortly", {
     code: "budget_unavailable",

@@ -12,9 +12,10 @@
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiError } from "../../src/http/errors.ts";
 import { BATCH_SCRIPT, batchCall } from "../../src/pipeline/batch-script.ts";
 import { type Allowances, createAllowances, type Held } from "../../src/security/allowances.ts";
-import { utcDay } from "../../src/security/budgets.ts";
+import { BudgetHeld, BudgetSpent, utcDay } from "../../src/security/budgets.ts";
 import { ADMIN_CALLER, type Caller } from "../../src/security/caller.ts";
 import { runScript, type ScriptRunner } from "../../src/storage/scripts.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -262,6 +263,87 @@ describe("budgets by lease", () => {
     const back = await money(caller);
     expect(back.spent).toBe(stranded.spent);
     expect(back.committed - back.spent).toBeLessThanOrEqual(Math.ceil((10_000 - back.spent) / 10));
+  });
+});
+
+describe("budgets near their end (issue 36: refused while money was left, and told never to retry)", () => {
+  /** A reservation, settled at `cost` and counted by the batch; the error when it is refused. */
+  const serve = async (one: Isolate, redis: ScriptRunner, caller: Caller, micros: number, cost: number): Promise<ApiError | undefined> => {
+    let held: Held;
+    try {
+      held = await reserve(one, caller, micros);
+    } catch (error) {
+      return error as ApiError;
+    }
+    one.allowances.settle(caller, held, cost, 5);
+    await flush(one, redis);
+    return undefined;
+  };
+
+  it("serves sequential requests until the money is really spent: a grant nets out the isolate's own free slices", async () => {
+    const { redis } = switchable();
+    // Leases as long as production's: nothing comes back by expiry while the test runs.
+    const one = isolate(redis, 20_000, 60_000);
+    const caller = budgeted(1_000);
+    // The probe's key: each request reserves 494 µ$ and costs 46. Served while 1000 − 46·k ≥ 494: k = 0..11.
+    const refusals: (ApiError | undefined)[] = [];
+    for (let k = 0; k < 13; k++) refusals.push(await serve(one, redis, caller, 494, 46));
+    expect(refusals.slice(0, 12)).toEqual(new Array(12).fill(undefined));
+    expect(refusals[12]).toBeInstanceOf(BudgetSpent);
+    expect(refusals[12]!.headers["x-should-retry"]).toBe("false");
+    expect((await money(caller)).spent).toBe(12 * 46);
+  });
+
+  it("refuses as spent if and only if the budget less what was spent is below the reservation (one isolate, fast-check)", async () => {
+    const { redis } = switchable();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 200, max: 5_000 }),
+        fc.array(fc.record({ reserve: fc.integer({ min: 1, max: 1_500 }), share: fc.double({ min: 0, max: 1, noNaN: true }) }), {
+          minLength: 1,
+          maxLength: 25,
+        }),
+        async (budget, requests) => {
+          const one = isolate(redis, 20_000, 60_000);
+          const caller = budgeted(budget);
+          let spent = 0;
+          for (const request of requests) {
+            const cost = Math.floor(request.reserve * request.share);
+            const refusal = await serve(one, redis, caller, request.reserve, cost);
+            if (budget - spent < request.reserve) {
+              expect(refusal).toBeInstanceOf(BudgetSpent);
+            } else {
+              expect(refusal).toBeUndefined();
+              spent += cost;
+            }
+          }
+          expect((await money(caller)).spent).toBe(spent);
+        },
+      ),
+      { numRuns: 40, seed: 36_2 },
+    );
+  }, 120_000);
+
+  it("refuses what other requests' slices hold as retryable, until their lease ends", async () => {
+    const { redis } = switchable();
+    const [a, b] = [isolate(redis, 3_000, 10_000), isolate(redis, 3_000, 10_000)];
+    const caller = budgeted(1_000);
+    // Isolate a holds 700 µ$ for a request in flight; nothing is spent yet.
+    const inFlight = await reserve(a, caller, 700);
+    const refusal = (await serve(b, redis, caller, 400, 10)) as ApiError;
+    expect(refusal).toBeInstanceOf(BudgetHeld);
+    expect(refusal.status).toBe(429);
+    expect(refusal.code).toBe("budget_held");
+    expect(refusal.headers["x-should-retry"]).toBe("true");
+    // a's slice was granted just now: its lease, 3 s, ends about then.
+    expect(refusal.headers["retry-after"]).toBe("3");
+    // a's request ends; when its slice's lease ends, a gives back what it did not spend, and b is served.
+    a.allowances.settle(caller, inFlight, 100, 5);
+    await flush(a, redis);
+    await sleep(3_100);
+    await Promise.all(a.pending);
+    expect(await serve(b, redis, caller, 400, 10)).toBeUndefined();
+    expect(await money(caller)).toMatchObject({ spent: 110 });
   });
 });
 

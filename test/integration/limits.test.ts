@@ -114,8 +114,10 @@ describe("budgets", () => {
       );
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+      // The three in flight hold the money, none of it spent yet: a retryable refusal, not "spent".
       const refused = responses.find((r) => r.status === 429)!;
-      expect((await refused.json()).error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+      expect(refused.headers.get("x-should-retry")).toBe("true");
+      expect((await refused.json()).error).toMatchObject({ type: "rate_limit_error", code: "budget_held" });
       // A refusal after the cache was asked is a miss, as the metrics and the SLO's hit rate count it.
       const broke = await makeKey({ daily_budget_usd: 0 });
       const asked = await one.router.post("/v1/chat/completions", chat(uniquePrompt("spent"), { model: "tier:5", max_tokens: 1000 }), {
