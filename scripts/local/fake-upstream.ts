@@ -29,6 +29,9 @@ export type FakeBehaviour = {
   failModels: string[] | undefined;
   /** Fail (500, on every model) any request whose messages contain one of these texts: content a provider chokes on. */
   failPrompts: string[] | undefined;
+  /** Answer nothing for `hangMs` to any request whose messages contain one of these texts: content a model runs on past any limit. */
+  hangPrompts: string[] | undefined;
+  hangMs: number;
   /** The Retry-After header sent with error answers. */
   retryAfter: string | undefined;
   /** Destroy the connection after this many streamed chunks. */
@@ -66,6 +69,8 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   failFirst: undefined,
   failModels: undefined,
   failPrompts: undefined,
+  hangPrompts: undefined,
+  hangMs: 10_000,
   retryAfter: undefined,
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
@@ -148,6 +153,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake upstream error ${b.errorStatus}`, "fake_error", b.retryAfter);
   }
   const text = JSON.stringify(body.messages ?? body.input ?? "");
+  if (b.hangPrompts?.some((poison) => text.includes(poison))) await sleep(b.hangMs);
   if (b.failPrompts?.some((poison) => text.includes(poison))) {
     return sendError(res, 500, b.errorMessage ?? "Fake upstream error: the provider failed on this content", "fake_error");
   }

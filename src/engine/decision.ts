@@ -9,7 +9,10 @@ import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
 
-export type DecisionServices = { config: RoutingConfig & { aliases: readonly Alias[] }; breakers: Pick<Breakers, "current" | "routing"> };
+export type DecisionServices = {
+  config: RoutingConfig & { aliases: readonly Alias[] };
+  breakers: Pick<Breakers, "current" | "routing" | "callerRefusal">;
+};
 
 /**
  * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
@@ -17,7 +20,11 @@ export type DecisionServices = { config: RoutingConfig & { aliases: readonly Ali
  */
 export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Decision> {
   const { breakers, config } = services;
-  const health = breakers.routing(await breakers.current());
+  const state = await breakers.current();
+  // A caller whose own requests make the providers fail is refused here, before it costs anyone a circuit.
+  const refusal = breakers.callerRefusal(state, caller);
+  if (refusal !== undefined) throw refusal;
+  const health = breakers.routing(state);
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || findModel(config.registry, request.model) !== undefined;
   const alias = own ? undefined : aliasFor(request.model, config.aliases);
   if (alias === undefined) return decide(request, config, caller, health);

@@ -10,6 +10,7 @@ import type { Ending, Outcome, OutcomeVariables } from "../engine/outcome.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
 import { finishedOf } from "../observability/finished.ts";
 import type { AfterWork } from "../pipeline/after-response.ts";
+import { breakerOwner } from "../reliability/breakers.ts";
 import { settle } from "../security/settlement.ts";
 import type { Services } from "../services/index.ts";
 import { surfaceName } from "../surfaces/index.ts";
@@ -106,6 +107,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     record,
     finished: finishedOf(facts, outcome, ending, record.constitutional_hash),
     brokeMidStream: ending?.truncated === true && record.error_code !== "client_disconnected",
+    owner: breakerOwner(facts.caller),
     cacheWrite: facts.status < 400 ? ending?.cacheWrite : undefined,
   };
 }

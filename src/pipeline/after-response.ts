@@ -33,6 +33,8 @@ export type AfterWork = {
   finished: FinishedRequest;
   /** A stream that broke after its first byte: its last attempt failed all the same. */
   brokeMidStream: boolean;
+  /** Whose request it was, as the breakers tell callers apart (reliability/breakers.ts's `breakerOwner`). */
+  owner: string;
   /** The Redis half of a complete answer's cache write; never set for errors or broken streams. */
   cacheWrite?: CacheWrite | undefined;
 };
@@ -76,7 +78,7 @@ export function createBatcher(deps: {
 }): Batcher {
   const { redis, tracked, auditSink, metrics, breakers, allowances } = deps;
   let open: Pending[] | undefined;
-  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream) });
+  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream, work.owner) });
 
   const sendBatch = async (batch: Pending[], hold: boolean): Promise<Destination[]> => {
     const audit = await auditSink.prepare(batch.map((work) => work.record));

@@ -9,15 +9,19 @@
 
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { BreakerSettings } from "../config/env.ts";
+import { ApiError } from "../http/errors.ts";
 import type { Attempt } from "../providers/attempts.ts";
 import { NO_HEALTH, type RoutingHealth } from "../routing/pick.ts";
 import { findModel, type Model } from "../routing/registry.ts";
+import { type Caller, ownerOf } from "../security/caller.ts";
 import type { Tracked } from "../storage/availability.ts";
 import { numericHash, redisKey } from "../storage/redis.ts";
 
 export type BreakerState = "closed" | "open" | "half_open";
 export const modelTarget = (id: string): string => `model:${id}`;
 export const providerTarget = (id: string): string => `provider:${id}`;
+/** A caller's own circuit (breaker-script.ts): its requests alone are refused while it is open. */
+export const callerTarget = (owner: string): string => `caller:${owner}`;
 
 /** The shared state as an isolate last read it. */
 export type HealthState = {
@@ -60,10 +64,17 @@ export function modelCircuit(
 type BreakerCall = { keys: string[]; args: string[] };
 
 /**
- * A call's outcome as a breaker sees it. "suspect": a failure that may be the request's
- * own (see `reportsFrom`), counted only when the circuit has seen no recent success.
+ * A call's outcome as a breaker sees it, and whose call it was (`owner`: the caller's
+ * tenant, else its key; '' for none, see breaker-script.ts).
  */
-export type Report = { target: string; outcome: "ok" | "fail" | "suspect" | "open" | "close"; ms: number };
+export type Report = { target: string; outcome: "ok" | "fail" | "open" | "close"; ms: number; owner?: string };
+
+/** Whose request a report comes from, as the breakers tell callers apart: the tenant, else the key. */
+export function breakerOwner(caller: Caller | undefined): string {
+  if (caller === undefined) return "";
+  const { tenant, key } = ownerOf(caller);
+  return tenant !== null ? `tenant:${tenant}` : `key:${key}`;
+}
 
 export type Breakers = {
   /**
@@ -79,6 +90,11 @@ export type Breakers = {
   routing(state: HealthState | undefined): RoutingHealth;
   /** The script's arguments for a batch of reports; `undefined` when there is nothing to send. */
   call(reports: readonly Report[]): BreakerCall | undefined;
+  /**
+   * Why this caller's own circuit refuses it now (its requests failed on models other
+   * callers are served by), or undefined. Its trial after the cool-down goes through.
+   */
+  callerRefusal(state: HealthState | undefined, caller: Caller | undefined): ApiError | undefined;
   /** Applies the transitions the script made to this isolate's view at once, and logs each. */
   noteTransitions(changed: unknown): void;
 };
@@ -149,8 +165,21 @@ export function createBreakers(deps: {
       if (!on || reports.length === 0) return undefined;
       const { failures, errorRatePct, windowMs, minRequests, cooldownMs } = settings;
       const args = [clock(), failures, errorRatePct, windowMs, minRequests, cooldownMs, EWMA_WEIGHT].map(String);
-      for (const report of reports) args.push(report.target, report.outcome, String(Math.round(report.ms)));
-      return { keys: [keys.states, keys.latency, keys.transitions, ...reports.map((report) => `${keys.counts}${report.target}`)], args };
+      for (const report of reports) args.push(report.target, report.outcome, String(Math.round(report.ms)), report.owner ?? "");
+      const perReport = reports.flatMap((report) => [`${keys.counts}${report.target}`, `${keys.counts}caller:${report.owner || report.target}`]);
+      return { keys: [keys.states, keys.latency, keys.transitions, ...perReport], args };
+    },
+    callerRefusal(state, caller) {
+      const owner = breakerOwner(caller);
+      const until = owner === "" ? undefined : state?.openUntil.get(callerTarget(owner));
+      if (until === undefined || until <= clock()) return undefined;
+      const seconds = Math.max(1, Math.ceil((until - clock()) / 1000));
+      const whose = owner.startsWith("tenant:") ? "This key's tenant's" : "This key's";
+      return new ApiError(
+        429,
+        `${whose} recent requests failed on several models that other callers are being served by, so its requests are refused for ${seconds} s: what it sends makes the providers fail. Nobody else's routing changed.`,
+        { type: "rate_limit_error", code: "caller_circuit_open", headers: { "retry-after": String(seconds), "x-should-retry": "true" } },
+      );
     },
     noteTransitions(changed) {
       if (!Array.isArray(changed)) return;
@@ -183,33 +212,30 @@ export function healthStateFrom(states: unknown, latency: unknown): HealthState 
   return { openUntil: numericHash(states), latencyMs: numericHash(latency) };
 }
 
-/** Failures that say the provider itself is unreachable, not that one model misbehaved. */
-const PROVIDER_DOWN = new Set(["upstream_unreachable", "upstream_timeout"]);
+/** Failures that say the provider itself is unreachable (no connection), not that one model misbehaved: no content causes them. */
+const PROVIDER_DOWN = new Set(["upstream_unreachable"]);
 /** Failures the client caused, or that end its own request: no breaker learns from them. */
 const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"]);
 
 /**
- * What a finished request's attempts tell the breakers, so that one request, and so one
- * tenant's traffic, cannot open everyone's circuits:
- * - a request whose every attempt failed the same way on two models or more may have
- *   failed for what it asked, not for any model (unless the providers were unreachable,
- *   which no content causes): its failures are "suspect", and count against a circuit
- *   only when no request has succeeded on it for a few seconds (a provider that fails
- *   everything still opens; one request's content, while others are served, does not);
- * - a request reports at most one failure per circuit, however many times it retried
- *   (but every unreachable or timed-out call, which no content causes);
+ * What a finished request's attempts tell the breakers, each report naming whose request
+ * it was (`owner`), so that one caller's traffic cannot open everyone's circuits (the
+ * script counts a shared circuit's failures only from two callers or more):
+ * - a request reports at most one failure per circuit, however many times it retried;
+ *   a time-out counts like a 5xx (a prompt can make a model run past any limit); only a
+ *   provider that cannot be reached, which no content causes, counts every call, and
+ *   against the provider too;
  * - a stream that broke after its first byte began well and failed all the same: a
  *   failure of the model that served it.
  */
-export function reportsFrom(registry: readonly Model[], attempts: readonly Attempt[], brokeMidStream: boolean): Report[] {
-  const failure = followsTheRequest(attempts) ? "suspect" : "fail";
+export function reportsFrom(registry: readonly Model[], attempts: readonly Attempt[], brokeMidStream: boolean, owner = ""): Report[] {
   const reports: Report[] = [];
   const failed = new Set<string>();
-  /** `reach`: an unreachable or timed-out call, which no content causes, counts every time. */
+  /** `reach`: an unreachable call, which no content causes, counts every time. */
   const report = (target: string, ok: boolean, ms: number, reach = false): void => {
     if (!ok && !reach && failed.has(target)) return;
     if (!ok) failed.add(target);
-    reports.push({ target, outcome: ok ? "ok" : failure, ms });
+    reports.push({ target, outcome: ok ? "ok" : "fail", ms, owner });
   };
   for (const [i, attempt] of attempts.entries()) {
     if (NOT_THE_MODEL.has(attempt.outcome)) continue;
@@ -222,17 +248,4 @@ export function reportsFrom(registry: readonly Model[], attempts: readonly Attem
     else if (reach) report(providerTarget(provider), false, -1, true);
   }
   return reports;
-}
-
-/** Every attempt failed, with one and the same error, on two models or more, and not by a provider being unreachable. */
-function followsTheRequest(attempts: readonly Attempt[]): boolean {
-  const outcomes = new Set(attempts.map((attempt) => attempt.outcome));
-  const [outcome] = outcomes;
-  return (
-    outcomes.size === 1 &&
-    outcome !== "ok" &&
-    outcome !== undefined &&
-    !PROVIDER_DOWN.has(outcome) &&
-    new Set(attempts.map((attempt) => attempt.model)).size >= 2
-  );
 }

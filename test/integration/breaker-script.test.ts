@@ -10,8 +10,11 @@ import { SYSTEM_REDIS } from "../support/storage.ts";
 const redis = createClient({ url: SYSTEM_REDIS, RESP: 2 });
 const prefix = `tbs${process.pid}`;
 const KEYS = [`${prefix}:states`, `${prefix}:latency`, `${prefix}:transitions`];
-/** The script's keys for triples of these targets: the three hashes, then each triple's counter hash. */
-const keysFor = (targets: string[]): string[] => [...KEYS, ...targets.map((target) => `${prefix}:counts:${target}`)];
+/** The script's keys for reports of these targets (and callers): the three hashes, then each report's two counter hashes. */
+const keysFor = (targets: string[], owners: string[] = []): string[] => [
+  ...KEYS,
+  ...targets.flatMap((target, i) => [`${prefix}:counts:${target}`, `${prefix}:counts:caller:${owners[i] || target}`]),
+];
 const SETTINGS = { need: 3, rate: 50, windowMs: 10_000, minimum: 10, cooldownMs: 1_000 };
 
 beforeAll(() => redis.connect());
@@ -26,11 +29,15 @@ beforeEach(async () => {
 });
 
 type Outcome = "ok" | "fail" | "open" | "close";
-/** Runs the script for `outcomes` of one target at time `now`; returns the transitions it made. */
-async function report(now: number, outcomes: [Outcome, number?][], target = "model:m", need = SETTINGS.need): Promise<string[]> {
+/** Runs the script for `outcomes` (with a latency and a caller, '' for none) of one target at time `now`; returns the transitions it made. */
+async function report(now: number, outcomes: [Outcome, number?, string?][], target = "model:m", need = SETTINGS.need): Promise<string[]> {
   const args = [now, need, SETTINGS.rate, SETTINGS.windowMs, SETTINGS.minimum, SETTINGS.cooldownMs, 0.5].map(String);
-  for (const [outcome, ms = -1] of outcomes) args.push(target, outcome, String(ms));
-  return ((await redis.eval(BREAKER_SCRIPT, { keys: keysFor(outcomes.map(() => target)), arguments: args })) as unknown[]).map(String);
+  for (const [outcome, ms = -1, owner = ""] of outcomes) args.push(target, outcome, String(ms), owner);
+  const keys = keysFor(
+    outcomes.map(() => target),
+    outcomes.map(([, , owner = ""]) => owner),
+  );
+  return ((await redis.eval(BREAKER_SCRIPT, { keys, arguments: args })) as unknown[]).map(String);
 }
 const openUntil = async (target = "model:m") => redis.hGet(KEYS[0]!, target);
 
@@ -73,6 +80,26 @@ describe("the breaker script", () => {
     expect(await report(1_200, [["close"]], "provider:p")).toEqual(["provider:p", "closed", "0"]);
   });
 
+  it("opens a shared circuit on one caller's failures never; on two callers' as fast as before", async () => {
+    const five: [Outcome, number, string][] = Array.from({ length: 5 }, () => ["fail", -1, "tenant:evil"]);
+    expect(await report(1_000, five)).toEqual([]);
+    expect(await openUntil()).toBeNull();
+    // A second caller's failure in the window: the streak was already there, so it opens at once.
+    expect(await report(1_001, [["fail", -1, "tenant:good"]])).toEqual(["model:m", "open", "2001"]);
+  });
+
+  it("opens a caller's own circuit when it fails on two models that others are served by", async () => {
+    for (const model of ["model:a", "model:b"]) await report(1_000, [["ok", 20, "tenant:good"]], model);
+    expect(await report(1_100, [["fail", -1, "tenant:evil"]], "model:a")).toEqual([]);
+    expect(await report(1_200, [["fail", -1, "tenant:evil"]], "model:a")).toEqual([]);
+    // The third failure in a row, on a second model: the caller's circuit, and no model's.
+    expect(await report(1_300, [["fail", -1, "tenant:evil"]], "model:b")).toEqual(["caller:tenant:evil", "open", "2300"]);
+    expect(await openUntil("model:a")).toBeNull();
+    expect(await openUntil("model:b")).toBeNull();
+    // Half-open after the cool-down: the caller's next success closes it.
+    expect(await report(2_400, [["ok", 20, "tenant:evil"]], "model:a")).toEqual(["caller:tenant:evil", "closed", "0"]);
+  });
+
   it("keeps a latency EWMA of successful calls", async () => {
     await report(1_000, [["ok", 100], ["ok", 200], ["fail"], ["ok", 300]]);
     // 100, then 100 + 0.5 × (200 − 100) = 150, then 150 + 0.5 × (300 − 150) = 225.
@@ -80,7 +107,7 @@ describe("the breaker script", () => {
   });
 
   it("runs inside the batch's one call beside the metrics' increments, each on its own keys and arguments", async () => {
-    const breakerArgs = [1_000, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "fail", "-1"]);
+    const breakerArgs = [1_000, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "fail", "-1", ""]);
     const metricsKey = `${prefix}:metrics`;
     const call = batchCall(
       { keys: keysFor(["model:m"]), args: breakerArgs },
@@ -94,7 +121,7 @@ describe("the breaker script", () => {
     expect(await redis.eval(forRedis70(BATCH_SCRIPT.source), { keys: metricsOnly.keys, arguments: metricsOnly.args })).toEqual([]);
     expect(await redis.hGet(metricsKey, "tiergate_requests_total|tier=1")).toBe("5");
     const breakersOnly = batchCall(
-      { keys: keysFor(["model:m"]), args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20"]) },
+      { keys: keysFor(["model:m"]), args: [2_100, 1, 50, 10_000, 10, 1_000, 0.5].map(String).concat(["model:m", "ok", "20", ""]) },
       undefined,
     )!;
     expect(((await redis.eval(forRedis70(BATCH_SCRIPT.source), { keys: breakersOnly.keys, arguments: breakersOnly.args })) as unknown[]).map(String)).toEqual([

@@ -13,7 +13,7 @@ const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  app = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+  app = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true", UPSTREAM_TIMEOUT_MS: "1000" });
 });
 afterAll(async () => {
   await app.close();
@@ -25,6 +25,12 @@ async function makeKey(fields: Record<string, unknown> = {}): Promise<string> {
   const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "isolation", ...fields }) });
   expect(response.status).toBe(201);
   return ((await response.json()) as { key: string }).key;
+}
+
+/** Every circuit closed and counted from nothing again. */
+async function clearHealth(): Promise<void> {
+  const keys = await storage.redis.keys(`${storage.prefix}:health:*`);
+  if (keys.length > 0) await storage.redis.del(keys);
 }
 
 const ask = (key: string, body: Record<string, unknown>) => app.router.post("/v1/chat/completions", body, { authorization: `Bearer ${key}` });
@@ -120,46 +126,61 @@ describe("client input", () => {
 });
 
 describe("health per cause", () => {
-  it("one tenant's failing content opens no one's circuits: the other's tier and price do not move, and it is never refused", async () => {
-    const attacker = await makeKey({ tenant: "b1-evil" });
-    const victim = await makeKey({ tenant: "b1-good" });
+  it("one tenant's 5xx- and timeout-inducing prompts, routed or naming a model, move no one else; its own requests then fail fast", async () => {
+    await clearHealth();
+    const attacker = await makeKey({ tenant: "b2-evil" });
+    const victim = await makeKey({ tenant: "b2-good" });
     app.fake.behaviour.failPrompts = ["POISON"];
-    const question = () =>
-      app.router.post("/v1/chat/completions", chat("What is the capital of France?", { model: "auto" }), {
+    app.fake.behaviour.hangPrompts = ["STALL"];
+    app.fake.behaviour.hangMs = 2_000; // past UPSTREAM_TIMEOUT_MS (this file's 1 s)
+    const question = (model: string) =>
+      app.router.post("/v1/chat/completions", chat("What is the capital of France?", { model }), {
         authorization: `Bearer ${victim}`,
         "cache-control": "no-cache, no-store",
       });
-    const baseline = await question();
-    expect(baseline.status).toBe(200);
-    const [tier, model, cost] = ["x-tiergate-tier", "x-tiergate-model", "x-tiergate-cost-usd"].map((name) => baseline.headers.get(name));
-    for (const forced of ["auto", "auto", "auto", "auto", "tier:2", "tier:2", "tier:2", "tier:3"]) {
-      const attack = await app.router.post("/v1/chat/completions", chat(`POISON ${uniquePrompt()}`, { model: forced }), {
-        authorization: `Bearer ${attacker}`,
-      });
-      expect(attack.status).toBeGreaterThanOrEqual(500);
+    const seen = async (model: string) => {
+      const answer = await question(model);
+      expect(answer.status).toBe(200);
+      await answer.arrayBuffer();
+      return ["x-tiergate-tier", "x-tiergate-model", "x-tiergate-cost-usd"].map((name) => answer.headers.get(name));
+    };
+    const routed = await seen("tier:2");
+    const named = await seen(routed[1]!);
+    const harder = await seen("tier:3");
+    const attacks = ["tier:2", routed[1]!, "tier:3", "auto"].flatMap((model) => [`POISON ${model}`, `STALL ${model}`].map((text) => ({ model, text })));
+    let refusedFast: Response | undefined;
+    for (const { model, text } of attacks) {
+      const attack = await app.router.post("/v1/chat/completions", chat(`${text} ${uniquePrompt()}`, { model }), { authorization: `Bearer ${attacker}` });
       await attack.arrayBuffer();
+      if (attack.status === 429) refusedFast = attack;
+      else expect(attack.status).toBeGreaterThanOrEqual(500);
       await new Promise((resolve) => setTimeout(resolve, 50)); // the failure's batch reaches Redis at once; let it land
-      const asked = await question();
-      expect(asked.status).toBe(200);
-      expect([asked.headers.get("x-tiergate-tier"), asked.headers.get("x-tiergate-model"), asked.headers.get("x-tiergate-cost-usd")]).toEqual([
-        tier,
-        model,
-        cost,
-      ]);
+      expect(await seen("tier:2")).toEqual(routed);
+      expect(await seen(routed[1]!)).toEqual(named);
+      expect(await seen("tier:3")).toEqual(harder);
     }
     const health = await (await app.router.fetch("/health")).json();
     expect(health.models.filter((m: { state: string }) => m.state !== "closed")).toEqual([]);
-  });
+    // The attacker's own circuit opened on the way: its requests are refused before any provider is called.
+    expect(refusedFast).toBeDefined();
+    const calls = app.fake.seen.length;
+    const again = await app.router.post("/v1/chat/completions", chat(uniquePrompt("a fair question")), { authorization: `Bearer ${attacker}` });
+    expect(again.status).toBe(429);
+    expect(again.headers.get("x-should-retry")).toBe("true");
+    expect((await again.json()).error).toMatchObject({ code: "caller_circuit_open" });
+    expect(app.fake.seen.length).toBe(calls);
+    expect(await seen("tier:2")).toEqual(routed);
+  }, 60_000);
 
-  it("a provider that fails everything still opens its circuits", async () => {
-    await storage.redis.del(await storage.redis.keys(`${storage.prefix}:health:*`));
-    const key = await makeKey({ tenant: "b1-all" });
+  it("a provider that fails everything still opens its circuits, on two callers' failures", async () => {
+    await clearHealth();
+    const keys = [await makeKey({ tenant: "b1-all" }), await makeKey({ tenant: "b1-other" })];
     app.fake.behaviour.errorStatus = 500;
     for (let i = 0; i < 6; i++)
-      await (await app.router.post("/v1/chat/completions", chat(uniquePrompt("down")), { authorization: `Bearer ${key}` })).arrayBuffer();
+      await (await app.router.post("/v1/chat/completions", chat(uniquePrompt("down")), { authorization: `Bearer ${keys[i % 2]}` })).arrayBuffer();
     await new Promise((resolve) => setTimeout(resolve, 1_200)); // past the isolate's view of the circuits
     const health = await (await app.router.fetch("/health")).json();
     expect(health.models.some((m: { state: string }) => m.state === "open")).toBe(true);
-    await storage.redis.del(await storage.redis.keys(`${storage.prefix}:health:*`));
+    await clearHealth();
   });
 });

@@ -49,6 +49,7 @@ function work(requestId: string): AfterWork {
     record,
     finished: { ...finished, firstTokenMs: undefined, promptTokens: 1, completionTokens: 1, costMicros: 0, attempts: [], compliant: true },
     brokeMidStream: false,
+    owner: "",
   };
 }
 

@@ -16,7 +16,7 @@ const FIXTURES = "test/fixtures/claude-code";
 const { claude_code: version, ...scaffold } = JSON.parse(readFileSync(`${FIXTURES}/scaffold.json`, "utf8")) as Record<string, unknown>;
 const turns = JSON.parse(readFileSync(`${FIXTURES}/turns.json`, "utf8")) as Record<string, { path: string; messages: unknown[] }>;
 const config = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x" });
-const services = { config, breakers: { current: async () => undefined, routing: () => NO_HEALTH } };
+const services = { config, breakers: { current: async () => undefined, routing: () => NO_HEALTH, callerRefusal: () => undefined } };
 
 async function tierOf(name: string, extra: Record<string, unknown> = {}): Promise<{ tier: number; reasons: string[] }> {
   const turn = turns[name]!;
