@@ -214,3 +214,33 @@ describe("a budget worth exactly one request with its whole prompt written to th
     expect(await spent(id)).toBe(budgetMicros);
   });
 });
+
+describe("GET /v1/usage", () => {
+  it("shows the key's tokens by class, today and this month, and what they cost: the sum of its audit rows", async () => {
+    const { id, key } = await makeKey({ daily_budget_usd: 10 });
+    const reports: Reported[] = [
+      { prompt: 3_000, completion: COMPLETION, read: 2_500, write: 400 },
+      { prompt: 2_500, completion: COMPLETION, read: 0, write: 2_400 },
+    ];
+    for (const [i, reported] of reports.entries()) {
+      Object.assign(app.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(reported) });
+      const body = chat(longPrompt("usage route"), { model: "openrouter/anthropic/claude-sonnet-4.5", max_tokens: 100, stream: i === 1 });
+      await (await app.router.post("/v1/chat/completions", body, as(key))).text();
+    }
+    const { micros } = await settledRows(id, 2);
+    expect(micros).toBe(reports.reduce((sum, reported) => sum + listedMicros(CLAUDE, reported), 0));
+    const usage = await (await app.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } })).json();
+    const expected = {
+      requests: 2,
+      prompt_tokens: 5_500,
+      completion_tokens: 2 * COMPLETION,
+      cache_read_tokens: 2_500,
+      cache_write_tokens: 2_800,
+      cache_write_1h_tokens: 0,
+      reasoning_tokens: 0,
+      cost_usd: micros / 1e6,
+    };
+    expect(usage.tokens).toEqual({ today: expected, month: expected });
+    expect(Math.round(usage.key.today.spent_usd * 1e6)).toBe(micros);
+  });
+});
