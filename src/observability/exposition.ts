@@ -157,7 +157,7 @@ export function summarise(totals: Totals, now = Date.now()) {
 }
 
 /** Tokens in all, by direction and by class (each class a part of its direction). */
-function tokensByClass(byMetric: ReturnType<typeof groupByMetric>) {
+export function tokensByClass(byMetric: ReturnType<typeof groupByMetric>) {
   const sum = (metric: Metric, label: string, value: string): number => {
     let n = 0;
     for (const [labels, values] of byMetric.get(metric.name) ?? []) if (labels.startsWith(`${label}=${value},`)) n += values.get("") ?? 0;
@@ -174,7 +174,7 @@ function tokensByClass(byMetric: ReturnType<typeof groupByMetric>) {
 }
 
 /** Cache reads over input tokens; 0 before any input was counted. */
-const cacheReadRatio = (read: number, input: number): number => (input === 0 ? 0 : read / input);
+export const cacheReadRatio = (read: number, input: number): number => (input === 0 ? 0 : read / input);
 
 /** metric name → label part → suffix ("" for a plain series, `le=…`, `sum`, `count`) → value. */
 export function groupByMetric(counters: Map<string, number>): Map<string, Map<string, Map<string, number>>> {

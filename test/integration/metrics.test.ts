@@ -177,6 +177,10 @@ describe("metrics through the Pushgateway into Prometheus", () => {
     expect(total("reasoning")).toBe(6);
     const ratio = Number(/^tiergate_cache_read_ratio (\S+)$/m.exec(text)?.[1]);
     expect(ratio).toBeCloseTo(24 / sum("prompt_tokens"), 12);
+    // The collector is sent the same share at the next push.
+    await first.scheduled();
+    const metrics = otlpBodies.at(-1)!.resourceMetrics[0]!.scopeMetrics[0]!.metrics as { name: string; gauge?: { dataPoints: { asDouble: number }[] } }[];
+    expect(metrics.find((m) => m.name === "tiergate_cache_read_ratio")?.gauge?.dataPoints[0]?.asDouble).toBeCloseTo(ratio, 12);
   });
 });
 
