@@ -70,6 +70,13 @@ export async function recordOf(
   };
   if (outcome !== undefined && signer !== undefined) record.request_hmac = await signer.request(canonicalJson(outcome.request));
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
+  if (usage !== undefined) {
+    // Every class, 0 when none: a row from this release says its prompt had no cache read, rather than saying nothing.
+    record.cache_read_tokens = usage.cacheReadTokens ?? 0;
+    record.cache_write_tokens = usage.cacheWriteTokens ?? 0;
+    record.cache_write_1h_tokens = usage.cacheWrite1hTokens ?? 0;
+    record.reasoning_tokens = usage.reasoningTokens ?? 0;
+  }
   if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
   if (facts.surface !== undefined) record.surface = facts.surface;
   if (outcome?.storedResponse !== undefined) record.stored_response = outcome.storedResponse;

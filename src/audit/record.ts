@@ -58,6 +58,14 @@ export type AuditExtensions = {
   surface: string;
   /** The id of the Responses API response stored with this answer; never what it held (migrations/0010). */
   stored_response: string;
+  /** Prompt tokens read from the provider's cache: part of `prompt_tokens` (migrations/0011, as are the three below). */
+  cache_read_tokens: number;
+  /** Prompt tokens written to the provider's cache for 5 minutes: part of `prompt_tokens`. */
+  cache_write_tokens: number;
+  /** Prompt tokens written to the provider's cache for 1 hour: part of `prompt_tokens`. */
+  cache_write_1h_tokens: number;
+  /** Completion tokens spent reasoning: part of `completion_tokens`. */
+  reasoning_tokens: number;
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -69,6 +77,10 @@ const EXTENSIONS = [
   "router_model",
   "surface",
   "stored_response",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "cache_write_1h_tokens",
+  "reasoning_tokens",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };
@@ -140,13 +152,17 @@ export function recordFromRow(row: Record<string, unknown>): { record: AuditReco
   };
 }
 
+/** Extension columns of type bigint, which the drivers return as text. */
+const COUNTS: ReadonlySet<string> = new Set(["cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens"]);
+
 /** The extension columns that are set; a null column stays out of the record, as it was when signed. */
 function extensionsFromRow(row: Record<string, unknown>): Partial<AuditExtensions> {
   const out: Record<string, unknown> = {};
   for (const name of EXTENSIONS) {
     const value = row[name];
     if (value === null || value === undefined) continue;
-    out[name] = (name === "usage_adjusted" || name === "attempts" || name === "features") && typeof value === "string" ? JSON.parse(value) : value;
+    if (COUNTS.has(name)) out[name] = Number(value);
+    else out[name] = (name === "usage_adjusted" || name === "attempts" || name === "features") && typeof value === "string" ? JSON.parse(value) : value;
   }
   return out as Partial<AuditExtensions>;
 }

@@ -1,16 +1,18 @@
 /**
  * What a served answer is charged: the provider's usage, never trusted blindly. A
- * report is bounded by what was sent and what the answer was allowed to write; a
- * missing one (a stream cut before its last chunk, a provider that never says) is
- * made from the prompt as sent and the answer as relayed; and under a budget, nothing
- * is charged past what was reserved. Every change is noted in the usage, for the audit.
+ * report is bounded by what was sent and what the answer was allowed to write, and its
+ * cache classes by the prompt they are part of; a missing one (a stream cut before its
+ * last chunk, a provider that never says) is made from the prompt as sent and the answer
+ * as relayed. Each class is charged at its own price (routing/cost.ts), rounded up once
+ * for the whole answer; under a budget, nothing is charged past what was reserved. Every
+ * change is noted in the usage, for the audit.
  */
-import type { Usage } from "../providers/usage.ts";
-import { costMicros, type Model } from "../routing/registry.ts";
+import { part, type Usage } from "../providers/usage.ts";
+import { type PricedModel, usageMicros } from "../routing/cost.ts";
 
 export type ChargeInput = {
-  /** The prices, and the most prompt tokens the request could hold. */
-  model: Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok" | "context_window">;
+  /** The prices of each class, and the most prompt tokens the request could hold. */
+  model: PricedModel & { context_window: number };
   /** The provider's usage, as read (already clamped into range by providers/usage.ts). */
   reported: Usage | undefined;
   /** The prompt as sent, estimated (routing/estimate.ts). */
@@ -58,14 +60,32 @@ export function chargeFor(input: ChargeInput): Charge {
     prompt = bounded("prompt_tokens", reported.promptTokens, { floor: input.promptFloor, limit: promptLimit }, notes);
     completion = bounded("completion_tokens", reported.completionTokens, { floor: input.writtenChars > 0 ? counted : 0, limit: input.completionLimit }, notes);
   }
-  let micros = costMicros(model, prompt, completion);
+  const usage: Usage = { promptTokens: prompt, completionTokens: completion };
+  if (reported !== undefined) classesWithin(usage, reported, notes);
+  let micros = usageMicros(model, usage);
   if (input.reservedMicros !== undefined && micros > input.reservedMicros) {
     notes.push(`charged the ${input.reservedMicros} µ$ reserved: the usage reported costs ${micros} µ$`);
     micros = input.reservedMicros;
   }
-  const usage: Usage = { promptTokens: prompt, completionTokens: completion };
   if (notes.length > 0) usage.adjusted = notes;
   return { usage, costMicros: micros };
+}
+
+/**
+ * The reported classes, each within what is left of the prompt (or the completion) as
+ * charged: a prompt clamped to what can have been sent cannot keep the cache classes of
+ * the larger one reported. In the readers' order (reads, then 5-minute, then 1-hour
+ * writes), so no token is charged in two classes.
+ */
+function classesWithin(usage: Usage, reported: Usage, notes: string[]): void {
+  let left = usage.promptTokens;
+  const prompt = [
+    ["cacheReadTokens", "cache_read_tokens"],
+    ["cacheWriteTokens", "cache_write_tokens"],
+    ["cacheWrite1hTokens", "cache_write_1h_tokens"],
+  ] as const;
+  for (const [name, field] of prompt) if (reported[name] !== undefined) left -= part(usage, name, field, reported[name], left, notes);
+  if (reported.reasoningTokens !== undefined) part(usage, "reasoningTokens", "reasoning_tokens", reported.reasoningTokens, usage.completionTokens, notes);
 }
 
 /**

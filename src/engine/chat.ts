@@ -66,7 +66,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       servable: (hit) => mayServe(caller, hit),
       // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
       estimate: reserving
-        ? { micros: reservationMicros(plan, decision), orMicros: reservationMicros(plan.slice(0, 1), decision), tokens: decision.estimatedTokens }
+        ? { micros: reservationMicros(plan, decision, sent), orMicros: reservationMicros(plan.slice(0, 1), decision, sent), tokens: decision.estimatedTokens }
         : undefined,
     });
     settlement = gate.settlement;
@@ -103,7 +103,7 @@ async function reserveCapped(
 ): Promise<{ cap: OutputCap; settlement: Settlement } | undefined> {
   const cap = capToBudget(decision, sent, refusal.roomMicros);
   if (cap === undefined) return undefined;
-  const estimate = { micros: reservationMicros([cap.decision.model], cap.decision), tokens: cap.decision.estimatedTokens };
+  const estimate = { micros: reservationMicros([cap.decision.model], cap.decision, cap.sent), tokens: cap.decision.estimatedTokens };
   const settlement = await reserveFor(services, caller, estimate, input.defer);
   return settlement.refusal === undefined ? { cap, settlement } : undefined;
 }
@@ -161,7 +161,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
   // What was reserved is the pick's alone, not its dearest fallback's: the pick alone serves it.
-  if (settlement?.spend !== undefined && settlement.spend.micros < reservationMicros(plan, decision)) plan = plan.slice(0, 1);
+  if (settlement?.spend !== undefined && settlement.spend.micros < reservationMicros(plan, decision, sent)) plan = plan.slice(0, 1);
   if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
   const output = requestedOutputTokens(sent);
   const chargeAt = (model: Model, reported: Charge["usage"] | undefined, sentChars: number, writtenChars: number): Charge =>

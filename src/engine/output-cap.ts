@@ -5,11 +5,13 @@
  * served. When the reservation is refused for a budget, the request is sent once more
  * with `max_tokens` lowered to what the budget can still pay at the pick's prices (and
  * served by the pick, or a fallback no dearer). The cap goes through the same reservation, so it can never
- * overspend; it is named in the answer's headers and its audit record.
+ * overspend, and prices the prompt as the reservation does, at its dearest class (routing/cost.ts);
+ * it is named in the answer's headers and its audit record.
  */
 import type { CanonicalRequest } from "../canonical/request.ts";
+import { cacheLifetimeOf, pricesFor, reserveMicros } from "../routing/cost.ts";
 import type { Decision } from "../routing/decide.ts";
-import { costMicros, costUsd } from "../routing/registry.ts";
+import { costUsd } from "../routing/registry.ts";
 
 /** Below this many tokens an answer is too short to be worth sending: the request is refused, as the budget is spent. */
 export const LEAST_CAPPED_OUTPUT = 256;
@@ -21,18 +23,21 @@ export type CapCause = "budget" | "tpm";
 export type OutputCap = { asked: number; cap: number; by: CapCause; decision: Decision; sent: CanonicalRequest };
 
 /**
- * The request capped to what `roomMicros` pays at the pick's prices: `max_tokens` per
+ * The request capped to what `roomMicros` pays at the pick's prices, the prompt at its
+ * dearest class as the reservation prices it: `max_tokens` per
  * choice, and the decision re-estimated at it. Undefined when the cap would not lower
  * what was asked, or would leave fewer than LEAST_CAPPED_OUTPUT tokens.
  */
 export function capToBudget(decision: Decision, sent: CanonicalRequest, roomMicros: number): OutputCap | undefined {
   const { model, promptTokens } = decision;
   const choices = sent.n ?? 1;
-  const perToken = model.output_usd_per_mtok; // $ per million tokens is µ$ per token
+  const perToken = pricesFor(model, promptTokens).output_usd_per_mtok; // $ per million tokens is µ$ per token
   if (perToken <= 0) return undefined;
-  let cap = Math.floor((roomMicros - costMicros(model, promptTokens, 0)) / perToken / choices);
-  // costMicros rounds up: step down until the capped answer costs no more than the room.
-  while (cap > 0 && costMicros(model, promptTokens, cap * choices) > roomMicros) cap -= 1;
+  const lifetime = cacheLifetimeOf(sent);
+  const reserved = (output: number): number => reserveMicros(model, promptTokens, output, lifetime);
+  let cap = Math.floor((roomMicros - reserved(0)) / perToken / choices);
+  // A reservation rounds up: step down until the capped answer costs no more than the room.
+  while (cap > 0 && reserved(cap * choices) > roomMicros) cap -= 1;
   return capped(decision, sent, cap, "budget");
 }
 

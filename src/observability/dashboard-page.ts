@@ -2,7 +2,8 @@
  * The live dashboard's page and script, served by the worker itself (no external
  * request: uPlot is bundled). The page asks for the admin key once (kept in the tab's
  * sessionStorage), polls /dashboard/data, and draws from the deltas between polls:
- * requests per second by tier, overhead p50/p99, the cache hit ratio, spend and
+ * requests per second by tier, overhead p50/p99, the cache hit ratio, prompt tokens
+ * per second by usage class and the share read from the providers' caches, spend and
  * savings, and each provider's and model's circuit.
  */
 
@@ -25,6 +26,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div><span id="p50">–</span><small>overhead p50</small></div>
     <div><span id="p99">–</span><small>overhead p99</small></div>
     <div><span id="hit">–</span><small>cache hit ratio</small></div>
+    <div><span id="cache-read">–</span><small>input read from provider caches</small></div>
     <div><span id="spend">–</span><small>spend</small></div>
     <div><span id="saved">–</span><small>saved vs. top tier</small></div>
   </section>
@@ -33,6 +35,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <figure><figcaption>Router overhead (ms)</figcaption><div id="chart-overhead"></div></figure>
     <figure><figcaption>Cache hit ratio</figcaption><div id="chart-hits"></div></figure>
     <figure><figcaption>Spend and savings (USD, cumulative)</figcaption><div id="chart-money"></div></figure>
+    <figure><figcaption>Input tokens per second, by usage class</figcaption><div id="chart-classes"></div></figure>
   </section>
   <section><h2>Providers and models</h2><table id="circuits"><thead><tr><th>circuit</th><th>state</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -48,7 +51,7 @@ header { display: flex; align-items: baseline; gap: 1rem; padding: 0.8rem 1.2rem
 h1 { font-size: 1.2rem; margin: 0; } h2 { font-size: 1rem; margin: 1rem 0 0.5rem; }
 #status { color: #9aa0aa; }
 form, main { padding: 1rem 1.2rem; }
-.figures { display: grid; grid-template-columns: repeat(6, 1fr); gap: 0.8rem; }
+.figures { display: grid; grid-template-columns: repeat(7, 1fr); gap: 0.8rem; }
 .figures div { background: #181b22; border-radius: 6px; padding: 0.7rem; }
 .figures span { display: block; font-size: 1.5rem; font-variant-numeric: tabular-nums; }
 .figures small { color: #9aa0aa; }
@@ -64,7 +67,7 @@ export const DASHBOARD_JS = `(() => {
   "use strict";
   const every = Number(new URLSearchParams(location.search).get("every")) || 2000;
   const snapshots = [];
-  const series = { t: [], tiers: {}, p50: [], p99: [], hit: [], spend: [], saved: [] };
+  const series = { t: [], tiers: {}, p50: [], p99: [], hit: [], spend: [], saved: [], uncached: [], read: [], write: [], write1h: [] };
   const charts = {};
   const $ = (id) => document.getElementById(id);
   const key = () => sessionStorage.getItem("tiergate-admin-key") || "";
@@ -121,6 +124,7 @@ export const DASHBOARD_JS = `(() => {
     if (snapshots.length > 300) snapshots.shift();
     const hits = now.cache.HIT || 0, misses = now.cache.MISS || 0;
     $("hit").textContent = hits + misses === 0 ? "–" : ((100 * hits) / (hits + misses)).toFixed(1) + "%";
+    $("cache-read").textContent = now.tokens.input === 0 ? "–" : (100 * now.cache_read_ratio).toFixed(1) + "%";
     $("spend").textContent = "$" + now.spend_usd.toFixed(4);
     $("saved").textContent = "$" + now.savings_usd.toFixed(4);
     circuits(now.circuits);
@@ -141,7 +145,15 @@ export const DASHBOARD_JS = `(() => {
     series.hit.push(hits + misses === 0 ? null : hits / (hits + misses));
     series.spend.push(now.spend_usd);
     series.saved.push(now.savings_usd);
-    if (series.t.length > 300) for (const list of [series.t, series.p50, series.p99, series.hit, series.spend, series.saved, ...Object.values(series.tiers)]) list.shift();
+    // The classes are parts of the input: what they leave of it was billed at the full input price.
+    const perSecond = (name) => (now.tokens[name] - before.tokens[name]) / seconds;
+    const read = perSecond("cache_read"), write = perSecond("cache_write"), write1h = perSecond("cache_write_1h");
+    series.uncached.push(Math.max(0, perSecond("input") - read - write - write1h));
+    series.read.push(read);
+    series.write.push(write);
+    series.write1h.push(write1h);
+    const lists = [series.t, series.p50, series.p99, series.hit, series.spend, series.saved, series.uncached, series.read, series.write, series.write1h];
+    if (series.t.length > 300) for (const list of [...lists, ...Object.values(series.tiers)]) list.shift();
     $("rps").textContent = total.toFixed(1);
     $("p50").textContent = p50 === null ? "–" : p50.toFixed(2) + " ms";
     $("p99").textContent = p99 === null ? "–" : p99.toFixed(2) + " ms";
@@ -149,6 +161,12 @@ export const DASHBOARD_JS = `(() => {
     draw("chart-overhead", [{ label: "p50", values: series.p50 }, { label: "p99", values: series.p99 }]);
     draw("chart-hits", [{ label: "hit ratio", values: series.hit }]);
     draw("chart-money", [{ label: "spend", values: series.spend }, { label: "saved", values: series.saved }]);
+    draw("chart-classes", [
+      { label: "uncached", values: series.uncached },
+      { label: "cache read", values: series.read },
+      { label: "cache write 5m", values: series.write },
+      { label: "cache write 1h", values: series.write1h },
+    ]);
   }
 
   const COLOURS = ["#5fa8f0", "#f0a35f", "#5fd18b", "#d15fbf", "#e5c15c", "#9aa0aa"];

@@ -79,6 +79,9 @@ export function renderPrometheus(totals: Totals, now = Date.now()): string {
   const compliant = totals.counters.get(`${METRICS.compliant.name}|`) ?? 0;
   head(GAUGES.compliance);
   lines.push(`${GAUGES.compliance.name} ${records === 0 ? 1 : compliant / records}`);
+  const { input, cache_read: read } = tokensByClass(byMetric);
+  head(GAUGES.cacheReadRatio);
+  lines.push(`${GAUGES.cacheReadRatio.name} ${cacheReadRatio(read, input)}`);
   head(GAUGES.breakerState);
   for (const target of new Set([...totals.targets, ...totals.openUntil.keys()])) {
     const state = stateOf(totals.openUntil, target, now);
@@ -133,6 +136,7 @@ export function summarise(totals: Totals, now = Date.now()) {
     cumulative += overhead.get(Number.isFinite(bound) ? String(bound) : "+Inf") ?? 0;
     return [bound, cumulative];
   });
+  const tokens = tokensByClass(byMetric);
   const total = (metric: Metric): number => [...(byMetric.get(metric.name)?.values() ?? [])].reduce((sum, values) => sum + (values.get("") ?? 0), 0) / 1e6;
   return {
     at: now,
@@ -140,6 +144,9 @@ export function summarise(totals: Totals, now = Date.now()) {
     // JSON has no Infinity: the last bucket's bound travels as null and means +Inf.
     overhead_buckets: buckets.map(([bound, n]) => [Number.isFinite(bound) ? bound : null, n]),
     cache,
+    // Input and output, and the classes within them: what the page's token figures and chart draw.
+    tokens,
+    cache_read_ratio: cacheReadRatio(tokens.cache_read, tokens.input),
     spend_usd: total(METRICS.spend),
     savings_usd: total(METRICS.savings),
     circuits: [...new Set([...totals.targets, ...totals.openUntil.keys()])].map((target) => ({
@@ -148,6 +155,26 @@ export function summarise(totals: Totals, now = Date.now()) {
     })),
   };
 }
+
+/** Tokens in all, by direction and by class (each class a part of its direction). */
+export function tokensByClass(byMetric: ReturnType<typeof groupByMetric>) {
+  const sum = (metric: Metric, label: string, value: string): number => {
+    let n = 0;
+    for (const [labels, values] of byMetric.get(metric.name) ?? []) if (labels.startsWith(`${label}=${value},`)) n += values.get("") ?? 0;
+    return n;
+  };
+  return {
+    input: sum(METRICS.tokens, "direction", "input"),
+    output: sum(METRICS.tokens, "direction", "output"),
+    cache_read: sum(METRICS.tokenClasses, "class", "cache_read"),
+    cache_write: sum(METRICS.tokenClasses, "class", "cache_write"),
+    cache_write_1h: sum(METRICS.tokenClasses, "class", "cache_write_1h"),
+    reasoning: sum(METRICS.tokenClasses, "class", "reasoning"),
+  };
+}
+
+/** Cache reads over input tokens; 0 before any input was counted. */
+export const cacheReadRatio = (read: number, input: number): number => (input === 0 ? 0 : read / input);
 
 /** metric name → label part → suffix ("" for a plain series, `le=…`, `sum`, `count`) → value. */
 export function groupByMetric(counters: Map<string, number>): Map<string, Map<string, Map<string, number>>> {

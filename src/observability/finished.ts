@@ -22,6 +22,13 @@ export function finishedOf(facts: RequestFacts, outcome: Outcome | undefined, en
     firstTokenMs: outcome?.firstTokenAt === undefined ? undefined : outcome.firstTokenAt - facts.startedAt,
     promptTokens: ending?.usage?.promptTokens ?? 0,
     completionTokens: ending?.usage?.completionTokens ?? 0,
+    // As the tokens are: a hit's are those of the answer it replays, so the read share is the answers'.
+    classes: {
+      cacheRead: ending?.usage?.cacheReadTokens ?? 0,
+      cacheWrite: ending?.usage?.cacheWriteTokens ?? 0,
+      cacheWrite1h: ending?.usage?.cacheWrite1hTokens ?? 0,
+      reasoning: ending?.usage?.reasoningTokens ?? 0,
+    },
     costMicros: costMicrosOf(outcome, ending) ?? 0,
     attempts: outcome?.attempts ?? [],
     compliant: recordHash === CONSTITUTIONAL_HASH,

@@ -10,7 +10,8 @@
 
 import type { CacheStatus } from "../cache/policy.ts";
 import type { Attempt } from "../providers/attempts.ts";
-import { cheapestOf, costUsd, findModel, type Model } from "../routing/registry.ts";
+import { usageMicros } from "../routing/cost.ts";
+import { cheapestOf, findModel, type Model } from "../routing/registry.ts";
 import { redisKey } from "../storage/redis.ts";
 import { field, METRICS, type Metric } from "./series.ts";
 
@@ -35,6 +36,8 @@ export type FinishedRequest = {
   firstTokenMs: number | undefined;
   promptTokens: number;
   completionTokens: number;
+  /** The usage classes: parts of `promptTokens` (the three cache classes) and of `completionTokens` (reasoning). */
+  classes: { cacheRead: number; cacheWrite: number; cacheWrite1h: number; reasoning: number };
   costMicros: number;
   attempts: readonly Attempt[];
   /** Its record carries the constitutional hash. */
@@ -85,9 +88,22 @@ export function createMetrics(deps: { keyPrefix: string; enabled: boolean; regis
       if (request.firstTokenMs !== undefined) observe(METRICS.firstToken, [provider], request.firstTokenMs / 1000);
       add(field(METRICS.tokens, ["input", tier, model, provider]), input);
       add(field(METRICS.tokens, ["output", tier, model, provider]), output);
+      const { classes } = request;
+      add(field(METRICS.tokenClasses, ["cache_read", tier, model, provider]), classes.cacheRead);
+      add(field(METRICS.tokenClasses, ["cache_write", tier, model, provider]), classes.cacheWrite);
+      add(field(METRICS.tokenClasses, ["cache_write_1h", tier, model, provider]), classes.cacheWrite1h);
+      add(field(METRICS.tokenClasses, ["reasoning", tier, model, provider]), classes.reasoning);
       add(field(METRICS.spend, [tier, model, provider]), micros);
       if (request.status < 400 && reference !== undefined && (input > 0 || output > 0)) {
-        add(field(METRICS.savings, [tier]), Math.round(costUsd(reference, input, output) * 1e6) - micros);
+        // The same classes at the reference's prices: its cache would have read what this one read.
+        const usage = {
+          promptTokens: input,
+          completionTokens: output,
+          cacheReadTokens: classes.cacheRead,
+          cacheWriteTokens: classes.cacheWrite,
+          cacheWrite1hTokens: classes.cacheWrite1h,
+        };
+        add(field(METRICS.savings, [tier]), usageMicros(reference, usage) - micros);
       }
       const { attempts } = request;
       for (const [i, attempt] of attempts.entries()) {

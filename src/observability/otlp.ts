@@ -4,8 +4,8 @@
  * monotonic sums, histograms with their explicit bounds, gauges as gauges.
  */
 import type { Config } from "../config/env.ts";
-import { groupByMetric, labelPairs, type Totals } from "./exposition.ts";
-import { METRICS, type Metric } from "./series.ts";
+import { cacheReadRatio, groupByMetric, labelPairs, type Totals, tokensByClass } from "./exposition.ts";
+import { GAUGES, METRICS, type Metric } from "./series.ts";
 
 type Attribute = { key: string; value: { stringValue: string } };
 const attributes = (labels: string): Attribute[] => labelPairs(labels).map(([key, value]) => ({ key, value: { stringValue: value } }));
@@ -31,7 +31,12 @@ export function otlpBody(totals: Totals, now = Date.now()) {
     return { name: metric.name, description: metric.help, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints } };
   });
   const gauge = (name: string, value: number) => ({ name, gauge: { dataPoints: [{ timeUnixNano: time, asDouble: value }] } });
-  metrics.push(gauge("tiergate_audit_queue_depth", totals.queueDepth), gauge("tiergate_audit_queue_oldest_age_seconds", totals.queueAgeSeconds));
+  const tokens = tokensByClass(byMetric);
+  metrics.push(
+    gauge("tiergate_audit_queue_depth", totals.queueDepth),
+    gauge("tiergate_audit_queue_oldest_age_seconds", totals.queueAgeSeconds),
+    gauge(GAUGES.cacheReadRatio.name, cacheReadRatio(tokens.cache_read, tokens.input)),
+  );
   return {
     resourceMetrics: [
       {

@@ -58,6 +58,12 @@ export const METRICS = {
     type: "counter",
     labels: ["direction", "tier", "model", "provider"],
   },
+  tokenClasses: {
+    name: "tiergate_token_classes_total",
+    help: "Tokens by usage class: cache_read, cache_write (5 minutes) and cache_write_1h are parts of the input tokens, reasoning a part of the output tokens.",
+    type: "counter",
+    labels: ["class", "tier", "model", "provider"],
+  },
   spend: {
     name: "tiergate_spend_usd_total",
     help: "Spend in US dollars at the answering model's prices.",
@@ -89,6 +95,12 @@ export const GAUGES = {
   compliance: {
     name: "tiergate_constitutional_compliance_ratio",
     help: "Share of audit records carrying the pinned constitutional hash (must be 1).",
+    type: "gauge",
+    labels: [],
+  },
+  cacheReadRatio: {
+    name: "tiergate_cache_read_ratio",
+    help: "Share of input tokens the providers read from their prompt caches, since the counters began (rate the two counters for a window).",
     type: "gauge",
     labels: [],
   },

@@ -1,4 +1,8 @@
-/** Token usage as providers report it, checked before anyone prices or stores it (routing/registry.ts prices it). */
+/**
+ * Token usage as providers report it, checked before anyone prices or stores it
+ * (routing/cost.ts prices it). This file reads OpenAI's chat format; the other wire
+ * formats have their readers beside it, in usage/, each to the same `Usage`.
+ */
 
 export type Usage = {
   /** The whole prompt: every class below included, as OpenAI counts `prompt_tokens`. */
@@ -74,10 +78,28 @@ export function part(usage: Usage, name: UsagePart, field: string, value: unknow
   return count;
 }
 
-function objectOf(value: unknown): Record<string, unknown> {
+/**
+ * A whole some formats report in pieces (Anthropic's prompt, Gemini's output): their sum,
+ * clamped at `MAX_REPORTED_TOKENS` like any one count.
+ */
+export function wholeOf(name: string, pieces: readonly number[], adjusted: string[]): number {
+  const sum = pieces.reduce((total, piece) => total + piece, 0);
+  if (sum <= MAX_REPORTED_TOKENS) return sum;
+  adjusted.push(`usage ${name} ${sum} exceeds ${MAX_REPORTED_TOKENS}: clamped`);
+  return MAX_REPORTED_TOKENS;
+}
+
+/** A count that may be absent: 0 without a note when it is, `tokenCount` when it is not. */
+export function optionalCount(name: string, value: unknown, adjusted: string[]): number {
+  return value === undefined || value === null ? 0 : tokenCount(name, value, adjusted);
+}
+
+/** `value` as an object's fields, or no fields when it is not one. */
+export function objectOf(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+/** A count as a provider reported it, made whole and in range; each change is listed in `adjusted`. */
 export function tokenCount(name: string, value: unknown, adjusted: string[]): number {
   if (typeof value !== "number" || Number.isNaN(value)) {
     adjusted.push(`usage.${name} ${describe(value)} is not a number: counted as 0`);

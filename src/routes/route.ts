@@ -32,7 +32,7 @@ export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>
       estimated_prompt_tokens: decision.promptTokens,
       estimated_cost_usd: Number(decision.estimatedCostUsd.toFixed(8)),
       // What a budget reserves for it before the call: the estimate at the dearest model it may fall back to.
-      reserved_usd: reservationMicros(planOf(decision, config), decision) / 1e6,
+      reserved_usd: reservationMicros(planOf(decision, config), decision, request) / 1e6,
       constitutional_hash: CONSTITUTIONAL_HASH,
     },
     200,

@@ -1,5 +1,12 @@
-/** GET /v1/usage: a client key's own limits, spend today and this month, and what remains of its budgets. */
+/**
+ * GET /v1/usage: a client key's own limits, spend today and this month, what remains of
+ * its budgets, and its tokens by usage class. Spend comes from the budget counters
+ * (Redis), current to the request; tokens from the audit log (Postgres), current to the
+ * last flush. Failure policy: spend that cannot be read is a 503; tokens that cannot be
+ * read (no Postgres, or it is down) are `null`, and the rest is answered.
+ */
 import type { Context } from "hono";
+import { usageTotals } from "../audit/usage-totals.ts";
 import { ApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
@@ -10,8 +17,9 @@ export async function usage(c: Context<With<KeyVariables>>): Promise<Response> {
   if (caller === undefined) {
     throw new ApiError(401, "GET /v1/usage needs your API key: Authorization: Bearer <key>", { code: "invalid_api_key", auditCode: "invalid_api_key:missing" });
   }
-  const { budgets } = c.get("services");
+  const { budgets, sql, stores } = c.get("services");
   const counters = budgets.counters(caller);
+  const tokens = sql === undefined ? Promise.resolve(null) : usageTotals(sql, stores.tracked, caller.keyId).catch(() => null);
   const spent = await budgets.read(caller).catch(() => {
     throw new ApiError(503, "Spend cannot be read right now", { code: "usage_unavailable" });
   });
@@ -31,5 +39,7 @@ export async function usage(c: Context<With<KeyVariables>>): Promise<Response> {
     limits: { requests_per_minute: caller.rpm, tokens_per_minute: caller.tpm, max_tier: caller.maxTier, models: caller.models },
     key: { today: entry(0), month: entry(1) },
     tenant: caller.tenantId === null ? null : { today: entry(2), month: entry(3) },
+    // The key's tokens by class, from its audit rows: the cache classes are parts of prompt_tokens.
+    tokens: await tokens,
   });
 }

@@ -1,5 +1,6 @@
 /** The model registry: which models serve which tier, at what price, with what abilities. */
 import * as z from "zod";
+import { type PricedModel, usageMicros, usageUsd } from "./cost.ts";
 
 export const TIERS = [1, 2, 3, 4, 5] as const;
 export type Tier = (typeof TIERS)[number];
@@ -144,17 +145,15 @@ export function cheapestOf(models: readonly Model[]): Model | undefined {
   return models.reduce<Model | undefined>((best, model) => (best === undefined || price(model) < price(best) ? model : best), undefined);
 }
 
-/** USD for these tokens at the model's registry prices. */
-export function costUsd(model: Model, promptTokens: number, completionTokens: number): number {
-  return (promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) / 1e6;
+/** USD for these tokens, all uncached prompt and output, at the model's prices (routing/cost.ts prices each class). */
+export function costUsd(model: PricedModel, promptTokens: number, completionTokens: number): number {
+  return usageUsd(model, { promptTokens, completionTokens });
 }
 
 /**
- * Micro-dollars for these tokens, rounded up to the next whole one: the unit every
- * charge, reservation and budget is counted in, so no answer is ever free by rounding.
- * A price per million tokens is micro-dollars per token; the product is rounded to a
- * thousandth first, so float noise (15 × 0.15) never adds a micro-dollar.
+ * Micro-dollars for these tokens, all uncached prompt and output, rounded up to the next
+ * whole one (routing/cost.ts's `usageMicros`, which prices each class).
  */
-export function costMicros(model: Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok">, promptTokens: number, completionTokens: number): number {
-  return Math.ceil(Math.round((promptTokens * model.input_usd_per_mtok + completionTokens * model.output_usd_per_mtok) * 1_000) / 1_000);
+export function costMicros(model: PricedModel, promptTokens: number, completionTokens: number): number {
+  return usageMicros(model, { promptTokens, completionTokens });
 }

@@ -78,6 +78,9 @@ describe("one record per request", () => {
     expect(Number(byId(0).prompt_tokens)).toBeGreaterThan(0);
     expect(byId(0).upstream_ms).not.toBeNull();
     expect(byId(0).fallbacks_tried).toEqual([byId(0).model]);
+    // Every usage class, 0 when the provider reported none (bigint, as text).
+    expect(byId(0)).toMatchObject({ cache_read_tokens: "0", cache_write_tokens: "0", cache_write_1h_tokens: "0", reasoning_tokens: "0" });
+    expect(byId(4)).toMatchObject({ cache_read_tokens: null, reasoning_tokens: null });
     expect(byId(1)).toMatchObject({ cache_status: "HIT", cost_usd: 0, upstream_ms: null });
     expect(byId(2)).toMatchObject({ streamed: true, truncated: false, completion_tokens: "8" });
     expect(byId(4)).toMatchObject({ http_status: 400, error_code: "invalid_value", tier: null });
@@ -109,10 +112,11 @@ describe("one record per request", () => {
     const rows = await flushUntil(sent.length);
     expect(isClean(await verify())).toBe(true);
     await storage.db.query("UPDATE audit_log SET cost_usd = 0 WHERE seq = 1");
+    await storage.db.query("UPDATE audit_log SET cache_read_tokens = 7 WHERE seq = 2"); // a class is signed too
     await storage.db.query("DELETE FROM audit_log WHERE seq = 3");
     await storage.db.query("UPDATE audit_log SET constitutional_hash = NULL WHERE seq = 5");
     const report = await verify();
-    expect(report.badHmac.map((r) => r.seq)).toEqual([1, 5]);
+    expect(report.badHmac.map((r) => r.seq)).toEqual([1, 2, 5]);
     expect(report.gaps).toEqual([{ from: 3, to: 3 }]);
     expect(report.missingHash.map((r) => r.seq)).toEqual([5]);
     expect(report.checked).toBe(rows.length - 1);

@@ -27,6 +27,11 @@ afterAll(async () => {
 describe("GET /dashboard", () => {
   it("loads with the admin key, draws non-empty charts from live traffic, and logs no console errors", async () => {
     let stop = false;
+    // Most of each prompt read from the provider's cache, a little written to it.
+    Object.assign(stack.fake.behaviour, {
+      completionTokens: 8,
+      usage: { prompt_tokens: 20, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 15, cache_write_tokens: 4 } },
+    });
     const traffic = (async () => {
       for (let i = 0; !stop; i++) {
         // Every third prompt repeats, so the hit ratio has something to show.
@@ -48,8 +53,8 @@ describe("GET /dashboard", () => {
       await page.fill("#key", storage.bindings.ADMIN_API_KEY!);
       await page.click("#login button");
       await page.waitForSelector("#board:not([hidden])");
-      // Four charts, each a canvas with pixels drawn on it, and several points in each.
-      await page.waitForFunction(() => document.querySelectorAll(".uplot canvas").length === 4, undefined, { timeout: 10_000 });
+      // Five charts, each a canvas with pixels drawn on it, and several points in each.
+      await page.waitForFunction(() => document.querySelectorAll(".uplot canvas").length === 5, undefined, { timeout: 10_000 });
       await page.waitForTimeout(2_000);
       const drawn = await page.evaluate(() =>
         [...document.querySelectorAll<HTMLCanvasElement>(".uplot canvas")].map((canvas) => {
@@ -59,10 +64,12 @@ describe("GET /dashboard", () => {
           return painted;
         }),
       );
-      expect(drawn).toHaveLength(4);
+      expect(drawn).toHaveLength(5);
       for (const painted of drawn) expect(painted).toBeGreaterThan(500);
       expect(Number(await page.textContent("#rps"))).toBeGreaterThan(0);
       expect(await page.textContent("#hit")).toMatch(/^\d+\.\d%$/);
+      // 15 of every 20 input tokens read from the cache, hits included (they replay answers that read as much).
+      expect(await page.textContent("#cache-read")).toBe("75.0%");
       expect(await page.textContent("#circuits tbody")).toContain("provider:groq");
       if (process.env.DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
     } finally {

@@ -144,6 +144,44 @@ describe("metrics through the Pushgateway into Prometheus", () => {
     expect((await first.fetch("/metrics")).status).toBe(401);
     expect((await first.fetch("/metrics", { headers: { authorization: "Bearer not-the-token-000000" } })).status).toBe(401);
   });
+
+  it("counts the usage classes, and the share of input the providers read from their caches", async () => {
+    const before = (await auditRows(storage.db)).length;
+    fake.behaviour.usage = {
+      prompt_tokens: 20,
+      completion_tokens: 8,
+      prompt_tokens_details: { cached_tokens: 12, cache_write_tokens: 6 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    };
+    try {
+      await send(first, chat(uniquePrompt("classes")));
+      await send(second, chat(uniquePrompt("classes"), { stream: true }));
+    } finally {
+      fake.behaviour.usage = undefined;
+    }
+    let rows: Record<string, unknown>[] = [];
+    for (let tries = 0; tries < 50 && rows.length < before + 2; tries++) {
+      await first.scheduled();
+      rows = await auditRows(storage.db);
+    }
+    expect(rows).toHaveLength(before + 2);
+    const sum = (column: string) => rows.reduce((total, row) => total + Number(row[column] ?? 0), 0);
+    expect(sum("cache_read_tokens")).toBe(24);
+    const text = await (await first.fetch("/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    execFileSync("promtool", ["check", "metrics"], { input: text });
+    const total = (klass: string) =>
+      [...text.matchAll(new RegExp(`^tiergate_token_classes_total\\{class="${klass}",[^}]*\\} (\\d+)$`, "gm"))].reduce((n, match) => n + Number(match[1]), 0);
+    expect(total("cache_read")).toBe(24);
+    expect(total("cache_write")).toBe(12);
+    expect(total("cache_write_1h")).toBe(0);
+    expect(total("reasoning")).toBe(6);
+    const ratio = Number(/^tiergate_cache_read_ratio (\S+)$/m.exec(text)?.[1]);
+    expect(ratio).toBeCloseTo(24 / sum("prompt_tokens"), 12);
+    // The collector is sent the same share at the next push.
+    await first.scheduled();
+    const metrics = otlpBodies.at(-1)!.resourceMetrics[0]!.scopeMetrics[0]!.metrics as { name: string; gauge?: { dataPoints: { asDouble: number }[] } }[];
+    expect(metrics.find((m) => m.name === "tiergate_cache_read_ratio")?.gauge?.dataPoints[0]?.asDouble).toBeCloseTo(ratio, 12);
+  });
 });
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -47,7 +47,16 @@ function work(requestId: string): AfterWork {
   const finished = { ...record, status: 200, cache: "BYPASS" as const, latencyMs: 1, overheadMs: 0, upstreamMs: 1 };
   return {
     record,
-    finished: { ...finished, firstTokenMs: undefined, promptTokens: 1, completionTokens: 1, costMicros: 0, attempts: [], compliant: true },
+    finished: {
+      ...finished,
+      firstTokenMs: undefined,
+      promptTokens: 1,
+      completionTokens: 1,
+      classes: { cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, reasoning: 0 },
+      costMicros: 0,
+      attempts: [],
+      compliant: true,
+    },
     brokeMidStream: false,
     owner: "",
   };

@@ -46,4 +46,38 @@ describe("audit record signing", () => {
     };
     expect(recordFromRow(row)).toEqual({ record, hmac: "h" });
   });
+
+  it("signs the usage classes of a new row, and still verifies a row signed before they existed", async () => {
+    const sign = hmacSigner("k".repeat(32));
+    const classes = { cache_read_tokens: 100, cache_write_tokens: 0, cache_write_1h_tokens: 15, reasoning_tokens: 30 };
+    const withClasses: AuditRecord = { ...record, ...classes };
+    const { hmac } = await signRecord(withClasses, sign);
+    // A row as the drivers return it: bigint as text; the old row's class columns NULL.
+    const newRow = {
+      ...withClasses,
+      seq: "42",
+      ts: new Date(record.ts),
+      fallbacks_tried: record.fallbacks_tried,
+      cache_read_tokens: "100",
+      cache_write_1h_tokens: "15",
+      reasoning_tokens: "30",
+      hmac,
+    };
+    const rebuilt = recordFromRow(newRow);
+    expect(rebuilt.record).toEqual(withClasses);
+    expect(await hasValidHmac(rebuilt.record, hmac, sign)).toBe(true);
+    expect(await hasValidHmac(recordFromRow({ ...newRow, cache_read_tokens: "0" }).record, hmac, sign)).toBe(false);
+
+    const old = await signRecord(record, sign);
+    const oldRow = {
+      ...record,
+      ts: new Date(record.ts),
+      cache_read_tokens: null,
+      cache_write_tokens: null,
+      cache_write_1h_tokens: null,
+      reasoning_tokens: null,
+      hmac: old.hmac,
+    };
+    expect(await hasValidHmac(recordFromRow(oldRow).record, old.hmac, sign)).toBe(true);
+  });
 });

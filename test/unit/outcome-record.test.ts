@@ -40,6 +40,20 @@ describe("recordOf", () => {
     expect(served).toMatchObject({ cost_usd: 0.000042, prompt_tokens: 1_000, completion_tokens: 333 });
   });
 
+  it("keeps every usage class, 0 for a class the answer had none of, and none without usage", async () => {
+    const usage = { promptTokens: 50_000, completionTokens: 700, cacheReadTokens: 48_000, cacheWrite1hTokens: 1_500, reasoningTokens: 200 };
+    const served = await recordOf(facts, { ...stoppedAt(request, decision), pricedAs: decision.model }, { ...NO_ENDING, usage, costMicros: 42 }, undefined);
+    expect(served).toMatchObject({
+      prompt_tokens: 50_000,
+      cache_read_tokens: 48_000,
+      cache_write_tokens: 0,
+      cache_write_1h_tokens: 1_500,
+      reasoning_tokens: 200,
+    });
+    const refused = await recordOf(facts, stoppedAt(request, decision), NO_ENDING, undefined);
+    expect(refused).not.toHaveProperty("cache_read_tokens");
+  });
+
   it("notes every limit that went unchecked", async () => {
     const bothUnchecked = {
       ...stoppedAt(request, decision),

@@ -1,9 +1,13 @@
+/** Capping an answer to what a budget can still pay, and what a reservation holds. */
 import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { capToBudget, capToTokens, LEAST_CAPPED_OUTPUT } from "../../src/engine/output-cap.ts";
+import { reservationMicros } from "../../src/engine/plan.ts";
+import { reserveMicros, usageMicros } from "../../src/routing/cost.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { costMicros } from "../../src/routing/registry.ts";
+import { testModel } from "../support/models.ts";
 
 const config = parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x" });
 const ask = (extra: Partial<CanonicalRequest>): CanonicalRequest =>
@@ -64,5 +68,49 @@ describe("capToTokens", () => {
     expect(capToTokens(decision, request, decision.estimatedTokens)).toBeUndefined();
     expect(capToTokens(decision, request, decision.promptTokens + LEAST_CAPPED_OUTPUT - 1)).toBeUndefined();
     expect(capToTokens(decision, request, decision.promptTokens + LEAST_CAPPED_OUTPUT)?.cap).toBe(LEAST_CAPPED_OUTPUT);
+  });
+});
+
+describe("capToBudget: the prompt at its dearest class", () => {
+  // Claude Sonnet's prices: a 5-minute write 1.25× input, a 1-hour write 2×.
+  const sonnet = testModel("sonnet", 3, 3, {
+    output_usd_per_mtok: 15,
+    cache_read_usd_per_mtok: 0.3,
+    cache_write_usd_per_mtok: 3.75,
+    cache_write_1h_usd_per_mtok: 6,
+  });
+  const request = ask({});
+  const decision = { ...decide(request, config), model: sonnet };
+  const hour = ask({
+    messages: [{ role: "user", content: [{ type: "text", text: "write me a long story", cache_control: { type: "ephemeral", ttl: "1h" } }] }],
+  } as never);
+
+  it("leaves room for the whole prompt written to the cache, for an hour when asked", () => {
+    for (const [sent, lifetime] of [
+      [request, "5m"],
+      [hour, "1h"],
+    ] as const) {
+      const room = 20_000;
+      const capped = capToBudget(decision, sent, room)!;
+      const charged = (output: number, write: "cacheWriteTokens" | "cacheWrite1hTokens") =>
+        usageMicros(sonnet, { promptTokens: decision.promptTokens, [write]: decision.promptTokens, completionTokens: output });
+      const write = lifetime === "1h" ? "cacheWrite1hTokens" : "cacheWriteTokens";
+      expect(charged(capped.cap, write)).toBeLessThanOrEqual(room);
+      expect(reserveMicros(sonnet, decision.promptTokens, capped.cap + 1, lifetime)).toBeGreaterThan(room);
+    }
+    expect(capToBudget(decision, hour, 20_000)!.cap).toBeLessThan(capToBudget(decision, request, 20_000)!.cap);
+  });
+});
+
+describe("reservationMicros", () => {
+  const sonnet = testModel("sonnet", 3, 3, { output_usd_per_mtok: 15, cache_write_usd_per_mtok: 3.75, cache_write_1h_usd_per_mtok: 6 });
+  const cheap = testModel("cheap", 3, 1);
+
+  it("is the dearest model of the plan, its prompt priced as a cache write", () => {
+    const request = ask({ max_tokens: 1_000 });
+    const decision = { ...decide(request, config), model: cheap, outputTokens: 1_000 };
+    const expected = Math.ceil(decision.promptTokens * 3.75 + 1_000 * 15);
+    expect(reservationMicros([cheap, sonnet], decision, request)).toBe(expected);
+    expect(reservationMicros([cheap], decision, request)).toBe(decision.promptTokens + 1_000);
   });
 });
