@@ -4,6 +4,7 @@ import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
 import type { Breakers } from "../reliability/breakers.ts";
 import { type Alias, aliasFor } from "../routing/aliases.ts";
+import { catalogModelNamed, embeds } from "../routing/catalog.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
 import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
@@ -23,7 +24,10 @@ export async function decideFor(services: DecisionServices, request: CanonicalRe
   if (alias === undefined) return decide(request, config, caller, health);
   const keyTier = caller?.maxTier ?? null;
   const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
-  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null }, health);
+  // A name routed as auto that the catalog knows (`claude-opus-4-5`) costs no more than the model it names.
+  const known = alias.target.model === "auto" ? catalogModelNamed(request.model) : undefined;
+  const noDearerThan = known === undefined || embeds(known) ? undefined : known;
+  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null, noDearerThan }, health);
   return {
     ...decision,
     reasons: [
