@@ -24,6 +24,25 @@ describe("a registry id's last part", () => {
     expect(findEmbeddingModel(DEFAULT_EMBEDDING_MODELS, "text-embedding-3-small")?.id).toBe("openrouter/openai/text-embedding-3-small");
   });
 
+  it("wins over the default aliases, and yields to the operator's own", async () => {
+    const services = (settings: Record<string, string> = {}) => ({
+      config: parseConfig({ GROQ_API_KEY: "gsk_x", OPENROUTER_API_KEY: "sk-or-x", ...settings }),
+      breakers: { current: async () => undefined, routing: () => NO_HEALTH },
+    });
+    // claude-* is routed by default, but claude-sonnet-5 is a registry model's own name.
+    expect(await decideFor(services(), ask("claude-sonnet-5"), undefined)).toMatchObject({
+      mode: "model",
+      model: { id: "openrouter/anthropic/claude-sonnet-5" },
+    });
+    expect(await decideFor(services(), ask("gpt-5.5"), undefined)).toMatchObject({ mode: "model", model: { id: "openrouter/openai/gpt-5.5" } });
+    const aliased = await decideFor(services({ MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) }), ask("gpt-5.5"), undefined);
+    expect(aliased.mode).toBe("auto");
+    expect(aliased.reasons[0]).toMatch(/alias of auto/);
+    // A provider's own id is never an alias.
+    const exact = await decideFor(services({ MODEL_ALIASES: JSON.stringify({ "openai/*": "tier:1" }) }), ask("openai/gpt-5.5"), undefined);
+    expect(exact.model.id).toBe("openrouter/openai/gpt-5.5");
+  });
+
   it("resolves nothing when two entries share it", () => {
     const registry = [testModel("a/x", 1, 1, { upstream_model: "a/shared" }), testModel("b/x", 2, 1, { upstream_model: "b/shared" })];
     expect(findModel(registry, "shared")).toBeUndefined();
