@@ -37,12 +37,18 @@ function classPrices(row: readonly number[]): ClassPrices {
  * @example catalogPrices("groq", "llama-3.1-8b-instant")?.input_usd_per_mtok // 0.05
  */
 export function catalogPrices(provider: string, model: string): CatalogPrices | undefined {
-  const id = CATALOG_PRICES[provider]?.[model] !== undefined ? model : CATALOG_ALIASES[provider]?.[model.toLowerCase()];
-  const row = id === undefined ? undefined : CATALOG_PRICES[provider]?.[id];
+  const models = ownEntry(CATALOG_PRICES, provider);
+  const id = models !== undefined && Object.hasOwn(models, model) ? model : ownEntry(ownEntry(CATALOG_ALIASES, provider), model.toLowerCase());
+  const row = id === undefined ? undefined : ownEntry(models, id);
   if (id === undefined || row === undefined) return undefined;
-  const above = CATALOG_ABOVE[`${provider} ${id}`];
+  const above = ownEntry(CATALOG_ABOVE, `${provider} ${id}`);
   const prices = classPrices(row);
   return above === undefined ? prices : { ...prices, above: { prompt_tokens: above[0]!, ...classPrices(above.slice(1)) } };
+}
+
+/** A table's own entry: a client's name is any string, `__proto__` and `constructor` included. */
+function ownEntry<V>(table: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
+  return table !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** A model a client named by its maker's own name, as the catalog knows it. */
@@ -59,11 +65,11 @@ export function catalogModelNamed(name: string): NamedModel | undefined {
   for (const candidate of new Set([wanted, wanted.replace(DATE_SUFFIX, "")])) {
     for (const provider of CLIENT_NAME_PROVIDERS) {
       const prices = catalogPrices(provider, candidate);
-      if (prices !== undefined) return { name, provider, id: CATALOG_ALIASES[provider]?.[candidate] ?? candidate, prices };
+      if (prices !== undefined) return { name, provider, id: ownEntry(ownEntry(CATALOG_ALIASES, provider), candidate) ?? candidate, prices };
     }
   }
   for (const provider of CLIENT_NAME_PROVIDERS) {
-    const matches = (CATALOG_PREFIXES[provider] ?? []).filter(([prefix]) => wanted.startsWith(prefix));
+    const matches = (ownEntry(CATALOG_PREFIXES, provider) ?? []).filter(([prefix]) => wanted.startsWith(prefix));
     const longest = matches.reduce<readonly [string, string] | undefined>(
       (best, match) => (best === undefined || match[0].length > best[0].length ? match : best),
       undefined,

@@ -50,7 +50,7 @@ describe("GET /v1/models", () => {
     expect(ada).toMatchObject({ id: "text-embedding-ada-002", routed_as: "openrouter/openai/text-embedding-3-small", pricing: { input_usd_per_mtok: 0.1 } });
     const claude = await (await router.fetch("/v1/models/claude-3-5-sonnet-20241022", { headers: { "anthropic-version": "2023-06-01" } })).json();
     expect(claude).toMatchObject({ type: "model", id: "claude-3-5-sonnet-20241022" });
-    expect((await router.fetch("/v1/models/gpt-17")).status).toBe(404);
+    for (const name of ["gpt-17", "__proto__", "constructor"]) expect((await router.fetch(`/v1/models/${name}`)).status, name).toBe(404);
   });
 });
 

@@ -4,7 +4,7 @@ import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { decideFor } from "../../src/engine/decision.ts";
 import { ApiError } from "../../src/http/errors.ts";
-import { catalogModelNamed } from "../../src/routing/catalog.ts";
+import { catalogModelNamed, catalogPrices } from "../../src/routing/catalog.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { cheapestNoDearer, DEFAULT_EMBEDDING_MODELS, findEmbeddingModel } from "../../src/routing/embedding-models.ts";
 import { NO_HEALTH } from "../../src/routing/pick.ts";
@@ -62,6 +62,9 @@ describe("a name the catalog knows and the registry lacks", () => {
     expect(catalogModelNamed("claude-opus-4-5-20251101")?.id).toBe("claude-opus-4-5");
     expect(catalogModelNamed("o3-mini")?.prices.input_usd_per_mtok).toBe(1.1);
     expect(catalogModelNamed("gpt-17")).toBeUndefined();
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) expect(catalogModelNamed(name), name).toBeUndefined();
+    expect(catalogPrices("__proto__", "constructor")).toBeUndefined();
+    expect(catalogPrices("openrouter", "__proto__")).toBeUndefined();
     expect(catalogModelNamed("")).toBeUndefined();
   });
 
