@@ -67,9 +67,13 @@ export const EnvSchema = z.object({
   CUSTOM_PROVIDERS: z.string().optional(),
   /**
    * Replaces the whole model registry: a JSON array of `{"id", "provider", "upstream_model", "tier": 1-5,
-   * "input_usd_per_mtok", "output_usd_per_mtok", "price_read_on": "YYYY-MM-DD", "context_window", "capabilities":
-   * ["tools", "json", "vision", "streaming"]}` (and an optional `weight` for the weighted strategy). GET /v1/models
-   * shows the built-in one. A bad value stops the router.
+   * "context_window", "capabilities": ["tools", "json", "vision", "streaming"]}` with, each optional, its prices in USD
+   * per million tokens: `input_usd_per_mtok`, `output_usd_per_mtok`, `cache_read_usd_per_mtok`, `cache_write_usd_per_mtok`
+   * (5 minutes), `cache_write_1h_usd_per_mtok`, `above` (`{"prompt_tokens", and the same five}`: the prices of a request
+   * whose prompt is longer) and `price_read_on` (a date or a version), and an optional `weight` for the weighted strategy.
+   * A price left out is the built-in catalog's for that provider's model (genai-prices; a cache price it lacks is the
+   * input price), and an entry the catalog does not price must give its input and output prices (0 if meant): it is
+   * refused by name, never priced at 0. See docs/models.md. GET /v1/models shows the built-in one. A bad value stops the router.
    */
   MODELS_JSON: z.string().optional(),
   /**

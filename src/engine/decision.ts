@@ -3,7 +3,8 @@
 import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
 import type { Breakers } from "../reliability/breakers.ts";
-import { type Alias, aliasFor } from "../routing/aliases.ts";
+import { type Alias, aliasFor, DEFAULT_ALIASES } from "../routing/aliases.ts";
+import { catalogModelNamed, embeds } from "../routing/catalog.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
 import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
@@ -16,7 +17,9 @@ export type DecisionServices = {
 
 /**
  * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
- * decided as what it stands for, under the lower of its highest tier and the key's.
+ * decided as what it stands for, under the lower of its highest tier and the key's. A registry
+ * id or a provider's id is never an alias; an upstream id's last part (`gpt-5.5`) is one only
+ * of the operator's own MODEL_ALIASES, which say what the operator means by it.
  */
 export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Decision> {
   const { breakers, config } = services;
@@ -25,12 +28,17 @@ export async function decideFor(services: DecisionServices, request: CanonicalRe
   const refusal = breakers.callerRefusal(state, caller);
   if (refusal !== undefined) throw refusal;
   const health = breakers.routing(state);
-  const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || findModel(config.registry, request.model) !== undefined;
-  const alias = own ? undefined : aliasFor(request.model, config.aliases);
+  const named = findModel(config.registry, request.model);
+  const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || named?.id === request.model || named?.upstream_model === request.model;
+  const found = own ? undefined : aliasFor(request.model, config.aliases);
+  const alias = named !== undefined && found !== undefined && DEFAULT_ALIASES.includes(found) ? undefined : found;
   if (alias === undefined) return decide(request, config, caller, health);
   const keyTier = caller?.maxTier ?? null;
   const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
-  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null }, health);
+  // A name routed as auto that the catalog knows (`claude-opus-4-5`) costs no more than the model it names.
+  const known = alias.target.model === "auto" ? catalogModelNamed(request.model) : undefined;
+  const noDearerThan = known === undefined || embeds(known) ? undefined : known;
+  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null, noDearerThan }, health);
   return {
     ...decision,
     reasons: [

@@ -12,7 +12,8 @@ import { ApiError, asApiError } from "../http/errors.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callEmbeddings } from "../providers/embeddings.ts";
 import type { Usage } from "../providers/usage.ts";
-import { type EmbeddingModel, findEmbeddingModel } from "../routing/embedding-models.ts";
+import { catalogModelNamed, embeds } from "../routing/catalog.ts";
+import { cheapestNoDearer, type EmbeddingModel, findEmbeddingModel } from "../routing/embedding-models.ts";
 import { costMicros } from "../routing/registry.ts";
 import { hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
@@ -123,19 +124,38 @@ export async function runEmbeddings(services: EmbeddingServices, input: Embeddin
 /**
  * `auto` is the first embedding model the key may use (always the same one for a key, so its
  * vectors stay comparable); any other name must be an embedding model (a chat model cannot
- * embed), and one the key may use.
+ * embed), and one the key may use. A name the catalog knows and the list lacks
+ * (`text-embedding-ada-002`) gets the cheapest model the key may use that is no dearer.
  */
 function modelFor(config: Config, name: string, caller: Caller | undefined): EmbeddingModel {
   const allowed = (model: EmbeddingModel): boolean => caller === undefined || caller.models === null || caller.models.includes(model.id);
   const model = name === "auto" ? (config.embeddingModels.find(allowed) ?? config.embeddingModels[0]) : findEmbeddingModel(config.embeddingModels, name);
-  if (model === undefined) {
-    throw new ApiError(404, `The model '${name.slice(0, 200)}' is not an embedding model of this router (GET /v1/models lists them)`, {
+  if (model === undefined) return noDearerThan(config, name, allowed);
+  if (!allowed(model)) {
+    throw new ApiError(403, `This API key may not use the model '${model.id}'`, { code: "model_not_allowed", param: "model" });
+  }
+  return model;
+}
+
+function noDearerThan(config: Config, name: string, allowed: (model: EmbeddingModel) => boolean): EmbeddingModel {
+  const known = catalogModelNamed(name);
+  const shown = name.slice(0, 200);
+  if (known === undefined || !embeds(known)) {
+    throw new ApiError(404, `The model '${shown}' is not an embedding model of this router (GET /v1/models lists them)`, {
       code: "model_not_found",
       param: "model",
     });
   }
-  if (!allowed(model)) {
-    throw new ApiError(403, `This API key may not use the model '${model.id}'`, { code: "model_not_allowed", param: "model" });
+  const model = cheapestNoDearer(config.embeddingModels.filter(allowed), known);
+  if (model === undefined) {
+    throw new ApiError(
+      404,
+      `The model '${shown}' is not in this router, and no embedding model this key may use is as cheap ($${known.prices.input_usd_per_mtok}/Mtok)`,
+      {
+        code: "model_not_found",
+        param: "model",
+      },
+    );
   }
   return model;
 }

@@ -1,15 +1,17 @@
 /**
  * GET /v1/models and GET /v1/models/{id}: the router's own names (`auto`, `tier:1`..`tier:5`)
- * and the registry, in OpenAI's format with tier, prices, context window and health, or
- * in Anthropic's (`type`, `display_name`, `created_at`) when the request carries
- * `anthropic-version`, as Anthropic's SDKs send it.
+ * and the registry, in OpenAI's format with tier, prices per usage class, context window and
+ * health, or in Anthropic's (`type`, `display_name`, `created_at`) when the request carries
+ * `anthropic-version`, as Anthropic's SDKs send it. A name the catalog knows and the registry
+ * lacks (`gpt-3.5-turbo`) answers too: with what it is routed as.
  */
 import type { Context } from "hono";
 import type { Config } from "../config/env.ts";
 import { ApiError } from "../http/errors.ts";
 import type { With } from "../middleware/edge.ts";
 import { type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
-import type { EmbeddingModel } from "../routing/embedding-models.ts";
+import { CATALOG_VERSION, catalogModelNamed, embeds, type NamedModel, noDearer, PRICES_AS_OF } from "../routing/catalog.ts";
+import { cheapestNoDearer, type EmbeddingModel, findEmbeddingModel } from "../routing/embedding-models.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 
 export async function listModels(c: Context<With>): Promise<Response> {
@@ -18,7 +20,7 @@ export async function listModels(c: Context<With>): Promise<Response> {
   if (anthropic(c)) {
     const data = [
       ...ROUTER_NAMES.map((name) => anthropicEntry(name, ROUTER_NAMES_SINCE)),
-      ...config.registry.map((model) => anthropicEntry(model.id, Date.parse(model.price_read_on))),
+      ...config.registry.map((model) => anthropicEntry(model.id, pricedOn(model))),
     ];
     return c.json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
   }
@@ -57,20 +59,59 @@ function anthropicEntry(id: string, createdMs: number) {
   return { type: "model" as const, id, display_name: id, created_at: new Date(createdMs).toISOString() };
 }
 
-/** One model by registry id or by its provider's unambiguous id; ids hold `/`, sent plain or as `%2F`. */
+/**
+ * One model by registry id, its provider's id or that id's last part; ids hold `/`, sent plain
+ * or as `%2F`. A name the catalog knows and the registry lacks answers with its own prices and
+ * what it is routed as (`auto` below a tier, or the embedding model that serves it).
+ */
 export async function retrieveModel(c: Context<With>): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
   if ((ROUTER_NAMES as readonly string[]).includes(id)) return c.json(anthropic(c) ? anthropicEntry(id, ROUTER_NAMES_SINCE) : routerEntry(id));
   const model = findModel(config.registry, id);
-  const embedding = model === undefined ? config.embeddingModels.find((candidate) => candidate.id === id) : undefined;
-  if (embedding !== undefined)
-    return c.json(anthropic(c) ? anthropicEntry(embedding.id, Date.parse(embedding.price_read_on)) : embeddingEntry(embedding, config));
-  if (model === undefined) {
+  const embedding = model === undefined ? findEmbeddingModel(config.embeddingModels, id) : undefined;
+  if (embedding !== undefined) return c.json(anthropic(c) ? anthropicEntry(embedding.id, pricedOn(embedding)) : embeddingEntry(embedding, config));
+  if (model !== undefined) {
+    if (anthropic(c)) return c.json(anthropicEntry(model.id, pricedOn(model)));
+    return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
+  }
+  const known = catalogModelNamed(id);
+  const served = known === undefined ? undefined : servedAs(known, config);
+  if (known === undefined || served === undefined) {
     throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist in this router's registry`, { code: "model_not_found", param: "model" });
   }
-  if (anthropic(c)) return c.json(anthropicEntry(model.id, Date.parse(model.price_read_on)));
-  return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
+  if (anthropic(c)) return c.json(anthropicEntry(id, Date.parse(PRICES_AS_OF)));
+  return c.json(catalogEntry(id, known, served));
+}
+
+/** What a catalog name is served as: `auto` up to the highest tier with a model no dearer, or the cheapest embedding model no dearer. */
+function servedAs(known: NamedModel, { registry, embeddingModels }: Config): { routed_as: string; max_tier?: number } | undefined {
+  if (embeds(known)) {
+    const model = cheapestNoDearer(embeddingModels, known);
+    return model === undefined ? undefined : { routed_as: model.id };
+  }
+  const tiers = registry.filter((model) => noDearer(model, known.prices)).map((model) => model.tier);
+  return tiers.length === 0 ? undefined : { routed_as: "auto", max_tier: Math.max(...tiers) };
+}
+
+/** A name the catalog knows and the registry lacks: the catalog's prices for it, and what serves it here. */
+function catalogEntry(id: string, known: NamedModel, served: { routed_as: string; max_tier?: number }) {
+  const { above: _above, ...prices } = known.prices;
+  return {
+    id,
+    object: "model" as const,
+    created: Math.floor(Date.parse(PRICES_AS_OF) / 1000),
+    owned_by: known.provider,
+    catalog_model: known.id,
+    ...served,
+    pricing: { ...prices, price_read_on: CATALOG_VERSION },
+  };
+}
+
+/** When a model's price was read: the catalog's day for the catalog's prices, else the operator's date. */
+function pricedOn(model: Pick<Model, "price_read_on">): number {
+  const date = Date.parse(model.price_read_on);
+  return Number.isNaN(date) ? Date.parse(PRICES_AS_OF) : date;
 }
 
 /** An embedding model (POST /v1/embeddings): no tier, a vector length, the first one is `auto`'s. */
@@ -79,7 +120,15 @@ function embeddingEntry(model: EmbeddingModel, { providers, embeddingModels }: C
     ...commonEntry(model),
     type: "embedding" as const,
     default: embeddingModels[0]?.id === model.id,
-    pricing: { input_usd_per_mtok: model.input_usd_per_mtok, output_usd_per_mtok: 0, price_read_on: model.price_read_on },
+    // An embedding is all input, and no provider caches one: each class is the input price.
+    pricing: {
+      input_usd_per_mtok: model.input_usd_per_mtok,
+      output_usd_per_mtok: 0,
+      cache_read_usd_per_mtok: model.input_usd_per_mtok,
+      cache_write_usd_per_mtok: model.input_usd_per_mtok,
+      cache_write_1h_usd_per_mtok: model.input_usd_per_mtok,
+      price_read_on: model.price_read_on,
+    },
     dimensions: model.dimensions,
     shortens: model.shortens,
     max_input_tokens: model.max_input_tokens,
@@ -92,7 +141,7 @@ function commonEntry(model: Pick<Model, "id" | "provider" | "upstream_model" | "
   return {
     id: model.id,
     object: "model" as const,
-    created: Math.floor(Date.parse(model.price_read_on) / 1000),
+    created: Math.floor(pricedOn(model) / 1000),
     owned_by: model.provider,
     upstream_model: model.upstream_model,
   };
@@ -106,6 +155,10 @@ function modelEntry(model: Model, { providers }: Config, state: HealthState | un
     pricing: {
       input_usd_per_mtok: model.input_usd_per_mtok,
       output_usd_per_mtok: model.output_usd_per_mtok,
+      cache_read_usd_per_mtok: model.cache_read_usd_per_mtok,
+      cache_write_usd_per_mtok: model.cache_write_usd_per_mtok,
+      cache_write_1h_usd_per_mtok: model.cache_write_1h_usd_per_mtok,
+      ...(model.above === undefined ? {} : { above: model.above }),
       price_read_on: model.price_read_on,
     },
     context_window: model.context_window,

@@ -1,6 +1,7 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import { ApiError } from "../http/errors.ts";
+import { catalogModelNamed, embeds, type NamedModel, noDearer } from "./catalog.ts";
 import { sentPrompt } from "./estimate.ts";
 import type { RouterModel } from "./model.ts";
 import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
@@ -49,13 +50,19 @@ export type RoutingConfig = {
   maxOutputTokens: number;
 };
 
-/** What a client key may use: the highest tier, and the models it may name or be routed to (null: any). */
-export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null };
+/**
+ * What a client key may use: the highest tier, and the models it may name or be routed to (null: any);
+ * and, for a name routed as `auto` (an alias), the catalog model it names, which routing costs no more than.
+ */
+export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null; noDearerThan?: NamedModel | undefined };
 
 /**
  * Decides where a validated chat request goes, around the circuits `health` says are open.
- * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the
- * request, 503 when the models that could are all behind open circuits.
+ * A name the registry lacks and the catalog knows (`gpt-3.5-turbo`) is routed as `auto` among the
+ * models no dearer than it, so capped at the highest tier that has one.
+ * @throws ApiError 404 for a model neither the registry nor the catalog knows, or one every
+ * model is dearer than; 400 when no model can serve the request; 503 when the models that
+ * could are all behind open circuits.
  */
 export function decide(
   request: CanonicalRequest,
@@ -74,13 +81,20 @@ export function decide(
   const scoredTier = selectTier(complexity.score, config.thresholds);
   const reasons = [explainFeatures(complexity.features)];
 
+  const registered = request.model === "auto" || forced ? undefined : findModel(config.registry, request.model);
+  const known = registered === undefined && request.model !== "auto" && !forced ? chatModelNamed(request.model) : policy.noDearerThan;
+  // A name the catalog knows is routed only among the models no dearer than the model it names.
+  const affordable = known === undefined ? config.registry : config.registry.filter((model) => noDearer(model, known.prices));
+  const cap = known === undefined ? undefined : priceCap(known, affordable);
+
   let mode: Decision["mode"];
   let tier: Tier;
   let model: Model;
   let fallbacks: Model[];
-  if (request.model === "auto" || forced) {
+  if (request.model === "auto" || forced || cap !== undefined) {
     mode = forced ? "tier" : "auto";
     let wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
+    if (cap !== undefined) reasons.unshift(cap.reason);
     if (policy.maxTier !== null && wanted > policy.maxTier) {
       if (forced) throw notAllowed(`tier ${wanted} is above this key's highest tier, ${policy.maxTier}`, "tier_not_allowed");
       reasons.push(`score ${complexity.score} gives tier ${wanted}, capped at tier ${policy.maxTier} by the key`);
@@ -92,20 +106,21 @@ export function decide(
           : `score ${complexity.score} gives tier ${wanted} (${TIER_NAMES[wanted]})`,
       );
     }
-    const usable = config.registry.filter(allowed);
+    if (cap !== undefined && wanted > cap.tier) wanted = cap.tier;
+    const usable = affordable.filter(allowed);
     const pick = pickModel(usable, wanted, demand, isConfigured, { health, strategies: config.strategies });
     if (pick === undefined) {
       if (pickModel(usable, wanted, demand, isConfigured) !== undefined) throw allCircuitsOpen(wanted, health);
-      if (usable.length < config.registry.length && pickModel(config.registry, wanted, demand, isConfigured) !== undefined) {
+      if (usable.length < affordable.length && pickModel(affordable, wanted, demand, isConfigured) !== undefined) {
         throw notAllowed("no model this key may use can serve the request", "model_not_allowed");
       }
-      throw noModelFits(demand, config.registry);
+      throw noModelFits(demand, affordable);
     }
     ({ tier, model, fallbacks } = pick);
     reasons.push(...pick.reasons);
   } else {
     mode = "model";
-    const named = findModel(config.registry, request.model);
+    const named = registered;
     if (named === undefined) {
       throw new ApiError(404, `The model '${request.model}' is not in the registry; use "auto", "tier:1".."tier:5" or an id from GET /v1/models`, {
         code: "model_not_found",
@@ -152,6 +167,29 @@ export function decide(
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
   };
+}
+
+/** The catalog's chat model a bare name means, if the catalog knows one (an embedding model cannot chat). */
+function chatModelNamed(name: string): NamedModel | undefined {
+  const known = catalogModelNamed(name);
+  return known === undefined || embeds(known) ? undefined : known;
+}
+
+/**
+ * The highest tier with a model no dearer than the named one, and why routing stops there.
+ * @throws ApiError 404 when every model in the registry is dearer.
+ */
+function priceCap(known: NamedModel, affordable: readonly Model[]): { tier: Tier; reason: string } {
+  const shown = known.name.slice(0, 200);
+  const price = `$${known.prices.input_usd_per_mtok}/$${known.prices.output_usd_per_mtok} per Mtok`;
+  if (affordable.length === 0) {
+    throw new ApiError(404, `The model '${shown}' is not in the registry, and every model in it is dearer (${price}); name "auto" or a tier`, {
+      code: "model_not_found",
+      param: "model",
+    });
+  }
+  const tier = Math.max(...affordable.map((model) => model.tier)) as Tier;
+  return { tier, reason: `${shown} is not in the registry: routed as auto, capped at tier ${tier}, no dearer than it (${price})` };
 }
 
 function allCircuitsOpen(tier: Tier, health: RoutingHealth): ApiError {

@@ -1,5 +1,6 @@
 /** The embedding models of the registry: which provider serves each, at what price, how many dimensions, how large a batch. */
 import * as z from "zod";
+import { CATALOG_VERSION, catalogPrices, type NamedModel } from "./catalog.ts";
 import { findModel } from "./registry.ts";
 
 export const EmbeddingModelSchema = z.strictObject({
@@ -10,8 +11,8 @@ export const EmbeddingModelSchema = z.strictObject({
   /** The id the provider itself expects. */
   upstream_model: z.string().min(1),
   input_usd_per_mtok: z.number().nonnegative(),
-  /** ISO date of the price list the price was read from. */
-  price_read_on: z.iso.date(),
+  /** Where the price came from: the catalog's version ("genai-prices 0.1.8"), or the ISO date of an operator's price list. */
+  price_read_on: z.string().min(1).max(64),
   /** Length of the vectors it returns when `dimensions` is not sent. */
   dimensions: z.number().int().positive(),
   /** Whether it can return shorter vectors (`dimensions` below the native length), as OpenAI's v3 models can. */
@@ -35,28 +36,28 @@ const EmbeddingRegistrySchema = z
     }
   });
 
-/** OpenAI's list price for its v3 embedding models, published on this day and unchanged since; OpenRouter passes it on. */
-const PRICED_ON = "2024-01-25";
-
-const openAiV3 = (name: string, usdPerMtok: number, dimensions: number): EmbeddingModel => ({
-  id: `openrouter/openai/${name}`,
-  provider: "openrouter",
-  upstream_model: `openai/${name}`,
-  input_usd_per_mtok: usdPerMtok,
-  price_read_on: PRICED_ON,
-  dimensions,
-  shortens: true,
-  // OpenAI's limits: 8,192 tokens an input; 2,048 inputs and 300,000 tokens a request.
-  max_input_tokens: 8_192,
-  max_batch_inputs: 2_048,
-  max_batch_tokens: 300_000,
-});
+/** An OpenAI v3 embedding model through OpenRouter, at the catalog's price (OpenAI's list price, which OpenRouter passes on). */
+const openAiV3 = (name: string, dimensions: number): EmbeddingModel => {
+  const upstream = `openai/${name}`;
+  const price = catalogPrices("openrouter", upstream);
+  if (price === undefined) throw new Error(`the built-in embedding model openrouter/${upstream} has no price in ${CATALOG_VERSION}`);
+  return {
+    id: `openrouter/${upstream}`,
+    provider: "openrouter",
+    upstream_model: upstream,
+    input_usd_per_mtok: price.input_usd_per_mtok,
+    price_read_on: CATALOG_VERSION,
+    dimensions,
+    shortens: true,
+    // OpenAI's limits: 8,192 tokens an input; 2,048 inputs and 300,000 tokens a request.
+    max_input_tokens: 8_192,
+    max_batch_inputs: 2_048,
+    max_batch_tokens: 300_000,
+  };
+};
 
 /** The built-in embedding models; an operator replaces the list with `EMBEDDING_MODELS_JSON`. The first is the default of `auto`. */
-export const DEFAULT_EMBEDDING_MODELS: readonly EmbeddingModel[] = [
-  openAiV3("text-embedding-3-small", 0.02, 1_536),
-  openAiV3("text-embedding-3-large", 0.13, 3_072),
-];
+export const DEFAULT_EMBEDDING_MODELS: readonly EmbeddingModel[] = [openAiV3("text-embedding-3-small", 1_536), openAiV3("text-embedding-3-large", 3_072)];
 
 /** Parses an operator's `EMBEDDING_MODELS_JSON`, or returns the built-in list when it is absent. */
 export function loadEmbeddingModels(json: string | undefined): readonly EmbeddingModel[] {
@@ -70,8 +71,18 @@ export function loadEmbeddingModels(json: string | undefined): readonly Embeddin
  * @example findEmbeddingModel(models, "text-embedding-3-small")?.id // "openrouter/openai/text-embedding-3-small"
  */
 export function findEmbeddingModel(models: readonly EmbeddingModel[], name: string): EmbeddingModel | undefined {
-  const found = findModel(models, name);
-  if (found !== undefined) return found;
-  const byLastPart = models.filter((model) => model.upstream_model.endsWith(`/${name}`));
-  return byLastPart.length === 1 ? byLastPart[0] : undefined;
+  return findModel(models, name);
+}
+
+/**
+ * For an embedding model the catalog knows and the list lacks (`text-embedding-ada-002`): the
+ * cheapest of `models` no dearer than it, so naming a model never costs more than that model
+ * would; `undefined` when every one is dearer.
+ */
+export function cheapestNoDearer(models: readonly EmbeddingModel[], named: NamedModel): EmbeddingModel | undefined {
+  const fits = models.filter((model) => model.input_usd_per_mtok <= named.prices.input_usd_per_mtok);
+  return fits.reduce<EmbeddingModel | undefined>(
+    (best, model) => (best === undefined || model.input_usd_per_mtok < best.input_usd_per_mtok ? model : best),
+    undefined,
+  );
 }

@@ -1,6 +1,8 @@
 /** The model registry: which models serve which tier, at what price, with what abilities. */
 import * as z from "zod";
+import { CATALOG_VERSION, catalogPrices } from "./catalog.ts";
 import { type PricedModel, usageMicros, usageUsd } from "./cost.ts";
+import { DEFAULT_MODEL_SPECS, type ModelSpec } from "./default-models.ts";
 
 export const TIERS = [1, 2, 3, 4, 5] as const;
 export type Tier = (typeof TIERS)[number];
@@ -42,8 +44,8 @@ export const ModelSchema = z.strictObject({
       cache_write_1h_usd_per_mtok: z.number().nonnegative(),
     })
     .optional(),
-  /** The catalog version (or ISO date) the prices were read from. */
-  price_read_on: z.iso.date(),
+  /** Where the prices came from: the catalog's version ("genai-prices 0.1.8"), or the ISO date of an operator's price list. */
+  price_read_on: z.string().min(1).max(64),
   context_window: z.number().int().positive(),
   capabilities: z.array(CapabilitySchema),
   /** Share of the tier's traffic under the "weighted" strategy, relative to its peers; default 1. */
@@ -64,79 +66,80 @@ export const RegistrySchema = z
     }
   });
 
-const ALL: Capability[] = ["tools", "json", "vision", "streaming"];
-const TEXT: Capability[] = ["tools", "json", "streaming"];
-const PRICED_ON = "2025-06-15";
-
-function model(
-  provider: "openrouter" | "groq",
-  upstream: string,
-  tier: Tier,
-  [input, output]: [number, number],
-  context: number,
-  capabilities: Capability[],
-): Model {
+/** A built-in model with the catalog's prices; a model the catalog does not price stops the router here, by name. */
+function priced(spec: ModelSpec): Model {
+  const id = `${spec.provider}/${spec.upstream}`;
+  const prices = catalogPrices(spec.provider, spec.upstream);
+  if (prices === undefined) throw new Error(`the built-in model ${id} has no price in ${CATALOG_VERSION}: run npm run prices:generate, or replace it`);
   return {
-    id: `${provider}/${upstream}`,
-    provider,
-    upstream_model: upstream,
-    tier,
-    input_usd_per_mtok: input,
-    output_usd_per_mtok: output,
-    cache_read_usd_per_mtok: input,
-    cache_write_usd_per_mtok: input,
-    cache_write_1h_usd_per_mtok: input,
-    price_read_on: PRICED_ON,
-    context_window: context,
-    capabilities,
+    id,
+    provider: spec.provider,
+    upstream_model: spec.upstream,
+    tier: spec.tier,
+    ...prices,
+    price_read_on: CATALOG_VERSION,
+    context_window: spec.context,
+    capabilities: [...spec.capabilities],
   };
 }
 
 /**
- * The built-in registry. Prices are USD per million tokens from OpenRouter's and
- * Groq's public price lists on `PRICED_ON`; an operator replaces the whole list
- * with `MODELS_JSON`.
+ * The built-in registry (default-models.ts), each model at the catalog's prices
+ * (prices.generated.ts); an operator replaces the whole list with `MODELS_JSON`.
  */
-export const DEFAULT_MODELS: readonly Model[] = [
-  model("groq", "llama-3.1-8b-instant", 1, [0.05, 0.08], 131_072, TEXT),
-  model("openrouter", "meta-llama/llama-3.1-8b-instruct", 1, [0.02, 0.03], 131_072, TEXT),
-  model("openrouter", "mistralai/mistral-nemo", 1, [0.01, 0.03], 131_072, TEXT),
-  model("groq", "meta-llama/llama-4-scout-17b-16e-instruct", 2, [0.11, 0.34], 131_072, ALL),
-  model("openrouter", "google/gemini-2.0-flash-001", 2, [0.1, 0.4], 1_048_576, ALL),
-  model("openrouter", "openai/gpt-4o-mini", 2, [0.15, 0.6], 128_000, ALL),
-  model("groq", "llama-3.3-70b-versatile", 3, [0.59, 0.79], 131_072, TEXT),
-  model("openrouter", "deepseek/deepseek-chat-v3-0324", 3, [0.28, 0.88], 163_840, TEXT),
-  model("openrouter", "openai/gpt-4.1", 4, [2, 8], 1_047_576, ALL),
-  model("openrouter", "anthropic/claude-sonnet-4", 4, [3, 15], 200_000, ALL),
-  model("openrouter", "openai/o3", 5, [2, 8], 200_000, ALL),
-  model("openrouter", "anthropic/claude-opus-4", 5, [15, 75], 200_000, ALL),
-  model("openrouter", "google/gemini-2.5-pro", 5, [1.25, 10], 1_048_576, ALL),
-];
+export const DEFAULT_MODELS: readonly Model[] = DEFAULT_MODEL_SPECS.map(priced);
 
 /** Parses an operator's `MODELS_JSON`, or returns the built-in registry when it is absent. */
 export function loadRegistry(modelsJson: string | undefined): readonly Model[] {
   if (modelsJson === undefined || modelsJson.trim() === "") return DEFAULT_MODELS;
   const entries: unknown = JSON.parse(modelsJson);
-  return RegistrySchema.parse(Array.isArray(entries) ? entries.map(withCachePrices) : entries);
+  return RegistrySchema.parse(Array.isArray(entries) ? entries.map(withCatalogPrices) : entries);
 }
 
-/** An operator's entry without cache prices: its provider has no cache discount, so each is the input price. */
-function withCachePrices(entry: unknown): unknown {
+const PRICE_FIELDS = ["input_usd_per_mtok", "output_usd_per_mtok"] as const;
+const CACHE_FIELDS = ["cache_read_usd_per_mtok", "cache_write_usd_per_mtok", "cache_write_1h_usd_per_mtok"] as const;
+
+/**
+ * An operator's entry with the prices it leaves out. An input or output price it omits is the
+ * catalog's (and so are the catalog's prices above a context threshold, when it omits both, and
+ * `price_read_on`, the catalog's version); a model the catalog does not price is refused by name,
+ * never priced at 0 by accident (a 0 the entry writes is the operator's choice). A cache price it
+ * omits is the catalog's where the catalog prices that provider's model, else the input price: a
+ * provider without a cache discount bills cached tokens as input.
+ */
+function withCatalogPrices(entry: unknown, index: number): unknown {
   if (typeof entry !== "object" || entry === null) return entry;
-  const { input_usd_per_mtok: input } = entry as { input_usd_per_mtok?: unknown };
-  return { cache_read_usd_per_mtok: input, cache_write_usd_per_mtok: input, cache_write_1h_usd_per_mtok: input, ...entry };
+  const given = entry as Record<string, unknown>;
+  const catalog =
+    typeof given.provider === "string" && typeof given.upstream_model === "string" ? catalogPrices(given.provider, given.upstream_model) : undefined;
+  const missing = PRICE_FIELDS.filter((field) => given[field] === undefined);
+  if (missing.length > 0 && catalog === undefined) {
+    const name = typeof given.id === "string" ? given.id : `entry ${index}`;
+    throw new Error(
+      `MODELS_JSON: the model ${name} has no price: ${CATALOG_VERSION} does not price ${String(given.provider)}'s ${String(given.upstream_model)}, so give its ${missing.join(" and ")} (0 is allowed, if you mean it)`,
+    );
+  }
+  const filled: Record<string, unknown> = Object.fromEntries(missing.map((field) => [field, catalog?.[field]]));
+  if (missing.length > 0) filled.price_read_on = CATALOG_VERSION;
+  if (missing.length === PRICE_FIELDS.length && catalog?.above !== undefined) filled.above = catalog.above;
+  const input = given.input_usd_per_mtok ?? catalog?.input_usd_per_mtok;
+  for (const field of CACHE_FIELDS) filled[field] = catalog?.[field] ?? input;
+  return { ...filled, ...given };
 }
 
 /**
- * The registry entry a client means by `id`: its registry id, or a provider's own model
- * id (what answers carry in `model`) when exactly one entry uses it.
- * @example findModel(registry, "mistralai/mistral-nemo")?.id // "openrouter/mistralai/mistral-nemo"
+ * The registry entry a client means by `id`: its registry id, or a provider's own model id
+ * (what answers carry in `model`), or that id's last part (`gpt-4o-mini`, as OpenAI's clients
+ * send it), each when exactly one entry has it.
+ * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
  */
 export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
   const aliased = registry.filter((model) => model.upstream_model === id);
-  return aliased.length === 1 ? aliased[0] : undefined;
+  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
+  const byLastPart = registry.filter((model) => model.upstream_model.endsWith(`/${id}`));
+  return byLastPart.length === 1 ? byLastPart[0] : undefined;
 }
 
 /** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */

@@ -38,7 +38,7 @@ const weather: Anthropic.Tool = {
 /** An image with a system array (`cache_control`, for an Anthropic model) and stop sequences. */
 const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 const imageRequest = (prompt: string): Anthropic.MessageCreateParamsNonStreaming => ({
-  model: "openrouter/anthropic/claude-sonnet-4",
+  model: "openrouter/anthropic/claude-sonnet-5",
   max_tokens: 32,
   stop_sequences: ["\n\nHuman:"],
   system: [{ type: "text", text: "You describe images.", cache_control: { type: "ephemeral" } }],

@@ -221,7 +221,7 @@ describe("bad input, in OpenAI's format", () => {
   };
 
   it("names the parameter of each refusal, never a 5xx", async () => {
-    expect(await refused({ model: "text-embedding-ada-002", input: "x" })).toMatchObject({ status: 404, param: "model", code: "model_not_found" });
+    expect(await refused({ model: "text-embedding-17", input: "x" })).toMatchObject({ status: 404, param: "model", code: "model_not_found" });
     expect(await refused({ model: "openai/gpt-4o-mini", input: "x" })).toMatchObject({ status: 404, param: "model" });
     expect(await refused({ model: "auto", input: "" })).toMatchObject({ status: 400, param: "input" });
     expect(await refused({ model: "auto", input: ["fine", ""] })).toMatchObject({ status: 400, param: "input[1]" });

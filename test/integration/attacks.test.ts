@@ -129,7 +129,11 @@ const cases: Case[] = [
     status: 403,
     code: "tier_not_allowed",
   },
-  { name: "a model outside the allow-list", send: () => post("/v1/route", chat("hi", { model: "openrouter/openai/o3" }), as(keys.capped.key)), status: 403 },
+  {
+    name: "a model outside the allow-list",
+    send: () => post("/v1/route", chat("hi", { model: "openrouter/openai/gpt-5.5" }), as(keys.capped.key)),
+    status: 403,
+  },
   { name: "n above the cap", send: () => post("/v1/chat/completions", chat("hi", { n: 100 }), good()), status: 400 },
   {
     name: "a longer cache TTL without trust",

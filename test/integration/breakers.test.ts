@@ -8,6 +8,14 @@ import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
+/** Tier 3 of one model per provider, priced by the catalog: groq's llama-3.3-70b is the cheaper, openrouter's deepseek the fallback. */
+const GROQ_70B = "groq/llama-3.3-70b-versatile";
+const DEEPSEEK = "openrouter/deepseek/deepseek-v4-pro";
+const entry = (id: string) => {
+  const [provider, ...upstream] = id.split("/");
+  return { id, provider, upstream_model: upstream.join("/"), tier: 3, context_window: 131_072, capabilities: ["tools", "json", "streaming"] };
+};
+const TIER_3 = JSON.stringify([entry(GROQ_70B), entry(DEEPSEEK)]);
 const COOLDOWN_MS = 1_500;
 const CACHE_MS = 200;
 let storage: TestStorage;
@@ -23,6 +31,7 @@ beforeAll(async () => {
   ({ openrouter, groq } = providers);
   const bindings = providers.bindings({
     ...storage.bindings,
+    MODELS_JSON: TIER_3,
     UPSTREAM_RETRIES: "0",
     BREAKER_FAILURES: "3",
     BREAKER_COOLDOWN_SECONDS: String(COOLDOWN_MS / 1000),
@@ -42,9 +51,6 @@ beforeEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Tier 3: groq's llama-3.3-70b is the cheapest, openrouter's deepseek the fallback. */
-const GROQ_70B = "groq/llama-3.3-70b-versatile";
-const DEEPSEEK = "openrouter/deepseek/deepseek-chat-v3-0324";
 
 async function ask(router: Router) {
   const response = await router.post("/v1/chat/completions", chat(uniquePrompt("breaker"), { model: "tier:3" }));
@@ -183,7 +189,9 @@ describe("provider breakers and the cron's probes", () => {
 
 describe("balancing within a tier", () => {
   it("latency-first sends a tier's traffic to its faster model, by the EWMA every process shares", async () => {
-    const balanced = await startRouter(providers.bindings({ ...storage.bindings, HEALTH_CACHE_MS: "0", TIER_STRATEGIES: JSON.stringify({ "3": "latency" }) }));
+    const balanced = await startRouter(
+      providers.bindings({ ...storage.bindings, MODELS_JSON: TIER_3, HEALTH_CACHE_MS: "0", TIER_STRATEGIES: JSON.stringify({ "3": "latency" }) }),
+    );
     try {
       groq.behaviour.latencyMs = 150;
       const models: string[] = [];

@@ -9,6 +9,22 @@ import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { auditRows, clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
+/** Tier 3 tries groq's llama-3.3-70b first (the cheaper), then openrouter's deepseek, then tier 4: priced by the catalog. */
+const MODELS_JSON = JSON.stringify(
+  [
+    ["groq", "llama-3.3-70b-versatile", 3],
+    ["openrouter", "deepseek/deepseek-v4-pro", 3],
+    ["openrouter", "anthropic/claude-sonnet-5", 4],
+    ["openrouter", "openai/gpt-6-sol", 4],
+  ].map(([provider, upstream, tier]) => ({
+    id: `${provider}/${upstream}`,
+    provider,
+    upstream_model: upstream,
+    tier,
+    context_window: 131_072,
+    capabilities: ["tools", "json", "streaming"],
+  })),
+);
 const TIMEOUT_MS = 400;
 const CACHE_MS = 100;
 let storage: TestStorage;
@@ -23,6 +39,7 @@ beforeAll(async () => {
   router = await startRouter(
     providers.bindings({
       ...storage.bindings,
+      MODELS_JSON,
       UPSTREAM_RETRIES: "1",
       UPSTREAM_RETRY_BASE_MS: "5",
       UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
@@ -42,7 +59,6 @@ beforeEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Tier 3 tries groq's llama-3.3-70b first (cheapest), then openrouter's deepseek, then tier 4. */
 const GROQ_70B = "llama-3.3-70b-versatile";
 
 type Sent = { id: string; status: number; ms: number; body: string; attempts: string };

@@ -98,7 +98,7 @@ describe("tokens per minute", () => {
 describe("budgets", () => {
   it("lets ten concurrent first requests spend no more than the budget", async () => {
     const probe = await (
-      await one.router.post("/v1/route", chat("budget probe", { model: "openrouter/openai/o3", max_tokens: 1000 }), bearer((await makeKey({})).key))
+      await one.router.post("/v1/route", chat("budget probe", { model: "openrouter/openai/gpt-5.5", max_tokens: 1000 }), bearer((await makeKey({})).key))
     ).json();
     // A named model has no fallbacks: each reserves its own estimate (/v1/route's reserved_usd).
     const reserved = probe.reserved_usd as number;
@@ -109,7 +109,7 @@ describe("budgets", () => {
     try {
       const responses = await Promise.all(
         Array.from({ length: 10 }, () =>
-          one.router.post("/v1/chat/completions", chat("budget probe", { model: "openrouter/openai/o3", max_tokens: 1000 }), bearer(key)),
+          one.router.post("/v1/chat/completions", chat("budget probe", { model: "openrouter/openai/gpt-5.5", max_tokens: 1000 }), bearer(key)),
         ),
       );
       const statuses = responses.map((r) => r.status).sort();
@@ -172,7 +172,7 @@ describe("budgets", () => {
 });
 
 describe("budgets by lease, across three worker processes", () => {
-  const o3 = (prompt = "budget probe") => chat(prompt, { model: "openrouter/openai/o3", max_tokens: 1000 });
+  const o3 = (prompt = "budget probe") => chat(prompt, { model: "openrouter/openai/gpt-5.5", max_tokens: 1000 });
   /** The key's audit rows once `count` are in Postgres, and the sum of their cost in micro-dollars. */
   const audited = async (id: string, count: number): Promise<number> => {
     const deadline = Date.now() + 8_000;
@@ -288,7 +288,7 @@ describe("what a key may route to", () => {
     const forced = await one.router.post("/v1/route", chat("hi", { model: "tier:5" }), bearer(key));
     expect(forced.status).toBe(403);
     expect((await forced.json()).error.code).toBe("tier_not_allowed");
-    const named = await one.router.post("/v1/route", chat("hi", { model: "openrouter/anthropic/claude-opus-4" }), bearer(key));
+    const named = await one.router.post("/v1/route", chat("hi", { model: "openrouter/anthropic/claude-opus-5.5" }), bearer(key));
     expect(named.status).toBe(403);
   });
 

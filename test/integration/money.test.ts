@@ -238,7 +238,7 @@ describe("tokens per minute", () => {
     expect(route.headers.get("x-ratelimit-limit-tokens")).toBe("5000");
     expect(route.headers.get("x-ratelimit-remaining-tokens")).toMatch(/^\d+$/);
     const { key } = await makeKey({ rpm: 100, tpm: 5_000, models: ["groq/llama-3.1-8b-instant"] });
-    const refused = await app.router.post("/v1/chat/completions", chat("hi", { model: "openrouter/openai/o3" }), as(key));
+    const refused = await app.router.post("/v1/chat/completions", chat("hi", { model: "openrouter/openai/gpt-5.5" }), as(key));
     expect(refused.status).toBe(403);
     for (const response of [refused]) {
       expect(response.headers.get("x-ratelimit-limit-requests")).toBe("100");

@@ -71,8 +71,8 @@ describe("decide", () => {
     const forced = decide(ask("hi", { model: "tier:4" }), config);
     expect(forced.tier).toBe(4);
     expect(forced.mode).toBe("tier");
-    const named = decide(ask("hi", { model: "openrouter/openai/o3" }), config);
-    expect(named.model.id).toBe("openrouter/openai/o3");
+    const named = decide(ask("hi", { model: "openrouter/anthropic/claude-opus-5.5" }), config);
+    expect(named.model.id).toBe("openrouter/anthropic/claude-opus-5.5");
     expect(named.mode).toBe("model");
   });
 

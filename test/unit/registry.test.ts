@@ -5,9 +5,9 @@ import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "..
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 11 models, and covers all five tiers from OpenRouter and Groq", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
-    expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(11);
+    expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
       expect(
         DEFAULT_MODELS.some((m) => m.tier === tier),
@@ -38,8 +38,8 @@ describe("MODELS_JSON", () => {
     capabilities: ["streaming"],
   };
 
-  it("replaces the whole registry", () => {
-    expect(loadRegistry(JSON.stringify([one]))).toEqual([one]);
+  it("replaces the whole registry; cache prices it leaves out are its input price where the catalog does not know the model", () => {
+    expect(loadRegistry(JSON.stringify([one]))).toEqual([{ ...one, cache_read_usd_per_mtok: 0, cache_write_usd_per_mtok: 0, cache_write_1h_usd_per_mtok: 0 }]);
     expect(loadRegistry(undefined)).toBe(DEFAULT_MODELS);
   });
 

@@ -1,0 +1,63 @@
+/**
+ * Which models the built-in registry holds, at which tier and with what abilities: everything
+ * but their prices, which come from the catalog (prices.generated.ts, `npm run prices:generate`).
+ */
+
+export type Capability = "tools" | "json" | "vision" | "streaming";
+export type Tier = 1 | 2 | 3 | 4 | 5;
+export type ProviderId = "openrouter" | "groq";
+
+export type ModelSpec = {
+  provider: ProviderId;
+  /** The id the provider expects; the registry id is `<provider>/<upstream>`. */
+  upstream: string;
+  tier: Tier;
+  context: number;
+  capabilities: readonly Capability[];
+};
+
+const ALL: Capability[] = ["tools", "json", "vision", "streaming"];
+const TEXT: Capability[] = ["tools", "json", "streaming"];
+const spec = (provider: ProviderId, upstream: string, tier: Tier, context: number, capabilities: Capability[]): ModelSpec => ({
+  provider,
+  upstream,
+  tier,
+  context,
+  capabilities,
+});
+
+/**
+ * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
+ * so tiers 4 and 5 are OpenRouter's alone, each with Anthropic's, OpenAI's and Google's model.
+ * Context windows are the catalog's where it gives one, else the provider's documentation.
+ */
+export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
+  spec("groq", "llama-3.1-8b-instant", 1, 131_072, TEXT),
+  spec("groq", "openai/gpt-oss-20b", 1, 131_072, TEXT),
+  spec("openrouter", "meta-llama/llama-3.1-8b-instruct", 1, 131_072, TEXT),
+  spec("openrouter", "mistralai/mistral-nemo", 1, 131_072, TEXT),
+  spec("groq", "meta-llama/llama-4-scout-17b-16e-instruct", 2, 131_072, ALL),
+  spec("openrouter", "google/gemini-2.5-flash-lite", 2, 1_048_576, ALL),
+  spec("openrouter", "openai/gpt-4o-mini", 2, 128_000, ALL),
+  spec("openrouter", "openai/gpt-6-luna", 2, 1_050_000, ALL),
+  spec("groq", "openai/gpt-oss-120b", 3, 131_072, TEXT),
+  spec("groq", "llama-3.3-70b-versatile", 3, 131_072, TEXT),
+  spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
+  spec("openrouter", "deepseek/deepseek-v4-pro", 3, 1_000_000, TEXT),
+  spec("openrouter", "anthropic/claude-haiku-4.5", 3, 200_000, ALL),
+  spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
+  spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
+  spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
+  spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
+  spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
+  spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
+];
+
+/** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */
+export const DEFAULT_EMBEDDING_UPSTREAMS: readonly { provider: ProviderId; upstream: string }[] = [
+  { provider: "openrouter", upstream: "openai/text-embedding-3-small" },
+  { provider: "openrouter", upstream: "openai/text-embedding-3-large" },
+];
+
+/** The catalog's providers whose model names clients send bare (`gpt-4.1`, `claude-opus-4-5`, `gemini-2.5-pro`), in the order a name is looked up. */
+export const CLIENT_NAME_PROVIDERS = ["openai", "anthropic", "google", "mistral", "deepseek", "x-ai"] as const;
