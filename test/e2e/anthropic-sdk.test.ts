@@ -28,6 +28,7 @@ afterAll(async () => {
   await storage.close();
 });
 beforeEach(() => stack.reset());
+const fake = () => stack.fake;
 
 const weather: Anthropic.Tool = {
   name: "get_weather",
@@ -235,6 +236,45 @@ describe("every case, streamed and not, from the provider and from the cache", (
       });
     }
   }
+});
+
+describe("cache usage, as Anthropic's clients read it", () => {
+  const READ_AND_WRITTEN = { prompt_tokens: 2_000, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 1_500, cache_write_tokens: 400 } };
+  const ask = async (params: Anthropic.MessageCreateParamsNonStreaming, stream: boolean) => {
+    const { data, response } = stream ? await client.messages.stream(params).withResponse() : await client.messages.create(params).withResponse();
+    const message = stream ? await (data as ReturnType<typeof client.messages.stream>).finalMessage() : (data as Anthropic.Message);
+    return { usage: message.usage, cache: response.headers.get("x-tiergate-cache") };
+  };
+
+  for (const stream of [false, true]) {
+    it(`has input without the cache's, and the cache's reads and writes, from the provider and from the cache, ${stream ? "streamed" : "not streamed"}`, async () => {
+      fake().behaviour.usage = READ_AND_WRITTEN;
+      const params = { model: "auto", max_tokens: 32, messages: [{ role: "user" as const, content: uniquePrompt("Cache usage") }] };
+      const expected = { input_tokens: 100, cache_read_input_tokens: 1_500, cache_creation_input_tokens: 400, output_tokens: 8 };
+      const served = await ask(params, stream);
+      expect(served).toMatchObject({ cache: "MISS", usage: expected });
+      const cached = await ask(params, stream);
+      expect(cached).toMatchObject({ cache: "HIT", usage: expected });
+      if (!stream) expect(served.usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 400, ephemeral_1h_input_tokens: 0 });
+    });
+  }
+
+  it("splits writes as 1-hour ones when the request asked for an hour, and says 0 for each where the provider reported none", async () => {
+    fake().behaviour.usage = READ_AND_WRITTEN;
+    const hour = await client.messages.create({
+      model: "auto",
+      max_tokens: 32,
+      system: [{ type: "text", text: "You are terse.", cache_control: { type: "ephemeral", ttl: "1h" } }],
+      messages: [{ role: "user", content: uniquePrompt("An hour") }],
+    });
+    expect(hour.usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 400 });
+    fake().behaviour.usage = { prompt_tokens: 30, completion_tokens: 8 };
+    for (const stream of [false, true]) {
+      const { usage } = await ask({ model: "auto", max_tokens: 32, messages: [{ role: "user", content: uniquePrompt("None") }] }, stream);
+      expect(usage).toMatchObject({ input_tokens: 30, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+      expect(usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 });
+    }
+  });
 });
 
 describe("what Claude Code sends", () => {
