@@ -13,6 +13,7 @@ const priced = { input_usd_per_mtok: 3, output_usd_per_mtok: 15, price_read_on: 
 const MODELS = [
   { id: "claude-test", provider: "openrouter", upstream_model: "anthropic/claude-test-4", tier: 4, ...priced },
   { id: "gpt-test", provider: "openrouter", upstream_model: "openai/gpt-test", tier: 3, ...priced },
+  { id: "groq-test", provider: "groq", upstream_model: "openai/gpt-oss-test", tier: 2, ...priced },
 ];
 const EPHEMERAL = { type: "ephemeral" };
 const { claude_code: _, ...scaffold } = JSON.parse(readFileSync("test/fixtures/claude-code/scaffold.json", "utf8")) as Record<string, unknown>;
@@ -104,6 +105,17 @@ describe("another model", () => {
     const body = sent();
     expect(JSON.stringify(body)).not.toContain("cache_control");
     expect(body.prompt_cache_key).toBe("agent-7");
+  });
+
+  it("at Groq, which answers 400 to a prompt_cache_key, gets none", async () => {
+    const response = await router.post("/v1/chat/completions", {
+      model: "groq-test",
+      prompt_cache_key: "agent-7",
+      messages: [{ role: "user", content: uniquePrompt("hi") }],
+    });
+    expect(response.status).toBe(200);
+    expect(fake.seen.at(-1)!.body.model).toBe("openai/gpt-oss-test");
+    expect(sent()).not.toHaveProperty("prompt_cache_key");
   });
 });
 

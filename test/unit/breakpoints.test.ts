@@ -332,4 +332,18 @@ describe("the OpenAI-compatible body", () => {
     ).toBe("mine");
     expect(adapter.body(ask, "llama-3.1-8b-instant", { stream: false })).not.toHaveProperty("prompt_cache_key");
   });
+
+  it("sends Groq, which answers 400 to one, no prompt_cache_key, the session's or the client's", () => {
+    const groq = {
+      id: "groq",
+      api: "openai-compatible" as const,
+      baseUrl: "https://api.groq.com/openai/v1",
+      apiKey: "gsk",
+      configureWith: "GROQ_API_KEY",
+      configured: true,
+    };
+    const body = adapter.body({ ...ask, prompt_cache_key: "mine" }, "openai/gpt-oss-120b", { stream: false, sessionKey: "s-1" });
+    expect(JSON.parse(adapter.completionRequest(groq, body, false).body)).not.toHaveProperty("prompt_cache_key");
+    expect(JSON.parse(adapter.completionRequest({ ...groq, id: "openrouter" }, body, false).body)).toMatchObject({ prompt_cache_key: "mine" });
+  });
 });

@@ -8,11 +8,26 @@ import { readUsage } from "../usage.ts";
 const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
 
 type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
+
+/**
+ * Providers that answer 400 to a `prompt_cache_key` ("property 'prompt_cache_key' is
+ * unsupported": Groq, which caches by prefix without one), whether the session's or a
+ * client's: they are sent none. The body cannot tell, since Groq serves models by the
+ * same ids as OpenRouter (`openai/gpt-oss-120b`).
+ */
+const REFUSES_PROMPT_CACHE_KEY: ReadonlySet<string> = new Set(["groq"]);
+
+function withoutPromptCacheKey(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || !("prompt_cache_key" in body)) return body;
+  const { prompt_cache_key: _, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
 type Embeddings = { data?: unknown; usage?: unknown; error?: unknown };
 
 export const openAiCompatible: ProviderAdapter = {
   completionRequest(provider, body, stream) {
-    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(body) };
+    const sent = REFUSES_PROMPT_CACHE_KEY.has(provider.id) ? withoutPromptCacheKey(body) : body;
+    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(sent) };
   },
 
   /**
