@@ -22,6 +22,8 @@ type Marks = { messages: Message[]; tools?: Tool[] };
 
 /** The part types a breakpoint may stand on at OpenRouter. */
 const CARRIERS = new Set(["text", "image_url", "file"]);
+/** Anthropic refuses a breakpoint on an empty text block. */
+const canCarry = (part: Part): boolean => CARRIERS.has(part.type) && (part.type !== "text" || part.text !== "");
 /** The router's own breakpoints: Anthropic's default 5 minutes, which every later call renews. */
 const EPHEMERAL: CacheControl = { type: "ephemeral" };
 
@@ -84,7 +86,7 @@ function markLastPart(messages: Message[], from: number, mark: CacheControl, out
   for (let m = from; m >= 0; m--) {
     const parts = partsOf(messages[m]!);
     let p = parts.length - 1;
-    while (p >= 0 && !CARRIERS.has(parts[p]!.type)) p -= 1;
+    while (p >= 0 && !canCarry(parts[p]!)) p -= 1;
     if (p < 0) continue;
     parts[p] = { ...parts[p]!, cache_control: longerBreakpoint(parts[p]!.cache_control, mark) };
     messages[m] = { ...messages[m]!, content: parts } as Message;

@@ -4,8 +4,9 @@
  * OpenAI-compatible adapter keeps, moves, places and strips them per target, and the
  * session as `prompt_cache_key` for the targets that cache by prefix.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { asksOneHourCache, type CanonicalRequest, CanonicalRequestSchema } from "../../src/canonical/request.ts";
+import { asksOneHourCache, breakpoints, type CanonicalRequest, CanonicalRequestSchema, MAX_BREAKPOINTS } from "../../src/canonical/request.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { anthropicBreakpoints, isAnthropicFamily, withoutBreakpoints } from "../../src/providers/breakpoints.ts";
 import { openAiCompatible as adapter } from "../../src/providers/openai-compatible/index.ts";
@@ -345,5 +346,63 @@ describe("the OpenAI-compatible body", () => {
     const body = adapter.body({ ...ask, prompt_cache_key: "mine" }, "openai/gpt-oss-120b", { stream: false, sessionKey: "s-1" });
     expect(JSON.parse(adapter.completionRequest(groq, body, false).body)).not.toHaveProperty("prompt_cache_key");
     expect(JSON.parse(adapter.completionRequest({ ...groq, id: "openrouter" }, body, false).body)).toMatchObject({ prompt_cache_key: "mine" });
+  });
+});
+
+describe("any request the surfaces accept", () => {
+  const mark = fc.option(fc.constantFrom({ type: "ephemeral" as const }, { type: "ephemeral" as const, ttl: "1h" as const }), { nil: undefined });
+  const withMark = <T extends object>(value: T, cache_control: unknown): T => (cache_control ? { ...value, cache_control } : value);
+  const part = fc
+    .tuple(fc.constantFrom("text", "image_url"), fc.string({ maxLength: 3 }), mark)
+    .map(([type, text, cache_control]) => withMark(type === "text" ? { type, text } : { type, image_url: { url: "https://x/y.png" } }, cache_control));
+  const message = fc
+    .oneof(
+      fc.tuple(fc.constantFrom("system", "user"), fc.oneof(fc.string({ maxLength: 3 }), fc.array(part, { minLength: 1, maxLength: 3 })), mark),
+      fc.tuple(fc.constant("assistant"), fc.constant(null), mark),
+      fc.tuple(fc.constant("tool"), fc.string({ maxLength: 3 }), mark),
+    )
+    .map(([role, content, cache_control]) => {
+      const base =
+        role === "assistant"
+          ? { role, content, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] }
+          : role === "tool"
+            ? { role, content, tool_call_id: "c" }
+            : { role, content: role === "system" && Array.isArray(content) ? content.filter((p) => p.type === "text") : content };
+      return withMark(base, cache_control);
+    });
+  const tool = mark.map((cache_control) => withMark({ type: "function", function: { name: "f" } }, cache_control));
+  const request = fc
+    .record({ messages: fc.array(message, { minLength: 1, maxLength: 6 }), tools: fc.array(tool, { maxLength: 3 }) })
+    .map((body) => CanonicalRequestSchema.safeParse({ model: "auto", ...body }))
+    .filter((parsed) => parsed.success)
+    .map((parsed) => parsed.data as CanonicalRequest);
+
+  const hasCarrier = (asked: CanonicalRequest): boolean =>
+    (asked.tools ?? []).length > 0 ||
+    asked.messages.some((m) =>
+      typeof m.content === "string" ? m.content !== "" : Array.isArray(m.content) && m.content.some((p) => p.type !== "text" || p.text !== ""),
+    );
+
+  it("reaches Claude with at most four breakpoints, each on a part or a tool, none on a message, and no hour the client did not ask", () => {
+    fc.assert(
+      fc.property(request, (asked) => {
+        const sent = anthropicBreakpoints(asked);
+        const placed = breakpoints(sent);
+        expect(placed.length).toBeLessThanOrEqual(MAX_BREAKPOINTS);
+        expect(placed.every(({ path }) => path[0] === "tools" || path[2] === "content")).toBe(true);
+        // Where the client set none, something is cached wherever anything could be.
+        if (breakpoints(asked).length === 0 && hasCarrier(asked)) expect(placed.length).toBeGreaterThan(0);
+        // The router never asks for an hour the client did not (a client's hour with nothing before it to cache is dropped).
+        if (asksOneHourCache(sent)) expect(asksOneHourCache(asked)).toBe(true);
+      }),
+    );
+  });
+
+  it("reaches any other model with none", () => {
+    fc.assert(
+      fc.property(request, (asked) => {
+        expect(breakpoints(withoutBreakpoints(asked))).toEqual([]);
+      }),
+    );
   });
 });
