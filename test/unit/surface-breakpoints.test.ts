@@ -136,6 +136,21 @@ describe("the Messages surface keeps every breakpoint the client set", () => {
       content: [{ type: "text", text: "Reading.", cache_control: EPHEMERAL }],
       cache_control: HOUR,
     });
+    // A marked empty text is no part (Anthropic refuses a breakpoint on one): the calls stand alone.
+    const empty = await messages({
+      messages: [
+        { role: "user", content: "Read" },
+        {
+          role: "assistant",
+          content: [
+            { type: "text", text: "", cache_control: EPHEMERAL },
+            { type: "tool_use", id: "toolu_1", name: "read_file", input: {} },
+          ],
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "ok" }] },
+      ],
+    });
+    expect(empty.messages[1]).toMatchObject({ role: "assistant", content: null, tool_calls: [{ id: "toolu_1" }] });
   });
 
   it("refuses an unknown type or ttl with Anthropic's 400 naming the field", async () => {

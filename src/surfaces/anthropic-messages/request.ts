@@ -187,7 +187,8 @@ function turn(role: "user" | "assistant" | "system", content: string | Block[], 
   if (role === "assistant") {
     const text = parts.map((part) => String(part.text)).join("");
     // Text blocks stay parts where one carries a breakpoint; else they are one string, as OpenAI's clients send it.
-    const content = parts.some((part) => part.cache_control) ? parts.filter((part) => part.text !== "") : text === "" ? null : text;
+    const marked = parts.some((part) => part.cache_control) ? parts.filter((part) => part.text !== "") : [];
+    const content = marked.length > 0 ? marked : text === "" ? null : text;
     if (text !== "" || toolCalls.length > 0)
       messages.push({
         role: "assistant",
