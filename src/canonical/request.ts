@@ -6,16 +6,29 @@
  */
 import * as z from "zod";
 
-const TextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
+/**
+ * A prompt-cache breakpoint (Anthropic's `cache_control`, which OpenRouter passes on to
+ * Anthropic's models): the prompt up to and including the block that carries it is
+ * cached, for 5 minutes unless `ttl` says 1 hour. `ephemeral` is the one type there is.
+ */
+export const CacheControlSchema = z.looseObject({ type: z.literal("ephemeral"), ttl: z.enum(["5m", "1h"]).optional() });
+export type CacheControl = z.infer<typeof CacheControlSchema>;
+/** The most breakpoints one request may set: Anthropic's limit, which it answers a 400 past. */
+export const MAX_BREAKPOINTS = 4;
+
+const Breakpoint = { cache_control: CacheControlSchema.optional() };
+const TextPart = z.looseObject({ type: z.literal("text"), text: z.string(), ...Breakpoint });
 const ImagePart = z.looseObject({
   type: z.literal("image_url"),
   image_url: z.looseObject({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
+  ...Breakpoint,
 });
 const AudioPart = z.looseObject({
   type: z.literal("input_audio"),
   input_audio: z.looseObject({ data: z.string(), format: z.string() }),
+  ...Breakpoint,
 });
-const FilePart = z.looseObject({ type: z.literal("file"), file: z.looseObject({}) });
+const FilePart = z.looseObject({ type: z.literal("file"), file: z.looseObject({}), ...Breakpoint });
 const RefusalPart = z.looseObject({ type: z.literal("refusal"), refusal: z.string() });
 
 const UserContent = z.union([z.string(), z.array(z.discriminatedUnion("type", [TextPart, ImagePart, AudioPart, FilePart])).min(1)]);
@@ -27,17 +40,19 @@ const ToolCall = z.looseObject({
   function: z.looseObject({ name: z.string(), arguments: z.string() }),
 });
 
+/** A breakpoint on a message as a whole (LiteLLM's form, and a tool message whose content is a string) marks its last part. */
 export const MessageSchema = z.discriminatedUnion("role", [
-  z.looseObject({ role: z.literal("system"), content: TextContent, name: z.string().optional() }),
-  z.looseObject({ role: z.literal("developer"), content: TextContent, name: z.string().optional() }),
-  z.looseObject({ role: z.literal("user"), content: UserContent, name: z.string().optional() }),
+  z.looseObject({ role: z.literal("system"), content: TextContent, name: z.string().optional(), ...Breakpoint }),
+  z.looseObject({ role: z.literal("developer"), content: TextContent, name: z.string().optional(), ...Breakpoint }),
+  z.looseObject({ role: z.literal("user"), content: UserContent, name: z.string().optional(), ...Breakpoint }),
   z.looseObject({
     role: z.literal("assistant"),
     content: z.union([z.string(), z.array(z.discriminatedUnion("type", [TextPart, RefusalPart]))]).nullish(),
     tool_calls: z.array(ToolCall).optional(),
     name: z.string().optional(),
+    ...Breakpoint,
   }),
-  z.looseObject({ role: z.literal("tool"), content: TextContent, tool_call_id: z.string().min(1) }),
+  z.looseObject({ role: z.literal("tool"), content: TextContent, tool_call_id: z.string().min(1), ...Breakpoint }),
   z.looseObject({ role: z.literal("function"), content: z.string().nullable(), name: z.string().min(1) }),
 ]);
 export type Message = z.infer<typeof MessageSchema>;
@@ -53,6 +68,7 @@ const Tool = z.looseObject({
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullish(),
   }),
+  ...Breakpoint,
 });
 
 const ResponseFormat = z.discriminatedUnion("type", [
@@ -64,29 +80,36 @@ const ResponseFormat = z.discriminatedUnion("type", [
 const Penalty = z.number().min(-2).max(2);
 
 /** Unknown top-level fields pass through to the provider (OpenRouter's `provider`, say). */
-export const CanonicalRequestSchema = z.looseObject({
-  model: z.string().min(1).default("auto"),
-  messages: z.array(MessageSchema).min(1, "messages must hold at least one message"),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  n: z.number().int().min(1).max(128).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  presence_penalty: Penalty.nullish(),
-  frequency_penalty: Penalty.nullish(),
-  seed: z.number().int().nullish(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(20).nullish(),
-  logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
-  tools: z.array(Tool).max(128).nullish(),
-  tool_choice: z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function") })]).nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-  response_format: ResponseFormat.nullish(),
-  user: z.string().max(256).nullish(),
-});
+export const CanonicalRequestSchema = z
+  .looseObject({
+    model: z.string().min(1).default("auto"),
+    messages: z.array(MessageSchema).min(1, "messages must hold at least one message"),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    n: z.number().int().min(1).max(128).nullish(),
+    max_tokens: z.number().int().positive().nullish(),
+    max_completion_tokens: z.number().int().positive().nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    presence_penalty: Penalty.nullish(),
+    frequency_penalty: Penalty.nullish(),
+    seed: z.number().int().nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
+    tools: z.array(Tool).max(128).nullish(),
+    tool_choice: z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function") })]).nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    response_format: ResponseFormat.nullish(),
+    user: z.string().max(256).nullish(),
+    /** OpenAI's hint of which cached prefix to route to; the session's key when the client sets none. */
+    prompt_cache_key: z.string().min(1).max(256).nullish(),
+  })
+  .check((context) => {
+    const past = breakpoints(context.value)[MAX_BREAKPOINTS];
+    if (past !== undefined) context.issues.push({ code: "custom", message: tooManyBreakpoints, path: past.path, input: context.value });
+  });
 export type CanonicalRequest = z.infer<typeof CanonicalRequestSchema>;
 
 /**
@@ -97,3 +120,47 @@ export function requestedOutputTokens(request: CanonicalRequest): number | undef
   const limits = [request.max_completion_tokens, request.max_tokens].filter((limit): limit is number => typeof limit === "number");
   return limits.length === 0 ? undefined : Math.max(...limits);
 }
+
+/** Two breakpoints on one block are one: the longer-lived, since the client asked for it. */
+export function longerBreakpoint(a: CacheControl | undefined, b: CacheControl): CacheControl {
+  return a?.ttl === "1h" ? a : b.ttl === "1h" || a === undefined ? b : a;
+}
+
+/** Why a request with a fifth breakpoint is refused (at the fifth's path), as Anthropic would refuse it. */
+export const tooManyBreakpoints = `a request may set at most ${MAX_BREAKPOINTS} cache_control breakpoints`;
+
+type Marked = { cache_control?: CacheControl };
+
+/** One breakpoint: where its `cache_control` is, and what it says. */
+export type Breakpoint = { path: (string | number)[]; mark: CacheControl };
+
+/**
+ * The request's breakpoints in the order the prompt is cached in (the tools, then the
+ * messages, each message's own before its parts'), with the path to each `cache_control`
+ * for naming the one past the limit. Reads defensively: the schema's check calls it on
+ * a body that may have failed its other fields.
+ */
+export function breakpoints(request: Pick<CanonicalRequest, "tools" | "messages">): Breakpoint[] {
+  const found: Breakpoint[] = [];
+  const tools = Array.isArray(request.tools) ? request.tools : [];
+  for (const [t, tool] of tools.entries()) if ((tool as Marked)?.cache_control) found.push({ path: ["tools", t, "cache_control"], mark: tool.cache_control! });
+  const messages = Array.isArray(request.messages) ? request.messages : [];
+  for (const [m, message] of messages.entries()) {
+    const own = (message as Marked | undefined)?.cache_control;
+    if (own) found.push({ path: ["messages", m, "cache_control"], mark: own });
+    if (!Array.isArray(message?.content)) continue;
+    for (const [p, part] of message.content.entries()) {
+      const mark = (part as Marked | undefined)?.cache_control;
+      if (mark) found.push({ path: ["messages", m, "content", p, "cache_control"], mark });
+    }
+  }
+  return found;
+}
+
+/**
+ * Whether the request asks for its prefix to be cached for an hour: any breakpoint with
+ * `ttl: "1h"`. A provider that reports its cache writes in one count (OpenRouter's
+ * `cache_write_tokens`) is read by this rule: all 1-hour writes when the request asked
+ * for an hour anywhere, else all 5-minute ones, the dearer where it cannot be told.
+ */
+export const asksOneHourCache = (request: Pick<CanonicalRequest, "tools" | "messages">): boolean => breakpoints(request).some(({ mark }) => mark.ttl === "1h");

@@ -7,6 +7,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_MODELS } from "../../src/routing/registry.ts";
 import { makeKey } from "../support/clients.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -28,6 +29,7 @@ afterAll(async () => {
   await storage.close();
 });
 beforeEach(() => stack.reset());
+const fake = () => stack.fake;
 
 const weather: Anthropic.Tool = {
   name: "get_weather",
@@ -110,6 +112,54 @@ describe("what a request carries", () => {
       { type: "image_url", image_url: { url: `data:image/png;base64,${PIXEL}` } },
       { type: "text", text: expect.stringContaining("What is in this image?") },
     ]);
+  });
+
+  it("breakpoints on tools, images and the last tool result reach a Claude model where the client set them", async () => {
+    const claude = DEFAULT_MODELS.find((model) => model.upstream_model.startsWith("anthropic/"))!;
+    const hour = { type: "ephemeral" as const, ttl: "1h" as const };
+    const answer = await client.messages.create({
+      model: claude.id,
+      max_tokens: 32,
+      tools: [{ ...weather, cache_control: hour }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL }, cache_control: { type: "ephemeral" } },
+            { type: "text", text: uniquePrompt("What is the weather here?") },
+          ],
+        },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_9", name: "get_weather", input: { city: "Oslo", days: 1 } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_9", content: "Sunny", cache_control: { type: "ephemeral" } }] },
+      ],
+    });
+    expect(answer.type).toBe("message");
+    const sent = stack.fake.seen.at(-1)!.body as { model: string; tools: Record<string, unknown>[]; messages: { role: string; content: unknown }[] };
+    expect(sent.model).toBe(claude.upstream_model);
+    expect(sent.tools[0]).toMatchObject({ function: { name: "get_weather" }, cache_control: hour });
+    expect(sent.messages[0]!.content).toEqual([
+      { type: "image_url", image_url: { url: `data:image/png;base64,${PIXEL}` }, cache_control: { type: "ephemeral" } },
+      { type: "text", text: expect.stringContaining("weather here") },
+    ]);
+    expect(sent.messages.at(-1)).toEqual({
+      role: "tool",
+      tool_call_id: "toolu_9",
+      content: [{ type: "text", text: "Sunny", cache_control: { type: "ephemeral" } }],
+    });
+  });
+
+  it("a ttl Anthropic does not know is the SDK's BadRequestError, and nothing reaches the provider", async () => {
+    const before = stack.fake.seen.length;
+    const error = await client.messages
+      .create({
+        model: "auto",
+        max_tokens: 16,
+        messages: [{ role: "user", content: [{ type: "text", text: "hi", cache_control: { type: "ephemeral", ttl: "24h" } as never }] }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((error as Error).message).toContain("messages[0].content[0].cache_control.ttl");
+    expect(stack.fake.seen.length).toBe(before);
   });
 
   it("raises the SDK's RateLimitError for a key over its rpm, with retry-after", async () => {
@@ -235,6 +285,45 @@ describe("every case, streamed and not, from the provider and from the cache", (
       });
     }
   }
+});
+
+describe("cache usage, as Anthropic's clients read it", () => {
+  const READ_AND_WRITTEN = { prompt_tokens: 2_000, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 1_500, cache_write_tokens: 400 } };
+  const ask = async (params: Anthropic.MessageCreateParamsNonStreaming, stream: boolean) => {
+    const { data, response } = stream ? await client.messages.stream(params).withResponse() : await client.messages.create(params).withResponse();
+    const message = stream ? await (data as ReturnType<typeof client.messages.stream>).finalMessage() : (data as Anthropic.Message);
+    return { usage: message.usage, cache: response.headers.get("x-tiergate-cache") };
+  };
+
+  for (const stream of [false, true]) {
+    it(`has input without the cache's, and the cache's reads and writes, from the provider and from the cache, ${stream ? "streamed" : "not streamed"}`, async () => {
+      fake().behaviour.usage = READ_AND_WRITTEN;
+      const params = { model: "auto", max_tokens: 32, messages: [{ role: "user" as const, content: uniquePrompt("Cache usage") }] };
+      const expected = { input_tokens: 100, cache_read_input_tokens: 1_500, cache_creation_input_tokens: 400, output_tokens: 8 };
+      const served = await ask(params, stream);
+      expect(served).toMatchObject({ cache: "MISS", usage: expected });
+      const cached = await ask(params, stream);
+      expect(cached).toMatchObject({ cache: "HIT", usage: expected });
+      if (!stream) expect(served.usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 400, ephemeral_1h_input_tokens: 0 });
+    });
+  }
+
+  it("splits writes as 1-hour ones when the request asked for an hour, and says 0 for each where the provider reported none", async () => {
+    fake().behaviour.usage = READ_AND_WRITTEN;
+    const hour = await client.messages.create({
+      model: "auto",
+      max_tokens: 32,
+      system: [{ type: "text", text: "You are terse.", cache_control: { type: "ephemeral", ttl: "1h" } }],
+      messages: [{ role: "user", content: uniquePrompt("An hour") }],
+    });
+    expect(hour.usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 400 });
+    fake().behaviour.usage = { prompt_tokens: 30, completion_tokens: 8 };
+    for (const stream of [false, true]) {
+      const { usage } = await ask({ model: "auto", max_tokens: 32, messages: [{ role: "user", content: uniquePrompt("None") }] }, stream);
+      expect(usage).toMatchObject({ input_tokens: 30, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+      expect(usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 });
+    }
+  });
 });
 
 describe("what Claude Code sends", () => {

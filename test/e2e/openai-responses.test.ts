@@ -6,6 +6,7 @@
  * SDK's typed errors and the audit row naming its surface.
  */
 import OpenAI from "openai";
+import { Stream } from "openai/streaming";
 import { beforeAll, describe, expect, it } from "vitest";
 import { flushedRows, makeKey, servedMicros, spentToday, useClientStack } from "../support/clients.ts";
 import { uniquePrompt } from "../support/router.ts";
@@ -92,6 +93,30 @@ const asker =
   (stream: boolean, tools: OpenAI.Responses.Tool[]) =>
   (input: OpenAI.Responses.ResponseInput): Promise<OpenAI.Responses.Response> =>
     stream ? client.responses.stream({ model: "tier:3", tools, input }).finalResponse() : client.responses.create({ model: "tier:3", tools, input });
+
+describe("cache and reasoning usage", () => {
+  it("reads input_tokens_details.cached_tokens and output_tokens_details.reasoning_tokens, from the provider and the cache, streamed and not", async () => {
+    env.stack.fake.behaviour.usage = {
+      prompt_tokens: 1_300,
+      completion_tokens: 8,
+      prompt_tokens_details: { cached_tokens: 1_152 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    };
+    const expected = { input_tokens: 1_300, input_tokens_details: { cached_tokens: 1_152 }, output_tokens: 8, output_tokens_details: { reasoning_tokens: 3 } };
+    for (const stream of [false, true]) {
+      const params = { model: "auto", input: uniquePrompt("Cached usage") };
+      for (const cache of ["MISS", "HIT"]) {
+        const { data, response } = await client.responses.create({ ...params, stream }).withResponse();
+        let done: OpenAI.Responses.Response | undefined;
+        if (data instanceof Stream) {
+          for await (const event of data as Stream<OpenAI.Responses.ResponseStreamEvent>) if (event.type === "response.completed") done = event.response;
+        } else done = data as OpenAI.Responses.Response;
+        expect(response.headers.get("x-tiergate-cache")).toBe(cache);
+        expect(done?.usage).toMatchObject(expected);
+      }
+    }
+  });
+});
 
 describe("function calls and structured output", () => {
   for (const stream of [false, true]) {

@@ -1,5 +1,6 @@
 /** The official `openai` client talking to the router in workerd, the router talking to the fake provider. */
 import OpenAI from "openai";
+import { Stream } from "openai/streaming";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { startWithFakeProvider, uniquePrompt } from "../support/router.ts";
@@ -79,5 +80,35 @@ describe("the openai SDK as the client", () => {
       return count;
     };
     await expect(consume()).rejects.toBeInstanceOf(OpenAI.APIError);
+  });
+
+  it("reads prompt_tokens_details.cached_tokens, from the provider and from the cache, streamed and not; 0 where the provider said none", async () => {
+    const ask = (content: string, stream: boolean) =>
+      stream
+        ? client.chat.completions
+            .create({ model: "auto", messages: [{ role: "user", content }], stream: true, stream_options: { include_usage: true } })
+            .withResponse()
+        : client.chat.completions.create({ model: "auto", messages: [{ role: "user", content }] }).withResponse();
+    const usageOf = async (asked: Awaited<ReturnType<typeof ask>>): Promise<OpenAI.CompletionUsage | null | undefined> => {
+      if (!(asked.data instanceof Stream)) return (asked.data as OpenAI.ChatCompletion).usage;
+      let usage: OpenAI.CompletionUsage | null | undefined;
+      for await (const chunk of asked.data as Stream<OpenAI.ChatCompletionChunk>) if (chunk.usage) usage = chunk.usage;
+      return usage;
+    };
+    for (const stream of [false, true]) {
+      for (const [reported, cached] of [
+        [{ prompt_tokens: 1_200, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 1_024 } }, 1_024],
+        [{ prompt_tokens: 40, completion_tokens: 8 }, 0],
+      ] as const) {
+        fake.behaviour.usage = reported;
+        const prompt = uniquePrompt("Cached");
+        const served = await ask(prompt, stream);
+        expect(served.response.headers.get("x-tiergate-cache")).toBe("MISS");
+        expect((await usageOf(served))?.prompt_tokens_details?.cached_tokens).toBe(cached);
+        const again = await ask(prompt, stream);
+        expect(again.response.headers.get("x-tiergate-cache")).toBe("HIT");
+        expect((await usageOf(again))?.prompt_tokens_details?.cached_tokens).toBe(cached);
+      }
+    }
   });
 });

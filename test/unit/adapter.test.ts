@@ -32,7 +32,7 @@ describe("the OpenAI-compatible adapter", () => {
     const marked = {
       model: "auto",
       messages: [
-        { role: "system" as const, content: [{ type: "text" as const, text: "Long instructions", cache_control: { type: "ephemeral" } }] },
+        { role: "system" as const, content: [{ type: "text" as const, text: "Long instructions", cache_control: { type: "ephemeral" as const } }] },
         { role: "user" as const, content: "hi" },
       ],
     };

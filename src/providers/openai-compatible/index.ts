@@ -1,17 +1,33 @@
 /** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
 import { vectorToBase64 } from "../../canonical/embeddings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
+import { anthropicBreakpoints, isAnthropicFamily, withoutBreakpoints } from "../breakpoints.ts";
 import { readUsage } from "../usage.ts";
 
 /** A chunk whose choice has a finish reason (`"finish_reason":"stop"`; `null` does not match). */
 const FINISH_PATTERN = /"finish_reason"\s*:\s*"/;
 
 type Completion = { choices?: unknown; usage?: unknown; error?: unknown };
+
+/**
+ * Providers that answer 400 to a `prompt_cache_key` ("property 'prompt_cache_key' is
+ * unsupported": Groq, which caches by prefix without one), whether the session's or a
+ * client's: they are sent none. The body cannot tell, since Groq serves models by the
+ * same ids as OpenRouter (`openai/gpt-oss-120b`).
+ */
+const REFUSES_PROMPT_CACHE_KEY: ReadonlySet<string> = new Set(["groq"]);
+
+function withoutPromptCacheKey(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || !("prompt_cache_key" in body)) return body;
+  const { prompt_cache_key: _, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
 type Embeddings = { data?: unknown; usage?: unknown; error?: unknown };
 
 export const openAiCompatible: ProviderAdapter = {
   completionRequest(provider, body, stream) {
-    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(body) };
+    const sent = REFUSES_PROMPT_CACHE_KEY.has(provider.id) ? withoutPromptCacheKey(body) : body;
+    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(sent) };
   },
 
   /**
@@ -47,14 +63,20 @@ export const openAiCompatible: ProviderAdapter = {
   /**
    * The client's body with the provider's model id, and usage asked for on streams so
    * the router can price them. Spread, not Object.assign, so a client's own `__proto__`
-   * key stays a plain property.
+   * key stays a plain property. The provider's prompt cache: Anthropic's models get the
+   * breakpoints (the client's, moved where they cannot stand, or the router's own), which
+   * OpenRouter passes on; every other model caches by prefix on its own, gets none (its
+   * provider may refuse a field it does not know), and gets the session as its
+   * `prompt_cache_key` unless the client set one, so its calls reach the same cache.
    */
-  body(request, upstreamModel, { stream }) {
+  body(request, upstreamModel, { stream, sessionKey }) {
     const body: Record<string, unknown> = { ...request, model: upstreamModel };
     if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
-    // Anthropic's prompt-cache marks (the Messages surface keeps them on text parts) go on only to Anthropic's
-    // models, which OpenRouter passes them to; another model's provider may refuse a part with a field it does not know.
-    if (!upstreamModel.startsWith("anthropic/") && request.messages.some(hasCacheControl)) body.messages = request.messages.map(withoutCacheControl);
+    const anthropic = isAnthropicFamily(upstreamModel);
+    const marks = anthropic ? anthropicBreakpoints(request) : withoutBreakpoints(request);
+    body.messages = marks.messages;
+    if (marks.tools !== undefined) body.tools = marks.tools;
+    if (!anthropic && !request.prompt_cache_key && sessionKey !== undefined) body.prompt_cache_key = sessionKey;
     return body;
   },
 
@@ -155,14 +177,4 @@ function nonAscii(text: string): number {
   let count = 0;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) count += 1;
   return count;
-}
-
-type Message = Parameters<ProviderAdapter["body"]>[0]["messages"][number];
-
-const hasCacheControl = (message: Message): boolean => Array.isArray(message.content) && message.content.some((part) => "cache_control" in part);
-
-function withoutCacheControl(message: Message): Message {
-  if (!hasCacheControl(message)) return message;
-  const content = (message.content as Record<string, unknown>[]).map(({ cache_control: _, ...part }) => part);
-  return { ...message, content } as Message;
 }

@@ -1,8 +1,7 @@
 /**
  * The canonical answer (OpenAI's chat.completion) as Anthropic's Message: content
  * blocks (thinking, text, `tool_use` with the call's id), `stop_reason` from
- * `finish_reason`, and usage as `input_tokens` / `output_tokens`, with the cache's
- * counts where the provider reports them.
+ * `finish_reason`, and usage as Anthropic counts it, the cache's counts always there.
  */
 import type { Completion, OpenAiUsage } from "../completion.ts";
 
@@ -22,16 +21,34 @@ export function stopReason(finish: string | null | undefined): StopReason {
   }
 }
 
-/** Anthropic counts cached prompt tokens apart from `input_tokens`; OpenAI counts them inside `prompt_tokens`. */
-export function messageUsage(usage: OpenAiUsage | undefined): Record<string, number> {
+/**
+ * Usage as Anthropic reports it: `input_tokens` is the prompt WITHOUT its cache reads and
+ * writes, which OpenAI counts inside `prompt_tokens`; the cache counts are always there,
+ * 0 when none, as Anthropic's clients read them. OpenAI's format reports cache writes in
+ * one count, split here by the request's own rule (canonical/request.ts
+ * `asksOneHourCache`): all 1-hour writes when the request asked for an hour, else all
+ * 5-minute ones.
+ */
+export function messageUsage(usage: OpenAiUsage | undefined, oneHour = false): MessageUsage {
   const prompt = usage?.prompt_tokens ?? 0;
-  const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  const read = usage?.prompt_tokens_details?.cached_tokens ?? 0;
   const written = usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
-  const out: Record<string, number> = { input_tokens: Math.max(0, prompt - cached - written), output_tokens: usage?.completion_tokens ?? 0 };
-  if (cached > 0) out.cache_read_input_tokens = cached;
-  if (written > 0) out.cache_creation_input_tokens = written;
-  return out;
+  return {
+    input_tokens: Math.max(0, prompt - read - written),
+    cache_creation_input_tokens: written,
+    cache_read_input_tokens: read,
+    cache_creation: { ephemeral_5m_input_tokens: oneHour ? 0 : written, ephemeral_1h_input_tokens: oneHour ? written : 0 },
+    output_tokens: usage?.completion_tokens ?? 0,
+  };
 }
+
+export type MessageUsage = {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  output_tokens: number;
+};
 
 /** A message id in Anthropic's form, from the completion's. */
 export const messageId = (id: string | undefined): string => `msg_${(id ?? crypto.randomUUID()).replace(/[^A-Za-z0-9]/g, "").slice(0, 40)}`;
@@ -47,7 +64,8 @@ export function toolInput(text: string): Record<string, unknown> {
   return { _raw: text };
 }
 
-export function toMessage(completionText: string): string {
+/** The Message for a JSON answer; `oneHour` as `messageUsage` takes it. */
+export function toMessage(completionText: string, oneHour = false): string {
   const completion = JSON.parse(completionText) as Completion;
   const choice = completion.choices?.[0];
   const content: Record<string, unknown>[] = [];
@@ -66,6 +84,6 @@ export function toMessage(completionText: string): string {
     content,
     stop_reason: stopReason(choice?.finish_reason),
     stop_sequence: null,
-    usage: messageUsage(completion.usage),
+    usage: messageUsage(completion.usage, oneHour),
   });
 }

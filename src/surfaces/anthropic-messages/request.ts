@@ -7,35 +7,47 @@
  * `x-tiergate-dropped` header: never a silent change of meaning.
  */
 import * as z from "zod";
-import { type CanonicalRequest, FunctionName, type Message } from "../../canonical/request.ts";
+import { type CacheControl, CacheControlSchema, type CanonicalRequest, FunctionName, longerBreakpoint, type Message } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
+import { refuseBreakpointsPastLimit } from "./breakpoints.ts";
 
-const CacheControl = z.looseObject({ type: z.string() }).nullish();
-const TextBlock = z.looseObject({ type: z.literal("text"), text: z.string(), cache_control: CacheControl });
+const Mark = CacheControlSchema.nullish();
+const TextBlock = z.looseObject({ type: z.literal("text"), text: z.string(), cache_control: Mark });
 const ImageSource = z.discriminatedUnion("type", [
   z.looseObject({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }),
   z.looseObject({ type: z.literal("url"), url: z.string().min(1) }),
 ]);
-const ImageBlock = z.looseObject({ type: z.literal("image"), source: ImageSource, cache_control: CacheControl });
+const ImageBlock = z.looseObject({ type: z.literal("image"), source: ImageSource, cache_control: Mark });
 const DocumentBlock = z.looseObject({
   type: z.literal("document"),
   source: z.looseObject({ type: z.string(), media_type: z.string().optional(), data: z.string().optional(), url: z.string().optional() }),
   title: z.string().nullish(),
-  cache_control: CacheControl,
+  cache_control: Mark,
 });
-const ToolUseBlock = z.looseObject({ type: z.literal("tool_use"), id: z.string().min(1), name: z.string().min(1), input: z.unknown() });
+const ToolUseBlock = z.looseObject({
+  type: z.literal("tool_use"),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.unknown(),
+  cache_control: Mark,
+});
 const ToolResultBlock = z.looseObject({
   type: z.literal("tool_result"),
   tool_use_id: z.string().min(1),
   content: z.union([z.string(), z.array(z.union([TextBlock, ImageBlock, DocumentBlock]))]).optional(),
   is_error: z.boolean().optional(),
-  cache_control: CacheControl,
+  cache_control: Mark,
 });
 const ThinkingBlock = z.looseObject({ type: z.literal("thinking"), thinking: z.string() });
 const RedactedThinkingBlock = z.looseObject({ type: z.literal("redacted_thinking"), data: z.string() });
-/** Any other block type: refused by name, below, rather than with a schema error. */
-const OtherBlock = z.looseObject({ type: z.string() });
-const Block = z.union([TextBlock, ImageBlock, DocumentBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock, OtherBlock]);
+const KnownBlock = z.discriminatedUnion("type", [TextBlock, ImageBlock, DocumentBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock]);
+const READ_TYPES: ReadonlySet<string> = new Set(KnownBlock.options.map((option) => option.shape.type.value));
+/**
+ * Any other block type: refused by name, below, rather than with a schema error. A known
+ * type that failed its schema is not one, so the error names the field that failed.
+ */
+const OtherBlock = z.looseObject({ type: z.string() }).refine((block) => !READ_TYPES.has(block.type), { abort: true });
+const Block = z.union([KnownBlock, OtherBlock]);
 type Block = z.infer<typeof Block>;
 
 const Content = z.union([z.string(), z.array(Block)]);
@@ -45,7 +57,7 @@ const Tool = z.looseObject({
   name: FunctionName,
   description: z.string().optional(),
   input_schema: z.record(z.string(), z.unknown()).optional(),
-  cache_control: CacheControl,
+  cache_control: Mark,
 });
 
 export const MessagesRequestSchema = z.looseObject({
@@ -86,6 +98,7 @@ export type Mapped = { request: CanonicalRequest; dropped: string[] };
  * reserve what it says).
  */
 export function toCanonical(body: MessagesRequest | z.infer<typeof CountTokensSchema>, maxTokens: number): Mapped {
+  refuseBreakpointsPastLimit(body);
   const dropped = new Set<string>();
   // A field this router does not know is dropped and named: newer clients send betas' fields on every request.
   for (const field of Object.keys(body)) if (!KNOWN.has(field) && !IGNORED.has(field)) dropped.add(field);
@@ -134,6 +147,8 @@ function turn(role: "user" | "assistant" | "system", content: string | Block[], 
   const toolCalls: { id: string; type: "function"; function: { name: string; arguments: string } }[] = [];
   const results: Message[] = [];
   const resultImages: Record<string, unknown>[] = [];
+  /** A breakpoint on a tool_use block: a tool call has no place for one, so it marks the assistant message (providers/breakpoints.ts moves it). */
+  let callMark: CacheControl | undefined;
   content.forEach((block, b) => {
     const where = `${at}.content[${b}]`;
     switch (block.type) {
@@ -148,21 +163,13 @@ function turn(role: "user" | "assistant" | "system", content: string | Block[], 
       case "tool_use": {
         if (role !== "assistant") refuseBlock(block.type, where, "outside an assistant turn");
         const use = block as z.infer<typeof ToolUseBlock>;
+        if (use.cache_control) callMark = use.cache_control;
         toolCalls.push({ id: use.id, type: "function", function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) } });
         return;
       }
       case "tool_result": {
         if (role !== "user") refuseBlock(block.type, where, "outside a user turn");
-        const result = block as z.infer<typeof ToolResultBlock>;
-        const texts: string[] = [];
-        if (typeof result.content === "string") texts.push(result.content);
-        else
-          (result.content ?? []).forEach((inner, i) => {
-            if (inner.type === "text") texts.push((inner as z.infer<typeof TextBlock>).text);
-            else resultImages.push(mediaPart(inner as z.infer<typeof ImageBlock>, `${where}.content[${i}]`));
-          });
-        const text = texts.join("\n");
-        results.push({ role: "tool", tool_call_id: result.tool_use_id, content: result.is_error === true ? `Error: ${text}` : text || "(empty)" });
+        results.push(toolMessage(block as z.infer<typeof ToolResultBlock>, where, resultImages));
         return;
       }
       case "thinking":
@@ -179,14 +186,57 @@ function turn(role: "user" | "assistant" | "system", content: string | Block[], 
   if (resultImages.length > 0) messages.push({ role: "user", content: resultImages } as Message);
   if (role === "assistant") {
     const text = parts.map((part) => String(part.text)).join("");
+    // Text blocks stay parts where one carries a breakpoint; else they are one string, as OpenAI's clients send it.
+    const marked = parts.some((part) => part.cache_control) ? parts.filter((part) => part.text !== "") : [];
+    const content = marked.length > 0 ? marked : text === "" ? null : text;
     if (text !== "" || toolCalls.length > 0)
-      messages.push({ role: "assistant", content: text === "" ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) } as Message);
+      messages.push({
+        role: "assistant",
+        content,
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        ...(callMark ? { cache_control: callMark } : {}),
+      } as Message);
   } else if (parts.length > 0) messages.push({ role: "user", content: parts } as Message);
   return messages;
 }
 
+/**
+ * A `tool_result` as a tool message. Its text is one string, as OpenAI's clients send
+ * it, unless the result or a block inside it carries a breakpoint: then the content is a
+ * list of text parts, each inner breakpoint on its part and the result's own on the last
+ * (the end of the result). Images and documents a tool returned follow the tool messages
+ * as the user's (OpenAI's tool messages carry text only); a breakpoint on one of them
+ * stays with the result, on its last text part, since the image no longer stands where
+ * the result did.
+ */
+function toolMessage(result: z.infer<typeof ToolResultBlock>, where: string, media: Record<string, unknown>[]): Message {
+  const parts: { type: "text"; text: string; cache_control?: CacheControl }[] = [];
+  let mark = result.cache_control ?? undefined;
+  if (typeof result.content === "string") parts.push({ type: "text", text: result.content });
+  else
+    (result.content ?? []).forEach((inner, i) => {
+      if (inner.type === "text") parts.push(textPart(inner as z.infer<typeof TextBlock>));
+      else {
+        const { cache_control, ...part } = mediaPart(inner as z.infer<typeof ImageBlock>, `${where}.content[${i}]`);
+        media.push(part);
+        if (cache_control) mark = longerBreakpoint(mark, cache_control as CacheControl);
+      }
+    });
+  const error = result.is_error === true;
+  if (!mark && !parts.some((part) => part.cache_control)) {
+    const text = parts.map((part) => part.text).join("\n");
+    return { role: "tool", tool_call_id: result.tool_use_id, content: error ? `Error: ${text}` : text || "(empty)" };
+  }
+  // Anthropic refuses an empty text block: an empty result reads as OpenAI's clients see it.
+  const kept = parts.filter((part) => part.text !== "");
+  if (kept.length === 0) kept.push({ type: "text", text: "(empty)" });
+  if (error) kept.unshift({ type: "text", text: "Error:" });
+  if (mark) kept[kept.length - 1] = { ...kept[kept.length - 1]!, cache_control: longerBreakpoint(kept[kept.length - 1]!.cache_control, mark) };
+  return { role: "tool", tool_call_id: result.tool_use_id, content: kept };
+}
+
 /** A text part, with its `cache_control` kept: OpenRouter passes it on to Anthropic's models. */
-function textPart(block: z.infer<typeof TextBlock>): { type: "text"; text: string; cache_control?: unknown } {
+function textPart(block: z.infer<typeof TextBlock>): { type: "text"; text: string; cache_control?: CacheControl } {
   return block.cache_control ? { type: "text", text: block.text, cache_control: block.cache_control } : { type: "text", text: block.text };
 }
 
@@ -197,15 +247,17 @@ function asText(block: Block, where: string): z.infer<typeof TextBlock> {
 
 function mediaPart(block: z.infer<typeof ImageBlock> | z.infer<typeof DocumentBlock>, where: string): Record<string, unknown> {
   const source = block.source as Record<string, string | undefined>;
+  const mark = block.cache_control ? { cache_control: block.cache_control } : {};
   if (block.type === "image") {
     const url = source.type === "base64" ? `data:${source.media_type};base64,${source.data}` : source.url;
-    return { type: "image_url", image_url: { url } };
+    return { type: "image_url", image_url: { url }, ...mark };
   }
-  if (source.type === "text" && source.data !== undefined) return { type: "text", text: source.data };
+  if (source.type === "text" && source.data !== undefined) return { type: "text", text: source.data, ...mark };
   if (source.type === "base64" && source.media_type === "application/pdf" && source.data !== undefined) {
     return {
       type: "file",
       file: { filename: `${(block.title as string | undefined) ?? "document"}.pdf`, file_data: `data:application/pdf;base64,${source.data}` },
+      ...mark,
     };
   }
   throw new ApiError(400, `'${where}.source': a document must be a base64 PDF or plain text here (not '${source.type}')`, {
@@ -226,7 +278,7 @@ function tool(definition: z.infer<typeof Tool>): NonNullable<CanonicalRequest["t
     parameters: definition.input_schema ?? { type: "object", properties: {} },
   };
   if (definition.description !== undefined) fn.description = definition.description;
-  return { type: "function", function: fn };
+  return definition.cache_control ? { type: "function", function: fn, cache_control: definition.cache_control } : { type: "function", function: fn };
 }
 
 function refuseBlock(type: string, where: string, context: string): never {

@@ -15,7 +15,12 @@ export const PING_MS = 10_000;
 
 const event = (type: string, body: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...body })}\n\n`;
 
-export function toMessageStream(source: ReadableStream<Uint8Array>, pingMs = PING_MS): ReadableStream<Uint8Array> {
+/**
+ * `oneHour` splits cache writes as `messageUsage` does. The counts come with the stream's
+ * last chunk, so `message_start` says 0 for each and `message_delta` has them all (the SDKs
+ * take input, cache read and cache write totals from it; the split by TTL is in it too).
+ */
+export function toMessageStream(source: ReadableStream<Uint8Array>, pingMs = PING_MS, oneHour = false): ReadableStream<Uint8Array> {
   let started = false;
   let index = -1;
   let open: "text" | "thinking" | "tool_use" | undefined;
@@ -33,7 +38,7 @@ export function toMessageStream(source: ReadableStream<Uint8Array>, pingMs = PIN
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 0, output_tokens: 0 },
+      usage: messageUsage(undefined),
     };
     return event("message_start", { message }) + event("ping", {});
   };
@@ -79,7 +84,7 @@ export function toMessageStream(source: ReadableStream<Uint8Array>, pingMs = PIN
       end: () =>
         start({}) +
         close() +
-        event("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: messageUsage(usage) }) +
+        event("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: messageUsage(usage, oneHour) }) +
         event("message_stop", {}),
       error: (message) => event("error", { error: { type: "api_error", message } }),
       idle: () => event("ping", {}),
