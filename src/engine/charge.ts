@@ -8,7 +8,7 @@
  * change is noted in the usage, for the audit.
  */
 import { part, type Usage } from "../providers/usage.ts";
-import { type PricedModel, usageMicros } from "../routing/cost.ts";
+import { type CacheLifetime, type PricedModel, usageMicros } from "../routing/cost.ts";
 
 export type ChargeInput = {
   /** The prices of each class, and the most prompt tokens the request could hold. */
@@ -27,6 +27,8 @@ export type ChargeInput = {
   completionLimit: number;
   /** Under a budget: the micro-dollars reserved, the most it may be charged. */
   reservedMicros: number | undefined;
+  /** How long the request asked the provider to cache what it writes: the lifetime of writes a report does not split (5 minutes unless told). */
+  cacheLifetime?: CacheLifetime;
 };
 
 export type Charge = { usage: Usage; costMicros: number };
@@ -61,7 +63,7 @@ export function chargeFor(input: ChargeInput): Charge {
     completion = bounded("completion_tokens", reported.completionTokens, { floor: input.writtenChars > 0 ? counted : 0, limit: input.completionLimit }, notes);
   }
   const usage: Usage = { promptTokens: prompt, completionTokens: completion };
-  if (reported !== undefined) classesWithin(usage, reported, notes);
+  if (reported !== undefined) classesWithin(usage, withLifetime(reported, input.cacheLifetime ?? "5m", notes), notes);
   let micros = usageMicros(model, usage);
   if (input.reservedMicros !== undefined && micros > input.reservedMicros) {
     notes.push(`charged the ${input.reservedMicros} µ$ reserved: the usage reported costs ${micros} µ$`);
@@ -69,6 +71,14 @@ export function chargeFor(input: ChargeInput): Charge {
   }
   if (notes.length > 0) usage.adjusted = notes;
   return { usage, costMicros: micros };
+}
+
+/** Writes a report gives without their lifetime (`writesUnsplit`) were written for as long as the request asked. */
+function withLifetime(reported: Usage, lifetime: CacheLifetime, notes: string[]): Usage {
+  if (reported.writesUnsplit !== true || lifetime !== "1h" || reported.cacheWriteTokens === undefined) return reported;
+  notes.push(`usage.cache_write_tokens ${reported.cacheWriteTokens} counted as 1-hour writes: the request asked for an hour`);
+  const { cacheWriteTokens, ...rest } = reported;
+  return { ...rest, cacheWrite1hTokens: (reported.cacheWrite1hTokens ?? 0) + cacheWriteTokens };
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Config } from "../config/env.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
+import { cacheLifetimeOf } from "../routing/cost.ts";
 import type { Decision } from "../routing/decide.ts";
 import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
@@ -174,6 +175,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       writtenChars,
       completionLimit: (output ?? model.context_window) * (request.n ?? 1),
       reservedMicros: caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined,
+      cacheLifetime: cacheLifetimeOf(sent),
     });
   const stream = request.stream === true;
   const attempts: Attempt[] = [];

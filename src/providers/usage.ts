@@ -17,6 +17,12 @@ export type Usage = {
   cacheWrite1hTokens?: number;
   /** Completion tokens spent reasoning (part of `completionTokens`, billed as output). */
   reasoningTokens?: number;
+  /**
+   * The report gives cache writes as one count without their lifetime (OpenRouter's
+   * `cache_write_tokens`): they were written for as long as the request asked, which the
+   * charge knows (engine/charge.ts). Absent where the format splits them (Anthropic's).
+   */
+  writesUnsplit?: true;
   /** What the router changed in the provider's report, and why; absent when it took the report as sent. */
   adjusted?: string[];
 };
@@ -53,8 +59,9 @@ export function readUsage(value: unknown): Usage | undefined {
   const readName = prompt.cached_tokens === undefined ? "prompt_cache_hit_tokens" : "prompt_tokens_details.cached_tokens";
   let left = usage.promptTokens;
   if (read !== undefined) left -= part(usage, "cacheReadTokens", readName, read, left, adjusted);
-  if (prompt.cache_write_tokens !== undefined)
-    part(usage, "cacheWriteTokens", "prompt_tokens_details.cache_write_tokens", prompt.cache_write_tokens, left, adjusted);
+  if (prompt.cache_write_tokens !== undefined) {
+    if (part(usage, "cacheWriteTokens", "prompt_tokens_details.cache_write_tokens", prompt.cache_write_tokens, left, adjusted) > 0) usage.writesUnsplit = true;
+  }
   if (completion.reasoning_tokens !== undefined)
     part(usage, "reasoningTokens", "completion_tokens_details.reasoning_tokens", completion.reasoning_tokens, usage.completionTokens, adjusted);
   if (adjusted.length > 0) usage.adjusted = adjusted;

@@ -4,7 +4,7 @@
  * tokens, at the `above` prices once the prompt passes their threshold. A price per
  * million tokens is micro-dollars per token, so every sum here is in micro-dollars.
  */
-import type { CanonicalRequest } from "../canonical/request.ts";
+import { asksOneHourCache, type CanonicalRequest } from "../canonical/request.ts";
 
 /** The five prices of one band: per million tokens. */
 export type ClassPrices = {
@@ -96,19 +96,7 @@ export type CacheLifetime = "5m" | "1h";
  * @example cacheLifetimeOf({ messages: [{ role: "user", content: [{ type: "text", text: "…", cache_control: { type: "ephemeral", ttl: "1h" } }] }] }) // "1h"
  */
 export function cacheLifetimeOf(request: Pick<CanonicalRequest, "messages" | "tools">): CacheLifetime {
-  for (const message of request.messages) {
-    if (asksOneHour(message)) return "1h";
-    const content: unknown = message.content;
-    if (Array.isArray(content) && content.some(asksOneHour)) return "1h";
-  }
-  for (const tool of request.tools ?? []) if (asksOneHour(tool) || asksOneHour((tool as { function?: unknown }).function)) return "1h";
-  return "5m";
-}
-
-function asksOneHour(holder: unknown): boolean {
-  if (typeof holder !== "object" || holder === null) return false;
-  const control = (holder as { cache_control?: unknown }).cache_control;
-  return typeof control === "object" && control !== null && (control as { ttl?: unknown }).ttl === "1h";
+  return asksOneHourCache(request) ? "1h" : "5m";
 }
 
 /**

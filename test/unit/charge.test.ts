@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ChargeInput, chargeFor } from "../../src/engine/charge.ts";
 import type { Usage } from "../../src/providers/usage.ts";
+import { readUsage } from "../../src/providers/usage.ts";
 import { cacheLifetimeOf, type PricedModel, reserveMicros, usageMicros } from "../../src/routing/cost.ts";
 
 /** A price with at most three decimals, as `thousandths` of a micro-dollar per token: exact in bigint arithmetic. */
@@ -120,6 +121,19 @@ describe("a charge is the listed price of the classes reported", () => {
       "usage.cache_write_tokens 100000 is more than the 50000 tokens it is part of: clamped",
     ]);
     expect(charged.costMicros).toBe(exactMicros({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 }, charged.usage));
+  });
+
+  it("prices writes a report gives without their lifetime (OpenRouter's) for as long as the request asked", () => {
+    const model = asPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
+    const reported = readUsage({ prompt_tokens: 1_000, completion_tokens: 0, prompt_tokens_details: { cache_write_tokens: 800 } })!;
+    expect(chargeFor(unbounded(model, reported)).costMicros).toBe(Math.ceil((200 * 3_000 + 800 * 3_750) / 1_000));
+    const hour = chargeFor({ ...unbounded(model, reported), cacheLifetime: "1h" });
+    expect(hour.costMicros).toBe(Math.ceil((200 * 3_000 + 800 * 6_000) / 1_000));
+    expect(hour.usage).toMatchObject({ cacheWrite1hTokens: 800 });
+    expect(hour.usage.cacheWriteTokens).toBeUndefined();
+    // Anthropic's own report splits its writes: taken as split, whatever was asked.
+    const split = { promptTokens: 1_000, completionTokens: 0, cacheWriteTokens: 800 };
+    expect(chargeFor({ ...unbounded(model, split), cacheLifetime: "1h" }).costMicros).toBe(Math.ceil((200 * 3_000 + 800 * 3_750) / 1_000));
   });
 
   it("never charges past the reservation, and notes it", () => {

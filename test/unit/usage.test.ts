@@ -18,6 +18,7 @@ describe("readUsage: OpenAI chat", () => {
       promptTokens: 5_000,
       completionTokens: 10,
       cacheWriteTokens: 4_900,
+      writesUnsplit: true,
     });
     expect(readUsage({ prompt_tokens: 2_000, completion_tokens: 5, prompt_cache_hit_tokens: 1_536, prompt_cache_miss_tokens: 464 })).toEqual({
       promptTokens: 2_000,
