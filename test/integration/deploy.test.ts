@@ -59,7 +59,7 @@ describe("npm run deploy", () => {
     const result = await run("deploy", ["staging", "--skip-checks", "--step-wait-seconds", "0.2"]);
     expect(result.stderr).not.toContain("FAILED");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/\[build\] bundle \d+\.\d KiB gzipped \(budget 200 KiB\)/);
+    expect(result.stdout).toMatch(/\[build\] bundle \d+\.\d KiB gzipped \(budget 250 KiB\)/);
     expect(result.stdout).toContain("[migrate] $ npm run --silent migrate");
     expect(result.stdout).toContain(`deployed ${NEW} to staging`);
     expect(calls().map((call) => call.split(" --")[0])).toEqual([
@@ -110,7 +110,7 @@ describe("npm run deploy", () => {
   it("prints the plan and the bundle size in a dry run, and runs nothing else", async () => {
     const result = await run("deploy", ["production", "--dry-run"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("plan: checks → build (≤ 200 KiB gzipped) → migrate → upload → smoke at 0% → 10% → 50% → 100%");
+    expect(result.stdout).toContain("plan: checks → build (≤ 250 KiB gzipped) → migrate → upload → smoke at 0% → 10% → 50% → 100%");
     for (const step of [
       "npm run --silent typecheck",
       "npm run --silent lint",
@@ -120,7 +120,7 @@ describe("npm run deploy", () => {
     ]) {
       expect(result.stdout).toContain(step);
     }
-    expect(result.stdout).toMatch(/\[build\] bundle \d+\.\d KiB gzipped \(budget 200 KiB\)/);
+    expect(result.stdout).toMatch(/\[build\] bundle \d+\.\d KiB gzipped \(budget 250 KiB\)/);
     expect(calls()).toEqual([]);
   });
 });
