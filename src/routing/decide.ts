@@ -1,6 +1,7 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import { ApiError } from "../http/errors.ts";
+import { type Affinity, chooseAffinity, observedAffinity, type SessionView } from "./affinity.ts";
 import { sentPrompt } from "./estimate.ts";
 import type { RouterModel } from "./model.ts";
 import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
@@ -32,6 +33,8 @@ export type Decision = {
   /** Prompt and output tokens, over every one of `n` choices: what a tokens-per-minute limit is debited before the call. */
   estimatedTokens: number;
   estimatedCostUsd: number;
+  /** The request's session (its digest) and what the turn did to it; affinity is unset when SESSION_AFFINITY is off. */
+  session?: { digest: string; affinity: Affinity | undefined };
 };
 
 const TIER_PATTERN = /^tier:([1-5])$/;
@@ -55,13 +58,16 @@ export type KeyPolicy = { maxTier: number | null; models: readonly string[] | nu
 /**
  * Decides where a validated chat request goes, around the circuits `health` says are open.
  * @throws ApiError 404 for a model the registry lacks, 400 when no model can serve the
- * request, 503 when the models that could are all behind open circuits.
+ * request, 503 when the models that could are all behind open circuits. With a `session`
+ * whose affinity steers, a routed turn may stay on the model that holds the session's
+ * cache (routing/affinity.ts).
  */
 export function decide(
   request: CanonicalRequest,
   config: RoutingConfig,
   policy: KeyPolicy = { maxTier: null, models: null },
   health: RoutingHealth = NO_HEALTH,
+  session?: SessionView,
 ): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request, config.routerModel);
@@ -78,6 +84,7 @@ export function decide(
   let tier: Tier;
   let model: Model;
   let fallbacks: Model[];
+  let affinity: Affinity | undefined;
   if (request.model === "auto" || forced) {
     mode = forced ? "tier" : "auto";
     let wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
@@ -103,6 +110,26 @@ export function decide(
     }
     ({ tier, model, fallbacks } = pick);
     reasons.push(...pick.reasons);
+    if (session?.steers === true && !forced) {
+      const warm = session.remembered === undefined ? undefined : config.registry.find((entry) => entry.id === session.remembered?.model);
+      const choice = chooseAffinity({
+        view: session,
+        pick: { model, tier },
+        warm,
+        unfit: warm === undefined ? undefined : whyNotKept(warm, allowed(warm), demand, health, isConfigured(warm)),
+        tokens: { promptTokens: demand.promptTokens, outputTokens: demand.outputTokens * (request.n ?? 1) },
+      });
+      reasons.push(choice.reason);
+      affinity = choice.affinity;
+      if (choice.keep !== undefined && choice.keep !== model) {
+        const kept = choice.keep;
+        // Should the session's model fail, the plan goes on as if its tier had been chosen.
+        const behind = pickModel(usable, kept.tier, demand, isConfigured, { health, strategies: config.strategies });
+        fallbacks = behind === undefined ? [] : [behind.model, ...behind.fallbacks].filter((entry) => entry.id !== kept.id);
+        ({ tier } = kept);
+        model = kept;
+      }
+    }
   } else {
     mode = "model";
     const named = findModel(config.registry, request.model);
@@ -135,6 +162,7 @@ export function decide(
     reasons.push(`model ${named.id} named by the request`);
   }
   if (!isConfigured(model)) reasons.push(`provider ${model.provider} is not configured`);
+  if (session?.steers === true && affinity === undefined) affinity = observedAffinity(session.remembered, model);
   return {
     mode,
     tier,
@@ -151,7 +179,18 @@ export function decide(
     estimatedTokens: demand.promptTokens + demand.outputTokens * (request.n ?? 1),
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
+    ...(session === undefined ? {} : { session: { digest: session.digest, affinity } }),
   };
+}
+
+/** Why a session's model may not serve this turn, in words that follow its id; undefined when it may. */
+function whyNotKept(model: Model, allowed: boolean, demand: Demand, health: RoutingHealth, configured: boolean): string | undefined {
+  if (!allowed) return "is not one this key may use";
+  const blocked = health.blocked(model);
+  if (blocked !== undefined) return `is not taking requests (${blocked})`;
+  const unfit = unfitReason(model, demand);
+  if (unfit !== undefined) return `cannot serve this turn (${unfit})`;
+  return configured ? undefined : `has no configured provider (${model.provider})`;
 }
 
 function allCircuitsOpen(tier: Tier, health: RoutingHealth): ApiError {
