@@ -58,6 +58,10 @@ export type AuditExtensions = {
   surface: string;
   /** The id of the Responses API response stored with this answer; never what it held (migrations/0010). */
   stored_response: string;
+  /** The session's digest, as x-tiergate-session showed it; never the id the client sent (migrations/0012). */
+  session: string;
+  /** What the turn did to its session: "new", "kept" or "moved" (migrations/0012). */
+  affinity: string;
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -69,6 +73,8 @@ const EXTENSIONS = [
   "router_model",
   "surface",
   "stored_response",
+  "session",
+  "affinity",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };

@@ -18,16 +18,17 @@ import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { BudgetSpent, hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
+import { type Reserves, reserveFor, type Settlement, settle, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
 import { capToBudget, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
+import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices, viewAfterRead } from "./session-step.ts";
 
 /** What the engine uses of the isolate's services. */
-export type ChatServices = Omit<DecisionServices, "config"> & Reserves & { config: Config; responseCache: ResponseCache };
+export type ChatServices = Omit<DecisionServices, "config"> & Reserves & Omit<SessionServices, "config"> & { config: Config; responseCache: ResponseCache };
 
 export type ChatInput = GateInput & {
   request: CanonicalRequest;
@@ -45,7 +46,9 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   let lookup: Lookup | undefined;
   let settlement: Settlement | undefined;
   try {
-    decision = await decideFor(services, request, caller);
+    // What the isolate remembers of the session steers the decision now; what Redis does, after the gate's wave.
+    const session = await lookUpSession(services, request, input.headers, caller);
+    decision = await decideFor(services, request, caller, session.view);
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
@@ -56,7 +59,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       cache: lookup?.status ?? "BYPASS",
       settlement: toGiveBack(held),
     });
-    const plan = planOf(decision, services.config);
+    let plan = planOf(decision, services.config);
     const reserving = caller !== undefined && !caller.admin && services.config.providers.get(decision.model.provider)?.configured === true;
     const gate = await passGate(services, input, {
       readKey: policy.read ? key : undefined,
@@ -69,6 +72,12 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     settlement = gate.settlement;
     if (gate.kind === "refused") return refused(gate.reason, settlement);
     if (gate.kind === "hit") return { ...fromCache(request, decision, gate.hit), settlement };
+    const inSession = await decideInSession(services, input, session, decision, settlement);
+    if (inSession !== undefined) {
+      // The cache was read for the first decision's target; an answer from another is not written under it.
+      if (inSession.decision.model !== decision.model) lookup = { ...lookup, write: false };
+      ({ decision, plan, settlement } = inSession);
+    }
     const capped =
       caller !== undefined && settlement?.refusal instanceof BudgetSpent
         ? await reserveCapped(services, input, caller, decision, sent, settlement.refusal)
@@ -79,11 +88,41 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       // An answer written under the cap is not the one asked for: it is not cached.
       lookup = { ...lookup, write: false };
     }
-    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap });
+    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap, session });
   } catch (error) {
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
   }
+}
+
+/**
+ * The decision made again once Redis has said what it remembers of a session the isolate
+ * did not know (engine/session-step.ts), perhaps pinned to the session's model. What was
+ * reserved must cover the new pick: else it is reserved again, and if that is refused the
+ * first decision stands. Undefined when Redis added nothing, or the first was refused.
+ */
+async function decideInSession(
+  services: ChatServices,
+  input: ChatInput,
+  session: SessionLookup,
+  first: Decision,
+  held: Settlement | undefined,
+): Promise<{ decision: Decision; plan: Model[]; settlement: Settlement | undefined } | undefined> {
+  const view = await viewAfterRead(session);
+  if (view === undefined || held?.refusal !== undefined) return undefined;
+  const decision = await decideFor(services, input.request, input.caller, view);
+  const plan = planOf(decision, services.config);
+  const pickAlone = reservationMicros(plan.slice(0, 1), decision);
+  if (held?.spend === undefined || held.spend.micros >= pickAlone || decision.model === first.model) return { decision, plan, settlement: held };
+  const again = await reserveFor(
+    services,
+    held.caller,
+    { micros: reservationMicros(plan, decision), orMicros: pickAlone, tokens: decision.estimatedTokens },
+    input.defer,
+  );
+  if (again.refusal !== undefined) return undefined;
+  settle(services, held, 0, 0);
+  return { decision, plan, settlement: again };
 }
 
 /**
@@ -141,6 +180,8 @@ type Prepared = {
   plan: Model[];
   settlement: Settlement | undefined;
   outputCap: OutputCap | undefined;
+  /** The request's session: what it remembers once a model has answered. */
+  session: SessionLookup;
 };
 
 async function fromProvider(services: ChatServices, input: ChatInput, prepared: Prepared): Promise<Outcome> {
@@ -187,6 +228,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       timeoutMs: config.upstreamTimeoutMs,
       secrets: config.secrets,
       clientSignal: input.signal,
+      sessionKey: decision.session?.digest,
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };
@@ -204,6 +246,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   }
   const { model, answer } = served;
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
+  // The provider has the prompt, and caches it: the session is remembered on this model, however the answer ends.
+  const sessionWrite = rememberAnswer(services, prepared.session, request, model, decision.promptTokens);
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write
@@ -234,6 +278,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
         streamError: end.error,
         upstreamMs: Date.now() - startedAt,
         cacheWrite: assembler && !end.truncated ? cacheWrite(assembler.result(), charged.usage) : undefined,
+        sessionWrite,
       };
     });
     return { ...outcome, answer: { kind: "stream", body: answer.body }, firstTokenAt, ending };
@@ -244,6 +289,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     ...charged,
     upstreamMs: Date.now() - startedAt,
     cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
+    sessionWrite,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
 }

@@ -3,27 +3,30 @@
 import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
 import type { Breakers } from "../reliability/breakers.ts";
+import type { SessionView } from "../routing/affinity.ts";
 import { type Alias, aliasFor } from "../routing/aliases.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
 import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
+import { lookUpSession, type SessionServices } from "./session-step.ts";
 
 export type DecisionServices = { config: RoutingConfig & { aliases: readonly Alias[] }; breakers: Pick<Breakers, "current" | "routing"> };
 
 /**
  * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
- * decided as what it stands for, under the lower of its highest tier and the key's.
+ * decided as what it stands for, under the lower of its highest tier and the key's, and
+ * in its session (`session`: what routing remembers of it, engine/session-step.ts).
  */
-export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Decision> {
+export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined, session?: SessionView): Promise<Decision> {
   const { breakers, config } = services;
   const health = breakers.routing(await breakers.current());
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || findModel(config.registry, request.model) !== undefined;
   const alias = own ? undefined : aliasFor(request.model, config.aliases);
-  if (alias === undefined) return decide(request, config, caller, health);
+  if (alias === undefined) return decide(request, config, caller, health, session);
   const keyTier = caller?.maxTier ?? null;
   const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
-  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null }, health);
+  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null }, health, session);
   return {
     ...decision,
     reasons: [
@@ -33,10 +36,20 @@ export async function decideFor(services: DecisionServices, request: CanonicalRe
   };
 }
 
-/** The outcome of deciding alone (`/v1/route`): the decision, or why there is none. */
-export async function decisionOutcome(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Outcome> {
+/**
+ * The outcome of deciding alone (`/v1/route`): the decision, in the request's session as a
+ * chat request would find it (the isolate's, else Redis's), or why there is none.
+ */
+export async function decisionOutcome(
+  services: DecisionServices & SessionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  headers: Headers,
+): Promise<Outcome> {
   try {
-    return stoppedAt(request, await decideFor(services, request, caller));
+    const session = await lookUpSession(services, request, headers, caller);
+    const remembered = session.view.remembered ?? (await session.pending);
+    return stoppedAt(request, await decideFor(services, request, caller, { ...session.view, remembered }));
   } catch (error) {
     return stoppedAt(request, undefined, asApiError(error));
   }

@@ -107,6 +107,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     finished: finishedOf(facts, outcome, ending, record.constitutional_hash),
     brokeMidStream: ending?.truncated === true && record.error_code !== "client_disconnected",
     cacheWrite: facts.status < 400 ? ending?.cacheWrite : undefined,
+    sessionWrite: ending?.sessionWrite,
   };
 }
 
