@@ -33,38 +33,47 @@ const RememberedSchema = z.object({
 /** The Redis half of what a session remembers, for the after-response batch (pipeline/after-response.ts). */
 export type SessionWrite = { key: string; value: string; ttlSeconds: number };
 
+/**
+ * Where a session is kept: the isolate knows it by `local` (a short text known before any
+ * digest is taken, engine/session-step.ts), Redis by its digest.
+ */
+export type SessionAddress = { local: string; digest: string };
+
+/** What the isolate keeps of a session: what it remembers, and its digest (so a known session's turn takes none). */
+export type KnownSession = { remembered: RememberedSession; digest: string };
+
 export type SessionStore = {
   /** The isolate's copy alone, known at once (no store call). */
-  inIsolate(digest: string): RememberedSession | undefined;
+  inIsolate(local: string): KnownSession | undefined;
   /** The isolate's copy, else Redis's (kept in the isolate once read). */
-  read(digest: string): Promise<RememberedSession | undefined>;
+  read(address: SessionAddress): Promise<RememberedSession | undefined>;
   /** Keeps the session in the isolate at once and returns the Redis write to send after the answer. */
-  remember(digest: string, session: RememberedSession): SessionWrite;
+  remember(address: SessionAddress, session: RememberedSession): SessionWrite;
 };
 
 export function createSessionStore(deps: { keyPrefix: string; redis: Pick<Redis, "get"> | undefined; tracked: Tracked; clock?: () => number }): SessionStore {
   const { redis, tracked } = deps;
   const clock = deps.clock ?? Date.now;
-  const local = lru<RememberedSession>(ISOLATE_SESSIONS, SESSION_MEMORY_SECONDS * 1_000);
-  const inIsolate = (digest: string): RememberedSession | undefined => local.get(digest);
+  const local = lru<KnownSession>(ISOLATE_SESSIONS, SESSION_MEMORY_SECONDS * 1_000);
+  const inIsolate = (key: string): KnownSession | undefined => local.get(key);
   return {
     inIsolate,
-    async read(digest) {
-      const known = inIsolate(digest);
-      if (known !== undefined || redis === undefined) return known;
+    async read({ local: key, digest }) {
+      const known = inIsolate(key);
+      if (known !== undefined || redis === undefined) return known?.remembered;
       try {
         const text = await tracked("redis", () => redis.get<string>(redisKey(deps, "session", digest)));
         if (typeof text !== "string") return undefined;
         const found = RememberedSchema.safeParse(JSON.parse(text));
         if (!found.success) return undefined;
-        local.set(digest, found.data);
+        local.set(key, { remembered: found.data, digest });
         return found.data;
       } catch {
         return undefined;
       }
     },
-    remember(digest, session) {
-      local.set(digest, session);
+    remember({ local: key, digest }, session) {
+      local.set(key, { remembered: session, digest });
       // Remembered an hour after the call, or as long as an hour's cache outlives it.
       const ttlSeconds = Math.max(SESSION_MEMORY_SECONDS, Math.ceil((session.cacheUntil - clock()) / 1_000));
       return { key: redisKey(deps, "session", digest), value: JSON.stringify(session), ttlSeconds };

@@ -48,7 +48,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   try {
     // What the isolate remembers of the session steers the decision now; what Redis does, after the gate's wave.
     const session = await lookUpSession(services, request, input.headers, caller);
-    decision = await decideFor(services, request, caller, session.view);
+    decision = await decideFor(services, request, caller, session);
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
@@ -110,7 +110,7 @@ async function decideInSession(
 ): Promise<{ decision: Decision; plan: Model[]; settlement: Settlement | undefined } | undefined> {
   const view = await viewAfterRead(session);
   if (view === undefined || held?.refusal !== undefined) return undefined;
-  const decision = await decideFor(services, input.request, input.caller, view);
+  const decision = await decideFor(services, input.request, input.caller, { digest: session.digest, view });
   const plan = planOf(decision, services.config);
   const pickAlone = reservationMicros(plan.slice(0, 1), decision);
   if (held?.spend === undefined || held.spend.micros >= pickAlone || decision.model === first.model) return { decision, plan, settlement: held };
@@ -228,7 +228,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       timeoutMs: config.upstreamTimeoutMs,
       secrets: config.secrets,
       clientSignal: input.signal,
-      sessionKey: decision.session?.digest,
+      sessionKey: decision.session,
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };
@@ -247,7 +247,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   const { model, answer } = served;
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
   // The provider has the prompt, and caches it: the session is remembered on this model, however the answer ends.
-  const sessionWrite = rememberAnswer(services, prepared.session, request, model, decision.promptTokens);
+  const sessionWrite = rememberAnswer(services, prepared.session, decision.session, request, model, decision.promptTokens);
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write

@@ -3,22 +3,37 @@
 import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
 import type { Breakers } from "../reliability/breakers.ts";
-import type { SessionView } from "../routing/affinity.ts";
 import { type Alias, aliasFor } from "../routing/aliases.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
 import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
-import { lookUpSession, type SessionServices } from "./session-step.ts";
+import { lookUpSession, type SessionLookup, type SessionServices } from "./session-step.ts";
 
 export type DecisionServices = { config: RoutingConfig & { aliases: readonly Alias[] }; breakers: Pick<Breakers, "current" | "routing"> };
 
 /**
  * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
  * decided as what it stands for, under the lower of its highest tier and the key's, and
- * in its session (`session`: what routing remembers of it, engine/session-step.ts).
+ * in its session (`session`: what routing remembers of it, engine/session-step.ts), whose
+ * digest the decision carries.
  */
-export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined, session?: SessionView): Promise<Decision> {
+export async function decideFor(
+  services: DecisionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  session?: Pick<SessionLookup, "view" | "digest">,
+): Promise<Decision> {
+  const decision = await decideAlone(services, request, caller, session?.view);
+  return session === undefined ? decision : { ...decision, session: await session.digest };
+}
+
+async function decideAlone(
+  services: DecisionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  session: SessionLookup["view"] | undefined,
+): Promise<Decision> {
   const { breakers, config } = services;
   const health = breakers.routing(await breakers.current());
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || findModel(config.registry, request.model) !== undefined;
@@ -49,7 +64,7 @@ export async function decisionOutcome(
   try {
     const session = await lookUpSession(services, request, headers, caller);
     const remembered = session.view.remembered ?? (await session.pending);
-    return stoppedAt(request, await decideFor(services, request, caller, { ...session.view, remembered }));
+    return stoppedAt(request, await decideFor(services, request, caller, { digest: session.digest, view: { ...session.view, remembered } }));
   } catch (error) {
     return stoppedAt(request, undefined, asApiError(error));
   }

@@ -10,8 +10,8 @@ function decisionHeaders(decision: Decision): Record<string, string> {
     "x-tiergate-reason": headerSafe(decision.reasons.join("; ")),
   };
   // The session's digest, never the id the client sent; its affinity's reason is among the decision's.
-  if (decision.session !== undefined) headers["x-tiergate-session"] = decision.session.digest;
-  if (decision.session?.affinity !== undefined) headers["x-tiergate-affinity"] = decision.session.affinity;
+  if (decision.session !== undefined) headers["x-tiergate-session"] = decision.session;
+  if (decision.affinity !== undefined) headers["x-tiergate-affinity"] = decision.affinity;
   return headers;
 }
 

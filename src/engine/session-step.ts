@@ -3,11 +3,11 @@
  * before the decision, the Redis read beside the gate's other store calls, and what is
  * remembered once the provider has answered. See docs/sessions.md.
  */
-import type { SessionStore, SessionWrite } from "../cache/session-store.ts";
+import type { SessionAddress, SessionStore, SessionWrite } from "../cache/session-store.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { RememberedSession, SessionView } from "../routing/affinity.ts";
 import type { Model } from "../routing/registry.ts";
-import { asksHourCache, continuesConversation, isToolContinuation, type SessionKey, sessionKeyOf } from "../routing/session.ts";
+import { asksHourCache, continuesConversation, isToolContinuation, type SessionSource, scopedSession, sessionDigest } from "../routing/session.ts";
 import { type Caller, ownerOf } from "../security/caller.ts";
 
 export type SessionServices = { config: { sessionAffinity: boolean }; sessions: SessionStore };
@@ -18,7 +18,11 @@ const HOUR_CACHE_LIFE_MS = 60 * 60_000;
 
 /** The request's session as the first decision sees it. */
 export type SessionLookup = {
-  key: SessionKey;
+  source: SessionSource;
+  /** The session's digest: the isolate's, for a named session it knows; else taken while the decision is made. */
+  digest: Promise<string>;
+  /** The isolate's name for the session: the scoped id itself when it is short (a named session), else the digest. */
+  local: string;
   /** What the decision is given: what the isolate remembers (or nothing yet). */
   view: SessionView;
   /**
@@ -29,9 +33,9 @@ export type SessionLookup = {
 };
 
 /**
- * The session's key, what the isolate remembers of it, and (when that is nothing) the
- * Redis read started. A request that names no session and holds only its first turn can
- * be in none routing has seen: it reads nothing. With SESSION_AFFINITY=off nothing is read.
+ * The session, what the isolate remembers of it, and (when that is nothing) the Redis read
+ * started. A request that names no session and holds only its first turn can be in none
+ * routing has seen: it reads nothing. With SESSION_AFFINITY=off nothing is read.
  * @throws ApiError 400 for an `x-session-id` over 256 characters.
  */
 export async function lookUpSession(
@@ -40,14 +44,21 @@ export async function lookUpSession(
   headers: Headers,
   caller: Caller | undefined,
 ): Promise<SessionLookup> {
-  const key = await sessionKeyOf(request, headers, ownerOf(caller));
+  const scoped = scopedSession(request, headers, ownerOf(caller));
   const steers = services.config.sessionAffinity;
-  const known = steers ? services.sessions.inIsolate(key.digest) : undefined;
-  const worthReading = steers && known === undefined && (key.source !== "derived" || continuesConversation(request.messages));
+  // A named session the isolate knows needs no digest: Web Crypto's would cost more than the whole decision in Node.
+  const knownNamed = steers && scoped.source !== "derived" ? services.sessions.inIsolate(scoped.text) : undefined;
+  const digest = knownNamed === undefined ? sessionDigest(scoped) : Promise.resolve(knownNamed.digest);
+  // A derived session's text is the conversation's whole start: too long to keep as the isolate's key.
+  const local = scoped.source === "derived" ? await digest : scoped.text;
+  const known = scoped.source === "derived" && steers ? services.sessions.inIsolate(local)?.remembered : knownNamed?.remembered;
+  const worthReading = steers && known === undefined && (scoped.source !== "derived" || continuesConversation(request.messages));
   return {
-    key,
-    view: { digest: key.digest, remembered: known, steers, continuation: isToolContinuation(request.messages), now: Date.now() },
-    pending: worthReading ? services.sessions.read(key.digest) : undefined,
+    source: scoped.source,
+    digest,
+    local,
+    view: { remembered: known, steers, continuation: isToolContinuation(request.messages), now: Date.now() },
+    pending: worthReading ? digest.then((name) => services.sessions.read({ local, digest: name })) : undefined,
   };
 }
 
@@ -67,11 +78,13 @@ export async function viewAfterRead(lookup: SessionLookup): Promise<SessionView 
 export function rememberAnswer(
   services: SessionServices,
   lookup: SessionLookup | undefined,
+  digest: string | undefined,
   request: CanonicalRequest,
   model: Model,
   promptTokens: number,
 ): SessionWrite | undefined {
-  if (lookup === undefined || !lookup.view.steers) return undefined;
+  if (lookup === undefined || digest === undefined || !lookup.view.steers) return undefined;
+  const address: SessionAddress = { local: lookup.local, digest };
   const life = asksHourCache(request) ? HOUR_CACHE_LIFE_MS : CACHE_LIFE_MS;
-  return services.sessions.remember(lookup.key.digest, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
+  return services.sessions.remember(address, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
 }

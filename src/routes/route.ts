@@ -27,8 +27,8 @@ export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>
       provider_configured: config.providers.get(decision.model.provider)?.configured === true,
       mode: decision.mode,
       // The session's digest (never the id it came from) and what this turn would do to it (null: SESSION_AFFINITY=off).
-      session: decision.session?.digest ?? null,
-      affinity: decision.session?.affinity ?? null,
+      session: decision.session ?? null,
+      affinity: decision.affinity ?? null,
       features: decision.features,
       reasons: decision.reasons,
       fallbacks: decision.fallbacks.map((model) => ({ model: model.id, provider: model.provider, tier: model.tier })),

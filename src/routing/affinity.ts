@@ -21,7 +21,6 @@ export type RememberedSession = {
 
 /** What a decision knows of the request's session. */
 export type SessionView = {
-  digest: string;
   /** What the session remembers; undefined for a session routing has not seen (or SESSION_AFFINITY=off). */
   remembered: RememberedSession | undefined;
   /** Whether affinity steers the decision (SESSION_AFFINITY); off, every turn is routed on its own. */

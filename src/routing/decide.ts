@@ -33,8 +33,10 @@ export type Decision = {
   /** Prompt and output tokens, over every one of `n` choices: what a tokens-per-minute limit is debited before the call. */
   estimatedTokens: number;
   estimatedCostUsd: number;
-  /** The request's session (its digest) and what the turn did to it; affinity is unset when SESSION_AFFINITY is off. */
-  session?: { digest: string; affinity: Affinity | undefined };
+  /** What the turn did to its session (routing/affinity.ts); unset without a session, or with SESSION_AFFINITY=off. */
+  affinity?: Affinity;
+  /** The session's digest (routing/session.ts), set by the engine once the decision is made. */
+  session?: string;
 };
 
 const TIER_PATTERN = /^tier:([1-5])$/;
@@ -119,7 +121,8 @@ export function decide(
         unfit: warm === undefined ? undefined : whyNotKept(warm, allowed(warm), demand, health, isConfigured(warm)),
         tokens: { promptTokens: demand.promptTokens, outputTokens: demand.outputTokens * (request.n ?? 1) },
       });
-      reasons.push(choice.reason);
+      // Beside the tier's reason, so a long list of skipped models never cuts it from the header.
+      reasons.splice(2, 0, choice.reason);
       affinity = choice.affinity;
       if (choice.keep !== undefined && choice.keep !== model) {
         const kept = choice.keep;
@@ -179,7 +182,7 @@ export function decide(
     estimatedTokens: demand.promptTokens + demand.outputTokens * (request.n ?? 1),
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
-    ...(session === undefined ? {} : { session: { digest: session.digest, affinity } }),
+    ...(affinity === undefined ? {} : { affinity }),
   };
 }
 

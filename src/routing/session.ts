@@ -17,6 +17,9 @@ export type SessionSource = "header" | "prompt_cache_key" | "claude_code" | "der
 /** A request's session: the digest is all that leaves the router (headers, the audit row, the provider's cache key). */
 export type SessionKey = { digest: string; source: SessionSource };
 
+/** A request's session before its digest: where it came from, and the caller-scoped text the digest is taken of. */
+export type ScopedSession = { source: SessionSource; text: string };
+
 /** Who a session belongs to (security/caller.ts `ownerOf`): two tenants never share one, whatever id they send. */
 export type SessionOwner = { tenant: string | null; key: string | null };
 
@@ -68,18 +71,31 @@ export function claudeCodeSession(user: string | null | undefined): string | und
 }
 
 /**
- * The request's session key, scoped to its owner. A request that names no session is one
- * by its start: the tools, the system prompt and the first user message, which every later
- * turn of the same conversation re-sends unchanged.
+ * The request's session, scoped to its owner, as text. A request that names no session is
+ * one by its start: the tools, the system prompt and the first user message, which every
+ * later turn of the same conversation re-sends unchanged.
+ * @throws ApiError 400 for an `x-session-id` over SESSION_ID_MAX_CHARS.
+ */
+export function scopedSession(request: CanonicalRequest, headers: Headers, owner: SessionOwner): ScopedSession {
+  const named = namedSession(request, headers);
+  // The source is not in the text: a client that sends one id as both x-session-id and prompt_cache_key has one session.
+  return named === undefined
+    ? { source: "derived", text: canonicalJson({ owner, session: { start: conversationStart(request) } }) }
+    : { source: named.source, text: canonicalJson({ owner, session: named.value }) };
+}
+
+/** The digest of a scoped session: the only form of it that leaves the router. */
+export async function sessionDigest(scoped: ScopedSession): Promise<string> {
+  return (await sha256Hex(scoped.text)).slice(0, DIGEST_CHARS);
+}
+
+/**
+ * The request's session key: its source and its digest (`scopedSession`, then `sessionDigest`).
  * @throws ApiError 400 for an `x-session-id` over SESSION_ID_MAX_CHARS.
  */
 export async function sessionKeyOf(request: CanonicalRequest, headers: Headers, owner: SessionOwner): Promise<SessionKey> {
-  const named = namedSession(request, headers);
-  const source = named?.source ?? "derived";
-  const value = named?.value ?? conversationStart(request);
-  // The source is not digested: a client that sends one id as both x-session-id and prompt_cache_key has one session.
-  const digest = await sha256Hex(canonicalJson({ owner, session: named === undefined ? { start: value } : value }));
-  return { digest: digest.slice(0, DIGEST_CHARS), source };
+  const scoped = scopedSession(request, headers, owner);
+  return { digest: await sessionDigest(scoped), source: scoped.source };
 }
 
 /** What a conversation begins with, as text: the same on every turn of it. */

@@ -59,7 +59,6 @@ describe("the affinity rules", () => {
   const now = 1_000_000;
   const warmOn = (model: string, tier: 1 | 2 | 3 | 4 | 5, cacheUntil = now + 60_000): RememberedSession => ({ model, tier, cacheUntil, promptTokens: 58_000 });
   const view = (remembered: RememberedSession | undefined, continuation: boolean): SessionView => ({
-    digest: "d",
     remembered,
     steers: true,
     continuation,
@@ -127,7 +126,6 @@ describe("a decision in a session", () => {
   const now = Date.now();
   const on = (model: string, tier: 1 | 2 | 3 | 4 | 5, cacheUntil = now + 300_000): RememberedSession => ({ model, tier, cacheUntil, promptTokens: 40 });
   const session = (remembered: RememberedSession | undefined, continuation: boolean, steers = true): SessionView => ({
-    digest: "abc",
     remembered,
     steers,
     continuation,
@@ -155,7 +153,7 @@ describe("a decision in a session", () => {
     expect(decision.model.id).toBe("sonnet");
     expect(decision.tier).toBe(4);
     expect(decision.fallbacks.map((m) => m.id)).toEqual(["sonnet-b", "opus"]);
-    expect(decision.session).toEqual({ digest: "abc", affinity: "kept" });
+    expect(decision.affinity).toBe("kept");
     expect(decision.reasons.join("; ")).toMatch(/tool-result continuation stays on the session's model sonnet/);
   });
 
@@ -163,7 +161,7 @@ describe("a decision in a session", () => {
     const blocked = { ...NO_HEALTH, blocked: (m: { id: string }) => (m.id === "sonnet" ? "circuit open" : undefined) };
     const open = decide(continuation, config, undefined, blocked, session(on("sonnet", 4), true));
     expect(open.model.id).toBe("nano");
-    expect(open.session?.affinity).toBe("moved");
+    expect(open.affinity).toBe("moved");
     const barred = decide(continuation, config, { maxTier: 2, models: null }, NO_HEALTH, session(on("sonnet", 4), true));
     expect(barred.model.id).toBe("nano");
     expect(barred.reasons.join("; ")).toMatch(/sonnet is not one this key may use/);
@@ -179,18 +177,18 @@ describe("a decision in a session", () => {
   it("moves a harder user turn up from the session's tier", () => {
     const decision = decide(hard, config, undefined, NO_HEALTH, session(on("nano", 1), false));
     expect(decision.tier).toBe(5);
-    expect(decision.session?.affinity).toBe("moved");
+    expect(decision.affinity).toBe("moved");
   });
 
   it("routes every turn on its own when affinity is off, and says nothing of affinity", () => {
     const decision = decide(continuation, config, undefined, NO_HEALTH, session(on("sonnet", 4), true, false));
     expect(decision.model.id).toBe("nano");
-    expect(decision.session).toEqual({ digest: "abc", affinity: undefined });
+    expect(decision.affinity).toBeUndefined();
   });
 
   it("does not steer a forced tier or a named model, but says what it did to the session", () => {
-    expect(decide({ ...continuation, model: "tier:1" }, config, undefined, NO_HEALTH, session(on("sonnet", 4), true)).session?.affinity).toBe("moved");
-    expect(decide({ ...continuation, model: "sonnet" }, config, undefined, NO_HEALTH, session(on("sonnet", 4), true)).session?.affinity).toBe("kept");
-    expect(decide(continuation, config, undefined, NO_HEALTH, session(undefined, true)).session?.affinity).toBe("new");
+    expect(decide({ ...continuation, model: "tier:1" }, config, undefined, NO_HEALTH, session(on("sonnet", 4), true)).affinity).toBe("moved");
+    expect(decide({ ...continuation, model: "sonnet" }, config, undefined, NO_HEALTH, session(on("sonnet", 4), true)).affinity).toBe("kept");
+    expect(decide(continuation, config, undefined, NO_HEALTH, session(undefined, true)).affinity).toBe("new");
   });
 });

@@ -26,31 +26,33 @@ describe("the session store", () => {
   it("keeps what it remembers in the isolate at once, and hands the Redis write to the batch with a TTL of at least an hour", () => {
     const { redis, asked } = fakeRedis({});
     const store = createSessionStore({ keyPrefix: "tg", redis: redis as never, tracked, clock: () => 1_000_000 });
-    const write = store.remember("d1", session);
-    expect(store.inIsolate("d1")).toEqual(session);
+    const write = store.remember({ local: "l1", digest: "d1" }, session);
+    expect(store.inIsolate("l1")).toEqual({ remembered: session, digest: "d1" });
     expect(write).toEqual({ key: "tg:session:d1", value: JSON.stringify(session), ttlSeconds: SESSION_MEMORY_SECONDS });
     // An hour's cache that outlives the memory keeps the session as long.
-    expect(store.remember("d2", { ...session, cacheUntil: 1_000_000 + 2 * 3_600_000 }).ttlSeconds).toBe(7_200);
+    expect(store.remember({ local: "l2", digest: "d2" }, { ...session, cacheUntil: 1_000_000 + 2 * 3_600_000 }).ttlSeconds).toBe(7_200);
     expect(asked).toEqual([]);
   });
 
   it("reads Redis for a session the isolate does not know, and keeps it in the isolate", async () => {
     const { redis, asked } = fakeRedis({ "tg:session:d1": JSON.stringify(session) });
     const store = createSessionStore({ keyPrefix: "tg", redis: redis as never, tracked });
-    expect(store.inIsolate("d1")).toBeUndefined();
-    expect(await store.read("d1")).toEqual(session);
-    expect(store.inIsolate("d1")).toEqual(session);
-    await store.read("d1");
+    expect(store.inIsolate("l1")).toBeUndefined();
+    expect(await store.read({ local: "l1", digest: "d1" })).toEqual(session);
+    expect(store.inIsolate("l1")).toEqual({ remembered: session, digest: "d1" });
+    await store.read({ local: "l1", digest: "d1" });
     expect(asked).toEqual(["tg:session:d1"]);
   });
 
   it("treats a failed read, an unreadable value and no Redis at all as a session it does not know", async () => {
-    expect(await createSessionStore({ keyPrefix: "tg", redis: fakeRedis({}, true).redis as never, tracked }).read("d1")).toBeUndefined();
+    expect(
+      await createSessionStore({ keyPrefix: "tg", redis: fakeRedis({}, true).redis as never, tracked }).read({ local: "l1", digest: "d1" }),
+    ).toBeUndefined();
     const junk = fakeRedis({ "tg:session:a": "{not json", "tg:session:b": JSON.stringify({ model: "m", tier: 9, cacheUntil: 1, promptTokens: 1 }) });
     const store = createSessionStore({ keyPrefix: "tg", redis: junk.redis as never, tracked });
-    expect(await store.read("a")).toBeUndefined();
-    expect(await store.read("b")).toBeUndefined();
-    expect(await createSessionStore({ keyPrefix: "tg", redis: undefined, tracked }).read("d1")).toBeUndefined();
+    expect(await store.read({ local: "a", digest: "a" })).toBeUndefined();
+    expect(await store.read({ local: "b", digest: "b" })).toBeUndefined();
+    expect(await createSessionStore({ keyPrefix: "tg", redis: undefined, tracked }).read({ local: "l1", digest: "d1" })).toBeUndefined();
   });
 });
 
