@@ -18,14 +18,15 @@ import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { BudgetSpent, hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
-import { type Reserves, reserveFor, type Settlement, settle, toGiveBack } from "../security/settlement.ts";
+import { type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
 import { capToBudget, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
-import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices, viewAfterRead } from "./session-step.ts";
+import { decideInSession } from "./session-pin.ts";
+import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices } from "./session-step.ts";
 
 /** What the engine uses of the isolate's services. */
 export type ChatServices = Omit<DecisionServices, "config"> & Reserves & Omit<SessionServices, "config"> & { config: Config; responseCache: ResponseCache };
@@ -93,36 +94,6 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
   }
-}
-
-/**
- * The decision made again once Redis has said what it remembers of a session the isolate
- * did not know (engine/session-step.ts), perhaps pinned to the session's model. What was
- * reserved must cover the new pick: else it is reserved again, and if that is refused the
- * first decision stands. Undefined when Redis added nothing, or the first was refused.
- */
-async function decideInSession(
-  services: ChatServices,
-  input: ChatInput,
-  session: SessionLookup,
-  first: Decision,
-  held: Settlement | undefined,
-): Promise<{ decision: Decision; plan: Model[]; settlement: Settlement | undefined } | undefined> {
-  const view = await viewAfterRead(session);
-  if (view === undefined || held?.refusal !== undefined) return undefined;
-  const decision = await decideFor(services, input.request, input.caller, { digest: session.digest, view });
-  const plan = planOf(decision, services.config);
-  const pickAlone = reservationMicros(plan.slice(0, 1), decision);
-  if (held?.spend === undefined || held.spend.micros >= pickAlone || decision.model === first.model) return { decision, plan, settlement: held };
-  const again = await reserveFor(
-    services,
-    held.caller,
-    { micros: reservationMicros(plan, decision), orMicros: pickAlone, tokens: decision.estimatedTokens },
-    input.defer,
-  );
-  if (again.refusal !== undefined) return undefined;
-  settle(services, held, 0, 0);
-  return { decision, plan, settlement: again };
 }
 
 /**

@@ -121,6 +121,50 @@ describe("a session's turns", () => {
     expect(globex.tier).toBeLessThan(5);
   });
 
+  it("pins a budgeted key's turn in a fresh isolate to the session's dearer model, reserving enough for it", async () => {
+    const made = await app.router.fetch("/v1/admin/keys", {
+      method: "POST",
+      headers: admin(),
+      body: JSON.stringify({ name: "budgeted", daily_budget_usd: 5 }),
+    });
+    const { key, id } = (await made.json()) as { key: string; id: string };
+    const ask = (router: Router, body: unknown) =>
+      router.post("/v1/chat/completions", body, { authorization: `Bearer ${key}`, "x-session-id": "agent-budget" });
+    const first = await ask(app.router, { model: "tier:5", messages: [{ role: "user", content: "run the suite" }], tools });
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    await inRedis(first.headers.get("x-tiergate-session")!);
+    // The fresh isolate decides tier 1 first and reserves for it; Redis's answer pins the turn to tier 5, which costs more.
+    const pinned = await ask(fresh, continuation("run the suite"));
+    expect(pinned.status).toBe(200);
+    await pinned.arrayBuffer();
+    expect(pinned.headers.get("x-tiergate-affinity")).toBe("kept");
+    expect(pinned.headers.get("x-tiergate-model")).toBe(first.headers.get("x-tiergate-model"));
+    const requestId = pinned.headers.get("x-request-id")!;
+    const deadline = Date.now() + 8_000;
+    let row: { cost_usd: string | null; usage_adjusted: unknown } | undefined;
+    while (Date.now() < deadline && row === undefined) {
+      await fresh.scheduled();
+      row = (await storage.db.query("SELECT cost_usd, usage_adjusted FROM audit_log WHERE request_id = $1", [requestId])).rows[0];
+      if (row === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Charged the listed price of what the provider reported: never cut to a reservation made for tier 1.
+    expect(Number(row?.cost_usd)).toBeGreaterThan(0);
+    expect(row?.usage_adjusted ?? null).toBeNull();
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    const spendDeadline = Date.now() + 8_000;
+    let counted = -1;
+    let audited = -2;
+    while (Date.now() < spendDeadline && counted !== audited) {
+      await fresh.scheduled();
+      counted = Number((await storage.redis.get(`${storage.prefix}:spend:key:${id}:d:${day}`)) ?? 0);
+      const rows = (await storage.db.query("SELECT cost_usd FROM audit_log WHERE key_id = $1", [id])).rows;
+      audited = rows.length === 2 ? rows.reduce((sum, r) => sum + Math.round(Number(r.cost_usd ?? 0) * 1e6), 0) : -2;
+      if (counted !== audited) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(counted).toBe(audited);
+  });
+
   it("keeps the session's digest and the affinity in the audit row", async () => {
     const first = await send(app.router, { model: "tier:4", messages: [{ role: "user", content: "audit me" }], tools }, "acme", "agent-audit");
     const next = await send(app.router, continuation("audit me"), "acme", "agent-audit");
