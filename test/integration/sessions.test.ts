@@ -193,6 +193,43 @@ describe("a session's turns", () => {
   });
 });
 
+describe("a Claude Code session on /v1/messages", () => {
+  it("is found in metadata.user_id, and its tool loop stays on one model", async () => {
+    const userId = JSON.stringify({ device_id: "0".repeat(64), account_uuid: "", session_id: "6f1c2b8e-0000-4000-8000-00000000c0de" });
+    const headers = { authorization: `Bearer ${keys.acme}` };
+    const ask = (model: string, messages: unknown[]) =>
+      app.router.post(
+        "/v1/messages",
+        { model, max_tokens: 200, metadata: { user_id: userId }, tools: [{ name: "Bash", input_schema: { type: "object" } }], messages },
+        headers,
+      );
+    const first = await ask("tier:5", [{ role: "user", content: "run the tests" }]);
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const loop = [
+      { role: "user", content: "run the tests" },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "Bash", input: { command: "npm test" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: uniquePrompt("ok"), cache_control: { type: "ephemeral" } }] },
+    ];
+    const next = await ask("auto", loop);
+    expect(next.status).toBe(200);
+    await next.arrayBuffer();
+    expect(next.headers.get("x-tiergate-session")).toBe(first.headers.get("x-tiergate-session"));
+    expect(next.headers.get("x-tiergate-affinity")).toBe("kept");
+    expect(next.headers.get("x-tiergate-model")).toBe(first.headers.get("x-tiergate-model"));
+    // The same loop in another Claude Code session is routed on its own.
+    const other = JSON.stringify({ device_id: "0".repeat(64), account_uuid: "", session_id: "6f1c2b8e-0000-4000-8000-00000000beef" });
+    const alone = await app.router.post(
+      "/v1/messages",
+      { model: "auto", max_tokens: 200, metadata: { user_id: other }, messages: loop, tools: [{ name: "Bash", input_schema: { type: "object" } }] },
+      headers,
+    );
+    await alone.arrayBuffer();
+    expect(alone.headers.get("x-tiergate-affinity")).toBe("new");
+    expect(Number(alone.headers.get("x-tiergate-tier"))).toBeLessThan(5);
+  });
+});
+
 describe("the session header", () => {
   const tooLong = "s".repeat(257);
 
