@@ -57,7 +57,7 @@ export async function measureSessionDecision(text: string, rounds = 15, calls = 
   const first = await lookUpSession(services, request, headers, caller);
   const sonnet = config.registry.find((model) => model.tier === 4)!;
   services.sessions.remember(
-    { local: first.local, digest: await first.digest },
+    { local: first.named!, digest: await first.digest },
     { model: sonnet.id, tier: sonnet.tier, cacheUntil: Date.now() + 3_600_000, promptTokens: 1_000 },
   );
   const inSession = async (): Promise<void> => {

@@ -21,8 +21,8 @@ export type SessionLookup = {
   source: SessionSource;
   /** The session's digest: the isolate's, for a named session it knows; else taken while the decision is made. */
   digest: Promise<string>;
-  /** The isolate's name for the session: the scoped id itself when it is short (a named session), else the digest. */
-  local: string;
+  /** The isolate's name for a named session: its scoped id, short and known before any digest. A derived one goes by its digest. */
+  named: string | undefined;
   /** What the decision is given: what the isolate remembers (or nothing yet). */
   view: SessionView;
   /**
@@ -46,19 +46,20 @@ export async function lookUpSession(
 ): Promise<SessionLookup> {
   const scoped = scopedSession(request, headers, ownerOf(caller));
   const steers = services.config.sessionAffinity;
+  const named = scoped.source === "derived" ? undefined : scoped.text;
   // A named session the isolate knows needs no digest: Web Crypto's would cost more than the whole decision in Node.
-  const knownNamed = steers && scoped.source !== "derived" ? services.sessions.inIsolate(scoped.text) : undefined;
+  const knownNamed = steers && named !== undefined ? services.sessions.inIsolate(named) : undefined;
   const digest = knownNamed === undefined ? sessionDigest(scoped) : Promise.resolve(knownNamed.digest);
-  // A derived session's text is the conversation's whole start: too long to keep as the isolate's key.
-  const local = scoped.source === "derived" ? await digest : scoped.text;
-  const known = scoped.source === "derived" && steers ? services.sessions.inIsolate(local)?.remembered : knownNamed?.remembered;
-  const worthReading = steers && known === undefined && (scoped.source !== "derived" || continuesConversation(request.messages));
+  // Only a conversation with an answer in it can be in a session routing has seen, unless it names one.
+  const mayBeKnown = steers && (named !== undefined || continuesConversation(request.messages));
+  // A derived session's text is the conversation's whole start, too long to name it in the isolate: its digest does.
+  const known = named === undefined && mayBeKnown ? services.sessions.inIsolate(await digest)?.remembered : knownNamed?.remembered;
   return {
     source: scoped.source,
     digest,
-    local,
+    named,
     view: { remembered: known, steers, continuation: isToolContinuation(request.messages), now: Date.now() },
-    pending: worthReading ? digest.then((name) => services.sessions.read({ local, digest: name })) : undefined,
+    pending: mayBeKnown && known === undefined ? digest.then((name) => services.sessions.read({ local: named ?? name, digest: name })) : undefined,
   };
 }
 
@@ -84,7 +85,7 @@ export function rememberAnswer(
   promptTokens: number,
 ): SessionWrite | undefined {
   if (lookup === undefined || digest === undefined || !lookup.view.steers) return undefined;
-  const address: SessionAddress = { local: lookup.local, digest };
+  const address: SessionAddress = { local: lookup.named ?? digest, digest };
   const life = asksHourCache(request) ? HOUR_CACHE_LIFE_MS : CACHE_LIFE_MS;
   return services.sessions.remember(address, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
 }

@@ -99,6 +99,32 @@ describe("a session's turns", () => {
     expect(elsewhere).toMatchObject({ model: first.model, tier: 5, affinity: "kept", session: first.session });
   });
 
+  it("finds a session by its conversation's start when the client names none", async () => {
+    const start = [
+      { role: "system", content: uniquePrompt("You are a coding agent.") },
+      { role: "user", content: "run the tests" },
+    ];
+    const headers = { authorization: `Bearer ${keys.acme}` };
+    const first = await app.router.post("/v1/chat/completions", { model: "tier:5", tools, messages: start }, headers);
+    await first.arrayBuffer();
+    expect(first.headers.get("x-tiergate-affinity")).toBe("new");
+    const loop = [...start, toolCall, { role: "tool", tool_call_id: "c1", content: uniquePrompt("exit 0") }];
+    const next = await app.router.post("/v1/chat/completions", { model: "auto", tools, messages: loop }, headers);
+    await next.arrayBuffer();
+    expect(next.headers.get("x-tiergate-session")).toBe(first.headers.get("x-tiergate-session"));
+    expect(next.headers.get("x-tiergate-affinity")).toBe("kept");
+    expect(next.headers.get("x-tiergate-model")).toBe(first.headers.get("x-tiergate-model"));
+    // A fresh isolate finds it too, through Redis.
+    await inRedis(first.headers.get("x-tiergate-session")!);
+    const elsewhere = await fresh.post(
+      "/v1/chat/completions",
+      { model: "auto", tools, messages: loop.slice(0, -1).concat({ role: "tool", tool_call_id: "c1", content: uniquePrompt("exit 0") }) },
+      headers,
+    );
+    await elsewhere.arrayBuffer();
+    expect(elsewhere.headers.get("x-tiergate-affinity")).toBe("kept");
+  });
+
   it("moves a harder user turn up", async () => {
     const easy = await send(app.router, { model: "auto", messages: [{ role: "user", content: uniquePrompt("hi there") }] }, "acme", "agent-up");
     expect(easy.affinity).toBe("new");
