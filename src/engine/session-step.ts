@@ -73,8 +73,10 @@ export async function viewAfterRead(lookup: SessionLookup): Promise<SessionView 
 /**
  * What the session remembers once `model` has answered: it holds the session's cache now,
  * for 5 minutes from this call or an hour when the request asked for that. The isolate's
- * copy is made at once; the Redis write rides the after-response batch. Nothing with
- * SESSION_AFFINITY=off.
+ * copy is made at once; the Redis write rides the after-response batch. A first turn that
+ * names no session is remembered in the isolate alone: most such requests never have a
+ * second turn, and a write for each would add a Redis command to every one-shot request.
+ * Nothing with SESSION_AFFINITY=off.
  */
 export function rememberAnswer(
   services: SessionServices,
@@ -87,5 +89,6 @@ export function rememberAnswer(
   if (lookup === undefined || digest === undefined || !lookup.view.steers) return undefined;
   const address: SessionAddress = { local: lookup.named ?? digest, digest };
   const life = asksHourCache(request) ? HOUR_CACHE_LIFE_MS : CACHE_LIFE_MS;
-  return services.sessions.remember(address, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
+  const write = services.sessions.remember(address, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
+  return lookup.named !== undefined || continuesConversation(request.messages) ? write : undefined;
 }
