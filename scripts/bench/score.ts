@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type CanonicalRequest, CanonicalRequestSchema } from "../../src/canonical/request.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
+import { measureSessionDecision } from "./session-decision.ts";
 
 const DATA = new URL("../../../shared/bench/data/arena_hard_v0.1.jsonl", import.meta.url);
 
@@ -59,4 +60,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const [small, , large] = rows;
   console.log(`10k/100 time ratio: ${(large!.scoreUs / small!.scoreUs).toFixed(1)} for ${(large!.promptTokens / small!.promptTokens).toFixed(1)}x the tokens`);
+  const session = await measureSessionDecision(corpus().slice(0, 4_000));
+  const both = (timing: { wallUs: number; cpuUs: number }): string => `${timing.wallUs.toFixed(2)} µs (CPU ${timing.cpuUs.toFixed(2)} µs)`;
+  console.log(`decision of a 1k-token turn with the session's key, look-up and rules: ${both(session.withSession)}; goal at most 50 µs`);
+  console.log(`the same decision without a session: ${both(session.without)}`);
 }

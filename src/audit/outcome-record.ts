@@ -80,6 +80,8 @@ export async function recordOf(
   if (facts.caller?.tenantId) record.tenant_id = facts.caller.tenantId;
   if (facts.surface !== undefined) record.surface = facts.surface;
   if (outcome?.storedResponse !== undefined) record.stored_response = outcome.storedResponse;
+  if (outcome?.decision?.session !== undefined) record.session = outcome.decision.session;
+  if (outcome?.decision?.affinity !== undefined) record.affinity = outcome.decision.affinity;
   const unchecked: LimitKind[] = [];
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");

@@ -66,6 +66,10 @@ export type AuditExtensions = {
   cache_write_1h_tokens: number;
   /** Completion tokens spent reasoning: part of `completion_tokens`. */
   reasoning_tokens: number;
+  /** The session's digest, as x-tiergate-session showed it; never the id the client sent (migrations/0012). */
+  session: string;
+  /** What the turn did to its session: "new", "kept" or "moved" (migrations/0012). */
+  affinity: string;
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -81,6 +85,8 @@ const EXTENSIONS = [
   "cache_write_tokens",
   "cache_write_1h_tokens",
   "reasoning_tokens",
+  "session",
+  "affinity",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };

@@ -197,6 +197,11 @@ export const EnvSchema = z.object({
   /** Entries the in-isolate cache level holds. */
   CACHE_LOCAL_MAX_ENTRIES: z.coerce.number().int().positive().default(1_000),
   /**
+   * on: a turn of a session stays on the model that holds its prompt cache (tool-result continuations always; new user
+   * turns unless a harder turn or the cache-regret gate moves them; docs/sessions.md). off: every turn is routed on its own.
+   */
+  SESSION_AFFINITY: z.enum(["on", "off"]).default("on"),
+  /**
    * best-effort: serve, and keep a record that cannot be stored in the isolate for retry. strict: refuse (503)
    * when the record cannot be made durable; needs DATABASE_URL.
    */
@@ -307,6 +312,8 @@ export type Config = {
   adminApiKey: string | undefined;
   metricsToken: string | undefined;
   metricsEnabled: boolean;
+  /** SESSION_AFFINITY: whether a session's remembered model steers its turns. */
+  sessionAffinity: boolean;
   slo: SloTargets;
   push: { pushgatewayUrl: string | undefined; otlpUrl: string | undefined };
   requireApiKey: boolean | undefined;
@@ -436,6 +443,7 @@ export function parseConfig(bindings: Bindings): Config {
     adminApiKey: env.ADMIN_API_KEY,
     metricsToken: env.METRICS_TOKEN,
     metricsEnabled: env.METRICS_ENABLED === "true",
+    sessionAffinity: env.SESSION_AFFINITY === "on",
     slo: { overheadP99Ms: env.SLO_OVERHEAD_P99_MS, cacheHitRate: env.SLO_CACHE_HIT_RATE, errorRate: env.SLO_ERROR_RATE },
     push: { pushgatewayUrl: env.PUSHGATEWAY_URL, otlpUrl: env.OTLP_METRICS_URL },
     corsOrigins: (env.CORS_ORIGINS ?? "")

@@ -26,9 +26,11 @@ import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, routeOf, stoppedAt } from "./outcome.ts";
 import { capToBudget, capToTokens, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
+import { decideInSession } from "./session-pin.ts";
+import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices } from "./session-step.ts";
 
 /** What the engine uses of the isolate's services. */
-export type ChatServices = Omit<DecisionServices, "config"> & Reserves & { config: Config; responseCache: ResponseCache };
+export type ChatServices = Omit<DecisionServices, "config"> & Reserves & Omit<SessionServices, "config"> & { config: Config; responseCache: ResponseCache };
 
 export type ChatInput = GateInput & {
   request: CanonicalRequest;
@@ -46,7 +48,9 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   let lookup: Lookup | undefined;
   let settlement: Settlement | undefined;
   try {
-    decision = await decideFor(services, request, caller);
+    // What the isolate remembers of the session steers the decision now; what Redis does, after the gate's wave.
+    const session = await lookUpSession(services, request, input.headers, caller);
+    decision = await decideFor(services, request, caller, session);
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     // A max_tokens the key's tokens per minute can never take is lowered to what it can, before the request is keyed.
     const tokensCap = caller === undefined || caller.admin ? undefined : capToTokens(decision, sent, caller.tpm);
@@ -60,7 +64,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       cache: lookup?.status ?? "BYPASS",
       settlement: toGiveBack(held),
     });
-    const plan = planOf(decision, services.config);
+    let plan = planOf(decision, services.config);
     const reserving = caller !== undefined && !caller.admin && services.config.providers.get(decision.model.provider)?.configured === true;
     const gate = await passGate(services, input, {
       readKey: policy.read ? key : undefined,
@@ -73,6 +77,12 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     settlement = gate.settlement;
     if (gate.kind === "refused") return refused(gate.reason, settlement);
     if (gate.kind === "hit") return { ...fromCache(request, decision, gate.hit), settlement };
+    const inSession = await decideInSession(services, input, sent, session, decision, settlement);
+    if (inSession !== undefined) {
+      // The cache was read for the first decision's target; an answer from another is not written under it.
+      if (inSession.decision.model !== decision.model) lookup = { ...lookup, write: false };
+      ({ decision, plan, settlement } = inSession);
+    }
     const capped =
       caller !== undefined && settlement?.refusal instanceof BudgetSpent
         ? await reserveCapped(services, input, caller, decision, sent, settlement.refusal)
@@ -83,7 +93,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
       // An answer written under the cap is not the one asked for: it is not cached.
       lookup = { ...lookup, write: false };
     }
-    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap ?? tokensCap });
+    return await fromProvider(services, input, { sent, decision, lookup, plan, settlement, outputCap: capped?.cap ?? tokensCap, session });
   } catch (error) {
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
@@ -145,6 +155,8 @@ type Prepared = {
   plan: Model[];
   settlement: Settlement | undefined;
   outputCap: OutputCap | undefined;
+  /** The request's session: what it remembers once a model has answered. */
+  session: SessionLookup;
 };
 
 async function fromProvider(services: ChatServices, input: ChatInput, prepared: Prepared): Promise<Outcome> {
@@ -192,6 +204,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       timeoutMs: config.upstreamTimeoutMs,
       secrets: config.secrets,
       clientSignal: input.signal,
+      sessionKey: decision.session,
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };
@@ -209,6 +222,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   }
   const { model, answer } = served;
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
+  // The provider has the prompt, and caches it: the session is remembered on this model, however the answer ends.
+  const sessionWrite = rememberAnswer(services, prepared.session, decision.session, request, model, decision.promptTokens);
   /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write
@@ -239,6 +254,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
         streamError: end.error,
         upstreamMs: Date.now() - startedAt,
         cacheWrite: assembler && !end.truncated ? cacheWrite(assembler.result(), charged.usage) : undefined,
+        sessionWrite,
       };
     });
     return { ...outcome, answer: { kind: "stream", body: answer.body }, firstTokenAt, ending };
@@ -249,6 +265,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     ...charged,
     upstreamMs: Date.now() - startedAt,
     cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
+    sessionWrite,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
 }

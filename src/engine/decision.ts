@@ -9,6 +9,7 @@ import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts"
 import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
+import { lookUpSession, type SessionLookup, type SessionServices } from "./session-step.ts";
 
 export type DecisionServices = {
   config: RoutingConfig & { aliases: readonly Alias[] };
@@ -17,11 +18,28 @@ export type DecisionServices = {
 
 /**
  * Decides, with a model name that is an alias (a client's own name, routing/aliases.ts)
- * decided as what it stands for, under the lower of its highest tier and the key's. A registry
- * id or a provider's id is never an alias; an upstream id's last part (`gpt-5.5`) is one only
- * of the operator's own MODEL_ALIASES, which say what the operator means by it.
+ * decided as what it stands for, under the lower of its highest tier and the key's, and
+ * in its session (`session`: what routing remembers of it, engine/session-step.ts), whose
+ * digest the decision carries. A registry id or a provider's id is never an alias; an
+ * upstream id's last part (`gpt-5.5`) is one only of the operator's own MODEL_ALIASES,
+ * which say what the operator means by it.
  */
-export async function decideFor(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Decision> {
+export async function decideFor(
+  services: DecisionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  session?: Pick<SessionLookup, "view" | "digest">,
+): Promise<Decision> {
+  const decision = await decideAlone(services, request, caller, session?.view);
+  return session === undefined ? decision : { ...decision, session: await session.digest };
+}
+
+async function decideAlone(
+  services: DecisionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  session: SessionLookup["view"] | undefined,
+): Promise<Decision> {
   const { breakers, config } = services;
   const state = await breakers.current();
   // A caller whose own requests make the providers fail is refused here, before it costs anyone a circuit.
@@ -32,13 +50,13 @@ export async function decideFor(services: DecisionServices, request: CanonicalRe
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || named?.id === request.model || named?.upstream_model === request.model;
   const found = own ? undefined : aliasFor(request.model, config.aliases);
   const alias = named !== undefined && found !== undefined && DEFAULT_ALIASES.includes(found) ? undefined : found;
-  if (alias === undefined) return decide(request, config, caller, health);
+  if (alias === undefined) return decide(request, config, caller, health, session);
   const keyTier = caller?.maxTier ?? null;
   const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
   // A name routed as auto that the catalog knows (`claude-opus-4-5`) costs no more than the model it names.
   const known = alias.target.model === "auto" ? catalogModelNamed(request.model) : undefined;
   const noDearerThan = known === undefined || embeds(known) ? undefined : known;
-  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null, noDearerThan }, health);
+  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null, noDearerThan }, health, session);
   return {
     ...decision,
     reasons: [
@@ -48,10 +66,20 @@ export async function decideFor(services: DecisionServices, request: CanonicalRe
   };
 }
 
-/** The outcome of deciding alone (`/v1/route`): the decision, or why there is none. */
-export async function decisionOutcome(services: DecisionServices, request: CanonicalRequest, caller: Caller | undefined): Promise<Outcome> {
+/**
+ * The outcome of deciding alone (`/v1/route`): the decision, in the request's session as a
+ * chat request would find it (the isolate's, else Redis's), or why there is none.
+ */
+export async function decisionOutcome(
+  services: DecisionServices & SessionServices,
+  request: CanonicalRequest,
+  caller: Caller | undefined,
+  headers: Headers,
+): Promise<Outcome> {
   try {
-    return stoppedAt(request, await decideFor(services, request, caller));
+    const session = await lookUpSession(services, request, headers, caller);
+    const remembered = session.view.remembered ?? (await session.pending);
+    return stoppedAt(request, await decideFor(services, request, caller, { digest: session.digest, view: { ...session.view, remembered } }));
   } catch (error) {
     return stoppedAt(request, undefined, asApiError(error));
   }

@@ -5,10 +5,14 @@ import type { Outcome, Route } from "./outcome.ts";
 
 /** The decision's own: its score and the reasons behind it. */
 function decisionHeaders(decision: Decision): Record<string, string> {
-  return {
+  const headers: Record<string, string> = {
     "x-tiergate-score": String(decision.score),
     "x-tiergate-reason": headerSafe(decision.reasons.join("; ")),
   };
+  // The session's digest, never the id the client sent; its affinity's reason is among the decision's.
+  if (decision.session !== undefined) headers["x-tiergate-session"] = decision.session;
+  if (decision.affinity !== undefined) headers["x-tiergate-affinity"] = decision.affinity;
+  return headers;
 }
 
 function routeHeaders(route: Route): Record<string, string> {

@@ -5,6 +5,7 @@
  */
 import type { CacheStatus } from "../cache/policy.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
+import type { SessionWrite } from "../cache/session-store.ts";
 import type { EmbeddingRequest } from "../canonical/embeddings.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { ApiError } from "../http/errors.ts";
@@ -38,6 +39,8 @@ export type Ending = {
   upstreamMs: number | undefined;
   /** The Redis half of a complete answer's cache write. */
   cacheWrite: CacheWrite | undefined;
+  /** The Redis half of what the answer's session remembers (engine/session-step.ts). */
+  sessionWrite?: SessionWrite | undefined;
 };
 
 /** What the client asked, as read: a chat request of any surface, or an embeddings request. Its audit record digests it. */

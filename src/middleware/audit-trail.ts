@@ -109,6 +109,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     brokeMidStream: ending?.truncated === true && record.error_code !== "client_disconnected",
     owner: breakerOwner(facts.caller),
     cacheWrite: facts.status < 400 ? ending?.cacheWrite : undefined,
+    sessionWrite: ending?.sessionWrite,
   };
 }
 

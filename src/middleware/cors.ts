@@ -21,6 +21,7 @@ const handlerFor = (config: Config): MiddlewareHandler =>
       "cache-control",
       "x-constitutional-hash",
       "x-tiergate-cache-ttl",
+      "x-session-id",
     ],
     exposeHeaders: [
       "x-request-id",
@@ -30,6 +31,8 @@ const handlerFor = (config: Config): MiddlewareHandler =>
       "x-tiergate-provider",
       "x-tiergate-cache",
       "x-tiergate-cost-usd",
+      "x-tiergate-session",
+      "x-tiergate-affinity",
       "x-ratelimit-limit-requests",
       "x-ratelimit-remaining-requests",
       "x-ratelimit-reset-requests",

@@ -18,6 +18,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { AuditRecord } from "../audit/record.ts";
 import type { AuditSink, Destination } from "../audit/sink.ts";
 import type { CacheWrite } from "../cache/response-cache.ts";
+import type { SessionWrite } from "../cache/session-store.ts";
 import type { FinishedRequest, Metrics } from "../observability/metrics.ts";
 import { type Breakers, type Report, reportsFrom } from "../reliability/breakers.ts";
 import type { Model } from "../routing/registry.ts";
@@ -37,6 +38,8 @@ export type AfterWork = {
   owner: string;
   /** The Redis half of a complete answer's cache write; never set for errors or broken streams. */
   cacheWrite?: CacheWrite | undefined;
+  /** The Redis half of what the answer's session remembers: its model and when its cache expires. */
+  sessionWrite?: SessionWrite | undefined;
 };
 
 export type Batcher = {
@@ -84,13 +87,14 @@ export function createBatcher(deps: {
     const audit = await auditSink.prepare(batch.map((work) => work.record));
     for (const work of batch) metrics.count(work.finished);
     const cacheWrites = batch.flatMap((work) => (work.cacheWrite ? [work.cacheWrite] : []));
+    const sessionWrites = batch.flatMap((work) => (work.sessionWrite ? [work.sessionWrite] : []));
     const increments = metrics.take();
     const spent = allowances.takeReports();
     const spend = spent.reports.length === 0 ? undefined : { keys: spent.reports.flatMap((r) => r.keys), args: spent.reports.flatMap((r) => r.args) };
     const script = batchCall(breakers.call(batch.flatMap((work) => work.reports)), increments, spend);
     let queued = false;
     let scriptRan = false;
-    if (redis !== undefined && (audit.queueable.length + cacheWrites.length > 0 || script !== undefined)) {
+    if (redis !== undefined && (audit.queueable.length + cacheWrites.length + sessionWrites.length > 0 || script !== undefined)) {
       try {
         const pipeline = redis.pipeline();
         // First, so its answer (the circuits it moved) is the pipeline's first.
@@ -98,6 +102,8 @@ export function createBatcher(deps: {
         if (audit.queueable.length > 0) pipeline.rpush(auditSink.queueKey, ...audit.queueable.map((record) => JSON.stringify(record)));
         // NX: an entry lives out its TTL; no client's answer replaces another's early.
         for (const write of cacheWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds, nx: true });
+        // Not NX: a session's last answer is what it remembers.
+        for (const write of sessionWrites) pipeline.set(write.key, write.value, { ex: write.ttlSeconds });
         // Each command is judged by its own answer: one that failed leaves the others done.
         const answers = await tracked("redis", () => pipeline.exec({ keepErrors: true }));
         const pushed = answers[script === undefined ? 0 : 1];

@@ -26,6 +26,8 @@ export type UpstreamRequest = {
   clientSignal?: AbortSignal | undefined;
   /** Sees every streamed `data:` payload but `[DONE]` (the cache assembles the answer from them). */
   onData?: (data: string) => void;
+  /** The session's digest (routing/session.ts), for the adapter to send as the provider's cache key. */
+  sessionKey?: string | undefined;
 };
 
 /** `sentChars`: the length of the body sent, a bound on the prompt a provider can honestly count. */
@@ -49,7 +51,10 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const adapter = adapterFor(provider);
   const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
   try {
-    const body = adapter.body(request.request, request.upstreamModel, { stream: request.stream });
+    const body = adapter.body(request.request, request.upstreamModel, {
+      stream: request.stream,
+      ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
+    });
     const call = adapter.completionRequest(provider, body, request.stream);
     const sentChars = call.body.length;
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });

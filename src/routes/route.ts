@@ -14,7 +14,7 @@ export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>
   const services = c.get("services");
   const { config } = services;
   const { request } = await chatCompletionsSurface.parse(c.req.raw, config);
-  const outcome = await decisionOutcome(services, request, c.get("caller"));
+  const outcome = await decisionOutcome(services, request, c.get("caller"), c.req.raw.headers);
   c.set("outcome", outcome);
   const { decision, error } = outcome;
   if (decision === undefined) throw error ?? asApiError(new Error("no decision and no error"));
@@ -26,6 +26,9 @@ export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>
       provider: decision.model.provider,
       provider_configured: config.providers.get(decision.model.provider)?.configured === true,
       mode: decision.mode,
+      // The session's digest (never the id it came from) and what this turn would do to it (null: SESSION_AFFINITY=off).
+      session: decision.session ?? null,
+      affinity: decision.affinity ?? null,
       features: decision.features,
       reasons: decision.reasons,
       fallbacks: decision.fallbacks.map((model) => ({ model: model.id, provider: model.provider, tier: model.tier })),

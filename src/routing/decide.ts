@@ -1,6 +1,7 @@
 /** The routing decision for one request: score → tier → model → fallbacks. Pure. */
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import { ApiError } from "../http/errors.ts";
+import { type Affinity, chooseAffinity, observedAffinity, type SessionView } from "./affinity.ts";
 import { catalogModelNamed, embeds, type NamedModel, noDearer } from "./catalog.ts";
 import { sentPrompt } from "./estimate.ts";
 import type { RouterModel } from "./model.ts";
@@ -33,6 +34,10 @@ export type Decision = {
   /** Prompt and output tokens, over every one of `n` choices: what a tokens-per-minute limit is debited before the call. */
   estimatedTokens: number;
   estimatedCostUsd: number;
+  /** What the turn did to its session (routing/affinity.ts); unset without a session, or with SESSION_AFFINITY=off. */
+  affinity?: Affinity;
+  /** The session's digest (routing/session.ts), set by the engine once the decision is made. */
+  session?: string;
 };
 
 const TIER_PATTERN = /^tier:([1-5])$/;
@@ -59,7 +64,9 @@ export type KeyPolicy = { maxTier: number | null; models: readonly string[] | nu
 /**
  * Decides where a validated chat request goes, around the circuits `health` says are open.
  * A name the registry lacks and the catalog knows (`gpt-3.5-turbo`) is routed as `auto` among the
- * models no dearer than it, so capped at the highest tier that has one.
+ * models no dearer than it, so capped at the highest tier that has one. With a `session`
+ * whose affinity steers, a routed turn may stay on the model that holds the session's
+ * cache (routing/affinity.ts).
  * @throws ApiError 404 for a model neither the registry nor the catalog knows, or one every
  * model is dearer than; 400 when no model can serve the request; 503 when the models that
  * could are all behind open circuits.
@@ -69,6 +76,7 @@ export function decide(
   config: RoutingConfig,
   policy: KeyPolicy = { maxTier: null, models: null },
   health: RoutingHealth = NO_HEALTH,
+  session?: SessionView,
 ): Decision {
   enforceCaps(request, config);
   const complexity = scoreComplexity(request, config.routerModel);
@@ -91,6 +99,7 @@ export function decide(
   let tier: Tier;
   let model: Model;
   let fallbacks: Model[];
+  let affinity: Affinity | undefined;
   if (request.model === "auto" || forced || cap !== undefined) {
     mode = forced ? "tier" : "auto";
     let wanted = forced ? (Number(forced[1]) as Tier) : scoredTier;
@@ -118,6 +127,28 @@ export function decide(
     }
     ({ tier, model, fallbacks } = pick);
     reasons.push(...pick.reasons);
+    if (session?.steers === true && !forced) {
+      // A session's model stays only where this turn may be routed: a name the catalog caps is never served dearer.
+      const warm = session.remembered === undefined ? undefined : affordable.find((entry) => entry.id === session.remembered?.model);
+      const choice = chooseAffinity({
+        view: session,
+        pick: { model, tier },
+        warm,
+        unfit: warm === undefined ? undefined : whyNotKept(warm, allowed(warm), demand, health, isConfigured(warm)),
+        tokens: { promptTokens: demand.promptTokens, outputTokens: demand.outputTokens * (request.n ?? 1) },
+      });
+      // Beside the tier's reason, so a long list of skipped models never cuts it from the header.
+      reasons.splice(2, 0, choice.reason);
+      affinity = choice.affinity;
+      if (choice.keep !== undefined && choice.keep !== model) {
+        const kept = choice.keep;
+        // Should the session's model fail, the plan goes on as if its tier had been chosen.
+        const behind = pickModel(usable, kept.tier, demand, isConfigured, { health, strategies: config.strategies });
+        fallbacks = behind === undefined ? [] : [behind.model, ...behind.fallbacks].filter((entry) => entry.id !== kept.id);
+        ({ tier } = kept);
+        model = kept;
+      }
+    }
   } else {
     mode = "model";
     const named = registered;
@@ -150,6 +181,7 @@ export function decide(
     reasons.push(`model ${named.id} named by the request`);
   }
   if (!isConfigured(model)) reasons.push(`provider ${model.provider} is not configured`);
+  if (session?.steers === true && affinity === undefined) affinity = observedAffinity(session.remembered, model);
   return {
     mode,
     tier,
@@ -166,6 +198,7 @@ export function decide(
     estimatedTokens: demand.promptTokens + demand.outputTokens * (request.n ?? 1),
     // Each of the n choices is written, and billed, separately.
     estimatedCostUsd: costUsd(model, demand.promptTokens, demand.outputTokens * (request.n ?? 1)),
+    ...(affinity === undefined ? {} : { affinity }),
   };
 }
 
@@ -190,6 +223,16 @@ function priceCap(known: NamedModel, affordable: readonly Model[]): { tier: Tier
   }
   const tier = Math.max(...affordable.map((model) => model.tier)) as Tier;
   return { tier, reason: `${shown} is not in the registry: routed as auto, capped at tier ${tier}, no dearer than it (${price})` };
+}
+
+/** Why a session's model may not serve this turn, in words that follow its id; undefined when it may. */
+function whyNotKept(model: Model, allowed: boolean, demand: Demand, health: RoutingHealth, configured: boolean): string | undefined {
+  if (!allowed) return "is not one this key may use";
+  const blocked = health.blocked(model);
+  if (blocked !== undefined) return `is not taking requests (${blocked})`;
+  const unfit = unfitReason(model, demand);
+  if (unfit !== undefined) return `cannot serve this turn (${unfit})`;
+  return configured ? undefined : `has no configured provider (${model.provider})`;
 }
 
 function allCircuitsOpen(tier: Tier, health: RoutingHealth): ApiError {

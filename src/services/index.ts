@@ -8,6 +8,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { type AuditSigner, createAuditSigner } from "../audit/record.ts";
 import { type AuditSink, createAuditSink } from "../audit/sink.ts";
 import { createResponseCache, type ResponseCache } from "../cache/response-cache.ts";
+import { createSessionStore, type SessionStore } from "../cache/session-store.ts";
 import { type Bindings, type Config, parseConfig } from "../config/env.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { type Batcher, createBatcher } from "../pipeline/after-response.ts";
@@ -33,6 +34,8 @@ export type Services = {
   /** Absent when AUDIT_HMAC_KEY is not set. */
   signer: AuditSigner | undefined;
   responseCache: ResponseCache;
+  /** What routing remembers of each session: its model and when its cache expires. */
+  sessions: SessionStore;
   keys: KeyDirectory;
   failedChecks: FailedChecks;
   adminKey: AdminKey;
@@ -68,6 +71,7 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
     sql,
     signer,
     responseCache: createResponseCache({ settings: config.cache, keyPrefix, redis, tracked }),
+    sessions: createSessionStore({ keyPrefix, redis, tracked, clock }),
     keys: createKeyDirectory({ keyPrefix, requireApiKey: config.requireApiKey, redis, sql, tracked, clock }),
     failedChecks: createFailedChecks({ keyPrefix, perMinute: config.failedKeyChecksPerMinute, redis, tracked, clock }),
     adminKey: createAdminKey(config),

@@ -72,6 +72,15 @@ describe("Claude Code through tiergate", () => {
     expect(Number(generations[0]!.tier)).toBeLessThanOrEqual(2);
     // So is every turn after it, the one that carried the command's output back included: tool output is data, not the task.
     for (const row of generations) expect(Number(row.tier)).toBeLessThanOrEqual(2);
+    // Each run is one Claude Code session (metadata.user_id names it), and keeps one model through its tool loop.
+    const modelsBySession = new Map<string, Set<unknown>>();
+    for (const row of generations) {
+      expect(row.session).toMatch(/^[0-9a-f]{32}$/);
+      modelsBySession.set(String(row.session), (modelsBySession.get(String(row.session)) ?? new Set()).add(row.model));
+    }
+    expect(modelsBySession.size).toBeGreaterThanOrEqual(2);
+    for (const models of modelsBySession.values()) expect(models.size).toBe(1);
+    expect(generations.some((row) => row.affinity === "kept")).toBe(true);
     // Every provider call came from a request with its row; each row is the Messages surface's, with a tier and a cost.
     expect(generations.length).toBeGreaterThanOrEqual(stack.fake.seen.length);
     for (const row of rows) expect(row.surface).toBe("messages");

@@ -27,13 +27,13 @@ async function makeKey(fields: Record<string, unknown>): Promise<{ key: string; 
 type Waves = { status: number; waves: number; primaryWaves: number; calls: string[] };
 
 /** Sends one request and counts the store round trips it waited in a row before its first byte, and how many of them reached the primary. */
-async function waves(path: string, body: unknown, key: string): Promise<Waves> {
+async function waves(path: string, body: unknown, key: string, headers: Record<string, string> = {}): Promise<Waves> {
   // The circuit view, read by the request that finds it stale, is made fresh first (by the admin key, which nothing limits).
   await (await app.router.post("/v1/route", chat("the circuit view"), { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` })).arrayBuffer();
   await new Promise((resolve) => setTimeout(resolve, 3 * RTT)); // the last request's after-work
   proxy.reset();
   const start = performance.now();
-  const response = await app.router.post(path, body, { authorization: `Bearer ${key}` });
+  const response = await app.router.post(path, body, { authorization: `Bearer ${key}`, ...headers });
   const firstByte = performance.now();
   await response.arrayBuffer();
   const before = proxy.calls().filter((call: StoreCall) => call.at >= start && call.at < firstByte);
@@ -115,6 +115,32 @@ describe("store round trips before a keyed answer", () => {
     const route = await waves("/v1/route", chat(uniquePrompt("route")), key);
     expect(route.status).toBe(200);
     expect(route.calls).toEqual([]);
+  });
+
+  it("a warm key's turn in a session the isolate knows reads the cache at a replica and nothing else; one it does not know reads the session beside it", async () => {
+    const { key } = await makeKey(limits);
+    const turn = (text: string) => ({
+      model: "auto",
+      messages: [
+        { role: "user", content: "run it" },
+        { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "run", arguments: "{}" } }] },
+        { role: "tool", tool_call_id: "c1", content: uniquePrompt(text) },
+      ],
+    });
+    for (let i = 0; i < 4; i++) expect((await waves("/v1/chat/completions", chat(uniquePrompt("warm")), key)).status).toBe(200);
+    // Nobody knows this session yet: its Redis read goes out with the cache read, in the same wave.
+    const unknown = await waves("/v1/chat/completions", turn("first turn"), key, { "x-session-id": `rt-${uniquePrompt()}` });
+    expect(unknown.status).toBe(200);
+    expect(unknown.calls).toEqual(["replica GET", "replica GET"]);
+    expect(unknown.waves).toBe(1);
+    expect(unknown.primaryWaves).toBe(0);
+    // The isolate remembers it after the answer: the next turn adds no call at all.
+    const session = { "x-session-id": `rt-${uniquePrompt()}` };
+    expect((await waves("/v1/chat/completions", turn("one"), key, session)).status).toBe(200);
+    const known = await waves("/v1/chat/completions", turn("two"), key, session);
+    expect(known.status).toBe(200);
+    expect(known.calls).toEqual(["replica GET"]);
+    expect(known.primaryWaves).toBe(0);
   });
 
   it("a key's first request makes one call to the primary: its directory entry, its slice of requests and its reservation in one pipeline", async () => {
