@@ -44,6 +44,21 @@ const SESSION = /replay-session:([\w.-]+)/;
 const ANSWER = /\[replay answer: (\d+) tokens(?:, tool ([\w-]+) ([\w-]+))?\]/;
 const DEFAULT_ANSWER_TOKENS = 8;
 
+/** The marker of the newest message (or input item) that holds one. */
+function askedAnswer(items: readonly unknown[]): RegExpExecArray | null {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const found = ANSWER.exec(JSON.stringify(items[i]));
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** What the replay asks the provider to answer: completion tokens, and a tool call, if any. */
+export function answerAsked(items: readonly unknown[]): { tokens: number; tool: { name: string; id: string } | undefined } {
+  const asked = askedAnswer(items);
+  return { tokens: Number(asked?.[1] ?? DEFAULT_ANSWER_TOKENS), tool: asked?.[2] === undefined ? undefined : { name: asked[2], id: asked[3]! } };
+}
+
 export function createCacheSimulator(): CacheSimulator {
   const cache = createPromptCache();
   const clocks = new Map<string, number>();
@@ -95,10 +110,9 @@ async function handle(simulator: CacheSimulator, req: IncomingMessage, res: Serv
   const body = JSON.parse(raw) as Record<string, unknown>;
   const model = String(body.model);
   const provider = /^\/([\w-]+)\/v1\//.exec(path)?.[1] ?? "openrouter";
-  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
-  const asked = ANSWER.exec(JSON.stringify(messages.at(-1) ?? ""));
+  const asked = answerAsked(Array.isArray(body.messages) ? (body.messages as unknown[]) : []);
   const limit = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
-  const completionTokens = Math.min(Number(asked?.[1] ?? DEFAULT_ANSWER_TOKENS), limit);
+  const completionTokens = Math.min(asked.tokens, limit);
   const { usage } = simulator.serve({
     provider,
     model,
@@ -117,10 +131,11 @@ async function handle(simulator: CacheSimulator, req: IncomingMessage, res: Serv
   };
   const id = `chatcmpl-cache${Date.now().toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
-  const tool = asked?.[2] === undefined ? undefined : { id: asked[3]!, type: "function", function: { name: asked[2], arguments: '{"command":"ls"}' } };
+  const tool =
+    asked.tool === undefined ? undefined : { id: asked.tool.id, type: "function", function: { name: asked.tool.name, arguments: '{"command":"ls"}' } };
   // The answer is as long as it says it is (a quarter of its characters), so no report outgrows what was written.
   const text = "ok ".repeat(Math.ceil((completionTokens * 4) / 3)).slice(0, completionTokens * 4);
-  const finish = tool !== undefined ? "tool_calls" : completionTokens < Number(asked?.[1] ?? DEFAULT_ANSWER_TOKENS) ? "length" : "stop";
+  const finish = tool !== undefined ? "tool_calls" : completionTokens < asked.tokens ? "length" : "stop";
 
   if (body.stream !== true) {
     const message = tool === undefined ? { role: "assistant", content: text } : { role: "assistant", content: text, tool_calls: [tool] };

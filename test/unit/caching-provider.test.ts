@@ -4,9 +4,19 @@
  * 1,024 tokens, one cache per model, and the usage it reports on OpenRouter's wire format.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { answerMarker, type CachingProvider, sessionMarker, startCachingProvider } from "../../scripts/bench/caching-provider.ts";
+import { aiderSession, MOST_PROMPT_TOKENS, readProfiles } from "../../scripts/bench/agent-replay.ts";
+import { withSection } from "../../scripts/bench/agent-report.ts";
+import {
+  answerAsked,
+  answerMarker,
+  type CachingProvider,
+  createCacheSimulator,
+  sessionMarker,
+  startCachingProvider,
+} from "../../scripts/bench/caching-provider.ts";
+import { claudeCodeSessions } from "../../scripts/bench/claude-code-replay.ts";
 import { chatBlocks, messagesBlocks } from "../../scripts/bench/prompt-blocks.ts";
-import { type Block, createPromptCache, type Ttl } from "../../scripts/bench/prompt-cache.ts";
+import { type Block, createPromptCache, type Ttl, tokensOf } from "../../scripts/bench/prompt-cache.ts";
 
 const CLAUDE = "anthropic/claude-sonnet-4";
 const GPT = "openai/gpt-4.1";
@@ -168,5 +178,46 @@ describe("the caching provider on the wire, as OpenRouter reports usage", () => 
     expect(events.some((e) => e.choices[0]?.finish_reason === "tool_calls")).toBe(true);
     expect(events.at(-1).usage).toMatchObject({ completion_tokens: 5, prompt_tokens_details: { cached_tokens: 0 } });
     expect(provider.calls[0]).toMatchObject({ provider: "groq", model: "llama-3.3-70b-versatile" });
+  });
+});
+
+describe("the agent bench's replays, sent straight to the simulated provider", () => {
+  it("grows a Claude Code session to its target, with breakpoints on the system prompt and the last message only", () => {
+    const [session] = claudeCodeSessions([28_000]);
+    const simulator = createCacheSimulator();
+    const calls = [...session!.calls()];
+    for (const call of calls) {
+      simulator.advance(session!.id, call.gapMs);
+      const blocks = messagesBlocks(call.body);
+      expect(blocks.filter((b) => b.breakpoint !== undefined)).toHaveLength(3);
+      expect(blocks.at(-1)!.breakpoint).toBe("5m");
+      simulator.serve({ provider: "openrouter", model: CLAUDE, blocks, session: session!.id, completionTokens: 1 });
+    }
+    const prompts = simulator.calls.map((c) => c.usage.promptTokens);
+    expect(prompts.at(-1)).toBeGreaterThanOrEqual(28_000);
+    expect(prompts.at(-1)).toBeLessThan(36_000);
+    expect(calls.filter((c) => c.kind === "user").length).toBeGreaterThan(0);
+    const read = simulator.calls.reduce((n, c) => n + c.usage.cacheReadTokens, 0);
+    expect(read / prompts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0.85);
+  });
+
+  it("replays an Aider profile at its recorded sizes, answering tool-result turns with the tool call they continue", () => {
+    const profile = readProfiles().find((p) => p.turns.some((t) => t.kind === "tool_result") && p.turns.length <= 8)!;
+    const calls = [...aiderSession(profile, 0).calls()];
+    expect(calls).toHaveLength(profile.turns.length);
+    for (const [i, call] of calls.entries()) {
+      const tokens = messagesBlocks(call.body).reduce((n, b) => n + tokensOf(b.text), 0);
+      const recorded = profile.turns[i]!.input_tokens + (profile.turns[i]!.cache_read_tokens ?? 0) + (profile.turns[i]!.cache_write_tokens ?? 0);
+      expect(Math.abs(tokens - Math.min(recorded, MOST_PROMPT_TOKENS)) / recorded).toBeLessThan(0.15);
+      const last = (call.body.messages as { content: { type: string; tool_use_id?: string }[] }[]).at(-1)!.content[0]!;
+      if (call.kind === "tool_result") expect(last.tool_use_id).toBe(answerAsked(calls[i - 1]!.body.messages as unknown[]).tool?.id);
+    }
+  });
+
+  it("writes its table into RESULTS.md in place of the last run's, before 'How to read this'", () => {
+    const first = withSection("# Bench\n\n## Latency\nx\n\n## How to read this\ny\n", "## Agent sessions: what a coding agent pays (run 1)\nA\n");
+    expect(first).toBe("# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n");
+    const second = withSection(first, "## Agent sessions: what a coding agent pays (run 2)\nB\n");
+    expect(second).toBe("# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 2)\nB\n\n## How to read this\ny\n");
   });
 });
