@@ -1,6 +1,7 @@
 /** The agent bench's table: printed, and written into bench/RESULTS.md (with --quick, bench/.quick/) under a heading of its own. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Footprint } from "./agent-footprint.ts";
 
 export type PolicyRow = {
   policy: string;
@@ -30,6 +31,7 @@ export type AgentBenchResults = {
   quick: boolean;
   sessions: { claudeCode: number; aider: number; responses: number };
   rows: PolicyRow[];
+  footprint: { router: Footprint; forwardOnly: Footprint };
 };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -46,7 +48,7 @@ const tiers = (counts: Record<string, number> | null): string =>
         .join(", ");
 
 /** The section, in Markdown: what was replayed, the table, and what the figures should reach. */
-export function agentSection({ environment, quick, sessions, rows }: AgentBenchResults): string {
+export function agentSection({ environment, quick, sessions, rows, footprint }: AgentBenchResults): string {
   const direct = rows[0]!;
   const priceVersion = JSON.parse(readFileSync(`${root}node_modules/@pydantic/genai-prices/package.json`, "utf8")).version as string;
   const lines = [
@@ -83,12 +85,31 @@ export function agentSection({ environment, quick, sessions, rows }: AgentBenchR
       })
       .map((cells) => `| ${cells} |`),
     "",
+    ...footprintLines(footprint),
+    "",
     "Goals (issue 35): pinned to a Claude model, at least 90% read from the cache; routed, at least 88% with 0 switches on " +
       "tool results; the routed bill below both the frontier-pinned and the `SESSION_AFFINITY=off` bills, with the tiers of " +
       "the user turns beside it (a saving bought by sending everything to tier 1 shows there).",
     "",
   ];
   return lines.join("\n");
+}
+
+/** workerd's CPU per turn and memory per turn in flight, the router beside the forward-only Worker (issue 37). */
+function footprintLines({ router, forwardOnly }: AgentBenchResults["footprint"]): string[] {
+  const row = (name: string, f: Footprint) =>
+    `| ${name} | ${f.cpuMsPerTurn.toFixed(2)} ms | ${f.mibPerTurnInFlight.toFixed(2)} MiB | ${f.baselineMib} MiB | ${f.turns} (${f.failed}) |`;
+  return [
+    `What a turn costs the Worker: ${router.inFlight} Claude Code turns of ${Math.round(router.turnBytes / 1000)} KB at once, held at the provider ` +
+      "until all are in flight, three times; workerd's CPU (user + system, from /proc) per turn, and its resident memory at the peak " +
+      "above its idle baseline, per turn in flight.",
+    "",
+    "| Worker | CPU per turn | memory per turn in flight | idle resident memory | turns (failed) |",
+    "|---|---|---|---|---|",
+    row("tiergate (routed, the default)", router),
+    row("forward-only (scripts/bench/forward-worker.js)", forwardOnly),
+    ...[router, forwardOnly].flatMap((f) => (f.firstFailure === undefined ? [] : ["", `A failed turn: ${f.firstFailure}`])),
+  ];
 }
 
 /** Prints the section and writes it, replacing the section of an earlier run; returns the folder written. */

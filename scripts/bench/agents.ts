@@ -7,13 +7,14 @@
  */
 import { calcPrice } from "@pydantic/genai-prices";
 import { startStackOnMachineServers } from "../local/stack.ts";
+import { footprintTurn, IN_FLIGHT, measureFootprint } from "./agent-footprint.ts";
 import { aiderSession, type Json, type ReplayCall, type ReplaySession, readProfiles, responsesSession } from "./agent-replay.ts";
 import { type AgentBenchResults, type PolicyRow, writeAgentReport } from "./agent-report.ts";
 import { answerAsked, type CachingProvider, type SimulatedCall, startCachingProvider } from "./caching-provider.ts";
 import { CLAUDE_CODE_PREFIX, claudeCodeSessions } from "./claude-code-replay.ts";
 import { messagesBlocks, responsesBlocks } from "./prompt-blocks.ts";
 import { ADMIN_KEY, AUDIT_KEY, JSON_HEADERS, makeKey, NEVER_REACHED, PROVIDER_KEY } from "./requests.ts";
-import { startRouterProcess, type Target } from "./targets.ts";
+import { startForwardOnlyWorker, startRouterProcess, type Target } from "./targets.ts";
 
 type Options = { quick: boolean; log: (line: string) => void; environment: { date: string; commit: string } };
 type Registered = { id: string; upstream_model: string; owned_by: string; tier: number };
@@ -45,6 +46,8 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
       GROQ_BASE_URL: `${provider.url}/groq/v1`,
       GROQ_API_KEY: PROVIDER_KEY,
       MAX_BODY_BYTES: String(16 * 1024 * 1024),
+      // Keys optional, so the footprint's turns are served keyless; the replays' keys are checked and charged.
+      REQUIRE_API_KEY: "false",
       ...extra,
     });
     const start = async (extra: Record<string, string>): Promise<Target> => {
@@ -78,6 +81,19 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
       log(`agents: ${observations.length} calls in ${((Date.now() - startedAt) / 1000).toFixed(0)} s; ${rows.at(-1)!.failed} failed`);
       for (const failure of rows.at(-1)!.failures) log(`  failed: ${failure}`);
     }
+    log(`agents: CPU and memory, ${IN_FLIGHT} Claude Code turns in flight, the router beside the forward-only Worker`);
+    // The last policy's router: tiergate's default.
+    const tiergate = routers.at(-1)!;
+    const forwardOnly = await startForwardOnlyWorker(`${provider.url}/openrouter/v1`);
+    routers.push(forwardOnly);
+    const turn = footprintTurn();
+    // Keyless, as the main bench's router target: with keys, 80 turns at once meet 429s on one key (its tokens per minute
+    // is leased in slices of a tenth of the limit) and 529s on eighty (budget checks time out against the stand-in stores).
+    const keyless = () => ({ ...JSON_HEADERS, "cache-control": "no-store" });
+    const footprint = {
+      router: await measureFootprint({ pid: tiergate.pid, url: `${tiergate.url}${turn.path}`, headers: keyless }, provider, turn),
+      forwardOnly: await measureFootprint({ pid: forwardOnly.pid, url: `${forwardOnly.url}${turn.path}`, headers: () => JSON_HEADERS }, provider, turn),
+    };
     const results: AgentBenchResults = {
       environment,
       quick,
@@ -87,6 +103,7 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
         responses: sessions.filter((s) => s.source === "responses").length,
       },
       rows,
+      footprint,
     };
     return await writeAgentReport(results);
   } finally {

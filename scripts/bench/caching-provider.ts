@@ -35,7 +35,12 @@ export type CacheSimulator = {
   reset(): void;
 };
 
-export type CachingProvider = CacheSimulator & { url: string; close(): Promise<void> };
+export type CachingProvider = CacheSimulator & {
+  url: string;
+  /** Holds each answer this long before sending it, so many calls are in flight at once (the footprint measure). */
+  holdMs: number;
+  close(): Promise<void>;
+};
 
 export const sessionMarker = (session: string): string => `replay-session:${session}`;
 export const answerMarker = (tokens: number, tool?: { name: string; id: string }): string =>
@@ -82,24 +87,25 @@ export function createCacheSimulator(): CacheSimulator {
 
 /** Starts the caching provider on 127.0.0.1 (a free port). */
 export async function startCachingProvider(): Promise<CachingProvider> {
-  const simulator = createCacheSimulator();
+  const provider = Object.assign(createCacheSimulator(), { url: "", holdMs: 0, close: async () => {} });
   const server = createServer((req, res) => {
-    handle(simulator, req, res).catch((error: unknown) => sendError(res, 500, String(error)));
+    handle(provider, req, res).catch((error: unknown) => sendError(res, 500, String(error)));
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = (): Promise<void> =>
+  provider.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  provider.close = () =>
     new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     });
-  return Object.assign(simulator, { url, close });
+  return provider;
 }
 
-async function handle(simulator: CacheSimulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(simulator: CachingProvider, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (simulator.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, simulator.holdMs));
   const path = req.url ?? "";
   if (req.method === "GET" && path.endsWith("/models")) {
     res.writeHead(200, { "content-type": "application/json" });
