@@ -16,6 +16,8 @@ export type PolicyRow = {
   completionTokens: number;
   /** At the catalog's list prices, per call, by the model that served it. */
   providerBillUsd: number;
+  /** Provider calls by the model that served them (retries and fallbacks included). */
+  servedBy: Record<string, number>;
   /** Models the catalog has no price for (their calls are left out of the bill). */
   unpriced: string[];
   /** The client key's spend as the router settled it (`GET /v1/usage`); null when no router was in the way. */
@@ -84,6 +86,19 @@ export function agentSection({ environment, quick, sessions, rows, footprint }: 
         ].join(" | ");
       })
       .map((cells) => `| ${cells} |`),
+    "",
+    "Who served the calls: " +
+      rows
+        .slice(1)
+        .map(
+          (row, i) =>
+            `(${i + 1}) ${Object.entries(row.servedBy)
+              .sort(([, a], [, b]) => b - a)
+              .map(([model, n]) => `${model} ${n}`)
+              .join(", ")}`,
+        )
+        .join("; ") +
+      ". (1)-(4): the four policies in the table's order.",
     "",
     ...footprintLines(footprint),
     "",

@@ -82,8 +82,8 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
       for (const failure of rows.at(-1)!.failures) log(`  failed: ${failure}`);
     }
     log(`agents: CPU and memory, ${IN_FLIGHT} Claude Code turns in flight, the router beside the forward-only Worker`);
-    // The last policy's router: tiergate's default.
-    const tiergate = routers.at(-1)!;
+    // A fresh router (tiergate's default): after the replays an isolate's heap has grown, which would hide what turns add.
+    const tiergate = await start({});
     const forwardOnly = await startForwardOnlyWorker(`${provider.url}/openrouter/v1`);
     routers.push(forwardOnly);
     const turn = footprintTurn();
@@ -231,6 +231,8 @@ function summarize(policy: string, calls: readonly SimulatedCall[], observations
     if (o.kind === "user") userTiers[o.tier ?? "?"] = (userTiers[o.tier ?? "?"] ?? 0) + 1;
   }
   const failures = observations.filter((o) => o.error !== undefined);
+  const servedBy: Record<string, number> = {};
+  for (const call of calls) servedBy[call.model] = (servedBy[call.model] ?? 0) + 1;
   return {
     policy,
     calls: observations.length === 0 ? calls.length : observations.length,
@@ -242,6 +244,7 @@ function summarize(policy: string, calls: readonly SimulatedCall[], observations
     claudeCode: { promptTokens: sum((c) => c.usage.promptTokens, claudeCode), cacheReadTokens: sum((c) => c.usage.cacheReadTokens, claudeCode) },
     completionTokens: sum((c) => c.completionTokens),
     providerBillUsd: bill,
+    servedBy,
     unpriced: [...unpriced],
     chargedUsd,
     switches: observations.length === 0 ? null : switches,
