@@ -17,7 +17,7 @@ import { ADMIN_KEY, AUDIT_KEY, JSON_HEADERS, makeKey, NEVER_REACHED, PROVIDER_KE
 import { startForwardOnlyWorker, startRouterProcess, type Target } from "./targets.ts";
 
 type Options = { quick: boolean; log: (line: string) => void; environment: { date: string; commit: string } };
-type Registered = { id: string; upstream_model: string; owned_by: string; tier: number };
+type Registered = { id: string; upstream_model: string; owned_by: string; tier: number; provider_configured: boolean };
 /** What the router said of one call: its status and where it sent it. */
 type Observation = { session: string; kind: ReplayCall["kind"]; status: number; model: string | null; tier: string | null; error?: string };
 
@@ -116,7 +116,8 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
 /** The registry's Claude model (its highest tier, Opus before Sonnet) and a frontier model of another family, from GET /v1/models. */
 async function chosenModels(routerUrl: string): Promise<{ claude: Registered; frontier: Registered }> {
   const listed = (await (await fetch(`${routerUrl}/v1/models`)).json()) as { data: Partial<Registered>[] };
-  const models = listed.data.filter((m): m is Registered => typeof m.tier === "number").sort((a, b) => b.tier - a.tier);
+  // Only models at the providers the bench points at its caching fake (OpenRouter, Groq) can be pinned.
+  const models = listed.data.filter((m): m is Registered => typeof m.tier === "number" && m.provider_configured === true).sort((a, b) => b.tier - a.tier);
   const isClaude = (m: Registered): boolean => /claude/i.test(m.upstream_model);
   const claude = models.find((m) => isClaude(m) && /opus/i.test(m.upstream_model)) ?? models.find(isClaude);
   const frontier = models.find((m) => m.tier === 5 && !isClaude(m)) ?? models[0];
