@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [--edge]`: brings the router (workerd, as `wrangler deploy
+ * `npm run bench [-- --quick] [--edge] [--agents]`: brings the router (workerd, as `wrangler deploy
  * --dry-run` builds it), Portkey's open-source gateway and the fake provider up on
  * loopback, measures them side by side in one run, brings everything down, and
  * writes bench/RESULTS.md, bench/results.json and the chart (with --quick, under
  * bench/.quick/, a smoke check that keeps the committed results). With --edge, only
- * the store round trips of each path with the stores far away (edge.ts).
+ * the store round trips of each path with the stores far away (edge.ts). With --agents, only
+ * the agent sessions' replay through the router under each routing policy (agents.ts).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { gzippedKib } from "../deploy/bundle-size.ts";
 import { type Stack, startStackOnMachineServers } from "../local/stack.ts";
+import { runAgentBench } from "./agents.ts";
 import { measurePath, paced } from "./cost.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
 import { measureEdge } from "./edge.ts";
@@ -50,9 +52,13 @@ log(
 );
 
 // --edge: only the round trips a Worker far from its stores pays (edge.ts), beside the last loopback run.
-const stack = process.argv.includes("--edge") ? undefined : await startStackOnMachineServers("tg_bench");
+const agents = process.argv.includes("--agents");
+const stack = process.argv.includes("--edge") || agents ? undefined : await startStackOnMachineServers("tg_bench");
 try {
-  if (stack === undefined) {
+  if (agents) {
+    const dir = await runAgentBench({ quick, log, environment: environment() });
+    log(`wrote the agent table in ${dir}/RESULTS.md and ${dir}/agents.json`);
+  } else if (stack === undefined) {
     const dir = await writeEdgeReport(await measureEdge({ quick, commit: environment().commit, log }), quick);
     log(`wrote ${dir}/edge.json and the edge table in ${dir}/RESULTS.md`);
   } else {

@@ -1,0 +1,117 @@
+/**
+ * What an agent's turn costs the Worker (issue 37): workerd's CPU per turn, and its resident
+ * memory per turn in flight with 80 Claude Code turns of about 347 KB held open at the provider,
+ * for the router and for the forward-only Worker beside it, read from /proc as the rest of the
+ * bench does.
+ */
+import { readFileSync } from "node:fs";
+import type { ReplayCall } from "./agent-replay.ts";
+import type { CachingProvider } from "./caching-provider.ts";
+import { claudeCodeSessions } from "./claude-code-replay.ts";
+import { processTree } from "./targets.ts";
+
+export const IN_FLIGHT = 80;
+const TURN_BYTES = 347_000;
+const WAVES = 3;
+const HOLD_MS = 2_500;
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+export type Footprint = {
+  turnBytes: number;
+  inFlight: number;
+  turns: number;
+  cpuMsPerTurn: number;
+  mibPerTurnInFlight: number;
+  baselineMib: number;
+  failed: number;
+  firstFailure?: string;
+};
+/** Where the turns go; `headers(i)` for the i-th turn of a wave (its own key, as 80 agents have). */
+export type FootprintTarget = { pid: number; url: string; headers: (i: number) => Record<string, string> };
+
+/** The first call of a long Claude Code session that reaches `TURN_BYTES`: a turn deep in its tool loop. */
+export function footprintTurn(): ReplayCall {
+  for (const call of claudeCodeSessions([140_000])[0]!.calls()) if (JSON.stringify(call.body).length >= TURN_BYTES) return call;
+  throw new Error(`no Claude Code turn reaches ${TURN_BYTES} bytes`);
+}
+
+/** The workerd processes under `pid`: the runtime, not its Node host. */
+function workerdPids(pid: number): number[] {
+  return processTree(pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, "utf8").startsWith("workerd");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Resident memory (VmRSS) of workerd under `pid`, in KiB. */
+function workerdRssKib(pid: number): number {
+  let kib = 0;
+  for (const p of workerdPids(pid)) {
+    try {
+      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib;
+}
+
+/** CPU seconds workerd under `pid` has used (each workerd process alone, so none is counted twice). */
+function workerdCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of workerdPids(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** Waves of `IN_FLIGHT` turns, each held at the provider so all are in flight together, with workerd's RSS sampled meanwhile. */
+export async function measureFootprint(target: FootprintTarget, provider: CachingProvider, turn: ReplayCall): Promise<Footprint> {
+  const body = JSON.stringify(turn.body);
+  let firstFailure: string | undefined;
+  const send = async (i: number): Promise<boolean> => {
+    const response = await fetch(target.url, { method: "POST", headers: target.headers(i), body });
+    const text = await response.text();
+    if (!response.ok) firstFailure ??= `${response.status}: ${text.slice(0, 300)}`;
+    return response.ok;
+  };
+  await send(0); // warm: the isolate, its config and connections exist before the baseline is read
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const baselineKib = workerdRssKib(target.pid);
+  const cpuBefore = workerdCpuSeconds(target.pid);
+  provider.holdMs = HOLD_MS;
+  let peakKib = baselineKib;
+  let failed = 0;
+  try {
+    for (let wave = 0; wave < WAVES; wave++) {
+      const sampler = setInterval(() => {
+        peakKib = Math.max(peakKib, workerdRssKib(target.pid));
+      }, 50);
+      const results = await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => send(i)));
+      clearInterval(sampler);
+      failed += results.filter((ok) => !ok).length;
+    }
+  } finally {
+    provider.holdMs = 0;
+  }
+  const turns = WAVES * IN_FLIGHT;
+  return {
+    turnBytes: body.length,
+    inFlight: IN_FLIGHT,
+    turns,
+    cpuMsPerTurn: Math.round(((workerdCpuSeconds(target.pid) - cpuBefore) * 1e6) / turns) / 1e3,
+    mibPerTurnInFlight: Math.round(((peakKib - baselineKib) / 1024 / IN_FLIGHT) * 100) / 100,
+    baselineMib: Math.round(baselineKib / 1024),
+    failed,
+    ...(firstFailure === undefined ? {} : { firstFailure }),
+  };
+}
