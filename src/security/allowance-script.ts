@@ -96,7 +96,9 @@ end
  * refused (day, month; key, then tenant); the room the tightest budget had; what the
  * tightest budget has not spent (held slices count as unspent); on a refusal, the ms
  * from now to when the oldest holding was granted (negative: in the past), from which
- * its lease's end is known}. Nothing is granted unless both fit.
+ * its lease's end is known, and what the holdings of this lease's isolate (its id's
+ * part before the dot) hold in the refusing budget's scope}. Nothing is granted unless
+ * both fit.
  */
 export const ALLOWANCE_LEASE: LuaScript = {
   source: `#!lua flags=allow-key-locking
@@ -125,7 +127,7 @@ if tpm >= 0 then
   if tOwed ~= 0 then tokens = debit(KEYS[1], tpm, tokens, tOwed, now) end
   if tNeed > tpm then tOk = -1 elseif tNeed > tokens then tOk = 0 else tGrant = math.max(tNeed, math.min(tWant, math.floor(tokens))) end
 end
-local mOk, mGrant, passed, room, unspent, oldest = 1, 0, 0, nil, nil, nil
+local mOk, mGrant, passed, room, unspent, oldest, own = 1, 0, 0, nil, nil, nil, 0
 if mWant > 0 then
   local tightest = 0
   for s = 1, scopes do
@@ -142,12 +144,16 @@ if mWant > 0 then
   room = math.max(0, room)
   if room < mNeed then
     mOk, passed = 0, tightest
-    -- When the holdings in the way began to be held: their leases end from then on.
+    -- When the holdings in the way began to be held (their leases end from then on), and what this isolate's
+    -- own hold in the refusing scope (its lease ids begin with the same instance as this one's).
+    local mine = string.match(id, '^([^.]*)%.') or id
     for s = 1, scopes do
       local held = redis.call('HGETALL', KEYS[base(s)])
-      for i = 2, #held, 2 do
-        local granted = tonumber(string.match(held[i], '^(%d+)|')) - holdMs
+      for i = 1, #held, 2 do
+        local expires, micros = string.match(held[i + 1], '^(%d+)|(%d+)$')
+        local granted = tonumber(expires) - holdMs
         if oldest == nil or granted < oldest then oldest = granted end
+        if s == math.floor((tightest + 1) / 2) and string.sub(held[i], 1, #mine + 1) == mine .. '.' then own = own + tonumber(micros) end
       end
     end
   else
@@ -169,8 +175,8 @@ else
 end
 local full = 0
 if tpm > 0 then full = fullMs(tpm, tokens) end
-return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed, room or 0, math.max(0, unspent or 0), oldest and (oldest - now) or 0}`,
-  sha1: "14b502611fdebea7845cebf0b5d68aa5c807ef69",
+return {tOk, tGrant, math.floor(tokens), full, mOk, mGrant, passed, room or 0, math.max(0, unspent or 0), oldest and (oldest - now) or 0, own}`,
+  sha1: "5f0f345eeb3af47b14f82a181989b542055b4f45",
 };
 
 /**

@@ -57,7 +57,8 @@ type Scope = {
   monthMicros: number;
 };
 type TokenSlice = { count: number; used: number; until: number };
-type SpendSlice = { id: string; day: string; scopes: Scope[]; granted: number; free: number; until: number; inflight: number };
+/** `inflight`: requests reserved from it and not yet settled, and the micro-dollars they hold (`inflightMicros`). */
+type SpendSlice = { id: string; day: string; scopes: Scope[]; granted: number; free: number; until: number; inflight: number; inflightMicros: number };
 
 type Book = {
   tokens: TokenSlice[];
@@ -193,6 +194,7 @@ export function createAllowances(deps: {
       if (slice === undefined) continue;
       slice.free -= micros;
       slice.inflight += 1;
+      slice.inflightMicros += micros;
       return { micros, slice };
     }
     return undefined;
@@ -256,7 +258,7 @@ export function createAllowances(deps: {
     book.spend = book.spend.filter((s) => !spentSlices.includes(s));
     const id = `${instance}.${++book.seq}`;
     const limits = scopes.flatMap((s) => [String(s.dayMicros), String(s.monthMicros)]);
-    let answer: [number, number, number, number, number, number, number, number, number, number];
+    let answer: [number, number, number, number, number, number, number, number, number, number, number];
     try {
       answer = await tracked("redis", () =>
         runScript(
@@ -289,13 +291,13 @@ export function createAllowances(deps: {
       return { kind: "down" };
     }
     const now = clock();
-    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed, room, unspent, oldestMs] = answer;
+    const [tokensOk, tokensGranted, tokensLeft, , spendOk, spendGranted, passed, room, unspent, oldestMs, ownHeld] = answer;
     // A refill that brought nothing: the next waits a second, so a spent key does not send one per request.
     if (need !== undefined && need.tokens === 0 && tokensGranted === 0 && spendGranted === 0) book.dryUntil = now + 1_000;
     if (caller.tpm !== null) book.bucket = { left: tokensLeft, at: now };
     if (tokensGranted > 0) book.tokens.push({ count: tokensGranted, used: 0, until: askedAt + TOKEN_LEASE_MS });
     if (spendGranted > 0) {
-      const slice: SpendSlice = { id, day, scopes, granted: spendGranted, free: spendGranted, until: askedAt + spendLeaseMs, inflight: 0 };
+      const slice: SpendSlice = { id, day, scopes, granted: spendGranted, free: spendGranted, until: askedAt + spendLeaseMs, inflight: 0, inflightMicros: 0 };
       book.spend.push(slice);
       defer(
         new Promise((resolve) => setTimeout(resolve, Math.max(0, slice.until - clock()) + 1)).then(() =>
@@ -311,7 +313,9 @@ export function createAllowances(deps: {
     if (spendOk !== 1) {
       // A holding's money comes back when its lease ends, or, from an isolate gone quiet, when its holding expires.
       const back = oldestMs + spendLeaseMs > 0 ? oldestMs + spendLeaseMs : oldestMs + holdMs;
-      return { kind: "budget", passed, room, unspent, backMs: Math.max(1_000, back) };
+      // What this isolate's own holdings keep, less its requests in flight, is spent: charged here, its report on its way.
+      const inflight = book.spend.reduce((sum, slice) => sum + (slice.day === day ? slice.inflightMicros : 0), 0);
+      return { kind: "budget", passed, room, unspent: unspent - Math.max(0, ownHeld - inflight), backMs: Math.max(1_000, back) };
     }
     return { kind: "granted" };
   };
@@ -390,6 +394,7 @@ export function createAllowances(deps: {
       const spend = held.spend;
       if (spend?.slice !== undefined) {
         spend.slice.inflight -= 1;
+        spend.slice.inflightMicros -= spend.micros;
         spend.slice.free += spend.micros - Math.min(actualMicros, spend.micros);
       }
       const correction = held.tokens > 0 ? Math.round(actualTokens) - held.tokens : 0;

@@ -324,6 +324,21 @@ describe("budgets near their end (issue 36: refused while money was left, and to
     );
   }, 120_000);
 
+  it("counts its own spend whose report is still on its way as spent, not held", async () => {
+    const { redis } = switchable();
+    const one = isolate(redis, 20_000, 60_000);
+    const caller = budgeted(3);
+    // Three requests of 1 µ$ each, settled here; the after-response batch has not yet counted them in Redis.
+    for (let i = 0; i < 3; i++) one.allowances.settle(caller, await reserve(one, caller, 1), 1, 5);
+    const refusal = await reserve(one, caller, 1).then(
+      () => undefined,
+      (error: ApiError) => error,
+    );
+    expect(refusal).toBeInstanceOf(BudgetSpent);
+    await flush(one, redis);
+    expect((await money(caller)).spent).toBe(3);
+  });
+
   it("refuses what other requests' slices hold as retryable, until their lease ends", async () => {
     const { redis } = switchable();
     const [a, b] = [isolate(redis, 3_000, 10_000), isolate(redis, 3_000, 10_000)];
