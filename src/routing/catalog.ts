@@ -2,19 +2,12 @@
  * The price catalog as the Worker carries it (prices.generated.ts, from @pydantic/genai-prices):
  * a provider's model's prices, and the catalog model a client's bare name means.
  */
+import type { ClassPrices } from "./cost.ts";
 import { CLIENT_NAME_PROVIDERS } from "./default-models.ts";
 import { CATALOG_ABOVE, CATALOG_ALIASES, CATALOG_PREFIXES, CATALOG_PRICES } from "./prices.generated.ts";
 
 export { CATALOG_VERSION, PRICES_AS_OF } from "./prices.generated.ts";
 
-/** USD per million tokens of each usage class, as a registry entry names them. */
-export type ClassPrices = {
-  input_usd_per_mtok: number;
-  output_usd_per_mtok: number;
-  cache_read_usd_per_mtok: number;
-  cache_write_usd_per_mtok: number;
-  cache_write_1h_usd_per_mtok: number;
-};
 export type CatalogPrices = ClassPrices & { above?: ClassPrices & { prompt_tokens: number } };
 
 const DATE_SUFFIX = /-(?:\d{8}|\d{4}-\d{2}-\d{2})$/;

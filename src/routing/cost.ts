@@ -6,7 +6,7 @@
  */
 import { asksOneHourCache, type CanonicalRequest } from "../canonical/request.ts";
 
-/** The five prices of one band: per million tokens. */
+/** USD per million tokens of each usage class, as a registry entry names them: the five prices of one band. */
 export type ClassPrices = {
   input_usd_per_mtok: number;
   output_usd_per_mtok: number;

@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { findModel, loadRegistry } from "../../src/routing/registry.ts";
+import { ledgerOf } from "../support/ledger.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 let storage: TestStorage;
 let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
@@ -24,28 +25,11 @@ afterAll(async () => {
 });
 beforeEach(() => app.reset());
 
-async function makeKey(fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "money", ...fields }) });
-  expect(response.status).toBe(201);
-  return response.json();
-}
-
-const day = () => new Date().toISOString().slice(0, 10).replaceAll("-", "");
-const spent = async (keyId: string): Promise<number> => Number((await storage.redis.get(`${storage.prefix}:spend:key:${keyId}:d:${day()}`)) ?? 0);
-
-/** The key's audit rows once `count` of them are in Postgres, and its spend once it equals their sum (settling runs after the answer). */
-async function settledRows(keyId: string, count: number): Promise<{ rows: Record<string, unknown>[]; micros: number }> {
-  const deadline = Date.now() + 10_000;
-  let rows: Record<string, unknown>[] = [];
-  while (rows.length < count && Date.now() < deadline) {
-    await app.router.scheduled();
-    rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
-  }
-  expect(rows).toHaveLength(count);
-  const micros = rows.reduce((sum, row) => sum + Math.round(Number(row.cost_usd ?? 0) * 1e6), 0);
-  while ((await spent(keyId)) !== micros && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return { rows, micros };
-}
+const { makeKey, settledRows, spent } = ledgerOf(
+  () => app,
+  () => storage,
+  "money",
+);
 
 /** Reads a stream's first `events` data lines, then hangs up. */
 async function cutAfter(key: string, body: Record<string, unknown>, events: number): Promise<string> {

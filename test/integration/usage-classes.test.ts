@@ -6,8 +6,9 @@
  * listed price of the classes reported, computed here independently in bigint.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ledgerOf } from "../support/ledger.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 /** Prices in thousandths of a micro-dollar per token (a price per million tokens × 1,000): exact in bigint. */
 type Band = { input: number; output: number; read: number; write: number; write1h: number };
@@ -65,7 +66,6 @@ const openAiUsage = ({ prompt, completion, read, write }: Reported) => ({
 
 let storage: TestStorage;
 let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
-const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
 const as = (key: string) => ({ authorization: `Bearer ${key}`, "cache-control": "no-cache, no-store" });
 
 beforeAll(async () => {
@@ -78,28 +78,11 @@ afterAll(async () => {
 });
 beforeEach(() => app.reset());
 
-async function makeKey(fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "classes", ...fields }) });
-  expect(response.status).toBe(201);
-  return response.json();
-}
-
-const day = () => new Date().toISOString().slice(0, 10).replaceAll("-", "");
-const spent = async (keyId: string): Promise<number> => Number((await storage.redis.get(`${storage.prefix}:spend:key:${keyId}:d:${day()}`)) ?? 0);
-
-/** The key's audit rows once `count` are in Postgres, and its spend once it equals their sum. */
-async function settledRows(keyId: string, count: number): Promise<{ rows: Record<string, unknown>[]; micros: number }> {
-  const deadline = Date.now() + 10_000;
-  let rows: Record<string, unknown>[] = [];
-  while (rows.length < count && Date.now() < deadline) {
-    await app.router.scheduled();
-    rows = (await auditRows(storage.db)).filter((row) => row.key_id === keyId);
-  }
-  expect(rows).toHaveLength(count);
-  const micros = rows.reduce((sum, row) => sum + Math.round(Number(row.cost_usd ?? 0) * 1e6), 0);
-  while ((await spent(keyId)) !== micros && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return { rows, micros };
-}
+const { makeKey, settledRows, spent } = ledgerOf(
+  () => app,
+  () => storage,
+  "classes",
+);
 
 /** About 4,000 tokens as the router estimates them: room for a 3,000-token report to be believed. */
 const longPrompt = (label: string): string => `${uniquePrompt(label)} ${"context ".repeat(2_000)}`;
