@@ -53,10 +53,18 @@ async function decideAlone(
   if (alias === undefined) return decide(request, config, caller, health, session);
   const keyTier = caller?.maxTier ?? null;
   const maxTier = alias.target.maxTier === null ? keyTier : Math.min(alias.target.maxTier, keyTier ?? 5);
+  // The reason names whichever cap is the lower: the alias's, or the key's.
+  const maxTierBy = alias.target.maxTier !== null && alias.target.maxTier < (keyTier ?? 6) ? `the alias '${alias.pattern}'` : "the key";
   // A name routed as auto that the catalog knows (`claude-opus-4-5`) costs no more than the model it names.
   const known = alias.target.model === "auto" ? catalogModelNamed(request.model) : undefined;
   const noDearerThan = known === undefined || embeds(known) ? undefined : known;
-  const decision = decide({ ...request, model: alias.target.model }, config, { maxTier, models: caller?.models ?? null, noDearerThan }, health, session);
+  const decision = decide(
+    { ...request, model: alias.target.model },
+    config,
+    { maxTier, maxTierBy, models: caller?.models ?? null, noDearerThan },
+    health,
+    session,
+  );
   return {
     ...decision,
     reasons: [

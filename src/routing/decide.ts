@@ -59,7 +59,13 @@ export type RoutingConfig = {
  * What a client key may use: the highest tier, and the models it may name or be routed to (null: any);
  * and, for a name routed as `auto` (an alias), the catalog model it names, which routing costs no more than.
  */
-export type KeyPolicy = { maxTier: number | null; models: readonly string[] | null; noDearerThan?: NamedModel | undefined };
+export type KeyPolicy = {
+  maxTier: number | null;
+  models: readonly string[] | null;
+  noDearerThan?: NamedModel | undefined;
+  /** What set `maxTier`, in the reason header's words (default "the key"; an alias's cap says so). */
+  maxTierBy?: string;
+};
 
 /**
  * Decides where a validated chat request goes, around the circuits `health` says are open.
@@ -106,7 +112,7 @@ export function decide(
     if (cap !== undefined) reasons.unshift(cap.reason);
     if (policy.maxTier !== null && wanted > policy.maxTier) {
       if (forced) throw notAllowed(`tier ${wanted} is above this key's highest tier, ${policy.maxTier}`, "tier_not_allowed");
-      reasons.push(`score ${complexity.score} gives tier ${wanted}, capped at tier ${policy.maxTier} by the key`);
+      reasons.push(`score ${complexity.score} gives tier ${wanted}, capped at tier ${policy.maxTier} by ${policy.maxTierBy ?? "the key"}`);
       wanted = policy.maxTier as Tier;
     } else {
       reasons.push(

@@ -51,5 +51,7 @@ describe(`Claude Code ${version}'s turns, scored by the turn and not its scaffol
     const { tier, reasons } = await tierOf("refactor", { model: "claude-haiku-4-5" });
     expect(tier).toBeLessThanOrEqual(2);
     expect(reasons[0]).toMatch(/alias of auto, at most tier 2/);
+    // The alias capped it, not the key (which has no highest tier here).
+    expect(reasons.join("; ")).toMatch(/capped at tier 2 by the alias 'claude-\*haiku\*'/);
   });
 });
