@@ -50,6 +50,8 @@ export type FakeBehaviour = {
   usage: unknown;
   /** Answer 200 with a body that is cut off mid-JSON (JSON answers) or a chunk that is not JSON (streams). */
   malformed: boolean;
+  /** Send this as a tool-calling answer's `tool_calls` (a provider's bug: an object, `[{function: null}]`); in a stream, as a delta after the first. */
+  toolCalls: unknown;
   /** The whole provider is down: every connection, `GET /models` included, is dropped without an answer. */
   down: boolean;
   /** The most inputs one embeddings call may carry (OpenAI's is 2,048); more is a 400, as OpenAI answers. */
@@ -80,6 +82,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   omitDone: false,
   usage: undefined,
   malformed: false,
+  toolCalls: undefined,
   down: false,
   embeddingBatchLimit: 2_048,
   // Frozen: a behaviour copied from the default shares this object; set `perModel` to a new one instead.
@@ -189,9 +192,16 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
       res.end(`{"id":"${id}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis`);
       return;
     }
+    const calls = b.toolCalls ?? [
+      {
+        id: answer.kind === "tool_call" ? answer.id : "",
+        type: "function",
+        function: { name: answer.kind === "tool_call" ? answer.name : "", arguments: answer.kind === "tool_call" ? answer.arguments : "" },
+      },
+    ];
     const message =
-      answer.kind === "tool_call"
-        ? { role: "assistant", content: null, tool_calls: [{ id: answer.id, type: "function", function: { name: answer.name, arguments: answer.arguments } }] }
+      answer.kind === "tool_call" || b.toolCalls !== undefined
+        ? { role: "assistant", content: null, tool_calls: calls }
         : { role: "assistant", content: answer.content };
     const completion = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: reported };
     res.writeHead(200, { "content-type": "application/json" });
@@ -206,6 +216,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   await sleep(b.firstTokenMs);
   if (b.malformed) return void res.end(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`);
   const deltas = streamedDeltas(answer, words);
+  if (b.toolCalls !== undefined) deltas.splice(1, 0, { tool_calls: b.toolCalls });
   for (const [i, delta] of deltas.entries()) {
     if (i === b.breakAfterChunks) return breakOff(res);
     if (i === b.stallAfterChunks) return; // keep the socket open, send nothing more

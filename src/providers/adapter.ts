@@ -42,7 +42,9 @@ export type ProviderAdapter = {
   /** A cheap health check: the provider's model list, or a one-token completion. */
   probeRequest(provider: Provider, kind: "models" | "completion", model: string): { url: string; init: RequestInit };
   /** A JSON answer's usage and completeness, or why it is not an answer. */
-  readCompletion(text: string): { usage: Usage | undefined; complete: boolean; outputChars: number } | { failure: "not_json" | "error" | "no_choices" };
+  readCompletion(
+    text: string,
+  ): { usage: Usage | undefined; complete: boolean; outputChars: number } | { failure: "not_json" | "error" | "no_choices" | "bad_tool_calls" };
   /** How a stream's first event begins it: a completion chunk, the provider's error event, or anything else. */
   firstEvent(data: string): "chunk" | "error" | "unreadable";
   /** One stream event's `data` (read for every event, so it parses only what carries usage). */

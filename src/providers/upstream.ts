@@ -182,6 +182,8 @@ function readCompletion(
       code: "upstream_error",
     });
   }
-  const what = read.failure === "not_json" ? "with a body that is not JSON" : "without choices";
+  const what = { not_json: "with a body that is not JSON", no_choices: "without choices", bad_tool_calls: "with tool calls that are not a list of functions" }[
+    read.failure
+  ];
   throw new ApiError(502, `Provider ${provider.id} answered ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }

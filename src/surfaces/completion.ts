@@ -31,3 +31,13 @@ export type Chunk = Omit<Completion, "choices"> & {
   choices?: { delta?: Delta; finish_reason?: string | null }[];
   error?: { message?: string; code?: string };
 };
+
+/**
+ * The tool calls of a stream's delta, as far as they are calls: a provider's list that is
+ * not one (an object, a string) or holds what is not an object is left out, so rendering
+ * never throws mid-stream. (A JSON answer's are checked before any surface sees it.)
+ */
+export function streamedToolCalls(delta: Delta | undefined): NonNullable<Delta["tool_calls"]> {
+  const calls: unknown = delta?.tool_calls;
+  return Array.isArray(calls) ? calls.filter((call): call is NonNullable<Delta["tool_calls"]>[number] => typeof call === "object" && call !== null) : [];
+}

@@ -95,6 +95,7 @@ export const openAiCompatible: ProviderAdapter = {
     const completion = answerOf<Completion>(text);
     if (typeof completion === "string") return { failure: completion };
     if (!Array.isArray(completion.choices) || completion.choices.length === 0) return { failure: "no_choices" };
+    if (!completion.choices.every(wellFormedCalls)) return { failure: "bad_tool_calls" };
     const complete = completion.choices.every(
       (choice) => typeof choice === "object" && choice !== null && typeof (choice as { finish_reason?: unknown }).finish_reason === "string",
     );
@@ -140,6 +141,19 @@ export const openAiCompatible: ProviderAdapter = {
 };
 
 const base = (url: string): string => url.replace(/\/+$/, "");
+
+/** A choice whose `message.tool_calls`, if any, is a list of calls each naming a function: what every surface renders from. */
+function wellFormedCalls(choice: unknown): boolean {
+  const calls = (choice as { message?: { tool_calls?: unknown } } | null)?.message?.tool_calls;
+  if (calls === undefined || calls === null) return true;
+  return (
+    Array.isArray(calls) &&
+    calls.every((call) => {
+      const fn = (call as { function?: unknown } | null)?.function as { name?: unknown; arguments?: unknown } | null | undefined;
+      return typeof fn === "object" && fn !== null && typeof fn.name === "string" && (fn.arguments === undefined || typeof fn.arguments === "string");
+    })
+  );
+}
 
 /** A 200's body as an object, or why it is not an answer: not JSON, or the provider's error in a 200. */
 function answerOf<T extends { error?: unknown }>(text: string): T | "not_json" | "error" {

@@ -6,7 +6,7 @@
  * silent; an error the relay reports after the first byte becomes `event: error` with
  * Anthropic's error body, and the stream ends there.
  */
-import type { Chunk, OpenAiUsage } from "../completion.ts";
+import { type Chunk, type OpenAiUsage, streamedToolCalls } from "../completion.ts";
 import { translateStream } from "../translate-stream.ts";
 import { messageId, messageUsage, type StopReason, stopReason } from "./message.ts";
 
@@ -70,7 +70,7 @@ export function toMessageStream(source: ReadableStream<Uint8Array>, pingMs = PIN
           if (open !== "text") out += begin("text", { type: "text", text: "" });
           out += event("content_block_delta", { index, delta: { type: "text_delta", text: delta.content } });
         }
-        for (const call of delta?.tool_calls ?? []) {
+        for (const call of streamedToolCalls(delta)) {
           if (call.id !== undefined || open !== "tool_use") {
             const id = call.id ?? `toolu_${crypto.randomUUID().replaceAll("-", "")}`;
             out += begin("tool_use", { type: "tool_use", id, name: call.function?.name ?? "", input: {} });

@@ -11,7 +11,7 @@
  * usage. An error the relay reports after the first byte becomes an `error` event and
  * `response.failed`, and the stream ends there.
  */
-import type { Chunk, OpenAiUsage, ToolCall } from "../completion.ts";
+import { type Chunk, type OpenAiUsage, streamedToolCalls, type ToolCall } from "../completion.ts";
 import { translateStream } from "../translate-stream.ts";
 import { callItem, customCallItem, customTools, functionCallItem, itemId, messageItem, type ResponseShell, responseUsage, statusOf } from "./response.ts";
 
@@ -122,7 +122,7 @@ export function toResponseStream(
       const delta = choice?.delta;
       const said = delta?.content ?? delta?.refusal;
       if (typeof said === "string" && said !== "") out += text(said);
-      for (const piece of delta?.tool_calls ?? []) out += call(piece.id, piece.function?.name, piece.function?.arguments);
+      for (const piece of streamedToolCalls(delta)) out += call(piece.id, piece.function?.name, piece.function?.arguments);
       if (choice?.finish_reason) finish = choice.finish_reason;
       return out;
     },
