@@ -164,6 +164,14 @@ export async function writeAgentReport(results: AgentBenchResults): Promise<stri
   return dir;
 }
 
+/** `document` with the agent section `old` holds, if it holds one: another report's rewrite keeps the agent bench's last table. */
+export function withAgentSectionOf(old: string, document: string): string {
+  const start = old.indexOf(HEADING);
+  if (start < 0) return document;
+  const next = old.indexOf("\n## ", start + HEADING.length);
+  return withSection(document, next < 0 ? old.slice(start) : old.slice(start, next + 1));
+}
+
 /** `document` with its agent section replaced by `section`, or `section` put before "How to read this" (or at the end). */
 export function withSection(document: string, section: string): string {
   const body = section.trimEnd();

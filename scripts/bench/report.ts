@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as vega from "vega";
 import { compile } from "vega-lite";
+import { withAgentSectionOf } from "./agent-report.ts";
 import { budgetedCommands, COMMAND_BUDGET, type PathCost, PRICES, usdPerMillion } from "./cost.ts";
 import type { EdgeResults } from "./edge.ts";
 import type { LoadResult } from "./load.ts";
@@ -97,7 +98,9 @@ export async function writeReport(loopback: BenchResults, quick: boolean): Promi
   const head = headline(results);
   writeFileSync(`${dir}results.json`, `${JSON.stringify({ ...head, ...results }, null, 2)}\n`);
   writeFileSync(`${dir}${CHART}`, await chart(results));
-  writeFileSync(`${dir}RESULTS.md`, markdown(results, head));
+  // The agent bench's section is its own run's (agent-report.ts): kept as it stands.
+  const before = existsSync(`${dir}RESULTS.md`) ? readFileSync(`${dir}RESULTS.md`, "utf8") : "";
+  writeFileSync(`${dir}RESULTS.md`, withAgentSectionOf(before, markdown(results, head)));
   return dir.replace(/\/$/, "");
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aiderSession, MOST_PROMPT_TOKENS, readProfiles } from "../../scripts/bench/agent-replay.ts";
-import { withSection } from "../../scripts/bench/agent-report.ts";
+import { withAgentSectionOf, withSection } from "../../scripts/bench/agent-report.ts";
 import {
   answerAsked,
   answerMarker,
@@ -219,5 +219,12 @@ describe("the agent bench's replays, sent straight to the simulated provider", (
     expect(first).toBe("# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n");
     const second = withSection(first, "## Agent sessions: what a coding agent pays (run 2)\nB\n");
     expect(second).toBe("# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 2)\nB\n\n## How to read this\ny\n");
+  });
+
+  it("keeps its table when another bench rewrites RESULTS.md (the edge bench dropped it)", () => {
+    const old = "# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n";
+    const rewritten = "# Bench\n\n## Latency\nz\n\n## How to read this\ny\n";
+    expect(withAgentSectionOf(old, rewritten)).toBe("# Bench\n\n## Latency\nz\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n");
+    expect(withAgentSectionOf("# Bench\n", rewritten)).toBe(rewritten);
   });
 });
