@@ -83,7 +83,7 @@ export async function showTenantRoute(c: Context<With>): Promise<Response> {
   });
 }
 
-/** Revokes every key of the tenant; the tenant and its audit rows stay. */
+/** Revokes every key of the tenant and bumps its generation (its cache and stored responses become unreachable); the tenant and its audit rows stay. */
 export async function revokeTenantRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const id = idOf(c, "tenant");

@@ -16,7 +16,9 @@
  * Tokens: a slice is debited from the key's bucket when granted; each request's
  * correction (used − estimated) rides its batch; a slice's unused tokens go back at the
  * next grant. Tokens admitted over any interval of length T, across every isolate: at
- * most tpm + tpm·(T + TOKEN_LEASE_MS)/60 s, estimated as they are today.
+ * most tpm + tpm·(T + TOKEN_LEASE_MS)/60 s, counted as estimates. What answers use past
+ * their estimates is a debt: the bucket goes below zero, and an isolate that knows it
+ * draws nothing more on its slices until the bucket has refilled (docs/api.md).
  *
  * Failure policy. Tokens fail open, as before. Budgets fail closed, except that an
  * isolate holding a slice spends it while Redis is down: that money is already carved
@@ -166,6 +168,13 @@ export function createAllowances(deps: {
   /** The bucket refilled to now, at the limit a minute, as TOKEN_PEEK counts it. */
   const level = (tpm: number, bucket: { left: number; at: number }, now: number): number =>
     Math.min(tpm, bucket.left + (Math.max(0, now - bucket.at) * tpm) / TOKEN_WINDOW_MS);
+  /**
+   * The bucket is below zero, as this isolate last saw it: answers used more than their
+   * estimates, and the corrections are a debt. Until it has refilled, no request draws on
+   * a slice granted before (else the debt would be spent again, from the slice).
+   */
+  const inDebt = (caller: Caller, book: Book, now: number): boolean =>
+    caller.tpm !== null && book.bucket !== undefined && level(caller.tpm, book.bucket, now) < 0;
   const tokenState = (caller: Caller, book: Book, now: number): LimitState | undefined => {
     if (book.bucket === undefined || caller.tpm === null) return undefined;
     const tokens = level(caller.tpm, book.bucket, now);
@@ -242,7 +251,9 @@ export function createAllowances(deps: {
         ? 0
         : Math.max(need.tokens, Math.min(Math.ceil(caller.tpm / LARGEST_SHARE), Math.ceil(book.tokenRate * TOKEN_LEASE_MS)));
     const spendWant = budgeted && need !== undefined ? Math.max(need.prefer, Math.ceil(book.spendRate * spendLeaseMs), 1) : 0;
-    const spentTokens = book.tokens.filter((s) => s.until <= askedAt);
+    // In debt, a request's grant gives back the live slices too: what they hold nets out the debt, and the bucket decides.
+    const debt = need !== undefined && inDebt(caller, book, askedAt);
+    const spentTokens = book.tokens.filter((s) => s.until <= askedAt || debt);
     const owed = -spentTokens.reduce((sum, s) => sum + s.count - s.used, 0);
     const spentSlices = book.spend.filter((s) => s.until <= askedAt && s.inflight === 0);
     // A request's grant gives back what live slices hold free too, netting out this isolate's own unspent money:
@@ -346,7 +357,7 @@ export function createAllowances(deps: {
       /** Both from the slices, or neither; with Redis down, tokens go unchecked and a slice may be spent `lateMs` past its lease. */
       const take = (down: boolean): Held | undefined => {
         const now = clock();
-        if (tpm !== null && !down && freeTokens(book, now) < tokens) return undefined;
+        if (tpm !== null && !down && (freeTokens(book, now) < tokens || inDebt(caller, book, now))) return undefined;
         let spend: Reservation = { micros, slice: undefined, scopes };
         if (budgeted) {
           const taken = takeSpend(book, [micros, least], day, now, down ? holdMs / 2 - spendLeaseMs : 0);
@@ -397,11 +408,18 @@ export function createAllowances(deps: {
         spend.slice.inflightMicros -= spend.micros;
         spend.slice.free += spend.micros - Math.min(actualMicros, spend.micros);
       }
-      const correction = held.tokens > 0 ? Math.round(actualTokens) - held.tokens : 0;
-      // The bucket as the batch will leave it: what the next request here will find.
+      let correction = held.tokens > 0 ? Math.round(actualTokens) - held.tokens : 0;
       const book = books.get(bookName(caller));
+      const now = clock();
+      // Tokens used past the estimate are paid first from this isolate's live slices (debited already), so a slice
+      // granted before the overrun cannot serve it again; only the rest goes to the bucket, as a debt.
+      if (correction > 0 && book !== undefined) {
+        const paid = Math.min(correction, freeTokens(book, now));
+        takeTokens(book, paid, now);
+        correction -= paid;
+      }
+      // The bucket as the batch will leave it: what the next request here will find.
       if (correction !== 0 && caller.tpm !== null && book?.bucket !== undefined) {
-        const now = clock();
         book.bucket = { left: Math.min(caller.tpm, level(caller.tpm, book.bucket, now) - correction), at: now };
       }
       const micros = spend === undefined ? 0 : actualMicros;

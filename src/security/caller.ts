@@ -3,6 +3,8 @@
 export type Caller = {
   keyId: string;
   tenantId: string | null;
+  /** Times the tenant was deleted (migrations/0013); part of its scope, so a later key for the same id sees none of its data. */
+  tenantGeneration?: number;
   maxTier: number | null;
   models: string[] | null;
   rpm: number | null;
@@ -17,11 +19,15 @@ export type Caller = {
 
 /**
  * Who owns what a request leaves behind (its cache entries, its stored responses): the
- * key's tenant, else the key alone; neither for a request without a key.
+ * key's tenant, else the key alone; neither for a request without a key. A tenant deleted
+ * and made again is another owner: its generation follows the id after a `#`, which no
+ * tenant id can hold, and generation 0 is the bare id, as scopes were before generations.
  */
 export function ownerOf(caller: Caller | undefined): { tenant: string | null; key: string | null } {
-  const tenant = caller?.tenantId ?? null;
-  return { tenant, key: caller !== undefined && tenant === null ? caller.keyId : null };
+  const id = caller?.tenantId ?? null;
+  const generation = caller?.tenantGeneration ?? 0;
+  const tenant = id === null || generation === 0 ? id : `${id}#${generation}`;
+  return { tenant, key: caller !== undefined && id === null ? caller.keyId : null };
 }
 
 /** The admin key as a caller: no limits, no budgets, no tenant. */

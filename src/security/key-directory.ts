@@ -133,6 +133,7 @@ function fromRow(row: Record<string, unknown>): KnownKey {
   return {
     keyId: String(row.id),
     tenantId: row.tenant_id === null ? null : String(row.tenant_id),
+    tenantGeneration: num(row.tenant_generation) ?? 0,
     maxTier: num(row.max_tier),
     models: models ?? null,
     rpm: num(row.rpm),

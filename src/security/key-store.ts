@@ -114,10 +114,19 @@ export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_s
   return row === undefined ? undefined : numbersIn(row as KeyRow & { key_sha256: string });
 }
 
-/** Revokes every key of the tenant (idempotent); returns the keys' hashes so callers can forget them, or `undefined` for no such tenant. */
+/**
+ * Deletes a tenant: revokes every key of it and bumps its generation, in one statement, so
+ * a key made later with the same tenant id reaches none of its cached answers or stored
+ * responses (security/caller.ts `ownerOf`). Returns the keys' hashes so callers can forget
+ * them, or `undefined` for no such tenant.
+ */
 export async function revokeTenant(sql: Sql, id: string): Promise<string[] | undefined> {
   if ((await getTenant(sql, id)) === undefined) return undefined;
-  const rows = await sql("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1 RETURNING key_sha256", [id]);
+  const rows = await sql(
+    `WITH bumped AS (UPDATE tenants SET generation = generation + 1 WHERE id = $1 RETURNING id)
+     UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id IN (SELECT id FROM bumped) RETURNING key_sha256`,
+    [id],
+  );
   return rows.map((row) => String(row.key_sha256));
 }
 
@@ -135,7 +144,7 @@ export async function keyForHash(sql: Sql, keySha256: string): Promise<Record<st
   const merged = POLICY_COLUMNS.map((column) => `coalesce(k.${column}, t.${column}) AS ${column}`).join(", ");
   const [row] = await sql(
     `SELECT k.id, k.tenant_id, k.expires_at, k.revoked_at, ${merged},
-            t.daily_budget_usd AS tenant_daily_budget_usd, t.monthly_budget_usd AS tenant_monthly_budget_usd
+            coalesce(t.generation, 0) AS tenant_generation, t.daily_budget_usd AS tenant_daily_budget_usd, t.monthly_budget_usd AS tenant_monthly_budget_usd
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.key_sha256 = $1`,
     [keySha256],
   );
