@@ -14,6 +14,7 @@ import { JSON_HEADERS, SSE_HEADERS, type Surface } from "../surface.ts";
 import { canonicalStream } from "../translate-stream.ts";
 import { ResponsesRequestSchema, toCanonical } from "./request.ts";
 import { type ResponseShell, responseId, responseShell, toResponse } from "./response.ts";
+import { couldNameStored, refuseUnstorable } from "./storable.ts";
 import type { ResponseStore } from "./store.ts";
 import { toResponseStream } from "./stream.ts";
 
@@ -30,14 +31,15 @@ export function openAiResponsesSurface(store: ResponseStore | undefined, log: (e
     async parse(request, limits) {
       const body = await readJsonBody(request, limits.maxBodyBytes, ResponsesRequestSchema);
       const previous = body.previous_response_id ?? undefined;
-      const stored = previous === undefined ? undefined : await store?.load(previous);
+      const stored = previous === undefined || !couldNameStored(previous) ? undefined : await store?.load(previous);
       if (previous !== undefined && stored === undefined) {
         throw new ApiError(404, `No stored response '${previous}' to continue`, { param: "previous_response_id", code: "not_found" });
       }
+      const wanted = body.store !== false;
+      if (wanted && store !== undefined) refuseUnstorable(body);
       const history = stored?.history ?? [];
       const { request: canonical, dropped, input } = toCanonical(body, history);
       const id = responseId();
-      const wanted = body.store !== false;
       if (wanted && store === undefined) dropped.push("store");
       const shell = responseShell({ ...body, store: wanted && store !== undefined }, id);
       const inputItems = typeof body.input === "string" ? [{ type: "message", role: "user", content: [{ type: "input_text", text: body.input }] }] : body.input;

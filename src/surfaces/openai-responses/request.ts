@@ -135,7 +135,7 @@ function addItem(messages: Message[], item: Item, at: string, dropped: Set<strin
         return;
       }
       if (!Array.isArray(output)) throw new ApiError(400, `'${at}.output' must be a string or an array of content parts`, { param: `${at}.output` });
-      const parts = output.map((part, p) => inputPart(Part.parse(part), `${at}.output[${p}]`));
+      const parts = output.map((part, p) => inputPart(contentPart(part, `${at}.output[${p}]`), `${at}.output[${p}]`));
       const text = parts.filter((part) => part.type === "text").map((part) => String(part.text));
       messages.push({ role: "tool", tool_call_id: call, content: text.join("\n") || "(empty)" });
       // Chat's tool messages carry text only: what else the output held follows as the user's.
@@ -194,6 +194,13 @@ function outputPart(part: z.infer<typeof Part>, at: string): Record<string, unkn
   if (part.type === "output_text" || part.type === "input_text") return { type: "text", text: field(part, at, "text") };
   if (part.type === "refusal") return { type: "text", text: field(part, at, "refusal") };
   throw new ApiError(400, `'${at}.type': content parts of type '${part.type}' are not supported in an assistant message`, { param: `${at}.type` });
+}
+
+/** A content part as sent: an object with a `type`, or a 400 naming where it is not. */
+function contentPart(part: unknown, at: string): z.infer<typeof Part> {
+  const parsed = Part.safeParse(part);
+  if (!parsed.success) throw new ApiError(400, `'${at}' must be a content part: an object with a 'type'`, { param: at });
+  return parsed.data;
 }
 
 function noFileIds(at: string, what: string): never {
