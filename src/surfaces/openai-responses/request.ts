@@ -128,6 +128,12 @@ function addItem(messages: Message[], item: Item, at: string, dropped: Set<strin
     }
     case "function_call_output":
     case "custom_tool_call_output": {
+      // Codex reports its own `agent` namespace's tools (after create_goal, `goal_objective`) as outputs answering
+      // no call: no target here has the call they would follow, so they go as namespace tools do, with a note.
+      if (item.call_id === undefined && typeof item.namespace === "string") {
+        dropped.add(`${item.namespace}.${typeof item.name === "string" ? item.name : "(unnamed)"} output without a call_id`);
+        return;
+      }
       const call = field(item, at, "call_id");
       const output = item.output;
       if (typeof output === "string") {
