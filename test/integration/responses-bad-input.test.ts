@@ -102,3 +102,20 @@ describe("a NUL in what a stored response keeps", () => {
     expect((await app.router.fetch(`/v1/responses/${id}`)).status).toBe(200);
   });
 });
+
+describe("what the client named, in x-tiergate-dropped", () => {
+  it("a NUL or a non-ASCII character in a dropped field's or tool's name reads as '?', and the turn is served", async () => {
+    const body = {
+      model: "auto",
+      input: uniquePrompt("hi"),
+      store: false,
+      "extra\u0000": 1,
+      tools: [{ type: "namespace", name: "ns\u0000é" }],
+      "\ninjected: yes": 1,
+    };
+    const response = await app.router.post("/v1/responses", body);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-tiergate-dropped")).toBe("extra?, ?injected: yes, namespace tool ns??");
+    expect(response.headers.get("injected")).toBeNull();
+  });
+});
