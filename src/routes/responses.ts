@@ -8,6 +8,7 @@ import { ApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
 import { routeSql } from "../storage/postgres.ts";
+import { couldNameStored } from "../surfaces/openai-responses/storable.ts";
 import { createResponseStore, type ResponseStore, responseScope, type StoredResponse } from "../surfaces/openai-responses/store.ts";
 
 type ResponsesContext = Context<With<KeyVariables>>;
@@ -24,13 +25,13 @@ export async function listInputItems(c: ResponsesContext): Promise<Response> {
 
 export async function deleteResponse(c: ResponsesContext): Promise<Response> {
   const id = c.req.param("id") ?? "";
-  if (!(await store(c).remove(id))) throw notFound(id);
+  if (!couldNameStored(id) || !(await store(c).remove(id))) throw notFound(id);
   return c.json({ id, object: "response", deleted: true });
 }
 
 async function found(c: ResponsesContext): Promise<StoredResponse> {
   const id = c.req.param("id") ?? "";
-  const stored = await store(c).load(id);
+  const stored = couldNameStored(id) ? await store(c).load(id) : undefined;
   if (stored === undefined) throw notFound(id);
   return stored;
 }

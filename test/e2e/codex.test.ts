@@ -3,7 +3,9 @@
  * points it at a gateway: a custom model provider in a scratch CODEX_HOME with
  * `wire_api = "responses"`, the router's URL and a client key in an environment
  * variable. `codex exec` answers a question; then a turn in which the fake asks for one
- * shell command, Codex runs it in a scratch folder, and the fake finishes. Every request
+ * shell command, Codex runs it in a scratch folder, and the fake finishes; a turn that
+ * calls Codex's own create_goal tool, whose follow-up carries an `agent`-namespace output
+ * with no call_id (a 400 before issue 36). Every request
  * Codex made has its audit row, and the log verifies.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -92,6 +94,20 @@ describe("Codex CLI through tiergate", () => {
     // For a model it knows, Codex offers apply_patch as a custom tool: sent on as a function of one string.
     const first = stack.fake.seen[before]!.body as { tools: { function: { name: string } }[] };
     expect(first.tools.map((tool) => tool.function.name)).toContain("apply_patch");
+  });
+
+  it("calls its create_goal tool, and the turn after it (an agent-namespace output with no call_id) is served", { timeout: 120_000 }, async () => {
+    const before = stack.fake.seen.length;
+    const run = await codex(["--dangerously-bypass-approvals-and-sandbox", 'use the create_goal tool with {"objective": "write a haiku"}']);
+    expect(run.stderr).not.toContain("call_id' is required");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Fake token1");
+    type Sent = { messages: { role: string; tool_calls?: { function: { name: string } }[] }[]; tools: { function: { name: string } }[] };
+    const calls = stack.fake.seen.slice(before).map((call) => call.body as Sent);
+    expect(calls[0]!.tools.map((tool) => tool.function.name)).toContain("create_goal");
+    // The request after the goal was set carried create_goal's call and its output back.
+    const after = calls.find((call) => call.messages.some((m) => m.tool_calls?.some((c) => c.function.name === "create_goal")));
+    expect(after?.messages.at(-1)?.role).toBe("tool");
   });
 
   it("left one audit row per request, each naming the responses surface, and the log verifies", { timeout: 60_000 }, async () => {

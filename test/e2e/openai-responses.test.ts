@@ -290,6 +290,33 @@ describe("what Codex sends", () => {
     expect(sent).not.toHaveProperty("client_metadata");
     expect(sent).not.toHaveProperty("include");
   });
+
+  it("after Codex's create_goal, its agent-namespace output without a call_id is dropped with a note, and the turn is served", async () => {
+    const goal = { ...weather, name: "create_goal", strict: false };
+    const input = [
+      { type: "message", role: "user", content: uniquePrompt("set a goal") },
+      { type: "function_call", call_id: "call_1", name: "create_goal", arguments: '{"objective":"x"}' },
+      { type: "function_call_output", call_id: "call_1", output: "goal set" },
+      // What Codex 0.171 sends after create_goal: an output of its own `agent` namespace, answering no call.
+      { type: "function_call_output", name: "goal_objective", namespace: "agent", output: "x" },
+    ] as unknown as OpenAI.Responses.ResponseInput;
+    const { data, response } = await client.responses.create({ model: "auto", input, tools: [goal] }).withResponse();
+    expect(data.status).toBe("completed");
+    expect(data.output_text).toContain("Fake");
+    expect(response.headers.get("x-tiergate-dropped")).toBe("agent.goal_objective output without a call_id");
+    const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+    expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
+    expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: "call_1", content: "goal set" });
+    const again = await client.responses.retrieve(data.id);
+    expect(again.output_text).toBe(data.output_text);
+  });
+
+  it("a function_call_output without a call_id and outside a namespace is still a 400 naming the field", async () => {
+    const input = [{ type: "function_call_output", name: "goal_objective", output: "x" }] as unknown as OpenAI.Responses.ResponseInput;
+    const error = await client.responses.create({ model: "auto", input }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("input[0].call_id");
+  });
 });
 
 describe("errors, in OpenAI's shape", () => {

@@ -14,11 +14,15 @@ import { JSON_HEADERS, SSE_HEADERS, type Surface } from "../surface.ts";
 import { canonicalStream } from "../translate-stream.ts";
 import { ResponsesRequestSchema, toCanonical } from "./request.ts";
 import { type ResponseShell, responseId, responseShell, toResponse } from "./response.ts";
+import { couldNameStored, refuseUnstorable } from "./storable.ts";
 import type { ResponseStore } from "./store.ts";
 import { toResponseStream } from "./stream.ts";
 
+/** Stores a completed response; false when the database did not take it (logged), so the answer says `store: false`. */
+export type Save = (response: Record<string, unknown>) => Promise<boolean>;
+
 /** What render needs of the request: the response's shell, and what to store when it completes. */
-type Echo = { shell: ResponseShell; save: ((response: Record<string, unknown>) => Promise<void>) | undefined };
+type Echo = { shell: ResponseShell; save: Save | undefined };
 
 /**
  * The surface for one request. `store` is undefined when the router has no database:
@@ -30,24 +34,29 @@ export function openAiResponsesSurface(store: ResponseStore | undefined, log: (e
     async parse(request, limits) {
       const body = await readJsonBody(request, limits.maxBodyBytes, ResponsesRequestSchema);
       const previous = body.previous_response_id ?? undefined;
-      const stored = previous === undefined ? undefined : await store?.load(previous);
+      const stored = previous === undefined || !couldNameStored(previous) ? undefined : await store?.load(previous);
       if (previous !== undefined && stored === undefined) {
         throw new ApiError(404, `No stored response '${previous}' to continue`, { param: "previous_response_id", code: "not_found" });
       }
+      const wanted = body.store !== false;
+      if (wanted && store !== undefined) refuseUnstorable(body);
       const history = stored?.history ?? [];
       const { request: canonical, dropped, input } = toCanonical(body, history);
       const id = responseId();
-      const wanted = body.store !== false;
       if (wanted && store === undefined) dropped.push("store");
       const shell = responseShell({ ...body, store: wanted && store !== undefined }, id);
       const inputItems = typeof body.input === "string" ? [{ type: "message", role: "user", content: [{ type: "input_text", text: body.input }] }] : body.input;
-      const save =
+      const save: Save | undefined =
         wanted && store !== undefined
-          ? (response: Record<string, unknown>) =>
-              store
-                .save(id, { response, inputItems: inputItems.map(withId), history: [...history, ...input, ...outputMessages(response)] })
-                // The client still gets its answer: a response that could not be stored is logged, and cannot be continued.
-                .catch(log)
+          ? (response) =>
+              store.save(id, { response, inputItems: inputItems.map(withId), history: [...history, ...input, ...outputMessages(response)] }).then(
+                () => true,
+                // The client still gets its answer, saying `store: false`: it cannot be fetched or continued, and is logged.
+                (error: unknown) => {
+                  log(error);
+                  return false;
+                },
+              )
           : undefined;
       return { request: canonical, dropped, echo: { shell, save } satisfies Echo, ...(save === undefined ? {} : { storedAs: id }) };
     },
@@ -55,7 +64,7 @@ export function openAiResponsesSurface(store: ResponseStore | undefined, log: (e
       const { shell, save } = parsed.echo as Echo;
       if (answer.kind === "json") {
         const response = toResponse(answer.text, shell);
-        await save?.(response);
+        if (save !== undefined && !(await save(response))) response.store = false;
         return { body: JSON.stringify(response), contentType: JSON_HEADERS };
       }
       return { body: toResponseStream(canonicalStream(answer), shell, save), contentType: SSE_HEADERS };

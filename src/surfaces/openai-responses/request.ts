@@ -103,7 +103,16 @@ export function toCanonical(body: ResponsesRequest, history: readonly Message[] 
     request.stream = true;
     request.stream_options = { include_usage: true };
   }
-  return { request, dropped: [...dropped], input: input.slice(history.length) };
+  return { request, dropped: [...dropped].map(headerText), input: input.slice(history.length) };
+}
+
+/**
+ * A note as a header can carry it: the notes name what the client sent (a field's key, a
+ * tool's name), and a NUL, a line break or any character beyond ASCII makes the header
+ * unsendable, a 500 after the provider answered. Each such character reads as "?".
+ */
+function headerText(note: string): string {
+  return note.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
 }
 
 type ToolCall = { id: string; type: "function"; function: { name: string; arguments: string } };
@@ -128,6 +137,12 @@ function addItem(messages: Message[], item: Item, at: string, dropped: Set<strin
     }
     case "function_call_output":
     case "custom_tool_call_output": {
+      // Codex reports its own `agent` namespace's tools (after create_goal, `goal_objective`) as outputs answering
+      // no call: no target here has the call they would follow, so they go as namespace tools do, with a note.
+      if (item.call_id === undefined && typeof item.namespace === "string") {
+        dropped.add(`${item.namespace}.${typeof item.name === "string" ? item.name : "(unnamed)"} output without a call_id`);
+        return;
+      }
       const call = field(item, at, "call_id");
       const output = item.output;
       if (typeof output === "string") {
@@ -135,7 +150,7 @@ function addItem(messages: Message[], item: Item, at: string, dropped: Set<strin
         return;
       }
       if (!Array.isArray(output)) throw new ApiError(400, `'${at}.output' must be a string or an array of content parts`, { param: `${at}.output` });
-      const parts = output.map((part, p) => inputPart(Part.parse(part), `${at}.output[${p}]`));
+      const parts = output.map((part, p) => inputPart(contentPart(part, `${at}.output[${p}]`), `${at}.output[${p}]`));
       const text = parts.filter((part) => part.type === "text").map((part) => String(part.text));
       messages.push({ role: "tool", tool_call_id: call, content: text.join("\n") || "(empty)" });
       // Chat's tool messages carry text only: what else the output held follows as the user's.
@@ -194,6 +209,13 @@ function outputPart(part: z.infer<typeof Part>, at: string): Record<string, unkn
   if (part.type === "output_text" || part.type === "input_text") return { type: "text", text: field(part, at, "text") };
   if (part.type === "refusal") return { type: "text", text: field(part, at, "refusal") };
   throw new ApiError(400, `'${at}.type': content parts of type '${part.type}' are not supported in an assistant message`, { param: `${at}.type` });
+}
+
+/** A content part as sent: an object with a `type`, or a 400 naming where it is not. */
+function contentPart(part: unknown, at: string): z.infer<typeof Part> {
+  const parsed = Part.safeParse(part);
+  if (!parsed.success) throw new ApiError(400, `'${at}' must be a content part: an object with a 'type'`, { param: at });
+  return parsed.data;
 }
 
 function noFileIds(at: string, what: string): never {

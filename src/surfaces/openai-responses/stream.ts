@@ -21,7 +21,7 @@ type Open = { kind: "message"; id: string; text: string } | { kind: "call"; id: 
 export function toResponseStream(
   source: ReadableStream<Uint8Array>,
   shell: ResponseShell,
-  save?: (response: Record<string, unknown>) => Promise<void>,
+  save?: (response: Record<string, unknown>) => Promise<boolean>,
 ): ReadableStream<Uint8Array> {
   let sequence = 0;
   let started = false;
@@ -130,7 +130,8 @@ export function toResponseStream(
       const out = start({}) + close();
       const status = statusOf(finish);
       const done = response(status.status, { incomplete_details: status.incomplete_details, usage: responseUsage(usage) });
-      await save?.(done);
+      // What the database did not take is not promised: the final event says `store: false`.
+      if (save !== undefined && !(await save(done))) done.store = false;
       return out + event(status.status === "completed" ? "response.completed" : "response.incomplete", { response: done });
     },
     error(message) {
