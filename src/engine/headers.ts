@@ -1,5 +1,6 @@
 /** The `x-tiergate-*` headers of an answer, each from the one value that decides it. */
 
+import { headerSafe } from "../http/header-text.ts";
 import type { Decision } from "../routing/decide.ts";
 import type { Outcome, Route } from "./outcome.ts";
 
@@ -37,9 +38,4 @@ export async function outcomeHeaders(outcome: Outcome): Promise<Record<string, s
   const micros = outcome.cache === "HIT" ? 0 : outcome.answer?.kind === "json" ? (await outcome.ending).costMicros : undefined;
   if (micros !== undefined) headers["x-tiergate-cost-usd"] = (micros / 1e6).toFixed(8);
   return headers;
-}
-
-/** Header values must be printable ASCII; reasons are, but a custom model id may not be. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
 }

@@ -8,6 +8,7 @@ import { type ChatInput, runChat } from "../engine/chat.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
 import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
+import { headerSafe } from "../http/header-text.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
 import { anthropicMessagesSurface } from "../surfaces/anthropic-messages/index.ts";
@@ -31,7 +32,8 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
   c.set("outcome", parsed.storedAs === undefined || outcome.answer === undefined ? outcome : { ...outcome, storedResponse: parsed.storedAs });
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
   // What the surface could not hand to any target, named rather than dropped in silence.
-  if (dropped.length > 0) c.header("x-tiergate-dropped", dropped.join(", "));
+  // The notes name what the client sent (a field's key, a tool's name): a header carries them as ASCII.
+  if (dropped.length > 0) c.header("x-tiergate-dropped", headerSafe(dropped.join(", ")));
   const { answer, error } = outcome;
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
   const { body, contentType } = await surface.render(answer, parsed);

@@ -4,11 +4,11 @@
  * rollout's 5xx rate), and never forwarded broken (an image of no URL, a `[object Object].pdf`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Router, startRouter } from "../support/router.ts";
+import { startWithFakeProvider } from "../support/router.ts";
 
-let router: Router;
-beforeAll(async () => (router = await startRouter()));
-afterAll(() => router.close());
+let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
+beforeAll(async () => (app = await startWithFakeProvider()));
+afterAll(() => app.close());
 
 const PDF = "JVBERi0xLjQK";
 const CASES: { name: string; role?: "user" | "assistant"; block: unknown; field: string }[] = [
@@ -42,7 +42,7 @@ const CASES: { name: string; role?: "user" | "assistant"; block: unknown; field:
 describe("malformed content blocks on /v1/messages", () => {
   for (const { name, role = "user", block, field } of CASES) {
     it(`${name}: 400 naming ${field}`, async () => {
-      const response = await router.fetch("/v1/messages", {
+      const response = await app.router.fetch("/v1/messages", {
         method: "POST",
         headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
         body: JSON.stringify({ model: "auto", max_tokens: 16, messages: [{ role, content: [block] }] }),
@@ -54,4 +54,16 @@ describe("malformed content blocks on /v1/messages", () => {
       expect(body.error.message).toContain(`'${field}'`);
     });
   }
+});
+
+describe("what the surface drops, named in a header", () => {
+  it("names a field the client sent, whatever its characters, as a header can carry it", async () => {
+    const response = await app.router.fetch("/v1/messages", {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "auto", max_tokens: 16, messages: [{ role: "user", content: "hi" }], "naïve\u0000field": 1 }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-tiergate-dropped")).toBe("na?ve?field");
+  });
 });

@@ -103,16 +103,7 @@ export function toCanonical(body: ResponsesRequest, history: readonly Message[] 
     request.stream = true;
     request.stream_options = { include_usage: true };
   }
-  return { request, dropped: [...dropped].map(headerText), input: input.slice(history.length) };
-}
-
-/**
- * A note as a header can carry it: the notes name what the client sent (a field's key, a
- * tool's name), and a NUL, a line break or any character beyond ASCII makes the header
- * unsendable, a 500 after the provider answered. Each such character reads as "?".
- */
-function headerText(note: string): string {
-  return note.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+  return { request, dropped: [...dropped], input: input.slice(history.length) };
 }
 
 type ToolCall = { id: string; type: "function"; function: { name: string; arguments: string } };
