@@ -13,13 +13,21 @@ afterAll(() => app.close());
 beforeEach(() => app.reset());
 
 const SURFACES = {
-  chat: { path: "/v1/chat/completions", body: (stream: boolean) => ({ model: "tier:2", messages: [{ role: "user", content: "hi there" }], stream }), end: "data: [DONE]" },
+  chat: {
+    path: "/v1/chat/completions",
+    body: (stream: boolean) => ({ model: "tier:2", messages: [{ role: "user", content: "hi there" }], stream }),
+    end: "data: [DONE]",
+  },
   messages: {
     path: "/v1/messages",
     body: (stream: boolean) => ({ model: "tier:2", max_tokens: 64, messages: [{ role: "user", content: "hi there" }], stream }),
     end: "event: message_stop",
   },
-  responses: { path: "/v1/responses", body: (stream: boolean) => ({ model: "tier:2", input: "hi there", stream, store: false }), end: "event: response.completed" },
+  responses: {
+    path: "/v1/responses",
+    body: (stream: boolean) => ({ model: "tier:2", input: "hi there", stream, store: false }),
+    end: "event: response.completed",
+  },
 };
 const BAD = { "an object": { name: "f" }, "a call with function null": [{ id: "c1", type: "function", function: null }], "a string": "call f" };
 

@@ -224,7 +224,9 @@ describe("the agent bench's replays, sent straight to the simulated provider", (
   it("keeps its table when another bench rewrites RESULTS.md (the edge bench dropped it)", () => {
     const old = "# Bench\n\n## Latency\nx\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n";
     const rewritten = "# Bench\n\n## Latency\nz\n\n## How to read this\ny\n";
-    expect(withAgentSectionOf(old, rewritten)).toBe("# Bench\n\n## Latency\nz\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n");
+    expect(withAgentSectionOf(old, rewritten)).toBe(
+      "# Bench\n\n## Latency\nz\n\n## Agent sessions: what a coding agent pays (run 1)\nA\n\n## How to read this\ny\n",
+    );
     expect(withAgentSectionOf("# Bench\n", rewritten)).toBe(rewritten);
   });
 });
