@@ -5,21 +5,10 @@
  * field; and a 200 that says `store: true` can be fetched back.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWithFakeProvider } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { describe, expect, it } from "vitest";
+import { useFakeStack } from "../support/stack.ts";
 
-let storage: TestStorage;
-let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
-
-beforeAll(async () => {
-  storage = await startTestStorage();
-  app = await startWithFakeProvider(storage.bindings);
-}, 60_000);
-afterAll(async () => {
-  await app?.close();
-  await storage?.close();
-});
+const stack = useFakeStack();
 
 const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("", "a\u0000b", "\u0000", "\ud800", "x\udc00y", "call_1", "f", "resp_missing"));
 let deep: unknown = "bottom";
@@ -137,14 +126,14 @@ describe("Responses bodies drawn from the schema", () => {
     let served = 0;
     await fc.assert(
       fc.asyncProperty(body, async (drawn) => {
-        const response = await app.router.post("/v1/responses", drawn);
+        const response = await stack.app.router.post("/v1/responses", drawn);
         const answer = await response.text();
         const where = `${response.status} for ${JSON.stringify(drawn).slice(0, 400)}: ${answer.slice(0, 300)}`;
         expect(response.status, where).toBeLessThan(500);
         if (response.status === 200) {
           served++;
           const id = promised(answer, response.headers.get("content-type")?.startsWith("text/event-stream") === true);
-          if (id !== undefined) expect((await app.router.fetch(`/v1/responses/${id}`)).status, where).toBe(200);
+          if (id !== undefined) expect((await stack.app.router.fetch(`/v1/responses/${id}`)).status, where).toBe(200);
           return;
         }
         const error = (JSON.parse(answer) as ErrorBody).error;

@@ -2,26 +2,16 @@
  * Deleting a tenant leaves nothing of it to the next key made with its id (issue 36, item
  * 4): not its stored responses, not its cached answers. Against the real stack.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { describe, expect, it } from "vitest";
+import { chat, uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
 
-let storage: TestStorage;
-let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
-const admin = () => ({ authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
+const stack = useFakeStack({ REQUIRE_API_KEY: "true" });
+const admin = () => ({ authorization: `Bearer ${stack.storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-beforeAll(async () => {
-  storage = await startTestStorage();
-  app = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
-});
-afterAll(async () => {
-  await app.close();
-  await storage.close();
-});
-
 async function makeKey(tenant: string): Promise<string> {
-  const response = await app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "deletion", tenant }) });
+  const response = await stack.app.router.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "deletion", tenant }) });
   expect(response.status).toBe(201);
   return ((await response.json()) as { key: string }).key;
 }
@@ -29,7 +19,7 @@ async function makeKey(tenant: string): Promise<string> {
 /** The stored response as `key` reads it; the save may land just after the answer, so a 404 is asked again for a while. */
 async function readStored(key: string, id: string, expected: number): Promise<Response> {
   for (let tries = 0; ; tries++) {
-    const response = await app.router.fetch(`/v1/responses/${id}`, { headers: bearer(key) });
+    const response = await stack.app.router.fetch(`/v1/responses/${id}`, { headers: bearer(key) });
     if (response.status === expected || tries === 40) return response;
     await response.arrayBuffer();
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -41,7 +31,7 @@ describe("DELETE /v1/admin/tenants/{id}", () => {
     const tenant = `gone-${Date.now().toString(36)}`;
     const before = await makeKey(tenant);
 
-    const stored = await app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("Remember the word heron.") }, bearer(before));
+    const stored = await stack.app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("Remember the word heron.") }, bearer(before));
     expect(stored.status).toBe(200);
     const { id, output_text } = (await stored.json()) as { id: string; output_text: string };
     const read = await readStored(before, id, 200);
@@ -49,33 +39,33 @@ describe("DELETE /v1/admin/tenants/{id}", () => {
     expect(((await read.json()) as { output_text: string }).output_text).toBe(output_text);
 
     const question = chat(uniquePrompt("What is the capital of Peru?"));
-    const miss = await app.router.post("/v1/chat/completions", question, bearer(before));
+    const miss = await stack.app.router.post("/v1/chat/completions", question, bearer(before));
     await miss.arrayBuffer();
     expect(miss.headers.get("x-tiergate-cache")).toBe("MISS");
-    const hit = await app.router.post("/v1/chat/completions", question, bearer(before));
+    const hit = await stack.app.router.post("/v1/chat/completions", question, bearer(before));
     await hit.arrayBuffer();
     expect(hit.headers.get("x-tiergate-cache")).toBe("HIT");
 
-    const deleted = await app.router.fetch(`/v1/admin/tenants/${tenant}`, { method: "DELETE", headers: admin() });
+    const deleted = await stack.app.router.fetch(`/v1/admin/tenants/${tenant}`, { method: "DELETE", headers: admin() });
     expect(deleted.status).toBe(200);
     expect(await deleted.json()).toMatchObject({ id: tenant, keys_revoked: 1 });
-    expect((await app.router.fetch(`/v1/responses/${id}`, { headers: bearer(before) })).status).toBe(401);
+    expect((await stack.app.router.fetch(`/v1/responses/${id}`, { headers: bearer(before) })).status).toBe(401);
 
     const after = await makeKey(tenant);
-    const gone = await app.router.fetch(`/v1/responses/${id}`, { headers: bearer(after) });
+    const gone = await stack.app.router.fetch(`/v1/responses/${id}`, { headers: bearer(after) });
     expect(gone.status).toBe(404);
-    const continued = await app.router.post("/v1/responses", { model: "auto", previous_response_id: id, input: "What was the word?" }, bearer(after));
+    const continued = await stack.app.router.post("/v1/responses", { model: "auto", previous_response_id: id, input: "What was the word?" }, bearer(after));
     expect(continued.status).toBe(404);
-    const fresh = await app.router.post("/v1/chat/completions", question, bearer(after));
+    const fresh = await stack.app.router.post("/v1/chat/completions", question, bearer(after));
     await fresh.arrayBuffer();
     expect(fresh.status).toBe(200);
     expect(fresh.headers.get("x-tiergate-cache")).toBe("MISS");
 
     // The new generation is a scope like any: its own answers are cached and its own responses kept.
-    const again = await app.router.post("/v1/chat/completions", question, bearer(after));
+    const again = await stack.app.router.post("/v1/chat/completions", question, bearer(after));
     await again.arrayBuffer();
     expect(again.headers.get("x-tiergate-cache")).toBe("HIT");
-    const own = await app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("Remember the word egret.") }, bearer(after));
+    const own = await stack.app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("Remember the word egret.") }, bearer(after));
     const ownId = ((await own.json()) as { id: string }).id;
     expect((await readStored(after, ownId, 200)).status).toBe(200);
   });
