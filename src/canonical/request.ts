@@ -71,6 +71,12 @@ const Tool = z.looseObject({
   ...Breakpoint,
 });
 
+/** No tool, the model's pick, some tool (`required`), or the one function named, which must be among the request's tools. */
+const ToolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: FunctionName }) }),
+]);
+
 const ResponseFormat = z.discriminatedUnion("type", [
   z.looseObject({ type: z.literal("text") }),
   z.looseObject({ type: z.literal("json_object") }),
@@ -99,7 +105,7 @@ export const CanonicalRequestSchema = z
     top_logprobs: z.number().int().min(0).max(20).nullish(),
     logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
     tools: z.array(Tool).max(128).nullish(),
-    tool_choice: z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function") })]).nullish(),
+    tool_choice: ToolChoice.nullish(),
     parallel_tool_calls: z.boolean().nullish(),
     response_format: ResponseFormat.nullish(),
     user: z.string().max(256).nullish(),
@@ -109,8 +115,27 @@ export const CanonicalRequestSchema = z
   .check((context) => {
     const past = breakpoints(context.value)[MAX_BREAKPOINTS];
     if (past !== undefined) context.issues.push({ code: "custom", message: tooManyBreakpoints, path: past.path, input: context.value });
+    const unkept = unkeptToolChoice(context.value);
+    if (unkept !== undefined) context.issues.push({ code: "custom", ...unkept, input: context.value });
   });
 export type CanonicalRequest = z.infer<typeof CanonicalRequestSchema>;
+
+/**
+ * A tool choice no answer could keep: a call asked for (`required`, or a function named)
+ * with no tools to call, or a function named that is not among them. A provider that
+ * takes it anyway answers a 200 without the call the client forced, or with another
+ * tool's, so it is refused here, naming the choice. Reads defensively, as `breakpoints` does.
+ */
+function unkeptToolChoice(request: Pick<CanonicalRequest, "tools" | "tool_choice">): { message: string; path: string[] } | undefined {
+  const choice = request.tool_choice;
+  if (choice !== "required" && (typeof choice !== "object" || choice === null)) return undefined;
+  const names = (Array.isArray(request.tools) ? request.tools : []).map((tool) => tool?.function?.name);
+  if (names.length === 0) return { message: "asks for a tool call, but the request has no 'tools'", path: ["tool_choice"] };
+  const named = typeof choice === "object" ? choice.function?.name : undefined;
+  if (typeof named === "string" && !names.includes(named))
+    return { message: `names '${named}', which is not among 'tools'`, path: ["tool_choice", "function", "name"] };
+  return undefined;
+}
 
 /**
  * The largest number of tokens the request lets the model write, if it says. Both

@@ -7,18 +7,14 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWithFakeProvider } from "../support/router.ts";
+import { maybe, rarely, textOf, wrongOf } from "../support/schema-draws.ts";
 
 let app: Awaited<ReturnType<typeof startWithFakeProvider>>;
 beforeAll(async () => (app = await startWithFakeProvider()), 60_000);
 afterAll(() => app?.close());
 
-const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("", "a\u0000b", "\u0000", "\ud800", "x\udc00y", "toolu_1", "f", "naïve"));
-let deep: unknown = "bottom";
-for (let i = 0; i < 70; i++) deep = [deep];
-const wrong = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 2 }), fc.constant(deep));
-const maybe = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
-/** A top-level field that is mostly absent: one wrong field refuses the whole body, and some bodies must reach the provider. */
-const rarely = <T>(value: fc.Arbitrary<T>) => fc.oneof({ weight: 7, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: value });
+const text = textOf("toolu_1", "f", "naïve");
+const wrong = wrongOf(text);
 
 const mark = fc.oneof(fc.record({ type: fc.constantFrom("ephemeral", "bogus"), ttl: maybe(fc.oneof(fc.constantFrom("5m", "1h", "1d"), wrong)) }), wrong);
 const source = fc.oneof(

@@ -6,17 +6,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { expectOpenAiRefusal, maybe, rarely, textOf, wrongOf } from "../support/schema-draws.ts";
 import { useFakeStack } from "../support/stack.ts";
 
 const stack = useFakeStack();
 
-const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("", "a\u0000b", "\u0000", "\ud800", "x\udc00y", "call_1", "f", "resp_missing"));
-let deep: unknown = "bottom";
-for (let i = 0; i < 70; i++) deep = [deep];
-const wrong = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 2 }), fc.constant(deep));
-const maybe = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
-/** A top-level field that is mostly absent: one wrong field refuses the whole body, and some bodies must reach the provider. */
-const rarely = <T>(value: fc.Arbitrary<T>) => fc.oneof({ weight: 7, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: value });
+const text = textOf("call_1", "f", "resp_missing");
+const wrong = wrongOf(text);
 
 const part = fc.record(
   {
@@ -105,10 +101,6 @@ const body = fc.record(
   { requiredKeys: ["input"] },
 );
 
-type ErrorBody = { error?: { message?: unknown; type?: unknown; param?: unknown; code?: unknown } };
-/** Refusals of the body as a whole (not JSON, too deep, not valid Unicode in no one field): nothing narrower to name. */
-const WHOLE_BODY = new Set(["invalid_json", "invalid_type", "invalid_encoding"]);
-
 /** The stored response a 200 promises, from its JSON or its stream's final event; undefined when it promises none. */
 function promised(answer: string, streamed: boolean): string | undefined {
   const response = streamed
@@ -136,12 +128,7 @@ describe("Responses bodies drawn from the schema", () => {
           if (id !== undefined) expect((await stack.app.router.fetch(`/v1/responses/${id}`)).status, where).toBe(200);
           return;
         }
-        const error = (JSON.parse(answer) as ErrorBody).error;
-        expect(typeof error?.message, where).toBe("string");
-        expect(typeof error?.type, where).toBe("string");
-        if (response.status === 400 && !WHOLE_BODY.has(String(error?.code))) {
-          expect(typeof error?.param === "string" && error.param !== "", where).toBe(true);
-        }
+        expectOpenAiRefusal(response.status, answer, where);
       }),
       { numRuns: 2_000, seed: 36, endOnFailure: true },
     );
