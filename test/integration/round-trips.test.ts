@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depths, type EdgeProxy, type StoreCall, startEdgeProxy } from "../../scripts/bench/edge-proxy.ts";
-import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { chat, fakeProviders, startRouter, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const RTT = 60;
@@ -161,5 +161,35 @@ describe("store round trips before a keyed answer", () => {
     const spend = await spendOf(id, 4);
     expect(spend.audited).toBeGreaterThan(0);
     expect(spend.counted).toBe(spend.audited);
+  });
+});
+
+describe("the circuit view", () => {
+  it("is read by an isolate's first request, then refreshed in the background: no later request waits on the circuit read", async () => {
+    const quick = await startRouter({ ...fakeProviders(app.fake.url), ...storage.bindings, ...proxy.bindings, HEALTH_CACHE_MS: "100" });
+    try {
+      const { key } = await makeKey({ rpm: 1_000, tpm: 1_000_000, daily_budget_usd: 100 });
+      const circuitReads = (calls: readonly StoreCall[]) => calls.filter((call) => call.commands.some((command) => /HGETALL/i.test(command))).length;
+      /** The circuit reads a request waited for (before its first byte), and those made while it ran or after. */
+      const send = async (text: string) => {
+        proxy.reset();
+        const start = performance.now();
+        const response = await quick.post("/v1/route", chat(uniquePrompt(text)), { authorization: `Bearer ${key}` });
+        const firstByte = performance.now();
+        await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 4 * RTT)); // the background read, if one was started
+        const calls = proxy.calls();
+        return { status: response.status, waited: circuitReads(calls.filter((call) => call.at < firstByte && call.at >= start)), all: circuitReads(calls) };
+      };
+      const first = await send("first");
+      expect(first).toMatchObject({ status: 200, waited: 1 });
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 150)); // the view is older than its cache time
+        const later = await send(`later ${i}`);
+        expect(later).toMatchObject({ status: 200, waited: 0, all: 1 });
+      }
+    } finally {
+      await quick.close();
+    }
   });
 });
