@@ -8,6 +8,7 @@
  * answered: a call is one wave deeper than the deepest call answered before it
  * arrived. Money still adds up: what a refusal reserved comes back.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depths, type EdgeProxy, type StoreCall, startEdgeProxy } from "../../scripts/bench/edge-proxy.ts";
 import { chat, fakeProviders, startRouter, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
@@ -143,14 +144,26 @@ describe("store round trips before a keyed answer", () => {
     expect(known.primaryWaves).toBe(0);
   });
 
-  it("a key's first request makes one call to the primary: its directory entry, its slice of requests and its reservation in one pipeline", async () => {
+  it("a key's first request finds its record in Redis, never Postgres, and makes one call to the primary: its slices of requests and money", async () => {
     const { key } = await makeKey(limits);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("first of a key")), key);
     expect(first.status).toBe(200);
-    expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]); // the directory's entry, then the key's row
-    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
+    expect(first.calls[0]).toBe("replica GET"); // the key's record, written when the key was made
+    expect(first.calls.filter((call) => call.startsWith("neon"))).toEqual([]);
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary EVALSHA+EVALSHA"]);
     expect(first.primaryWaves).toBe(1);
-    expect(first.waves).toBe(3);
+    expect(first.waves).toBe(2);
+  });
+
+  it("a key whose record Redis lost is read from Postgres once, and its record written back with the request's own call to the primary", async () => {
+    const { key } = await makeKey(limits);
+    const hash = createHash("sha256").update(key).digest("hex");
+    expect(await storage.redis.del(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    const first = await waves("/v1/chat/completions", chat(uniquePrompt("lost record")), key);
+    expect(first.status).toBe(200);
+    expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]);
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
+    expect(await storage.redis.exists(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
   });
 
   it("gives back what a request over its rpm reserved: the spend counter still equals the audit rows", async () => {
