@@ -41,6 +41,17 @@ export function sessionsFile(): string {
 export const EPHEMERAL = { type: "ephemeral" } as const;
 
 /**
+ * A call's instruction to the fake provider (its answer's length, its tool call) where a user's
+ * turn carries it: a text block of its own, in Claude Code's `<system-reminder>` form, which the
+ * scorer reads as context, as it reads the CLI's own reminders. Inside the user's words it would
+ * score as part of the task, which no real request asks.
+ */
+export const markerBlock = (marker: string, type: "text" | "input_text" = "text"): Json => ({ type, text: `<system-reminder>${marker}</system-reminder>` });
+
+/** What Aider answers for the model after the files it adds to the chat (its `chat_files` messages). */
+const FILES_ACKNOWLEDGED = "Ok, any changes I propose will be to those files.";
+
+/**
  * Simulated time before a call: 5-20 s after a tool's result (the agent runs the tool), and after
  * a user's answer 1 to 7 minutes, one in five past Anthropic's 5-minute TTL (the user read, thought,
  * went for coffee). No timings are recorded in the profiles; these are stated, not measured.
@@ -110,7 +121,8 @@ const RUN_TOOL = {
   description: "Run a shell command in the repository",
   input_schema: { type: "object", properties: { command: { type: "string" } } },
 };
-const uuidOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+/** An Aider session's id: its own group (`a1de…`), apart from the Claude Code sessions' (`…-8000-…`), so no two replayed sessions share one. */
+const uuidOf = (n: number): string => `00000000-0000-4000-a1de-${n.toString(16).padStart(12, "0")}`;
 
 /** An Aider profile as Messages calls: prompts of the recorded sizes, answers of the recorded lengths. */
 export function aiderSession(profile: Profile, number: number): ReplaySession {
@@ -154,12 +166,19 @@ function* aiderCalls(profile: Profile, number: number): Generator<ReplayCall> {
     const next = profile.turns[i + 1];
     const marker = answerMarker(turn.output_tokens, next?.kind === "tool_result" ? { name: "run", id: toolId(i) } : undefined);
     const room = Math.max(LEAST_NEW_TOKENS, sizes[i]! - size);
-    const text = tool ? `${filler(`output ${id} ${i}`, room)}\n${marker}` : `${filler(`files ${id} ${i}`, room - 20)}\n${TASKS[i % TASKS.length]} ${marker}`;
-    messages.push(
-      tool && messages.length > 0
-        ? { role: "user", content: [{ type: "tool_result", tool_use_id: toolId(i - 1), content: text }] }
-        : { role: "user", content: [{ type: "text", text }] },
-    );
+    if (tool && messages.length > 0) {
+      messages.push({
+        role: "user",
+        content: [{ type: "tool_result", tool_use_id: toolId(i - 1), content: `${filler(`output ${id} ${i}`, room)}\n${marker}` }],
+      });
+    } else {
+      // As Aider sends a turn: the files in the chat as a user message the model acknowledges, then the request.
+      messages.push(
+        { role: "user", content: [{ type: "text", text: filler(`files ${id} ${i}`, room - 40) }] },
+        { role: "assistant", content: [{ type: "text", text: FILES_ACKNOWLEDGED }] },
+        { role: "user", content: [{ type: "text", text: TASKS[i % TASKS.length] }, markerBlock(marker)] },
+      );
+    }
     size += room;
     yield {
       kind: tool && messages.length > 1 ? "tool_result" : "user",
@@ -197,7 +216,7 @@ function* responsesCalls(id: string, targetTokens: number): Generator<ReplayCall
     const marker = answerMarker(toolNext ? 60 : 300, toolNext ? { name: "shell", id: callId(i) } : undefined);
     if (user) {
       if (i > 0) input.push({ type: "message", role: "assistant", content: [{ type: "output_text", text: filler(`answer ${id} ${i}`, 300) }] });
-      input.push({ type: "message", role: "user", content: [{ type: "input_text", text: `${TASKS[(i / 8) % TASKS.length]} ${marker}` }] });
+      input.push({ type: "message", role: "user", content: [{ type: "input_text", text: TASKS[(i / 8) % TASKS.length] }, markerBlock(marker, "input_text")] });
       size += 320;
     } else {
       input.push({ type: "function_call", call_id: callId(i - 1), name: "shell", arguments: '{"command":"ls"}' });

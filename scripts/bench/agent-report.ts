@@ -26,6 +26,8 @@ export type PolicyRow = {
   switches: { toolResult: number; user: number } | null;
   /** How many user turns each tier was given (`x-tiergate-tier`). */
   userTiers: Record<string, number> | null;
+  /** The switches by why the router made them (its `x-tiergate-reason`). */
+  moves: Record<string, number> | null;
 };
 
 export type AgentBenchResults = {
@@ -47,6 +49,14 @@ const tiers = (counts: Record<string, number> | null): string =>
     : Object.entries(counts)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([tier, n]) => `t${tier}: ${n}`)
+        .join(", ");
+
+const moveList = (moves: Record<string, number>): string =>
+  Object.keys(moves).length === 0
+    ? "never"
+    : Object.entries(moves)
+        .sort(([, a], [, b]) => b - a)
+        .map(([why, n]) => `${why} ${n}`)
         .join(", ");
 
 /** The section, in Markdown: what was replayed, the table, and what the figures should reach. */
@@ -99,6 +109,11 @@ export function agentSection({ environment, quick, sessions, rows, footprint }: 
         )
         .join("; ") +
       ". (1)-(4): the four policies in the table's order.",
+    "",
+    `Why the routed sessions changed model (from \`x-tiergate-reason\`): ${rows
+      .slice(1)
+      .map((row, i) => `(${i + 1}) ${moveList(row.moves ?? {})}`)
+      .join("; ")}.`,
     "",
     ...footprintLines(footprint),
     "",

@@ -19,7 +19,17 @@ import { startForwardOnlyWorker, startRouterProcess, type Target } from "./targe
 type Options = { quick: boolean; log: (line: string) => void; environment: { date: string; commit: string } };
 type Registered = { id: string; upstream_model: string; owned_by: string; tier: number; provider_configured: boolean };
 /** What the router said of one call: its status and where it sent it. */
-type Observation = { session: string; kind: ReplayCall["kind"]; status: number; model: string | null; tier: string | null; error?: string };
+type Observation = {
+  session: string;
+  kind: ReplayCall["kind"];
+  status: number;
+  model: string | null;
+  tier: string | null;
+  /** `x-tiergate-affinity` and `x-tiergate-reason`: why the router kept or moved the session. */
+  affinity: string | null;
+  reason: string | null;
+  error?: string;
+};
 
 const CONCURRENCY = 3;
 const CLAUDE_CODE_TARGETS = { full: [28_000, 45_000, 65_000, 85_000, 110_000, 140_000], quick: [28_000, 65_000] };
@@ -167,6 +177,8 @@ async function replayAll(
           status: response.status,
           model: response.headers.get("x-tiergate-model"),
           tier: response.headers.get("x-tiergate-tier"),
+          affinity: response.headers.get("x-tiergate-affinity"),
+          reason: response.headers.get("x-tiergate-reason"),
         };
         if (response.status !== 200) observation.error = `${session.id} ${call.path} ${response.status}: ${text.slice(0, 240)}`;
         observations.push(observation);
@@ -222,12 +234,17 @@ function summarize(policy: string, calls: readonly SimulatedCall[], observations
     else bill += price;
   }
   const switches = { toolResult: 0, user: 0 };
+  const moves: Record<string, number> = {};
   const userTiers: Record<string, number> = {};
   const previous = new Map<string, string>();
   for (const o of observations) {
     if (o.status !== 200 || o.model === null) continue;
     const before = previous.get(o.session);
-    if (before !== undefined && before !== o.model) switches[o.kind === "tool_result" ? "toolResult" : "user"] += 1;
+    if (before !== undefined && before !== o.model) {
+      switches[o.kind === "tool_result" ? "toolResult" : "user"] += 1;
+      const why = moveReason(o);
+      moves[why] = (moves[why] ?? 0) + 1;
+    }
     previous.set(o.session, o.model);
     if (o.kind === "user") userTiers[o.tier ?? "?"] = (userTiers[o.tier ?? "?"] ?? 0) + 1;
   }
@@ -250,5 +267,17 @@ function summarize(policy: string, calls: readonly SimulatedCall[], observations
     chargedUsd,
     switches: observations.length === 0 ? null : switches,
     userTiers: observations.length === 0 ? null : userTiers,
+    moves: observations.length === 0 ? null : moves,
   };
+}
+
+/** Why a call changed its session's model, from the router's `x-tiergate-reason` (routing/affinity.ts's words). */
+function moveReason({ affinity, reason }: Observation): string {
+  if (affinity === null) return "routed on its own (affinity off)";
+  const text = reason ?? "";
+  if (text.includes("harder user turn")) return "up, for a harder user turn";
+  if (text.includes("cache-regret gate: moving pays")) return "the cache-regret gate";
+  if (text.includes("has expired")) return "the session's cache had expired";
+  if (text.includes("routed on its own") || text.includes("no longer in the registry")) return "the session's model could not serve";
+  return `other (${affinity})`;
 }

@@ -6,7 +6,7 @@
  * ../shared/bench/agent-sessions/sessions.jsonl, with a new user turn every eighth call.
  */
 import { readFileSync } from "node:fs";
-import { filler, gapBefore, type Json, type ReplayCall, type ReplaySession, readProfiles, TASKS, withLastBreakpoint } from "./agent-replay.ts";
+import { filler, gapBefore, type Json, markerBlock, type ReplayCall, type ReplaySession, readProfiles, TASKS, withLastBreakpoint } from "./agent-replay.ts";
 import { answerMarker, sessionMarker } from "./caching-provider.ts";
 import { tokensOf } from "./prompt-cache.ts";
 
@@ -61,9 +61,9 @@ function* claudeCodeCalls(id: string, n: number, target: number, scaffold: Json,
     const toolNext = (i + 1) % USER_EVERY !== 0 && size + 3_000 < target;
     const marker = answerMarker(toolNext ? 120 : 400, toolNext ? { name: i % 2 === 0 ? "Read" : "Bash", id: toolId(i) } : undefined);
     if (user) {
-      const task = { type: "text", text: `${TASKS[(i / USER_EVERY) % TASKS.length]} ${marker}` };
-      if (i === 0) messages.push({ role: "user", content: [reminder, task] }, { role: "system", content: envText });
-      else messages.push({ role: "assistant", content: [{ type: "text", text: filler(`answer ${id} ${i}`, 400) }] }, { role: "user", content: [task] });
+      const task = [{ type: "text", text: TASKS[(i / USER_EVERY) % TASKS.length] }, markerBlock(marker)];
+      if (i === 0) messages.push({ role: "user", content: [reminder, ...task] }, { role: "system", content: envText });
+      else messages.push({ role: "assistant", content: [{ type: "text", text: filler(`answer ${id} ${i}`, 400) }] }, { role: "user", content: task });
       size += 420;
     } else {
       const grown = sizes[(n * 37 + i) % sizes.length]!;

@@ -50,7 +50,7 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
   try {
     // What the isolate remembers of the session steers the decision now; what Redis does, after the gate's wave.
     const session = await lookUpSession(services, request, input.headers, caller);
-    decision = await decideFor(services, request, caller, session);
+    decision = await decideFor(services, request, caller, session, input.defer);
     let sent = sentRequest(request, caller, services.config.estimatedOutputTokens);
     // A max_tokens the key's tokens per minute can never take is lowered to what it can, before the request is keyed.
     const tokensCap = caller === undefined || caller.admin ? undefined : capToTokens(decision, sent, caller.tpm);

@@ -29,8 +29,10 @@ export async function decideFor(
   request: CanonicalRequest,
   caller: Caller | undefined,
   session?: Pick<SessionLookup, "view" | "digest">,
+  /** The request's `waitUntil`, which takes the circuit view's refresh (Breakers.current). */
+  defer?: (work: Promise<unknown>) => void,
 ): Promise<Decision> {
-  const decision = await decideAlone(services, request, caller, session?.view);
+  const decision = await decideAlone(services, request, caller, session?.view, defer);
   return session === undefined ? decision : { ...decision, session: await session.digest };
 }
 
@@ -39,9 +41,10 @@ async function decideAlone(
   request: CanonicalRequest,
   caller: Caller | undefined,
   session: SessionLookup["view"] | undefined,
+  defer: ((work: Promise<unknown>) => void) | undefined,
 ): Promise<Decision> {
   const { breakers, config } = services;
-  const state = await breakers.current();
+  const state = await breakers.current(defer);
   // A caller whose own requests make the providers fail is refused here, before it costs anyone a circuit.
   const refusal = breakers.callerRefusal(state, caller);
   if (refusal !== undefined) throw refusal;
@@ -83,11 +86,13 @@ export async function decisionOutcome(
   request: CanonicalRequest,
   caller: Caller | undefined,
   headers: Headers,
+  defer: (work: Promise<unknown>) => void,
 ): Promise<Outcome> {
   try {
     const session = await lookUpSession(services, request, headers, caller);
     const remembered = session.view.remembered ?? (await session.pending);
-    return stoppedAt(request, await decideFor(services, request, caller, { digest: session.digest, view: { ...session.view, remembered } }));
+    const view = { ...session.view, remembered };
+    return stoppedAt(request, await decideFor(services, request, caller, { digest: session.digest, view }, defer));
   } catch (error) {
     return stoppedAt(request, undefined, asApiError(error));
   }

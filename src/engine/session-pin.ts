@@ -32,7 +32,7 @@ export async function decideInSession(
 ): Promise<{ decision: Decision; plan: Model[]; settlement: Settlement | undefined } | undefined> {
   const view = await viewAfterRead(session);
   if (view === undefined || held?.refusal !== undefined) return undefined;
-  const decision = await decideFor(services, sent, input.caller, { digest: session.digest, view });
+  const decision = await decideFor(services, sent, input.caller, { digest: session.digest, view }, input.defer);
   const plan = planOf(decision, services.config);
   const pickAlone = reservationMicros(plan.slice(0, 1), decision, sent);
   if (held?.spend === undefined || held.spend.micros >= pickAlone || decision.model === first.model) return { decision, plan, settlement: held };

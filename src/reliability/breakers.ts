@@ -78,11 +78,14 @@ export function breakerOwner(caller: Caller | undefined): string {
 
 export type Breakers = {
   /**
-   * The isolate's view of the shared state, never older than the cache time: the
-   * request that finds it stale reads Redis (one round trip per isolate per cache
-   * time); requests that arrive during that read use the view it replaces.
+   * The isolate's view of the shared state. The isolate's first request reads it from
+   * Redis and waits; after that, the request that finds it older than the cache time
+   * starts the read in the background, handed to `defer` (its `waitUntil`), and goes on
+   * with the view it has: no request waits on the circuit read. Requests that arrive
+   * during a read use the view it replaces. Without `defer`, a stale view is read and
+   * waited for.
    */
-  current(): Promise<HealthState | undefined>;
+  current(defer?: (work: Promise<unknown>) => void): Promise<HealthState | undefined>;
   /**
    * The view as the decision sees it for one request. A half-open circuit lets one
    * request per isolate per cache time through as its trial; the others skip it.
@@ -118,18 +121,22 @@ export function createBreakers(deps: {
     trials: new Map(),
   };
   return {
-    async current() {
+    async current(defer) {
       if (!on) return undefined;
       if (clock() - view.readAt < settings.viewTtlMs || view.reading) return view.state;
       view.reading = true;
-      try {
-        view.state = await readHealthState(redis!, deps, tracked);
-      } catch {
+      const read = readHealthState(redis!, deps, tracked)
+        .then((state) => {
+          view.state = state;
+        })
         // Redis is down: the last view stays in force; ask again after the cache time
-      } finally {
-        view.readAt = clock();
-        view.reading = false;
-      }
+        .catch(() => {})
+        .finally(() => {
+          view.readAt = clock();
+          view.reading = false;
+        });
+      if (defer !== undefined && view.readAt > 0) defer(read);
+      else await read;
       return view.state;
     },
     routing(state) {

@@ -10,6 +10,7 @@ import {
   createTenant,
   getKey,
   getTenant,
+  hashKey,
   listKeys,
   listTenants,
   NewKeySchema,
@@ -33,6 +34,11 @@ async function body<T extends z.ZodType>(c: Context<With>, schema: T): Promise<z
 export async function createKeyRoute(c: Context<With>): Promise<Response> {
   const sql = await adminSql(c);
   const made = await createKey(sql, await body(c, NewKeySchema)).catch(conflict);
+  // Its first request then finds it in Redis, without Postgres. A record Redis does not take costs that request one look-up.
+  await c
+    .get("services")
+    .keys.publish(await hashKey(made.key))
+    .catch(() => {});
   return c.json({ object: "api_key", ...made }, 201);
 }
 
@@ -57,7 +63,7 @@ export async function revokeKeyRoute(c: Context<With>): Promise<Response> {
   const key = await revokeKey(sql, idOf(c, "key"));
   if (key === undefined) throw notFound("key");
   const { key_sha256, ...shown } = key;
-  await c.get("services").keys.forget(key_sha256);
+  await c.get("services").keys.publish(key_sha256);
   return c.json({ object: "api_key", ...shown });
 }
 
@@ -89,7 +95,7 @@ export async function revokeTenantRoute(c: Context<With>): Promise<Response> {
   const id = idOf(c, "tenant");
   const hashes = await revokeTenant(sql, id);
   if (hashes === undefined) throw notFound("tenant");
-  await Promise.all(hashes.map((hash) => c.get("services").keys.forget(hash)));
+  await Promise.all(hashes.map((hash) => c.get("services").keys.publish(hash)));
   return c.json({ object: "tenant", id, keys_revoked: hashes.length });
 }
 

@@ -16,7 +16,7 @@ import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 
 export async function listModels(c: Context<With>): Promise<Response> {
   const config = c.get("config");
-  const state = await c.get("services").breakers.current();
+  const state = await c.get("services").breakers.current((work) => c.executionCtx.waitUntil(work));
   if (anthropic(c)) {
     const data = [
       ...ROUTER_NAMES.map((name) => anthropicEntry(name, ROUTER_NAMES_SINCE)),
@@ -73,7 +73,7 @@ export async function retrieveModel(c: Context<With>): Promise<Response> {
   if (embedding !== undefined) return c.json(anthropic(c) ? anthropicEntry(embedding.id, pricedOn(embedding)) : embeddingEntry(embedding, config));
   if (model !== undefined) {
     if (anthropic(c)) return c.json(anthropicEntry(model.id, pricedOn(model)));
-    return c.json(modelEntry(model, config, await c.get("services").breakers.current()));
+    return c.json(modelEntry(model, config, await c.get("services").breakers.current((work) => c.executionCtx.waitUntil(work))));
   }
   const known = catalogModelNamed(id);
   const served = known === undefined ? undefined : servedAs(known, config);

@@ -14,7 +14,7 @@ export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>
   const services = c.get("services");
   const { config } = services;
   const { request } = await chatCompletionsSurface.parse(c.req.raw, config);
-  const outcome = await decisionOutcome(services, request, c.get("caller"), c.req.raw.headers);
+  const outcome = await decisionOutcome(services, request, c.get("caller"), c.req.raw.headers, (work) => c.executionCtx.waitUntil(work));
   c.set("outcome", outcome);
   const { decision, error } = outcome;
   if (decision === undefined) throw error ?? asApiError(new Error("no decision and no error"));

@@ -141,7 +141,9 @@ export function decide(
         pick: { model, tier },
         warm,
         unfit: warm === undefined ? undefined : whyNotKept(warm, allowed(warm), demand, health, isConfigured(warm)),
-        tokens: { promptTokens: demand.promptTokens, outputTokens: demand.outputTokens * (request.n ?? 1) },
+        // The gate weighs what the turn is expected to cost: an answer of the usual length, not the ceiling max_tokens
+        // sets (Claude Code asks for 32,000 on every turn), which would price every move by output it never writes.
+        tokens: { promptTokens: demand.promptTokens, outputTokens: Math.min(demand.outputTokens, config.estimatedOutputTokens) * (request.n ?? 1) },
       });
       // Beside the tier's reason, so a long list of skipped models never cuts it from the header.
       reasons.splice(2, 0, choice.reason);

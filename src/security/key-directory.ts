@@ -1,11 +1,16 @@
 /**
- * Where client keys are found by their SHA-256: the isolate (15 s), then Redis (30 s),
- * then Postgres; never Postgres per request. A revoked key stops working everywhere
- * within 45 s: revoking deletes its Redis entry, and an isolate keeps what it saw for
- * at most 15 s. A hash Postgres does not know is remembered in the isolate alone, in
- * a table of its own: random keys can neither fill Redis nor push real keys out.
+ * Where client keys are found by their SHA-256: the isolate (15 s), then the key's record
+ * in Redis, then Postgres; never Postgres per request. The record is written when the key
+ * is made or revoked (`publish`), so a fresh isolate finds a key without Postgres; a
+ * look-up that had to ask Postgres (Redis lost the record, or a key made before records
+ * were) writes it too, but only where none is (SET NX), so a late write can never bring
+ * back a key a revocation has since marked revoked. A revoked key stops working
+ * everywhere within 15 s: revoking rewrites its record at once, and an isolate keeps what
+ * it saw for at most 15 s. A hash Postgres does not know is remembered in the isolate
+ * alone, in a table of its own: random keys can neither fill Redis nor push real keys out.
  * Failure policy: with Redis down the lookup goes to Postgres; with Postgres down too,
- * a key this isolate has not seen cannot be checked and is refused (503), never waved through.
+ * a key this isolate has not seen cannot be checked and is refused (503), never waved
+ * through. A revocation whose record Redis does not take fails (503), to be retried.
  */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../http/errors.ts";
@@ -35,8 +40,12 @@ export type KeyDirectory = {
   hashOf(presented: string): Promise<string>;
   /** Remembers the hash of a presented key that was found live, for `hashOf`. */
   found(presented: string, hash: string): void;
-  /** Forgets a key here and in Redis; other isolates forget it within 15 s (called when a key is revoked). */
-  forget(hash: string): Promise<void>;
+  /**
+   * Writes the key's record as Postgres holds it now: after it was made (its first request
+   * then needs no Postgres), and after it was revoked, when this isolate forgets it at once
+   * and the others within 15 s. @throws ApiError 503 when Redis does not take the record.
+   */
+  publish(hash: string): Promise<void>;
   /**
    * REQUIRE_API_KEY when set; unset, keys are required once any live key exists (checked
    * at most every 30 s). An isolate that cannot ask Postgres and never could requires
@@ -46,13 +55,19 @@ export type KeyDirectory = {
 };
 
 const ISOLATE_TTL_MS = 15_000;
-const REDIS_TTL_SECONDS = 30;
+/** How long a key's record stays in Redis after it was last written: a key idle this long pays one Postgres look-up. */
+const RECORD_TTL_SECONDS = 30 * 86_400;
+/**
+ * The record's shape: a deploy that changes what a record holds changes this, so no
+ * isolate reads a record of another shape (records outlive deploys by up to 30 days).
+ */
+const RECORD_FORMAT = "r2";
 const REQUIREMENT_TTL_MS = 30_000;
 
 export function createKeyDirectory(deps: {
   keyPrefix: string;
   requireApiKey: boolean | undefined;
-  redis: Pick<Redis, "get" | "set" | "del"> | undefined;
+  redis: Pick<Redis, "get" | "set"> | undefined;
   sql: Sql | undefined;
   tracked: Tracked;
   clock: () => number;
@@ -62,7 +77,7 @@ export function createKeyDirectory(deps: {
   const unknown = lru<true>(2_000, ISOLATE_TTL_MS);
   const hashes = lru<string>(10_000, ISOLATE_TTL_MS);
   const requirement = { value: false, checkedAt: 0 };
-  const cacheKey = (hash: string): string => redisKey(deps, "key", hash);
+  const cacheKey = (hash: string): string => keyRecordName(deps, hash);
   return {
     async lookup(hash, postgresBlockedUntil, via) {
       const local = seen.get(hash) ?? (unknown.has(hash) ? UNKNOWN : undefined);
@@ -87,18 +102,22 @@ export function createKeyDirectory(deps: {
       const found = fromRow(row);
       seen.set(hash, found);
       // Not waited for: a write to the primary region on the key's first request would hold up its answer by a
-      // round trip. A write that is lost costs one more Postgres look-up; a late one lives REDIS_TTL_SECONDS, like any.
-      // With `via` (the request's joint, storage/joint.ts) it goes out with the request's own calls: one call to the primary, not two.
+      // round trip. A write that is lost costs one more Postgres look-up; a late one finds the record a revocation
+      // wrote and leaves it (NX). With `via` (the request's joint, storage/joint.ts) it goes out with the request's
+      // own calls: one call to the primary, not two.
       if (redis !== undefined)
-        void tracked("redis", () => (via ?? redis).set(cacheKey(hash), JSON.stringify(found), { ex: REDIS_TTL_SECONDS })).catch(() => {});
+        void tracked("redis", () => (via ?? redis).set(cacheKey(hash), JSON.stringify(found), { ex: RECORD_TTL_SECONDS, nx: true })).catch(() => {});
       return found;
     },
     hashOf: async (presented) => hashes.get(presented) ?? hashKey(presented),
     found: (presented, hash) => void hashes.set(presented, hash),
-    async forget(hash) {
+    async publish(hash) {
       seen.delete(hash);
       unknown.delete(hash);
-      if (redis !== undefined) await tracked("redis", () => redis.del(cacheKey(hash))).catch(() => {});
+      if (redis === undefined || sql === undefined) return;
+      await tracked("redis", () => publishKey({ keyPrefix: deps.keyPrefix, redis, sql }, hash)).catch((error: unknown) => {
+        throw new ApiError(503, "The key's record could not be written to Redis; send the request again", { code: "keys_unavailable", cause: error });
+      });
     },
     async keysRequired() {
       if (deps.requireApiKey !== undefined) return deps.requireApiKey;
@@ -117,6 +136,19 @@ export function createKeyDirectory(deps: {
 }
 
 const UNKNOWN: Lookup = { unknown: true };
+
+/** The Redis key of a key's record. */
+export const keyRecordName = (config: { keyPrefix: string }, hash: string): string => redisKey(config, "key", `${RECORD_FORMAT}:${hash}`);
+
+/**
+ * Writes the record of the key with this hash as Postgres holds it now (its policy merged
+ * over its tenant's, revoked or not): the directory's `publish`, and `npm run keys`'s.
+ */
+export async function publishKey(deps: { keyPrefix: string; redis: Pick<Redis, "set">; sql: Sql }, hash: string): Promise<void> {
+  const row = await keyForHash(deps.sql, hash);
+  if (row === undefined) return;
+  await deps.redis.set(keyRecordName(deps, hash), JSON.stringify(fromRow(row)), { ex: RECORD_TTL_SECONDS });
+}
 
 function tooManyFailures(retryInMs: number): ApiError {
   const seconds = Math.max(1, Math.ceil(retryInMs / 1_000));

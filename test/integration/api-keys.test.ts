@@ -2,6 +2,8 @@
 import { createHash } from "node:crypto";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/env.ts";
+import { buildServices } from "../../src/services/index.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -138,10 +140,35 @@ describe("refusals, each with its reason in the audit row and no provider call",
     });
   }
 
-  it("a revoked key is refused at once by a router that never saw it, too (its Redis entry is gone)", async () => {
+  it("a revoked key is refused at once by a router that never saw it, too (its record in Redis says so)", async () => {
     const made = await makeKey({ name: "revoke everywhere" });
     expect((await required.router.post("/v1/route", chat("hi"), bearer(made.key))).status).toBe(200);
     await open.router.fetch(`/v1/admin/keys/${made.id}`, { method: "DELETE", headers: admin() });
+    const other = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
+    try {
+      expect((await other.router.post("/v1/route", chat("hi"), bearer(made.key))).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a look-up that read Postgres before a revocation never writes the key back as live", async () => {
+    const made = await makeKey({ name: "revoked mid-look-up" });
+    const hash = createHash("sha256").update(made.key).digest("hex");
+    const record = `${storage.prefix}:key:r2:${hash}`;
+    // A router finds the record gone (Redis lost it), reads the live row from Postgres, and is slow to write it back…
+    expect(await storage.redis.del(record)).toBe(1);
+    const services = buildServices(parseConfig(storage.bindings));
+    const redis = services.redis!;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = { set: async (...args: Parameters<typeof redis.set>) => held.then(() => redis.set(...args)) };
+    expect(await services.keys.lookup(hash, undefined, slow as unknown as Pick<typeof redis, "set">)).toMatchObject({ revoked: false });
+    // …while the key is revoked, which writes its record as revoked.
+    expect((await open.router.fetch(`/v1/admin/keys/${made.id}`, { method: "DELETE", headers: admin() })).status).toBe(200);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(JSON.parse((await storage.redis.get(record))!)).toMatchObject({ revoked: true });
     const other = await startWithFakeProvider({ ...storage.bindings, REQUIRE_API_KEY: "true" });
     try {
       expect((await other.router.post("/v1/route", chat("hi"), bearer(made.key))).status).toBe(401);

@@ -8,9 +8,10 @@
  * answered: a call is one wave deeper than the deepest call answered before it
  * arrived. Money still adds up: what a refusal reserved comes back.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depths, type EdgeProxy, type StoreCall, startEdgeProxy } from "../../scripts/bench/edge-proxy.ts";
-import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
+import { chat, fakeProviders, startRouter, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
 const RTT = 60;
@@ -143,14 +144,26 @@ describe("store round trips before a keyed answer", () => {
     expect(known.primaryWaves).toBe(0);
   });
 
-  it("a key's first request makes one call to the primary: its directory entry, its slice of requests and its reservation in one pipeline", async () => {
+  it("a key's first request finds its record in Redis, never Postgres, and makes one call to the primary: its slices of requests and money", async () => {
     const { key } = await makeKey(limits);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("first of a key")), key);
     expect(first.status).toBe(200);
-    expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]); // the directory's entry, then the key's row
-    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
+    expect(first.calls[0]).toBe("replica GET"); // the key's record, written when the key was made
+    expect(first.calls.filter((call) => call.startsWith("neon"))).toEqual([]);
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary EVALSHA+EVALSHA"]);
     expect(first.primaryWaves).toBe(1);
-    expect(first.waves).toBe(3);
+    expect(first.waves).toBe(2);
+  });
+
+  it("a key whose record Redis lost is read from Postgres once, and its record written back with the request's own call to the primary", async () => {
+    const { key } = await makeKey(limits);
+    const hash = createHash("sha256").update(key).digest("hex");
+    expect(await storage.redis.del(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    const first = await waves("/v1/chat/completions", chat(uniquePrompt("lost record")), key);
+    expect(first.status).toBe(200);
+    expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]);
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
+    expect(await storage.redis.exists(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
   });
 
   it("gives back what a request over its rpm reserved: the spend counter still equals the audit rows", async () => {
@@ -161,5 +174,35 @@ describe("store round trips before a keyed answer", () => {
     const spend = await spendOf(id, 4);
     expect(spend.audited).toBeGreaterThan(0);
     expect(spend.counted).toBe(spend.audited);
+  });
+});
+
+describe("the circuit view", () => {
+  it("is read by an isolate's first request, then refreshed in the background: no later request waits on the circuit read", async () => {
+    const quick = await startRouter({ ...fakeProviders(app.fake.url), ...storage.bindings, ...proxy.bindings, HEALTH_CACHE_MS: "100" });
+    try {
+      const { key } = await makeKey({ rpm: 1_000, tpm: 1_000_000, daily_budget_usd: 100 });
+      const circuitReads = (calls: readonly StoreCall[]) => calls.filter((call) => call.commands.some((command) => /HGETALL/i.test(command))).length;
+      /** The circuit reads a request waited for (before its first byte), and those made while it ran or after. */
+      const send = async (text: string) => {
+        proxy.reset();
+        const start = performance.now();
+        const response = await quick.post("/v1/route", chat(uniquePrompt(text)), { authorization: `Bearer ${key}` });
+        const firstByte = performance.now();
+        await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 4 * RTT)); // the background read, if one was started
+        const calls = proxy.calls();
+        return { status: response.status, waited: circuitReads(calls.filter((call) => call.at < firstByte && call.at >= start)), all: circuitReads(calls) };
+      };
+      const first = await send("first");
+      expect(first).toMatchObject({ status: 200, waited: 1 });
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 150)); // the view is older than its cache time
+        const later = await send(`later ${i}`);
+        expect(later).toMatchObject({ status: 200, waited: 0, all: 1 });
+      }
+    } finally {
+      await quick.close();
+    }
   });
 });

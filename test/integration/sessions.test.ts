@@ -99,6 +99,22 @@ describe("a session's turns", () => {
     expect(elsewhere).toMatchObject({ model: first.model, tier: 5, affinity: "kept", session: first.session });
   });
 
+  it("remembers the model a user turn moved to: the next tool-result continuation stays there", async () => {
+    const first = await send(app.router, { model: "tier:5", messages: [{ role: "user", content: "run the tests" }], tools }, "acme", "agent-moved");
+    expect(first).toMatchObject({ tier: 5, affinity: "new" });
+    const easier = [
+      { role: "user", content: "run the tests" },
+      { role: "assistant", content: "They pass." },
+      { role: "user", content: uniquePrompt("thanks, now list the files") },
+    ];
+    const moved = await send(app.router, { model: "auto", tools, messages: easier }, "acme", "agent-moved");
+    expect(moved.affinity).toBe("moved");
+    expect(moved.model).not.toBe(first.model);
+    const loop = [...easier, toolCall, { role: "tool", tool_call_id: "c1", content: uniquePrompt("a.ts b.ts") }];
+    const next = await send(app.router, { model: "auto", tools, messages: loop }, "acme", "agent-moved");
+    expect(next).toMatchObject({ model: moved.model, affinity: "kept" });
+  });
+
   it("finds a session by its conversation's start when the client names none", async () => {
     const start = [
       { role: "system", content: uniquePrompt("You are a coding agent.") },

@@ -180,6 +180,29 @@ describe("a decision in a session", () => {
     expect(decision.affinity).toBe("moved");
   });
 
+  it("weighs a user turn's expected answer in the gate, not the ceiling its max_tokens sets", () => {
+    // A warm 60k-token session on Sonnet; the next user turn is easy, and asks for up to 32,000 tokens as Claude Code does.
+    const history = "export const total = (items) => items.reduce((sum, item) => sum + item.price, 0);\n".repeat(2_800);
+    const easy = {
+      model: "auto",
+      max_tokens: 32_000,
+      messages: [
+        { role: "user", content: history },
+        { role: "assistant", content: "Read it." },
+        { role: "user", content: "thanks" },
+      ],
+    } as CanonicalRequest;
+    const key = { maxTier: null, models: ["haiku", "sonnet"] };
+    expect(decide(easy, config, key).model.id).toBe("haiku");
+    const warm = { model: "sonnet", tier: 4, cacheUntil: now + 300_000, promptTokens: 58_000 } as const;
+    const decision = decide(easy, config, key, NO_HEALTH, session(warm, false));
+    // Staying: 58,000 read at $0.30 and 512 written at $15 is about $0.03; moving writes 60,000 at $1.25, about $0.08.
+    // At the ceiling, 32,000 written at $15 against $5 would have made the move look three times cheaper.
+    expect(decision.model.id).toBe("sonnet");
+    expect(decision.affinity).toBe("kept");
+    expect(decision.reasons.join("; ")).toMatch(/cache-regret gate: moving does not pay/);
+  });
+
   it("routes every turn on its own when affinity is off, and says nothing of affinity", () => {
     const decision = decide(continuation, config, undefined, NO_HEALTH, session(on("sonnet", 4), true, false));
     expect(decision.model.id).toBe("nano");
