@@ -1,13 +1,16 @@
 /**
- * Writes docs/configuration.md from the comments of `EnvSchema` in src/config/env.ts, so the
- * reference of every setting is the schema's own; `--check` only says whether the file is current.
+ * Writes docs/configuration.md from the comments of `EnvSchema`, so the reference of every
+ * setting is the schema's own; `--check` only says whether the file is current. EnvSchema in
+ * src/config/env.ts joins the settings of each area (`...ProviderSettings.shape`), and each
+ * area's file declares its own: the spreads are followed through env.ts's imports.
  *
  *   node --experimental-strip-types --no-warnings scripts/docs/configuration.ts [--check]
  *
- * env.ts is read as text with the TypeScript compiler API, not imported: the document depends on
- * what the schema says, not on the worker's code loading.
+ * The files are read as text with the TypeScript compiler API, not imported: the document
+ * depends on what the schema says, not on the worker's code loading.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
@@ -26,23 +29,57 @@ export type Variable = {
   defaultValue: string | undefined;
 };
 
-/** Every variable of `EnvSchema = z.object({...})` in env.ts's text, in the order declared. */
-export function variablesOf(source: string): Variable[] {
-  const file = ts.createSourceFile("env.ts", source, ts.ScriptTarget.Latest, true);
-  const schema = findInitializer(file, "EnvSchema");
+/**
+ * Every variable of `EnvSchema = z.object({...})` in env.ts's text (`source`, read from `path`), in the order
+ * declared; a spread `...Settings.shape` stands for the variables of `Settings = z.object({...})`, in env.ts or
+ * in the file it is imported from (read from disk beside `path`).
+ */
+export function variablesOf(source: string, path = ENV_PATH): Variable[] {
+  return settingsOf(source, path, "EnvSchema");
+}
+
+function settingsOf(source: string, path: string, name: string): Variable[] {
+  const file = ts.createSourceFile(path, source, ts.ScriptTarget.Latest, true);
+  const where = `${basename(path)}: ${name}`;
+  const schema = findInitializer(file, name);
   const shape = schema && ts.isCallExpression(schema) ? schema.arguments[0] : undefined;
-  if (shape === undefined || !ts.isObjectLiteralExpression(shape)) throw new Error("env.ts: no `EnvSchema = z.object({...})` found");
-  return shape.properties.map((property) => {
-    if (!ts.isPropertyAssignment(property)) throw new Error(`env.ts: EnvSchema holds a ${ts.SyntaxKind[property.kind]}, not a property`);
+  if (shape === undefined || !ts.isObjectLiteralExpression(shape)) throw new Error(`${where}: no \`${name} = z.object({...})\` found`);
+  return shape.properties.flatMap((property) => {
+    if (ts.isSpreadAssignment(property)) {
+      const spread = property.expression;
+      if (!ts.isPropertyAccessExpression(spread) || spread.name.text !== "shape" || !ts.isIdentifier(spread.expression)) {
+        throw new Error(`${where}: spreads ${spread.getText(file)}, not \`...Settings.shape\``);
+      }
+      const settings = spread.expression.text;
+      const from = importedFrom(file, settings);
+      if (from === undefined) return settingsOf(source, path, settings);
+      const settingsPath = resolve(dirname(path), from);
+      return settingsOf(readFileSync(settingsPath, "utf8"), settingsPath, settings);
+    }
+    if (!ts.isPropertyAssignment(property)) throw new Error(`${where} holds a ${ts.SyntaxKind[property.kind]}, not a property`);
     const chain = chainOf(property.initializer);
     const defaultCall = chain.find((link) => link.method === "default");
-    return {
-      name: property.name.getText(file),
-      description: jsDocOf(property, source),
-      type: describeType(chain, file),
-      defaultValue: defaultCall?.args[0] === undefined ? undefined : literalOf(defaultCall.args[0], file),
-    };
+    return [
+      {
+        name: property.name.getText(file),
+        description: jsDocOf(property, source),
+        type: describeType(chain, file),
+        defaultValue: defaultCall?.args[0] === undefined ? undefined : literalOf(defaultCall.args[0], file),
+      },
+    ];
   });
+}
+
+/** The module `name` is imported from (`import { name } from "./x.ts"`), or undefined when the file does not import it. */
+function importedFrom(file: ts.SourceFile, name: string): string | undefined {
+  for (const statement of file.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    const bindings = statement.importClause?.namedBindings;
+    if (bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.some((element) => element.name.text === name)) {
+      return statement.moduleSpecifier.text;
+    }
+  }
+  return undefined;
 }
 
 /** The settings a bad value stops the router for (env.ts's `VITAL` set); every other bad one is ignored. */
@@ -62,7 +99,7 @@ export function renderConfiguration(source: string): string {
   const lines = [
     "# Configuration",
     "",
-    `<!-- Generated from the comments of EnvSchema in src/config/env.ts by scripts/docs/configuration.ts. Edit those comments, then run: ${COMMAND} -->`,
+    `<!-- Generated from the comments of EnvSchema (src/config/env.ts and the settings files it joins) by scripts/docs/configuration.ts. Edit those comments, then run: ${COMMAND} -->`,
     "",
     "Every setting is an environment variable, and every one is optional: with none set, `/v1/route`, `/v1/models`",
     "and `/health` work and completions answer 503 naming the key to set.",
@@ -207,7 +244,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       // A missing file is as stale as a wrong one.
     }
     if (current !== fresh) {
-      console.error(`docs/configuration.md is not what src/config/env.ts says; run: ${COMMAND}`);
+      console.error(`docs/configuration.md is not what EnvSchema's comments say; run: ${COMMAND}`);
       process.exit(1);
     }
     console.log("docs/configuration.md is current");

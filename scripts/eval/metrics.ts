@@ -1,4 +1,5 @@
 /** Routing-quality metrics: RouteLLM's APGR and CPT, RouterBench's AIQ, Spearman ρ and ROC-AUC. Pure. */
+import type { CostQuality } from "../routing-data/price-tiers.ts";
 
 export type PairRow = { score: number; strong: number; weak: number };
 export type PairMetrics = { apgr: number; cpt50: number; cpt80: number; strongAcc: number; weakAcc: number; n: number };
@@ -31,8 +32,6 @@ export function pairMetrics(rows: readonly PairRow[], tieBreak: readonly number[
   };
   return { apgr: (area - weakAcc) / gap, cpt50: cpt(0.5), cpt80: cpt(0.8), strongAcc, weakAcc, n };
 }
-
-export type CostQuality = { cost: number; quality: number };
 
 /**
  * RouterBench's AIQ: the area under the non-decreasing convex hull of the

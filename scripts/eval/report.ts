@@ -2,9 +2,9 @@
 import { writeFileSync } from "node:fs";
 import * as vega from "vega";
 import { compile } from "vega-lite";
+import { fixedTierFrontier } from "../routing-data/price-tiers.ts";
 import { upperHull } from "./metrics.ts";
-import { fixedTierFrontier } from "./multi-model.ts";
-import type { EvalResult } from "./routing-eval.ts";
+import type { EvalResult } from "./result.ts";
 
 const CHART = "routing-cost-quality.svg";
 const GOALS = { apgr: 0.65, cpt50: 0.35, spearman: 0.45, auc: 0.97 };

@@ -9,19 +9,18 @@ import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/env.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreOfVector } from "../../src/routing/score.ts";
-import type { Thresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
+import { loadMathLevels, loadPair, loadTrivialVersusHard, type MultiPrompt, PAIRS, type PairPrompt } from "../routing-data/data.ts";
 import { seeded } from "../seeded-random.ts";
 import { calibrate } from "../train/calibrate.ts";
 import { advantage, promptKey, trainingExamples } from "../train/examples.ts";
 import { TRAINING, train, vectorize } from "../train/logistic.ts";
 import { keywordHeuristic, promptLength } from "./baselines.ts";
-import { loadMathLevels, loadPair, loadTrivialVersusHard, type MultiPrompt, PAIRS, type PairPrompt } from "./data.ts";
 import { type PairMetrics, pairMetrics, rocAuc, spearman } from "./metrics.ts";
-import { type DefaultsWithout, type MultiModelResult, multiModel } from "./multi-model.ts";
+import { type DefaultsWithout, multiModel, type Scorer } from "./multi-model.ts";
 import { writeRoutingReport } from "./report.ts";
+import type { EvalResult, PairResult } from "./result.ts";
 
-export type Scorer = { name: string; score: (prompt: string, id: string) => number };
 /** A scorer for an evaluation that holds `heldOut` files out of anything learned. */
 type ScorerFactory = { name: string; forHeldOut: (heldOut: string[]) => Scorer };
 
@@ -42,32 +41,6 @@ const FACTORIES: ScorerFactory[] = [
 ];
 /** Random routing, as the mean over several seeds (one seed alone is noisy). */
 const randomScorers: Scorer[] = Array.from({ length: RANDOM_SEEDS }, (_, seed) => ({ name: "random", score: (_p, id) => hashId(id, seed) }));
-export type PairResult = { pair: string; n: number; byScorer: Record<string, PairMetrics> };
-export type EvalResult = {
-  date: string;
-  commit: string;
-  seconds: number;
-  /** Judged on files held out of training (new kinds of traffic). */
-  pairs: PairResult[];
-  /** Judged on a held-out test split of each pair's own file, trained on the rest of it (traffic like the training data). */
-  splitPairs: PairResult[];
-  /**
-   * Not routers, references for the held-out test splits (APGR per pair). "task oracle": the pair's mean advantage on the
-   * rest of the file for the prompt's own task or subject (MMLU's 57, RouterBench's 3, LLMRouter's 14), what knowing each
-   * prompt's kind exactly is worth. "a model per pair": tiergate's features and training, on that pair's own outcomes
-   * alone, the best a decision per pair of tiers could do with these features. "both": the task oracle, then the model per
-   * pair within each task.
-   */
-  splitReferences: Record<"task oracle" | "a model per pair" | "both", { pair: string; apgr: number }[]>;
-  mathSpearman: Record<string, number>;
-  trivialHardAuc: Record<string, number>;
-  /** tiergate's trivial-vs-hard AUC trained with other seeds (the order SGD sees the examples in): how firm the figure is. */
-  trivialHardAucSeeds: { seed: number; auc: number }[];
-  multi: MultiModelResult;
-  /** The configured thresholds (TIER_THRESHOLDS, else the shipped ones) with the shipped model: each tier's share of every training prompt. */
-  shipped: { thresholds: Thresholds; mixShare: number[] };
-};
-
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }

@@ -9,8 +9,8 @@
  * apart (no prompt of it lies between them) stay as near the even split as they can.
  */
 import type { Thresholds } from "../../src/routing/thresholds.ts";
-import type { MultiPrompt } from "../eval/data.ts";
-import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, gainOver, priceTiers } from "../eval/multi-model.ts";
+import type { MultiPrompt } from "../routing-data/data.ts";
+import { BASE_CUTS, bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, gainOver, priceTiers } from "../routing-data/price-tiers.ts";
 
 /** Cut points are taken at the mix's percentiles in steps of this. */
 const STEP = 0.025;

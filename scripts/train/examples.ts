@@ -6,8 +6,8 @@
  * RouteLLM's files score one pair. For graded or known-easy and known-hard sets, a
  * difficulty in [0, 1].
  */
-import { LLMROUTER_PRICES, loadMathLevels, loadPair, loadRouterBench, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../eval/data.ts";
-import { priceTiers } from "../eval/multi-model.ts";
+import { LLMROUTER_PRICES, loadMathLevels, loadPair, loadRouterBench, PAIRS, ROUTERBENCH_MODELS, readJsonl } from "../routing-data/data.ts";
+import { priceTiers } from "../routing-data/price-tiers.ts";
 
 export type Example = { prompt: string; target: number; file: string };
 

@@ -23,7 +23,7 @@ import { parseConfig } from "../../src/config/env.ts";
 import { decodeModel } from "../../src/routing/model.ts";
 import { scoreOfVector } from "../../src/routing/score.ts";
 import { describeDatabase, openPool, requireSetting, setting } from "../db.ts";
-import { DATA_DIR, loadRouterBench } from "../eval/data.ts";
+import { DATA_DIR, loadRouterBench } from "../routing-data/data.ts";
 import { calibrate } from "./calibrate.ts";
 import { trainingExamples } from "./examples.ts";
 import { agreement, holdOut, ratedRequests, targetOf, tierShift, unratedVectors } from "./from-audit.ts";

@@ -9,7 +9,7 @@
  */
 
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import type { SloTargets } from "../config/env.ts";
+import type { SloTargets } from "../config/observability.ts";
 import { type IssuedNumbers, isClean, type Query, verifyAudit } from "./verify.ts";
 
 export type Slo = { target: number; value: number | null; met: boolean };

@@ -6,7 +6,7 @@
 
 import type { EmbeddingInput } from "../canonical/embeddings.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
-import type { Provider } from "../config/env.ts";
+import type { Provider } from "../config/providers.ts";
 import type { Usage } from "./usage.ts";
 
 /** What one stream event says, as the relay needs it. */

@@ -1,5 +1,5 @@
 /** Each provider's adapter, by the wire format it speaks. */
-import type { Provider } from "../config/env.ts";
+import type { Provider } from "../config/providers.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import { openAiCompatible } from "./openai-compatible/index.ts";
 

@@ -1,5 +1,5 @@
 /** One embeddings call to a provider, through its adapter, with the same timeout and failure policy as a completion (upstream.ts). */
-import type { Provider } from "../config/env.ts";
+import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
 import type { EmbeddingsAnswer, EmbeddingsCall } from "./adapter.ts";
 import { adapterFor } from "./adapters.ts";

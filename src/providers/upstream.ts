@@ -1,7 +1,7 @@
 /** One call to a provider, through its adapter: the timeout, the client's hang-up, and every failure as the router's error. */
 
 import type { CanonicalRequest } from "../canonical/request.ts";
-import type { Provider } from "../config/env.ts";
+import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
 import type { ProviderAdapter } from "./adapter.ts";

@@ -8,7 +8,7 @@
  */
 
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { BreakerSettings } from "../config/env.ts";
+import type { BreakerSettings } from "../config/upstream.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Attempt } from "../providers/attempts.ts";
 import { NO_HEALTH, type RoutingHealth } from "../routing/pick.ts";

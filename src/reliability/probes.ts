@@ -7,7 +7,8 @@
  * Failure policy: a probe that cannot be stored is still returned to the caller.
  */
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { Config, Provider } from "../config/env.ts";
+import type { Config } from "../config/env.ts";
+import type { Provider } from "../config/providers.ts";
 import { adapterFor } from "../providers/adapters.ts";
 import { cheapestOf } from "../routing/registry.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";

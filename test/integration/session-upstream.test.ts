@@ -1,7 +1,7 @@
 /** The session's digest reaches the provider's adapter (BodyOptions.sessionKey), for it to send as the provider's cache key. */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import type { Provider } from "../../src/config/env.ts";
+import type { Provider } from "../../src/config/providers.ts";
 import { openAiCompatible } from "../../src/providers/openai-compatible/index.ts";
 import { callUpstream, type UpstreamRequest } from "../../src/providers/upstream.ts";
 

@@ -1,7 +1,7 @@
 /** The provider adapter against the fake upstream over loopback (in Node; the worker tests cover workerd). */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import type { Provider } from "../../src/config/env.ts";
+import type { Provider } from "../../src/config/providers.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { callUpstream, type UpstreamRequest } from "../../src/providers/upstream.ts";
 

@@ -1,6 +1,6 @@
 /** The OpenAI-compatible adapter: what it sends, and how it reads answers and stream events. */
 import { describe, expect, it } from "vitest";
-import type { Provider } from "../../src/config/env.ts";
+import type { Provider } from "../../src/config/providers.ts";
 import { openAiCompatible as adapter } from "../../src/providers/openai-compatible/index.ts";
 
 const provider: Provider = { id: "p", api: "openai-compatible", baseUrl: "https://llm.example/v1/", apiKey: "sk-x", configureWith: "X", configured: true };

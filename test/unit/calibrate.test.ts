@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { MultiPrompt } from "../../scripts/eval/data.ts";
-import type { CostQuality } from "../../scripts/eval/metrics.ts";
-import { bestPerTier, costQuality, fixedTierFrontier, fixedTiersOf, priceTiers } from "../../scripts/eval/multi-model.ts";
+import type { MultiPrompt } from "../../scripts/routing-data/data.ts";
+import { bestPerTier, type CostQuality, costQuality, fixedTierFrontier, fixedTiersOf, priceTiers } from "../../scripts/routing-data/price-tiers.ts";
 import { seeded } from "../../scripts/seeded-random.ts";
 import { calibrate } from "../../scripts/train/calibrate.ts";
 import type { Thresholds } from "../../src/routing/thresholds.ts";

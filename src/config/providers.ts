@@ -1,0 +1,103 @@
+/** Settings of the providers and the models they serve, and the providers, registry and embedding models they make. */
+import * as z from "zod";
+import { type EmbeddingModel, loadEmbeddingModels } from "../routing/embedding-models.ts";
+import { loadRegistry, type Model } from "../routing/registry.ts";
+
+export const ProviderSettings = z.object({
+  /** OpenRouter's API base URL; point it elsewhere to test (the fake provider of `npm run dev -- --fake-upstream`). */
+  OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
+  /**
+   * OpenRouter's API key (a secret); OpenRouter serves tiers 1-5 of the built-in registry. A tier prefers the models of
+   * configured providers; a completion whose tier has none answers 503 naming the variable to set.
+   */
+  OPENROUTER_API_KEY: z.string().min(1).optional(),
+  /** Groq's API base URL; point it elsewhere to test. */
+  GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
+  /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
+  GROQ_API_KEY: z.string().min(1).optional(),
+  /**
+   * Further OpenAI-compatible providers (Ollama, vLLM, ...), as a JSON array of `{"id", "base_url", "api_key_binding"?}`;
+   * `api_key_binding` names another variable (a secret) that holds the key. Give them models with MODELS_JSON.
+   * Example: `[{"id":"ollama","base_url":"http://127.0.0.1:11434/v1"}]`. A bad value stops the router.
+   */
+  CUSTOM_PROVIDERS: z.string().optional(),
+  /**
+   * Replaces the whole model registry: a JSON array of `{"id", "provider", "upstream_model", "tier": 1-5,
+   * "context_window", "capabilities": ["tools", "json", "vision", "streaming"]}` with, each optional, its prices in USD
+   * per million tokens: `input_usd_per_mtok`, `output_usd_per_mtok`, `cache_read_usd_per_mtok`, `cache_write_usd_per_mtok`
+   * (5 minutes), `cache_write_1h_usd_per_mtok`, `above` (`{"prompt_tokens", and the same five}`: the prices of a request
+   * whose prompt is longer) and `price_read_on` (a date or a version), and an optional `weight` for the weighted strategy.
+   * A price left out is the built-in catalog's for that provider's model (genai-prices; a cache price it lacks is the
+   * input price), and an entry the catalog does not price must give its input and output prices (0 if meant): it is
+   * refused by name, never priced at 0. See docs/models.md. GET /v1/models shows the built-in one. A bad value stops the router.
+   */
+  MODELS_JSON: z.string().optional(),
+  /**
+   * Replaces the embedding models (POST /v1/embeddings): a JSON array of `{"id", "provider", "upstream_model",
+   * "input_usd_per_mtok", "price_read_on", "dimensions", "shortens", "max_input_tokens", "max_batch_inputs",
+   * "max_batch_tokens"}`. `auto` is the first a key may use. GET /v1/models shows the built-in ones. A bad value stops the router.
+   */
+  EMBEDDING_MODELS_JSON: z.string().optional(),
+});
+
+export type Provider = {
+  id: string;
+  /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's). */
+  api: "openai-compatible";
+  baseUrl: string;
+  apiKey: string | undefined;
+  /** The variable an operator sets to make this provider usable. */
+  configureWith: string;
+  configured: boolean;
+};
+
+export type ProviderConfig = {
+  providers: ReadonlyMap<string, Provider>;
+  registry: readonly Model[];
+  /** The embedding models, in order: `auto` is the first a key may use. */
+  embeddingModels: readonly EmbeddingModel[];
+};
+
+const CustomProviderSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "lower-case letters, digits, _ and -"),
+  base_url: z.url(),
+  /** Name of the binding (a wrangler secret) that holds this provider's key, if it needs one. */
+  api_key_binding: z.string().min(1).optional(),
+});
+
+/**
+ * The built-in and custom providers and the models they serve; `bindings` (the worker's) hold each custom
+ * provider's key. Throws on a bad CUSTOM_PROVIDERS, MODELS_JSON or EMBEDDING_MODELS_JSON, or a model of an unknown provider.
+ */
+export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: Readonly<Record<string, unknown>>): ProviderConfig {
+  const providers = new Map<string, Provider>();
+  const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string): void => {
+    providers.set(id, { id, api: "openai-compatible", baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
+  };
+  builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
+  builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
+  for (const custom of parseCustomProviders(env.CUSTOM_PROVIDERS)) {
+    const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
+    providers.set(custom.id, {
+      id: custom.id,
+      api: "openai-compatible",
+      baseUrl: custom.base_url,
+      apiKey: typeof key === "string" && key !== "" ? key : undefined,
+      configureWith: "CUSTOM_PROVIDERS",
+      configured: true,
+    });
+  }
+  const registry = loadRegistry(env.MODELS_JSON);
+  const embeddingModels = loadEmbeddingModels(env.EMBEDDING_MODELS_JSON);
+  for (const model of [...registry, ...embeddingModels]) {
+    if (!providers.has(model.provider)) {
+      throw new Error(`MODELS_JSON or EMBEDDING_MODELS_JSON: model ${model.id} names unknown provider ${model.provider}`);
+    }
+  }
+  return { providers, registry, embeddingModels };
+}
+
+function parseCustomProviders(json: string | undefined): z.infer<typeof CustomProviderSchema>[] {
+  if (json === undefined || json.trim() === "") return [];
+  return z.array(CustomProviderSchema).parse(JSON.parse(json));
+}
