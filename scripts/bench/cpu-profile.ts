@@ -33,6 +33,8 @@ export type RouterProfile = {
 };
 
 export type ProfileLoad = {
+  /** Where the load goes (`/v1/chat/completions` unless said). */
+  path?: string;
   body: string;
   /** The request's headers, made once the router is up (a client key needs it). */
   headers: (routerUrl: string) => Promise<Record<string, string>>;
@@ -53,7 +55,7 @@ export async function profileRouter(bindings: Record<string, string>, load: Prof
     const workerd = workerdPid();
     if (pinTo !== undefined) execFileSync("taskset", ["-a", "-p", "-c", pinTo, String(workerd)], { stdio: "ignore" });
     const spec = {
-      url: `${router.url}/v1/chat/completions`,
+      url: `${router.url}${load.path ?? "/v1/chat/completions"}`,
       headers: await load.headers(router.url),
       bodies: [load.body],
       mode: "closed" as const,

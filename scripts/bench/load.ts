@@ -110,18 +110,25 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   };
 }
 
-/** Runs one measurement in the load generator's own process, so it does not share the caller's event loop. */
+/**
+ * Runs one measurement in the load generator's own process, so it does not share the
+ * caller's event loop. The spec goes on its standard input: an agent turn's body is
+ * larger than one command-line argument may be (128 KiB).
+ */
 export function loadInOwnProcess(spec: LoadSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", fileURLToPath(import.meta.url), JSON.stringify(spec)], {
-      stdio: ["ignore", "pipe", "inherit"],
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", fileURLToPath(import.meta.url)], {
+      stdio: ["pipe", "pipe", "inherit"],
     });
+    child.stdin.end(JSON.stringify(spec));
     createInterface({ input: child.stdout }).once("line", (line) => resolve(JSON.parse(line) as LoadResult));
     child.once("exit", (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)));
   });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await runLoad(JSON.parse(process.argv[2]!) as LoadSpec);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const result = await runLoad(JSON.parse(Buffer.concat(chunks).toString("utf8")) as LoadSpec);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -1,23 +1,25 @@
 /**
- * `npm run bench:profile [-- --stateless] [-- --keyed]`: where the router's request
- * path spends its CPU. Serves an unminified build in workerd, pinned to its own core
+ * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn]`: where the router's request
+ * path spends its CPU. `--turn` sends the agent bench's Claude Code turn (349 KB, through
+ * `/v1/messages`) in place of the small chat request. Serves an unminified build in workerd, pinned to its own core
  * as the bench pins it, drives it with the bench's miss-path load (cache bypassed),
  * and prints its CPU per request, what reached Redis, and a CPU profile: self time by
  * part of the request path, by source file and by function.
  */
 import { parseArgs } from "node:util";
 import { startStackOnMachineServers } from "../local/stack.ts";
+import { footprintTurn } from "./agent-footprint.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
 import { pinForBench } from "./pinning.ts";
 import { startFakeProvider } from "./targets.ts";
 
-const { values: options } = parseArgs({ options: { stateless: { type: "boolean" }, keyed: { type: "boolean" } } });
+const { values: options } = parseArgs({ options: { stateless: { type: "boolean" }, keyed: { type: "boolean" }, turn: { type: "boolean" } } });
 const ADMIN_KEY = "profile-admin-key-0123456789";
 const PROVIDER_KEY = "profile-provider-key-0123456789";
 const PROMPT =
   "Summarise this support ticket in two sentences and suggest a priority (low, medium, high): the export to CSV " +
   "button times out for reports with more than ten thousand rows since yesterday's release.";
-const NO_CACHE = { "content-type": "application/json", "cache-control": "no-cache, no-store" };
+const NO_CACHE = { "content-type": "application/json", "cache-control": "no-cache, no-store", "anthropic-version": "2023-06-01" };
 
 const pinning = pinForBench();
 const fake = await startFakeProvider();
@@ -36,7 +38,9 @@ try {
   const result = await profileRouter(
     { OPENROUTER_BASE_URL: fake.url, OPENROUTER_API_KEY: PROVIDER_KEY, GROQ_BASE_URL: fake.url, GROQ_API_KEY: PROVIDER_KEY, ...storage },
     {
-      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: PROMPT }] }),
+      ...(options.turn
+        ? { path: footprintTurn().path, body: JSON.stringify(footprintTurn().body) }
+        : { body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: PROMPT }] }) }),
       headers: async (url) => (options.keyed ? { ...NO_CACHE, authorization: `Bearer ${await clientKey(url)}` } : NO_CACHE),
       concurrency: 10,
       durationMs: 8_000,

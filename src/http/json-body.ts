@@ -107,24 +107,35 @@ function formatPath(path: readonly (string | number)[]): string {
 /** Deep enough for any real tool schema, shallow enough that no recursive walk of the value overflows. */
 const MAX_DEPTH = 64;
 
-/** The deepest bracket nesting outside strings: one pass, no allocation. */
+/**
+ * The deepest bracket nesting outside strings: one pass, no allocation. A string is
+ * crossed with the runtime's own search for its closing quote: an agent's body is mostly
+ * string (files, tool output), which a loop over every character read one by one.
+ */
 function nestingDepth(text: string): number {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (inString) {
-      if (code === 92)
-        i += 1; // backslash: skip the escaped character
-      else if (code === 34) inString = false;
-    } else if (code === 34) inString = true;
-    else if (code === 123 || code === 91) {
+    if (code === 34) {
+      i = closingQuote(text, i);
+      if (i === -1) break; // never closed: not JSON, which the parse says
+    } else if (code === 123 || code === 91) {
       depth += 1;
       if (depth > deepest) deepest = depth;
     } else if (code === 125 || code === 93) depth -= 1;
   }
   return deepest;
+}
+
+/** Where the string opened at `open` ends: the next quote after an even run of backslashes; -1 if none. */
+function closingQuote(text: string, open: number): number {
+  for (let at = text.indexOf('"', open + 1); at !== -1; at = text.indexOf('"', at + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === 92) backslashes += 1;
+    if (backslashes % 2 === 0) return at;
+  }
+  return -1;
 }
 
 function tooLarge(maxBytes: number): ApiError {

@@ -182,3 +182,21 @@ function addSignals(signals: Int32Array, flags: number): void {
     if (flags & (1 << bit)) signals[bit]! += 1;
   }
 }
+
+/** Any UTF-16 code unit outside ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Adds one text's length and its characters outside ASCII to `counts`: all that a text
+ * which is only context (a system prompt, the history, a tool's output) adds to the token
+ * estimate. The same `chars` and `nonAscii` as `scanText`, at a fraction of its cost: an
+ * agent's 100k-token history is counted, not read for signals. ASCII text, the usual case,
+ * takes one native search.
+ */
+export function countText(text: string, counts: TextCounts): void {
+  counts.chars += text.length;
+  if (!NON_ASCII.test(text)) return;
+  let nonAscii = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) nonAscii += 1;
+  counts.nonAscii += nonAscii;
+}

@@ -2,7 +2,7 @@
 import type { CanonicalRequest, Message } from "../canonical/request.ts";
 import { FEATURES, featureValues } from "./features.ts";
 import { DEFAULT_MODEL, type RouterModel, weightsFor } from "./model.ts";
-import { emptyCounts, scanText, type TextCounts } from "./scan.ts";
+import { countText, emptyCounts, scanText, type TextCounts } from "./scan.ts";
 import { questionShape } from "./shape.ts";
 import { forEachText, lastUserText } from "./text.ts";
 
@@ -68,8 +68,9 @@ export function featureVector(request: CanonicalRequest): { values: Float64Array
   // on every turn), a client's reminders and the turns already answered say nothing of this turn's difficulty.
   // Their tokens still count, for cost and context windows.
   const { turn: turns, context: scaffold } = splitTurn(request.messages);
+  // The scaffold is counted for its length alone: nothing in it is weighed.
   const scaffoldCounts = emptyCounts();
-  forEachText(scaffold, (text) => scanText(text, scaffoldCounts));
+  forEachText(scaffold, (text) => countText(text, scaffoldCounts));
   forEachText(
     turns,
     // A text equal to the question (the same words sent twice) is read as the question too. The slice of a few-shot

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { hashPhrase, hashWord, LEXICON_SIZE, SIGNALS, STARTS_PHRASE, signalFlags } from "../../src/routing/lexicon.ts";
 import { DEFAULT_THRESHOLDS } from "../../src/routing/model.ts";
-import { emptyCounts, scanText } from "../../src/routing/scan.ts";
+import { countText, emptyCounts, scanText } from "../../src/routing/scan.ts";
 import { scoreComplexity } from "../../src/routing/score.ts";
 import { parseThresholds } from "../../src/routing/thresholds.ts";
 import { selectTier } from "../../src/routing/tier.ts";
@@ -168,5 +168,23 @@ describe("the lexicon", () => {
     // The flag that marks a phrase's start is no signal of its own.
     expect(signalsOf("write a story").reduce((a, b) => a + b, 0)).toBe(count("write a story", "creative") + count("write a story", "code"));
     expect(signalFlags(hashWord("write")) & STARTS_PHRASE).toBe(STARTS_PHRASE);
+  });
+});
+
+describe("the context's count", () => {
+  it("adds the same length and characters outside ASCII as a full scan, for ASCII, accented and astral texts", () => {
+    for (const text of [
+      "",
+      "plain ASCII text, with code: const x = [1, 2];",
+      "café naïve résumé",
+      "日本語のテキスト 🎉 and emoji 👩‍💻",
+      "\u0080\u00ff\uffff",
+    ]) {
+      const scanned = emptyCounts();
+      scanText(text, scanned);
+      const counted = emptyCounts();
+      countText(text, counted);
+      expect({ chars: counted.chars, nonAscii: counted.nonAscii }).toEqual({ chars: scanned.chars, nonAscii: scanned.nonAscii });
+    }
   });
 });
