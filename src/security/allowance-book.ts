@@ -46,18 +46,29 @@ export type Book = {
   tokenRate: number;
   spendRate: number;
   lastAt: number;
-  refilling: boolean;
+  /** The refill on its way, if one is (Grants's `refillIfLow`). */
+  refill: Promise<unknown> | undefined;
   /** Until when a refill is not worth sending: the last one brought nothing. */
   dryUntil: number;
   seq: number;
+  /** What the last refusal for spent money said, while it holds (allowances.ts's `reserve`). */
+  spent: SpentBudget | undefined;
 };
+
+/**
+ * A budget found spent: what it had not spent then (`unspent`, the least over the key's
+ * and its tenant's budgets; it can only fall until the day ends or a budget changes), the
+ * budget that refused, and the room it reported, on the UTC day of the refusal and under
+ * the budgets the key had then (`budgets`, a top-up changes them).
+ */
+export type SpentBudget = { day: string; budgets: string; unspent: number; passed: number; room: number };
 
 /** What a request reserved of its budgets: `micros` from a slice (`slice` undefined for a key without a budget, charged as it goes). */
 export type Reservation = { micros: number; slice: SpendSlice | undefined; scopes: Scope[] };
 
 /** A key's book before its first grant here: no slices, no bucket seen, no rate yet. */
 export function emptyBook(): Book {
-  return { tokens: [], bucket: undefined, spend: [], tokenRate: 0, spendRate: 0, lastAt: 0, refilling: false, dryUntil: 0, seq: 0 };
+  return { tokens: [], bucket: undefined, spend: [], tokenRate: 0, spendRate: 0, lastAt: 0, refill: undefined, dryUntil: 0, seq: 0, spent: undefined };
 }
 
 /** A key whose limits, budgets or tenant changed starts a new book: its old slices come back by expiry. */

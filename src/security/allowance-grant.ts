@@ -156,13 +156,13 @@ export function createGrants(context: GrantContext): Grants {
   };
 
   const refillIfLow: Grants["refillIfLow"] = (caller, book, scopes, day, budgeted, defer) => {
-    if (book.refilling || !low(book, caller, budgeted, clock())) return;
-    book.refilling = true;
-    defer(
-      grant(caller, book, scopes, day, { tokens: 0, micros: 0, prefer: 0 }, defer).finally(() => {
-        book.refilling = false;
-      }),
-    );
+    if (book.refill !== undefined || !low(book, caller, budgeted, clock())) return;
+    book.refill = grant(caller, book, scopes, day, { tokens: 0, micros: 0, prefer: 0 }, defer)
+      .catch(() => {})
+      .finally(() => {
+        book.refill = undefined;
+      });
+    defer(book.refill);
   };
 
   return { grant, refillIfLow };

@@ -144,7 +144,19 @@ export function createAllowances(deps: {
         return { tokens: drawn ? tokens : 0, tokenLimit: drawn ? tokenOutcome(caller, book, now) : tpm === null ? undefined : { checked: false }, spend };
       };
       let held = take(false);
+      // A refill of this isolate's on its way brings money Redis already counts as held here: wait for it rather than
+      // ask again, or the grant's answer would count that money as spent here and not yet reported.
+      if (held === undefined && book.refill !== undefined) {
+        await book.refill;
+        held = take(false);
+      }
       const waited = held === undefined;
+      // Spent money stays spent until the day rolls over or a budget changes: a request that cannot fit what the last
+      // refusal found unspent is refused here, without a call to the primary.
+      const spent = book.spent;
+      if (held === undefined && spent !== undefined && spent.day === day && spent.budgets === budgetsOf(caller) && least > spent.unspent) {
+        throw new BudgetSpent(spendCounters(deps, caller)[spent.passed - 1]!, spent.room);
+      }
       // Another request of this isolate may take what a grant brought: a second grant, then no more.
       for (let tries = 0; held === undefined && tries < 2; tries++) {
         const need = { tokens, micros: budgeted ? least : 0, prefer: budgeted ? micros : 0 };
@@ -159,7 +171,9 @@ export function createAllowances(deps: {
           // What one request could still be reserved: a new slice of the budget's room, or the most one slice here holds.
           const now = clock();
           const local = Math.max(0, ...book.spend.filter((s) => s.until > now && s.day === day).map((s) => s.free));
-          throw new BudgetSpent(counter, Math.max(granted.room, local));
+          const room = Math.max(granted.room, local);
+          book.spent = { day, budgets: budgetsOf(caller), unspent: granted.unspent, passed: granted.passed, room };
+          throw new BudgetSpent(counter, room);
         }
         held = take(granted.kind === "down");
         if (granted.kind === "down" && held === undefined) throw budgetUnavailable();
@@ -224,3 +238,7 @@ export function createAllowances(deps: {
     },
   };
 }
+
+/** The key's budgets and its tenant's, as one text: a refusal for spent money holds only while they stay the same. */
+const budgetsOf = (caller: Caller): string =>
+  `${caller.dailyBudgetUsd}|${caller.monthlyBudgetUsd}|${caller.tenantBudgets.dailyUsd}|${caller.tenantBudgets.monthlyUsd}`;

@@ -324,6 +324,65 @@ describe("budgets near their end (issue 36: refused while money was left, and to
     );
   }, 120_000);
 
+  it("knows a spent budget in the isolate: the next refusals make no call to Redis, until a request fits what is left or the budget changes", async () => {
+    const { redis, state } = switchable();
+    const one = isolate(redis, 20_000, 60_000);
+    const caller = budgeted(1_000);
+    // As above: twelve requests of 494 µ$ reserved and 46 spent each, then 448 µ$ left and the thirteenth refused.
+    for (let k = 0; k < 12; k++) expect(await serve(one, redis, caller, 494, 46)).toBeUndefined();
+    const first = await serve(one, redis, caller, 494, 46);
+    expect(first).toBeInstanceOf(BudgetSpent);
+    const calls = state.calls;
+    for (let k = 0; k < 3; k++) {
+      const again = await serve(one, redis, caller, 494, 46);
+      expect(again).toBeInstanceOf(BudgetSpent);
+      expect(again!.message).toBe(first!.message);
+      expect(again!.headers["x-should-retry"]).toBe("false");
+    }
+    expect(state.calls).toBe(calls);
+    // A request that fits what was left still goes to Redis, and is served.
+    expect(await serve(one, redis, caller, 448, 48)).toBeUndefined();
+    expect(state.calls).toBeGreaterThan(calls);
+    expect((await money(caller)).spent).toBe(12 * 46 + 48);
+    // A larger budget (a top-up, seen in the key's record) is asked at once.
+    expect(await serve(one, redis, { ...caller, dailyBudgetUsd: 2_000 / 1e6 }, 494, 46)).toBeUndefined();
+  });
+
+  it("waits for its own refill on its way, rather than count the money it brings as spent", async () => {
+    const { redis } = switchable();
+    // The refill reaches Redis (its holding is counted there) but its answer is held back until released.
+    let holdNext = false;
+    let release: () => void = () => {};
+    const slow = {
+      ...redis,
+      evalsha: async (...args: Parameters<ScriptRunner["evalsha"]>) => {
+        const held = holdNext ? new Promise<void>((resolve) => (release = resolve)) : undefined;
+        holdNext = false;
+        const answer = await redis.evalsha(...args);
+        await held;
+        return answer;
+      },
+    } as ScriptRunner;
+    const one = isolate(slow, 20_000, 60_000);
+    const caller = budgeted(1_000);
+    expect(await serve(one, slow, caller, 100, 0)).toBeUndefined(); // a slice of about 100
+    holdNext = true;
+    const inFlight = await reserve(one, caller, 60); // leaves the slice low: a refill goes out, its answer held
+    expect(one.deferred).toBeGreaterThan(0);
+    // Nothing is spent: 1,000 µ$ less the 60 in flight fits 935.
+    const big = reserve(one, caller, 935).then(
+      (held) => held,
+      (error: unknown) => error as ApiError,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    const answer = await big;
+    expect(answer).not.toBeInstanceOf(BudgetSpent);
+    expect((answer as Held).spend?.micros).toBe(935);
+    one.allowances.settle(caller, inFlight, 0, 5);
+    one.allowances.settle(caller, answer as Held, 0, 5);
+  });
+
   it("counts its own spend whose report is still on its way as spent, not held", async () => {
     const { redis } = switchable();
     const one = isolate(redis, 20_000, 60_000);
