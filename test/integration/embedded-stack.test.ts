@@ -149,8 +149,10 @@ describe("the embedded Postgres under traffic while it backs up", () => {
         ]);
         expect(rows).toEqual([{ n: i % N, label: `ws-${client}-${i}`, below: i % N }]);
       });
+    // And the router itself, whose requests read keys and write the audit log meanwhile.
+    const throughRouter = loop(async () => expect((await ask()).status).toBe(200));
     try {
-      await Promise.all([overHttp(1), overHttp(2), overHttp(3), overWebSocket(1), overWebSocket(2), until]);
+      await Promise.all([overHttp(1), overHttp(2), overHttp(3), overWebSocket(1), overWebSocket(2), throughRouter, until]);
     } finally {
       await pool.end();
     }
