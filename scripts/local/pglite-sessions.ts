@@ -1,18 +1,29 @@
 /**
- * Sessions of their own on PGlite's one backend. `pglite-socket` runs every client's
- * messages on the same Postgres session, so one client's `SET search_path = ''`
- * (pg_dump's first statement) held for every other client until a restart. Here each
- * client's session settings are put aside when another client's message comes, and
- * put back when its own does; a client that leaves takes its settings with it.
+ * Sessions and turns of their own on PGlite's one backend. `pglite-socket` runs every
+ * client's messages on the same Postgres session, one message at a time in arrival order,
+ * so two kinds of state leaked from one client to another:
+ * - session settings: pg_dump's first statement, `SET search_path = ''`, held for every
+ *   other client until a restart. Here each client's settings are put aside when another
+ *   client's turn comes, and put back when its own does; a client that leaves takes its
+ *   settings with it.
+ * - the unnamed statement of an extended-protocol exchange (Parse, Bind, Describe,
+ *   Execute, then Sync): another client's Parse in between bound this client's values to
+ *   that client's statement (`invalid input syntax for type json`, or someone else's rows),
+ *   and a simple query in between (a dump, or the settings swap itself) dropped it
+ *   (`unnamed prepared statement does not exist`). Here a client keeps its turn from its
+ *   first message to the Sync that ends the exchange, or to the end of its transaction;
+ *   other clients' messages, and a dump, wait until then. A client that hangs up in the
+ *   middle has what it left open rolled back before anyone else's turn.
  *
- * `pglite-socket` has no hook for this, so two of its internals are wrapped: the query
- * queue's `enqueue` (which client sent a message) and the instance's
- * `execProtocolRawStream` (the one call each queued message makes). Both packages are
- * pinned, and test/integration/embedded-stack.test.ts fails if either changes.
+ * `pglite-socket` has no hook for this, so some of its internals are wrapped: the query
+ * queue's `enqueue` (which client sent a message; whether its turn has come), its
+ * `clearQueueForHandler` and `clearTransactionIfNeeded` (a client left), and the
+ * instance's `execProtocolRawStream` (the one call each queued message makes). Both
+ * packages are pinned, and test/integration/embedded-stack.test.ts fails if either changes.
  *
- * Limits: a client is not told (no ParameterStatus) when its settings are put back,
- * and messages of one extended-protocol exchange can still interleave with another
- * client's, as they do in `pglite-socket` itself.
+ * Limits: a client is not told (no ParameterStatus) when its settings are put back; a
+ * client that holds its turn (a transaction left open, an exchange with no Sync) makes
+ * every other client wait, as an open transaction already did in `pglite-socket`.
  */
 import type { PGlite } from "@electric-sql/pglite";
 import type { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -20,18 +31,31 @@ import type { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 type Queue = {
   enqueue(handler: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number>;
   clearQueueForHandler(handler: number): void;
+  clearTransactionIfNeeded(handler: number): Promise<void>;
   getQueueLength(): number;
   processing: boolean;
-  lastHandlerId: number | null;
 };
 
 type Setting = { name: string; value: string };
+/** A client's messages: how many it has sent, how many of them are queued, whether it has gone. */
+type Line = { sent: number; queued: number; left: boolean };
 
 /** The session whose settings an in-process job (a dump) runs with: the defaults. */
 const JOB = 0;
 
+/** The extended-protocol messages a Sync ends: Parse, Bind, Describe, Execute, Close, Flush. */
+const EXCHANGE = new Set([..."PBDECH"].map((type) => type.charCodeAt(0)));
+
+/**
+ * What undoes the exchange or transaction a client left open, as a backend undoes it for a
+ * client that goes: a ROLLBACK ends an exchange that has not failed (a Sync would commit
+ * it), a Sync one that has (the backend ignores all else until a Sync), and a last
+ * ROLLBACK the transaction block a failed exchange was in.
+ */
+const ABANDON = [queryMessage("ROLLBACK"), new Uint8Array([0x53, 0, 0, 0, 4]), queryMessage("ROLLBACK")];
+
 export type Sessions = {
-  /** Runs `job` on the backend alone, with default settings, once every open transaction has ended. */
+  /** Runs `job` on the backend alone, with default settings, once the client whose turn it is has ended it. */
   exclusive<T>(job: () => Promise<T>): Promise<T>;
 };
 
@@ -41,11 +65,37 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   const saved = new Map<number, Setting[]>();
   let current = JOB;
   let currentLeft = false;
-  let paused: Promise<void> | undefined;
-  /** While a job waits for the backend: the client whose transaction was open when it asked, which alone may go on to end it. */
-  let finishing: number | null = null;
-  /** Clients that left during the current job's pause: a message of theirs that waited it out is dropped, not run for nobody. */
-  const gone = new Set<number>();
+
+  /** The client whose turn it is: its message is queued or running, or its exchange or transaction is open. */
+  let holder: number | null = null;
+  /** The holder's last message left its exchange open (no Sync yet). */
+  let exchangeOpen = false;
+  /** A job waits for the backend or runs on it: no client's turn begins. */
+  let paused = false;
+  /**
+   * Each connected client's messages on their way to the queue, in the order it sent them:
+   * `pglite-socket` may hand on two of one client's messages at once (one per chunk read),
+   * and a message that waited for its turn must not be overtaken by one that came after it.
+   */
+  const lines = new Map<number, Line>();
+  let wake = (): void => {};
+  /** Settles whenever a turn ends or a job does; whoever waits then looks again. */
+  let turnEnded = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const notify = (): void => {
+    const settle = wake;
+    turnEnded = new Promise((resolve) => {
+      wake = resolve;
+    });
+    settle();
+  };
+  const endTurn = (): void => {
+    holder = null;
+    exchangeOpen = false;
+    notify();
+  };
+  const mustWait = (handler: number): boolean => (holder === null ? paused : holder !== handler);
 
   const raw = db.execProtocolRawStream.bind(db);
   /**
@@ -58,6 +108,8 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
     await raw(queryMessage(text), { syncToFs: false, onRawData: (data) => chunks.push(data.slice()) });
     return dataRows(Buffer.concat(chunks));
   };
+  /** One message whose answer no one reads, inside whatever lock the caller holds. */
+  const discard = (message: Uint8Array): Promise<void> => raw(message, { syncToFs: false, onRawData: () => {} });
 
   const enter = async (session: number): Promise<void> => {
     if (session === current || db.isInTransaction()) return;
@@ -88,45 +140,70 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
   const enqueue = queue.enqueue.bind(queue);
   queue.enqueue = async (handler, message, onData) => {
     sender.set(message, handler);
-    // While a job waits or runs, only the client whose transaction was open when it asked goes on (so it can end it).
-    while (paused !== undefined && handler !== finishing) await paused;
-    if (gone.has(handler)) return 0;
+    const line = lines.get(handler) ?? { sent: 0, queued: 0, left: false };
+    lines.set(handler, line);
+    const place = line.sent++;
+    while (!line.left && (place !== line.queued || mustWait(handler))) await turnEnded;
+    if (line.left) return 0; // the client went while its message waited: not run for nobody
+    line.queued++;
+    // Taken before the message is queued, so no other client's message is queued beside it.
+    holder = handler;
+    if (line.queued < line.sent) notify(); // the client's next message may go on too
     return enqueue(handler, message, onData);
+  };
+  db.execProtocolRawStream = async (message, options) => {
+    const handler = sender.get(message);
+    if (handler === undefined) return raw(message, options);
+    await enter(handler);
+    try {
+      return await raw(message, options);
+    } finally {
+      if (holder === handler) {
+        exchangeOpen = EXCHANGE.has(message[0]!);
+        if (!exchangeOpen && !db.isInTransaction()) endTurn();
+      }
+    }
   };
   const clear = queue.clearQueueForHandler.bind(queue);
   queue.clearQueueForHandler = (handler) => {
     clear(handler);
-    if (paused !== undefined) gone.add(handler);
     saved.delete(handler);
     if (current === handler) currentLeft = true;
-    if (finishing === handler) finishing = null;
+    const line = lines.get(handler);
+    lines.delete(handler);
+    if (line !== undefined && line.queued < line.sent) {
+      line.left = true;
+      notify(); // its waiting messages go; the turn stays whose it is
+    }
   };
-  db.execProtocolRawStream = async (message, options) => {
-    const handler = sender.get(message);
-    if (handler !== undefined) await enter(handler);
-    return raw(message, options);
+  // `pglite-socket` calls this right after clearQueueForHandler, when a client leaves.
+  const clearTransaction = queue.clearTransactionIfNeeded.bind(queue);
+  queue.clearTransactionIfNeeded = async (handler) => {
+    await db.runExclusive(async () => {
+      if (holder !== handler) return;
+      try {
+        if (exchangeOpen || db.isInTransaction()) for (const message of ABANDON) await discard(message);
+      } finally {
+        endTurn();
+      }
+    });
+    return clearTransaction(handler);
   };
 
   const idle = async (): Promise<void> => {
-    for (const deadline = Date.now() + 30_000; queue.processing || queue.getQueueLength() > 0 || db.isInTransaction(); ) {
-      if (Date.now() > deadline) throw new Error("a client has kept a transaction open for 30 s");
+    for (const deadline = Date.now() + 30_000; holder !== null || queue.processing || queue.getQueueLength() > 0 || db.isInTransaction(); ) {
+      if (Date.now() > deadline) throw new Error("a client has kept a transaction or an exchange open for 30 s");
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
 
   return {
     async exclusive(job) {
-      while (paused !== undefined) await paused;
-      gone.clear(); // the last pause's parked messages have all gone on by now
-      let release = (): void => {};
-      paused = new Promise((resolve) => {
-        release = resolve;
-      });
-      finishing = db.isInTransaction() ? queue.lastHandlerId : null;
+      while (paused) await turnEnded;
+      paused = true;
       let started = false;
       try {
         await idle();
-        finishing = null;
         started = true;
         await enter(JOB);
         await run("SELECT 1"); // aims PGlite's output at a buffer of ours, not at the last client's socket
@@ -137,9 +214,8 @@ export function isolateSessions(db: PGlite, server: PGLiteSocketServer): Session
           // A client's own transaction (the job never started) is the client's to end.
           if (started && db.isInTransaction()) await run("ROLLBACK");
         } finally {
-          finishing = null;
-          paused = undefined;
-          release();
+          paused = false;
+          notify();
         }
       }
     },

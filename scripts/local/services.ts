@@ -44,7 +44,15 @@ export function onPath(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
 }
 
-function childService(url: string, port: number, launch: () => ChildProcess, stopSignal: NodeJS.Signals = "SIGTERM"): Service {
+type ChildOptions = {
+  /** What stops it (SIGTERM unless said). */
+  stopSignal?: NodeJS.Signals;
+  /** How long it may take to listen (15 s unless said). */
+  startupMs?: number;
+};
+
+function childService(url: string, port: number, launch: () => ChildProcess, options: ChildOptions = {}): Service {
+  const { stopSignal = "SIGTERM", startupMs = 15_000 } = options;
   let child: ChildProcess | undefined;
   const service: Service = {
     url,
@@ -53,7 +61,11 @@ function childService(url: string, port: number, launch: () => ChildProcess, sto
     async start() {
       child = launch();
       child.stderr?.on("data", () => {});
-      await waitForPort(port);
+      // One that never listens is stopped: no one else has its pid, and it would run on after the caller gave up.
+      await waitForPort(port, startupMs).catch(async (error: unknown) => {
+        await service.stop();
+        throw error;
+      });
     },
     async stop() {
       const running = child;
@@ -89,7 +101,11 @@ export async function startPglite(dir: string, wantedPort: number): Promise<Serv
   const controlPort = await freePort();
   const script = new URL("./pglite-server.ts", import.meta.url).pathname;
   const args = ["--experimental-strip-types", "--no-warnings", script, `--db=${dir}`, `--port=${port}`, `--control-port=${controlPort}`];
-  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () => spawn(process.execPath, args, { stdio: "ignore" }));
+  // PGlite compiles its WASM Postgres, and on a first start runs initdb, before it listens: seconds alone,
+  // past 15 s on a busy two-core machine, where the default wait failed test runs.
+  const service = childService(`postgres://postgres@127.0.0.1:${port}/postgres`, port, () => spawn(process.execPath, args, { stdio: "ignore" }), {
+    startupMs: 60_000,
+  });
   await service.start();
   await waitForPort(controlPort);
   return { ...service, dumpUrl: `http://127.0.0.1:${controlPort}/dump` };
@@ -119,7 +135,7 @@ export async function startPostgresCluster(dir: string, port: number): Promise<S
     `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     () => spawn(`${bin}/postgres`, args, { stdio: "ignore", cwd: dir, ...asPostgres }),
-    "SIGINT", // Postgres's fast shutdown; SIGTERM would wait for every client to leave
+    { stopSignal: "SIGINT" }, // Postgres's fast shutdown; SIGTERM would wait for every client to leave
   );
   await service.start();
   return service;

@@ -4,6 +4,7 @@
  * secret, and leaves exactly one audit row.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postHeadersOnly } from "../support/declared-body.ts";
 import { chat, type Router, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -48,21 +49,9 @@ const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 const deepBody = `{"model":"auto","messages":[{"role":"user","content":"hi"}],"x":${nested(200)}}`;
 const huge = JSON.stringify(chat("x".repeat(70_000)));
 
-/**
- * An oversized body is refused from its content-length, before it is read, and the
- * connection closed; the client may still be writing it then and see EPIPE instead of
- * the answer (a race of the transport, not of the router). Sent again on that alone.
- */
-async function oversized(send: () => Promise<Response>): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (error) {
-      const code = (error as { cause?: { code?: string } }).cause?.code;
-      if (attempt === 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw error;
-    }
-  }
-}
+/** An oversized body, refused from its Content-Length before any of it is read: only its headers are sent (see declared-body.ts). */
+const oversized = (path: string, body: string, headers: Record<string, string>) =>
+  postHeadersOnly(`${router.url}${path}`, { "content-type": "application/json", ...headers }, body);
 
 type Case = { name: string; send: () => Promise<Response>; status: number; code?: string };
 const KEYED = ["/v1/chat/completions", "/v1/route"];
@@ -141,11 +130,11 @@ const cases: Case[] = [
     status: 403,
   },
   // Oversized, deeply nested, __proto__, CRLF and SQL on every route and filter.
-  { name: "oversized chat body", send: () => oversized(() => post("/v1/chat/completions", huge, good())), status: 413 },
-  { name: "oversized route body", send: () => oversized(() => post("/v1/route", huge, good())), status: 413 },
+  { name: "oversized chat body", send: () => oversized("/v1/chat/completions", huge, good()), status: 413 },
+  { name: "oversized route body", send: () => oversized("/v1/route", huge, good()), status: 413 },
   {
     name: "oversized admin body",
-    send: () => oversized(() => post("/v1/admin/keys", JSON.stringify({ name: "x".repeat(70_000) }), adminHeaders())),
+    send: () => oversized("/v1/admin/keys", JSON.stringify({ name: "x".repeat(70_000) }), adminHeaders()),
     status: 413,
   },
   { name: "deeply nested chat body", send: () => post("/v1/chat/completions", deepBody, good()), status: 400 },

@@ -1,7 +1,7 @@
 /** Table of malformed and hostile requests: each gets the right status and OpenAI's error body, never a 5xx. */
-import { request as httpRequest } from "node:http";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postHeadersOnly } from "../support/declared-body.ts";
 import { chat, type Router, startRouter } from "../support/router.ts";
 
 const LIMIT = 2 * 1024 * 1024;
@@ -76,28 +76,6 @@ const ACCEPTED: { name: string; body: string | Record<string, unknown> }[] = [
 ];
 
 /**
- * A body that declares a length over the limit is answered (413) from its headers alone, before any of it is read. Only
- * the headers are sent: a client still writing the body when the server answers and closes gets EPIPE or a reset instead
- * of the answer, which is the client's race, not the router's. On a connection of its own, as below.
- */
-function postDeclaringOverLimit(path: string, headers: Record<string, string>, length: number): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(`${router.url}${path}`, { method: "POST", headers: { ...headers, "content-length": String(length) }, agent: false });
-    request.on("error", reject);
-    request.on("response", (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => {
-        const responseHeaders = Object.entries(response.headers).map(([name, value]) => [name, String(value)] as [string, string]);
-        resolve(new Response(Buffer.concat(chunks), { status: response.statusCode, headers: responseHeaders }));
-        request.destroy();
-      });
-    });
-    request.flushHeaders();
-  });
-}
-
-/**
  * A body over the limit that declares no length is read up to the limit and then answered (413), and the server then
  * closes the connection: sent on a connection of its own, so no later request is sent down one the server has closed.
  */
@@ -118,7 +96,7 @@ describe.each(["/v1/route", "/v1/chat/completions"])("bad input to %s", (path) =
     const text = typeof body === "string" ? body : JSON.stringify(body);
     const response =
       text.length > LIMIT
-        ? await postDeclaringOverLimit(path, { "content-type": "application/json", ...headers }, new TextEncoder().encode(text).length)
+        ? await postHeadersOnly(`${router.url}${path}`, { "content-type": "application/json", ...headers }, text) // refused from its length alone
         : await router.post(path, body, headers);
     expect(response.status).toBe(status);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);

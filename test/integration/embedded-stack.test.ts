@@ -2,16 +2,22 @@
  * The embedded stack of `npm run dev` (PGlite, Postgres 18, one shared backend)
  * survives its own tools (issue 23): `npm run backup` dumps it with PGlite's own
  * pg_dump, `npm run restore` brings a wiped database back whole, one client's
- * settings never reach another's session, and a missing relation is a 503 with a code.
+ * settings never reach another's session, and a missing relation is a 503 with a code;
+ * and its clients' queries under a backup (issue 36): each parameterised query runs
+ * whole, through the drivers the worker and the scripts use, while the dump only makes
+ * them wait.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPool } from "../../scripts/db.ts";
 import { isClean, verifyAudit } from "../../src/audit/verify.ts";
+import { createSql } from "../../src/storage/postgres.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { runScript } from "../support/scripts.ts";
 import { SYSTEM_POSTGRES, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { exchangeWithoutSync, query, wireClient } from "../support/wire.ts";
 
 const N = 6;
 let storage: TestStorage;
@@ -82,6 +88,89 @@ describe("the embedded Postgres's shared backend", () => {
     expect(await show(c, "statement_timeout")).toBe("0");
     await c.end();
   });
+
+  it("undoes what a client left open when it hangs up in the middle of an exchange", async () => {
+    const db = await connect();
+    await db.query("CREATE TABLE mid_exchange_probe (v int)");
+    const leaves = async (before: Buffer[], messages: Buffer[], until: string) => {
+      const client = await wireClient(storage.bindings.DATABASE_URL!);
+      if (before.length > 0) await client.send(before, "Z");
+      await client.send(messages, until);
+      client.leave();
+      // Another client's next statements run on their own, not in what was left: not committed with them, not ignored till a Sync.
+      const { rows } = await db.query("SELECT $1::int AS n, (SELECT count(*)::int FROM mid_exchange_probe) AS inserted", [7]);
+      expect(rows).toEqual([{ n: 7, inserted: 0 }]);
+      expect((await db.query("SELECT now() = statement_timestamp() AS own")).rows).toEqual([{ own: true }]);
+    };
+    await leaves([], exchangeWithoutSync("INSERT INTO mid_exchange_probe VALUES (1)"), "C");
+    await leaves([], exchangeWithoutSync("SELEC 1"), "E");
+    await leaves([query("BEGIN")], exchangeWithoutSync("INSERT INTO mid_exchange_probe VALUES (2)"), "C");
+    await leaves([query("BEGIN")], exchangeWithoutSync("SELEC 1"), "E");
+    await db.query("DROP TABLE mid_exchange_probe");
+    await db.end();
+  });
+});
+
+describe("the embedded Postgres under traffic while it backs up", () => {
+  /**
+   * Each client asks with parameter types of its own and checks the answer is its own:
+   * on the one shared backend, another client's Parse between this one's Parse and Bind
+   * binds these values to that statement (a type error, or someone else's row), and a
+   * dump (or a session swap) in between drops the unnamed statement altogether.
+   */
+  async function traffic(until: Promise<unknown>) {
+    const errors: string[] = [];
+    let answered = 0;
+    let done = false;
+    void until.finally(() => {
+      done = true;
+    });
+    const loop = async (ask: (i: number) => Promise<void>) => {
+      for (let i = 0; !done; i++)
+        await ask(i).then(
+          () => void answered++,
+          (error: Error) => void errors.push(error.message),
+        );
+    };
+    // The worker's own driver: Neon's HTTP protocol, through the endpoint's pool of backend connections.
+    const sql = createSql({ url: storage.bindings.DATABASE_URL!, httpEndpoint: storage.bindings.NEON_HTTP_ENDPOINT!, timeoutMs: 20_000 });
+    const overHttp = (client: number) =>
+      loop(async (i) => {
+        const rows = await sql("SELECT $1::jsonb AS doc, $2::int AS n", [JSON.stringify({ client, i }), i]);
+        expect(rows).toEqual([{ doc: { client, i }, n: i }]);
+      });
+    // The scripts' driver: Neon's Pool over the endpoint's WebSocket relay, one backend connection each.
+    const pool = openPool(storage.bindings.DATABASE_URL!, storage.bindings.NEON_WS_PROXY!);
+    const overWebSocket = (client: number) =>
+      loop(async (i) => {
+        const { rows } = await pool.query("SELECT $1::int AS n, $2::text AS label, (SELECT count(*)::int FROM audit_log WHERE seq <= $1) AS below", [
+          i % N,
+          `ws-${client}-${i}`,
+        ]);
+        expect(rows).toEqual([{ n: i % N, label: `ws-${client}-${i}`, below: i % N }]);
+      });
+    // And the router itself, whose requests read keys and write the audit log meanwhile.
+    const throughRouter = loop(async () => expect((await ask()).status).toBe(200));
+    try {
+      await Promise.all([overHttp(1), overHttp(2), overHttp(3), overWebSocket(1), overWebSocket(2), throughRouter, until]);
+    } finally {
+      await pool.end();
+    }
+    return { errors, answered };
+  }
+
+  it("answers every client's parameterised queries right, and none errors, while two backups run", async () => {
+    const backups = (async () => {
+      const runs = [];
+      for (let i = 0; i < 2; i++)
+        runs.push(await runScript(storage, "backup", ["--out", `${dir}/under-traffic`], { PGLITE_DUMP_URL: storage.stack.pgliteDumpUrl! }));
+      return runs;
+    })();
+    const { errors, answered } = await traffic(backups);
+    for (const run of await backups) expect(run).toMatchObject({ code: 0, stderr: "" });
+    expect(errors).toEqual([]);
+    expect(answered).toBeGreaterThan(50);
+  }, 60_000);
 });
 
 describe("backup and restore of the embedded stack", () => {
