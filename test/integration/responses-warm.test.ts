@@ -77,6 +77,9 @@ describe("a continuation reads the stored history without Neon", () => {
     const next = await send(app.router, ada, { model: "auto", previous_response_id: first.body.id, input: "What is my name?" });
     expect(next.status).toBe(200);
     expect(next.neonBefore).toBe(0);
+    // The isolate's copy, checked at a replica; this answer's own copy is written before it goes out.
+    expect(next.calls).toContain("replica EXISTS");
+    expect(next.calls).toContain("primary SET");
     expect(sentMessages().map((m) => m.role)).toEqual(["user", "assistant", "user"]);
     // Saved after the answers, both rows are in Postgres.
     await expect.poll(async () => (await rowOf(first.body.id as string)) + (await rowOf(next.body.id as string)), { timeout: 5_000 }).toBe(2);
@@ -94,6 +97,7 @@ describe("a continuation reads the stored history without Neon", () => {
       // Another isolate finds Redis's copy.
       const there = await send(other, ada, { model: "auto", previous_response_id: first.body.id, input: "The word, again?" });
       expect(there).toMatchObject({ status: 200, neonBefore: 0 });
+      expect(there.calls).not.toContain("replica EXISTS"); // no copy in that isolate: Redis's is read
       expect(sentMessages()).toHaveLength(3);
       expect(await rowOf(first.body.id as string)).toBe(0);
     } finally {
