@@ -80,6 +80,18 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
     };
 
     const chatAt = (target: Target) => `${target.url}/v1/chat/completions`;
+    /** A response stored through `first`, and the request that continues it through `then`. */
+    const continuation = async (first: Target, then: Target, label: string): Promise<Request> => {
+      const stored = await fetch(`${first.url}/v1/responses`, {
+        method: "POST",
+        headers: keyed(key),
+        body: JSON.stringify({ model: "auto", input: `${PROMPT} (stored ${label})` }),
+      });
+      const { id } = (await stored.json()) as { id: string };
+      // The first response's own after-work (its row among it) is done before the continuation is counted.
+      await new Promise((resolve) => setTimeout(resolve, 100 + 3 * Math.max(proxy.delays.primary, proxy.delays.neon)));
+      return post(`${then.url}/v1/responses`, JSON.stringify({ model: "auto", input: "And then?", previous_response_id: id }), keyed(key));
+    };
     const paths: Path[] = [
       { name: "no key, miss", request: (i) => post(chatAt(router), chat(`${PROMPT} (no key ${stamp} ${i})`), json) },
       { name: "keyed miss", request: (i) => post(chatAt(router), chat(`${PROMPT} (keyed ${stamp} ${i})`), keyed(key)) },
@@ -103,20 +115,16 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
         request: (i) => post(chatAt(router), chat(`${PROMPT} (rpm ${i})`), keyed(limited)),
       },
       { name: "refused: budget spent", request: (i) => post(chatAt(router), chat(`${PROMPT} (budget ${i})`), keyed(broke)) },
+      // A stored response continued by the isolate that saved it, and by another: the history is read from the isolate's
+      // copy (checked at a replica) or Redis's, not from Neon, and the row is written after the answer (target: no Neon call
+      // before the first byte). Each continues a response of its own, made first; that one's after-work is done before.
       {
-        // Its stored history is one Postgres read (the response it continues), before the provider call.
-        name: "keyed Responses continuation",
-        request: async (i) => {
-          const first = await fetch(`${router.url}/v1/responses`, {
-            method: "POST",
-            headers: keyed(key),
-            body: JSON.stringify({ model: "auto", input: `${PROMPT} (stored ${stamp} ${i})` }),
-          });
-          const { id } = (await first.json()) as { id: string };
-          // The first response's own after-work is done before the continuation is counted.
-          await new Promise((resolve) => setTimeout(resolve, 100 + 3 * Math.max(proxy.delays.primary, proxy.delays.neon)));
-          return post(`${router.url}/v1/responses`, JSON.stringify({ model: "auto", input: "And then?", previous_response_id: id }), keyed(key));
-        },
+        name: "keyed Responses continuation, warm",
+        request: async (i) => continuation(router, router, `${stamp} ${i}`),
+      },
+      {
+        name: "keyed Responses continuation, another isolate",
+        request: async (i) => continuation(router, redisRouter, `elsewhere ${stamp} ${i}`),
       },
     ];
 
@@ -128,6 +136,9 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
       const zero = await run(proxy, ZERO, n, path.request);
       const edge = await run(proxy, DELAYS, n, (i) => path.request(n + i));
       results.push(summary(path.name, zero, edge));
+      const { before } = results.at(-1)!;
+      if (path.name.includes("Responses"))
+        options.log(`  before the first byte: ${before.neon} Neon calls (target 0), ${before.primary} at Redis's primary, ${before.replica} at a replica`);
     }
 
     // A fresh isolate each time: a router process started for one request, with a key made on another.

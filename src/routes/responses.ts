@@ -7,7 +7,10 @@ import type { Context } from "hono";
 import { ApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
+import type { Services } from "../services/index.ts";
 import { routeSql } from "../storage/postgres.ts";
+import { cachedResponseStore } from "../surfaces/openai-responses/cached-store.ts";
+import { createResponseCopies, type ResponseCopies } from "../surfaces/openai-responses/copies.ts";
 import { couldNameStored } from "../surfaces/openai-responses/storable.ts";
 import { createResponseStore, type ResponseStore, responseScope, type StoredResponse } from "../surfaces/openai-responses/store.ts";
 
@@ -43,13 +46,40 @@ function store(c: ResponsesContext): ResponseStore {
   return found;
 }
 
-/** The stored responses of the caller's scope, when the router has a database; an outage is a 503. */
+/**
+ * The stored responses of the caller's scope, when the router has a database: the
+ * isolate's and Redis's copies in front of Postgres (cached-store.ts); an outage is a 503.
+ */
 export function responseStoreFor(c: Context<With<KeyVariables>>): ResponseStore | undefined {
-  const { sql, stores, config } = c.get("services");
+  const services = c.get("services");
+  const { sql, stores, config } = services;
   if (sql === undefined) return undefined;
   const unavailable = (cause: unknown) =>
-    new ApiError(503, "Stored responses cannot be read right now; try again shortly", { code: "responses_unavailable", cause });
-  return createResponseStore(routeSql(sql, stores.tracked, unavailable), responseScope(c.get("caller")), config.responsesRetentionDays);
+    new ApiError(503, "Stored responses cannot be reached right now; try again shortly", { code: "responses_unavailable", cause });
+  const scope = responseScope(c.get("caller"));
+  const retentionDays = config.responsesRetentionDays;
+  return cachedResponseStore(createResponseStore(routeSql(sql, stores.tracked, unavailable), scope, retentionDays), copiesOf(services), {
+    scope,
+    retentionDays,
+    defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
+    log: (message) => console.error(JSON.stringify({ request_id: c.get("requestId"), error: message })),
+    unavailable,
+  });
+}
+
+/**
+ * Each isolate's copies, by its services (made once per isolate). Kept here, not on the
+ * services, only because this change could not touch services/index.ts; that is their home.
+ */
+const copies = new WeakMap<Services, ResponseCopies>();
+
+function copiesOf(services: Services): ResponseCopies {
+  let found = copies.get(services);
+  if (found === undefined) {
+    found = createResponseCopies({ keyPrefix: services.config.keyPrefix, redis: services.redis, tracked: services.stores.tracked });
+    copies.set(services, found);
+  }
+  return found;
 }
 
 const notFound = (id: string): ApiError => new ApiError(404, `No response with id '${id}'`, { code: "not_found", param: "response_id" });

@@ -19,7 +19,7 @@ export function createRedis(settings: RedisSettings): Redis {
   });
 }
 
-export type Concern = "cache" | "audit" | "key" | "limit" | "spend" | "health" | "metrics" | "session";
+export type Concern = "cache" | "audit" | "key" | "limit" | "spend" | "health" | "metrics" | "session" | "response";
 
 /** Every Redis key of one concern, under the deployment's prefix. */
 export function redisKey(config: { keyPrefix: string }, concern: Concern, name: string): string {

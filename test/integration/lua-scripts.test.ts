@@ -15,6 +15,7 @@ import { ALLOWANCE_LEASE, TOKEN_PEEK } from "../../src/security/allowance-script
 import { FAILED_CHECK } from "../../src/security/failed-checks.ts";
 import { REQUEST_LEASE } from "../../src/security/request-leases.ts";
 import { runScript } from "../../src/storage/scripts.ts";
+import { COPY_UNLESS_DELETED, WAS_DELETED } from "../../src/surfaces/openai-responses/copies.ts";
 import { chat, startWithFakeProvider, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -29,7 +30,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-const SCRIPTS = { BATCH_SCRIPT, ALLOWANCE_LEASE, FAILED_CHECK, RAISE_COUNTER, TOKEN_PEEK, REQUEST_LEASE };
+const SCRIPTS = { BATCH_SCRIPT, ALLOWANCE_LEASE, FAILED_CHECK, RAISE_COUNTER, TOKEN_PEEK, REQUEST_LEASE, COPY_UNLESS_DELETED, WAS_DELETED };
 
 describe("Lua scripts by hash", () => {
   it.each(Object.entries(SCRIPTS))("%s's pinned hash is its text's, and it locks only its keys", async (_name, script) => {

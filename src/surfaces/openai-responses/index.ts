@@ -2,9 +2,9 @@
  * OpenAI's Responses API (`POST /v1/responses`): requests mapped into the canonical chat
  * request (request.ts), answers rendered as a Response object (response.ts) or as its
  * event stream (stream.ts), errors in OpenAI's shape, which its SDKs raise as their
- * typed errors. With a store (store.ts), a response is saved as it completes (unless
- * `store: false`), before the client hears its end, and `previous_response_id`
- * continues the conversation a stored one ended.
+ * typed errors. With a store (store.ts, with its copies in front: cached-store.ts), a
+ * response is kept as it completes (unless `store: false`), before the client hears its
+ * end, and `previous_response_id` continues the conversation a stored one ended.
  */
 import type { Message } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
@@ -18,7 +18,7 @@ import { couldNameStored, refuseUnstorable } from "./storable.ts";
 import type { ResponseStore } from "./store.ts";
 import { toResponseStream } from "./stream.ts";
 
-/** Stores a completed response; false when the database did not take it (logged), so the answer says `store: false`. */
+/** Stores a completed response; false when no store took it (logged), so the answer says `store: false`. */
 export type Save = (response: Record<string, unknown>) => Promise<boolean>;
 
 /** What render needs of the request: the response's shell, and what to store when it completes. */

@@ -24,6 +24,15 @@ export function refuseUnstorable(body: Record<string, unknown>): void {
   });
 }
 
+/**
+ * True when JSON text holds a NUL: `\u0000` after an even number of backslashes (after
+ * an odd number it is the text `\u0000`, which Postgres keeps). What the model wrote is
+ * checked this way, on the text about to be stored.
+ */
+export function jsonHoldsNul(json: string): boolean {
+  return /(?:^|[^\\])(?:\\\\)*\\u0000/.test(json);
+}
+
 /** The path of the first string (or key) holding a NUL, as `input[0].content[0].text`; `undefined` if none. */
 function nulAt(value: unknown, path: readonly (string | number)[]): string | undefined {
   if (typeof value === "string") return value.includes("\u0000") ? pathText(path) : undefined;

@@ -16,8 +16,11 @@ export type StoredResponse = {
   history: Message[];
 };
 
+/** A stored response as read, with the seconds its row has left when Postgres says (a copy lives no longer). */
+export type LoadedResponse = StoredResponse & { expiresInSeconds?: number };
+
 export type ResponseStore = {
-  load(id: string): Promise<StoredResponse | undefined>;
+  load(id: string): Promise<LoadedResponse | undefined>;
   save(id: string, stored: StoredResponse): Promise<void>;
   /** True when there was one to delete. */
   remove(id: string): Promise<boolean>;
@@ -34,8 +37,11 @@ const jsonOf = (value: unknown): unknown => (typeof value === "string" ? JSON.pa
 export function createResponseStore(sql: Sql, scope: string, retentionDays: number): ResponseStore {
   return {
     async load(id) {
-      const [row] = await sql("SELECT response, input_items, history FROM responses WHERE id = $1 AND scope = $2 AND expires_at > now()", [id, scope]);
-      return row === undefined ? undefined : storedOf(row);
+      const [row] = await sql(
+        "SELECT response, input_items, history, floor(extract(epoch FROM expires_at - now())) AS expires_in FROM responses WHERE id = $1 AND scope = $2 AND expires_at > now()",
+        [id, scope],
+      );
+      return row === undefined ? undefined : { ...storedOf(row), expiresInSeconds: Number(row.expires_in) };
     },
     async save(id, stored) {
       await sql(
