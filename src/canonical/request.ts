@@ -5,6 +5,7 @@
  * takes it as sent, and other surfaces map theirs into it.
  */
 import * as z from "zod";
+import { ApiError } from "../http/errors.ts";
 
 /**
  * A prompt-cache breakpoint (Anthropic's `cache_control`, which OpenRouter passes on to
@@ -135,6 +136,19 @@ function unkeptToolChoice(request: Pick<CanonicalRequest, "tools" | "tool_choice
   if (typeof named === "string" && !names.includes(named))
     return { message: `names '${named}', which is not among 'tools'`, path: ["tool_choice", "function", "name"] };
   return undefined;
+}
+
+/**
+ * The same rule for the Messages and Responses surfaces, whose requests are built, not
+ * parsed by this schema: their forced call (`any`, `required`, a tool named) must be one
+ * their tools can make.
+ * @throws ApiError 400 naming `tool_choice`, or `tool_choice.name` for a name not among the tools.
+ */
+export function refuseUnkeptToolChoice(request: Pick<CanonicalRequest, "tools" | "tool_choice">): void {
+  const unkept = unkeptToolChoice(request);
+  if (unkept === undefined) return;
+  const param = unkept.path.length > 1 ? "tool_choice.name" : "tool_choice";
+  throw new ApiError(400, `'${param}' ${unkept.message}`, { param, code: "invalid_value" });
 }
 
 /**

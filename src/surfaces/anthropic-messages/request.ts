@@ -7,7 +7,15 @@
  * `x-tiergate-dropped` header: never a silent change of meaning.
  */
 import * as z from "zod";
-import { type CacheControl, CacheControlSchema, type CanonicalRequest, FunctionName, longerBreakpoint, type Message } from "../../canonical/request.ts";
+import {
+  type CacheControl,
+  CacheControlSchema,
+  type CanonicalRequest,
+  FunctionName,
+  longerBreakpoint,
+  type Message,
+  refuseUnkeptToolChoice,
+} from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
 import { refuseBreakpointsPastLimit } from "./breakpoints.ts";
 
@@ -131,6 +139,7 @@ export function toCanonical(body: MessagesRequest | z.infer<typeof CountTokensSc
       request.tool_choice = { type: "function", function: { name: choice.name } };
     } else request.tool_choice = choice.type === "any" ? "required" : choice.type;
     if (choice.disable_parallel_tool_use === true) request.parallel_tool_calls = false;
+    refuseUnkeptToolChoice(request);
   }
   return { request, dropped: [...dropped] };
 }

@@ -8,7 +8,7 @@
  * named in `dropped`, for the `x-tiergate-dropped` header: never a silent change of meaning.
  */
 import * as z from "zod";
-import { type CanonicalRequest, FunctionName, type Message } from "../../canonical/request.ts";
+import { type CanonicalRequest, FunctionName, type Message, refuseUnkeptToolChoice } from "../../canonical/request.ts";
 import { ApiError } from "../../http/errors.ts";
 
 const Part = z.looseObject({ type: z.string() });
@@ -98,7 +98,10 @@ export function toCanonical(body: ResponsesRequest, history: readonly Message[] 
   }
   const tools = (body.tools ?? []).flatMap((definition, i) => tool(definition, `tools[${i}]`, dropped));
   if (tools.length > 0) request.tools = tools;
-  if (body.tool_choice !== undefined) request.tool_choice = toolChoice(body.tool_choice);
+  if (body.tool_choice !== undefined) {
+    request.tool_choice = toolChoice(body.tool_choice);
+    refuseUnkeptToolChoice(request);
+  }
   if (body.stream === true) {
     request.stream = true;
     request.stream_options = { include_usage: true };
