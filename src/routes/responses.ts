@@ -7,10 +7,8 @@ import type { Context } from "hono";
 import { ApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
-import type { Services } from "../services/index.ts";
 import { routeSql } from "../storage/postgres.ts";
 import { cachedResponseStore } from "../surfaces/openai-responses/cached-store.ts";
-import { createResponseCopies, type ResponseCopies } from "../surfaces/openai-responses/copies.ts";
 import { couldNameStored } from "../surfaces/openai-responses/storable.ts";
 import { createResponseStore, type ResponseStore, responseScope, type StoredResponse } from "../surfaces/openai-responses/store.ts";
 
@@ -58,28 +56,13 @@ export function responseStoreFor(c: Context<With<KeyVariables>>): ResponseStore 
     new ApiError(503, "Stored responses cannot be reached right now; try again shortly", { code: "responses_unavailable", cause });
   const scope = responseScope(c.get("caller"));
   const retentionDays = config.responsesRetentionDays;
-  return cachedResponseStore(createResponseStore(routeSql(sql, stores.tracked, unavailable), scope, retentionDays), copiesOf(services), {
+  return cachedResponseStore(createResponseStore(routeSql(sql, stores.tracked, unavailable), scope, retentionDays), services.responseCopies, {
     scope,
     retentionDays,
     defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
     log: (message) => console.error(JSON.stringify({ request_id: c.get("requestId"), error: message })),
     unavailable,
   });
-}
-
-/**
- * Each isolate's copies, by its services (made once per isolate). Kept here, not on the
- * services, only because this change could not touch services/index.ts; that is their home.
- */
-const copies = new WeakMap<Services, ResponseCopies>();
-
-function copiesOf(services: Services): ResponseCopies {
-  let found = copies.get(services);
-  if (found === undefined) {
-    found = createResponseCopies({ keyPrefix: services.config.keyPrefix, redis: services.redis, tracked: services.stores.tracked });
-    copies.set(services, found);
-  }
-  return found;
 }
 
 const notFound = (id: string): ApiError => new ApiError(404, `No response with id '${id}'`, { code: "not_found", param: "response_id" });

@@ -22,6 +22,7 @@ import { createLimiter, type Limiter } from "../security/limits.ts";
 import { createStoreHealth, type StoreHealth } from "../storage/availability.ts";
 import { createSql, type Sql } from "../storage/postgres.ts";
 import { createRedis } from "../storage/redis.ts";
+import { createResponseCopies, type ResponseCopies } from "../surfaces/openai-responses/copies.ts";
 
 export type Services = {
   config: Config;
@@ -36,6 +37,8 @@ export type Services = {
   responseCache: ResponseCache;
   /** What routing remembers of each session: its model and when its cache expires. */
   sessions: SessionStore;
+  /** Stored responses' copies, in the isolate and in Redis, in front of their rows. */
+  responseCopies: ResponseCopies;
   keys: KeyDirectory;
   failedChecks: FailedChecks;
   adminKey: AdminKey;
@@ -72,6 +75,7 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
     signer,
     responseCache: createResponseCache({ settings: config.cache, keyPrefix, redis, tracked }),
     sessions: createSessionStore({ keyPrefix, redis, tracked, clock }),
+    responseCopies: createResponseCopies({ keyPrefix, redis, tracked }),
     keys: createKeyDirectory({ keyPrefix, requireApiKey: config.requireApiKey, redis, sql, tracked, clock }),
     failedChecks: createFailedChecks({ keyPrefix, perMinute: config.failedKeyChecksPerMinute, redis, tracked, clock }),
     adminKey: createAdminKey(config),
