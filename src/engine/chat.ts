@@ -103,6 +103,8 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
 /**
  * A reservation refused for a budget, made once more with `max_tokens` capped at what the
  * budget can still pay (output-cap.ts); undefined when no cap is worth sending, or it too is refused.
+ * A room the isolate remembered from an earlier refusal (allowances.ts) may have shrunk
+ * since: a cap refused with a smaller room is made once more at that one, fresh from Redis.
  */
 async function reserveCapped(
   services: ChatServices,
@@ -112,11 +114,17 @@ async function reserveCapped(
   sent: CanonicalRequest,
   refusal: BudgetSpent,
 ): Promise<{ cap: OutputCap; settlement: Settlement } | undefined> {
-  const cap = capToBudget(decision, sent, refusal.roomMicros);
-  if (cap === undefined) return undefined;
-  const estimate = { micros: reservationMicros([cap.decision.model], cap.decision, cap.sent), tokens: cap.decision.estimatedTokens };
-  const settlement = await reserveFor(services, caller, estimate, input.defer);
-  return settlement.refusal === undefined ? { cap, settlement } : undefined;
+  let room = refusal.roomMicros;
+  for (let tries = 0; tries < 2; tries++) {
+    const cap = capToBudget(decision, sent, room);
+    if (cap === undefined) return undefined;
+    const estimate = { micros: reservationMicros([cap.decision.model], cap.decision, cap.sent), tokens: cap.decision.estimatedTokens };
+    const settlement = await reserveFor(services, caller, estimate, input.defer);
+    if (settlement.refusal === undefined) return { cap, settlement };
+    if (!(settlement.refusal instanceof BudgetSpent) || settlement.refusal.roomMicros >= room) return undefined;
+    room = settlement.refusal.roomMicros;
+  }
+  return undefined;
 }
 
 /**

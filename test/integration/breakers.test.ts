@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
+import { chat, freshCircuitView, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 /** Tier 3 of one model per provider, priced by the catalog: groq's llama-3.3-70b is the cheaper, openrouter's deepseek the fallback. */
@@ -47,7 +47,7 @@ afterAll(async () => {
 beforeEach(async () => {
   providers.reset();
   await clearHealth(storage);
-  await sleep(CACHE_MS + 50); // both processes forget what they read
+  await freshCircuitView(CACHE_MS, first, second); // both processes forget what they read
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -80,7 +80,7 @@ describe("a model's breaker, shared by two processes", () => {
     expect(await transitions()).toMatchObject({ [`model:${GROQ_70B}|open`]: "1" });
 
     // The other process has never called groq; within its cache time it skips the model.
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, second);
     groq.seen.length = 0;
     const skipped = await ask(second);
     expect(skipped).toMatchObject({ status: 200, model: DEEPSEEK });
@@ -97,7 +97,7 @@ describe("a model's breaker, shared by two processes", () => {
     await sleep(50);
     expect(second.logs.join("\n")).toMatch(/"breaker":"model:groq\/llama-3.3-70b-versatile","state":"closed"/);
     expect(await transitions()).toMatchObject({ [`model:${GROQ_70B}|open`]: "1", [`model:${GROQ_70B}|closed`]: "1" });
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, first);
     expect(await ask(first)).toMatchObject({ status: 200, model: GROQ_70B, attempts: expect.stringMatching(/^groq\S+ ok \d+ms$/) });
     expect(await publicHealth(first)).toMatchObject({ status: "ok" });
   });
@@ -110,14 +110,14 @@ describe("a model's breaker, shared by two processes", () => {
     expect(trial).toMatchObject({ status: 200, model: DEEPSEEK, attempts: expect.stringMatching(/^groq\S+ upstream_error/) });
     await sleep(50);
     expect(await transitions()).toMatchObject({ [`model:${GROQ_70B}|open`]: "2" });
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, first);
     expect((await ask(first)).attempts).toMatch(/^openrouter\S+ ok/);
   });
 
   it("refuses a request that names an open model with a 503 and Retry-After, and routes 'auto' around it", async () => {
     groq.behaviour.errorStatus = 500;
     for (let i = 0; i < 3; i++) await ask(first);
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, second);
     const named = await second.post("/v1/chat/completions", chat("hi", { model: GROQ_70B }));
     expect(named.status).toBe(503);
     expect(Number(named.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -136,7 +136,7 @@ describe("provider breakers and the cron's probes", () => {
     expect(health.providers.find((p: { id: string }) => p.id === "groq")).toMatchObject({ state: "open", probe: { ok: false, error: "could not be reached" } });
     expect(health.models.filter((m: { id: string }) => m.id.startsWith("groq/")).every((m: { state: string }) => m.state === "open")).toBe(true);
 
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, second);
     groq.seen.length = 0;
     // Tier 1 and 3 both hold groq models; none is tried.
     expect(await ask(second)).toMatchObject({ status: 200, model: DEEPSEEK });
@@ -145,7 +145,7 @@ describe("provider breakers and the cron's probes", () => {
     groq.behaviour.down = false;
     await second.scheduled();
     expect(await transitions()).toMatchObject({ "provider:groq|open": "1", "provider:groq|closed": "1" });
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, first);
     expect(await ask(first)).toMatchObject({ status: 200, model: GROQ_70B });
   });
 
@@ -164,7 +164,7 @@ describe("provider breakers and the cron's probes", () => {
     const failed = await ask(first);
     expect(failed.status).toBe(502);
     for (let i = 0; i < 3; i++) await ask(first);
-    await sleep(CACHE_MS + 50);
+    await freshCircuitView(CACHE_MS, second);
     expect(await transitions()).toMatchObject({ "provider:groq|open": "1", "provider:openrouter|open": "1" });
     expect(await publicHealth(second)).toMatchObject({ status: "down" });
     const refused = await second.post("/v1/chat/completions", chat(uniquePrompt(), { model: "tier:3" }));

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { chat, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
+import { chat, freshCircuitView, type Router, startRouter, startTwoProviders, uniquePrompt } from "../support/router.ts";
 import { auditRows, clearHealth, startTestStorage, type TestStorage } from "../support/storage.ts";
 
 /** Tier 3 tries groq's llama-3.3-70b first (the cheaper), then openrouter's deepseek, then tier 4: priced by the catalog. */
@@ -55,7 +55,7 @@ afterAll(async () => {
 beforeEach(async () => {
   providers.reset();
   await clearHealth(storage);
-  await sleep(CACHE_MS + 50);
+  await freshCircuitView(CACHE_MS, router);
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

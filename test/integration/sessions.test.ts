@@ -100,10 +100,12 @@ describe("a session's turns", () => {
   });
 
   it("remembers the model a user turn moved to: the next tool-result continuation stays there", async () => {
-    const first = await send(app.router, { model: "tier:5", messages: [{ role: "user", content: "run the tests" }], tools }, "acme", "agent-moved");
+    // A prompt of its own: an answer from the response cache warms no provider's cache, and is not remembered.
+    const ask = uniquePrompt("run the tests");
+    const first = await send(app.router, { model: "tier:5", messages: [{ role: "user", content: ask }], tools }, "acme", "agent-moved");
     expect(first).toMatchObject({ tier: 5, affinity: "new" });
     const easier = [
-      { role: "user", content: "run the tests" },
+      { role: "user", content: ask },
       { role: "assistant", content: "They pass." },
       { role: "user", content: uniquePrompt("thanks, now list the files") },
     ];

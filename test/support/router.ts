@@ -1,5 +1,6 @@
 /** The router in workerd for tests, with the fake provider and request helpers. */
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import type { Router } from "../../scripts/local/worker.ts";
 import { startRouter } from "../../scripts/local/worker.ts";
 
 export { type Router, startRouter } from "../../scripts/local/worker.ts";
@@ -12,6 +13,17 @@ export function fakeProviders(baseUrl: string, key = "test-key-0123456789"): Rec
 let asked = 0;
 /** A prompt no earlier test sent: the router's cache would answer a repeat without calling the provider. */
 export const uniquePrompt = (text = "hi"): string => `${text} #${++asked}`;
+
+/**
+ * Waits until each router's view of the shared circuits is Redis's now: past its cache time
+ * (`cacheMs`, the HEALTH_CACHE_MS it runs with), one request finds it stale and starts
+ * the read in the background (reliability/breakers.ts), so the next request sees Redis.
+ */
+export async function freshCircuitView(cacheMs: number, ...routers: Router[]): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, cacheMs + 50));
+  for (const router of routers) await (await router.fetch("/v1/models")).arrayBuffer();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
 
 export const chat = (content: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   model: "auto",
