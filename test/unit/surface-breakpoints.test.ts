@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
-import { ApiError } from "../../src/http/errors.ts";
 import { anthropicMessagesSurface } from "../../src/surfaces/anthropic-messages/index.ts";
 import { chatCompletionsSurface } from "../../src/surfaces/chat-completions/index.ts";
+import { refusal } from "../support/refusal.ts";
 
 const LIMITS = { maxBodyBytes: 1_000_000, messagesMaxTokens: 32_000 };
 const EPHEMERAL = { type: "ephemeral" } as const;
@@ -19,14 +19,6 @@ const post = (body: unknown): Request =>
   new Request("http://router/v1/messages", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
 const messages = async (body: Record<string, unknown>): Promise<CanonicalRequest> =>
   (await anthropicMessagesSurface.parse(post({ model: "auto", max_tokens: 64, ...body }), LIMITS)).request;
-const refusal = async (parse: Promise<unknown>): Promise<ApiError> => {
-  const error = await parse.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-};
 const call = (id: string) => ({ role: "assistant", content: [{ type: "tool_use", id, name: "read_file", input: { path: "a.ts" } }] });
 
 describe("the Messages surface keeps every breakpoint the client set", () => {

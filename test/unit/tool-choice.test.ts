@@ -4,9 +4,9 @@
  * the Messages and Responses surfaces, whose requests are built rather than parsed by it.
  */
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/http/errors.ts";
 import { anthropicMessagesSurface } from "../../src/surfaces/anthropic-messages/index.ts";
 import { ResponsesRequestSchema, toCanonical } from "../../src/surfaces/openai-responses/request.ts";
+import { refusal } from "../support/refusal.ts";
 
 const LIMITS = { maxBodyBytes: 1_000_000, messagesMaxTokens: 32_000 };
 const messages = (body: Record<string, unknown>) =>
@@ -19,14 +19,6 @@ const messages = (body: Record<string, unknown>) =>
     LIMITS,
   );
 const responses = async (body: Record<string, unknown>) => toCanonical(ResponsesRequestSchema.parse({ model: "auto", input: "hi", ...body }));
-const refusal = async (parse: Promise<unknown>): Promise<ApiError> => {
-  const error = await parse.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-};
 const anthropicTool = { name: "read_file", input_schema: { type: "object" } };
 const functionTool = { type: "function", name: "read_file", parameters: { type: "object" } };
 
