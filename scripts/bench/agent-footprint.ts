@@ -8,13 +8,12 @@ import { readFileSync } from "node:fs";
 import type { ReplayCall } from "./agent-replay.ts";
 import type { CachingProvider } from "./caching-provider.ts";
 import { claudeCodeSessions } from "./claude-code-replay.ts";
-import { processTree } from "./targets.ts";
+import { cpuSecondsOf, processTree, statusKib } from "./targets.ts";
 
 export const IN_FLIGHT = 80;
 const TURN_BYTES = 347_000;
 const WAVES = 3;
 const HOLD_MS = 2_500;
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 export type Footprint = {
   turnBytes: number;
@@ -47,32 +46,10 @@ function workerdPids(pid: number): number[] {
 }
 
 /** Resident memory (VmRSS) of workerd under `pid`, in KiB. */
-function workerdRssKib(pid: number): number {
-  let kib = 0;
-  for (const p of workerdPids(pid)) {
-    try {
-      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-  }
-  return kib;
-}
+const workerdRssKib = (pid: number): number => statusKib(workerdPids(pid), "VmRSS");
 
 /** CPU seconds workerd under `pid` has used (each workerd process alone, so none is counted twice). */
-function workerdCpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of workerdPids(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // gone
-    }
-  }
-  return ticks / TICKS_PER_SECOND;
-}
+const workerdCpuSeconds = (pid: number): number => cpuSecondsOf(workerdPids(pid));
 
 /** Waves of `IN_FLIGHT` turns, each held at the provider so all are in flight together, with workerd's RSS sampled meanwhile. */
 export async function measureFootprint(target: FootprintTarget, provider: CachingProvider, turn: ReplayCall): Promise<Footprint> {

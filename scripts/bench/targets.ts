@@ -70,23 +70,33 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Peak resident memory (VmHWM) of a process and all its descendants, in MiB. */
 export function peakRssMib(pid: number): number {
+  return Math.round(statusKib(processTree(pid), "VmHWM") / 1024);
+}
+
+/** A memory field of /proc/PID/status (`VmRSS`, `VmHWM`), summed over `pids`, in KiB; a process gone meanwhile counts 0. */
+export function statusKib(pids: readonly number[], field: "VmRSS" | "VmHWM"): number {
   let kib = 0;
-  for (const p of processTree(pid)) {
+  for (const p of pids) {
     try {
-      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      kib += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
     } catch {
       // gone
     }
   }
-  return Math.round(kib / 1024);
+  return kib;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (user + system) a process and all its descendants have used so far, in seconds, from /proc. */
 export function cpuSeconds(pid: number): number {
+  return cpuSecondsOf(processTree(pid));
+}
+
+/** CPU time (user + system) the processes `pids` have used so far, each counted alone, in seconds. */
+export function cpuSecondsOf(pids: readonly number[]): number {
   let ticks = 0;
-  for (const p of processTree(pid)) {
+  for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -44,9 +44,8 @@ export const MAX_REPORTED_TOKENS = 1_000_000_000;
  * so a provider's bad report can neither break the audit log nor price an answer below zero.
  */
 export function readUsage(value: unknown): Usage | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const fields = value as Record<string, unknown>;
-  if (fields.prompt_tokens === undefined && fields.completion_tokens === undefined) return undefined;
+  const fields = reportFields(value, "prompt_tokens", "completion_tokens");
+  if (fields === undefined) return undefined;
   const adjusted: string[] = [];
   const usage: Usage = {
     promptTokens: tokenCount("prompt_tokens", fields.prompt_tokens, adjusted),
@@ -102,6 +101,17 @@ export function optionalCount(name: string, value: unknown, adjusted: string[]):
 }
 
 /** `value` as an object's fields, or no fields when it is not one. */
+/**
+ * A usage report's fields, or undefined when `value` is no report: not an object, or
+ * without either of the format's two counts (`prompt` and `completion`, by its names).
+ * Every reader's first step.
+ */
+export function reportFields(value: unknown, prompt: string, completion: string): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const fields = value as Record<string, unknown>;
+  return fields[prompt] === undefined && fields[completion] === undefined ? undefined : fields;
+}
+
 export function objectOf(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

@@ -7,25 +7,17 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { ledgerOf } from "../support/ledger.ts";
+import { type Band, bandPrices } from "../support/models.ts";
 import { chat, uniquePrompt } from "../support/router.ts";
 import { useFakeStack } from "../support/stack.ts";
 
-/** Prices in thousandths of a micro-dollar per token (a price per million tokens × 1,000): exact in bigint. */
-type Band = { input: number; output: number; read: number; write: number; write1h: number };
-const usd = (band: Band) => ({
-  input_usd_per_mtok: band.input / 1000,
-  output_usd_per_mtok: band.output / 1000,
-  cache_read_usd_per_mtok: band.read / 1000,
-  cache_write_usd_per_mtok: band.write / 1000,
-  cache_write_1h_usd_per_mtok: band.write1h / 1000,
-});
 const entry = (upstream: string, band: Band, above?: { prompt_tokens: number } & Band) => ({
   id: `openrouter/${upstream}`,
   provider: "openrouter",
   upstream_model: upstream,
   tier: 3,
-  ...usd(band),
-  ...(above === undefined ? {} : { above: { prompt_tokens: above.prompt_tokens, ...usd(above) } }),
+  ...bandPrices(band),
+  ...(above === undefined ? {} : { above: { prompt_tokens: above.prompt_tokens, ...bandPrices(above) } }),
   price_read_on: "2026-12-01",
   context_window: 200_000,
   capabilities: ["tools", "json", "streaming"],

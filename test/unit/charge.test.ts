@@ -8,19 +8,11 @@ import { type ChargeInput, chargeFor } from "../../src/engine/charge.ts";
 import type { Usage } from "../../src/providers/usage.ts";
 import { readUsage } from "../../src/providers/usage.ts";
 import { cacheLifetimeOf, type PricedModel, reserveMicros, usageMicros } from "../../src/routing/cost.ts";
+import { type Band, bandPrices } from "../support/models.ts";
 
 /** A price with at most three decimals, as `thousandths` of a micro-dollar per token: exact in bigint arithmetic. */
 const thousandths = fc.integer({ min: 0, max: 200_000 });
 const priceBand = fc.record({ input: thousandths, output: thousandths, read: thousandths, write: thousandths, write1h: thousandths });
-type Band = { input: number; output: number; read: number; write: number; write1h: number };
-
-const asPrices = (band: Band) => ({
-  input_usd_per_mtok: band.input / 1000,
-  output_usd_per_mtok: band.output / 1000,
-  cache_read_usd_per_mtok: band.read / 1000,
-  cache_write_usd_per_mtok: band.write / 1000,
-  cache_write_1h_usd_per_mtok: band.write1h / 1000,
-});
 
 /** Usage whose classes are parts of the prompt, as the readers leave it. */
 const usageArb = fc
@@ -74,7 +66,7 @@ describe("a charge is the listed price of the classes reported", () => {
   it("prices each class at its own price, rounded up once, exactly as an independent bigint computation", () => {
     fc.assert(
       fc.property(priceBand, usageArb, (band, usage) => {
-        const charged = chargeFor(unbounded(asPrices(band), usage));
+        const charged = chargeFor(unbounded(bandPrices(band), usage));
         expect(charged.usage).toEqual(usage);
         expect(Math.abs(charged.costMicros - exactMicros(band, usage))).toBeLessThanOrEqual(1);
         expect(charged.costMicros).toBe(exactMicros(band, usage));
@@ -86,7 +78,7 @@ describe("a charge is the listed price of the classes reported", () => {
   it("prices the whole request at the `above` band once the prompt passes its threshold", () => {
     fc.assert(
       fc.property(priceBand, priceBand, usageArb, fc.integer({ min: 1, max: 4_000_000 }), (below, above, usage, threshold) => {
-        const model = { ...asPrices(below), above: { prompt_tokens: threshold, ...asPrices(above) } };
+        const model = { ...bandPrices(below), above: { prompt_tokens: threshold, ...bandPrices(above) } };
         const band = usage.promptTokens > threshold ? above : below;
         expect(chargeFor(unbounded(model, usage)).costMicros).toBe(exactMicros(band, usage));
       }),
@@ -108,7 +100,7 @@ describe("a charge is the listed price of the classes reported", () => {
   });
 
   it("keeps the classes within a prompt clamped to what can have been sent, and says so", () => {
-    const model = { ...asPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 }), context_window: 200_000 };
+    const model = { ...bandPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 }), context_window: 200_000 };
     const charged = chargeFor({
       ...unbounded(model, { promptTokens: 500_000, completionTokens: 10, cacheReadTokens: 150_000, cacheWriteTokens: 100_000 }),
       model,
@@ -124,7 +116,7 @@ describe("a charge is the listed price of the classes reported", () => {
   });
 
   it("prices writes a report gives without their lifetime (OpenRouter's) for as long as the request asked", () => {
-    const model = asPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
+    const model = bandPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
     const reported = readUsage({ prompt_tokens: 1_000, completion_tokens: 0, prompt_tokens_details: { cache_write_tokens: 800 } })!;
     expect(chargeFor(unbounded(model, reported)).costMicros).toBe(Math.ceil((200 * 3_000 + 800 * 3_750) / 1_000));
     const hour = chargeFor({ ...unbounded(model, reported), cacheLifetime: "1h" });
@@ -137,7 +129,7 @@ describe("a charge is the listed price of the classes reported", () => {
   });
 
   it("never charges past the reservation, and notes it", () => {
-    const model = asPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
+    const model = bandPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
     const charged = chargeFor({ ...unbounded(model, { promptTokens: 1_000, completionTokens: 0, cacheWrite1hTokens: 1_000 }), reservedMicros: 4_000 });
     expect(charged.costMicros).toBe(4_000);
     expect(charged.usage.adjusted).toEqual(["charged the 4000 µ$ reserved: the usage reported costs 6000 µ$"]);
@@ -151,7 +143,7 @@ describe("a reservation prices the prompt at its dearest class", () => {
     fc.assert(
       fc.property(priceBand, usageArb, lifetimeArb, (band, usage, lifetime) => {
         const reported = lifetime === "1h" ? usage : { ...usage, cacheWrite1hTokens: undefined };
-        const model = asPrices(band);
+        const model = bandPrices(band);
         expect(usageMicros(model, reported)).toBeLessThanOrEqual(reserveMicros(model, usage.promptTokens, usage.completionTokens, lifetime));
       }),
       { numRuns: 2_000 },
@@ -159,12 +151,12 @@ describe("a reservation prices the prompt at its dearest class", () => {
   });
 
   it("is the 5-minute write price when it is dearer than input, the 1-hour one when the request asks an hour", () => {
-    const sonnet = asPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
+    const sonnet = bandPrices({ input: 3_000, output: 15_000, read: 300, write: 3_750, write1h: 6_000 });
     expect(reserveMicros(sonnet, 100_000, 1_000, "5m")).toBe(375_000 + 15_000);
     expect(reserveMicros(sonnet, 100_000, 1_000, "1h")).toBe(600_000 + 15_000);
     const gemini = {
-      ...asPrices({ input: 1_250, output: 10_000, read: 125, write: 1_250, write1h: 1_250 }),
-      above: { prompt_tokens: 200_000, ...asPrices({ input: 2_500, output: 15_000, read: 250, write: 2_500, write1h: 2_500 }) },
+      ...bandPrices({ input: 1_250, output: 10_000, read: 125, write: 1_250, write1h: 1_250 }),
+      above: { prompt_tokens: 200_000, ...bandPrices({ input: 2_500, output: 15_000, read: 250, write: 2_500, write1h: 2_500 }) },
     };
     expect(reserveMicros(gemini, 200_000, 100, "5m")).toBe(250_000 + 1_000);
     expect(reserveMicros(gemini, 200_001, 100, "5m")).toBe(500_003 + 1_500);

@@ -2,7 +2,7 @@
  * Anthropic's Messages `usage`, read into the classes: its prompt is reported in pieces,
  * and in a stream across two events.
  */
-import { objectOf, optionalCount, part, tokenCount, type Usage, wholeOf } from "../usage.ts";
+import { objectOf, optionalCount, part, reportFields, tokenCount, type Usage, wholeOf } from "../usage.ts";
 
 /**
  * Anthropic's rule: `input_tokens` is only the uncached rest of the prompt; it EXCLUDES
@@ -17,9 +17,8 @@ import { objectOf, optionalCount, part, tokenCount, type Usage, wholeOf } from "
  * // { promptTokens: 910, completionTokens: 5, cacheReadTokens: 900 }
  */
 export function readAnthropicUsage(value: unknown): Usage | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const fields = value as Record<string, unknown>;
-  if (fields.input_tokens === undefined && fields.output_tokens === undefined) return undefined;
+  const fields = reportFields(value, "input_tokens", "output_tokens");
+  if (fields === undefined) return undefined;
   const adjusted: string[] = [];
   const uncached = tokenCount("input_tokens", fields.input_tokens, adjusted);
   const read = optionalCount("cache_read_input_tokens", fields.cache_read_input_tokens, adjusted);

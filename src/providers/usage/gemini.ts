@@ -1,5 +1,5 @@
 /** Gemini's `usageMetadata`, read into the classes. */
-import { optionalCount, part, type Usage, wholeOf } from "../usage.ts";
+import { optionalCount, part, reportFields, type Usage, wholeOf } from "../usage.ts";
 
 /**
  * Gemini's rule: `promptTokenCount` is the whole prompt and INCLUDES
@@ -13,9 +13,8 @@ import { optionalCount, part, type Usage, wholeOf } from "../usage.ts";
  * // { promptTokens: 5000, completionTokens: 100, cacheReadTokens: 4096, reasoningTokens: 70 }
  */
 export function readGeminiUsage(value: unknown): Usage | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const fields = value as Record<string, unknown>;
-  if (fields.promptTokenCount === undefined && fields.candidatesTokenCount === undefined) return undefined;
+  const fields = reportFields(value, "promptTokenCount", "candidatesTokenCount");
+  if (fields === undefined) return undefined;
   const adjusted: string[] = [];
   const prompt = optionalCount("promptTokenCount", fields.promptTokenCount, adjusted);
   const toolUse = optionalCount("toolUsePromptTokenCount", fields.toolUsePromptTokenCount, adjusted);

@@ -1,5 +1,5 @@
 /** OpenAI's Responses API `usage`, read into the classes. */
-import { objectOf, part, tokenCount, type Usage } from "../usage.ts";
+import { objectOf, part, reportFields, tokenCount, type Usage } from "../usage.ts";
 
 /**
  * The Responses API's rule: `input_tokens` is the whole prompt and INCLUDES
@@ -10,9 +10,8 @@ import { objectOf, part, tokenCount, type Usage } from "../usage.ts";
  * // { promptTokens: 1000, completionTokens: 20, cacheReadTokens: 768 }
  */
 export function readResponsesUsage(value: unknown): Usage | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const fields = value as Record<string, unknown>;
-  if (fields.input_tokens === undefined && fields.output_tokens === undefined) return undefined;
+  const fields = reportFields(value, "input_tokens", "output_tokens");
+  if (fields === undefined) return undefined;
   const adjusted: string[] = [];
   const usage: Usage = {
     promptTokens: tokenCount("input_tokens", fields.input_tokens, adjusted),
