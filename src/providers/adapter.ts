@@ -34,13 +34,42 @@ export type BodyOptions = {
   sessionKey?: string;
 };
 
+/** One call as it goes out: where, with which headers and body. */
+export type ProviderCall = { url: string; headers: Record<string, string>; body: string };
+
+/**
+ * What a provider's refusal means to the router where its status alone does not say
+ * (see `upstreamError`): a prompt too long for the model and a filtered one are the
+ * client's (4xx, not retried); a refused credential is the provider's (502, the next
+ * model is tried, and the credential's circuit counts it); an overloaded provider is a 503.
+ */
+export type ProviderErrorKind = "context_too_long" | "content_filtered" | "auth_failed" | "rate_limited" | "overloaded";
+
+/** A probe as it goes out. */
+export type ProbeCall = { url: string; init: RequestInit };
+
 export type ProviderAdapter = {
-  /** The completion call: where it goes, with which headers and body. */
-  completionRequest(provider: Provider, body: unknown, stream: boolean): { url: string; headers: Record<string, string>; body: string };
+  /**
+   * The completion call: where it goes, with which headers and body. A promise where the
+   * call must be signed (SigV4) or its token fetched first (a service account's).
+   */
+  completionRequest(provider: Provider, body: unknown, stream: boolean): ProviderCall | Promise<ProviderCall>;
   /** The canonical request as this provider's body, with its own model id. */
   body(request: CanonicalRequest, upstreamModel: string, options: BodyOptions): unknown;
   /** A cheap health check: the provider's model list, or a one-token completion. */
-  probeRequest(provider: Provider, kind: "models" | "completion", model: string): { url: string; init: RequestInit };
+  probeRequest(provider: Provider, kind: "models" | "completion", model: string): ProbeCall | Promise<ProbeCall>;
+  /**
+   * The provider's JSON answer as an OpenAI chat completion: what the readers below, the
+   * response cache and every surface read. The same text for an adapter that speaks OpenAI's format.
+   */
+  chatAnswer(text: string, upstreamModel: string): string;
+  /**
+   * The provider's stream as OpenAI chat-completion SSE (`data: {chunk}` events, then
+   * `data: [DONE]`), usage in the last chunk. The same stream for an adapter that speaks OpenAI's format.
+   */
+  chatStream(body: ReadableStream<Uint8Array>, upstreamModel: string): ReadableStream<Uint8Array>;
+  /** What a refusal means, read from its status and body where the status alone does not say. */
+  errorKind?(status: number, body: string): ProviderErrorKind | undefined;
   /** A JSON answer's usage and completeness, or why it is not an answer. */
   readCompletion(
     text: string,

@@ -55,7 +55,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       stream: request.stream,
       ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
     });
-    const call = adapter.completionRequest(provider, body, request.stream);
+    const call = await adapter.completionRequest(provider, body, request.stream);
     const sentChars = call.body.length;
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
     if (!response.ok) throw await upstreamError(request, adapter, response);
@@ -64,7 +64,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
       return {
         stream: true,
         sentChars,
-        ...(await relaySse(response.body, {
+        ...(await relaySse(adapter.chatStream(response.body, request.upstreamModel), {
           adapter,
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
@@ -73,7 +73,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
         })),
       };
     }
-    const text = await response.text();
+    const text = adapter.chatAnswer(await response.text(), request.upstreamModel);
     return { stream: false, text, sentChars, ...readCompletion(request, adapter, text) };
   } catch (error) {
     if (error instanceof StreamStartFailure && !clientSignal?.aborted) throw streamStartError(provider.id, error, timeoutMs);
@@ -134,17 +134,36 @@ function streamStartError(provider: string, failure: StreamStartFailure, timeout
   return new ApiError(502, `Provider ${provider}'s stream ${what}`, { type: "upstream_error", code: "upstream_bad_response" });
 }
 
-/** A provider's error answer as the router's error (see `callUpstream` for the policy). */
+/** A provider's error answer as the router's error (see `callUpstream` for the policy, `ProviderErrorKind` for what an adapter reads). */
 export async function upstreamError(request: Pick<UpstreamRequest, "provider" | "secrets">, adapter: ProviderAdapter, response: Response): Promise<ApiError> {
   const { provider } = request;
-  const said = describeProviderError(adapter, await response.text().catch(() => ""), request.secrets);
+  const text = await response.text().catch(() => "");
+  const said = describeProviderError(adapter, text, request.secrets);
   const status = response.status;
-  if (CLIENT_CAUSED.has(status)) {
+  const kind = adapter.errorKind?.(status, text);
+  if (kind === "context_too_long") {
+    return new ApiError(400, `Provider ${provider.id} refused the request: the prompt is too long for the model${said}`, {
+      code: "context_length_exceeded",
+    });
+  }
+  if (kind === "content_filtered") {
+    return new ApiError(400, `Provider ${provider.id} refused the request by its content filter${said}`, { code: "content_filtered" });
+  }
+  if (kind === "auth_failed") {
+    return new ApiError(502, `Provider ${provider.id} refused the router's credential (${status})${said}`, {
+      type: "upstream_error",
+      code: "upstream_auth_failed",
+    });
+  }
+  if (kind === "overloaded") {
+    return new ApiError(503, `Provider ${provider.id} is overloaded${said}`, { type: "upstream_error", code: "upstream_overloaded" });
+  }
+  if (CLIENT_CAUSED.has(status) && kind === undefined) {
     return new ApiError(status as 400 | 404 | 413 | 422, `Provider ${provider.id} refused the request${said}`, {
       code: "upstream_invalid_request",
     });
   }
-  if (status === 429) {
+  if (status === 429 || kind === "rate_limited") {
     const retryAfter = response.headers.get("retry-after");
     return new ApiError(429, `Provider ${provider.id} is rate limiting the router${said}`, {
       type: "rate_limit_error",

@@ -66,7 +66,7 @@ async function probe(config: ProbeDeps["config"], provider: Provider): Promise<P
     checked_at: new Date(startedAt).toISOString(),
   });
   try {
-    const response = await fetch(...probeRequest(config, provider));
+    const response = await fetch(...(await probeRequest(config, provider)));
     await response.arrayBuffer();
     return response.ok ? done(true, response.status, null) : done(false, response.status, `answered ${response.status}`);
   } catch (error) {
@@ -75,9 +75,9 @@ async function probe(config: ProbeDeps["config"], provider: Provider): Promise<P
   }
 }
 
-function probeRequest(config: ProbeDeps["config"], provider: Provider): [string, RequestInit] {
+async function probeRequest(config: ProbeDeps["config"], provider: Provider): Promise<[string, RequestInit]> {
   const kind = (config.probes.kinds[provider.id] ?? "models") === "models" ? "models" : "completion";
   const cheapest = cheapestOf(config.registry.filter((model) => model.provider === provider.id));
-  const { url, init } = adapterFor(provider).probeRequest(provider, kind, cheapest?.upstream_model ?? "probe");
+  const { url, init } = await adapterFor(provider).probeRequest(provider, kind, cheapest?.upstream_model ?? "probe");
   return [url, { ...init, signal: AbortSignal.timeout(config.probes.timeoutMs) }];
 }

@@ -7,14 +7,14 @@ const provider: Provider = { id: "p", api: "openai-compatible", baseUrl: "https:
 const ask = { model: "auto", messages: [{ role: "user" as const, content: "hi" }] };
 
 describe("the OpenAI-compatible adapter", () => {
-  it("posts to {base}/chat/completions with the key as a bearer token", () => {
-    const call = adapter.completionRequest(provider, { a: 1 }, true);
+  it("posts to {base}/chat/completions with the key as a bearer token", async () => {
+    const call = await adapter.completionRequest(provider, { a: 1 }, true);
     expect(call).toEqual({
       url: "https://llm.example/v1/chat/completions",
       headers: { "content-type": "application/json", accept: "text/event-stream", authorization: "Bearer sk-x" },
       body: '{"a":1}',
     });
-    expect(adapter.completionRequest({ ...provider, apiKey: undefined }, {}, false).headers).not.toHaveProperty("authorization");
+    expect((await adapter.completionRequest({ ...provider, apiKey: undefined }, {}, false)).headers).not.toHaveProperty("authorization");
   });
 
   it("sends the provider's model id and the rest as the request has it, asking for usage on streams", () => {

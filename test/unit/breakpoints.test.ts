@@ -134,7 +134,7 @@ describe("the OpenAI-compatible body", () => {
     expect(adapter.body(ask, "llama-3.1-8b-instant", { stream: false })).not.toHaveProperty("prompt_cache_key");
   });
 
-  it("sends Groq, which answers 400 to one, no prompt_cache_key, the session's or the client's", () => {
+  it("sends Groq, which answers 400 to one, no prompt_cache_key, the session's or the client's", async () => {
     const groq = {
       id: "groq",
       api: "openai-compatible" as const,
@@ -144,8 +144,8 @@ describe("the OpenAI-compatible body", () => {
       configured: true,
     };
     const body = adapter.body({ ...ask, prompt_cache_key: "mine" }, "openai/gpt-oss-120b", { stream: false, sessionKey: "s-1" });
-    expect(JSON.parse(adapter.completionRequest(groq, body, false).body)).not.toHaveProperty("prompt_cache_key");
-    expect(JSON.parse(adapter.completionRequest({ ...groq, id: "openrouter" }, body, false).body)).toMatchObject({ prompt_cache_key: "mine" });
+    expect(JSON.parse((await adapter.completionRequest(groq, body, false)).body)).not.toHaveProperty("prompt_cache_key");
+    expect(JSON.parse((await adapter.completionRequest({ ...groq, id: "openrouter" }, body, false)).body)).toMatchObject({ prompt_cache_key: "mine" });
   });
 });
 

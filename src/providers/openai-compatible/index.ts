@@ -91,6 +91,9 @@ export const openAiCompatible: ProviderAdapter = {
     };
   },
 
+  chatAnswer: (text) => text,
+  chatStream: (body) => body,
+
   readCompletion(text) {
     const completion = answerOf<Completion>(text);
     if (typeof completion === "string") return { failure: completion };
