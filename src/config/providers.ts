@@ -26,7 +26,8 @@ export const ProviderSettings = z.object({
    * "context_window", "capabilities": ["tools", "json", "vision", "streaming"]}` with, each optional, its prices in USD
    * per million tokens: `input_usd_per_mtok`, `output_usd_per_mtok`, `cache_read_usd_per_mtok`, `cache_write_usd_per_mtok`
    * (5 minutes), `cache_write_1h_usd_per_mtok`, `above` (`{"prompt_tokens", and the same five}`: the prices of a request
-   * whose prompt is longer) and `price_read_on` (a date or a version), and an optional `weight` for the weighted strategy.
+   * whose prompt is longer) and `price_read_on` (a date or a version), an optional `weight` for the weighted strategy, and an optional `family` (the maker's name of the model, by default the
+   * provider's id after its last `/`: a fallback tries the same family at another provider first).
    * A price left out is the built-in catalog's for that provider's model (genai-prices; a cache price it lacks is the
    * input price), and an entry the catalog does not price must give its input and output prices (0 if meant): it is
    * refused by name, never priced at 0. See docs/models.md. GET /v1/models shows the built-in one. A bad value stops the router.

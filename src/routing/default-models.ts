@@ -14,16 +14,19 @@ export type ModelSpec = {
   tier: Tier;
   context: number;
   capabilities: readonly Capability[];
+  /** The maker's name of the model, where the provider's id is not it (see `familyOf` in registry.ts). */
+  family?: string;
 };
 
 const ALL: Capability[] = ["tools", "json", "vision", "streaming"];
 const TEXT: Capability[] = ["tools", "json", "streaming"];
-const spec = (provider: ProviderId, upstream: string, tier: Tier, context: number, capabilities: Capability[]): ModelSpec => ({
+const spec = (provider: ProviderId, upstream: string, tier: Tier, context: number, capabilities: Capability[], family?: string): ModelSpec => ({
   provider,
   upstream,
   tier,
   context,
   capabilities,
+  ...(family === undefined ? {} : { family }),
 });
 
 /**
@@ -32,7 +35,7 @@ const spec = (provider: ProviderId, upstream: string, tier: Tier, context: numbe
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
-  spec("groq", "llama-3.1-8b-instant", 1, 131_072, TEXT),
+  spec("groq", "llama-3.1-8b-instant", 1, 131_072, TEXT, "llama-3.1-8b-instruct"),
   spec("groq", "openai/gpt-oss-20b", 1, 131_072, TEXT),
   spec("openrouter", "meta-llama/llama-3.1-8b-instruct", 1, 131_072, TEXT),
   spec("openrouter", "mistralai/mistral-nemo", 1, 131_072, TEXT),
