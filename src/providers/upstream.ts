@@ -51,13 +51,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const adapter = adapterFor(provider);
   const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
   try {
-    const body = adapter.body(request.request, request.upstreamModel, {
-      stream: request.stream,
-      ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
-    });
-    const call = await adapter.completionRequest(provider, body, request.stream);
-    const sentChars = call.body.length;
-    const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
+    const { response, sentChars } = await send(adapter, request, controller.signal);
     if (!response.ok) throw await upstreamError(request, adapter, response);
     if (request.stream && response.body !== null) {
       stopTimer();
@@ -83,6 +77,27 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     if (request.stream) stopTimer();
     else release();
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Sends the call, its body as UTF-8 bytes; `sentChars` is the body's length. While the
+ * provider works (seconds, for an agent's turn) no frame of the router holds the body in
+ * any form, so the isolate keeps none of it: not its JSON text (twice the bytes, in UTF-16,
+ * where the prompt has a character past Latin-1), the mapped body object, nor the bytes,
+ * which are fetch's alone once handed over (hence promise chains, not `await`, whose
+ * suspended frame would keep them).
+ */
+function send(adapter: ProviderAdapter, request: UpstreamRequest, signal: AbortSignal): Promise<{ response: Response; sentChars: number }> {
+  const body = adapter.body(request.request, request.upstreamModel, {
+    stream: request.stream,
+    ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
+  });
+  return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream)).then((call) => {
+    const sentChars = call.body.length;
+    return fetch(call.url, { method: "POST", headers: call.headers, body: encoder.encode(call.body), signal }).then((response) => ({ response, sentChars }));
+  });
 }
 
 /**
