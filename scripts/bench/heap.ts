@@ -64,7 +64,9 @@ export async function heapOfTurns(): Promise<void> {
     const atRest = summary(rest);
     const inFlight = summary(busy);
     const perTurn = (inFlight.total - atRest.total) / IN_FLIGHT;
-    console.log(`turn body ${(body.length / 1024).toFixed(0)} KiB; live heap at rest ${mib(atRest.total)}, with ${IN_FLIGHT} turns in flight ${mib(inFlight.total)}`);
+    console.log(
+      `turn body ${(body.length / 1024).toFixed(0)} KiB; live heap at rest ${mib(atRest.total)}, with ${IN_FLIGHT} turns in flight ${mib(inFlight.total)}`,
+    );
     console.log(`live heap per turn in flight: ${(perTurn / 1024).toFixed(0)} KiB (${(perTurn / body.length).toFixed(2)}× the body)`);
     console.log(`objects of ${LARGE / 1024} KiB or more: at rest ${atRest.large.length}, in flight ${inFlight.large.length}`);
     for (const line of heldLarge(busy)) console.log(line);
@@ -112,7 +114,12 @@ function graphOf(s: Snapshot): Graph {
   const { node_fields, node_types, edge_fields, edge_types } = s.snapshot.meta;
   const nf = node_fields.length;
   const ef = edge_fields.length;
-  const [typeAt, nameAt, sizeAt, edgeCountAt] = ["type", "name", "self_size", "edge_count"].map((f) => node_fields.indexOf(f)) as [number, number, number, number];
+  const [typeAt, nameAt, sizeAt, edgeCountAt] = ["type", "name", "self_size", "edge_count"].map((f) => node_fields.indexOf(f)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const [edgeTypeAt, edgeNameAt, toAt] = ["type", "name_or_index", "to_node"].map((f) => edge_fields.indexOf(f)) as [number, number, number];
   const count = s.nodes.length / nf;
   const incoming: { from: number; edge: string }[][] = Array.from({ length: count }, () => []);
