@@ -305,3 +305,22 @@ describe("Bedrock's errors", () => {
     ).rejects.toThrow();
   });
 });
+
+describe("the health probe", () => {
+  const deep = async () => {
+    const health = (await (await router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } })).json()) as {
+      providers: { id: string; probe: unknown }[];
+    };
+    return health.providers.find((provider) => provider.id === "bedrock")?.probe;
+  };
+
+  it("is a signed one-token Converse call on Bedrock's cheapest model, and fails as the call does", async () => {
+    expect(await deep()).toMatchObject({ ok: true, status: 200 });
+    const sent = lastBedrockCall();
+    expect(sent.path).toBe(`/model/${encodeURIComponent("global.anthropic.claude-haiku-4-5-20251001-v1:0")}/converse`);
+    expect(sent.body).toEqual({ messages: [{ role: "user", content: [{ text: "ping" }] }], inferenceConfig: { maxTokens: 1 } });
+    fake.behaviour.errorStatus = 403;
+    fake.behaviour.errorMessage = "The security token included in the request is invalid.";
+    expect(await deep()).toMatchObject({ ok: false, status: 403 });
+  });
+});

@@ -40,7 +40,7 @@ export const bedrock: ProviderAdapter = {
    * listing models (`GET /foundation-models`) is on another host (`bedrock.`, the control
    * plane), needs another permission (`bedrock:ListFoundationModels`) that an inference-only
    * key may well lack, and proves neither that the runtime answers nor that the key may call
-   * the model. One token of the cheapest model a minute is a few cents a month.
+   * the model. A probe a minute on Haiku (about ten tokens in, one out) is under a dollar a month.
    */
   async probeRequest(provider, _kind, model) {
     const converse = { messages: [{ role: "user", content: [{ text: "ping" }] }], inferenceConfig: { maxTokens: 1 } };
