@@ -11,7 +11,35 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
-import type { FakeBehaviour, FakeUpstream } from "./fake-upstream.ts";
+
+/**
+ * The fake provider's knobs this honours (fake-upstream.ts's `FakeBehaviour`, named here by
+ * shape: that file dispatches to this one, and imports may not run in a circle).
+ */
+type Behaviour = {
+  latencyMs: number;
+  firstTokenMs: number;
+  tokenIntervalMs: number;
+  completionTokens: number;
+  promptTokens: number | undefined;
+  errorStatus: number | undefined;
+  failRate: number;
+  failFirst: number | undefined;
+  failModels: string[] | undefined;
+  failPrompts: string[] | undefined;
+  retryAfter: string | undefined;
+  errorMessage: string | undefined;
+  errorIn200: boolean;
+  usage: unknown;
+  malformed: boolean;
+  breakAfterChunks: number | undefined;
+  stallAfterChunks: number | undefined;
+};
+/** The fake provider's state: its behaviour (with per-model overrides) and the requests it saw. */
+type Served = {
+  behaviour: Behaviour & { perModel: Record<string, Partial<Behaviour>> };
+  seen: { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> }[];
+};
 
 /** The one credential the fake knows: what `npm run dev` and the tests configure. */
 export const FAKE_AWS = { accessKeyId: "AKIAFAKEBEDROCK00001", secretAccessKey: "fake-bedrock-secret-key-0123456789abcdef", region: "us-east-1" };
@@ -163,7 +191,7 @@ function asChat(body: Converse): Record<string, unknown> {
 }
 
 /** `POST /model/{modelId}/converse` and `/converse-stream`, after the signature is checked. */
-export async function handleBedrock(fake: FakeUpstream, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+export async function handleBedrock(fake: Served, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
   const route = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? "");
   const verdict = verifySigV4({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: raw }, FAKE_AWS);
   if (!verdict.ok) return sendBedrockError(res, verdict.status, verdict.type, verdict.message);
@@ -178,7 +206,7 @@ export async function handleBedrock(fake: FakeUpstream, req: IncomingMessage, re
   }
   fake.seen.push({ path: req.url ?? "", headers: req.headers, body: body as Record<string, unknown> });
   if (fake.seen.length > 100) fake.seen.shift();
-  const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[modelId] };
+  const b: Behaviour = { ...fake.behaviour, ...fake.behaviour.perModel[modelId] };
   await sleep(b.latencyMs);
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return sendBedrockError(res, 400, "ValidationException", "The model returned the following errors: messages: at least one message is required");
@@ -226,7 +254,7 @@ export function frame(kind: "event" | "exception", type: string, payload: object
 }
 
 /** ConverseStream's events for the answer; Bedrock pads each payload with `p` (its length hides the tokens'), and so does the fake. */
-async function streamAnswer(res: ServerResponse, b: FakeBehaviour, answer: FakeAnswer, words: string[], stopReason: string, usage: unknown): Promise<void> {
+async function streamAnswer(res: ServerResponse, b: Behaviour, answer: FakeAnswer, words: string[], stopReason: string, usage: unknown): Promise<void> {
   const pad = (payload: object): object => ({ ...payload, p: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".slice(0, 4 + Math.floor(Math.random() * 20)) });
   const events: Uint8Array[] = [frame("event", "messageStart", pad({ role: "assistant" }))];
   if (answer.kind === "tool_call") {
