@@ -90,6 +90,9 @@ describe("converseBody", () => {
     expect(claude.messages).toEqual([{ role: "user", content: [{ text: "Question" }, point] }]);
     expect((claude.toolConfig as { tools: unknown[] }).tools.at(-1)).toEqual(point);
     expect(JSON.stringify(converseBody(request(body), LLAMA))).not.toContain("cachePoint");
+    const nova = converseBody(request(body), "us.amazon.nova-pro-v1:0");
+    expect(nova.system).toEqual([{ text: "Long rules." }, point]);
+    expect(JSON.stringify(nova.toolConfig)).not.toContain("cachePoint");
   });
 
   it("keeps the client's breakpoints and their hour as ttl 1h", () => {

@@ -60,7 +60,12 @@ export function converseBody(request: CanonicalRequest, upstreamModel: string): 
   if (system.length > 0) body.system = system;
   const inference = inferenceConfig(request, upstreamModel);
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
-  const tools = toolConfig(request, marks.tools, turns);
+  // Nova takes cache points in the system prompt and the messages, not among the tools.
+  const tools = toolConfig(
+    request,
+    isAnthropicFamily(upstreamModel) ? marks.tools : withoutBreakpoints({ messages: [], tools: marks.tools ?? [] }).tools,
+    turns,
+  );
   if (tools !== undefined) body.toolConfig = tools;
   return body;
 }
