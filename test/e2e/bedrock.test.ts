@@ -252,6 +252,40 @@ describe("money", () => {
     // $2/M uncached, $0.20/M read, $2.50/M written (5 minutes), $10/M out: 2,000 + 4,000 + 7,500 + 5,000 µ$.
     expect(Number(row!.cost_usd)).toBe(0.0185);
   });
+
+  it("asks an hour where the client did, and charges each write at its lifetime's price as Bedrock splits them", async () => {
+    fake.behaviour.usage = {
+      inputTokens: 1_000,
+      outputTokens: 500,
+      cacheReadInputTokens: 20_000,
+      cacheWriteInputTokens: 3_000,
+      totalTokens: 24_500,
+      cacheDetails: [
+        { ttl: "1h", inputTokens: 2_000 },
+        { ttl: "5m", inputTokens: 1_000 },
+      ],
+    };
+    const rules = `${uniquePrompt("Rules")} ${"lorem ipsum dolor sit amet ".repeat(1_500)}`;
+    const { response } = await anthropic.messages
+      .create({
+        model: "bedrock/claude-opus-5.5",
+        max_tokens: 1_000,
+        system: [{ type: "text", text: rules, cache_control: { type: "ephemeral", ttl: "1h" } }],
+        messages: [{ role: "user", content: "Go on" }],
+      })
+      .withResponse();
+    expect(lastBedrockCall().body.system).toEqual([{ text: rules }, { cachePoint: { type: "default", ttl: "1h" } }]);
+    const id = response.headers.get("x-request-id");
+    let row: Record<string, unknown> | undefined;
+    for (let tries = 0; row === undefined && tries < 50; tries++) {
+      await router.scheduled();
+      row = (await auditRows(storage.db)).find((r) => r.request_id === id);
+    }
+    expect(row).toMatchObject({ model: "bedrock/claude-opus-5.5", cache_read_tokens: "20000", cache_write_tokens: "1000", cache_write_1h_tokens: "2000" });
+    // Opus 5.5 at Bedrock: $4/M uncached, $0.20/M read, $5/M a 5-minute write, $8/M an hour's, $20/M out:
+    // 4,000 + 4,000 + 5,000 + 16,000 + 10,000 µ$ (all writes at the hour's price would be 42,000).
+    expect(Number(row!.cost_usd)).toBe(0.039);
+  });
 });
 
 describe("Bedrock's errors", () => {

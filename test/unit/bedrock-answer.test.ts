@@ -87,6 +87,35 @@ describe("a Converse answer as a chat completion", () => {
     // $2/M uncached, $0.20/M read, $2.50/M written, $10/M out: 1,000×2 + 20,000×0.2 + 3,000×2.5 + 500×10 = 18,500 µ$.
     expect(usageMicros(sonnet, read)).toBe(18_500);
   });
+
+  it("splits the writes by lifetime where Bedrock's cacheDetails does, so each is charged its own price", () => {
+    const usage = {
+      inputTokens: 100,
+      outputTokens: 10,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 3_000,
+      cacheDetails: [
+        { ttl: "1h", inputTokens: 2_000 },
+        { ttl: "5m", inputTokens: 1_000 },
+      ],
+    };
+    const text = bedrock.chatAnswer(answer([{ text: "x" }], "end_turn", usage), MODEL);
+    const read = bedrock.readCompletion(text) as { usage: Record<string, unknown> };
+    expect(read.usage).toEqual({ promptTokens: 3_100, completionTokens: 10, cacheWriteTokens: 1_000, cacheWrite1hTokens: 2_000 });
+    const opus = DEFAULT_MODELS.find((model) => model.id === "bedrock/claude-opus-5.5")!;
+    // $4/M uncached, $5/M a 5-minute write, $8/M an hour's, $20/M out: 400 + 5,000 + 16,000 + 200 µ$.
+    expect(usageMicros(opus, read.usage as never)).toBe(21_600);
+    // Writes all for 5 minutes, said so: no longer "unsplit", so a request that asked an hour elsewhere is not charged one.
+    const fiveMinutes = bedrock.readCompletion(
+      bedrock.chatAnswer(answer([{ text: "x" }], "end_turn", { ...usage, cacheDetails: [{ ttl: "5m", inputTokens: 3_000 }] }), MODEL),
+    ) as { usage: Record<string, unknown> };
+    expect(fiveMinutes.usage).toEqual({ promptTokens: 3_100, completionTokens: 10, cacheWriteTokens: 3_000 });
+    // Without cacheDetails, the writes are one count, for as long as the request asked.
+    const unsplit = bedrock.readCompletion(bedrock.chatAnswer(answer([{ text: "x" }], "end_turn", { ...usage, cacheDetails: undefined }), MODEL)) as {
+      usage: Record<string, unknown>;
+    };
+    expect(unsplit.usage).toMatchObject({ cacheWriteTokens: 3_000, writesUnsplit: true });
+  });
 });
 
 /** A stream of the given bytes, cut into chunks of `size` (frames split anywhere). */
@@ -138,6 +167,12 @@ describe("a ConverseStream as chat SSE", () => {
     expect(chunks[4].usage).toEqual({ prompt_tokens: 104, completion_tokens: 2, total_tokens: 106, prompt_tokens_details: { cached_tokens: 100 } });
     expect(bedrock.readEvent(events[4]!)).toMatchObject({ usageOnly: true, usage: { promptTokens: 104, cacheReadTokens: 100 } });
     expect(bedrock.firstEvent(events[0]!)).toBe("chunk");
+  });
+
+  it("reads the writes' split by lifetime from the usage chunk too", async () => {
+    const usage = { inputTokens: 1, outputTokens: 1, cacheWriteInputTokens: 50, cacheDetails: [{ ttl: "1h", inputTokens: 50 }] };
+    const events = await sse([started, stopped("end_turn"), frame("event", "metadata", { usage })]);
+    expect(bedrock.readEvent(events[2]!).usage).toEqual({ promptTokens: 51, completionTokens: 1, cacheWrite1hTokens: 50 });
   });
 
   it("streams a tool call's input in pieces, and the structured answer's as text", async () => {
