@@ -81,7 +81,7 @@ export const RegistrySchema = z
 
 /** A built-in model with the catalog's prices; a model the catalog does not price stops the router here, by name. */
 function priced(spec: ModelSpec): Model {
-  const id = `${spec.provider}/${spec.upstream}`;
+  const id = `${spec.provider}/${spec.name ?? spec.upstream}`;
   const prices = catalogPrices(spec.provider, spec.upstream);
   if (prices === undefined) throw new Error(`the built-in model ${id} has no price in ${CATALOG_VERSION}: run npm run prices:generate, or replace it`);
   return {
