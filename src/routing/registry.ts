@@ -93,7 +93,7 @@ function priced(spec: ModelSpec): Model {
     price_read_on: CATALOG_VERSION,
     context_window: spec.context,
     capabilities: [...spec.capabilities],
-    family: spec.family ?? familyOf({ upstream_model: spec.upstream }),
+    family: spec.family ?? familyOf({ upstream_model: spec.name ?? spec.upstream }),
   };
 }
 
