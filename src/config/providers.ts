@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { type EmbeddingModel, loadEmbeddingModels } from "../routing/embedding-models.ts";
 import { loadRegistry, type Model } from "../routing/registry.ts";
+import { ServiceAccountJson, type VertexAccount, VertexProject, VertexRegion, vertexHost } from "./vertex.ts";
 
 export const ProviderSettings = z.object({
   /** OpenRouter's API base URL; point it elsewhere to test (the fake provider of `npm run dev -- --fake-upstream`). */
@@ -15,6 +16,25 @@ export const ProviderSettings = z.object({
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
   /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
   GROQ_API_KEY: z.string().min(1).optional(),
+  /** Google AI Studio's API base URL (the Gemini API); point it elsewhere to test. */
+  GEMINI_BASE_URL: z.url().default("https://generativelanguage.googleapis.com"),
+  /** A Gemini API key from Google AI Studio (a secret); Gemini serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. */
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  /**
+   * Vertex AI: a service account's JSON key file, whole (a secret; the router signs its access-token requests with the
+   * key's `private_key`). Vertex serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. The account needs
+   * the Vertex AI User role. A malformed one stops the router, naming what is wrong.
+   */
+  VERTEX_SERVICE_ACCOUNT_JSON: ServiceAccountJson.optional(),
+  /** The Google Cloud project Vertex AI bills; by default the service account's own `project_id`. */
+  VERTEX_PROJECT: VertexProject.optional(),
+  /**
+   * The Vertex AI region the models are called in (`global`, `us-central1`, `europe-west4`, ...: one of Google's
+   * generative AI locations, checked against a list, so a typo stops the router instead of sending prompts elsewhere).
+   */
+  VERTEX_REGION: VertexRegion.default("global"),
+  /** Vertex AI's host, instead of the region's (`https://{region}-aiplatform.googleapis.com`); for tests and development. */
+  VERTEX_BASE_URL: z.url().optional(),
   /**
    * Further OpenAI-compatible providers (Ollama, vLLM, ...), as a JSON array of `{"id", "base_url", "api_key_binding"?}`;
    * `api_key_binding` names another variable (a secret) that holds the key. Give them models with MODELS_JSON.
@@ -43,9 +63,11 @@ export const ProviderSettings = z.object({
 export type Provider = {
   id: string;
   /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's). */
-  api: "openai-compatible";
+  api: "openai-compatible" | "gemini" | "vertex";
   baseUrl: string;
   apiKey: string | undefined;
+  /** Vertex AI's service account, project and region (`api: "vertex"` only). */
+  vertex?: VertexAccount;
   /** The variable an operator sets to make this provider usable. */
   configureWith: string;
   configured: boolean;
@@ -76,6 +98,15 @@ export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: 
   };
   builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
   builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
+  providers.set("gemini", {
+    id: "gemini",
+    api: "gemini",
+    baseUrl: env.GEMINI_BASE_URL,
+    apiKey: env.GEMINI_API_KEY,
+    configureWith: "GEMINI_API_KEY",
+    configured: env.GEMINI_API_KEY !== undefined,
+  });
+  providers.set("vertex", vertexProvider(env));
   for (const custom of parseCustomProviders(env.CUSTOM_PROVIDERS)) {
     const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
     providers.set(custom.id, {
@@ -95,6 +126,25 @@ export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: 
     }
   }
   return { providers, registry, embeddingModels };
+}
+
+/** Vertex AI: usable once it has a service account and a project (VERTEX_PROJECT, or the account's own). */
+function vertexProvider(env: z.infer<typeof ProviderSettings>): Provider {
+  const serviceAccount = env.VERTEX_SERVICE_ACCOUNT_JSON;
+  const project = env.VERTEX_PROJECT ?? serviceAccount?.projectId;
+  if (serviceAccount !== undefined && project === undefined) {
+    throw new Error("VERTEX_PROJECT must be set: the service account's key file names no project_id");
+  }
+  const region = env.VERTEX_REGION;
+  return {
+    id: "vertex",
+    api: "vertex",
+    baseUrl: env.VERTEX_BASE_URL ?? vertexHost(region),
+    apiKey: undefined,
+    configureWith: "VERTEX_SERVICE_ACCOUNT_JSON",
+    configured: serviceAccount !== undefined,
+    ...(serviceAccount === undefined || project === undefined ? {} : { vertex: { serviceAccount, project, region } }),
+  };
 }
 
 function parseCustomProviders(json: string | undefined): z.infer<typeof CustomProviderSchema>[] {
