@@ -272,40 +272,43 @@ function openAiShape(body: Record<string, unknown>): Record<string, unknown> {
 function exchangeToken(fake: GoogleFake, req: IncomingMessage, res: ServerResponse, form: string): void {
   const fields = new URLSearchParams(form);
   fake.seen.push({ path: TOKEN_PATH, headers: req.headers, body: Object.fromEntries(fields) });
-  const refuse = (description: string): void => {
+  const refused = grantRefusal(req, fields);
+  if (refused !== undefined) {
     res.writeHead(400, { "content-type": "application/json; charset=utf-8" });
-    res.end(JSON.stringify({ error: "invalid_grant", error_description: description }));
-  };
-  if (req.headers["content-type"] !== "application/x-www-form-urlencoded") return refuse("Bad Request: not a form");
-  if (fields.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer")
-    return refuse("grant_type must be urn:ietf:params:oauth:grant-type:jwt-bearer");
-  const [header, claims, signature] = (fields.get("assertion") ?? "").split(".");
-  if (header === undefined || claims === undefined || signature === undefined) return refuse("Invalid JWT: not three parts");
+    res.end(JSON.stringify({ error: "invalid_grant", error_description: refused }));
+    return;
+  }
+  const token = `ya29.fake-${randomBytes(24).toString("base64url")}`;
+  issued.set(token, Date.now() + 3600_000);
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+  res.end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }));
+}
+
+/** Why Google would refuse the grant, in its words, or undefined when the JWT holds: signed by a known account, for this endpoint, short-lived. */
+function grantRefusal(req: IncomingMessage, fields: URLSearchParams): string | undefined {
+  if (req.headers["content-type"] !== "application/x-www-form-urlencoded") return "Bad Request: not a form";
+  if (fields.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") return "grant_type must be urn:ietf:params:oauth:grant-type:jwt-bearer";
+  const [header, claims, signature, extra] = (fields.get("assertion") ?? "").split(".");
+  if (header === undefined || claims === undefined || signature === undefined || extra !== undefined) return "Invalid JWT: not three parts";
   let head: { alg?: string };
   let claim: { iss?: string; aud?: string; scope?: string; iat?: number; exp?: number };
   try {
     head = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as typeof head;
     claim = JSON.parse(Buffer.from(claims, "base64url").toString("utf8")) as typeof claim;
   } catch {
-    return refuse("Invalid JWT: not JSON");
+    return "Invalid JWT: not JSON";
   }
   const key = claim.iss === undefined ? undefined : accounts.get(claim.iss);
-  if (head.alg !== "RS256") return refuse("Invalid JWT: alg must be RS256");
-  if (key === undefined) return refuse("Invalid JWT Signature: unknown account");
-  if (!verify("RSA-SHA256", Buffer.from(`${header}.${claims}`), key, Buffer.from(signature, "base64url"))) {
-    return refuse("Invalid JWT Signature.");
-  }
-  const host = req.headers.host ?? "";
-  if (claim.aud !== `http://${host}${TOKEN_PATH}`) return refuse(`Invalid JWT: aud must be the token endpoint, not ${String(claim.aud)}`);
-  if (claim.scope?.split(" ").includes(SCOPE) !== true) return refuse("Invalid JWT: no cloud-platform scope");
+  if (head.alg !== "RS256") return "Invalid JWT: alg must be RS256";
+  if (key === undefined) return "Invalid JWT Signature: unknown account";
+  if (!verify("RSA-SHA256", Buffer.from(`${header}.${claims}`), key, Buffer.from(signature, "base64url"))) return "Invalid JWT Signature.";
+  if (claim.aud !== `http://${req.headers.host ?? ""}${TOKEN_PATH}`) return `Invalid JWT: aud must be the token endpoint, not ${String(claim.aud)}`;
+  if (claim.scope?.split(" ").includes(SCOPE) !== true) return "Invalid JWT: no cloud-platform scope";
   const now = Math.floor(Date.now() / 1000);
   if (typeof claim.iat !== "number" || typeof claim.exp !== "number" || claim.iat > now + 60 || claim.exp < now || claim.exp - claim.iat > 3600) {
-    return refuse("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
+    return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.";
   }
-  const token = `ya29.fake-${randomBytes(24).toString("base64url")}`;
-  issued.set(token, Date.now() + 3600_000);
-  res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
-  res.end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }));
+  return undefined;
 }
 
 function bearerValid(req: IncomingMessage): boolean {
@@ -317,7 +320,7 @@ function bearerValid(req: IncomingMessage): boolean {
 /** AI Studio's model list, or Vertex's one publisher model; fails as every request fails. */
 function listModels(res: ServerResponse, path: string, b: GoogleBehaviour): void {
   if (b.errorStatus !== undefined && b.failModels === undefined && b.failFirst === undefined)
-    return googleError(res, b.errorStatus, b.errorMessage ?? "Fake Gemini error");
+    return void googleError(res, b.errorStatus, b.errorMessage ?? "Fake Gemini error");
   res.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
   if (path.startsWith("/v1beta1/")) return void res.end(JSON.stringify({ name: path.replace("/v1beta1/", ""), versionId: "001" }));
   res.end(JSON.stringify({ models: [{ name: "models/gemini-3.5-flash", displayName: "Gemini 3.5 Flash", supportedGenerationMethods: ["generateContent"] }] }));
