@@ -3,7 +3,7 @@
  * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
  * (8787), and fires the every-minute cron (the audit flush) as production would.
  * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
- * the fake provider and points OpenRouter and Groq at it, so completions work with no
+ * the fake provider and points OpenRouter, Groq, Gemini and Vertex AI at it, so completions work with no
  * account at all (scripts/local/dev-provider.ts). Its ports move with PORT, the
  * stack's TG_*_PORT, TG_INSPECTOR_PORT (wrangler's inspector, 9229) and
  * TG_FAKE_PROVIDER_PORT (the fake, any free port by default), so two stacks can run side by side.
@@ -18,6 +18,7 @@ import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
 import { fakeProviderReason } from "./local/dev-provider.ts";
+import { fakeServiceAccount } from "./local/fake-gemini.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, portSetting, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
@@ -34,7 +35,17 @@ if (fake !== undefined) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  console.log(`[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter and Groq point at it; set a provider key in .dev.vars for real answers)`);
+  // Google's paths on the same fake: AI Studio by key, Vertex by a service account made now, which the fake's token endpoint trusts.
+  const google = fake.url.replace(/\/v1$/, "");
+  Object.assign(vars, {
+    GEMINI_BASE_URL: google,
+    GEMINI_API_KEY: "fake-local-key",
+    VERTEX_BASE_URL: google,
+    VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-local"),
+  });
+  console.log(
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
+  );
 }
 
 for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);
