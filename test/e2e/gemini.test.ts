@@ -277,12 +277,45 @@ for (const { provider, path, streamPath } of PROVIDERS) {
 }
 
 describe("Vertex's access token", () => {
-  it("is fetched once with a JWT the token endpoint verified, and used for later calls", async () => {
-    for (let i = 0; i < 3; i++)
-      await openai.chat.completions.create({ model: "vertex/gemini-2.5-flash-lite", messages: [{ role: "user", content: uniquePrompt("t") }] });
-    // Earlier tests in this file already held one: no exchange now.
-    expect(fake.seen.filter((seen) => seen.path === TOKEN_PATH)).toHaveLength(0);
-    expect(geminiCalls()).toHaveLength(3);
+  /** A router of its own (a new isolate, holding no token) whose Vertex signs with `keyFile`. */
+  const vertexRouter = (keyFile: string) =>
+    startRouter({ ...storage.bindings, BREAKER_FAILURES: "0", VERTEX_SERVICE_ACCOUNT_JSON: keyFile, VERTEX_BASE_URL: fake.url.replace(/\/v1$/, "") });
+  const exchanges = () => fake.seen.filter((seen) => seen.path === TOKEN_PATH);
+  const issuer = (seen: { body: Record<string, unknown> }) => JSON.parse(Buffer.from(String(seen.body.assertion).split(".")[1]!, "base64url").toString()).iss;
+
+  it("is fetched once, with a JWT the token endpoint verified, for many concurrent calls", async () => {
+    const keyFile = fakeServiceAccount(fake.url, "tiergate-e2e");
+    const own = await vertexRouter(keyFile);
+    try {
+      const client = new OpenAI({ baseURL: `${own.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          client.chat.completions.create({ model: "vertex/gemini-2.5-flash-lite", messages: [{ role: "user", content: uniquePrompt("t") }] }),
+        ),
+      );
+      expect(answers.every((answer) => answer.choices[0]!.finish_reason === "stop")).toBe(true);
+      expect(exchanges().map(issuer)).toEqual([JSON.parse(keyFile).client_email]);
+      expect(geminiCalls()).toHaveLength(6);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("is refused when the key does not match the account: the call fails as the router's credential, the key never shown", async () => {
+    const keyFile = JSON.parse(fakeServiceAccount(fake.url, "tiergate-e2e")) as Record<string, string>;
+    const impostor = JSON.parse(fakeServiceAccount(fake.url, "tiergate-e2e")) as Record<string, string>;
+    const own = await vertexRouter(JSON.stringify({ ...keyFile, private_key: impostor.private_key }));
+    try {
+      const response = await own.post("/v1/chat/completions", { model: "vertex/gemini-3.5-flash", messages: [{ role: "user", content: uniquePrompt("t") }] });
+      expect(response.status).toBe(502);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe("upstream_auth_failed");
+      expect(error.message).toContain("could not get an access token");
+      expect(error.message).not.toContain(impostor.private_key!.split("\n")[1]!);
+      expect(geminiCalls()).toHaveLength(0);
+    } finally {
+      await own.close();
+    }
   });
 });
 
@@ -344,6 +377,21 @@ describe("errors and fallbacks", () => {
     expect(attempts).toMatch(/^gemini\/gemini-3\.5-flash upstream_overloaded /);
     expect(attempts).toMatch(/vertex\/gemini-3\.5-flash upstream_overloaded \d+ms, openrouter\/openai\/gpt-5\.5 ok \d+ms$/);
   });
+
+  for (const [status, code] of [
+    [500, "upstream_error"],
+    [403, "upstream_auth_failed"],
+    [401, "upstream_auth_failed"],
+  ] as const) {
+    it(`moves on from a ${status} as ${code}`, async () => {
+      Object.assign(fake.behaviour, { errorStatus: status, failModels: ["gemini-3.5-flash"] });
+      const { response } = await ask();
+      expect(response.headers.get("x-tiergate-model")).toBe("openrouter/openai/gpt-5.5");
+      expect(response.headers.get("x-tiergate-attempts")).toMatch(
+        new RegExp(`^gemini/gemini-3\\.5-flash ${code} .*vertex/gemini-3\\.5-flash ${code} \\d+ms, openrouter`),
+      );
+    });
+  }
 
   it("moves on from a key Google refuses (AI Studio's 400 API_KEY_INVALID) as the router's fault, not the client's", async () => {
     fake.behaviour.requiredKey = "another-key";
