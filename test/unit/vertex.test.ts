@@ -150,6 +150,15 @@ describe("the access token", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it("is fetched again once forgotten (Vertex refused it)", async () => {
+    const { seen, fetch } = endpoint();
+    const tokens = accessTokens({ fetch });
+    expect(await tokens.get(account)).toBe("token-1");
+    tokens.forget();
+    expect(await tokens.get(account)).toBe("token-2");
+    expect(seen).toHaveLength(2);
+  });
+
   it("is not held when the exchange fails: the next call tries again", async () => {
     let calls = 0;
     const fetch = (async () => {
@@ -197,11 +206,8 @@ describe("the access token", () => {
     try {
       const config = parseConfig({ VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "proj-vertex"), VERTEX_BASE_URL: fake.url.replace(/\/v1$/, "") });
       const provider = config.providers.get("vertex")!;
-      const call = await vertex.completionRequest(
-        provider,
-        vertex.body({ model: "auto", messages: [{ role: "user", content: "hi" }] }, "gemini-3.5-flash", { stream: true }),
-        true,
-      );
+      const ask = { model: "auto", messages: [{ role: "user" as const, content: "hi" }] };
+      const call = await vertex.completionRequest(provider, vertex.body(ask, "gemini-3.5-flash", { stream: true }), true);
       expect(call.url).toBe(
         `${fake.url.replace(/\/v1$/, "")}/v1/projects/proj-vertex/locations/global/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse`,
       );
@@ -209,6 +215,17 @@ describe("the access token", () => {
       const answer = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body });
       expect(answer.status).toBe(200);
       expect(await answer.text()).toContain('"finishReason":"STOP"');
+      // A token Vertex refuses (401) is dropped: the next call exchanges again; a 403 (a missing role) keeps it.
+      const exchanges = () => fake.seen.filter((seen) => seen.path === TOKEN_PATH).length;
+      const before = exchanges();
+      expect(vertex.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}')).toBe("auth_failed");
+      expect((await vertex.completionRequest(provider, vertex.body(ask, "gemini-3.5-flash", { stream: false }), false)).headers.authorization).toBe(
+        call.headers.authorization,
+      );
+      expect(vertex.errorKind!(401, '{"error":{"code":401,"status":"UNAUTHENTICATED"}}')).toBe("auth_failed");
+      const again = await vertex.completionRequest(provider, vertex.body(ask, "gemini-3.5-flash", { stream: false }), false);
+      expect(again.headers.authorization).not.toBe(call.headers.authorization);
+      expect(exchanges()).toBe(before + 1);
     } finally {
       await fake.close();
     }

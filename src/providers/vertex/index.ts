@@ -38,9 +38,26 @@ function accountOf(provider: Provider): VertexAccount {
   return provider.vertex;
 }
 
-/** Gemini on Vertex AI. Its probe of the model list reads the one model (Vertex lists publisher models in v1beta1 only). */
-export const vertex: ProviderAdapter = googleAdapter({
+const gemini = googleAdapter({
   modelUrl: (provider, model, method) => vertexModelUrl(provider, "google", model, method),
   authorize: vertexAuthorization,
   modelsProbe: (provider, model) => ({ url: `${provider.baseUrl.replace(/\/+$/, "")}/v1beta1/publishers/google/models/${encodeURIComponent(model)}` }),
 });
+
+/**
+ * A 401 from Vertex means the token it was sent is no good (revoked, the key deleted): it is
+ * dropped here, so the next call fetches another. The same for a publisher's adapter built on
+ * `vertexAuthorization`.
+ */
+export function forgetRefusedToken(status: number): void {
+  if (status === 401) isolateTokens.forget();
+}
+
+/** Gemini on Vertex AI. Its probe of the model list reads the one model (Vertex lists publisher models in v1beta1 only). */
+export const vertex: ProviderAdapter = {
+  ...gemini,
+  errorKind(status, body) {
+    forgetRefusedToken(status);
+    return gemini.errorKind?.(status, body);
+  },
+};

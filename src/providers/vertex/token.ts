@@ -4,7 +4,8 @@
  * 7523) for a bearer token that lasts an hour. Signed with WebCrypto directly: Google's SDK
  * does not run in a Worker, `jose` is not a dependency, and RS256 over a PKCS#8 key is an
  * `importKey` and a `sign`. Each isolate keeps a token until ten minutes before it expires
- * (so about 50 minutes) and all requests share one exchange in flight.
+ * (so about 50 minutes) and all requests share one exchange in flight; a token Vertex
+ * refuses (401) is dropped, so a revoked one costs one failed call, not 50 minutes of them.
  * Failure policy: an exchange that fails or takes over 10 s fails the call (a 502 naming
  * the token, whose circuit counts it, so the next model is tried) and is not cached: the
  * next call tries again.
@@ -24,6 +25,8 @@ type Held = { token: string; freshUntil: number };
 export type AccessTokens = {
   /** A bearer token for the account: the one held while fresh, else one exchange shared by every caller waiting. */
   get(account: ServiceAccount): Promise<string>;
+  /** Drops every token held (one Vertex refused): the next call exchanges again. */
+  forget(): void;
 };
 
 /** Tokens for service accounts, held per account; `now` and `fetch` are the test's to set. */
@@ -79,6 +82,7 @@ export function accessTokens(options: { now?: () => number; fetch?: typeof fetch
       }
       return waiting;
     },
+    forget: () => held.clear(),
   };
 }
 
