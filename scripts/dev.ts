@@ -18,7 +18,7 @@ import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
 import { fakeProviderReason } from "./local/dev-provider.ts";
-import { fakeServiceAccount } from "./local/fake-gemini.ts";
+import { fakeServiceAccount } from "./local/fake-google-token.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, portSetting, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 

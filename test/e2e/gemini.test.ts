@@ -11,7 +11,7 @@ import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-gemini.ts";
+import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-google-token.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";

@@ -2,7 +2,7 @@
 import { generateKeyPairSync, verify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-gemini.ts";
+import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-google-token.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import type { ServiceAccount } from "../../src/config/vertex.ts";
