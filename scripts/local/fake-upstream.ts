@@ -1,13 +1,15 @@
 /**
  * A fake OpenAI-compatible provider on loopback for tests and benchmarks. It speaks
  * the real wire format (JSON completions, SSE chunks, `usage`, OpenAI error bodies)
- * and can be told to be slow, to fail, or to break its stream.
+ * and can be told to be slow, to fail, or to break its stream. Google's paths (Gemini,
+ * Vertex AI, the OAuth token endpoint) are fake-gemini.ts's.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
 import { handleBedrock } from "./fake-bedrock.ts";
+import { isGooglePath, serveGoogle } from "./fake-gemini.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -131,6 +133,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
   if (req.url?.startsWith("/model/")) return handleBedrock(fake, req, res, Buffer.concat(chunks));
+  if (isGooglePath(req.url)) return serveGoogle(fake, req, res, Buffer.concat(chunks));
   if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
   const embeddings = req.url?.endsWith("/embeddings") === true;
   if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");

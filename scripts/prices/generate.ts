@@ -11,12 +11,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { findProvider } from "@pydantic/genai-prices";
-import { CLIENT_NAME_PROVIDERS, DEFAULT_EMBEDDING_UPSTREAMS, DEFAULT_MODEL_SPECS } from "../../src/routing/default-models.ts";
+import { CLIENT_NAME_PROVIDERS, DEFAULT_EMBEDDING_UPSTREAMS, DEFAULT_MODEL_SPECS, PRICED_AS } from "../../src/routing/default-models.ts";
 import { type CatalogPrice, type Five, hasTextPrice, namesOf, pricesOn, routerPrices } from "./catalog.ts";
 
 export const MODULE_PATH = fileURLToPath(new URL("../../src/routing/prices.generated.ts", import.meta.url));
 const COMMAND = "npm run prices:generate";
-/** The providers the router calls (their models by the provider's own ids), then those whose names clients send. */
+/**
+ * The providers the router calls (their models by the provider's own ids), then those whose names clients send.
+ * Gemini and Vertex are priced by Google's list (`PRICED_AS`), which is here as a client-name provider.
+ */
 const SERVED_PROVIDERS = ["openrouter", "groq", "bedrock"] as const;
 
 /** The installed catalog's version, as `price_read_on` names it: "genai-prices 0.1.8". */
@@ -59,7 +62,8 @@ export function renderPricesModule(asOf: string): string {
     }
   }
   // A registry model the catalog's own entries do not name (an OpenRouter embedding, priced at its provider's list).
-  for (const { provider, upstream } of [...DEFAULT_MODEL_SPECS, ...DEFAULT_EMBEDDING_UPSTREAMS]) {
+  for (const { provider: served, upstream } of [...DEFAULT_MODEL_SPECS, ...DEFAULT_EMBEDDING_UPSTREAMS]) {
+    const provider = PRICED_AS[served] ?? served;
     if (tables.prices.get(provider)?.has(upstream)) continue;
     const price = routerPrices(provider, upstream, day);
     if (price === undefined) throw new Error(`the catalog has no price for the built-in model ${provider}/${upstream}: choose another, or price it by hand`);

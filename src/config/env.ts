@@ -63,6 +63,10 @@ const VITAL = new Set([
   "EMBEDDING_MODELS_JSON",
   "CUSTOM_PROVIDERS",
   "AWS_REGION",
+  // A provider's own definition, as CUSTOM_PROVIDERS is: a typo'd region must not send prompts to another.
+  "VERTEX_SERVICE_ACCOUNT_JSON",
+  "VERTEX_PROJECT",
+  "VERTEX_REGION",
 ]);
 
 function parseEnv(bindings: Bindings): { env: Env; problems: string[] } {
@@ -111,6 +115,9 @@ function requireCompanions(env: Env): void {
 
 function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[] {
   const secrets = [...providers.values()].map((provider) => provider.apiKey);
+  // A service account's key is a secret whole, as one line of base64, and line by line.
+  const key = env.VERTEX_SERVICE_ACCOUNT_JSON?.privateKey;
+  if (key !== undefined) secrets.push(key, ...pemSecrets(key));
   secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN);
   secrets.push(env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN);
   if (env.DATABASE_URL !== undefined) {
@@ -118,6 +125,12 @@ function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[]
     secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));
   }
   return secrets.filter((secret): secret is string => secret !== undefined && secret !== "");
+}
+
+/** A PEM key's body, whole and line by line: a log may carry it either way. */
+function pemSecrets(pem: string): string[] {
+  const lines = pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
+  return [lines.join(""), ...lines];
 }
 
 /** A secret that was too short to use is still a secret: keep it out of every message. */

@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { type EmbeddingModel, loadEmbeddingModels } from "../routing/embedding-models.ts";
 import { loadRegistry, type Model } from "../routing/registry.ts";
+import { ServiceAccountJson, type VertexAccount, VertexProject, VertexRegion, vertexHost } from "./vertex.ts";
 
 /** An AWS region's name: its partition's area, a direction, a number (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eusc-de-east-1`). */
 const AWS_REGION_PATTERN =
@@ -19,6 +20,25 @@ export const ProviderSettings = z.object({
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
   /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
   GROQ_API_KEY: z.string().min(1).optional(),
+  /** Google AI Studio's API base URL (the Gemini API); point it elsewhere to test. */
+  GEMINI_BASE_URL: z.url().default("https://generativelanguage.googleapis.com"),
+  /** A Gemini API key from Google AI Studio (a secret); Gemini serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. */
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  /**
+   * Vertex AI: a service account's JSON key file, whole (a secret; the router signs its access-token requests with the
+   * key's `private_key`). Vertex serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. The account needs
+   * the Vertex AI User role. A malformed one stops the router, naming what is wrong.
+   */
+  VERTEX_SERVICE_ACCOUNT_JSON: ServiceAccountJson.optional(),
+  /** The Google Cloud project Vertex AI bills; by default the service account's own `project_id`. */
+  VERTEX_PROJECT: VertexProject.optional(),
+  /**
+   * The Vertex AI region the models are called in (`global`, `us-central1`, `europe-west4`, ...: one of Google's
+   * generative AI locations, checked against a list, so a typo stops the router instead of sending prompts elsewhere).
+   */
+  VERTEX_REGION: VertexRegion.default("global"),
+  /** Vertex AI's host, instead of the region's (`https://{region}-aiplatform.googleapis.com`); for tests and development. */
+  VERTEX_BASE_URL: z.url().optional(),
   /**
    * The AWS access key id Bedrock's calls are signed with (SigV4; a secret). With AWS_SECRET_ACCESS_KEY it makes
    * `bedrock` usable: it serves the built-in registry's Claude models (`bedrock/claude-…`) at Bedrock's own prices.
@@ -62,9 +82,11 @@ export const ProviderSettings = z.object({
 export type Provider = {
   id: string;
   /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's; Bedrock its Converse API). */
-  api: "openai-compatible" | "bedrock";
+  api: "openai-compatible" | "bedrock" | "gemini" | "vertex";
   baseUrl: string;
   apiKey: string | undefined;
+  /** Vertex AI's service account, project and region (`api: "vertex"` only). */
+  vertex?: VertexAccount;
   /** The variable an operator sets to make this provider usable. */
   configureWith: string;
   configured: boolean;
@@ -101,6 +123,15 @@ export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: 
   builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
   builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
   providers.set("bedrock", bedrockProvider(env));
+  providers.set("gemini", {
+    id: "gemini",
+    api: "gemini",
+    baseUrl: env.GEMINI_BASE_URL,
+    apiKey: env.GEMINI_API_KEY,
+    configureWith: "GEMINI_API_KEY",
+    configured: env.GEMINI_API_KEY !== undefined,
+  });
+  providers.set("vertex", vertexProvider(env));
   for (const custom of parseCustomProviders(env.CUSTOM_PROVIDERS)) {
     const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
     providers.set(custom.id, {
@@ -137,6 +168,25 @@ function bedrockProvider(env: z.infer<typeof ProviderSettings>): Provider {
     provider.aws = { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN, region: env.AWS_REGION };
   }
   return provider;
+}
+
+/** Vertex AI: usable once it has a service account and a project (VERTEX_PROJECT, or the account's own). */
+function vertexProvider(env: z.infer<typeof ProviderSettings>): Provider {
+  const serviceAccount = env.VERTEX_SERVICE_ACCOUNT_JSON;
+  const project = env.VERTEX_PROJECT ?? serviceAccount?.projectId;
+  if (serviceAccount !== undefined && project === undefined) {
+    throw new Error("VERTEX_PROJECT must be set: the service account's key file names no project_id");
+  }
+  const region = env.VERTEX_REGION;
+  return {
+    id: "vertex",
+    api: "vertex",
+    baseUrl: env.VERTEX_BASE_URL ?? vertexHost(region),
+    apiKey: undefined,
+    configureWith: "VERTEX_SERVICE_ACCOUNT_JSON",
+    configured: serviceAccount !== undefined,
+    ...(serviceAccount === undefined || project === undefined ? {} : { vertex: { serviceAccount, project, region } }),
+  };
 }
 
 function parseCustomProviders(json: string | undefined): z.infer<typeof CustomProviderSchema>[] {

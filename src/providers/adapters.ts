@@ -2,8 +2,10 @@
 import type { Provider } from "../config/providers.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import { bedrock } from "./bedrock/index.ts";
+import { gemini } from "./gemini/index.ts";
 import { openAiCompatible } from "./openai-compatible/index.ts";
+import { vertex } from "./vertex/index.ts";
 
-const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible, bedrock };
+const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible, bedrock, gemini, vertex };
 
 export const adapterFor = (provider: Pick<Provider, "api">): ProviderAdapter => ADAPTERS[provider.api];

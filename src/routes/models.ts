@@ -68,7 +68,7 @@ export async function retrieveModel(c: Context<With>): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
   if ((ROUTER_NAMES as readonly string[]).includes(id)) return c.json(anthropic(c) ? anthropicEntry(id, ROUTER_NAMES_SINCE) : routerEntry(id));
-  const model = findModel(config.registry, id);
+  const model = findModel(config.registry, id, (entry) => config.providers.get(entry.provider)?.configured === true);
   const embedding = model === undefined ? findEmbeddingModel(config.embeddingModels, id) : undefined;
   if (embedding !== undefined) return c.json(anthropic(c) ? anthropicEntry(embedding.id, pricedOn(embedding)) : embeddingEntry(embedding, config));
   if (model !== undefined) {

@@ -3,7 +3,7 @@
  * a provider's model's prices, and the catalog model a client's bare name means.
  */
 import type { ClassPrices } from "./cost.ts";
-import { CLIENT_NAME_PROVIDERS } from "./default-models.ts";
+import { CLIENT_NAME_PROVIDERS, PRICED_AS } from "./default-models.ts";
 import { CATALOG_ABOVE, CATALOG_ALIASES, CATALOG_PREFIXES, CATALOG_PRICES } from "./prices.generated.ts";
 
 export { CATALOG_VERSION, PRICES_AS_OF } from "./prices.generated.ts";
@@ -26,10 +26,12 @@ function classPrices(row: readonly number[]): ClassPrices {
 
 /**
  * The catalog's prices for a provider's model by the provider's own id (`openrouter`,
- * `anthropic/claude-opus-5.5`), or `undefined` when the catalog has none.
+ * `anthropic/claude-opus-5.5`), or `undefined` when the catalog has none; a provider priced as
+ * another (`vertex` as `google`, see `PRICED_AS`) by that one's list.
  * @example catalogPrices("groq", "llama-3.1-8b-instant")?.input_usd_per_mtok // 0.05
  */
-export function catalogPrices(provider: string, model: string): CatalogPrices | undefined {
+export function catalogPrices(served: string, model: string): CatalogPrices | undefined {
+  const provider = ownEntry(PRICED_AS, served) ?? served;
   const models = ownEntry(CATALOG_PRICES, provider);
   const id = models !== undefined && Object.hasOwn(models, model) ? model : ownEntry(ownEntry(CATALOG_ALIASES, provider), model.toLowerCase());
   const row = id === undefined ? undefined : ownEntry(models, id);

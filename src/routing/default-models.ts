@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq" | "bedrock";
+export type ProviderId = "openrouter" | "groq" | "bedrock" | "gemini" | "vertex";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -45,7 +45,8 @@ const BEDROCK_CLAUDE: readonly ModelSpec[] = [
 
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
- * so tiers 4 and 5 are OpenRouter's alone, each with Anthropic's, OpenAI's and Google's model.
+ * so tiers 4 and 5 are OpenRouter's, each with Anthropic's, OpenAI's and Google's model; Google's
+ * Gemini models are also served by Google itself, on AI Studio (`gemini`) and Vertex AI (`vertex`).
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -69,7 +70,18 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
   ...BEDROCK_CLAUDE,
+  ...(["gemini", "vertex"] as const).flatMap((google) => [
+    spec(google, "gemini-2.5-flash-lite", 2, 1_048_576, ALL),
+    spec(google, "gemini-3.5-flash", 4, 1_048_576, ALL),
+    spec(google, "gemini-3.1-pro-preview", 5, 1_048_576, ALL),
+  ]),
 ];
+
+/**
+ * Providers the catalog prices under another's name: Google's models cost the same on AI Studio
+ * and on Vertex AI (genai-prices has one `google` provider, which `gemini` and `vertex` both match).
+ */
+export const PRICED_AS: Readonly<Record<string, string>> = { gemini: "google", vertex: "google" };
 
 /** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */
 export const DEFAULT_EMBEDDING_UPSTREAMS: readonly { provider: ProviderId; upstream: string }[] = [

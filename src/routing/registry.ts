@@ -144,16 +144,20 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
 /**
  * The registry entry a client means by `id`: its registry id, or a provider's own model id
  * (what answers carry in `model`), or that id's last part (`gpt-4o-mini`, as OpenAI's clients
- * send it), each when exactly one entry has it.
+ * send it), each when exactly one entry has it. With `usable` (its provider is configured),
+ * entries that are not usable step aside where several have the name: `gemini-3.5-flash` is
+ * Gemini's and Vertex's own id and the last part of OpenRouter's, and means whichever of them is
+ * configured, when one is.
  * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
  */
-export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string): M | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string, usable?: (model: M) => boolean): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
-  const aliased = registry.filter((model) => model.upstream_model === id);
-  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
-  const byLastPart = registry.filter((model) => model.upstream_model.endsWith(`/${id}`));
-  return byLastPart.length === 1 ? byLastPart[0] : undefined;
+  for (const named of [registry.filter((model) => model.upstream_model === id), registry.filter((model) => model.upstream_model.endsWith(`/${id}`))]) {
+    const kept = usable === undefined || named.length <= 1 ? named : named.filter(usable);
+    if (kept.length > 0) return kept.length === 1 ? kept[0] : undefined;
+  }
+  return undefined;
 }
 
 /** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */

@@ -11,6 +11,8 @@ describe("npm run dev's fake provider", () => {
     expect(fakeProviderReason([], { OPENROUTER_API_KEY: "sk-or-1" })).toBeUndefined();
     expect(fakeProviderReason([], { GROQ_API_KEY: "gsk_1" })).toBeUndefined();
     expect(fakeProviderReason([], { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE" })).toBeUndefined();
+    expect(fakeProviderReason([], { GEMINI_API_KEY: "AIza-1" })).toBeUndefined();
+    expect(fakeProviderReason([], { VERTEX_SERVICE_ACCOUNT_JSON: '{"type":"service_account"}' })).toBeUndefined();
     expect(fakeProviderReason([], { CUSTOM_PROVIDERS: '[{"id":"ollama"}]' })).toBeUndefined();
     expect(fakeProviderReason(["--fake-upstream"], { OPENROUTER_API_KEY: "sk-or-1" })).toBe("asked for");
     expect(fakeProviderReason(["--no-fake-upstream"], {})).toBeUndefined();

@@ -1,12 +1,14 @@
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENV_VARIABLES, parseConfig } from "../../src/config/env.ts";
 import { catalogPrices } from "../../src/routing/catalog.ts";
-import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "../../src/routing/registry.ts";
+import { decide } from "../../src/routing/decide.ts";
+import { costUsd, DEFAULT_MODELS, findModel, loadRegistry, RegistrySchema, TIERS } from "../../src/routing/registry.ts";
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq and Bedrock", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq, Bedrock, Gemini and Vertex", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -14,7 +16,7 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "bedrock"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "bedrock", "gemini", "vertex"]));
   });
 
   it("puts each Claude model at every provider in one family, so a failing provider falls back to the same model", () => {
@@ -144,5 +146,37 @@ describe(".dev.vars.example", () => {
   it("names every variable the worker reads", () => {
     const example = readFileSync(new URL("../../.dev.vars.example", import.meta.url), "utf8");
     for (const name of ENV_VARIABLES) expect(example, name).toMatch(new RegExp(`^${name}=`, "m"));
+  });
+});
+
+describe("Google's models on three providers", () => {
+  const ask = (model: string) => ({ model, messages: [{ role: "user" as const, content: "Summarise the plot of Hamlet in one paragraph." }] });
+
+  it("with only OpenRouter configured, are routed as before: never to Gemini or Vertex, a bare name to OpenRouter's", () => {
+    const config = parseConfig({ OPENROUTER_API_KEY: "sk-or-1" });
+    for (const tier of TIERS) expect(decide(ask(`tier:${tier}`), config).model.provider).toBe("openrouter");
+    expect(decide(ask("gemini-3.5-flash"), config).model.id).toBe("openrouter/google/gemini-3.5-flash");
+    expect(findModel(config.registry, "gemini-3.5-flash")).toBeUndefined();
+  });
+
+  it("with Gemini configured too, a bare name means Gemini's; with Vertex as well, it names no one model", () => {
+    const gemini = parseConfig({ OPENROUTER_API_KEY: "sk-or-1", GEMINI_API_KEY: "AIza-1" });
+    expect(decide(ask("gemini-3.5-flash"), gemini).model.id).toBe("gemini/gemini-3.5-flash");
+    expect(decide(ask("gemini/gemini-3.5-flash"), gemini).mode).toBe("model");
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const key = { type: "service_account", project_id: "proj-123", client_email: "r@proj-123.iam.gserviceaccount.com", private_key: pem };
+    const both = parseConfig({ OPENROUTER_API_KEY: "sk-or-1", GEMINI_API_KEY: "AIza-1", VERTEX_SERVICE_ACCOUNT_JSON: JSON.stringify(key) });
+    const usable = (model: { provider: string }) => both.providers.get(model.provider)?.configured === true;
+    expect(findModel(both.registry, "gemini-3.5-flash", usable)).toBeUndefined();
+  });
+
+  it("cost the same on AI Studio and Vertex: Google's list", () => {
+    for (const upstream of ["gemini-2.5-flash-lite", "gemini-3.5-flash", "gemini-3.1-pro-preview"]) {
+      const [gemini, vertex] = ["gemini", "vertex"].map((provider) => DEFAULT_MODELS.find((m) => m.id === `${provider}/${upstream}`)!);
+      const { id: _g, provider: _gp, ...geminiPrices } = gemini!;
+      const { id: _v, provider: _vp, ...vertexPrices } = vertex!;
+      expect(vertexPrices).toEqual(geminiPrices);
+      expect(gemini!.input_usd_per_mtok).toBe(catalogPrices("google", upstream)!.input_usd_per_mtok);
+    }
   });
 });
