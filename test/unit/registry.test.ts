@@ -19,13 +19,16 @@ describe("the built-in registry", () => {
     expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "bedrock", "gemini", "vertex"]));
   });
 
-  it("puts each Claude model at every provider in one family, so a failing provider falls back to the same model", () => {
-    const claude = DEFAULT_MODELS.filter((m) => m.id.includes("claude"));
+  it("puts each Claude and Gemini model at every provider in one family, so a failing provider falls back to the same model", () => {
     const families = new Map<string, string[]>();
-    for (const model of claude) families.set(model.family!, [...(families.get(model.family!) ?? []), model.provider]);
+    for (const model of DEFAULT_MODELS.filter((m) => /claude|gemini/.test(m.id)))
+      families.set(model.family!, [...(families.get(model.family!) ?? []), model.provider]);
     expect(Object.fromEntries(families)).toEqual({
+      "gemini-2.5-flash-lite": ["openrouter", "gemini", "vertex"],
       "claude-haiku-4.5": ["openrouter", "bedrock"],
+      "gemini-3.5-flash": ["openrouter", "gemini", "vertex"],
       "claude-sonnet-5": ["openrouter", "bedrock"],
+      "gemini-3.1-pro-preview": ["openrouter", "gemini", "vertex"],
       "claude-opus-5.5": ["openrouter", "bedrock"],
     });
   });
