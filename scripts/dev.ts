@@ -34,7 +34,11 @@ if (fake !== undefined) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  console.log(`[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter and Groq point at it; set a provider key in .dev.vars for real answers)`);
+  vars.AZURE_OPENAI_ENDPOINT = fake.azureEndpoint;
+  vars.AZURE_OPENAI_API_KEY = "fake-local-azure-key";
+  console.log(
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq and Azure OpenAI point at it; set a provider key in .dev.vars for real answers)`,
+  );
 }
 
 for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
+import { type AzureCall, azureRequest } from "./fake-azure.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -38,8 +39,12 @@ export type FakeBehaviour = {
   breakAfterChunks: number | undefined;
   /** Stop sending, without closing, after this many streamed chunks. */
   stallAfterChunks: number | undefined;
-  /** Answer 401 unless `Authorization: Bearer <requiredKey>`. */
+  /** Answer 401 unless `Authorization: Bearer <requiredKey>` (`api-key: <requiredKey>` on Azure's paths). */
   requiredKey: string | undefined;
+  /** Keys answered with a 401 whose message echoes the key (a customer's revoked key, a careless provider). */
+  refusedKeys: string[] | undefined;
+  /** Prompts refused by Azure's content filter, on Azure's paths (fake-azure.ts). */
+  filterPrompts: string[] | undefined;
   /** The message of error answers (a traceback, a leaked key: what careless providers send). */
   errorMessage: string | undefined;
   /** Answer 200 with an error body and no choices, as some providers do. */
@@ -77,6 +82,8 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
   requiredKey: undefined,
+  refusedKeys: undefined,
+  filterPrompts: undefined,
   errorMessage: undefined,
   errorIn200: false,
   omitDone: false,
@@ -89,11 +96,14 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   perModel: Object.freeze({}),
 };
 
-export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
+/** `azure`: where an Azure OpenAI call went (`/openai/...` paths), the body as served (its model named). */
+export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown>; azure?: AzureCall };
 
 export type FakeUpstream = {
   /** Base URL to configure as a provider's, ending in `/v1`. */
   url: string;
+  /** The same server as an Azure OpenAI resource's endpoint (AZURE_OPENAI_ENDPOINT). */
+  azureEndpoint: string;
   behaviour: FakeBehaviour;
   /** The last requests received, newest last (at most 100). */
   seen: SeenRequest[];
@@ -107,6 +117,7 @@ export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port
   const { port = 0, ...behaviour } = options;
   const fake: FakeUpstream = {
     url: "",
+    azureEndpoint: "",
     behaviour: { ...DEFAULT_BEHAVIOUR, ...behaviour },
     seen: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -117,6 +128,7 @@ export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  fake.azureEndpoint = fake.url.slice(0, -"/v1".length);
   const close = fake.close;
   fake.close = () => {
     server.closeAllConnections();
@@ -129,22 +141,38 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
-  if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
-  const embeddings = req.url?.endsWith("/embeddings") === true;
-  if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
-  } catch {
-    return sendError(res, 400, "Body is not JSON", "invalid_json");
+  const raw = Buffer.concat(chunks).toString("utf8");
+  let path = req.url ?? "";
+  let azure: AzureCall | undefined;
+  let body: Record<string, unknown> = {};
+  if (req.method === "POST") {
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return sendError(res, 400, "Body is not JSON", "invalid_json");
+    }
   }
-  fake.seen.push({ path: req.url ?? "", headers: req.headers, body });
+  // Azure OpenAI's paths, checked as Azure checks them (fake-azure.ts), then served as OpenAI's.
+  if (path.startsWith("/openai/")) {
+    const routed = azureRequest(req, res, body, fake.behaviour);
+    if (routed === undefined) return;
+    ({ path, body, call: azure } = routed);
+  }
+  if (req.method === "GET" && path.endsWith("/models")) return listModels(fake, res);
+  const embeddings = path.endsWith("/embeddings");
+  if (req.method !== "POST" || !(embeddings || path.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
+  fake.seen.push({ path: req.url ?? "", headers: req.headers, body, ...(azure === undefined ? {} : { azure }) });
   if (fake.seen.length > 100) fake.seen.shift();
   const model = typeof body.model === "string" ? body.model : "fake-model";
   const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[model] };
 
   await sleep(b.latencyMs);
-  if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
+  const bearer = req.headers.authorization?.replace(/^Bearer /, "");
+  if (azure === undefined && b.refusedKeys !== undefined && bearer !== undefined && b.refusedKeys.includes(bearer)) {
+    // As a careless provider does: the refused key in its own error message.
+    return sendError(res, 401, `Incorrect API key provided: ${bearer}. You can find your API key at https://example.invalid/keys.`, "invalid_api_key");
+  }
+  if (azure === undefined && b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
   if (

@@ -18,6 +18,11 @@ export const MODULE_PATH = fileURLToPath(new URL("../../src/routing/prices.gener
 const COMMAND = "npm run prices:generate";
 /** The providers the router calls (their models by the provider's own ids), then those whose names clients send. */
 const SERVED_PROVIDERS = ["openrouter", "groq"] as const;
+/**
+ * Providers the catalog names otherwise, or prices only in part: each built-in model of theirs is priced at the first
+ * catalog provider that prices it. The catalog's `azure` holds no GPT-4o or later model, so Azure's are OpenAI's list prices.
+ */
+const PRICED_AS: Readonly<Record<string, readonly string[]>> = { "azure-openai": ["azure", "openai"] };
 
 /** The installed catalog's version, as `price_read_on` names it: "genai-prices 0.1.8". */
 export function catalogVersion(): string {
@@ -61,7 +66,7 @@ export function renderPricesModule(asOf: string): string {
   // A registry model the catalog's own entries do not name (an OpenRouter embedding, priced at its provider's list).
   for (const { provider, upstream } of [...DEFAULT_MODEL_SPECS, ...DEFAULT_EMBEDDING_UPSTREAMS]) {
     if (tables.prices.get(provider)?.has(upstream)) continue;
-    const price = routerPrices(provider, upstream, day);
+    const price = (PRICED_AS[provider] ?? [provider]).map((id) => routerPrices(id, upstream, day)).find((found) => found !== undefined);
     if (price === undefined) throw new Error(`the catalog has no price for the built-in model ${provider}/${upstream}: choose another, or price it by hand`);
     add(provider, upstream, price);
   }

@@ -62,6 +62,7 @@ const VITAL = new Set([
   "MODELS_JSON",
   "EMBEDDING_MODELS_JSON",
   "CUSTOM_PROVIDERS",
+  "AZURE_OPENAI_DEPLOYMENTS",
 ]);
 
 function parseEnv(bindings: Bindings): { env: Env; problems: string[] } {

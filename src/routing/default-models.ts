@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq";
+export type ProviderId = "openrouter" | "groq" | "azure-openai";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -28,7 +28,8 @@ const spec = (provider: ProviderId, upstream: string, tier: Tier, context: numbe
 
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
- * so tiers 4 and 5 are OpenRouter's alone, each with Anthropic's, OpenAI's and Google's model.
+ * so tiers 4 and 5 are OpenRouter's alone, each with Anthropic's, OpenAI's and Google's model. Azure OpenAI
+ * serves the GPT models again, under its own ids (a deployment per model: AZURE_OPENAI_DEPLOYMENTS).
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -40,6 +41,8 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "google/gemini-2.5-flash-lite", 2, 1_048_576, ALL),
   spec("openrouter", "openai/gpt-4o-mini", 2, 128_000, ALL),
   spec("openrouter", "openai/gpt-6-luna", 2, 1_050_000, ALL),
+  spec("azure-openai", "gpt-4o-mini", 2, 128_000, ALL),
+  spec("azure-openai", "gpt-6-luna", 2, 1_050_000, ALL),
   spec("groq", "openai/gpt-oss-120b", 3, 131_072, TEXT),
   spec("groq", "llama-3.3-70b-versatile", 3, 131_072, TEXT),
   spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
@@ -48,9 +51,11 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
+  spec("azure-openai", "gpt-6-sol", 4, 1_050_000, ALL),
   spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
+  spec("azure-openai", "gpt-5.5", 5, 1_050_000, ALL),
 ];
 
 /** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */

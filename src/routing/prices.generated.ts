@@ -832,6 +832,12 @@ export const CATALOG_PRICES: Readonly<Record<string, Readonly<Record<string, rea
     "grok-build-0.1": [1,2,0.2],
     "grok-code-fast-1": [0.2,1.5,0.02],
   },
+  "azure-openai": {
+    "gpt-4o-mini": [0.15,0.6,0.075],
+    "gpt-6-luna": [0.1,0.5,0.01,0.125],
+    "gpt-6-sol": [2,10,0.2,2.5],
+    "gpt-5.5": [5,30,0.5],
+  },
 };
 
 /** "<provider> <model>" → [prompt tokens above which these apply, then the five prices]: the whole request at these prices. */
@@ -885,6 +891,9 @@ export const CATALOG_ABOVE: Readonly<Record<string, readonly number[]>> = {
   "x-ai grok-4.5": [199999,4,12,0.6,4,4],
   "x-ai grok-4.6": [199999,4,12,1,4,4],
   "x-ai grok-build-0.1": [199999,2,4,0.4,2,2],
+  "azure-openai gpt-6-luna": [272000,0.2,0.75,0.02,0.25,0.25],
+  "azure-openai gpt-6-sol": [272000,4,15,0.4,5,5],
+  "azure-openai gpt-5.5": [271999,10,45,1,10,10],
 };
 
 /** Other names a provider's model answers to (a dated id, a former spelling) → its id. */

@@ -133,12 +133,18 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
  * send it), each when exactly one entry has it.
  * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
  */
-export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string): M | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string, prefer?: (model: M) => boolean): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
   const aliased = registry.filter((model) => model.upstream_model === id);
-  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
   const byLastPart = registry.filter((model) => model.upstream_model.endsWith(`/${id}`));
+  // The same model at two providers (`gpt-4o-mini` at Azure, `openai/gpt-4o-mini` at OpenRouter): the one `prefer`
+  // chooses (a configured provider's), else the first in the registry's order.
+  if (aliased.length > 0 && byLastPart.length > 0) {
+    const named = registry.filter((model) => aliased.includes(model) || byLastPart.includes(model));
+    return named.find((model) => prefer?.(model) === true) ?? named[0];
+  }
+  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
   return byLastPart.length === 1 ? byLastPart[0] : undefined;
 }
 

@@ -5,7 +5,7 @@ import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "..
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq, with Azure OpenAI's GPT models", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -13,7 +13,7 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "azure-openai"]));
   });
 
   it("gets no cheaper on average as tiers rise", () => {
