@@ -12,6 +12,7 @@ import { type Provider, type ProviderConfig, ProviderSettings, providerConfig } 
 import { type RequestLimitConfig, RequestLimitSettings, requestLimitConfig } from "./request-limits.ts";
 import { type RoutingConfig, RoutingSettings, routingConfig } from "./routing.ts";
 import { type StorageConfig, StorageSettings, storageConfig } from "./storage.ts";
+import { type TenantKeyConfig, TenantKeySettings, tenantKeyConfig } from "./tenant-keys.ts";
 import { type UpstreamConfig, UpstreamSettings, upstreamConfig } from "./upstream.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
@@ -26,6 +27,7 @@ export const EnvSchema = z.object({
   ...StorageSettings.shape,
   ...AuditSettings.shape,
   ...AccessSettings.shape,
+  ...TenantKeySettings.shape,
   ...ObservabilitySettings.shape,
 });
 type Env = z.infer<typeof EnvSchema>;
@@ -40,6 +42,7 @@ export type Config = ProviderConfig &
   StorageConfig &
   AuditConfig &
   AccessConfig &
+  TenantKeyConfig &
   ObservabilityConfig & {
     /** Settings that were malformed and are ignored, each with why (`npm run dev` prints them; /health shows them to the admin). */
     problems: readonly string[];
@@ -63,6 +66,8 @@ const VITAL = new Set([
   "EMBEDDING_MODELS_JSON",
   "CUSTOM_PROVIDERS",
   "AZURE_OPENAI_DEPLOYMENTS",
+  "PROVIDER_KEYS_KEK",
+  "PROVIDER_KEYS_KEK_PREVIOUS",
 ]);
 
 function parseEnv(bindings: Bindings): { env: Env; problems: string[] } {
@@ -90,6 +95,7 @@ export function parseConfig(bindings: Bindings): Config {
     ...storageConfig(env),
     ...auditConfig(env),
     ...accessConfig(env),
+    ...tenantKeyConfig(env),
     ...observabilityConfig(env),
     problems,
     secrets: [...secretsOf(env, providers.providers), ...malformedSecrets(bindings, problems)],
@@ -111,7 +117,7 @@ function requireCompanions(env: Env): void {
 
 function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[] {
   const secrets = [...providers.values()].map((provider) => provider.apiKey);
-  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN);
+  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN, env.PROVIDER_KEYS_KEK, env.PROVIDER_KEYS_KEK_PREVIOUS);
   if (env.DATABASE_URL !== undefined) {
     const password = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]+)@/.exec(env.DATABASE_URL)?.[1];
     secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));

@@ -83,8 +83,13 @@ export type Provider = {
    * (security/provider-credentials.ts), with `credentialOwner` set. Every adapter reads it here and nowhere else.
    */
   apiKey: string | undefined;
-  /** Set when `apiKey` is a tenant's own credential: the tenant's id. The router's credential leaves it unset. */
+  /** Set when the credential is a tenant's own: the tenant's id. The router's credential leaves it unset. */
   credentialOwner?: string;
+  /**
+   * A tenant's own credential that is more than a key (AWS's `{access_key_id, secret_access_key, region}`, GCP's
+   * `{service_account, project, region}`), as the admin API took it; set with `credentialOwner`.
+   */
+  credential?: Readonly<Record<string, unknown>>;
   /** Azure OpenAI's deployments and API version (api `azure-openai` only). */
   azure?: AzureSettings;
   /** The variable an operator sets to make this provider usable. */

@@ -158,12 +158,12 @@ describe("store round trips before a keyed answer", () => {
   it("a key whose record Redis lost is read from Postgres once, and its record written back with the request's own call to the primary", async () => {
     const { key } = await makeKey(limits);
     const hash = createHash("sha256").update(key).digest("hex");
-    expect(await storage.redis.del(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    expect(await storage.redis.del(`${storage.prefix}:key:r3:${hash}`)).toBe(1);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("lost record")), key);
     expect(first.status).toBe(200);
     expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]);
     expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
-    expect(await storage.redis.exists(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    expect(await storage.redis.exists(`${storage.prefix}:key:r3:${hash}`)).toBe(1);
   });
 
   it("gives back what a request over its rpm reserved: the spend counter still equals the audit rows", async () => {
