@@ -11,7 +11,10 @@ import type { With } from "../middleware/edge.ts";
 import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
 
 export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
-  const services = c.get("services");
+  const shared = c.get("services");
+  // Decided as a chat request of this caller would be: on its tenant's view of the providers (security/credential-vault.ts).
+  const view = await shared.credentials.viewFor(shared.config.providers, c.get("caller"));
+  const services = view === undefined ? shared : { ...shared, config: { ...shared.config, providers: view.providers } };
   const { config } = services;
   const { request } = await chatCompletionsSurface.parse(c.req.raw, config);
   const outcome = await decisionOutcome(services, request, c.get("caller"), c.req.raw.headers, (work) => c.executionCtx.waitUntil(work));

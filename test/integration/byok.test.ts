@@ -195,10 +195,21 @@ describe("requests on the tenant's own credential", () => {
     expect(JSON.parse(refused.body).error.message).toContain(`PUT /v1/admin/tenants/${tenant}/providers/openrouter`);
     expect(fake.seen.some((seen) => seen.headers.authorization === `Bearer ${ROUTER_KEY}` && JSON.stringify(seen.body).includes(tenant))).toBe(false);
 
+    const route = async () =>
+      (await (
+        await router.fetch("/v1/route", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: DEEPSEEK, messages: [{ role: "user", content: "hi" }] }),
+        })
+      ).json()) as { provider_configured: boolean };
+    expect((await route()).provider_configured).toBe(false);
+
     const ownKey = `sk-tenant-GREPME-only-${suffix}-0123`;
     expect((await adminCall(`/v1/admin/tenants/${tenant}/providers/openrouter`, "PUT", { api_key: ownKey })).status).toBe(200);
     await ask(key.key);
     expect(bearerSeen()).toBe(`Bearer ${ownKey}`);
+    expect((await route()).provider_configured).toBe(true);
     // Unset byok_only: still served on its own credential where it has one.
     expect(await (await adminCall(`/v1/admin/tenants/${tenant}`, "PATCH", { byok_only: false })).json()).toMatchObject({ byok_only: false });
     await ask(key.key);
