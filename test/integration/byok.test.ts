@@ -269,15 +269,23 @@ describe("rotating the key-encryption key", () => {
     routers.push(rotating);
     let stop = false;
     const statuses: number[] = [];
+    const seenKeys = new Set<string>();
+    const send = async (clientKey: string): Promise<void> => {
+      const response = await rotating.fetch("/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${clientKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: DEEPSEEK, messages: [{ role: "user", content: uniquePrompt() }] }),
+      });
+      statuses.push(response.status);
+      await response.arrayBuffer();
+      seenKeys.add(String(bearerSeen()));
+    };
     const load = (async () => {
       while (!stop) {
-        const response = await rotating.fetch("/v1/chat/completions", {
-          method: "POST",
-          headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: DEEPSEEK, messages: [{ role: "user", content: uniquePrompt() }] }),
-        });
-        statuses.push(response.status);
-        await response.arrayBuffer();
+        // The isolate's key as it has it, and a key it has never seen: its record read now holds whichever seal is current.
+        await send(key.key);
+        const fresh = await rotating.fetch("/v1/admin/keys", { method: "POST", headers: admin(), body: JSON.stringify({ name: "rot", tenant }) });
+        await send(((await fresh.json()) as { key: string }).key);
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -290,6 +298,7 @@ describe("rotating the key-encryption key", () => {
     expect(run.stdout + run.stderr).not.toContain("GREPME");
     expect(statuses.length).toBeGreaterThan(3);
     expect(statuses.every((status) => status === 200)).toBe(true);
+    expect([...seenKeys]).toEqual([`Bearer ${rotKey}`]);
     const { rows } = await storage.db.query("SELECT DISTINCT kek_id FROM provider_credentials");
     expect(rows).toEqual([{ kek_id: await kekIdOf(KEK_2) }]);
     // The old key gone: a fresh router with the new key alone reads the re-sealed credential (from the rewritten record).
