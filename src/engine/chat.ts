@@ -29,6 +29,7 @@ import { capToBudget, capToTokens, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
 import { decideInSession } from "./session-pin.ts";
 import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices } from "./session-step.ts";
+import { credentialOf, inTenantView, tenantCredentialProviders, unchargedOn } from "./tenant-view.ts";
 
 /** What the engine uses of the isolate's services. */
 export type ChatServices = Omit<DecisionServices, "config"> &
@@ -47,11 +48,8 @@ type Lookup = CachePolicy & { key: string; status: CacheStatus };
 
 export async function runChat(shared: ChatServices, input: ChatInput): Promise<Outcome> {
   const { request, caller } = input;
-  // A tenant with credentials of its own (or byok_only) sees the providers as they are for it: every step below decides,
-  // reserves and calls on that view, and its credentials' secrets join those no message may show.
-  const view = await shared.credentials.viewFor(shared.config.providers, caller);
-  const services: ChatServices =
-    view === undefined ? shared : { ...shared, config: { ...shared.config, providers: view.providers, secrets: [...shared.config.secrets, ...view.secrets] } };
+  // A tenant with credentials of its own (or byok_only): every step below decides, reserves and calls on its view.
+  const services = await inTenantView(shared, caller);
   let decision: Decision | undefined;
   let lookup: Lookup | undefined;
   let settlement: Settlement | undefined;
@@ -268,7 +266,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     settlement,
     attempts,
     pricedAs: model,
-    credential: config.providers.get(model.provider)?.credentialOwner === undefined ? ("router" as const) : ("tenant" as const),
+    credential: credentialOf(config, model.provider),
     uncharged: uncharged(model),
     tenantCredentials: tenantCredentialProviders(config),
     outputCap: prepared.outputCap === undefined ? undefined : { asked: prepared.outputCap.asked, cap: prepared.outputCap.cap, by: prepared.outputCap.by },
@@ -298,17 +296,6 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     sessionWrite,
   };
   return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
-}
-
-/** Whether a model's answers are charged nothing to budgets: BYOK_BILLING=none, and its provider is on the tenant's own credential. */
-function unchargedOn(config: Config): (model: Model) => boolean {
-  if (config.providerKeys.billing !== "none") return () => false;
-  return (model) => config.providers.get(model.provider)?.credentialOwner !== undefined;
-}
-
-/** The providers this request calls on its tenant's own credentials: their breakers are its own (reliability/breakers.ts). */
-function tenantCredentialProviders(config: Config): readonly string[] {
-  return [...config.providers.values()].filter((provider) => provider.credentialOwner !== undefined).map((provider) => provider.id);
 }
 
 /** 503 naming every variable that would let some model of the chosen tier serve. */

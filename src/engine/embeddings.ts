@@ -22,6 +22,7 @@ import { type Reserves, type Settlement, toGiveBack } from "../security/settleme
 import { chargeFor } from "./charge.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, type Route, stoppedAt } from "./outcome.ts";
+import { credentialOf, inTenantView, tenantCredentialProviders } from "./tenant-view.ts";
 
 export type EmbeddingServices = Reserves & { config: Config; responseCache: ResponseCache; credentials: Pick<CredentialVault, "viewFor"> };
 
@@ -36,10 +37,8 @@ const PARALLEL_CALLS = 4;
 
 export async function runEmbeddings(shared: EmbeddingServices, input: EmbeddingsInput): Promise<Outcome> {
   const { request, caller } = input;
-  // As chat's (engine/chat.ts): a tenant's own credentials, where it has them, and their secrets kept out of messages.
-  const view = await shared.credentials.viewFor(shared.config.providers, caller);
-  const services: EmbeddingServices =
-    view === undefined ? shared : { ...shared, config: { ...shared.config, providers: view.providers, secrets: [...shared.config.secrets, ...view.secrets] } };
+  // As chat's: a tenant's own credentials, where it has them (engine/tenant-view.ts).
+  const services = await inTenantView(shared, caller);
   const { config } = services;
   let route: Route | undefined;
   let status: Outcome["cache"] = "BYPASS";
@@ -101,7 +100,6 @@ export async function runEmbeddings(shared: EmbeddingServices, input: Embeddings
       completionLimit: 0,
       reservedMicros,
     });
-    const credential = config.providers.get(model.provider)?.credentialOwner === undefined ? ("router" as const) : ("tenant" as const);
     const outcome = {
       ...stoppedAt(request, undefined),
       route,
@@ -109,8 +107,8 @@ export async function runEmbeddings(shared: EmbeddingServices, input: Embeddings
       settlement,
       attempts: served.attempts,
       pricedAs: pricing,
-      credential,
-      tenantCredentials: view === undefined ? undefined : [...view.providers.values()].filter((p) => p.credentialOwner !== undefined).map((p) => p.id),
+      credential: credentialOf(config, model.provider),
+      tenantCredentials: tenantCredentialProviders(config),
     };
     if (served.failure !== undefined) {
       // What the provider embedded before a call failed is charged: it was served, and billed.
