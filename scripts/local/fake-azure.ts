@@ -79,6 +79,26 @@ export function azureRequest(
   return { path: `/v1/${operation}`, body: model === undefined ? body : { ...body, model }, call };
 }
 
+const SAFE = {
+  hate: { filtered: false, severity: "safe" },
+  self_harm: { filtered: false, severity: "safe" },
+  sexual: { filtered: false, severity: "safe" },
+  violence: { filtered: false, severity: "safe" },
+};
+
+/** What Azure adds to a JSON answer: the prompt's filter results, and each choice's. */
+export function azureAnswerFilters(choices: object[]): { prompt_filter_results: object[]; choices: object[] } {
+  return {
+    prompt_filter_results: [{ prompt_index: 0, content_filter_results: { ...SAFE, jailbreak: { filtered: false, detected: false } } }],
+    choices: choices.map((choice) => ({ ...choice, content_filter_results: SAFE })),
+  };
+}
+
+/** The chunk Azure's streams open with: no choices, the prompt's filter results, empty id and model. */
+export function azurePromptFilterChunk(): object {
+  return { choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: azureAnswerFilters([]).prompt_filter_results };
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "apim-request-id": crypto.randomUUID() });
   res.end(JSON.stringify(body));

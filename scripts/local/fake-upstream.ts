@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
-import { type AzureCall, azureRequest } from "./fake-azure.ts";
+import { type AzureCall, azureAnswerFilters, azurePromptFilterChunk, azureRequest } from "./fake-azure.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -232,6 +232,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
         ? { role: "assistant", content: null, tool_calls: calls }
         : { role: "assistant", content: answer.content };
     const completion = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: reported };
+    if (azure !== undefined) Object.assign(completion, azureAnswerFilters(completion.choices));
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify(completion));
     return;
@@ -241,6 +242,8 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   res.flushHeaders();
   const chunk = (delta: object, finish: string | null): string =>
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  // Azure's stream opens with its prompt's filter results, a chunk with no choices.
+  if (azure !== undefined) res.write(`data: ${JSON.stringify(azurePromptFilterChunk())}\n\n`);
   await sleep(b.firstTokenMs);
   if (b.malformed) return void res.end(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`);
   const deltas = streamedDeltas(answer, words);
