@@ -37,6 +37,8 @@ describe("Azure OpenAI through the router", () => {
       .withResponse();
     expect(data.choices[0]?.message.content).toBe("Fake token1 token2 token3");
     expect(response.headers.get("x-tiergate-model")).toBe("azure-openai/gpt-4o-mini");
+    // Azure's own fields pass through as it sent them.
+    expect(data).toMatchObject({ prompt_filter_results: [{ prompt_index: 0 }], choices: [{ content_filter_results: { violence: { filtered: false } } }] });
     const seen = fake.seen.at(-1)!;
     expect(seen.path).toBe("/openai/deployments/prod-mini/chat/completions?api-version=2024-10-21");
     expect(seen.headers["api-key"]).toBe(AZURE_KEY);
