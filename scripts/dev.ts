@@ -48,9 +48,11 @@ if (fake !== undefined) {
     GEMINI_API_KEY: "fake-local-key",
     VERTEX_BASE_URL: root,
     VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-local"),
+    AZURE_OPENAI_ENDPOINT: fake.azureEndpoint,
+    AZURE_OPENAI_API_KEY: "fake-local-azure-key",
   });
   console.log(
-    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Bedrock, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Azure OpenAI, Bedrock, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
   );
 }
 

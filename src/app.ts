@@ -23,6 +23,7 @@ import {
   showKeyRoute,
   showTenantRoute,
 } from "./routes/admin-keys.ts";
+import { changeTenantRoute, deleteProviderKeyRoute, listProviderKeysRoute, putProviderKeyRoute, showProviderKeyRoute } from "./routes/admin-provider-keys.ts";
 import { auditRuns, auditSummary, listAudit } from "./routes/audit.ts";
 import { chatCompletions, messages, responses } from "./routes/chat.ts";
 import { countTokens } from "./routes/count-tokens.ts";
@@ -40,7 +41,7 @@ import { redactSecrets } from "./security/redact.ts";
 /** The app's environment, composed from what each middleware sets. */
 export type AppEnv = { Bindings: Bindings; Variables: EdgeVariables & KeyVariables & OutcomeVariables };
 
-type Method = "GET" | "POST" | "DELETE";
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** The keyed routes whose handler awaits the requests check itself (routes/chat.ts, through the engine). */
 const CHAT_ROUTE = "/v1/chat/completions";
@@ -69,7 +70,9 @@ const ROUTES: Record<string, Partial<Record<Method, Handler<AppEnv>>>> = {
   "/v1/admin/keys": { GET: listKeysRoute, POST: createKeyRoute },
   "/v1/admin/keys/:id": { GET: showKeyRoute, DELETE: revokeKeyRoute },
   "/v1/admin/tenants": { GET: listTenantsRoute, POST: createTenantRoute },
-  "/v1/admin/tenants/:id": { GET: showTenantRoute, DELETE: revokeTenantRoute },
+  "/v1/admin/tenants/:id": { GET: showTenantRoute, PATCH: changeTenantRoute, DELETE: revokeTenantRoute },
+  "/v1/admin/tenants/:id/providers": { GET: listProviderKeysRoute },
+  "/v1/admin/tenants/:id/providers/:provider": { GET: showProviderKeyRoute, PUT: putProviderKeyRoute, DELETE: deleteProviderKeyRoute },
   "/health": { GET: health },
   "/metrics": { GET: metrics },
   "/dashboard": { GET: dashboardPage },
@@ -100,6 +103,8 @@ const ADMIN_ROUTES = new Set([
   "/v1/admin/keys/:id",
   "/v1/admin/tenants",
   "/v1/admin/tenants/:id",
+  "/v1/admin/tenants/:id/providers",
+  "/v1/admin/tenants/:id/providers/:provider",
   "/dashboard/data",
 ]);
 

@@ -43,6 +43,9 @@ type Served = {
 
 /** The one credential the fake knows: what `npm run dev` and the tests configure. */
 export const FAKE_AWS = { accessKeyId: "AKIAFAKEBEDROCK00001", secretAccessKey: "fake-bedrock-secret-key-0123456789abcdef", region: "us-east-1" };
+/** A second account the fake knows: a tenant's own (BYOK), signed for another region. */
+export const FAKE_AWS_TENANT = { accessKeyId: "AKIAFAKETENANT000002", secretAccessKey: "fake-tenant-secret-key-GREPME-0123456789", region: "eu-west-1" };
+const KNOWN_AWS = [FAKE_AWS, FAKE_AWS_TENANT];
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
@@ -193,7 +196,9 @@ function asChat(body: Converse): Record<string, unknown> {
 /** `POST /model/{modelId}/converse` and `/converse-stream`, after the signature is checked. */
 export async function handleBedrock(fake: Served, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
   const route = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? "");
-  const verdict = verifySigV4({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: raw }, FAKE_AWS);
+  const keyId = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1];
+  const account = KNOWN_AWS.find((known) => known.accessKeyId === keyId) ?? FAKE_AWS;
+  const verdict = verifySigV4({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: raw }, account);
   if (!verdict.ok) return sendBedrockError(res, verdict.status, verdict.type, verdict.message);
   if (req.method !== "POST" || route === null) return sendBedrockError(res, 404, "UnknownOperationException", "Unknown operation");
   const modelId = decodeURIComponent(route[1]!);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
+import { type AzureCall, azureAnswerFilters, azurePromptFilterChunk, azureRequest } from "./fake-azure.ts";
 import { handleBedrock } from "./fake-bedrock.ts";
 import { isGooglePath, serveGoogle } from "./fake-gemini.ts";
 
@@ -41,8 +42,12 @@ export type FakeBehaviour = {
   breakAfterChunks: number | undefined;
   /** Stop sending, without closing, after this many streamed chunks. */
   stallAfterChunks: number | undefined;
-  /** Answer 401 unless `Authorization: Bearer <requiredKey>`. */
+  /** Answer 401 unless `Authorization: Bearer <requiredKey>` (`api-key: <requiredKey>` on Azure's paths). */
   requiredKey: string | undefined;
+  /** Keys answered with a 401 whose message echoes the key (a customer's revoked key, a careless provider). */
+  refusedKeys: string[] | undefined;
+  /** Prompts refused by Azure's content filter, on Azure's paths (fake-azure.ts). */
+  filterPrompts: string[] | undefined;
   /** The message of error answers (a traceback, a leaked key: what careless providers send). */
   errorMessage: string | undefined;
   /** Answer 200 with an error body and no choices, as some providers do. */
@@ -80,6 +85,8 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
   requiredKey: undefined,
+  refusedKeys: undefined,
+  filterPrompts: undefined,
   errorMessage: undefined,
   errorIn200: false,
   omitDone: false,
@@ -92,11 +99,14 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   perModel: Object.freeze({}),
 };
 
-export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
+/** `azure`: where an Azure OpenAI call went (`/openai/...` paths), the body as served (its model named). */
+export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown>; azure?: AzureCall };
 
 export type FakeUpstream = {
   /** Base URL to configure as a provider's, ending in `/v1`. */
   url: string;
+  /** The same server as an Azure OpenAI resource's endpoint (AZURE_OPENAI_ENDPOINT). */
+  azureEndpoint: string;
   behaviour: FakeBehaviour;
   /** The last requests received, newest last (at most 100). */
   seen: SeenRequest[];
@@ -110,6 +120,7 @@ export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port
   const { port = 0, ...behaviour } = options;
   const fake: FakeUpstream = {
     url: "",
+    azureEndpoint: "",
     behaviour: { ...DEFAULT_BEHAVIOUR, ...behaviour },
     seen: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -120,6 +131,7 @@ export async function startFakeUpstream(options: Partial<FakeBehaviour> & { port
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  fake.azureEndpoint = fake.url.slice(0, -"/v1".length);
   const close = fake.close;
   fake.close = () => {
     server.closeAllConnections();
@@ -134,22 +146,38 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   if (fake.behaviour.down) return void req.socket.destroy();
   if (req.url?.startsWith("/model/")) return handleBedrock(fake, req, res, Buffer.concat(chunks));
   if (isGooglePath(req.url)) return serveGoogle(fake, req, res, Buffer.concat(chunks));
-  if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
-  const embeddings = req.url?.endsWith("/embeddings") === true;
-  if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
-  } catch {
-    return sendError(res, 400, "Body is not JSON", "invalid_json");
+  const raw = Buffer.concat(chunks).toString("utf8");
+  let path = req.url ?? "";
+  let azure: AzureCall | undefined;
+  let body: Record<string, unknown> = {};
+  if (req.method === "POST") {
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return sendError(res, 400, "Body is not JSON", "invalid_json");
+    }
   }
-  fake.seen.push({ path: req.url ?? "", headers: req.headers, body });
+  // Azure OpenAI's paths, checked as Azure checks them (fake-azure.ts), then served as OpenAI's.
+  if (path.startsWith("/openai/")) {
+    const routed = azureRequest(req, res, body, fake.behaviour);
+    if (routed === undefined) return;
+    ({ path, body, call: azure } = routed);
+  }
+  if (req.method === "GET" && path.endsWith("/models")) return listModels(fake, res);
+  const embeddings = path.endsWith("/embeddings");
+  if (req.method !== "POST" || !(embeddings || path.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
+  fake.seen.push({ path: req.url ?? "", headers: req.headers, body, ...(azure === undefined ? {} : { azure }) });
   if (fake.seen.length > 100) fake.seen.shift();
   const model = typeof body.model === "string" ? body.model : "fake-model";
   const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[model] };
 
   await sleep(b.latencyMs);
-  if (b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
+  const bearer = req.headers.authorization?.replace(/^Bearer /, "");
+  if (azure === undefined && b.refusedKeys !== undefined && bearer !== undefined && b.refusedKeys.includes(bearer)) {
+    // As a careless provider does: the refused key in its own error message.
+    return sendError(res, 401, `Incorrect API key provided: ${bearer}. You can find your API key at https://example.invalid/keys.`, "invalid_api_key");
+  }
+  if (azure === undefined && b.requiredKey !== undefined && req.headers.authorization !== `Bearer ${b.requiredKey}`) {
     return sendError(res, 401, "Incorrect API key provided", "invalid_api_key");
   }
   if (
@@ -209,6 +237,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
         ? { role: "assistant", content: null, tool_calls: calls }
         : { role: "assistant", content: answer.content };
     const completion = { id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: reported };
+    if (azure !== undefined) Object.assign(completion, azureAnswerFilters(completion.choices));
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify(completion));
     return;
@@ -218,6 +247,8 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   res.flushHeaders();
   const chunk = (delta: object, finish: string | null): string =>
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  // Azure's stream opens with its prompt's filter results, a chunk with no choices.
+  if (azure !== undefined) res.write(`data: ${JSON.stringify(azurePromptFilterChunk())}\n\n`);
   await sleep(b.firstTokenMs);
   if (b.malformed) return void res.end(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`);
   const deltas = streamedDeltas(answer, words);

@@ -18,7 +18,7 @@ export const MODULE_PATH = fileURLToPath(new URL("../../src/routing/prices.gener
 const COMMAND = "npm run prices:generate";
 /**
  * The providers the router calls (their models by the provider's own ids), then those whose names clients send.
- * Gemini and Vertex are priced by Google's list (`PRICED_AS`), which is here as a client-name provider.
+ * Gemini and Vertex are priced by Google's list, Azure OpenAI by OpenAI's (`PRICED_AS`), each here as a client-name provider.
  */
 const SERVED_PROVIDERS = ["openrouter", "groq", "bedrock"] as const;
 

@@ -84,6 +84,7 @@ export async function recordOf(
   if (outcome?.storedResponse !== undefined) record.stored_response = outcome.storedResponse;
   if (outcome?.decision?.session !== undefined) record.session = outcome.decision.session;
   if (outcome?.decision?.affinity !== undefined) record.affinity = outcome.decision.affinity;
+  if (outcome?.credential !== undefined) record.credential = outcome.credential;
   const unchecked: LimitKind[] = [];
   if (facts.requestLimit?.checked === false) unchecked.push("requests");
   if (outcome?.settlement?.tokenLimit?.checked === false) unchecked.push("tokens");

@@ -70,6 +70,8 @@ export type AuditExtensions = {
   session: string;
   /** What the turn did to its session: "new", "kept" or "moved" (migrations/0012). */
   affinity: string;
+  /** Whose credential the provider that answered was called with: "router" or "tenant" (migrations/0014). */
+  credential: "router" | "tenant";
 };
 const EXTENSIONS = [
   "request_hmac",
@@ -87,6 +89,7 @@ const EXTENSIONS = [
   "reasoning_tokens",
   "session",
   "affinity",
+  "credential",
 ] as const satisfies readonly (keyof AuditExtensions)[];
 
 export type SignedRecord = AuditRecord & { hmac: string };

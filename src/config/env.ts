@@ -12,6 +12,7 @@ import { type Provider, type ProviderConfig, ProviderSettings, providerConfig } 
 import { type RequestLimitConfig, RequestLimitSettings, requestLimitConfig } from "./request-limits.ts";
 import { type RoutingConfig, RoutingSettings, routingConfig } from "./routing.ts";
 import { type StorageConfig, StorageSettings, storageConfig } from "./storage.ts";
+import { type TenantKeyConfig, TenantKeySettings, tenantKeyConfig } from "./tenant-keys.ts";
 import { type UpstreamConfig, UpstreamSettings, upstreamConfig } from "./upstream.ts";
 
 /** What wrangler hands the worker: `[vars]` from wrangler.toml, secrets, `.dev.vars` locally. */
@@ -26,6 +27,7 @@ export const EnvSchema = z.object({
   ...StorageSettings.shape,
   ...AuditSettings.shape,
   ...AccessSettings.shape,
+  ...TenantKeySettings.shape,
   ...ObservabilitySettings.shape,
 });
 type Env = z.infer<typeof EnvSchema>;
@@ -40,6 +42,7 @@ export type Config = ProviderConfig &
   StorageConfig &
   AuditConfig &
   AccessConfig &
+  TenantKeyConfig &
   ObservabilityConfig & {
     /** Settings that were malformed and are ignored, each with why (`npm run dev` prints them; /health shows them to the admin). */
     problems: readonly string[];
@@ -67,6 +70,9 @@ const VITAL = new Set([
   "VERTEX_SERVICE_ACCOUNT_JSON",
   "VERTEX_PROJECT",
   "VERTEX_REGION",
+  "AZURE_OPENAI_DEPLOYMENTS",
+  "PROVIDER_KEYS_KEK",
+  "PROVIDER_KEYS_KEK_PREVIOUS",
 ]);
 
 function parseEnv(bindings: Bindings): { env: Env; problems: string[] } {
@@ -94,6 +100,7 @@ export function parseConfig(bindings: Bindings): Config {
     ...storageConfig(env),
     ...auditConfig(env),
     ...accessConfig(env),
+    ...tenantKeyConfig(env),
     ...observabilityConfig(env),
     problems,
     secrets: [...secretsOf(env, providers.providers), ...malformedSecrets(bindings, problems)],
@@ -118,7 +125,7 @@ function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[]
   // A service account's key is a secret whole, as one line of base64, and line by line.
   const key = env.VERTEX_SERVICE_ACCOUNT_JSON?.privateKey;
   if (key !== undefined) secrets.push(key, ...pemSecrets(key));
-  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN);
+  secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN, env.PROVIDER_KEYS_KEK, env.PROVIDER_KEYS_KEK_PREVIOUS);
   secrets.push(env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN);
   if (env.DATABASE_URL !== undefined) {
     const password = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]+)@/.exec(env.DATABASE_URL)?.[1];

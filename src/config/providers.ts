@@ -5,7 +5,7 @@ import { loadRegistry, type Model } from "../routing/registry.ts";
 import { ServiceAccountJson, type VertexAccount, VertexProject, VertexRegion, vertexHost } from "./vertex.ts";
 
 /** An AWS region's name: its partition's area, a direction, a number (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eusc-de-east-1`). */
-const AWS_REGION_PATTERN =
+export const AWS_REGION_PATTERN =
   /^(?:us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob|eusc-de)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$/;
 
 export const ProviderSettings = z.object({
@@ -54,6 +54,28 @@ export const ProviderSettings = z.object({
   /** Bedrock's runtime base URL, for tests and local development; by default `https://bedrock-runtime.<AWS_REGION>.amazonaws.com`. */
   BEDROCK_BASE_URL: z.url().optional(),
   /**
+   * Your Azure OpenAI resource's endpoint (`https://<resource>.openai.azure.com`); with AZURE_OPENAI_API_KEY it serves
+   * the built-in registry's GPT models as `azure-openai/<model>` (docs/providers.md).
+   */
+  AZURE_OPENAI_ENDPOINT: z.url().optional(),
+  /** The Azure OpenAI resource's key (a secret), sent as its `api-key` header. */
+  AZURE_OPENAI_API_KEY: z.string().min(1).optional(),
+  /**
+   * Which deployment serves which model, as a JSON object from a registry model id (`azure-openai/gpt-4o-mini`) or the
+   * model's upstream id (`gpt-4o-mini`) to the deployment's name: `{"gpt-4o-mini":"prod-mini"}`. A model with a deployment
+   * is called at `/openai/deployments/<name>/chat/completions?api-version=...`; one without, at the v1 endpoint
+   * (`/openai/v1/chat/completions`) with its id as the model. A bad value stops the router.
+   */
+  AZURE_OPENAI_DEPLOYMENTS: z.string().optional(),
+  /**
+   * The `api-version` of deployment calls (by default Azure's latest GA data-plane version); `v1` sends every call to
+   * the v1 endpoint, a deployment's name as its model.
+   */
+  AZURE_OPENAI_API_VERSION: z
+    .string()
+    .regex(/^(v1|\d{4}-\d{2}-\d{2}(-preview)?)$/, "v1, or a date like 2024-10-21 (optionally -preview)")
+    .default("2024-10-21"),
+  /**
    * Further OpenAI-compatible providers (Ollama, vLLM, ...), as a JSON array of `{"id", "base_url", "api_key_binding"?}`;
    * `api_key_binding` names another variable (a secret) that holds the key. Give them models with MODELS_JSON.
    * Example: `[{"id":"ollama","base_url":"http://127.0.0.1:11434/v1"}]`. A bad value stops the router.
@@ -79,14 +101,38 @@ export const ProviderSettings = z.object({
   EMBEDDING_MODELS_JSON: z.string().optional(),
 });
 
+/** What the Azure OpenAI adapter needs besides the endpoint and key (providers/azure-openai/). */
+export type AzureSettings = {
+  /** Upstream model id → deployment name. */
+  deployments: Readonly<Record<string, string>>;
+  /** A dated `api-version`, or `v1`: every call to the v1 endpoint. */
+  apiVersion: string;
+};
+
+/** Azure's endpoint while AZURE_OPENAI_ENDPOINT is unset (health shows it; nothing calls it). */
+export const AZURE_PLACEHOLDER_ENDPOINT = "https://your-resource.openai.azure.com";
+
 export type Provider = {
   id: string;
   /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's; Bedrock its Converse API). */
-  api: "openai-compatible" | "bedrock" | "gemini" | "vertex";
+  api: "openai-compatible" | "azure-openai" | "bedrock" | "gemini" | "vertex";
   baseUrl: string;
+  /**
+   * The credential the call is made with: the router's (a secret setting), or, for one request, its tenant's own
+   * (security/provider-credentials.ts), with `credentialOwner` set. Every adapter reads it here and nowhere else.
+   */
   apiKey: string | undefined;
   /** Vertex AI's service account, project and region (`api: "vertex"` only). */
   vertex?: VertexAccount;
+  /** Set when the credential is a tenant's own: the tenant's id. The router's credential leaves it unset. */
+  credentialOwner?: string;
+  /**
+   * A tenant's own credential that is more than a key (AWS's `{access_key_id, secret_access_key, region}`, GCP's
+   * `{service_account, project, region}`), as the admin API took it; set with `credentialOwner`.
+   */
+  credential?: Readonly<Record<string, unknown>>;
+  /** Azure OpenAI's deployments and API version (api `azure-openai` only). */
+  azure?: AzureSettings;
   /** The variable an operator sets to make this provider usable. */
   configureWith: string;
   configured: boolean;
@@ -143,7 +189,19 @@ export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: 
       configured: true,
     });
   }
+  // Registered either way, so its models can name it; usable once its endpoint and key are set (or a tenant's own are).
+  providers.set("azure-openai", {
+    id: "azure-openai",
+    api: "azure-openai",
+    // A placeholder until set: never called while the provider is not configured.
+    baseUrl: env.AZURE_OPENAI_ENDPOINT ?? AZURE_PLACEHOLDER_ENDPOINT,
+    apiKey: env.AZURE_OPENAI_API_KEY,
+    configureWith: "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY",
+    configured: env.AZURE_OPENAI_ENDPOINT !== undefined && env.AZURE_OPENAI_API_KEY !== undefined,
+  });
   const registry = loadRegistry(env.MODELS_JSON);
+  const azure = providers.get("azure-openai")!;
+  azure.azure = { deployments: azureDeployments(env.AZURE_OPENAI_DEPLOYMENTS, registry), apiVersion: env.AZURE_OPENAI_API_VERSION };
   const embeddingModels = loadEmbeddingModels(env.EMBEDDING_MODELS_JSON);
   for (const model of [...registry, ...embeddingModels]) {
     if (!providers.has(model.provider)) {
@@ -187,6 +245,33 @@ function vertexProvider(env: z.infer<typeof ProviderSettings>): Provider {
     configured: serviceAccount !== undefined,
     ...(serviceAccount === undefined || project === undefined ? {} : { vertex: { serviceAccount, project, region } }),
   };
+}
+
+const DeploymentsSchema = z.record(z.string().min(1), z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "a deployment name: letters, digits, _ . -"));
+
+/**
+ * AZURE_OPENAI_DEPLOYMENTS keyed by upstream id, as the adapter looks them up: a key that is a registry id of an
+ * Azure model becomes that model's upstream id. @throws naming the setting, on bad JSON or a bad name.
+ */
+function azureDeployments(json: string | undefined, registry: readonly Model[]): Record<string, string> {
+  if (json === undefined || json.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error("AZURE_OPENAI_DEPLOYMENTS: not valid JSON (a JSON object from model id to deployment name)");
+  }
+  const checked = DeploymentsSchema.safeParse(parsed);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new Error(`AZURE_OPENAI_DEPLOYMENTS${issue.path.length > 0 ? `.${issue.path.join(".")}` : ""}: ${issue.message}`);
+  }
+  const deployments: Record<string, string> = {};
+  for (const [id, deployment] of Object.entries(checked.data)) {
+    const model = registry.find((entry) => entry.id === id && entry.provider === "azure-openai");
+    deployments[model?.upstream_model ?? id] = deployment;
+  }
+  return deployments;
 }
 
 function parseCustomProviders(json: string | undefined): z.infer<typeof CustomProviderSchema>[] {

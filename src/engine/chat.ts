@@ -19,6 +19,7 @@ import { IMAGE_TOKENS } from "../routing/estimate.ts";
 import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 import { BudgetSpent, hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
+import type { CredentialVault } from "../security/credential-vault.ts";
 import { type Reserves, reserveFor, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { type Charge, chargeFor } from "./charge.ts";
 import { type DecisionServices, decideFor } from "./decision.ts";
@@ -28,9 +29,12 @@ import { capToBudget, capToTokens, type OutputCap } from "./output-cap.ts";
 import { planOf, reservationMicros } from "./plan.ts";
 import { decideInSession } from "./session-pin.ts";
 import { lookUpSession, rememberAnswer, type SessionLookup, type SessionServices } from "./session-step.ts";
+import { credentialOf, inTenantView, tenantCredentialProviders, unchargedOn } from "./tenant-view.ts";
 
 /** What the engine uses of the isolate's services. */
-export type ChatServices = Omit<DecisionServices, "config"> & Reserves & Omit<SessionServices, "config"> & { config: Config; responseCache: ResponseCache };
+export type ChatServices = Omit<DecisionServices, "config"> &
+  Reserves &
+  Omit<SessionServices, "config"> & { config: Config; responseCache: ResponseCache; credentials: Pick<CredentialVault, "viewFor"> };
 
 export type ChatInput = GateInput & {
   request: CanonicalRequest;
@@ -42,8 +46,10 @@ export type ChatInput = GateInput & {
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
 
-export async function runChat(services: ChatServices, input: ChatInput): Promise<Outcome> {
+export async function runChat(shared: ChatServices, input: ChatInput): Promise<Outcome> {
   const { request, caller } = input;
+  // A tenant with credentials of its own (or byok_only): every step below decides, reserves and calls on its view.
+  const services = await inTenantView(shared, caller);
   let decision: Decision | undefined;
   let lookup: Lookup | undefined;
   let settlement: Settlement | undefined;
@@ -66,12 +72,20 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     });
     let plan = planOf(decision, services.config);
     const reserving = caller !== undefined && !caller.admin && services.config.providers.get(decision.model.provider)?.configured === true;
+    // BYOK_BILLING=none: a pick on the tenant's own credential reserves no money, and falls back only to its own credentials.
+    const uncharged = unchargedOn(services.config);
+    const free = uncharged(decision.model);
+    if (free) plan = plan.filter(uncharged);
     const gate = await passGate(services, input, {
       readKey: policy.read ? key : undefined,
       servable: (hit) => mayServe(caller, hit),
       // A budget that cannot hold the dearest fallback may still hold the pick alone: served by it, with no fallback.
       estimate: reserving
-        ? { micros: reservationMicros(plan, decision, sent), orMicros: reservationMicros(plan.slice(0, 1), decision, sent), tokens: decision.estimatedTokens }
+        ? {
+            micros: free ? 0 : reservationMicros(plan, decision, sent),
+            orMicros: free ? 0 : reservationMicros(plan.slice(0, 1), decision, sent),
+            tokens: decision.estimatedTokens,
+          }
         : undefined,
     });
     settlement = gate.settlement;
@@ -178,11 +192,13 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     cache: lookup.status,
     settlement: toGiveBack(held),
     attempts,
+    tenantCredentials: tenantCredentialProviders(config),
   });
   const provider = config.providers.get(decision.model.provider);
   if (provider === undefined || !provider.configured) return stopped(notConfigured(decision, config));
-  // What was reserved is the pick's alone, not its dearest fallback's: the pick alone serves it.
-  if (settlement?.spend !== undefined && settlement.spend.micros < reservationMicros(plan, decision, sent)) plan = plan.slice(0, 1);
+  const uncharged = unchargedOn(config);
+  // What was reserved is the pick's alone, not its dearest fallback's: the pick alone serves it (a plan charged nothing reserved nothing).
+  if (settlement?.spend !== undefined && !plan.every(uncharged) && settlement.spend.micros < reservationMicros(plan, decision, sent)) plan = plan.slice(0, 1);
   if (settlement?.refusal !== undefined) return stopped(settlement.refusal, settlement);
   const output = requestedOutputTokens(sent);
   const chargeAt = (model: Model, reported: Charge["usage"] | undefined, sentChars: number, writtenChars: number): Charge =>
@@ -194,7 +210,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       sent: { chars: sentChars, images: decision.images },
       writtenChars,
       completionLimit: (output ?? model.context_window) * (request.n ?? 1),
-      reservedMicros: caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined,
+      // A model on the tenant's own credential under BYOK_BILLING=none is charged nothing, so its cost is not bounded by the reservation.
+      reservedMicros: caller !== undefined && hasBudget(caller) && !uncharged(model) ? settlement?.spend?.micros : undefined,
       cacheLifetime: cacheLifetimeOf(sent),
     });
   const stream = request.stream === true;
@@ -249,6 +266,9 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     settlement,
     attempts,
     pricedAs: model,
+    credential: credentialOf(config, model.provider),
+    uncharged: uncharged(model),
+    tenantCredentials: tenantCredentialProviders(config),
     outputCap: prepared.outputCap === undefined ? undefined : { asked: prepared.outputCap.asked, cap: prepared.outputCap.cap, by: prepared.outputCap.by },
   };
   if (answer.stream) {

@@ -2,7 +2,7 @@
 
 import type { CanonicalRequest } from "../canonical/request.ts";
 import { asApiError } from "../http/errors.ts";
-import type { Breakers } from "../reliability/breakers.ts";
+import { type Breakers, breakerOwner } from "../reliability/breakers.ts";
 import { type Alias, aliasFor, DEFAULT_ALIASES } from "../routing/aliases.ts";
 import { catalogModelNamed, embeds } from "../routing/catalog.ts";
 import { type Decision, decide, type RoutingConfig } from "../routing/decide.ts";
@@ -48,7 +48,9 @@ async function decideAlone(
   // A caller whose own requests make the providers fail is refused here, before it costs anyone a circuit.
   const refusal = breakers.callerRefusal(state, caller);
   if (refusal !== undefined) throw refusal;
-  const health = breakers.routing(state);
+  // The providers this caller calls on its own credentials (security/credential-vault.ts): their circuits are its own.
+  const ownCredentials = [...config.providers].filter(([, provider]) => provider.credentialOwner !== undefined).map(([id]) => id);
+  const health = breakers.routing(state, ownCredentials.length === 0 ? undefined : { owner: breakerOwner(caller), providers: ownCredentials });
   const named = findModel(config.registry, request.model, (model) => config.providers.get(model.provider)?.configured === true);
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || named?.id === request.model || named?.upstream_model === request.model;
   const found = own ? undefined : aliasFor(request.model, config.aliases);

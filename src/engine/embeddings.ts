@@ -17,12 +17,14 @@ import { cheapestNoDearer, type EmbeddingModel, findEmbeddingModel } from "../ro
 import { costMicros } from "../routing/registry.ts";
 import { hasBudget } from "../security/budgets.ts";
 import type { Caller } from "../security/caller.ts";
+import type { CredentialVault } from "../security/credential-vault.ts";
 import { type Reserves, type Settlement, toGiveBack } from "../security/settlement.ts";
 import { chargeFor } from "./charge.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, type Route, stoppedAt } from "./outcome.ts";
+import { credentialOf, inTenantView, tenantCredentialProviders } from "./tenant-view.ts";
 
-export type EmbeddingServices = Reserves & { config: Config; responseCache: ResponseCache };
+export type EmbeddingServices = Reserves & { config: Config; responseCache: ResponseCache; credentials: Pick<CredentialVault, "viewFor"> };
 
 export type EmbeddingsInput = GateInput & {
   request: EmbeddingRequest;
@@ -33,8 +35,10 @@ export type EmbeddingsInput = GateInput & {
 /** Provider calls of one request in flight at once: a large batch is fast without flooding the provider. */
 const PARALLEL_CALLS = 4;
 
-export async function runEmbeddings(services: EmbeddingServices, input: EmbeddingsInput): Promise<Outcome> {
+export async function runEmbeddings(shared: EmbeddingServices, input: EmbeddingsInput): Promise<Outcome> {
   const { request, caller } = input;
+  // As chat's: a tenant's own credentials, where it has them (engine/tenant-view.ts).
+  const services = await inTenantView(shared, caller);
   const { config } = services;
   let route: Route | undefined;
   let status: Outcome["cache"] = "BYPASS";
@@ -96,7 +100,16 @@ export async function runEmbeddings(services: EmbeddingServices, input: Embeddin
       completionLimit: 0,
       reservedMicros,
     });
-    const outcome = { ...stoppedAt(request, undefined), route, cache: status, settlement, attempts: served.attempts, pricedAs: pricing };
+    const outcome = {
+      ...stoppedAt(request, undefined),
+      route,
+      cache: status,
+      settlement,
+      attempts: served.attempts,
+      pricedAs: pricing,
+      credential: credentialOf(config, model.provider),
+      tenantCredentials: tenantCredentialProviders(config),
+    };
     if (served.failure !== undefined) {
       // What the provider embedded before a call failed is charged: it was served, and billed.
       return { ...outcome, answer: undefined, error: served.failure, ending: Promise.resolve({ ...NO_ENDING, ...charged }) };

@@ -69,6 +69,12 @@ export type Outcome = {
   error: ApiError | undefined;
   /** The output tokens per choice asked, and the fewer sent: what a budget near its end could still pay (output-cap.ts). */
   outputCap: Pick<OutputCap, "asked" | "cap" | "by"> | undefined;
+  /** Whose credential the provider that answered was called with (unset when none answered). */
+  credential?: "router" | "tenant";
+  /** BYOK_BILLING=none and the answer was served on the tenant's own credential: budgets are charged nothing for it. */
+  uncharged?: boolean;
+  /** The providers the request was to call on its tenant's own credentials: their failures are that tenant's alone. */
+  tenantCredentials?: readonly string[];
   /** The id the answer was stored under (a Responses API response with `store`), set by the route. */
   storedResponse?: string;
 };

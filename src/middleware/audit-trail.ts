@@ -110,6 +110,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     finished: finishedOf(facts, outcome, ending, record.constitutional_hash),
     brokeMidStream: ending?.truncated === true && record.error_code !== "client_disconnected",
     owner: breakerOwner(facts.caller),
+    ownCredentials: outcome?.tenantCredentials,
     cacheWrite: facts.status < 400 ? ending?.cacheWrite : undefined,
     sessionWrite: ending?.sessionWrite,
   };
@@ -123,7 +124,8 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
 async function settleFor(services: Services, outcome: Outcome | undefined): Promise<void> {
   if (outcome?.settlement === undefined) return;
   const ending = await outcome.ending;
-  const charged = ending.costMicros;
+  // BYOK_BILLING=none: an answer on the tenant's own credential costs its budgets nothing (its record keeps the cost).
+  const charged = outcome.uncharged === true && ending.costMicros !== undefined ? 0 : ending.costMicros;
   const tokens = charged === undefined ? 0 : (ending.usage?.promptTokens ?? 0) + (ending.usage?.completionTokens ?? 0);
   settle(services, outcome.settlement, charged ?? 0, tokens);
 }

@@ -36,6 +36,8 @@ export type AfterWork = {
   brokeMidStream: boolean;
   /** Whose request it was, as the breakers tell callers apart (reliability/breakers.ts's `breakerOwner`). */
   owner: string;
+  /** The providers it called on its tenant's own credentials: their outcomes reach that tenant's circuits alone. */
+  ownCredentials?: readonly string[];
   /** The Redis half of a complete answer's cache write; never set for errors or broken streams. */
   cacheWrite?: CacheWrite | undefined;
   /** The Redis half of what the answer's session remembers: its model and when its cache expires. */
@@ -81,7 +83,10 @@ export function createBatcher(deps: {
 }): Batcher {
   const { redis, tracked, auditSink, metrics, breakers, allowances } = deps;
   let open: Pending[] | undefined;
-  const pending = (work: AfterWork): Pending => ({ ...work, reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream, work.owner) });
+  const pending = (work: AfterWork): Pending => ({
+    ...work,
+    reports: reportsFrom(deps.registry, work.finished.attempts, work.brokeMidStream, work.owner, work.ownCredentials),
+  });
 
   const sendBatch = async (batch: Pending[], hold: boolean): Promise<Destination[]> => {
     const audit = await auditSink.prepare(batch.map((work) => work.record));

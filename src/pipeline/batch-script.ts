@@ -36,7 +36,7 @@ if metricArgs > 0 then metrics(slice(KEYS, breakerKeys + 1, metricKeys), slice(A
 local spendArgs = #ARGV - 5 - breakerArgs - metricArgs
 if spendArgs > 0 then spend(slice(KEYS, breakerKeys + metricKeys + 1, spendKeys), slice(ARGV, 6 + breakerArgs + metricArgs, spendArgs)) end
 return changed`,
-  sha1: "fe3e86cd209c5049d2a4b3b7f96ff544f1e49851",
+  sha1: "81e670e7f845827e75b54f24e4970a1e0b556d0b",
 };
 
 type Call = { keys: string[]; args: string[] };

@@ -2,6 +2,16 @@
  * The provider seam: what a provider's wire format needs to be called and read. One
  * adapter per format (`providers/<id>/`), chosen by the provider's `api`; the call,
  * the retries and the stream relay are the same for all of them.
+ *
+ * Whose credential: an adapter reads it from the `Provider` it is handed, and only there.
+ * For a request of a tenant with its own credential (docs/byok.md) that is a copy of the
+ * router's provider with the tenant's: `{...provider, apiKey, credentialOwner: tenant}`
+ * for a key (Azure's tenant endpoint, if given, in `baseUrl`), or
+ * `{...provider, apiKey: undefined, credential, credentialOwner: tenant}` for AWS's and
+ * GCP's credentials, shaped as the admin API takes them (security/provider-credentials.ts).
+ * An adapter caches nothing under a credential in a way another tenant could reach (a
+ * signed token or a client is cached per credential, never per provider alone), and
+ * never puts a credential in a message: the request's secrets include the tenant's.
  */
 
 import type { EmbeddingInput } from "../canonical/embeddings.ts";

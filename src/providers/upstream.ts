@@ -165,7 +165,8 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
     return new ApiError(400, `Provider ${provider.id} refused the request by its content filter${said}`, { code: "content_filtered" });
   }
   if (kind === "auth_failed") {
-    return new ApiError(502, `Provider ${provider.id} refused the router's credential (${status})${said}`, {
+    const whose = provider.credentialOwner === undefined ? "the router's credential" : "the tenant's own credential";
+    return new ApiError(502, `Provider ${provider.id} refused ${whose} (${status})${said}`, {
       type: "upstream_error",
       code: "upstream_auth_failed",
     });

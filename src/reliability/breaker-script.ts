@@ -12,6 +12,8 @@
  * that other callers are served by trips a circuit of its own (`caller:<owner>`): its
  * requests fail fast, and nobody else's routing moves. A report with no caller (a
  * deployment without keys) counts as anyone's, as before callers were told apart.
+ * A tenant's own credential has a circuit of its own (`credential:<owner>:<provider>`),
+ * which only that tenant's requests report to: it opens on that one caller's failures.
  */
 
 /**
@@ -73,6 +75,8 @@ for i = 8, #ARGV, 4 do
     if owner ~= '' then
       redis.call('HSET', counts, 'o:' .. owner, now)
       callers = recent(counts, 'o:')
+      -- A tenant's own credential is that tenant's alone: its failures are enough to open its circuit.
+      if string.sub(target, 1, 11) == 'credential:' then callers = 2 end
       -- Others are served by this target while this caller fails on it: the failure is the caller's own.
       local served, by = tonumber(redis.call('HGET', counts, 'ok') or '-1'), redis.call('HGET', counts, 'by')
       if served >= 0 and now - served <= window and by and by ~= '' and by ~= owner then

@@ -22,6 +22,8 @@ export const modelTarget = (id: string): string => `model:${id}`;
 export const providerTarget = (id: string): string => `provider:${id}`;
 /** A caller's own circuit (breaker-script.ts): its requests alone are refused while it is open. */
 export const callerTarget = (owner: string): string => `caller:${owner}`;
+/** A tenant's own credential for a provider (`owner`: `breakerOwner`'s): its failures and its circuit are that tenant's alone. */
+export const credentialTarget = (owner: string, provider: string): string => `credential:${owner}:${provider}`;
 
 /** The shared state as an isolate last read it. */
 export type HealthState = {
@@ -89,8 +91,10 @@ export type Breakers = {
   /**
    * The view as the decision sees it for one request. A half-open circuit lets one
    * request per isolate per cache time through as its trial; the others skip it.
+   * `own`: the caller (`breakerOwner`) and the providers it calls on its own credentials,
+   * whose own circuits it is also subject to.
    */
-  routing(state: HealthState | undefined): RoutingHealth;
+  routing(state: HealthState | undefined, own?: { owner: string; providers: readonly string[] }): RoutingHealth;
   /** The script's arguments for a batch of reports; `undefined` when there is nothing to send. */
   call(reports: readonly Report[]): BreakerCall | undefined;
   /**
@@ -139,7 +143,7 @@ export function createBreakers(deps: {
       else await read;
       return view.state;
     },
-    routing(state) {
+    routing(state, own) {
       if (state === undefined) return NO_HEALTH;
       const now = clock();
       const decided = new Map<string, string | undefined>();
@@ -157,6 +161,10 @@ export function createBreakers(deps: {
       };
       return {
         blocked: (model) => {
+          if (own !== undefined && own.owner !== "" && own.providers.includes(model.provider)) {
+            const mine = verdict(credentialTarget(own.owner, model.provider));
+            if (mine !== undefined) return `the tenant's own credential for ${model.provider}: ${mine}`;
+          }
           const provider = verdict(providerTarget(model.provider));
           return provider === undefined ? verdict(modelTarget(model.id)) : `provider ${model.provider}: ${provider}`;
         },
@@ -233,9 +241,17 @@ const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"
  *   provider that cannot be reached, which no content causes, counts every call, and
  *   against the provider too;
  * - a stream that broke after its first byte began well and failed all the same: a
- *   failure of the model that served it.
+ *   failure of the model that served it;
+ * - a call on the tenant's own credential reports to that credential's circuit alone.
  */
-export function reportsFrom(registry: readonly Model[], attempts: readonly Attempt[], brokeMidStream: boolean, owner = ""): Report[] {
+export function reportsFrom(
+  registry: readonly Model[],
+  attempts: readonly Attempt[],
+  brokeMidStream: boolean,
+  owner = "",
+  /** The providers the request called on its tenant's own credentials: reported to that tenant's credential circuit alone. */
+  ownCredentials: readonly string[] = [],
+): Report[] {
   const reports: Report[] = [];
   const failed = new Set<string>();
   /** `reach`: an unreachable call, which no content causes, counts every time. */
@@ -249,6 +265,11 @@ export function reportsFrom(registry: readonly Model[], attempts: readonly Attem
     const provider = findModel(registry, attempt.model)?.provider;
     const ok = attempt.outcome === "ok" && !(brokeMidStream && i === attempts.length - 1);
     const reach = PROVIDER_DOWN.has(attempt.outcome);
+    // A call on the tenant's own credential tells nothing of the router's: no shared circuit hears it.
+    if (provider !== undefined && owner !== "" && ownCredentials.includes(provider)) {
+      report(credentialTarget(owner, provider), ok, -1);
+      continue;
+    }
     report(modelTarget(attempt.model), ok, ok ? attempt.ms : -1, reach);
     if (provider === undefined) continue;
     if (attempt.outcome === "ok") report(providerTarget(provider), true, -1);

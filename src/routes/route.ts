@@ -5,13 +5,15 @@ import { decisionOutcome } from "../engine/decision.ts";
 import { outcomeHeaders } from "../engine/headers.ts";
 import type { OutcomeVariables } from "../engine/outcome.ts";
 import { planOf, reservationMicros } from "../engine/plan.ts";
+import { inTenantView } from "../engine/tenant-view.ts";
 import { asApiError } from "../http/errors.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
 import { chatCompletionsSurface } from "../surfaces/chat-completions/index.ts";
 
 export async function routeOnly(c: Context<With<KeyVariables & OutcomeVariables>>): Promise<Response> {
-  const services = c.get("services");
+  // Decided as a chat request of this caller would be: on its tenant's view of the providers (engine/tenant-view.ts).
+  const services = await inTenantView(c.get("services"), c.get("caller"));
   const { config } = services;
   const { request } = await chatCompletionsSurface.parse(c.req.raw, config);
   const outcome = await decisionOutcome(services, request, c.get("caller"), c.req.raw.headers, (work) => c.executionCtx.waitUntil(work));

@@ -49,7 +49,7 @@ export type RoutingConfig = {
   thresholds: Thresholds;
   strategies: Readonly<Record<Tier, Strategy>>;
   /** Whether each provider has what it needs to be called. */
-  providers: ReadonlyMap<string, { configured: boolean }>;
+  providers: ReadonlyMap<string, { configured: boolean; credentialOwner?: string }>;
   estimatedOutputTokens: number;
   maxChoices: number;
   maxOutputTokens: number;

@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq" | "bedrock" | "gemini" | "vertex";
+export type ProviderId = "openrouter" | "groq" | "azure-openai" | "bedrock" | "gemini" | "vertex";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -45,8 +45,10 @@ const BEDROCK_CLAUDE: readonly ModelSpec[] = [
 
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
- * so tiers 4 and 5 are OpenRouter's, each with Anthropic's, OpenAI's and Google's model; Google's
- * Gemini models are also served by Google itself, on AI Studio (`gemini`) and Vertex AI (`vertex`).
+ * so tiers 4 and 5 are OpenRouter's, each with Anthropic's, OpenAI's and Google's model. The model
+ * makers serve them again under their own ids: Azure OpenAI the GPT models (a deployment per model:
+ * AZURE_OPENAI_DEPLOYMENTS), Google the Gemini models, on AI Studio (`gemini`) and Vertex AI (`vertex`),
+ * and AWS Bedrock the Claude models.
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -58,6 +60,8 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "google/gemini-2.5-flash-lite", 2, 1_048_576, ALL),
   spec("openrouter", "openai/gpt-4o-mini", 2, 128_000, ALL),
   spec("openrouter", "openai/gpt-6-luna", 2, 1_050_000, ALL),
+  spec("azure-openai", "gpt-4o-mini", 2, 128_000, ALL),
+  spec("azure-openai", "gpt-6-luna", 2, 1_050_000, ALL),
   spec("groq", "openai/gpt-oss-120b", 3, 131_072, TEXT),
   spec("groq", "llama-3.3-70b-versatile", 3, 131_072, TEXT),
   spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
@@ -66,9 +70,11 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
+  spec("azure-openai", "gpt-6-sol", 4, 1_050_000, ALL),
   spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
+  spec("azure-openai", "gpt-5.5", 5, 1_050_000, ALL),
   ...BEDROCK_CLAUDE,
   ...(["gemini", "vertex"] as const).flatMap((google) => [
     spec(google, "gemini-2.5-flash-lite", 2, 1_048_576, ALL),
@@ -79,9 +85,10 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
 
 /**
  * Providers the catalog prices under another's name: Google's models cost the same on AI Studio
- * and on Vertex AI (genai-prices has one `google` provider, which `gemini` and `vertex` both match).
+ * and on Vertex AI (genai-prices has one `google` provider, which `gemini` and `vertex` both match);
+ * Azure OpenAI bills OpenAI's list prices, and the catalog's `azure` holds no GPT-4o or later model.
  */
-export const PRICED_AS: Readonly<Record<string, string>> = { gemini: "google", vertex: "google" };
+export const PRICED_AS: Readonly<Record<string, string>> = { gemini: "google", vertex: "google", "azure-openai": "openai" };
 
 /** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */
 export const DEFAULT_EMBEDDING_UPSTREAMS: readonly { provider: ProviderId; upstream: string }[] = [

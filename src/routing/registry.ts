@@ -142,22 +142,27 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
 }
 
 /**
- * The registry entry a client means by `id`: its registry id, or a provider's own model id
- * (what answers carry in `model`), or that id's last part (`gpt-4o-mini`, as OpenAI's clients
- * send it), each when exactly one entry has it. With `usable` (its provider is configured),
- * entries that are not usable step aside where several have the name: `gemini-3.5-flash` is
- * Gemini's and Vertex's own id and the last part of OpenRouter's, and means whichever of them is
- * configured, when one is.
- * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
+ * The registry entry a client means by `id`: its registry id; else a provider's own model id
+ * (what answers carry in `model`: `gemini-3.5-flash` at AI Studio and Vertex, `gpt-4o-mini` at
+ * Azure); else that id's last part (`gpt-4o-mini` for OpenRouter's `openai/gpt-4o-mini`). With
+ * `usable` (its provider is configured), a usable entry first: the name means the model at the
+ * provider that can serve it, a maker's own (an operator's contract) before OpenRouter's, the
+ * registry's order among equals; the rest of its family are its fallbacks (routing/pick.ts).
+ * Entries of different families, or of one provider, that share the name resolve to none.
+ * @example findModel(registry, "gpt-4o-mini", configured)?.id // "openrouter/openai/gpt-4o-mini" while Azure is not configured
  */
-export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string, usable?: (model: M) => boolean): M | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model" | "provider" | "family">>(
+  registry: readonly M[],
+  id: string,
+  usable?: (model: M) => boolean,
+): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
-  for (const named of [registry.filter((model) => model.upstream_model === id), registry.filter((model) => model.upstream_model.endsWith(`/${id}`))]) {
-    const kept = usable === undefined || named.length <= 1 ? named : named.filter(usable);
-    if (kept.length > 0) return kept.length === 1 ? kept[0] : undefined;
-  }
-  return undefined;
+  const named = [...registry.filter((model) => model.upstream_model === id), ...registry.filter((model) => model.upstream_model.endsWith(`/${id}`))];
+  // Two different models that share a name (or one provider's two entries) are no one model.
+  const oneModel = named.every((model) => familyOf(model) === familyOf(named[0]!)) && new Set(named.map((model) => model.provider)).size === named.length;
+  if (!oneModel) return undefined;
+  return (usable === undefined ? undefined : named.find(usable)) ?? named[0];
 }
 
 /** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */

@@ -1,4 +1,5 @@
 /** The key behind a request, as routing, limits, budgets and the audit log see it. */
+import type { SealedCredential } from "./provider-credentials.ts";
 
 export type Caller = {
   keyId: string;
@@ -15,6 +16,10 @@ export type Caller = {
   tenantBudgets: { dailyUsd: number | null; monthlyUsd: number | null };
   /** The admin key, used as a client key: trusted, unlimited. */
   admin: boolean;
+  /** The tenant's own provider credentials, sealed (security/credential-vault.ts opens them). */
+  tenantCredentials?: readonly SealedCredential[];
+  /** The tenant is served on its own credentials only. */
+  byokOnly?: boolean;
 };
 
 /**

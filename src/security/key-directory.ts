@@ -20,6 +20,7 @@ import type { Sql } from "../storage/postgres.ts";
 import { redisKey } from "../storage/redis.ts";
 import type { Caller } from "./caller.ts";
 import { anyLiveKey, hashKey, keyForHash } from "./key-store.ts";
+import type { SealedCredential } from "./provider-credentials.ts";
 
 type KnownKey = Omit<Caller, "admin"> & { expiresAt: string | null; revoked: boolean };
 type Lookup = KnownKey | { unknown: true };
@@ -61,7 +62,7 @@ const RECORD_TTL_SECONDS = 30 * 86_400;
  * The record's shape: a deploy that changes what a record holds changes this, so no
  * isolate reads a record of another shape (records outlive deploys by up to 30 days).
  */
-const RECORD_FORMAT = "r2";
+const RECORD_FORMAT = "r3";
 const REQUIREMENT_TTL_MS = 30_000;
 
 export function createKeyDirectory(deps: {
@@ -173,9 +174,23 @@ function fromRow(row: Record<string, unknown>): KnownKey {
     dailyBudgetUsd: num(row.daily_budget_usd),
     monthlyBudgetUsd: num(row.monthly_budget_usd),
     tenantBudgets: { dailyUsd: num(row.tenant_daily_budget_usd), monthlyUsd: num(row.tenant_monthly_budget_usd) },
+    tenantCredentials: sealedCredentials(row.tenant_credentials),
+    byokOnly: row.byok_only === true || row.byok_only === "t",
     expiresAt: time(row.expires_at),
     revoked: row.revoked_at !== null && row.revoked_at !== undefined,
   };
+}
+
+/** The tenant's sealed credentials as the record's JSON holds them (Neon's HTTP driver may hand JSON over as text). */
+function sealedCredentials(value: unknown): SealedCredential[] {
+  const list = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+  if (!Array.isArray(list)) return [];
+  return list.map((item: Record<string, unknown>) => ({
+    provider: String(item.provider),
+    kekId: String(item.kekId),
+    iv: String(item.iv),
+    ciphertext: String(item.ciphertext),
+  }));
 }
 
 /** Postgres's text form of a text[] (`{a,"b c"}`), as Neon's HTTP driver may hand it over. */

@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { sha256Hex } from "../crypto/digest.ts";
 import type { Sql } from "../storage/postgres.ts";
+import { SEALED_CREDENTIALS_SQL } from "./provider-credentials.ts";
 
 const Slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "lower-case letters, digits, _ and -, at most 64");
 /** Text Postgres can store: a NUL is refused with a 400 here, not by the database with a 500. */
@@ -33,7 +34,11 @@ const PolicyFields = {
   models: z.array(Text(256)).max(256).nullish(),
 };
 
-export const NewTenantSchema = z.strictObject({ id: Slug, name: Text(200).optional(), ...PolicyFields });
+/** A tenant served on its own provider credentials only (docs/byok.md). */
+const ByokOnly = z.boolean();
+export const NewTenantSchema = z.strictObject({ id: Slug, name: Text(200).optional(), ...PolicyFields, byok_only: ByokOnly.optional() });
+/** What `PATCH /v1/admin/tenants/{id}` may change. */
+export const TenantChangeSchema = z.strictObject({ byok_only: ByokOnly });
 export const NewKeySchema = z.strictObject({
   name: Text(200),
   tenant: Slug.optional(),
@@ -62,10 +67,11 @@ export const hashKey = (key: string): Promise<string> => sha256Hex(key);
 
 export async function createTenant(sql: Sql, tenant: NewTenant): Promise<Record<string, unknown>> {
   const values = POLICY_COLUMNS.map((column) => tenant[column] ?? null);
-  const [row] = await sql(`INSERT INTO tenants (id, name, ${POLICY_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`, [
+  const [row] = await sql(`INSERT INTO tenants (id, name, ${POLICY_COLUMNS.join(", ")}, byok_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`, [
     tenant.id,
     tenant.name ?? tenant.id,
     ...values,
+    tenant.byok_only ?? false,
   ]);
   return numbersIn(row!);
 }
@@ -115,7 +121,7 @@ export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_s
 }
 
 /**
- * Deletes a tenant: revokes every key of it and bumps its generation, in one statement, so
+ * Deletes a tenant: revokes every key of it, deletes its own provider credentials and bumps its generation, in one statement, so
  * a key made later with the same tenant id reaches none of its cached answers or stored
  * responses (security/caller.ts `ownerOf`). Returns the keys' hashes so callers can forget
  * them, or `undefined` for no such tenant.
@@ -123,11 +129,18 @@ export async function revokeKey(sql: Sql, id: string): Promise<(KeyRow & { key_s
 export async function revokeTenant(sql: Sql, id: string): Promise<string[] | undefined> {
   if ((await getTenant(sql, id)) === undefined) return undefined;
   const rows = await sql(
-    `WITH bumped AS (UPDATE tenants SET generation = generation + 1 WHERE id = $1 RETURNING id)
+    `WITH bumped AS (UPDATE tenants SET generation = generation + 1 WHERE id = $1 RETURNING id),
+          forgotten AS (DELETE FROM provider_credentials WHERE tenant_id IN (SELECT id FROM bumped))
      UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id IN (SELECT id FROM bumped) RETURNING key_sha256`,
     [id],
   );
   return rows.map((row) => String(row.key_sha256));
+}
+
+/** Sets whether the tenant is served on its own credentials only; the tenant, or `undefined` for none. */
+export async function changeTenant(sql: Sql, id: string, change: z.infer<typeof TenantChangeSchema>): Promise<Record<string, unknown> | undefined> {
+  const [row] = await sql("UPDATE tenants SET byok_only = $2 WHERE id = $1 RETURNING *", [id, change.byok_only]);
+  return row === undefined ? undefined : numbersIn(row);
 }
 
 export async function listTenants(sql: Sql): Promise<Record<string, unknown>[]> {
@@ -139,12 +152,16 @@ export async function getTenant(sql: Sql, id: string): Promise<Record<string, un
   return row === undefined ? undefined : numbersIn(row);
 }
 
-/** The key as the hot path needs it: its own policy merged over its tenant's, with its state. */
+/**
+ * The key as the hot path needs it: its own policy merged over its tenant's, with its state, and its tenant's own
+ * provider credentials, sealed (so a request reads them with its key: no round trip of their own).
+ */
 export async function keyForHash(sql: Sql, keySha256: string): Promise<Record<string, unknown> | undefined> {
   const merged = POLICY_COLUMNS.map((column) => `coalesce(k.${column}, t.${column}) AS ${column}`).join(", ");
   const [row] = await sql(
     `SELECT k.id, k.tenant_id, k.expires_at, k.revoked_at, ${merged},
-            coalesce(t.generation, 0) AS tenant_generation, t.daily_budget_usd AS tenant_daily_budget_usd, t.monthly_budget_usd AS tenant_monthly_budget_usd
+            coalesce(t.generation, 0) AS tenant_generation, t.daily_budget_usd AS tenant_daily_budget_usd, t.monthly_budget_usd AS tenant_monthly_budget_usd,
+            coalesce(t.byok_only, false) AS byok_only, ${SEALED_CREDENTIALS_SQL} AS tenant_credentials
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.key_sha256 = $1`,
     [keySha256],
   );

@@ -16,6 +16,7 @@ import { type Breakers, createBreakers } from "../reliability/breakers.ts";
 import { type AdminKey, createAdminKey } from "../security/admin-key.ts";
 import { type Allowances, createAllowances } from "../security/allowances.ts";
 import { type Budgets, createBudgets } from "../security/budgets.ts";
+import { type CredentialVault, createCredentialVault } from "../security/credential-vault.ts";
 import { createFailedChecks, type FailedChecks } from "../security/failed-checks.ts";
 import { createKeyDirectory, type KeyDirectory } from "../security/key-directory.ts";
 import { createLimiter, type Limiter } from "../security/limits.ts";
@@ -40,6 +41,8 @@ export type Services = {
   /** Stored responses' copies, in the isolate and in Redis, in front of their rows. */
   responseCopies: ResponseCopies;
   keys: KeyDirectory;
+  /** Tenants' own provider credentials, opened in the isolate (security/credential-vault.ts). */
+  credentials: CredentialVault;
   failedChecks: FailedChecks;
   adminKey: AdminKey;
   limiter: Limiter;
@@ -77,6 +80,7 @@ export function buildServices(config: Config, clock: () => number = Date.now): S
     sessions: createSessionStore({ keyPrefix, redis, tracked, clock }),
     responseCopies: createResponseCopies({ keyPrefix, redis, tracked }),
     keys: createKeyDirectory({ keyPrefix, requireApiKey: config.requireApiKey, redis, sql, tracked, clock }),
+    credentials: createCredentialVault(config.providerKeys),
     failedChecks: createFailedChecks({ keyPrefix, perMinute: config.failedKeyChecksPerMinute, redis, tracked, clock }),
     adminKey: createAdminKey(config),
     limiter: createLimiter({ keyPrefix, redis, tracked, clock }),

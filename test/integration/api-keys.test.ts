@@ -155,7 +155,7 @@ describe("refusals, each with its reason in the audit row and no provider call",
   it("a look-up that read Postgres before a revocation never writes the key back as live", async () => {
     const made = await makeKey({ name: "revoked mid-look-up" });
     const hash = createHash("sha256").update(made.key).digest("hex");
-    const record = `${storage.prefix}:key:r2:${hash}`;
+    const record = `${storage.prefix}:key:r3:${hash}`;
     // A router finds the record gone (Redis lost it), reads the live row from Postgres, and is slow to write it back…
     expect(await storage.redis.del(record)).toBe(1);
     const services = buildServices(parseConfig(storage.bindings));

@@ -98,7 +98,7 @@ describe("provider failures", () => {
   it.each([
     [500, 502, "upstream_error"],
     [503, 502, "upstream_error"],
-    [401, 502, "upstream_error"],
+    [401, 502, "upstream_auth_failed"],
     [429, 429, "upstream_rate_limited"],
   ])("a provider %i becomes %i %s", async (upstream, status, code) => {
     fake.behaviour.errorStatus = upstream;

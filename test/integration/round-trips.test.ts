@@ -69,7 +69,12 @@ beforeAll(async () => {
   storage = await startTestStorage();
   proxy = await startEdgeProxy(storage.stack.bindings as Parameters<typeof startEdgeProxy>[0], { primary: RTT, replica: RTT, neon: RTT });
   // The circuit view (awaited when stale) stays fresh 10 s, and waves() refreshes it first: each request's waves are its own.
-  app = await startWithFakeProvider({ ...storage.bindings, ...proxy.bindings, HEALTH_CACHE_MS: "10000" });
+  app = await startWithFakeProvider({
+    ...storage.bindings,
+    ...proxy.bindings,
+    HEALTH_CACHE_MS: "10000",
+    PROVIDER_KEYS_KEK: Buffer.from(createHash("sha256").update("round trips kek").digest()).toString("base64"),
+  });
   // Every script sent once by its text (a Redis that never saw one answers NOSCRIPT first: a round trip that is no request's own).
   const { key } = await makeKey({ rpm: 1_000, tpm: 1_000_000, daily_budget_usd: 100 });
   for (const path of ["/v1/route", "/v1/chat/completions"])
@@ -155,15 +160,39 @@ describe("store round trips before a keyed answer", () => {
     expect(first.waves).toBe(2);
   });
 
+  it("a tenant's own provider key adds no round trip: it comes sealed with the key's record, cold and warm", async () => {
+    const tenant = `rt-byok-${Date.now().toString(36)}`;
+    await (await app.router.fetch("/v1/admin/tenants", { method: "POST", headers: admin(), body: JSON.stringify({ id: tenant }) })).arrayBuffer();
+    const put = await app.router.fetch(`/v1/admin/tenants/${tenant}/providers/openrouter`, {
+      method: "PUT",
+      headers: admin(),
+      body: JSON.stringify({ api_key: "sk-tenant-round-trips-0123456789" }),
+    });
+    expect(put.status).toBe(200);
+    const { key } = await makeKey({ ...limits, tenant });
+    const first = await waves("/v1/chat/completions", chat(uniquePrompt("first of a byok key"), { model: "openrouter/deepseek/deepseek-v4-pro" }), key);
+    expect(first.status).toBe(200);
+    expect(app.fake.seen.at(-1)?.headers.authorization).toBe("Bearer sk-tenant-round-trips-0123456789");
+    expect(first.calls[0]).toBe("replica GET");
+    expect(first.calls.filter((call) => call.startsWith("neon"))).toEqual([]);
+    expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary EVALSHA+EVALSHA"]);
+    expect(first.waves).toBe(2);
+    for (let i = 0; i < 3; i++)
+      expect((await waves("/v1/chat/completions", chat(uniquePrompt("warm byok"), { model: "openrouter/deepseek/deepseek-v4-pro" }), key)).status).toBe(200);
+    const warm = await waves("/v1/chat/completions", chat(uniquePrompt("warm byok miss"), { model: "openrouter/deepseek/deepseek-v4-pro" }), key);
+    expect(warm.status).toBe(200);
+    expect(warm.calls).toEqual(["replica GET"]);
+  });
+
   it("a key whose record Redis lost is read from Postgres once, and its record written back with the request's own call to the primary", async () => {
     const { key } = await makeKey(limits);
     const hash = createHash("sha256").update(key).digest("hex");
-    expect(await storage.redis.del(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    expect(await storage.redis.del(`${storage.prefix}:key:r3:${hash}`)).toBe(1);
     const first = await waves("/v1/chat/completions", chat(uniquePrompt("lost record")), key);
     expect(first.status).toBe(200);
     expect(first.calls.slice(0, 2)).toEqual(["replica GET", "neon SQL"]);
     expect(first.calls.filter((call) => call.startsWith("primary"))).toEqual(["primary SET+EVALSHA+EVALSHA"]);
-    expect(await storage.redis.exists(`${storage.prefix}:key:r2:${hash}`)).toBe(1);
+    expect(await storage.redis.exists(`${storage.prefix}:key:r3:${hash}`)).toBe(1);
   });
 
   it("gives back what a request over its rpm reserved: the spend counter still equals the audit rows", async () => {

@@ -80,4 +80,17 @@ describe("audit record signing", () => {
     };
     expect(await hasValidHmac(recordFromRow(oldRow).record, old.hmac, sign)).toBe(true);
   });
+
+  it("signs whose credential served a row (migrations/0014), and still verifies a row from before the column", async () => {
+    const sign = hmacSigner("k".repeat(32));
+    const tenants: AuditRecord = { ...record, credential: "tenant" };
+    const { hmac } = await signRecord(tenants, sign);
+    const row = { ...tenants, ts: new Date(record.ts), hmac };
+    expect(recordFromRow(row).record).toEqual(tenants);
+    expect(await hasValidHmac(recordFromRow(row).record, hmac, sign)).toBe(true);
+    // Whose credential cannot be changed after the fact.
+    expect(await hasValidHmac(recordFromRow({ ...row, credential: "router" }).record, hmac, sign)).toBe(false);
+    const before = await signRecord(record, sign);
+    expect(await hasValidHmac(recordFromRow({ ...record, ts: new Date(record.ts), credential: null, hmac: before.hmac }).record, before.hmac, sign)).toBe(true);
+  });
 });

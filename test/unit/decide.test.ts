@@ -90,7 +90,7 @@ describe("decide", () => {
     // Groq's and OpenRouter's Llama 3.1 8B are one family: named, either may answer for the other, and nothing else may.
     const named = decide(ask("hi", { model: "groq/llama-3.1-8b-instant" }), config);
     expect(named.fallbacks.map((m) => m.id)).toEqual(["openrouter/meta-llama/llama-3.1-8b-instruct"]);
-    expect(decide(ask("hi", { model: "openrouter/openai/gpt-5.5" }), config).fallbacks).toEqual([]);
+    expect(decide(ask("hi", { model: "openrouter/deepseek/deepseek-v4-pro" }), config).fallbacks).toEqual([]);
   });
 
   it("rejects an unknown model with 404 and a model that cannot serve with 400", () => {

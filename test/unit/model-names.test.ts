@@ -18,7 +18,8 @@ const HARD = "Prove rigorously that every bounded monotone sequence of real numb
 
 describe("a registry id's last part", () => {
   it("resolves to the one entry whose upstream id ends with it", () => {
-    expect(findModel(config.registry, "gpt-4o-mini")?.id).toBe("openrouter/openai/gpt-4o-mini");
+    const configured = (model: { provider: string }) => config.providers.get(model.provider)?.configured === true;
+    expect(findModel(config.registry, "gpt-4o-mini", configured)?.id).toBe("openrouter/openai/gpt-4o-mini");
     expect(findModel(config.registry, "claude-sonnet-5")?.id).toBe("openrouter/anthropic/claude-sonnet-5");
     expect(decide(ask("gpt-4o-mini"), config)).toMatchObject({ mode: "model", model: { id: "openrouter/openai/gpt-4o-mini" } });
     expect(findEmbeddingModel(DEFAULT_EMBEDDING_MODELS, "text-embedding-3-small")?.id).toBe("openrouter/openai/text-embedding-3-small");

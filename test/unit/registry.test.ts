@@ -8,7 +8,7 @@ import { costUsd, DEFAULT_MODELS, findModel, loadRegistry, RegistrySchema, TIERS
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq, Bedrock, Gemini and Vertex", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq, Azure OpenAI, Bedrock, Gemini and Vertex", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -16,20 +16,24 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "bedrock", "gemini", "vertex"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "azure-openai", "bedrock", "gemini", "vertex"]));
   });
 
-  it("puts each Claude and Gemini model at every provider in one family, so a failing provider falls back to the same model", () => {
+  it("puts each Claude, Gemini and GPT model at every provider in one family, so a failing provider falls back to the same model", () => {
     const families = new Map<string, string[]>();
-    for (const model of DEFAULT_MODELS.filter((m) => /claude|gemini/.test(m.id)))
+    for (const model of DEFAULT_MODELS.filter((m) => /claude|gemini|gpt-[456]/.test(m.id)))
       families.set(model.family!, [...(families.get(model.family!) ?? []), model.provider]);
     expect(Object.fromEntries(families)).toEqual({
       "gemini-2.5-flash-lite": ["openrouter", "gemini", "vertex"],
+      "gpt-4o-mini": ["openrouter", "azure-openai"],
+      "gpt-6-luna": ["openrouter", "azure-openai"],
       "claude-haiku-4.5": ["openrouter", "bedrock"],
       "gemini-3.5-flash": ["openrouter", "gemini", "vertex"],
       "claude-sonnet-5": ["openrouter", "bedrock"],
+      "gpt-6-sol": ["openrouter", "azure-openai"],
       "gemini-3.1-pro-preview": ["openrouter", "gemini", "vertex"],
       "claude-opus-5.5": ["openrouter", "bedrock"],
+      "gpt-5.5": ["openrouter", "azure-openai"],
     });
   });
 
@@ -159,10 +163,11 @@ describe("Google's models on three providers", () => {
     const config = parseConfig({ OPENROUTER_API_KEY: "sk-or-1" });
     for (const tier of TIERS) expect(decide(ask(`tier:${tier}`), config).model.provider).toBe("openrouter");
     expect(decide(ask("gemini-3.5-flash"), config).model.id).toBe("openrouter/google/gemini-3.5-flash");
-    expect(findModel(config.registry, "gemini-3.5-flash")).toBeUndefined();
+    // Without a view of what is configured, the maker's own id comes first.
+    expect(findModel(config.registry, "gemini-3.5-flash")?.id).toBe("gemini/gemini-3.5-flash");
   });
 
-  it("with Gemini configured too, a bare name means Gemini's; with Vertex as well, it names no one model", () => {
+  it("with Gemini configured too, a bare name means Gemini's; with Vertex as well, still Gemini's, Vertex's in its family", () => {
     const gemini = parseConfig({ OPENROUTER_API_KEY: "sk-or-1", GEMINI_API_KEY: "AIza-1" });
     expect(decide(ask("gemini-3.5-flash"), gemini).model.id).toBe("gemini/gemini-3.5-flash");
     expect(decide(ask("gemini/gemini-3.5-flash"), gemini).mode).toBe("model");
@@ -170,7 +175,10 @@ describe("Google's models on three providers", () => {
     const key = { type: "service_account", project_id: "proj-123", client_email: "r@proj-123.iam.gserviceaccount.com", private_key: pem };
     const both = parseConfig({ OPENROUTER_API_KEY: "sk-or-1", GEMINI_API_KEY: "AIza-1", VERTEX_SERVICE_ACCOUNT_JSON: JSON.stringify(key) });
     const usable = (model: { provider: string }) => both.providers.get(model.provider)?.configured === true;
-    expect(findModel(both.registry, "gemini-3.5-flash", usable)).toBeUndefined();
+    expect(findModel(both.registry, "gemini-3.5-flash", usable)?.id).toBe("gemini/gemini-3.5-flash");
+    expect(new Set(decide(ask("gemini-3.5-flash"), both).fallbacks.map((model) => model.id))).toEqual(
+      new Set(["vertex/gemini-3.5-flash", "openrouter/google/gemini-3.5-flash"]),
+    );
   });
 
   it("cost the same on AI Studio and Vertex: Google's list", () => {

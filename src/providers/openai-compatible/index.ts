@@ -91,6 +91,9 @@ export const openAiCompatible: ProviderAdapter = {
     };
   },
 
+  /** A 401 is a refused key (the router's, or a tenant's own); OpenRouter's 403 is its moderation, left to its status. */
+  errorKind: (status) => (status === 401 ? "auth_failed" : undefined),
+
   chatAnswer: (text) => text,
   chatStream: (body) => body,
 
