@@ -15,6 +15,13 @@ export const ProviderSettings = z.object({
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
   /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
   GROQ_API_KEY: z.string().min(1).optional(),
+  /** Anthropic's API base URL (`/v1/messages` is appended); point it elsewhere to test. */
+  ANTHROPIC_BASE_URL: z.url().default("https://api.anthropic.com"),
+  /**
+   * Anthropic's API key (a secret); Anthropic serves the Claude models of the built-in registry natively (tiers 3-5),
+   * and a Messages request routed to one goes as the client sent it (docs/providers.md).
+   */
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
   /**
    * Further OpenAI-compatible providers (Ollama, vLLM, ...), as a JSON array of `{"id", "base_url", "api_key_binding"?}`;
    * `api_key_binding` names another variable (a secret) that holds the key. Give them models with MODELS_JSON.
@@ -43,7 +50,7 @@ export const ProviderSettings = z.object({
 export type Provider = {
   id: string;
   /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's). */
-  api: "openai-compatible";
+  api: "openai-compatible" | "anthropic";
   baseUrl: string;
   apiKey: string | undefined;
   /** The variable an operator sets to make this provider usable. */
@@ -71,11 +78,12 @@ const CustomProviderSchema = z.strictObject({
  */
 export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: Readonly<Record<string, unknown>>): ProviderConfig {
   const providers = new Map<string, Provider>();
-  const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string): void => {
-    providers.set(id, { id, api: "openai-compatible", baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
+  const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string, api: Provider["api"] = "openai-compatible"): void => {
+    providers.set(id, { id, api, baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
   };
   builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
   builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
+  builtIn("anthropic", env.ANTHROPIC_BASE_URL, env.ANTHROPIC_API_KEY, "ANTHROPIC_API_KEY", "anthropic");
   for (const custom of parseCustomProviders(env.CUSTOM_PROVIDERS)) {
     const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
     providers.set(custom.id, {

@@ -1,10 +1,11 @@
 /** One call to a provider, through its adapter: the timeout, the client's hang-up, and every failure as the router's error. */
 
+import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
-import type { ProviderAdapter } from "./adapter.ts";
+import type { AnswerReaders, ProviderAdapter } from "./adapter.ts";
 import { adapterFor } from "./adapters.ts";
 import { relaySse, type StreamOutcome, StreamStartFailure } from "./sse-relay.ts";
 import type { Usage } from "./usage.ts";
@@ -28,11 +29,15 @@ export type UpstreamRequest = {
   onData?: (data: string) => void;
   /** The session's digest (routing/session.ts), for the adapter to send as the provider's cache key. */
   sessionKey?: string | undefined;
+  /** The client's request as its surface read it: sent as it is to a provider that speaks its format (adapter.ts `PassThrough`). */
+  native?: NativeRequest | undefined;
 };
 
 /** `sentChars`: the length of the body sent, a bound on the prompt a provider can honestly count. */
 export type UpstreamAnswer = {
   sentChars: number;
+  /** The answer is in the client's own format, as the provider sent it (a pass-through), not OpenAI's chat completion. */
+  native: boolean;
 } /** `complete`: every choice has a finish reason, so the answer may be cached; `outputChars`: what the model wrote. */ & (
   | { stream: false; text: string; usage: Usage | undefined; complete: boolean; outputChars: number }
   | { stream: true; body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }
@@ -50,31 +55,39 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const { provider, timeoutMs, clientSignal } = request;
   const adapter = adapterFor(provider);
   const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
+  // A request in the format the provider speaks goes through untranslated, and its answer comes back so.
+  const passThrough = request.native !== undefined && adapter.passThrough?.format === request.native.format ? adapter.passThrough : undefined;
   try {
     const body = adapter.body(request.request, request.upstreamModel, {
       stream: request.stream,
       ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
+      ...(passThrough === undefined ? {} : { native: request.native! }),
     });
     const call = await adapter.completionRequest(provider, body, request.stream);
     const sentChars = call.body.length;
     const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
     if (!response.ok) throw await upstreamError(request, adapter, response);
+    const readers = passThrough?.readers() ?? adapter;
+    const native = passThrough !== undefined;
     if (request.stream && response.body !== null) {
       stopTimer();
       return {
         stream: true,
         sentChars,
-        ...(await relaySse(adapter.chatStream(response.body, request.upstreamModel), {
-          adapter,
+        native,
+        ...(await relaySse(native ? response.body : adapter.chatStream(response.body, request.upstreamModel), {
+          adapter: readers,
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
           ...(request.onData ? { onData: request.onData } : {}),
+          ...(passThrough === undefined ? {} : { errorEvent: passThrough.errorEvent }),
         })),
       };
     }
-    const text = adapter.chatAnswer(await response.text(), request.upstreamModel);
-    return { stream: false, text, sentChars, ...readCompletion(request, adapter, text) };
+    const raw = await response.text();
+    const text = native ? raw : adapter.chatAnswer(raw, request.upstreamModel);
+    return { stream: false, text, sentChars, native, ...readCompletion(request, adapter, text, readers) };
   } catch (error) {
     if (error instanceof StreamStartFailure && !clientSignal?.aborted) throw streamStartError(provider.id, error, timeoutMs);
     throw callFailure(error, { provider, timeoutMs, clientSignal, timedOut: controller.signal });
@@ -191,9 +204,10 @@ function readCompletion(
   request: UpstreamRequest,
   adapter: ProviderAdapter,
   text: string,
+  readers: AnswerReaders,
 ): { usage: Usage | undefined; complete: boolean; outputChars: number } {
   const { provider } = request;
-  const read = adapter.readCompletion(text);
+  const read = readers.readCompletion(text);
   if (!("failure" in read)) return read;
   if (read.failure === "error") {
     throw new ApiError(502, `Provider ${provider.id} answered 200 with an error${describeProviderError(adapter, text, request.secrets)}`, {

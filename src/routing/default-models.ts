@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq";
+export type ProviderId = "openrouter" | "groq" | "anthropic";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -29,6 +29,7 @@ const spec = (provider: ProviderId, upstream: string, tier: Tier, context: numbe
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
  * so tiers 4 and 5 are OpenRouter's alone, each with Anthropic's, OpenAI's and Google's model.
+ * Anthropic serves its Claude models natively too, at the same tiers (ids as Anthropic names them).
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -45,11 +46,14 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
   spec("openrouter", "deepseek/deepseek-v4-pro", 3, 1_000_000, TEXT),
   spec("openrouter", "anthropic/claude-haiku-4.5", 3, 200_000, ALL),
+  spec("anthropic", "claude-haiku-4-5", 3, 200_000, ALL),
   spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
+  spec("anthropic", "claude-sonnet-5", 4, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
   spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
+  spec("anthropic", "claude-opus-5-5", 5, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
 ];
 

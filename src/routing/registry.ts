@@ -130,15 +130,21 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
 /**
  * The registry entry a client means by `id`: its registry id, or a provider's own model id
  * (what answers carry in `model`), or that id's last part (`gpt-4o-mini`, as OpenAI's clients
- * send it), each when exactly one entry has it.
+ * send it), each when exactly one entry has it. A name two providers serve (`claude-sonnet-5`:
+ * Anthropic's own id, and the last part of OpenRouter's) means the one whose provider is
+ * `usable` (configured), when only one of them is; else the provider's own id wins.
  * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
  */
-export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string): M | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string, usable?: (model: M) => boolean): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
   const aliased = registry.filter((model) => model.upstream_model === id);
-  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
   const byLastPart = registry.filter((model) => model.upstream_model.endsWith(`/${id}`));
+  if (usable !== undefined) {
+    const served = [...aliased, ...byLastPart].filter(usable);
+    if (served.length === 1) return served[0];
+  }
+  if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
   return byLastPart.length === 1 ? byLastPart[0] : undefined;
 }
 
