@@ -3,7 +3,7 @@
  * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
  * (8787), and fires the every-minute cron (the audit flush) as production would.
  * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
- * the fake provider and points OpenRouter and Groq at it, so completions work with no
+ * the fake provider and points OpenRouter, Groq and Anthropic at it, so completions work with no
  * account at all (scripts/local/dev-provider.ts). Its ports move with PORT, the
  * stack's TG_*_PORT, TG_INSPECTOR_PORT (wrangler's inspector, 9229) and
  * TG_FAKE_PROVIDER_PORT (the fake, any free port by default), so two stacks can run side by side.
@@ -34,7 +34,12 @@ if (fake !== undefined) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  console.log(`[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter and Groq point at it; set a provider key in .dev.vars for real answers)`);
+  // Anthropic's base URL is the origin: the adapter appends /v1/messages.
+  vars.ANTHROPIC_BASE_URL = new URL(fake.url).origin;
+  vars.ANTHROPIC_API_KEY = "fake-local-key";
+  console.log(
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq and Anthropic point at it; set a provider key in .dev.vars for real answers)`,
+  );
 }
 
 for (const problem of configProblems(vars)) console.log(`[config] ${problem}`);

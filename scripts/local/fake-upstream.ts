@@ -1,12 +1,15 @@
 /**
  * A fake OpenAI-compatible provider on loopback for tests and benchmarks. It speaks
  * the real wire format (JSON completions, SSE chunks, `usage`, OpenAI error bodies)
- * and can be told to be slow, to fail, or to break its stream.
+ * and can be told to be slow, to fail, or to break its stream. A request that names an
+ * `anthropic-version` is Anthropic's (fake-anthropic.ts): point ANTHROPIC_BASE_URL at
+ * the fake's origin (`url` without its `/v1`).
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
+import { handleAnthropic } from "./fake-anthropic.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -38,6 +41,8 @@ export type FakeBehaviour = {
   breakAfterChunks: number | undefined;
   /** Stop sending, without closing, after this many streamed chunks. */
   stallAfterChunks: number | undefined;
+  /** Anthropic's half only: send its in-stream `event: error` after this many content deltas, and end there. */
+  streamErrorAfterChunks: number | undefined;
   /** Answer 401 unless `Authorization: Bearer <requiredKey>`. */
   requiredKey: string | undefined;
   /** The message of error answers (a traceback, a leaked key: what careless providers send). */
@@ -76,6 +81,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   retryAfter: undefined,
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
+  streamErrorAfterChunks: undefined,
   requiredKey: undefined,
   errorMessage: undefined,
   errorIn200: false,
@@ -129,6 +135,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
+  if (req.headers["anthropic-version"] !== undefined) return handleAnthropic(fake, req, res, Buffer.concat(chunks));
   if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
   const embeddings = req.url?.endsWith("/embeddings") === true;
   if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");

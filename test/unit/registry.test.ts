@@ -5,7 +5,7 @@ import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "..
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq (and Claude's from Anthropic)", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -13,7 +13,30 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic"]));
+  });
+
+  it("serves each of OpenRouter's Claude models natively at Anthropic too, at its tier and context, priced from Anthropic's list", () => {
+    const native = DEFAULT_MODELS.filter((m) => m.provider === "anthropic");
+    const routed = DEFAULT_MODELS.filter((m) => m.provider === "openrouter" && m.upstream_model.startsWith("anthropic/"));
+    expect(native.map((m) => m.upstream_model)).toEqual(["claude-haiku-4-5", "claude-sonnet-5", "claude-opus-5-5"]);
+    for (const [i, model] of native.entries()) {
+      const twin = routed[i]!;
+      expect(model.id).toBe(`anthropic/${model.upstream_model}`);
+      expect({ tier: model.tier, context: model.context_window, capabilities: model.capabilities }).toEqual({
+        tier: twin.tier,
+        context: twin.context_window,
+        capabilities: twin.capabilities,
+      });
+    }
+    // genai-prices' anthropic provider: Sonnet 5 at 2 / 10, reads 0.2, writes 2.5 (5 minutes) and 4 (1 hour).
+    expect(native[1]).toMatchObject({
+      input_usd_per_mtok: 2,
+      output_usd_per_mtok: 10,
+      cache_read_usd_per_mtok: 0.2,
+      cache_write_usd_per_mtok: 2.5,
+      cache_write_1h_usd_per_mtok: 4,
+    });
   });
 
   it("gets no cheaper on average as tiers rise", () => {
