@@ -165,7 +165,8 @@ const signatureOf = (thinking: string): string => Buffer.from(`fake-signature:${
 function listModels(fake: Fake, res: ServerResponse): void {
   const b = fake.behaviour;
   if (b.errorStatus !== undefined && b.failModels === undefined && b.failFirst === undefined) {
-    return sendError(res, b.errorStatus, b.errorMessage ?? `Fake Anthropic error ${b.errorStatus}`, b.retryAfter);
+    sendError(res, b.errorStatus, b.errorMessage ?? `Fake Anthropic error ${b.errorStatus}`, b.retryAfter);
+    return;
   }
   const data = ["claude-opus-5-5", "claude-sonnet-5", "claude-haiku-4-5"].map((id) => ({
     type: "model",

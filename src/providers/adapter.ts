@@ -49,6 +49,8 @@ export type AnswerReaders = Pick<ProviderAdapter, "readCompletion" | "firstEvent
 export type PassThrough = {
   format: NativeRequest["format"];
   readers(): AnswerReaders;
+  /** The provider's stream as the relay reads it: its events as they came, the opening held until the answer has content (an error before it fails the call's start). */
+  stream(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
   errorEvent(message: string): string;
 };
 

@@ -75,7 +75,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
         stream: true,
         sentChars,
         native,
-        ...(await relaySse(native ? response.body : adapter.chatStream(response.body, request.upstreamModel), {
+        ...(await relaySse(passThrough ? passThrough.stream(response.body) : adapter.chatStream(response.body, request.upstreamModel), {
           adapter: readers,
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { chargeFor } from "../../src/engine/charge.ts";
 import { anthropic } from "../../src/providers/anthropic/index.ts";
-import { nativeBody, nativeReaders } from "../../src/providers/anthropic/native.ts";
+import { holdOpening, nativeBody, nativeReaders } from "../../src/providers/anthropic/native.ts";
 import { JSON_ANSWER_TOOL, messagesBody } from "../../src/providers/anthropic/request.ts";
 import { readUsage } from "../../src/providers/usage.ts";
 import { usageMicros } from "../../src/routing/cost.ts";
@@ -361,6 +361,28 @@ describe("the stream as OpenAI's chunks", () => {
     const cut = await new Response(anthropic.chatStream(streamOf(sse(STREAM.slice(0, 8))), "claude-sonnet-5")).text();
     expect(cut).not.toContain("[DONE]");
     expect(cut).not.toContain('finish_reason":"');
+  });
+});
+
+describe("an error event before any content", () => {
+  const OVERLOADED = { type: "error", error: { type: "overloaded_error", message: "Overloaded" } };
+  const early = sse([STREAM[0]!, { type: "ping" }, OVERLOADED]);
+  const late = sse([...STREAM.slice(0, 4), OVERLOADED]);
+  const firstData = (text: string): string =>
+    text
+      .split("\n\n")
+      .find((event) => event.includes("data: "))!
+      .replace(/^[\s\S]*?data: /, "");
+
+  it("is the translated stream's first event (a failed start, retried), but not once content has come", async () => {
+    expect(anthropic.firstEvent(firstData(await new Response(anthropic.chatStream(streamOf(early), "m")).text()))).toBe("error");
+    expect(anthropic.firstEvent(firstData(await new Response(anthropic.chatStream(streamOf(late), "m")).text()))).toBe("chunk");
+  });
+
+  it("is the native stream's first event too; otherwise every event passes as it came, in order", async () => {
+    const readers = nativeReaders();
+    expect(readers.firstEvent(firstData(await new Response(holdOpening(streamOf(early))).text()))).toBe("error");
+    expect(await new Response(holdOpening(streamOf(sse(STREAM)))).text()).toBe(sse(STREAM));
   });
 });
 

@@ -9,7 +9,7 @@ import type { ProviderAdapter, ProviderCall } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
 import { toChatCompletion } from "./answer.ts";
 import { anthropicErrorKind, anthropicErrorMessage } from "./errors.ts";
-import { nativeBody, nativeErrorEvent, nativeReaders } from "./native.ts";
+import { holdOpening, nativeBody, nativeErrorEvent, nativeReaders } from "./native.ts";
 import { messagesBody } from "./request.ts";
 import { toChatStream } from "./stream.ts";
 
@@ -48,7 +48,7 @@ export const anthropic: ProviderAdapter = {
 
   chatAnswer: toChatCompletion,
   chatStream: toChatStream,
-  passThrough: { format: "anthropic-messages", readers: nativeReaders, errorEvent: nativeErrorEvent },
+  passThrough: { format: "anthropic-messages", readers: nativeReaders, stream: holdOpening, errorEvent: nativeErrorEvent },
   errorKind: anthropicErrorKind,
   errorMessage: anthropicErrorMessage,
 

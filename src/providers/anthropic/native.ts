@@ -5,6 +5,7 @@
  * bound (the surface's cap, a budget's or a key's tokens-per-minute cap), and the answer
  * comes back as Anthropic sent it, read here for its usage and completeness.
  */
+import { createParser } from "eventsource-parser";
 import type { NativeRequest } from "../../canonical/native.ts";
 import { type CanonicalRequest, requestedOutputTokens } from "../../canonical/request.ts";
 import type { AnswerReaders, StreamEvent } from "../adapter.ts";
@@ -25,6 +26,52 @@ export function nativeBody(native: NativeRequest, sent: CanonicalRequest, upstre
   if (stream) body.stream = true;
   else delete body.stream;
   return body;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The stream's events as Anthropic sent them, one by one, but `message_start` (and the
+ * `ping`s after it) held until the first content block, `message_delta` or the end: an
+ * `error` before any content then comes first, and the relay fails the call's start
+ * (retried; the client has seen nothing) instead of relaying a message that never begins.
+ */
+export function holdOpening(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let held: string[] | undefined = [];
+  let out = "";
+  const parser = createParser({
+    onEvent(message) {
+      const text = `${message.event === undefined ? "" : `event: ${message.event}\n`}data: ${message.data.split("\n").join("\ndata: ")}\n\n`;
+      if (held === undefined) return void (out += text);
+      const type = eventType(message.data);
+      if (type === "error") {
+        held = undefined;
+        out += text;
+      } else if (type === "message_start" || type === "ping") held.push(text);
+      else {
+        out += held.join("") + text;
+        held = undefined;
+      }
+    },
+  });
+  const decoder = new TextDecoder();
+  const flushTo = (controller: TransformStreamDefaultController<Uint8Array>): void => {
+    if (out !== "") controller.enqueue(encoder.encode(out));
+    out = "";
+  };
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(bytes, controller) {
+        parser.feed(decoder.decode(bytes, { stream: true }));
+        flushTo(controller);
+      },
+      flush(controller) {
+        parser.feed(`${decoder.decode()}\n\n`);
+        if (held !== undefined) out = held.join("") + out;
+        flushTo(controller);
+      },
+    }),
+  );
 }
 
 /** Anthropic's in-stream error event, as a stream the router ends early ends. */

@@ -5,7 +5,9 @@
  * `message_stop` ends it with the finish chunk, the usage chunk and `[DONE]`. A `ping` is a
  * comment (it keeps the relay's idle timer quiet while the model thinks); an `error` event is
  * OpenAI's in-stream error, which the relay reads as a failure at the start and a
- * truncation after. A stream that ends without `message_stop` ends without `[DONE]`.
+ * truncation after. The opening chunk waits for the first block: an error before any
+ * content is the stream's first event, so the call fails before the client saw a byte, and
+ * is retried. A stream that ends without `message_stop` ends without `[DONE]`.
  */
 import { createParser } from "eventsource-parser";
 import { readAnthropicStreamUsage } from "../usage/anthropic.ts";
@@ -37,6 +39,13 @@ export function toChatStream(source: ReadableStream<Uint8Array>, upstreamModel: 
   /** Blocks whose arguments are the answer's text (the JSON answer's tool). */
   const answerBlocks = new Set<number>();
   let out: string[] = [];
+  /** The opening chunk, held until the answer has a block (or ends). */
+  let opening: string | undefined;
+  const open = (): void => {
+    if (opening === undefined) return;
+    out.unshift(opening);
+    opening = undefined;
+  };
 
   const chunk = (delta: Record<string, unknown>, finish: string | null = null): void => {
     out.push(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
@@ -50,8 +59,10 @@ export function toChatStream(source: ReadableStream<Uint8Array>, upstreamModel: 
         model = event.message?.model ?? upstreamModel;
         startUsage = event.message?.usage;
         chunk({ role: "assistant", content: "" });
+        opening = out.pop();
         return;
       case "content_block_start": {
+        open();
         const block = event.content_block;
         if (block?.type === "tool_use" && block.name === JSON_ANSWER_TOOL) {
           jsonAnswer = true;
@@ -77,6 +88,7 @@ export function toChatStream(source: ReadableStream<Uint8Array>, upstreamModel: 
         if (event.usage !== undefined) deltaUsage = event.usage;
         return;
       case "message_stop": {
+        open();
         chunk({}, finishReason(stop, jsonAnswer));
         const usage = readAnthropicStreamUsage(startUsage, deltaUsage);
         if (usage !== undefined)
