@@ -119,6 +119,11 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
     message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { ...startUsage, output_tokens: 1 } },
   });
   send("ping", {});
+  if (b.streamErrorAfterChunks === 0) {
+    // Before any content block: as Anthropic fails a stream it could not begin.
+    send("error", { error: { type: "overloaded_error", message: "Overloaded" } });
+    return void res.end();
+  }
   let deltas = 0;
   /** Sends one content delta, unless a knob ends the stream here (then false). */
   const delta = async (index: number, payload: Block): Promise<boolean> => {

@@ -21,10 +21,9 @@ export type CacheScope = { tenant: string | null; key: string | null; user: stri
  * Hash of the constitutional hash, the scope, the messages (JSON key order and the
  * leading and trailing whitespace of a whole text message normalised, nothing else),
  * the target (the named model, or `auto` plus the tier) and every other parameter. A request
- * that keeps its surface's own body (`native`: a Messages request, which a provider that speaks
- * its format is sent as it is) is keyed on that body too, apart from how it is delivered: its
- * entries are its surface's alone, and what the canonical request cannot hold (thinking and its
- * signatures) tells two of them apart.
+ * passed through in its surface's own format (`native`: a Messages request to Anthropic) is
+ * keyed on that body too, apart from how it is delivered: its entries are its surface's alone,
+ * and what the canonical request cannot hold (thinking and its signatures) tells two apart.
  * @example await cacheKey(request, decision, { tenant: "acme", user: null }) // "3f2a…" (64 hex characters)
  */
 export async function cacheKey(request: CanonicalRequest, decision: Decision, scope: CacheScope, native?: NativeRequest): Promise<string> {

@@ -12,6 +12,7 @@ import type { NativeRequest } from "../canonical/native.ts";
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import type { Config } from "../config/env.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
+import { passesThrough } from "../providers/adapters.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import { cacheLifetimeOf } from "../routing/cost.ts";
@@ -60,7 +61,8 @@ export async function runChat(services: ChatServices, input: ChatInput): Promise
     if (tokensCap !== undefined) ({ decision, sent } = tokensCap);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
-    const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user), input.native) : "";
+    const key =
+      policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user), keyedNative(services.config, decision, input.native)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const refused = (reason: unknown, held: Settlement | undefined): Outcome => ({
       ...stoppedAt(request, decision, asApiError(reason)),
@@ -137,6 +139,15 @@ async function reserveCapped(
 function sentRequest(request: CanonicalRequest, caller: Caller | undefined, estimatedOutputTokens: number): CanonicalRequest {
   const budgeted = caller !== undefined && !caller.admin && hasBudget(caller);
   return budgeted && requestedOutputTokens(request) === undefined ? { ...request, max_tokens: estimatedOutputTokens } : request;
+}
+
+/**
+ * The surface's own request, where the cache keys it: when the pick's provider is sent it as
+ * it is (a pass-through), the entry is the surface's alone; otherwise the canonical request
+ * is all any provider gets, and its entry is shared by every surface that asks it.
+ */
+function keyedNative(config: Config, decision: Decision, native: NativeRequest | undefined): NativeRequest | undefined {
+  return passesThrough(config.providers.get(decision.model.provider), native) ? native : undefined;
 }
 
 function mayServe(caller: Caller | undefined, hit: CachedCompletion): boolean {

@@ -49,7 +49,7 @@ async function decideAlone(
   const refusal = breakers.callerRefusal(state, caller);
   if (refusal !== undefined) throw refusal;
   const health = breakers.routing(state);
-  const named = findModel(config.registry, request.model, (model) => config.providers.get(model.provider)?.configured === true);
+  const named = findModel(config.registry, request.model);
   const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || named?.id === request.model || named?.upstream_model === request.model;
   const found = own ? undefined : aliasFor(request.model, config.aliases);
   const alias = named !== undefined && found !== undefined && DEFAULT_ALIASES.includes(found) ? undefined : found;

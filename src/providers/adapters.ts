@@ -1,4 +1,5 @@
 /** Each provider's adapter, by the wire format it speaks. */
+import type { NativeRequest } from "../canonical/native.ts";
 import type { Provider } from "../config/providers.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import { anthropic } from "./anthropic/index.ts";
@@ -7,3 +8,7 @@ import { openAiCompatible } from "./openai-compatible/index.ts";
 const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible, anthropic };
 
 export const adapterFor = (provider: Pick<Provider, "api">): ProviderAdapter => ADAPTERS[provider.api];
+
+/** Whether a request kept in its surface's format goes to this provider as it is (its adapter speaks that format). */
+export const passesThrough = (provider: Pick<Provider, "api"> | undefined, native: NativeRequest | undefined): boolean =>
+  provider !== undefined && native !== undefined && adapterFor(provider).passThrough?.format === native.format;

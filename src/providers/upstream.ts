@@ -6,7 +6,7 @@ import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
 import type { AnswerReaders, ProviderAdapter } from "./adapter.ts";
-import { adapterFor } from "./adapters.ts";
+import { adapterFor, passesThrough } from "./adapters.ts";
 import { relaySse, type StreamOutcome, StreamStartFailure } from "./sse-relay.ts";
 import type { Usage } from "./usage.ts";
 
@@ -56,7 +56,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const adapter = adapterFor(provider);
   const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
   // A request in the format the provider speaks goes through untranslated, and its answer comes back so.
-  const passThrough = request.native !== undefined && adapter.passThrough?.format === request.native.format ? adapter.passThrough : undefined;
+  const passThrough = passesThrough(provider, request.native) ? adapter.passThrough : undefined;
   try {
     const body = adapter.body(request.request, request.upstreamModel, {
       stream: request.stream,

@@ -95,7 +95,7 @@ export function decide(
   const scoredTier = selectTier(complexity.score, config.thresholds);
   const reasons = [explainFeatures(complexity.features)];
 
-  const registered = request.model === "auto" || forced ? undefined : findModel(config.registry, request.model, isConfigured);
+  const registered = request.model === "auto" || forced ? undefined : findModel(config.registry, request.model);
   const known = registered === undefined && request.model !== "auto" && !forced ? chatModelNamed(request.model) : policy.noDearerThan;
   // A name the catalog knows is routed only among the models no dearer than the model it names.
   const affordable = known === undefined ? config.registry : config.registry.filter((model) => noDearer(model, known.prices));

@@ -130,23 +130,23 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
 /**
  * The registry entry a client means by `id`: its registry id, or a provider's own model id
  * (what answers carry in `model`), or that id's last part (`gpt-4o-mini`, as OpenAI's clients
- * send it), each when exactly one entry has it. A name two providers serve (`claude-sonnet-5`:
- * Anthropic's own id, and the last part of OpenRouter's) means the one whose provider is
- * `usable` (configured), when only one of them is; else the provider's own id wins.
+ * send it), each when exactly one entry has it. Anthropic's own ids (`claude-sonnet-5`) are
+ * not among these: they are the names Claude's clients send to be routed (routing/aliases.ts),
+ * and name its native entries only as `anthropic/claude-sonnet-5`.
  * @example findModel(registry, "gpt-4o-mini")?.id // "openrouter/openai/gpt-4o-mini"
  */
-export function findModel<M extends Pick<Model, "id" | "upstream_model">>(registry: readonly M[], id: string, usable?: (model: M) => boolean): M | undefined {
+export function findModel<M extends Pick<Model, "id" | "upstream_model"> & { provider?: string }>(registry: readonly M[], id: string): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
-  const aliased = registry.filter((model) => model.upstream_model === id);
-  const byLastPart = registry.filter((model) => model.upstream_model.endsWith(`/${id}`));
-  if (usable !== undefined) {
-    const served = [...aliased, ...byLastPart].filter(usable);
-    if (served.length === 1) return served[0];
-  }
+  const named = registry.filter((model) => model.provider !== ROUTED_NAMES_PROVIDER);
+  const aliased = named.filter((model) => model.upstream_model === id);
   if (aliased.length > 0) return aliased.length === 1 ? aliased[0] : undefined;
+  const byLastPart = named.filter((model) => model.upstream_model.endsWith(`/${id}`));
   return byLastPart.length === 1 ? byLastPart[0] : undefined;
 }
+
+/** The provider whose own model ids are names routed as `auto` by default, not registry names (see `findModel`). */
+const ROUTED_NAMES_PROVIDER = "anthropic";
 
 /** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */
 export function cheapestOf(models: readonly Model[]): Model | undefined {

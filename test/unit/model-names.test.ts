@@ -19,14 +19,11 @@ const HARD = "Prove rigorously that every bounded monotone sequence of real numb
 describe("a registry id's last part", () => {
   it("resolves to the one entry whose upstream id ends with it", () => {
     expect(findModel(config.registry, "gpt-4o-mini")?.id).toBe("openrouter/openai/gpt-4o-mini");
-    // Two providers serve Claude: the configured one is meant; with both or neither, Anthropic's own id.
-    const configured = (model: { provider: string }): boolean => config.providers.get(model.provider)?.configured === true;
-    expect(findModel(config.registry, "claude-sonnet-5", configured)?.id).toBe("openrouter/anthropic/claude-sonnet-5");
-    expect(findModel(config.registry, "claude-sonnet-5")?.id).toBe("anthropic/claude-sonnet-5");
-    const both = parseConfig({ OPENROUTER_API_KEY: "sk-or-x", ANTHROPIC_API_KEY: "sk-ant-x" });
-    expect(findModel(both.registry, "claude-sonnet-5", (model) => both.providers.get(model.provider)?.configured === true)?.id).toBe(
-      "anthropic/claude-sonnet-5",
-    );
+    expect(findModel(config.registry, "claude-sonnet-5")?.id).toBe("openrouter/anthropic/claude-sonnet-5");
+    // Anthropic's own ids are Claude's clients' names, routed: its native entries answer to their registry ids alone.
+    expect(findModel(config.registry, "anthropic/claude-sonnet-5")?.id).toBe("anthropic/claude-sonnet-5");
+    expect(findModel(config.registry, "claude-opus-5-5")).toBeUndefined();
+    expect(findModel(parseConfig({ ANTHROPIC_API_KEY: "sk-ant-x" }).registry, "claude-haiku-4-5")).toBeUndefined();
     expect(decide(ask("gpt-4o-mini"), config)).toMatchObject({ mode: "model", model: { id: "openrouter/openai/gpt-4o-mini" } });
     expect(findEmbeddingModel(DEFAULT_EMBEDDING_MODELS, "text-embedding-3-small")?.id).toBe("openrouter/openai/text-embedding-3-small");
   });
@@ -40,10 +37,6 @@ describe("a registry id's last part", () => {
     expect(await decideFor(services(), ask("claude-sonnet-5"), undefined)).toMatchObject({
       mode: "model",
       model: { id: "openrouter/anthropic/claude-sonnet-5" },
-    });
-    expect(await decideFor(services({ ANTHROPIC_API_KEY: "sk-ant-x" }), ask("claude-sonnet-5"), undefined)).toMatchObject({
-      mode: "model",
-      model: { id: "anthropic/claude-sonnet-5", upstream_model: "claude-sonnet-5" },
     });
     expect(await decideFor(services(), ask("gpt-5.5"), undefined)).toMatchObject({ mode: "model", model: { id: "openrouter/openai/gpt-5.5" } });
     const aliased = await decideFor(services({ MODEL_ALIASES: JSON.stringify({ "gpt-5*": "auto" }) }), ask("gpt-5.5"), undefined);
