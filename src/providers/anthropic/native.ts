@@ -42,9 +42,9 @@ export function holdOpening(source: ReadableStream<Uint8Array>): ReadableStream<
   const parser = createParser({
     onEvent(message) {
       const text = `${message.event === undefined ? "" : `event: ${message.event}\n`}data: ${message.data.split("\n").join("\ndata: ")}\n\n`;
-      if (held === undefined) return void (out += text);
-      const type = eventType(message.data);
-      if (type === "error") {
+      const type = held === undefined ? undefined : eventType(message.data);
+      if (held === undefined) out += text;
+      else if (type === "error") {
         held = undefined;
         out += text;
       } else if (type === "message_start" || type === "ping") held.push(text);
