@@ -86,7 +86,9 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   const written = Math.min(b.completionTokens, limit);
   const words = Array.from({ length: written }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
   const answer = fakeAnswer(asChat(body), words);
-  const thinking = (body.thinking as { type?: string } | undefined)?.type === "enabled" ? "Let me think about this. " : undefined;
+  // Thinking asked (`enabled` with a budget, or `adaptive`): a block first, its text left out where the display is `omitted`.
+  const asked = body.thinking as { type?: string; display?: string } | undefined;
+  const thinking = asked?.type === "enabled" || asked?.type === "adaptive" ? (asked.display === "omitted" ? "" : "Let me think about this. ") : undefined;
   const content: Block[] = [];
   if (thinking !== undefined) content.push({ type: "thinking", thinking, signature: signatureOf(thinking) });
   if (answer.kind === "tool_call")
@@ -145,7 +147,7 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   for (const [index, block] of content.entries()) {
     if (block.type === "thinking") {
       send("content_block_start", { index, content_block: { type: "thinking", thinking: "" } });
-      if (!(await delta(index, { type: "thinking_delta", thinking: block.thinking }))) return;
+      if (block.thinking !== "" && !(await delta(index, { type: "thinking_delta", thinking: block.thinking }))) return;
       send("content_block_delta", { index, delta: { type: "signature_delta", signature: block.signature } });
     } else if (block.type === "tool_use") {
       send("content_block_start", { index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } });
@@ -164,7 +166,7 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
 }
 
 /** A stand-in for Anthropic's thinking signature: opaque, and the same for the same thinking. */
-const signatureOf = (thinking: string): string => Buffer.from(`fake-signature:${thinking}`).toString("base64");
+export const signatureOf = (thinking: string): string => Buffer.from(`fake-signature:${thinking}`).toString("base64");
 
 /** `GET /v1/models`, as Anthropic lists them. */
 function listModels(fake: Fake, res: ServerResponse): void {
