@@ -35,7 +35,8 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
   // The notes name what the client sent (a field's key, a tool's name): a header carries them as ASCII.
   // A pass-through answer dropped nothing: the provider had the request as it was sent.
   const { answer, error } = outcome;
-  if (dropped.length > 0 && answer?.kind !== "replay" && answer?.native !== true) c.header("x-tiergate-dropped", headerSafe(dropped.join(", ")));
+  const passedThrough = answer !== undefined && answer.kind !== "replay" && answer.native === true;
+  if (dropped.length > 0 && !passedThrough) c.header("x-tiergate-dropped", headerSafe(dropped.join(", ")));
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
   const { body, contentType } = await surface.render(answer, parsed);
   return c.body(body, 200, contentType);
