@@ -355,11 +355,15 @@ describe("Anthropic's errors", () => {
     Object.assign(fake.behaviour, { errorStatus: 400, errorMessage: "prompt is too long: 210000 tokens > 200000 maximum" });
     await expect(ask()).rejects.toMatchObject({ status: 400, code: "context_length_exceeded" });
   });
-  it("a refused key is a 502 that never shows the key", async () => {
+  it("a refused key is a 502 that never shows the key, even where Anthropic's message repeats it", async () => {
     fake.behaviour.requiredKey = "another-key";
     const error = (await ask().catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
     expect(error).toMatchObject({ status: 502, code: "upstream_auth_failed" });
-    expect(JSON.stringify(error.error)).not.toContain("sk-ant-test");
+    Object.assign(fake.behaviour, { requiredKey: undefined, errorStatus: 403, errorMessage: "key sk-ant-test-0123456789 may not use this model" });
+    const leaked = (await ask().catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    expect(leaked).toMatchObject({ status: 502, code: "upstream_auth_failed" });
+    expect(JSON.stringify(leaked.error)).toContain("may not use this model");
+    expect(JSON.stringify(leaked.error)).not.toContain("sk-ant-test-0123456789");
   });
   it("429 keeps its Retry-After; 529 overloaded is a 503, Anthropic's 529 to a Messages client", async () => {
     // A wait past the router's time for retries: passed on at once.

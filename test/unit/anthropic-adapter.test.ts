@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
+import { parseConfig } from "../../src/config/env.ts";
 import { chargeFor } from "../../src/engine/charge.ts";
 import { anthropic } from "../../src/providers/anthropic/index.ts";
 import { holdOpening, nativeBody, nativeReaders } from "../../src/providers/anthropic/native.ts";
@@ -145,6 +146,16 @@ describe("the Messages body for a canonical request", () => {
         false,
       ),
     ).toThrow(/'messages\[0\]\.content\[0\]\.type'/);
+  });
+});
+
+describe("the provider", () => {
+  it("is Anthropic's API by default, configured by its key, which is a secret", () => {
+    const unset = parseConfig({ OPENROUTER_API_KEY: "sk-or-x" }).providers.get("anthropic");
+    expect(unset).toMatchObject({ api: "anthropic", baseUrl: "https://api.anthropic.com", configured: false, configureWith: "ANTHROPIC_API_KEY" });
+    const config = parseConfig({ ANTHROPIC_API_KEY: "sk-ant-secret-0123", ANTHROPIC_BASE_URL: "http://127.0.0.1:9/" });
+    expect(config.providers.get("anthropic")).toMatchObject({ baseUrl: "http://127.0.0.1:9/", apiKey: "sk-ant-secret-0123", configured: true });
+    expect(config.secrets).toContain("sk-ant-secret-0123");
   });
 });
 
