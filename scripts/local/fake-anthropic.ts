@@ -29,6 +29,10 @@ export type AnthropicKnobs = {
   errorMessage: string | undefined;
   /** Anthropic's `usage` object to report instead of the fake's own counts. */
   usage: unknown;
+  /** Answer 200 with Anthropic's error body. */
+  errorIn200: boolean;
+  /** Answer 200 with a Message cut off mid-JSON (JSON answers) or an event that is not JSON (streams). */
+  malformed: boolean;
 };
 
 type Seen = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
@@ -82,6 +86,10 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   ) {
     return sendError(res, b.errorStatus, b.errorMessage ?? `Fake Anthropic error ${b.errorStatus}`, b.retryAfter);
   }
+  if (b.errorIn200) {
+    res.writeHead(200, { "content-type": "application/json" });
+    return void res.end(JSON.stringify({ type: "error", error: { type: "api_error", message: b.errorMessage ?? "Fake Anthropic error in a 200" } }));
+  }
   const limit = body.max_tokens;
   const written = Math.min(b.completionTokens, limit);
   const words = Array.from({ length: written }, (_, i) => (i === 0 ? "Fake" : ` token${i}`));
@@ -108,6 +116,7 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
 
   if (body.stream !== true) {
     res.writeHead(200, { "content-type": "application/json", "request-id": `req_${id}` });
+    if (b.malformed) return void res.end(`{"id":"${id}","type":"message","role":"assistant","content":[{"type":"te`);
     res.end(JSON.stringify({ id, type: "message", role: "assistant", model, content, stop_reason: stop, stop_sequence: null, usage }));
     return;
   }
@@ -116,6 +125,7 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   res.flushHeaders();
   const send = (type: string, data: Record<string, unknown>): void => void res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
   await sleep(b.firstTokenMs);
+  if (b.malformed) return void res.end('event: message_start\ndata: {"type":"message_start","message":{"id\n\n');
   const { output_tokens: _, ...startUsage } = usage;
   send("message_start", {
     message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { ...startUsage, output_tokens: 1 } },

@@ -365,6 +365,19 @@ describe("Anthropic's errors", () => {
     expect(JSON.stringify(leaked.error)).toContain("may not use this model");
     expect(JSON.stringify(leaked.error)).not.toContain("sk-ant-test-0123456789");
   });
+  it("an error in a 200, or a Message cut off, is a bad answer (502), through either surface", async () => {
+    fake.behaviour.errorIn200 = true;
+    await expect(ask()).rejects.toMatchObject({ status: 502, code: "upstream_error" });
+    const messages = () => claude.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: uniquePrompt() }] });
+    await expect(messages()).rejects.toMatchObject({
+      status: 502,
+      error: { error: { type: "api_error", message: expect.stringContaining("answered 200 with an error") } },
+    });
+    Object.assign(fake.behaviour, { errorIn200: false, malformed: true });
+    await expect(ask()).rejects.toMatchObject({ status: 502, code: "upstream_bad_response" });
+    await expect(messages()).rejects.toMatchObject({ status: 502 });
+  });
+
   it("429 keeps its Retry-After; 529 overloaded is a 503, Anthropic's 529 to a Messages client", async () => {
     // A wait past the router's time for retries: passed on at once.
     Object.assign(fake.behaviour, { errorStatus: 429, retryAfter: "120" });
