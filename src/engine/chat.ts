@@ -247,8 +247,10 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
   // The provider has the prompt, and caches it: the session is remembered on this model, however the answer ends.
   const sessionWrite = rememberAnswer(services, prepared.session, decision.session, request, model, decision.promptTokens);
-  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
-  // A pass-through answer is in the client's format, which the cache neither keeps nor replays: it is not written.
+  /**
+   * The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch.
+   * A pass-through answer is in the client's format, which the cache neither keeps nor replays: it is not written.
+   */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
     body === undefined || !lookup.write || answer.native
       ? undefined
