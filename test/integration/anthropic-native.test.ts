@@ -152,7 +152,19 @@ describe("a Chat Completions request served by Anthropic natively", () => {
   });
 });
 
-describe("a Messages request served by Anthropic natively, translated where nothing is lost", () => {
+describe("a Responses request served by Anthropic natively", () => {
+  it("is translated too, streamed and not", async () => {
+    const response = await openai.responses.create({ model: MODEL, input: uniquePrompt("Hello"), instructions: "Be brief.", store: false });
+    expect(response.output_text).toBe("Fake token1 token2 token3 token4 token5 token6 token7");
+    expect(seen().body).toMatchObject({ model: "claude-sonnet-5", system: [{ type: "text", text: "Be brief." }] });
+    const stream = await openai.responses.create({ model: MODEL, input: uniquePrompt("Hello"), stream: true, store: false });
+    let text = "";
+    for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
+    expect(text).toBe("Fake token1 token2 token3 token4 token5 token6 token7");
+  });
+});
+
+describe("a Messages request served by Anthropic natively (passed through)", () => {
   it("answers a plain message and streams one, as Anthropic's SDK reads them", async () => {
     const message = await claude.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: uniquePrompt("Hello") }] });
     expect(message.content).toEqual([{ type: "text", text: "Fake token1 token2 token3 token4 token5 token6 token7" }]);
