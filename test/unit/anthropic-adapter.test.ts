@@ -8,11 +8,13 @@ import { describe, expect, it } from "vitest";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { chargeFor } from "../../src/engine/charge.ts";
+import { planOf } from "../../src/engine/plan.ts";
 import { anthropic } from "../../src/providers/anthropic/index.ts";
 import { holdOpening, nativeBody, nativeReaders } from "../../src/providers/anthropic/native.ts";
 import { JSON_ANSWER_TOOL, messagesBody } from "../../src/providers/anthropic/request.ts";
 import { readUsage } from "../../src/providers/usage.ts";
 import { usageMicros } from "../../src/routing/cost.ts";
+import { decide } from "../../src/routing/decide.ts";
 import { messageUsage } from "../../src/surfaces/anthropic-messages/message.ts";
 import { testModel } from "../support/models.ts";
 
@@ -156,6 +158,24 @@ describe("the provider", () => {
     const config = parseConfig({ ANTHROPIC_API_KEY: "sk-ant-secret-0123", ANTHROPIC_BASE_URL: "http://127.0.0.1:9/" });
     expect(config.providers.get("anthropic")).toMatchObject({ baseUrl: "http://127.0.0.1:9/", apiKey: "sk-ant-secret-0123", configured: true });
     expect(config.secrets).toContain("sk-ant-secret-0123");
+  });
+});
+
+describe("routing", () => {
+  const ask = (model: string): CanonicalRequest => request({ model, messages: [{ role: "user", content: "hi" }] });
+  it("with only OpenRouter configured, never plans a call to Anthropic: Claude is OpenRouter's, as before", () => {
+    const config = parseConfig({ OPENROUTER_API_KEY: "sk-or-x" });
+    for (const tier of [3, 4, 5]) {
+      const decision = decide(ask(`tier:${tier}`), config);
+      expect(decision.model.provider).toBe("openrouter");
+      expect(planOf(decision, config).map((model) => model.provider)).not.toContain("anthropic");
+    }
+    expect(decide(ask("claude-sonnet-5"), config).model.id).toBe("openrouter/anthropic/claude-sonnet-5");
+  });
+  it("with only Anthropic configured, serves tiers 3-5 natively, and names the native model by its registry id", () => {
+    const config = parseConfig({ ANTHROPIC_API_KEY: "sk-ant-x" });
+    expect(decide(ask("tier:4"), config).model).toMatchObject({ id: "anthropic/claude-sonnet-5", upstream_model: "claude-sonnet-5" });
+    expect(decide(ask("anthropic/claude-opus-5-5"), config)).toMatchObject({ mode: "model", model: { provider: "anthropic", tier: 5 } });
   });
 });
 
