@@ -3,7 +3,7 @@
  * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
  * (8787), and fires the every-minute cron (the audit flush) as production would.
  * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
- * the fake provider and points OpenRouter, Groq and Anthropic at it, so completions work with no
+ * the fake provider and points OpenRouter, Groq, Anthropic and Bedrock at it, so completions work with no
  * account at all (scripts/local/dev-provider.ts). Its ports move with PORT, the
  * stack's TG_*_PORT, TG_INSPECTOR_PORT (wrangler's inspector, 9229) and
  * TG_FAKE_PROVIDER_PORT (the fake, any free port by default), so two stacks can run side by side.
@@ -18,6 +18,7 @@ import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
 import { fakeProviderReason } from "./local/dev-provider.ts";
+import { FAKE_AWS } from "./local/fake-bedrock.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, portSetting, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
@@ -37,8 +38,15 @@ if (fake !== undefined) {
   // Anthropic's base URL is the origin: the adapter appends /v1/messages.
   vars.ANTHROPIC_BASE_URL = new URL(fake.url).origin;
   vars.ANTHROPIC_API_KEY = "fake-local-key";
+  // The fake serves Bedrock's Converse too, under /model/, and checks SigV4 against this fake key.
+  Object.assign(vars, {
+    BEDROCK_BASE_URL: fake.url.replace(/\/v1$/, ""),
+    AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
+    AWS_REGION: FAKE_AWS.region,
+  });
   console.log(
-    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq and Anthropic point at it; set a provider key in .dev.vars for real answers)`,
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Anthropic and Bedrock point at it; set a provider key in .dev.vars for real answers)`,
   );
 }
 

@@ -78,7 +78,7 @@ export async function profileRouter(bindings: Record<string, string>, load: Prof
 }
 
 /** The worker, built unminified into a folder of its own; the bundle's path. */
-function buildUnminified(): string {
+export function buildUnminified(): string {
   const outdir = mkdtempSync(`${tmpdir()}/tiergate-profile-`);
   execFileSync(`${root}node_modules/.bin/wrangler`, ["deploy", "--dry-run", "--outdir", outdir, "--env=", "--minify=false"], { cwd: root, stdio: "ignore" });
   return `${outdir}/index.js`;

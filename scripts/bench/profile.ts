@@ -1,6 +1,6 @@
 /**
  * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn]`: where the router's request
- * path spends its CPU. `--turn` sends the agent bench's Claude Code turn (349 KB, through
+ * path spends its CPU. `--heap` instead says what Claude Code turns in flight keep alive (heap.ts). `--turn` sends the agent bench's Claude Code turn (349 KB, through
  * `/v1/messages`) in place of the small chat request. Serves an unminified build in workerd, pinned to its own core
  * as the bench pins it, drives it with the bench's miss-path load (cache bypassed),
  * and prints its CPU per request, what reached Redis, and a CPU profile: self time by
@@ -10,10 +10,17 @@ import { parseArgs } from "node:util";
 import { startStackOnMachineServers } from "../local/stack.ts";
 import { footprintTurn } from "./agent-footprint.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
+import { heapOfTurns } from "./heap.ts";
 import { pinForBench } from "./pinning.ts";
 import { startFakeProvider } from "./targets.ts";
 
-const { values: options } = parseArgs({ options: { stateless: { type: "boolean" }, keyed: { type: "boolean" }, turn: { type: "boolean" } } });
+const { values: options } = parseArgs({
+  options: { stateless: { type: "boolean" }, keyed: { type: "boolean" }, turn: { type: "boolean" }, heap: { type: "boolean" } },
+});
+if (options.heap) {
+  await heapOfTurns();
+  process.exit(0);
+}
 const ADMIN_KEY = "profile-admin-key-0123456789";
 const PROVIDER_KEY = "profile-provider-key-0123456789";
 const PROMPT =

@@ -1,10 +1,10 @@
 /**
  * Whether `npm run dev` answers with the fake provider: when asked (`--fake-upstream`),
- * or when the settings configure no provider at all (no OpenRouter or Groq key, no
+ * or when the settings configure no provider at all (no OpenRouter, Groq or AWS key, no
  * custom provider), so a first run with no account answers completions instead of a
  * 503. Setting any provider in `.dev.vars` turns it off; `--no-fake-upstream` too.
  */
-const PROVIDER_SETTINGS = ["OPENROUTER_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "CUSTOM_PROVIDERS"];
+const PROVIDER_SETTINGS = ["OPENROUTER_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "AWS_ACCESS_KEY_ID", "CUSTOM_PROVIDERS"];
 
 export type FakeProviderReason = "asked for" | "no provider is configured" | undefined;
 

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
 import { handleAnthropic } from "./fake-anthropic.ts";
+import { handleBedrock } from "./fake-bedrock.ts";
 
 export type FakeBehaviour = {
   /** Delay before the response headers. */
@@ -136,6 +137,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
   if (req.headers["anthropic-version"] !== undefined) return handleAnthropic(fake, req, res, Buffer.concat(chunks));
+  if (req.url?.startsWith("/model/")) return handleBedrock(fake, req, res, Buffer.concat(chunks));
   if (req.method === "GET" && req.url?.endsWith("/models")) return listModels(fake, res);
   const embeddings = req.url?.endsWith("/embeddings") === true;
   if (req.method !== "POST" || !(embeddings || req.url?.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");

@@ -17,7 +17,7 @@ import { type CatalogPrice, type Five, hasTextPrice, namesOf, pricesOn, routerPr
 export const MODULE_PATH = fileURLToPath(new URL("../../src/routing/prices.generated.ts", import.meta.url));
 const COMMAND = "npm run prices:generate";
 /** The providers the router calls (their models by the provider's own ids), then those whose names clients send. */
-const SERVED_PROVIDERS = ["openrouter", "groq", "anthropic"] as const;
+const SERVED_PROVIDERS = ["openrouter", "groq", "anthropic", "bedrock"] as const;
 
 /** The installed catalog's version, as `price_read_on` names it: "genai-prices 0.1.8". */
 export function catalogVersion(): string {

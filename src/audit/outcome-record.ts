@@ -3,7 +3,6 @@
  * was asked, where it went, what it cost, how it ended.
  */
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
-import { canonicalJson } from "../crypto/canonical-json.ts";
 import type { Ending, Outcome } from "../engine/outcome.ts";
 import { capNote } from "../engine/output-cap.ts";
 import { vectorForAudit } from "../routing/score.ts";
@@ -26,6 +25,8 @@ export type RequestFacts = {
   errorCode: string | null;
   /** The API surface of the request's route, if it is one (surfaces/index.ts). */
   surface: string | undefined;
+  /** The SHA-256 of the request body as it arrived (http/body-digest.ts), when it was read. */
+  bodyDigest: Promise<string> | undefined;
 };
 
 /** What the answer is charged, in micro-dollars (engine/charge.ts): nothing for a hit, unknown when no provider answered. */
@@ -64,11 +65,12 @@ export async function recordOf(
     latency_ms: latency,
     upstream_ms: ending?.upstreamMs ?? null,
     overhead_ms: Math.max(0, latency - (ending?.upstreamMs ?? 0)),
-    streamed: outcome !== undefined && "stream" in outcome.request && outcome.request.stream === true,
+    streamed: outcome?.streamed === true,
     truncated: ending?.truncated ?? false,
     request_sha256: null,
   };
-  if (outcome !== undefined && signer !== undefined) record.request_hmac = await signer.request(canonicalJson(outcome.request));
+  // Keyed over the body's digest: the same bytes give the same value, and no one without the key can confirm a guessed prompt.
+  if (outcome !== undefined && signer !== undefined && facts.bodyDigest !== undefined) record.request_hmac = await signer.request(await facts.bodyDigest);
   if (usage?.adjusted) record.usage_adjusted = usage.adjusted;
   if (usage !== undefined) {
     // Every class, 0 when none: a row from this release says its prompt had no cache read, rather than saying nothing.

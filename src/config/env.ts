@@ -62,6 +62,7 @@ const VITAL = new Set([
   "MODELS_JSON",
   "EMBEDDING_MODELS_JSON",
   "CUSTOM_PROVIDERS",
+  "AWS_REGION",
 ]);
 
 function parseEnv(bindings: Bindings): { env: Env; problems: string[] } {
@@ -111,6 +112,7 @@ function requireCompanions(env: Env): void {
 function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[] {
   const secrets = [...providers.values()].map((provider) => provider.apiKey);
   secrets.push(env.ADMIN_API_KEY, env.AUDIT_HMAC_KEY, env.UPSTASH_REDIS_REST_TOKEN, env.METRICS_TOKEN);
+  secrets.push(env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN);
   if (env.DATABASE_URL !== undefined) {
     const password = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]+)@/.exec(env.DATABASE_URL)?.[1];
     secrets.push(env.DATABASE_URL, password, password === undefined ? undefined : safeDecode(password));

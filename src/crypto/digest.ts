@@ -11,8 +11,13 @@ function hex(buffer: ArrayBuffer): string {
   return out;
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+export function sha256Hex(text: string): Promise<string> {
+  return sha256HexOfBytes(encoder.encode(text));
+}
+
+export async function sha256HexOfBytes(bytes: ArrayBufferView): Promise<string> {
+  // Bytes read from a request or encoded from text are never shared memory, which is all the DOM typings' narrower BufferSource excludes.
+  return hex(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
 }
 
 /** HMAC-SHA-256 of texts under one secret, as hex. */

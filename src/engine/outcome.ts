@@ -48,14 +48,15 @@ export type Ending = {
   sessionWrite?: SessionWrite | undefined;
 };
 
-/** What the client asked, as read: a chat request of any surface, or an embeddings request. Its audit record digests it. */
+/** What the client asked, as read: a chat request of any surface, or an embeddings request. */
 export type AskedRequest = CanonicalRequest | EmbeddingRequest;
 
 /** What a model's answer is priced at. */
 export type Pricing = Pick<Model, "input_usd_per_mtok" | "output_usd_per_mtok">;
 
 export type Outcome = {
-  request: AskedRequest;
+  /** The client asked for a stream. (The request itself is not kept: its audit digest is of the body's bytes, http/body-digest.ts.) */
+  streamed: boolean;
   decision: Decision | undefined;
   route: Route | undefined;
   cache: CacheStatus;
@@ -92,7 +93,7 @@ export const NO_ENDING: Ending = {
 /** The outcome of a request that was read (and perhaps decided) and went no further. */
 export function stoppedAt(request: AskedRequest, decision: Decision | undefined, error?: ApiError): Outcome {
   return {
-    request,
+    streamed: "stream" in request && request.stream === true,
     decision,
     route: decision === undefined ? undefined : routeOf(decision),
     cache: "BYPASS",

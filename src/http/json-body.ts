@@ -1,5 +1,6 @@
 /** Reads a request's JSON body under a size limit, with strict UTF-8, into a validated value. */
 import type { z } from "zod";
+import { noteBodyDigest } from "./body-digest.ts";
 import { ApiError, invalidRequest } from "./errors.ts";
 
 /**
@@ -21,6 +22,7 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
     // The body stream failed: the client hung up while sending it.
     throw new ApiError(499, "The client closed the connection before its request body arrived", { code: "client_disconnected" });
   });
+  noteBodyDigest(request, bytes);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

@@ -7,6 +7,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { type RequestFacts, recordOf } from "../audit/outcome-record.ts";
 import type { Ending, Outcome, OutcomeVariables } from "../engine/outcome.ts";
+import { bodyDigestOf } from "../http/body-digest.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
 import { finishedOf } from "../observability/finished.ts";
 import type { AfterWork } from "../pipeline/after-response.ts";
@@ -101,6 +102,7 @@ async function workOf(c: TrailContext, services: Services, start: Start, refusal
     // An error that is not the router's own was answered as a 500 internal_error (app.ts).
     errorCode: refusal !== undefined ? refusal.auditCode : clientLeft ? "client_disconnected" : error === undefined ? null : asApiError(error).auditCode,
     surface: surfaceName(c.req.path),
+    bodyDigest: bodyDigestOf(c.req.raw),
   };
   const record = await recordOf(facts, outcome, ending, services.signer);
   return {

@@ -3,9 +3,10 @@ import type { NativeRequest } from "../canonical/native.ts";
 import type { Provider } from "../config/providers.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import { anthropic } from "./anthropic/index.ts";
+import { bedrock } from "./bedrock/index.ts";
 import { openAiCompatible } from "./openai-compatible/index.ts";
 
-const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible, anthropic };
+const ADAPTERS: Record<Provider["api"], ProviderAdapter> = { "openai-compatible": openAiCompatible, anthropic, bedrock };
 
 export const adapterFor = (provider: Pick<Provider, "api">): ProviderAdapter => ADAPTERS[provider.api];
 

@@ -58,14 +58,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   // A request in the format the provider speaks goes through untranslated, and its answer comes back so.
   const passThrough = passesThrough(provider, request.native) ? adapter.passThrough : undefined;
   try {
-    const body = adapter.body(request.request, request.upstreamModel, {
-      stream: request.stream,
-      ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
-      ...(passThrough === undefined ? {} : { native: request.native! }),
-    });
-    const call = await adapter.completionRequest(provider, body, request.stream);
-    const sentChars = call.body.length;
-    const response = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: controller.signal });
+    const { response, sentChars } = await send(adapter, request, controller.signal, passThrough !== undefined);
     if (!response.ok) throw await upstreamError(request, adapter, response);
     const readers = passThrough?.readers() ?? adapter;
     const native = passThrough !== undefined;
@@ -96,6 +89,33 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
     if (request.stream) stopTimer();
     else release();
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Sends the call (the client's own request, when it `passThrough`s), its body as UTF-8 bytes; `sentChars` is the body's length. While the
+ * provider works (seconds, for an agent's turn) no frame of the router holds the body in
+ * any form, so the isolate keeps none of it: not its JSON text (twice the bytes, in UTF-16,
+ * where the prompt has a character past Latin-1), the mapped body object, nor the bytes,
+ * which are fetch's alone once handed over (hence promise chains, not `await`, whose
+ * suspended frame would keep them).
+ */
+function send(
+  adapter: ProviderAdapter,
+  request: UpstreamRequest,
+  signal: AbortSignal,
+  passThrough: boolean,
+): Promise<{ response: Response; sentChars: number }> {
+  const body = adapter.body(request.request, request.upstreamModel, {
+    stream: request.stream,
+    ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
+    ...(passThrough && request.native !== undefined ? { native: request.native } : {}),
+  });
+  return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream)).then((call) => {
+    const sentChars = call.body.length;
+    return fetch(call.url, { method: "POST", headers: call.headers, body: encoder.encode(call.body), signal }).then((response) => ({ response, sentChars }));
+  });
 }
 
 /**
@@ -153,7 +173,7 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
   const text = await response.text().catch(() => "");
   const said = describeProviderError(adapter, text, request.secrets);
   const status = response.status;
-  const kind = adapter.errorKind?.(status, text);
+  const kind = adapter.errorKind?.(status, text, response.headers);
   if (kind === "context_too_long") {
     return new ApiError(400, `Provider ${provider.id} refused the request: the prompt is too long for the model${said}`, {
       code: "context_length_exceeded",

@@ -12,7 +12,7 @@ import type { With } from "../middleware/edge.ts";
 import { type HealthState, modelCircuit, modelTarget } from "../reliability/breakers.ts";
 import { CATALOG_VERSION, catalogModelNamed, embeds, type NamedModel, noDearer, PRICES_AS_OF } from "../routing/catalog.ts";
 import { cheapestNoDearer, type EmbeddingModel, findEmbeddingModel } from "../routing/embedding-models.ts";
-import { findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
+import { familyOf, findModel, type Model, TIER_NAMES } from "../routing/registry.ts";
 
 export async function listModels(c: Context<With>): Promise<Response> {
   const config = c.get("config");
@@ -163,6 +163,7 @@ function modelEntry(model: Model, { providers }: Config, state: HealthState | un
     },
     context_window: model.context_window,
     capabilities: model.capabilities,
+    family: familyOf(model),
     provider_configured: providers.get(model.provider)?.configured === true,
     /** The circuit as this isolate last read it (at most HEALTH_CACHE_MS old): the provider's when that is not closed. */
     health: {

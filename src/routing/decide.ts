@@ -5,7 +5,7 @@ import { type Affinity, chooseAffinity, observedAffinity, type SessionView } fro
 import { catalogModelNamed, embeds, type NamedModel, noDearer } from "./catalog.ts";
 import { sentPrompt } from "./estimate.ts";
 import type { RouterModel } from "./model.ts";
-import { type Demand, NO_HEALTH, pickModel, type RoutingHealth, unfitReason } from "./pick.ts";
+import { type Demand, familyFirst, NO_HEALTH, pickModel, type RoutingHealth, sameFamily, unfitReason } from "./pick.ts";
 import { type Capability, costUsd, findModel, type Model, TIER_NAMES, type Tier } from "./registry.ts";
 import { type Feature, scoreComplexity } from "./score.ts";
 import type { Strategy } from "./strategy.ts";
@@ -152,7 +152,13 @@ export function decide(
         const kept = choice.keep;
         // Should the session's model fail, the plan goes on as if its tier had been chosen.
         const behind = pickModel(usable, kept.tier, demand, isConfigured, { health, strategies: config.strategies });
-        fallbacks = behind === undefined ? [] : [behind.model, ...behind.fallbacks].filter((entry) => entry.id !== kept.id);
+        fallbacks =
+          behind === undefined
+            ? []
+            : familyFirst(
+                kept,
+                [behind.model, ...behind.fallbacks].filter((entry) => entry.id !== kept.id),
+              );
         ({ tier } = kept);
         model = kept;
       }
@@ -185,7 +191,8 @@ export function decide(
     }
     ({ tier } = named);
     model = named;
-    fallbacks = [];
+    // A named model is never swapped for another, but the same model at another provider may answer for it.
+    fallbacks = sameFamily(named, config.registry.filter(allowed), demand, health, isConfigured);
     reasons.push(`model ${named.id} named by the request`);
   }
   if (!isConfigured(model)) reasons.push(`provider ${model.provider} is not configured`);

@@ -5,26 +5,43 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq" | "anthropic";
+export type ProviderId = "openrouter" | "groq" | "anthropic" | "bedrock";
 
 export type ModelSpec = {
   provider: ProviderId;
-  /** The id the provider expects; the registry id is `<provider>/<upstream>`. */
+  /** The id the provider expects; the registry id is `<provider>/<upstream>` unless `name` is given. */
   upstream: string;
+  /** The registry id's part after `<provider>/`, where the provider's own id is not one a client would write (Bedrock's). */
+  name?: string;
   tier: Tier;
   context: number;
   capabilities: readonly Capability[];
+  /** The maker's name of the model, where the provider's id is not it (see `familyOf` in registry.ts). */
+  family?: string;
 };
 
 const ALL: Capability[] = ["tools", "json", "vision", "streaming"];
 const TEXT: Capability[] = ["tools", "json", "streaming"];
-const spec = (provider: ProviderId, upstream: string, tier: Tier, context: number, capabilities: Capability[]): ModelSpec => ({
+const spec = (provider: ProviderId, upstream: string, tier: Tier, context: number, capabilities: Capability[], family?: string): ModelSpec => ({
   provider,
   upstream,
   tier,
   context,
   capabilities,
+  ...(family === undefined ? {} : { family }),
 });
+
+/**
+ * Anthropic's models at AWS Bedrock, by their global cross-region inference profiles: callable
+ * from any commercial region, and listed below the regional profiles' price (`us.…`, `eu.…`,
+ * dearer by a tenth; an operator who must keep data in one geography names those in MODELS_JSON).
+ * Bedrock's own prices, never Anthropic's.
+ */
+const BEDROCK_CLAUDE: readonly ModelSpec[] = [
+  { ...spec("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", 3, 200_000, ALL), name: "claude-haiku-4.5" },
+  { ...spec("bedrock", "global.anthropic.claude-sonnet-5-v1:0", 4, 1_000_000, ALL), name: "claude-sonnet-5" },
+  { ...spec("bedrock", "global.anthropic.claude-opus-5-5", 5, 1_000_000, ALL), name: "claude-opus-5.5" },
+];
 
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
@@ -33,7 +50,7 @@ const spec = (provider: ProviderId, upstream: string, tier: Tier, context: numbe
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
-  spec("groq", "llama-3.1-8b-instant", 1, 131_072, TEXT),
+  spec("groq", "llama-3.1-8b-instant", 1, 131_072, TEXT, "llama-3.1-8b-instruct"),
   spec("groq", "openai/gpt-oss-20b", 1, 131_072, TEXT),
   spec("openrouter", "meta-llama/llama-3.1-8b-instruct", 1, 131_072, TEXT),
   spec("openrouter", "mistralai/mistral-nemo", 1, 131_072, TEXT),
@@ -46,15 +63,16 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
   spec("openrouter", "deepseek/deepseek-v4-pro", 3, 1_000_000, TEXT),
   spec("openrouter", "anthropic/claude-haiku-4.5", 3, 200_000, ALL),
-  spec("anthropic", "claude-haiku-4-5", 3, 200_000, ALL),
+  spec("anthropic", "claude-haiku-4-5", 3, 200_000, ALL, "claude-haiku-4.5"),
   spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
   spec("anthropic", "claude-sonnet-5", 4, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
   spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
-  spec("anthropic", "claude-opus-5-5", 5, 1_000_000, ALL),
+  spec("anthropic", "claude-opus-5-5", 5, 1_000_000, ALL, "claude-opus-5.5"),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
+  ...BEDROCK_CLAUDE,
 ];
 
 /** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */

@@ -3,7 +3,7 @@
  * are not open, the one its strategy prefers (by default the cheapest), escalating
  * when none can.
  */
-import { type Capability, costUsd, type Model, TIER_NAMES, TIERS, type Tier } from "./registry.ts";
+import { type Capability, costUsd, familyOf, type Model, TIER_NAMES, TIERS, type Tier } from "./registry.ts";
 import { orderByStrategy, type Strategy } from "./strategy.ts";
 
 /** What the pick asks of the shared health state; passed in, so the pick stays pure. */
@@ -82,9 +82,39 @@ export function pickModel(
     served ??= candidateTier;
     ranked.push(...fitting.models);
   }
-  const [model, ...fallbacks] = ranked;
+  const [model, ...rest] = ranked;
   if (model === undefined || served === undefined) return undefined;
-  return { model, tier: served, fallbacks, reasons };
+  return { model, tier: served, fallbacks: familyFirst(model, rest), reasons };
+}
+
+/**
+ * `fallbacks` with `model`'s family first, each part in its order: when a provider fails, the
+ * same model at another provider answers before a different model does, so quality holds.
+ */
+export function familyFirst(model: Model, fallbacks: readonly Model[]): Model[] {
+  const family = familyOf(model);
+  const same = fallbacks.filter((entry) => familyOf(entry) === family);
+  return same.length === 0 ? [...fallbacks] : [...same, ...fallbacks.filter((entry) => familyOf(entry) !== family)];
+}
+
+/**
+ * The fallbacks of a model the request named: the same family at other providers, those
+ * that fit the demand and are not blocked, configured and cheapest first.
+ */
+export function sameFamily(
+  named: Model,
+  registry: readonly Model[],
+  demand: Demand,
+  health: { blocked: RoutingHealth["blocked"] },
+  isConfigured: (model: Model) => boolean,
+): Model[] {
+  const family = familyOf(named);
+  const cost = (model: Model): number => costUsd(model, demand.promptTokens, demand.outputTokens);
+  return registry
+    .filter((model) => model.id !== named.id && familyOf(model) === family && unfitReason(model, demand) === undefined && health.blocked(model) === undefined)
+    .map((model, order) => ({ model, order, configured: isConfigured(model) ? 0 : 1, cost: cost(model) }))
+    .sort((a, b) => a.configured - b.configured || a.cost - b.cost || a.order - b.order)
+    .map((entry) => entry.model);
 }
 
 /** Configured providers first, cheapest first; then the strategy chooses among the configured ones. */

@@ -50,8 +50,21 @@ export const ModelSchema = z.strictObject({
   capabilities: z.array(CapabilitySchema),
   /** Share of the tier's traffic under the "weighted" strategy, relative to its peers; default 1. */
   weight: z.number().positive().optional(),
+  /**
+   * The model as its maker names it, whoever serves it (`claude-sonnet-5` at Anthropic, Bedrock,
+   * Vertex and OpenRouter): a fallback tries the same family at another provider before another
+   * model. Default: the provider's id after its last `/`.
+   */
+  family: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "lower-case letters, digits, '.', '_' and '-'")
+    .optional(),
 });
 export type Model = z.infer<typeof ModelSchema>;
+
+/** A model's family: as its entry names it, else its provider's id after the last `/`. */
+export const familyOf = (model: Pick<Model, "family" | "upstream_model">): string =>
+  model.family ?? model.upstream_model.slice(model.upstream_model.lastIndexOf("/") + 1);
 
 export const RegistrySchema = z
   .array(ModelSchema)
@@ -68,7 +81,7 @@ export const RegistrySchema = z
 
 /** A built-in model with the catalog's prices; a model the catalog does not price stops the router here, by name. */
 function priced(spec: ModelSpec): Model {
-  const id = `${spec.provider}/${spec.upstream}`;
+  const id = `${spec.provider}/${spec.name ?? spec.upstream}`;
   const prices = catalogPrices(spec.provider, spec.upstream);
   if (prices === undefined) throw new Error(`the built-in model ${id} has no price in ${CATALOG_VERSION}: run npm run prices:generate, or replace it`);
   return {
@@ -80,6 +93,7 @@ function priced(spec: ModelSpec): Model {
     price_read_on: CATALOG_VERSION,
     context_window: spec.context,
     capabilities: [...spec.capabilities],
+    family: spec.family ?? familyOf({ upstream_model: spec.name ?? spec.upstream }),
   };
 }
 

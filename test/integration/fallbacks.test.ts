@@ -94,6 +94,20 @@ describe("fallbacks along the plan", () => {
     ]);
   });
 
+  it("answers a named model at another provider of its family when its own is down, and never with another model", async () => {
+    fake.behaviour.errorStatus = 500;
+    fake.behaviour.failModels = ["llama-3.1-8b-instant"];
+    const response = await router.post("/v1/chat/completions", chat(uniquePrompt(), { model: "groq/llama-3.1-8b-instant" }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-tiergate-model")).toBe("openrouter/meta-llama/llama-3.1-8b-instruct");
+    expect((await rowFor(response)).fallbacks_tried).toEqual(["groq/llama-3.1-8b-instant", "openrouter/meta-llama/llama-3.1-8b-instruct"]);
+    // A model with no family elsewhere has no one to answer for it.
+    fake.behaviour.failModels = ["openai/gpt-5.5"];
+    const alone = await router.post("/v1/chat/completions", chat(uniquePrompt(), { model: "openrouter/openai/gpt-5.5" }));
+    expect(alone.status).toBe(502);
+    expect((await rowFor(alone)).fallbacks_tried).toEqual(["openrouter/openai/gpt-5.5"]);
+  });
+
   it("gives up after the bounded attempts with the last error, and records them all", async () => {
     fake.behaviour.errorStatus = 502;
     const response = await ask();

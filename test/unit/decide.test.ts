@@ -46,6 +46,16 @@ describe("pickModel", () => {
     expect(pick.reasons[0]).toMatch(/context window 10000 < 11000 tokens/);
   });
 
+  it("tries the same family at another provider before another model", () => {
+    const claude = { family: "claude-sonnet-5" };
+    const tier = [model("claude@a", 4, 1, claude), model("gpt", 4, 2), model("claude@b", 4, 3, { ...claude, provider: "openrouter" }), model("top", 5, 1)];
+    // By price alone `gpt` would come second; the pick's family goes first, then the rest in their order.
+    expect(pickModel(tier, 4, demand(), all)!.fallbacks.map((m) => m.id)).toEqual(["claude@b", "gpt", "top"]);
+    // Families are told by the provider's id after its last '/' when an entry names none.
+    const derived = [model("x", 1, 1, { upstream_model: "vendor/m-1" }), model("y", 1, 2), model("z", 1, 3, { upstream_model: "m-1" })];
+    expect(pickModel(derived, 1, demand(), all)!.fallbacks.map((m) => m.id)).toEqual(["z", "y"]);
+  });
+
   it("returns nothing when no tier from the requested one up can serve", () => {
     expect(pickModel(registry, 4, demand(), all)).toBeUndefined();
   });
@@ -74,6 +84,13 @@ describe("decide", () => {
     const named = decide(ask("hi", { model: "openrouter/anthropic/claude-opus-5.5" }), config);
     expect(named.model.id).toBe("openrouter/anthropic/claude-opus-5.5");
     expect(named.mode).toBe("model");
+  });
+
+  it("gives a named model the same model at other providers as its only fallbacks", () => {
+    // Groq's and OpenRouter's Llama 3.1 8B are one family: named, either may answer for the other, and nothing else may.
+    const named = decide(ask("hi", { model: "groq/llama-3.1-8b-instant" }), config);
+    expect(named.fallbacks.map((m) => m.id)).toEqual(["openrouter/meta-llama/llama-3.1-8b-instruct"]);
+    expect(decide(ask("hi", { model: "openrouter/openai/gpt-5.5" }), config).fallbacks).toEqual([]);
   });
 
   it("rejects an unknown model with 404 and a model that cannot serve with 400", () => {

@@ -20,6 +20,7 @@ const facts: RequestFacts = {
   status: 200,
   errorCode: null,
   surface: "chat_completions",
+  bodyDigest: Promise.resolve("ab".repeat(32)),
 };
 
 describe("recordOf", () => {

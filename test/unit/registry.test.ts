@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENV_VARIABLES, parseConfig } from "../../src/config/env.ts";
+import { catalogPrices } from "../../src/routing/catalog.ts";
 import { costUsd, DEFAULT_MODELS, loadRegistry, RegistrySchema, TIERS } from "../../src/routing/registry.ts";
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter and Groq (and Claude's from Anthropic)", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq, Anthropic and Bedrock", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -13,7 +14,7 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic", "bedrock"]));
   });
 
   it("serves each of OpenRouter's Claude models natively at Anthropic too, at its tier and context, priced from Anthropic's list", () => {
@@ -23,10 +24,12 @@ describe("the built-in registry", () => {
     for (const [i, model] of native.entries()) {
       const twin = routed[i]!;
       expect(model.id).toBe(`anthropic/${model.upstream_model}`);
-      expect({ tier: model.tier, context: model.context_window, capabilities: model.capabilities }).toEqual({
+      // The same family: either falls back to the other first (fallbacks by family, registry.ts `familyOf`).
+      expect({ tier: model.tier, context: model.context_window, capabilities: model.capabilities, family: model.family }).toEqual({
         tier: twin.tier,
         context: twin.context_window,
         capabilities: twin.capabilities,
+        family: twin.family,
       });
     }
     // genai-prices' anthropic provider: Sonnet 5 at 2 / 10, reads 0.2, writes 2.5 (5 minutes) and 4 (1 hour).
@@ -37,6 +40,28 @@ describe("the built-in registry", () => {
       cache_write_usd_per_mtok: 2.5,
       cache_write_1h_usd_per_mtok: 4,
     });
+  });
+
+  it("serves the Claude models at Bedrock too, under short ids, at Bedrock's own prices (not Anthropic's)", () => {
+    const bedrock = DEFAULT_MODELS.filter((m) => m.provider === "bedrock");
+    expect(bedrock.map((m) => [m.id, m.upstream_model, m.tier])).toEqual([
+      ["bedrock/claude-haiku-4.5", "global.anthropic.claude-haiku-4-5-20251001-v1:0", 3],
+      ["bedrock/claude-sonnet-5", "global.anthropic.claude-sonnet-5-v1:0", 4],
+      ["bedrock/claude-opus-5.5", "global.anthropic.claude-opus-5-5", 5],
+    ]);
+    const opus = bedrock.find((m) => m.id === "bedrock/claude-opus-5.5")!;
+    // genai-prices' AWS list for the global profile, each class its own.
+    expect([
+      opus.input_usd_per_mtok,
+      opus.output_usd_per_mtok,
+      opus.cache_read_usd_per_mtok,
+      opus.cache_write_usd_per_mtok,
+      opus.cache_write_1h_usd_per_mtok,
+    ]).toEqual([4, 20, 0.2, 5, 8]);
+    // Each from Bedrock's own list: Sonnet 5's global profile, whose regional one (us., eu., ...) is a tenth dearer.
+    for (const model of bedrock) expect(model).toMatchObject(catalogPrices("bedrock", model.upstream_model)!);
+    expect(catalogPrices("bedrock", "regional.anthropic.claude-sonnet-5-v1:0")?.input_usd_per_mtok).toBe(2.2);
+    expect(bedrock.find((m) => m.id === "bedrock/claude-sonnet-5")?.input_usd_per_mtok).toBe(2);
   });
 
   it("gets no cheaper on average as tiers rise", () => {
