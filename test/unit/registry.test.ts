@@ -42,6 +42,17 @@ describe("the built-in registry", () => {
     });
   });
 
+  it("puts each Claude model at every provider in one family, so a failing provider falls back to the same model", () => {
+    const claude = DEFAULT_MODELS.filter((m) => m.id.includes("claude"));
+    const families = new Map<string, string[]>();
+    for (const model of claude) families.set(model.family!, [...(families.get(model.family!) ?? []), model.provider]);
+    expect(Object.fromEntries(families)).toEqual({
+      "claude-haiku-4.5": ["openrouter", "bedrock"],
+      "claude-sonnet-5": ["openrouter", "bedrock"],
+      "claude-opus-5.5": ["openrouter", "bedrock"],
+    });
+  });
+
   it("serves the Claude models at Bedrock too, under short ids, at Bedrock's own prices (not Anthropic's)", () => {
     const bedrock = DEFAULT_MODELS.filter((m) => m.provider === "bedrock");
     expect(bedrock.map((m) => [m.id, m.upstream_model, m.tier])).toEqual([
