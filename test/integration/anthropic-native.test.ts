@@ -30,7 +30,8 @@ beforeAll(async () => {
   fake = await startFakeUpstream();
   router = await startRouter({
     ...storage.bindings,
-    ...fakeProviders(fake.url),
+    // Anthropic alone: a failing call has no other provider's Claude (its family) to fall back to, so its error is seen.
+    UPSTREAM_RETRY_BASE_MS: "5",
     ANTHROPIC_BASE_URL: new URL(fake.url).origin,
     ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
     REQUIRE_API_KEY: "true",
@@ -429,5 +430,29 @@ describe("the response cache", () => {
     expect(third.headers.get("x-tiergate-cache")).toBe("MISS");
     expect(((await third.json()) as { id: string }).id).toMatch(/^msg_fake/);
     expect(fake.seen).toHaveLength(4);
+  });
+});
+
+describe("a pass-through whose Anthropic call fails", () => {
+  it("falls back to the same Claude at OpenRouter, translated, and says what that dropped", async () => {
+    const both = await startRouter({
+      ...storage.bindings,
+      ...fakeProviders(fake.url),
+      ANTHROPIC_BASE_URL: new URL(fake.url).origin,
+      ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
+      REQUIRE_API_KEY: "true",
+    });
+    try {
+      // Anthropic's half is overloaded for this model; the OpenAI half serves OpenRouter's id of it.
+      Object.assign(fake.behaviour, { errorStatus: 529, failModels: ["claude-sonnet-5"], requiredKey: undefined });
+      const client = new Anthropic({ baseURL: both.url, apiKey: key, maxRetries: 0 });
+      const { data, response } = await client.messages.create(thinkingTurn(uniquePrompt("fall back"))).withResponse();
+      expect(response.headers.get("x-tiergate-model")).toBe("openrouter/anthropic/claude-sonnet-5");
+      expect(response.headers.get("x-tiergate-dropped")).toContain("thinking");
+      expect(data.type).toBe("message");
+      expect(fake.seen.map((call) => call.path)).toEqual(expect.arrayContaining(["/v1/messages", "/v1/chat/completions"]));
+    } finally {
+      await both.close();
+    }
   });
 });

@@ -47,9 +47,9 @@ describe("the built-in registry", () => {
     const families = new Map<string, string[]>();
     for (const model of claude) families.set(model.family!, [...(families.get(model.family!) ?? []), model.provider]);
     expect(Object.fromEntries(families)).toEqual({
-      "claude-haiku-4.5": ["openrouter", "bedrock"],
-      "claude-sonnet-5": ["openrouter", "bedrock"],
-      "claude-opus-5.5": ["openrouter", "bedrock"],
+      "claude-haiku-4.5": ["openrouter", "anthropic", "bedrock"],
+      "claude-sonnet-5": ["openrouter", "anthropic", "bedrock"],
+      "claude-opus-5.5": ["openrouter", "anthropic", "bedrock"],
     });
   });
 
