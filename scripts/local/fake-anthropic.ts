@@ -67,7 +67,10 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   const path = (req.url ?? "").split("?")[0]!;
   await sleep(b.latencyMs);
   if (b.requiredKey !== undefined && req.headers["x-api-key"] !== b.requiredKey) return sendError(res, 401, "invalid x-api-key");
-  if (req.method === "GET" && path.endsWith("/v1/models")) return listModels(fake, res);
+  if (req.method === "GET" && path.endsWith("/v1/models")) {
+    fake.seen.push({ path, headers: req.headers, body: {} });
+    return listModels(fake, res);
+  }
   if (req.method !== "POST" || !path.endsWith("/v1/messages")) return sendError(res, 404, `Not found: ${req.method} ${path}`);
   let body: Record<string, unknown>;
   try {

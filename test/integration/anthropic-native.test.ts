@@ -32,6 +32,8 @@ beforeAll(async () => {
     ...storage.bindings,
     // Anthropic alone: a failing call has no other provider's Claude (its family) to fall back to, so its error is seen.
     UPSTREAM_RETRY_BASE_MS: "5",
+    // The error tests fail Anthropic on purpose, in any order: no circuit opens on them (breakers have their own tests).
+    BREAKER_FAILURES: "0",
     ANTHROPIC_BASE_URL: new URL(fake.url).origin,
     ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
     REQUIRE_API_KEY: "true",
@@ -433,6 +435,26 @@ describe("the response cache", () => {
   });
 });
 
+describe("the health probe", () => {
+  const deep = async () => {
+    const health = (await (await router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } })).json()) as {
+      providers: { id: string; probe: unknown }[];
+    };
+    return health.providers.find((provider) => provider.id === "anthropic")?.probe;
+  };
+
+  it("lists Anthropic's models with the key, and fails as the list does", async () => {
+    expect(await deep()).toMatchObject({ ok: true, status: 200 });
+    const probe = fake.seen.at(-1)!;
+    expect(probe.path).toBe("/v1/models");
+    expect(probe.headers).toMatchObject({ "x-api-key": "sk-ant-test-0123456789", "anthropic-version": "2023-06-01" });
+    fake.behaviour.requiredKey = "another-key";
+    expect(await deep()).toMatchObject({ ok: false, status: 401 });
+    Object.assign(fake.behaviour, { requiredKey: undefined, errorStatus: 529 });
+    expect(await deep()).toMatchObject({ ok: false, status: 529 });
+  });
+});
+
 describe("a pass-through whose Anthropic call fails", () => {
   it("falls back to the same Claude at OpenRouter, translated, and says what that dropped", async () => {
     const both = await startRouter({
@@ -441,6 +463,8 @@ describe("a pass-through whose Anthropic call fails", () => {
       ANTHROPIC_BASE_URL: new URL(fake.url).origin,
       ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
       REQUIRE_API_KEY: "true",
+      // The tests above failed Anthropic on purpose: its circuit is not this test's subject.
+      BREAKER_FAILURES: "0",
     });
     try {
       // Anthropic's half is overloaded for this model; the OpenAI half serves OpenRouter's id of it.
