@@ -5,6 +5,8 @@
  * pass-through body and readers.
  */
 import { describe, expect, it } from "vitest";
+import { cacheKey } from "../../src/cache/key.ts";
+import type { NativeRequest } from "../../src/canonical/native.ts";
 import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { chargeFor } from "../../src/engine/charge.ts";
@@ -452,5 +454,28 @@ describe("errors", () => {
   ])("%i %s is %s", (status, text, kind) => {
     expect(anthropic.errorKind?.(status, text)).toBe(kind);
     expect(anthropic.errorMessage(text)).toBe(JSON.parse(text).error.message);
+  });
+});
+
+describe("the cache key of a pass-through", () => {
+  const config = parseConfig({ ANTHROPIC_API_KEY: "sk-ant-x" });
+  const asked = request({ model: "anthropic/claude-sonnet-5", max_tokens: 100 });
+  const decision = decide(asked, config);
+  const scope = { tenant: null, key: null, user: null };
+  const native = (body: Record<string, unknown>, beta?: string): NativeRequest => ({ format: "anthropic-messages", body, beta });
+  const body = { model: "claude-sonnet-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] };
+
+  it("is its own: never a Chat request's, and apart for what only the native body holds", async () => {
+    const chat = await cacheKey(asked, decision, scope);
+    const plain = await cacheKey(asked, decision, scope, native(body));
+    expect(plain).not.toBe(chat);
+    const thinking = await cacheKey(asked, decision, scope, native({ ...body, thinking: { type: "enabled", budget_tokens: 1024 } }));
+    expect(thinking).not.toBe(plain);
+    expect(await cacheKey(asked, decision, scope, native(body, "interleaved-thinking-2025-05-14"))).not.toBe(plain);
+  });
+
+  it("does not depend on how the answer is delivered, nor on the model name the client wrote", async () => {
+    const plain = await cacheKey(asked, decision, scope, native(body));
+    expect(await cacheKey(asked, decision, scope, native({ ...body, stream: true, model: "claude-sonnet-5-latest" }))).toBe(plain);
   });
 });
