@@ -22,6 +22,8 @@ export type Parsed = {
   storedAs?: string;
   /** The request as the surface read it, for a provider that speaks its format (Messages to Anthropic). */
   native?: NativeRequest;
+  /** What is dropped even when `native` goes as it was sent: the router's own bounds (a `max_tokens` capped). */
+  nativeDropped?: string[];
 };
 
 /** What bounds a request as it is read: its body's size, and (Messages) the `max_tokens` taken. */

@@ -262,7 +262,7 @@ describe("a Messages request passed through to Anthropic", () => {
     expect(data.id).toMatch(/^msg_fake/);
   });
 
-  it("applies the router's output cap to max_tokens, and lowers the thinking budget under it", async () => {
+  it("applies the router's output cap to max_tokens, lowers the thinking budget under it, and names the cap alone", async () => {
     // Raw: Anthropic's SDK itself refuses so large an answer unstreamed.
     const response = await fetch(`${router.url}/v1/messages`, {
       method: "POST",
@@ -270,6 +270,7 @@ describe("a Messages request passed through to Anthropic", () => {
       body: JSON.stringify({ ...thinkingTurn(uniquePrompt("cap")), max_tokens: 500_000, thinking: { type: "enabled", budget_tokens: 300_000 } }),
     });
     expect(response.status).toBe(200);
+    expect(response.headers.get("x-tiergate-dropped")).toMatch(/^max_tokens above \d+$/);
     const sent = seen().body as { max_tokens: number; thinking: { budget_tokens: number } };
     expect(sent.max_tokens).toBeLessThan(500_000);
     expect(sent.thinking.budget_tokens).toBe(sent.max_tokens - 1);

@@ -22,7 +22,9 @@ export const anthropicMessagesSurface: Surface = {
   async parse(request, limits) {
     const body = await readJsonBody(request, limits.maxBodyBytes, MessagesRequestSchema);
     const mapped = toCanonical(body, limits.messagesMaxTokens);
-    return { ...mapped, native: { format: "anthropic-messages", body, beta: request.headers.get("anthropic-beta") ?? undefined } };
+    const native = { format: "anthropic-messages" as const, body, beta: request.headers.get("anthropic-beta") ?? undefined };
+    // Sent as it is, the request keeps all but the cap on its max_tokens.
+    return { ...mapped, native, nativeDropped: mapped.dropped.filter((note) => note.startsWith("max_tokens above")) };
   },
   render(answer, parsed) {
     if (answer.kind === "json" && answer.native === true) return { body: answer.text, contentType: JSON_HEADERS };
