@@ -3,7 +3,7 @@
  * Neon's endpoints, migrated), then the worker with wrangler on 127.0.0.1:$PORT
  * (8787), and fires the every-minute cron (the audit flush) as production would.
  * With no provider configured in .dev.vars (or with `--fake-upstream`) it also starts
- * the fake provider and points OpenRouter, Groq, Bedrock, Gemini and Vertex AI at it, so completions work with no
+ * the fake provider and points OpenRouter, Groq and every native provider (Anthropic, Azure OpenAI, Bedrock, Gemini, Vertex AI) at it, so completions work with no
  * account at all (scripts/local/dev-provider.ts). Its ports move with PORT, the
  * stack's TG_*_PORT, TG_INSPECTOR_PORT (wrangler's inspector, 9229) and
  * TG_FAKE_PROVIDER_PORT (the fake, any free port by default), so two stacks can run side by side.
@@ -36,9 +36,12 @@ if (fake !== undefined) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  // The fake serves Bedrock's Converse too, under /model/, and checks SigV4 against this fake key; and Google's paths:
-  // AI Studio by key, Vertex by a service account made now, which the fake's token endpoint trusts.
+  // Anthropic's base URL is the origin: the adapter appends /v1/messages. The fake serves Bedrock's Converse too, under
+  // /model/, and checks SigV4 against this fake key; Google's paths: AI Studio by key, Vertex by a service account made
+  // now, which the fake's token endpoint trusts; and Azure's /openai/ paths.
   const root = fake.url.replace(/\/v1$/, "");
+  vars.ANTHROPIC_BASE_URL = new URL(fake.url).origin;
+  vars.ANTHROPIC_API_KEY = "fake-local-key";
   Object.assign(vars, {
     BEDROCK_BASE_URL: root,
     AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
@@ -52,7 +55,7 @@ if (fake !== undefined) {
     AZURE_OPENAI_API_KEY: "fake-local-azure-key",
   });
   console.log(
-    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Azure OpenAI, Bedrock, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
+    `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Anthropic, Azure OpenAI, Bedrock, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
   );
 }
 

@@ -4,7 +4,16 @@
  * no Vertex service account, no custom provider), so a first run with no account answers completions instead of a
  * 503. Setting any provider in `.dev.vars` turns it off; `--no-fake-upstream` too.
  */
-const PROVIDER_SETTINGS = ["OPENROUTER_API_KEY", "GROQ_API_KEY", "GEMINI_API_KEY", "VERTEX_SERVICE_ACCOUNT_JSON", "AWS_ACCESS_KEY_ID", "CUSTOM_PROVIDERS"];
+const PROVIDER_SETTINGS = [
+  "OPENROUTER_API_KEY",
+  "GROQ_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "GEMINI_API_KEY",
+  "VERTEX_SERVICE_ACCOUNT_JSON",
+  "AWS_ACCESS_KEY_ID",
+  "AZURE_OPENAI_API_KEY",
+  "CUSTOM_PROVIDERS",
+];
 
 export type FakeProviderReason = "asked for" | "no provider is configured" | undefined;
 

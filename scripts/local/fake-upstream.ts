@@ -2,12 +2,15 @@
  * A fake OpenAI-compatible provider on loopback for tests and benchmarks. It speaks
  * the real wire format (JSON completions, SSE chunks, `usage`, OpenAI error bodies)
  * and can be told to be slow, to fail, or to break its stream. Google's paths (Gemini,
- * Vertex AI, the OAuth token endpoint) are fake-gemini.ts's.
+ * Vertex AI, the OAuth token endpoint) are fake-gemini.ts's, Bedrock's fake-bedrock.ts's,
+ * Azure's fake-azure.ts's; a request that names an `anthropic-version` is Anthropic's
+ * (fake-anthropic.ts): point ANTHROPIC_BASE_URL at the fake's origin (`url` without its `/v1`).
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
+import { handleAnthropic } from "./fake-anthropic.ts";
 import { type AzureCall, azureAnswerFilters, azurePromptFilterChunk, azureRequest } from "./fake-azure.ts";
 import { handleBedrock } from "./fake-bedrock.ts";
 import { isGooglePath, serveGoogle } from "./fake-gemini.ts";
@@ -42,7 +45,9 @@ export type FakeBehaviour = {
   breakAfterChunks: number | undefined;
   /** Stop sending, without closing, after this many streamed chunks. */
   stallAfterChunks: number | undefined;
-  /** Answer 401 unless `Authorization: Bearer <requiredKey>` (`api-key: <requiredKey>` on Azure's paths). */
+  /** Anthropic's half only: send its in-stream `event: error` after this many content deltas, and end there. */
+  streamErrorAfterChunks: number | undefined;
+  /** Answer 401 unless `Authorization: Bearer <requiredKey>` (`api-key: <requiredKey>` on Azure's paths, `x-api-key` on Anthropic's). */
   requiredKey: string | undefined;
   /** Keys answered with a 401 whose message echoes the key (a customer's revoked key, a careless provider). */
   refusedKeys: string[] | undefined;
@@ -84,6 +89,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   retryAfter: undefined,
   breakAfterChunks: undefined,
   stallAfterChunks: undefined,
+  streamErrorAfterChunks: undefined,
   requiredKey: undefined,
   refusedKeys: undefined,
   filterPrompts: undefined,
@@ -144,6 +150,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   if (fake.behaviour.down) return void req.socket.destroy();
+  if (req.headers["anthropic-version"] !== undefined) return handleAnthropic(fake, req, res, Buffer.concat(chunks));
   if (req.url?.startsWith("/model/")) return handleBedrock(fake, req, res, Buffer.concat(chunks));
   if (isGooglePath(req.url)) return serveGoogle(fake, req, res, Buffer.concat(chunks));
   const raw = Buffer.concat(chunks).toString("utf8");

@@ -20,7 +20,7 @@ const COMMAND = "npm run prices:generate";
  * The providers the router calls (their models by the provider's own ids), then those whose names clients send.
  * Gemini and Vertex are priced by Google's list, Azure OpenAI by OpenAI's (`PRICED_AS`), each here as a client-name provider.
  */
-const SERVED_PROVIDERS = ["openrouter", "groq", "bedrock"] as const;
+const SERVED_PROVIDERS = ["openrouter", "groq", "anthropic", "bedrock"] as const;
 
 /** The installed catalog's version, as `price_read_on` names it: "genai-prices 0.1.8". */
 export function catalogVersion(): string {
@@ -42,10 +42,11 @@ export function renderPricesModule(asOf: string): string {
     tables.prices.get(provider)!.set(id, compact(price.base));
     if (price.above !== undefined) tables.above.set(`${provider} ${id}`, [price.above.start, ...price.above.prices]);
   };
-  for (const providerId of [...SERVED_PROVIDERS, ...CLIENT_NAME_PROVIDERS]) {
+  // Anthropic is both: served natively, and the provider whose names Claude's clients send.
+  for (const providerId of new Set<string>([...SERVED_PROVIDERS, ...CLIENT_NAME_PROVIDERS])) {
     const provider = findProvider({ providerId });
     if (provider === undefined) throw new Error(`the catalog has no provider '${providerId}'`);
-    const served = (SERVED_PROVIDERS as readonly string[]).includes(providerId);
+    const clientNames = (CLIENT_NAME_PROVIDERS as readonly string[]).includes(providerId);
     for (const model of [...provider.models].sort((a, b) => a.id.localeCompare(b.id))) {
       if (!hasTextPrice(pricesOn(model, day))) continue;
       const price = routerPrices(providerId, model.id, day, model);
@@ -58,7 +59,7 @@ export function renderPricesModule(asOf: string): string {
         if (!aliases.has(providerId)) aliases.set(providerId, new Map());
         aliases.get(providerId)!.set(name, model.id);
       }
-      if (!served) for (const prefix of names.prefixes) prefixes.set(providerId, [...(prefixes.get(providerId) ?? []), [prefix, model.id]]);
+      if (clientNames) for (const prefix of names.prefixes) prefixes.set(providerId, [...(prefixes.get(providerId) ?? []), [prefix, model.id]]);
     }
   }
   // A registry model the catalog's own entries do not name (an OpenRouter embedding, priced at its provider's list).

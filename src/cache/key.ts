@@ -1,5 +1,6 @@
 /** The response-cache key: a hash of everything that changes the answer, and of who may see it. */
 
+import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest, Message } from "../canonical/request.ts";
 import { CONSTITUTIONAL_HASH } from "../config/constitution.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
@@ -19,10 +20,13 @@ export type CacheScope = { tenant: string | null; key: string | null; user: stri
 /**
  * Hash of the constitutional hash, the scope, the messages (JSON key order and the
  * leading and trailing whitespace of a whole text message normalised, nothing else),
- * the target (the named model, or `auto` plus the tier) and every other parameter.
+ * the target (the named model, or `auto` plus the tier) and every other parameter. A request
+ * passed through in its surface's own format (`native`: a Messages request to Anthropic) is
+ * keyed on that body too, apart from how it is delivered: its entries are its surface's alone,
+ * and what the canonical request cannot hold (thinking and its signatures) tells two apart.
  * @example await cacheKey(request, decision, { tenant: "acme", user: null }) // "3f2a…" (64 hex characters)
  */
-export async function cacheKey(request: CanonicalRequest, decision: Decision, scope: CacheScope): Promise<string> {
+export async function cacheKey(request: CanonicalRequest, decision: Decision, scope: CacheScope, native?: NativeRequest): Promise<string> {
   const parameters: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request)) {
     if (!NOT_IN_KEY.has(name) && value !== null && value !== undefined) parameters[name] = value;
@@ -34,8 +38,14 @@ export async function cacheKey(request: CanonicalRequest, decision: Decision, sc
       target: decision.mode === "model" ? decision.model.id : `auto/tier:${decision.tier}`,
       messages: request.messages.map(normaliseMessage),
       parameters,
+      ...(native === undefined ? {} : { native: nativeKeyed(native) }),
     }),
   );
+}
+
+function nativeKeyed({ format, body, beta }: NativeRequest): Record<string, unknown> {
+  const { stream: _, model: __, ...asked } = body;
+  return { format, body: asked, beta: beta ?? null };
 }
 
 /**

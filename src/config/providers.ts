@@ -20,6 +20,13 @@ export const ProviderSettings = z.object({
   GROQ_BASE_URL: z.url().default("https://api.groq.com/openai/v1"),
   /** Groq's API key (a secret); Groq serves tiers 1-3 of the built-in registry. */
   GROQ_API_KEY: z.string().min(1).optional(),
+  /** Anthropic's API base URL (`/v1/messages` is appended); point it elsewhere to test. */
+  ANTHROPIC_BASE_URL: z.url().default("https://api.anthropic.com"),
+  /**
+   * Anthropic's API key (a secret); Anthropic serves the Claude models of the built-in registry natively (tiers 3-5),
+   * and a Messages request routed to one goes as the client sent it (docs/providers.md).
+   */
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
   /** Google AI Studio's API base URL (the Gemini API); point it elsewhere to test. */
   GEMINI_BASE_URL: z.url().default("https://generativelanguage.googleapis.com"),
   /** A Gemini API key from Google AI Studio (a secret); Gemini serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. */
@@ -114,8 +121,8 @@ export const AZURE_PLACEHOLDER_ENDPOINT = "https://your-resource.openai.azure.co
 
 export type Provider = {
   id: string;
-  /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's; Bedrock its Converse API). */
-  api: "openai-compatible" | "azure-openai" | "bedrock" | "gemini" | "vertex";
+  /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's; Anthropic its Messages API; Bedrock its Converse API). */
+  api: "openai-compatible" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex";
   baseUrl: string;
   /**
    * The credential the call is made with: the router's (a secret setting), or, for one request, its tenant's own
@@ -126,11 +133,6 @@ export type Provider = {
   vertex?: VertexAccount;
   /** Set when the credential is a tenant's own: the tenant's id. The router's credential leaves it unset. */
   credentialOwner?: string;
-  /**
-   * A tenant's own credential that is more than a key (AWS's `{access_key_id, secret_access_key, region}`, GCP's
-   * `{service_account, project, region}`), as the admin API took it; set with `credentialOwner`.
-   */
-  credential?: Readonly<Record<string, unknown>>;
   /** Azure OpenAI's deployments and API version (api `azure-openai` only). */
   azure?: AzureSettings;
   /** The variable an operator sets to make this provider usable. */
@@ -163,11 +165,12 @@ const CustomProviderSchema = z.strictObject({
  */
 export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: Readonly<Record<string, unknown>>): ProviderConfig {
   const providers = new Map<string, Provider>();
-  const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string): void => {
-    providers.set(id, { id, api: "openai-compatible", baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
+  const builtIn = (id: string, baseUrl: string, apiKey: string | undefined, keyName: string, api: Provider["api"] = "openai-compatible"): void => {
+    providers.set(id, { id, api, baseUrl, apiKey, configureWith: keyName, configured: apiKey !== undefined });
   };
   builtIn("openrouter", env.OPENROUTER_BASE_URL, env.OPENROUTER_API_KEY, "OPENROUTER_API_KEY");
   builtIn("groq", env.GROQ_BASE_URL, env.GROQ_API_KEY, "GROQ_API_KEY");
+  builtIn("anthropic", env.ANTHROPIC_BASE_URL, env.ANTHROPIC_API_KEY, "ANTHROPIC_API_KEY", "anthropic");
   providers.set("bedrock", bedrockProvider(env));
   providers.set("gemini", {
     id: "gemini",

@@ -8,9 +8,11 @@ import { cacheKey } from "../cache/key.ts";
 import { type CachePolicy, type CacheStatus, cachePolicy } from "../cache/policy.ts";
 import type { CachedCompletion, ResponseCache } from "../cache/response-cache.ts";
 import { assembleStream, replayAsStream, type StreamAssembler } from "../cache/stream-assembly.ts";
+import type { NativeRequest } from "../canonical/native.ts";
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import type { Config } from "../config/env.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
+import { passesThrough } from "../providers/adapters.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
 import { cacheLifetimeOf } from "../routing/cost.ts";
@@ -42,6 +44,8 @@ export type ChatInput = GateInput & {
   headers: Headers;
   /** The client's request signal: when the client goes, the provider call stops. */
   signal: AbortSignal | undefined;
+  /** The request as its surface read it, for a provider that speaks its format (canonical/native.ts). */
+  native?: NativeRequest | undefined;
 };
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
@@ -63,7 +67,8 @@ export async function runChat(shared: ChatServices, input: ChatInput): Promise<O
     if (tokensCap !== undefined) ({ decision, sent } = tokensCap);
     const policy = cachePolicy(input.headers, services.config.cache, caller?.admin === true);
     // Keyed on what the provider is sent: an answer written under the router's own limit is not one written without it.
-    const key = policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user)) : "";
+    const key =
+      policy.read || policy.write ? await cacheKey(sent, decision, cacheScope(caller, request.user), keyedNative(services.config, decision, input.native)) : "";
     lookup = { ...policy, key, status: policy.read ? "MISS" : "BYPASS" };
     const refused = (reason: unknown, held: Settlement | undefined): Outcome => ({
       ...stoppedAt(request, decision, asApiError(reason)),
@@ -150,6 +155,15 @@ function sentRequest(request: CanonicalRequest, caller: Caller | undefined, esti
   return budgeted && requestedOutputTokens(request) === undefined ? { ...request, max_tokens: estimatedOutputTokens } : request;
 }
 
+/**
+ * The surface's own request, where the cache keys it: when the pick's provider is sent it as
+ * it is (a pass-through), the entry is the surface's alone; otherwise the canonical request
+ * is all any provider gets, and its entry is shared by every surface that asks it.
+ */
+function keyedNative(config: Config, decision: Decision, native: NativeRequest | undefined): NativeRequest | undefined {
+  return passesThrough(config.providers.get(decision.model.provider), native) ? native : undefined;
+}
+
 function mayServe(caller: Caller | undefined, hit: CachedCompletion): boolean {
   if (caller === undefined) return true;
   return (caller.models === null || caller.models.includes(hit.model)) && (caller.maxTier === null || (hit.tier ?? 0) <= caller.maxTier);
@@ -230,6 +244,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       secrets: config.secrets,
       clientSignal: input.signal,
       sessionKey: decision.session,
+      native: input.native,
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };
@@ -249,9 +264,12 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);
   // The provider has the prompt, and caches it: the session is remembered on this model, however the answer ends.
   const sessionWrite = rememberAnswer(services, prepared.session, decision.session, request, model, decision.promptTokens);
-  /** The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch. */
+  /**
+   * The cache write for a complete answer; the isolate's copy is made now, Redis's goes in the after-response batch.
+   * A pass-through answer is in the client's format, which the cache neither keeps nor replays: it is not written.
+   */
   const cacheWrite = (body: string | undefined, usage: Ending["usage"]) =>
-    body === undefined || !lookup.write
+    body === undefined || !lookup.write || answer.native
       ? undefined
       : services.responseCache.prepareWrite(
           lookup.key,
@@ -285,7 +303,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
         sessionWrite,
       };
     });
-    return { ...outcome, answer: { kind: "stream", body: answer.body }, firstTokenAt, ending };
+    return { ...outcome, answer: { kind: "stream", body: answer.body, ...(answer.native ? { native: true as const } : {}) }, firstTokenAt, ending };
   }
   const charged = charge(answer.usage, answer.outputChars);
   const ending: Ending = {
@@ -295,7 +313,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     cacheWrite: answer.complete ? cacheWrite(answer.text, charged.usage) : undefined,
     sessionWrite,
   };
-  return { ...outcome, answer: { kind: "json", text: answer.text }, ending: Promise.resolve(ending) };
+  return { ...outcome, answer: { kind: "json", text: answer.text, ...(answer.native ? { native: true as const } : {}) }, ending: Promise.resolve(ending) };
 }
 
 /** 503 naming every variable that would let some model of the chosen tier serve. */

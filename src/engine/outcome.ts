@@ -22,8 +22,13 @@ export type Route = { tier: number | null; score: number | null; model: string; 
 /**
  * The answer in the canonical format, for the surface to render: OpenAI's chat.completion,
  * a provider's SSE stream relayed live, or a cached completion replayed as that stream.
+ * `native`: the answer is in the client's own format instead, as the provider sent it (a
+ * pass-through, see canonical/native.ts), for the surface to send as it is.
  */
-export type Answer = { kind: "json"; text: string } | { kind: "stream"; body: ReadableStream<Uint8Array> } | { kind: "replay"; body: string };
+export type Answer =
+  | { kind: "json"; text: string; native?: true }
+  | { kind: "stream"; body: ReadableStream<Uint8Array>; native?: true }
+  | { kind: "replay"; body: string };
 
 /** How the answer ended: known at once for JSON, when the stream closes for a stream. */
 export type Ending = {

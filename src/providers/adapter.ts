@@ -15,6 +15,7 @@
  */
 
 import type { EmbeddingInput } from "../canonical/embeddings.ts";
+import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
 import type { Usage } from "./usage.ts";
@@ -42,6 +43,25 @@ export type BodyOptions = {
   stream: boolean;
   /** The session's digest (routing/session.ts): the provider's cache key where the client set none (OpenAI's `prompt_cache_key`). */
   sessionKey?: string;
+  /** The client's own request, when this adapter speaks its format (`passThrough`): then it is the body, and the canonical request only bounds it. */
+  native?: NativeRequest;
+};
+
+/** How an adapter reads an answer: a JSON answer, a stream's first event, and each event. */
+export type AnswerReaders = Pick<ProviderAdapter, "readCompletion" | "firstEvent" | "readEvent">;
+
+/**
+ * What an adapter that speaks a surface's own format does with that surface's requests:
+ * they go as the client sent them (see `BodyOptions.native`), and the answer comes back as
+ * the provider sent it, read by `readers` (made per call: a stream's readers keep state),
+ * a stream broken midway ended with the format's own error event.
+ */
+export type PassThrough = {
+  format: NativeRequest["format"];
+  readers(): AnswerReaders;
+  /** The provider's stream as the relay reads it: its events as they came, the opening held until the answer has content (an error before it fails the call's start). */
+  stream(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+  errorEvent(message: string): string;
 };
 
 /** One call as it goes out: where, with which headers and body. */
@@ -78,6 +98,8 @@ export type ProviderAdapter = {
    * `data: [DONE]`), usage in the last chunk. The same stream for an adapter that speaks OpenAI's format.
    */
   chatStream(body: ReadableStream<Uint8Array>, upstreamModel: string): ReadableStream<Uint8Array>;
+  /** Requests of a surface whose format this adapter speaks, passed through untranslated. */
+  passThrough?: PassThrough;
   /** What a refusal means, read from its status, body and headers (AWS names its errors in one) where the status alone does not say. */
   errorKind?(status: number, body: string, headers?: Pick<Headers, "get">): ProviderErrorKind | undefined;
   /** A JSON answer's usage and completeness, or why it is not an answer. */

@@ -30,6 +30,8 @@ type RelayOptions = {
   abort: () => void;
   /** Sees every `data:` payload but `[DONE]`, including those not forwarded. */
   onData?: (data: string) => void;
+  /** The event that ends a stream broken midway, in the stream's format: OpenAI's in-stream error unless set (a pass-through's own). */
+  errorEvent?: (message: string) => string;
 };
 
 const encoder = new TextEncoder();
@@ -89,7 +91,7 @@ export async function relaySse(
     if (error !== undefined) {
       outcome.truncated = true;
       outcome.error = error;
-      controller.enqueue(encoder.encode(errorEvent(error)));
+      controller.enqueue(encoder.encode(options.errorEvent ? options.errorEvent(errorMessage(error)) : errorEvent(error)));
     }
     controller.close();
     settle(outcome);
@@ -159,11 +161,12 @@ function serialize(event: EventSourceMessage): string {
   return `${name}data: ${event.data.split("\n").join("\ndata: ")}\n\n`;
 }
 
+const errorMessage = (code: NonNullable<StreamOutcome["error"]>): string =>
+  code === "upstream_timeout" ? "The provider stalled mid-stream; the answer is incomplete" : "The provider's stream broke off; the answer is incomplete";
+
 /** OpenAI's in-stream error shape, which the official SDKs raise as an APIError. */
 function errorEvent(code: NonNullable<StreamOutcome["error"]>): string {
-  const message =
-    code === "upstream_timeout" ? "The provider stalled mid-stream; the answer is incomplete" : "The provider's stream broke off; the answer is incomplete";
-  return `data: ${JSON.stringify({ error: { message, type: "upstream_error", param: null, code } })}\n\n`;
+  return `data: ${JSON.stringify({ error: { message: errorMessage(code), type: "upstream_error", param: null, code } })}\n\n`;
 }
 
 const IDLE = Symbol("idle");

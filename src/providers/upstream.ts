@@ -1,11 +1,12 @@
 /** One call to a provider, through its adapter: the timeout, the client's hang-up, and every failure as the router's error. */
 
+import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
-import type { ProviderAdapter } from "./adapter.ts";
-import { adapterFor } from "./adapters.ts";
+import type { AnswerReaders, ProviderAdapter } from "./adapter.ts";
+import { adapterFor, passesThrough } from "./adapters.ts";
 import { relaySse, type StreamOutcome, StreamStartFailure } from "./sse-relay.ts";
 import type { Usage } from "./usage.ts";
 
@@ -28,11 +29,15 @@ export type UpstreamRequest = {
   onData?: (data: string) => void;
   /** The session's digest (routing/session.ts), for the adapter to send as the provider's cache key. */
   sessionKey?: string | undefined;
+  /** The client's request as its surface read it: sent as it is to a provider that speaks its format (adapter.ts `PassThrough`). */
+  native?: NativeRequest | undefined;
 };
 
 /** `sentChars`: the length of the body sent, a bound on the prompt a provider can honestly count. */
 export type UpstreamAnswer = {
   sentChars: number;
+  /** The answer is in the client's own format, as the provider sent it (a pass-through), not OpenAI's chat completion. */
+  native: boolean;
 } /** `complete`: every choice has a finish reason, so the answer may be cached; `outputChars`: what the model wrote. */ & (
   | { stream: false; text: string; usage: Usage | undefined; complete: boolean; outputChars: number }
   | { stream: true; body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }
@@ -50,25 +55,32 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
   const { provider, timeoutMs, clientSignal } = request;
   const adapter = adapterFor(provider);
   const { controller, stopTimer, release } = callSignal(timeoutMs, clientSignal);
+  // A request in the format the provider speaks goes through untranslated, and its answer comes back so.
+  const passThrough = passesThrough(provider, request.native) ? adapter.passThrough : undefined;
   try {
-    const { response, sentChars } = await send(adapter, request, controller.signal);
+    const { response, sentChars } = await send(adapter, request, controller.signal, passThrough !== undefined);
     if (!response.ok) throw await upstreamError(request, adapter, response);
+    const readers = passThrough?.readers() ?? adapter;
+    const native = passThrough !== undefined;
     if (request.stream && response.body !== null) {
       stopTimer();
       return {
         stream: true,
         sentChars,
-        ...(await relaySse(adapter.chatStream(response.body, request.upstreamModel), {
-          adapter,
+        native,
+        ...(await relaySse(passThrough ? passThrough.stream(response.body) : adapter.chatStream(response.body, request.upstreamModel), {
+          adapter: readers,
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
           ...(request.onData ? { onData: request.onData } : {}),
+          ...(passThrough === undefined ? {} : { errorEvent: passThrough.errorEvent }),
         })),
       };
     }
-    const text = adapter.chatAnswer(await response.text(), request.upstreamModel);
-    return { stream: false, text, sentChars, ...readCompletion(request, adapter, text) };
+    const raw = await response.text();
+    const text = native ? raw : adapter.chatAnswer(raw, request.upstreamModel);
+    return { stream: false, text, sentChars, native, ...readCompletion(request, adapter, text, readers) };
   } catch (error) {
     if (error instanceof StreamStartFailure && !clientSignal?.aborted) throw streamStartError(provider.id, error, timeoutMs);
     throw callFailure(error, { provider, timeoutMs, clientSignal, timedOut: controller.signal });
@@ -82,17 +94,23 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
 const encoder = new TextEncoder();
 
 /**
- * Sends the call, its body as UTF-8 bytes; `sentChars` is the body's length. While the
+ * Sends the call (the client's own request, when it `passThrough`s), its body as UTF-8 bytes; `sentChars` is the body's length. While the
  * provider works (seconds, for an agent's turn) no frame of the router holds the body in
  * any form, so the isolate keeps none of it: not its JSON text (twice the bytes, in UTF-16,
  * where the prompt has a character past Latin-1), the mapped body object, nor the bytes,
  * which are fetch's alone once handed over (hence promise chains, not `await`, whose
  * suspended frame would keep them).
  */
-function send(adapter: ProviderAdapter, request: UpstreamRequest, signal: AbortSignal): Promise<{ response: Response; sentChars: number }> {
+function send(
+  adapter: ProviderAdapter,
+  request: UpstreamRequest,
+  signal: AbortSignal,
+  passThrough: boolean,
+): Promise<{ response: Response; sentChars: number }> {
   const body = adapter.body(request.request, request.upstreamModel, {
     stream: request.stream,
     ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
+    ...(passThrough && request.native !== undefined ? { native: request.native } : {}),
   });
   return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream)).then((call) => {
     const sentChars = call.body.length;
@@ -207,9 +225,10 @@ function readCompletion(
   request: UpstreamRequest,
   adapter: ProviderAdapter,
   text: string,
+  readers: AnswerReaders,
 ): { usage: Usage | undefined; complete: boolean; outputChars: number } {
   const { provider } = request;
-  const read = adapter.readCompletion(text);
+  const read = readers.readCompletion(text);
   if (!("failure" in read)) return read;
   if (read.failure === "error") {
     throw new ApiError(502, `Provider ${provider.id} answered 200 with an error${describeProviderError(adapter, text, request.secrets)}`, {

@@ -37,7 +37,10 @@ export const MAX_REPORTED_TOKENS = 1_000_000_000;
  * OpenAI's chat `usage` object, or `undefined` when absent or not an object. Its rule:
  * `prompt_tokens` is the whole prompt and includes `prompt_tokens_details.cached_tokens`
  * (cache reads; DeepSeek's `prompt_cache_hit_tokens`) and, from OpenRouter,
- * `prompt_tokens_details.cache_write_tokens` (cache writes, 5 minutes); `completion_tokens`
+ * `prompt_tokens_details.cache_write_tokens` (cache writes, their lifetime unsplit: see
+ * `writesUnsplit`), of which `prompt_tokens_details.cache_write_1h_tokens`, where the
+ * report sets it (the native Anthropic adapter's answers), are the 1-hour ones and the rest
+ * 5-minute ones, the split then known; `completion_tokens`
  * includes `completion_tokens_details.reasoning_tokens`. Counts that are
  * negative, fractional, non-finite or over `MAX_REPORTED_TOKENS` are clamped into range
  * (a missing or non-numeric one counts as 0), and each change is listed in `adjusted`,
@@ -58,7 +61,12 @@ export function readUsage(value: unknown): Usage | undefined {
   const readName = prompt.cached_tokens === undefined ? "prompt_cache_hit_tokens" : "prompt_tokens_details.cached_tokens";
   let left = usage.promptTokens;
   if (read !== undefined) left -= part(usage, "cacheReadTokens", readName, read, left, adjusted);
-  if (prompt.cache_write_tokens !== undefined) {
+  if (prompt.cache_write_1h_tokens !== undefined) {
+    // The split is known (the native Anthropic adapter's answers): the 1-hour part, then the rest of the writes as 5-minute ones.
+    const written = optionalCount("prompt_tokens_details.cache_write_tokens", prompt.cache_write_tokens, adjusted);
+    const hour = part(usage, "cacheWrite1hTokens", "prompt_tokens_details.cache_write_1h_tokens", prompt.cache_write_1h_tokens, left, adjusted);
+    if (written > hour) part(usage, "cacheWriteTokens", "prompt_tokens_details.cache_write_tokens", written - hour, left - hour, adjusted);
+  } else if (prompt.cache_write_tokens !== undefined) {
     if (part(usage, "cacheWriteTokens", "prompt_tokens_details.cache_write_tokens", prompt.cache_write_tokens, left, adjusted) > 0) usage.writesUnsplit = true;
   }
   if (completion.reasoning_tokens !== undefined)

@@ -27,14 +27,17 @@ async function generate(c: GenerationContext, surface: Surface): Promise<Respons
   const services = c.get("services");
   const parsed = await surface.parse(c.req.raw, services.config);
   const { request, dropped } = parsed;
-  const outcome = await runChat(services, { request, ...engineInput(c) });
+  const outcome = await runChat(services, { request, ...engineInput(c), ...(parsed.native === undefined ? {} : { native: parsed.native }) });
   // The audit row names the id an answer is stored under (never what it held).
   c.set("outcome", parsed.storedAs === undefined || outcome.answer === undefined ? outcome : { ...outcome, storedResponse: parsed.storedAs });
   for (const [name, value] of Object.entries(await outcomeHeaders(outcome))) c.header(name, value);
   // What the surface could not hand to any target, named rather than dropped in silence.
   // The notes name what the client sent (a field's key, a tool's name): a header carries them as ASCII.
-  if (dropped.length > 0) c.header("x-tiergate-dropped", headerSafe(dropped.join(", ")));
+  // A pass-through answer dropped only the router's own bounds: the provider had the request as it was sent.
   const { answer, error } = outcome;
+  const passedThrough = answer !== undefined && answer.kind !== "replay" && answer.native === true;
+  const named = passedThrough ? (parsed.nativeDropped ?? []) : dropped;
+  if (named.length > 0) c.header("x-tiergate-dropped", headerSafe(named.join(", ")));
   if (answer === undefined) throw error ?? asApiError(new Error("the engine gave neither an answer nor an error"));
   const { body, contentType } = await surface.render(answer, parsed);
   return c.body(body, 200, contentType);

@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq" | "azure-openai" | "bedrock" | "gemini" | "vertex";
+export type ProviderId = "openrouter" | "groq" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -46,9 +46,9 @@ const BEDROCK_CLAUDE: readonly ModelSpec[] = [
 /**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
  * so tiers 4 and 5 are OpenRouter's, each with Anthropic's, OpenAI's and Google's model. The model
- * makers serve them again under their own ids: Azure OpenAI the GPT models (a deployment per model:
- * AZURE_OPENAI_DEPLOYMENTS), Google the Gemini models, on AI Studio (`gemini`) and Vertex AI (`vertex`),
- * and AWS Bedrock the Claude models.
+ * makers serve them again under their own ids: Anthropic its Claude models (ids as Anthropic names
+ * them), Azure OpenAI the GPT models (a deployment per model: AZURE_OPENAI_DEPLOYMENTS), Google the
+ * Gemini models, on AI Studio (`gemini`) and Vertex AI (`vertex`), and AWS Bedrock the Claude models.
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -67,12 +67,15 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("groq", "moonshotai/kimi-k2-instruct", 3, 131_072, TEXT),
   spec("openrouter", "deepseek/deepseek-v4-pro", 3, 1_000_000, TEXT),
   spec("openrouter", "anthropic/claude-haiku-4.5", 3, 200_000, ALL),
+  spec("anthropic", "claude-haiku-4-5", 3, 200_000, ALL, "claude-haiku-4.5"),
   spec("openrouter", "google/gemini-3.5-flash", 4, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-sonnet-5", 4, 1_000_000, ALL),
+  spec("anthropic", "claude-sonnet-5", 4, 1_000_000, ALL),
   spec("openrouter", "openai/gpt-6-sol", 4, 1_050_000, ALL),
   spec("azure-openai", "gpt-6-sol", 4, 1_050_000, ALL),
   spec("openrouter", "google/gemini-3.1-pro-preview", 5, 1_048_576, ALL),
   spec("openrouter", "anthropic/claude-opus-5.5", 5, 1_000_000, ALL),
+  spec("anthropic", "claude-opus-5-5", 5, 1_000_000, ALL, "claude-opus-5.5"),
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
   spec("azure-openai", "gpt-5.5", 5, 1_050_000, ALL),
   ...BEDROCK_CLAUDE,

@@ -15,11 +15,6 @@ const Secret = z
   .min(8, "must be at least 8 characters")
   .max(4096)
   .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), "must not contain control characters");
-const Short = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._:/-]+$/, "letters, digits and . _ : / -");
 
 const ApiKeyCredential = z.strictObject({ api_key: Secret });
 const AzureCredential = z.strictObject({ api_key: Secret, endpoint: z.url().optional() });

@@ -9,7 +9,7 @@ export type ToolCall = { id: string; function: { name: string; arguments: string
 export type OpenAiUsage = {
   prompt_tokens?: number;
   completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number } | null;
+  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number; cache_write_1h_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 };
 

@@ -4,6 +4,7 @@
  * cache, limits, budgets and the audit see only the canonical side (src/engine).
  */
 
+import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Answer } from "../engine/outcome.ts";
 import type { ApiError, ErrorStatus } from "../http/errors.ts";
@@ -19,6 +20,10 @@ export type Parsed = {
   echo?: Readonly<Record<string, unknown>>;
   /** The id the answer is stored under, when the surface stores it (Responses' `store`). */
   storedAs?: string;
+  /** The request as the surface read it, for a provider that speaks its format (Messages to Anthropic). */
+  native?: NativeRequest;
+  /** What is dropped even when `native` goes as it was sent: the router's own bounds (a `max_tokens` capped). */
+  nativeDropped?: string[];
 };
 
 /** What bounds a request as it is read: its body's size, and (Messages) the `max_tokens` taken. */

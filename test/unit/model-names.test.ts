@@ -21,6 +21,10 @@ describe("a registry id's last part", () => {
     const configured = (model: { provider: string }) => config.providers.get(model.provider)?.configured === true;
     expect(findModel(config.registry, "gpt-4o-mini", configured)?.id).toBe("openrouter/openai/gpt-4o-mini");
     expect(findModel(config.registry, "claude-sonnet-5")?.id).toBe("openrouter/anthropic/claude-sonnet-5");
+    // Anthropic's own ids are Claude's clients' names, routed: its native entries answer to their registry ids alone.
+    expect(findModel(config.registry, "anthropic/claude-sonnet-5")?.id).toBe("anthropic/claude-sonnet-5");
+    expect(findModel(config.registry, "claude-opus-5-5")).toBeUndefined();
+    expect(findModel(parseConfig({ ANTHROPIC_API_KEY: "sk-ant-x" }).registry, "claude-haiku-4-5")).toBeUndefined();
     expect(decide(ask("gpt-4o-mini"), config)).toMatchObject({ mode: "model", model: { id: "openrouter/openai/gpt-4o-mini" } });
     expect(findEmbeddingModel(DEFAULT_EMBEDDING_MODELS, "text-embedding-3-small")?.id).toBe("openrouter/openai/text-embedding-3-small");
   });

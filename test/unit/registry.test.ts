@@ -8,7 +8,7 @@ import { costUsd, DEFAULT_MODELS, findModel, loadRegistry, RegistrySchema, TIERS
 import { VERSION } from "../../src/version.ts";
 
 describe("the built-in registry", () => {
-  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq, Azure OpenAI, Bedrock, Gemini and Vertex", () => {
+  it("is valid, has at least 15 models, and covers all five tiers from OpenRouter, Groq and the makers' own providers", () => {
     expect(() => RegistrySchema.parse(DEFAULT_MODELS)).not.toThrow();
     expect(DEFAULT_MODELS.length).toBeGreaterThanOrEqual(15);
     for (const tier of TIERS)
@@ -16,7 +16,32 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "azure-openai", "bedrock", "gemini", "vertex"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic", "azure-openai", "bedrock", "gemini", "vertex"]));
+  });
+
+  it("serves each of OpenRouter's Claude models natively at Anthropic too, at its tier and context, priced from Anthropic's list", () => {
+    const native = DEFAULT_MODELS.filter((m) => m.provider === "anthropic");
+    const routed = DEFAULT_MODELS.filter((m) => m.provider === "openrouter" && m.upstream_model.startsWith("anthropic/"));
+    expect(native.map((m) => m.upstream_model)).toEqual(["claude-haiku-4-5", "claude-sonnet-5", "claude-opus-5-5"]);
+    for (const [i, model] of native.entries()) {
+      const twin = routed[i]!;
+      expect(model.id).toBe(`anthropic/${model.upstream_model}`);
+      // The same family: either falls back to the other first (fallbacks by family, registry.ts `familyOf`).
+      expect({ tier: model.tier, context: model.context_window, capabilities: model.capabilities, family: model.family }).toEqual({
+        tier: twin.tier,
+        context: twin.context_window,
+        capabilities: twin.capabilities,
+        family: twin.family,
+      });
+    }
+    // genai-prices' anthropic provider: Sonnet 5 at 2 / 10, reads 0.2, writes 2.5 (5 minutes) and 4 (1 hour).
+    expect(native[1]).toMatchObject({
+      input_usd_per_mtok: 2,
+      output_usd_per_mtok: 10,
+      cache_read_usd_per_mtok: 0.2,
+      cache_write_usd_per_mtok: 2.5,
+      cache_write_1h_usd_per_mtok: 4,
+    });
   });
 
   it("puts each Claude, Gemini and GPT model at every provider in one family, so a failing provider falls back to the same model", () => {
@@ -27,12 +52,12 @@ describe("the built-in registry", () => {
       "gemini-2.5-flash-lite": ["openrouter", "gemini", "vertex"],
       "gpt-4o-mini": ["openrouter", "azure-openai"],
       "gpt-6-luna": ["openrouter", "azure-openai"],
-      "claude-haiku-4.5": ["openrouter", "bedrock"],
+      "claude-haiku-4.5": ["openrouter", "anthropic", "bedrock"],
       "gemini-3.5-flash": ["openrouter", "gemini", "vertex"],
-      "claude-sonnet-5": ["openrouter", "bedrock"],
+      "claude-sonnet-5": ["openrouter", "anthropic", "bedrock"],
       "gpt-6-sol": ["openrouter", "azure-openai"],
       "gemini-3.1-pro-preview": ["openrouter", "gemini", "vertex"],
-      "claude-opus-5.5": ["openrouter", "bedrock"],
+      "claude-opus-5.5": ["openrouter", "anthropic", "bedrock"],
       "gpt-5.5": ["openrouter", "azure-openai"],
     });
   });

@@ -2,7 +2,7 @@
  * A Converse answer as an OpenAI chat completion (pure): what the readers, the response
  * cache and every surface read. The structured-output tool's call becomes the answer's text.
  */
-import { objectOf, type Usage } from "../usage.ts";
+import { objectOf } from "../usage.ts";
 import { STRUCTURED_OUTPUT_TOOL } from "./converse-request.ts";
 
 /** Converse's stop reasons as OpenAI's finish reasons. */
@@ -43,8 +43,8 @@ export function chatUsage(value: unknown): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = { prompt_tokens: prompt, completion_tokens: usage.outputTokens };
   if (typeof prompt === "number" && typeof usage.outputTokens === "number") out.total_tokens = prompt + usage.outputTokens;
   if (read > 0 || write > 0) out.prompt_tokens_details = { cached_tokens: read, ...(write > 0 ? { cache_write_tokens: write } : {}) };
-  // Bedrock splits the writes by lifetime in `cacheDetails`; OpenAI's format has no field for it, so the hour's share
-  // rides along as `cache_write_1h_tokens` for this adapter's readers (`hourOfWrites`), part of `cache_write_tokens`.
+  // Bedrock splits the writes by lifetime in `cacheDetails`: the hour's share is `cache_write_1h_tokens`, part of
+  // `cache_write_tokens`, which readUsage reads as the split (the native Anthropic adapter's answers carry it too).
   if (write > 0 && Array.isArray(usage.cacheDetails)) {
     const hour = (usage.cacheDetails as { ttl?: unknown; inputTokens?: unknown }[])
       .filter((detail) => detail?.ttl === "1h")
@@ -52,24 +52,6 @@ export function chatUsage(value: unknown): Record<string, unknown> | undefined {
     (out.prompt_tokens_details as Record<string, unknown>).cache_write_1h_tokens = Math.min(hour, write);
   }
   return out;
-}
-
-/**
- * The usage with its cache writes split by lifetime where the translated report says
- * (`cache_write_1h_tokens`, from Bedrock's `cacheDetails`): the hour's in
- * `cacheWrite1hTokens`, the rest 5-minute writes, and no longer `writesUnsplit`, so a
- * request that asked an hour for some breakpoints is charged each write at its own price.
- * Without the split, the usage is as `readUsage` read it.
- */
-export function withHourOfWrites(usage: Usage, details: unknown): Usage {
-  const hour = objectOf(details).cache_write_1h_tokens;
-  if (typeof hour !== "number" || usage.cacheWriteTokens === undefined) return usage;
-  const { cacheWriteTokens, writesUnsplit: _, ...rest } = usage;
-  const oneHour = Math.max(0, Math.min(Math.floor(hour), cacheWriteTokens));
-  const split: Usage = { ...rest };
-  if (cacheWriteTokens - oneHour > 0) split.cacheWriteTokens = cacheWriteTokens - oneHour;
-  if (oneHour > 0) split.cacheWrite1hTokens = oneHour;
-  return split;
 }
 
 type ContentBlock = {

@@ -7,7 +7,7 @@
 import { ApiError } from "../../http/errors.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
-import { chatCompletion, errorText, withHourOfWrites } from "./converse-answer.ts";
+import { chatCompletion, errorText } from "./converse-answer.ts";
 import { converseBody } from "./converse-request.ts";
 import { bedrockErrorKind } from "./errors.ts";
 import { converseChatStream } from "./event-stream.ts";
@@ -58,31 +58,14 @@ export const bedrock: ProviderAdapter = {
   errorKind: bedrockErrorKind,
   errorMessage: errorText,
 
-  // The answer is OpenAI's chat format by now (chatAnswer, chatStream): OpenAI's readers read it, and the
-  // writes' split by lifetime, which that format has no field for, is read from the field chatUsage adds.
-  readCompletion(text) {
-    const read = openAiCompatible.readCompletion(text);
-    if ("failure" in read || read.usage?.cacheWriteTokens === undefined) return read;
-    return { ...read, usage: withHourOfWrites(read.usage, promptDetails(text)) };
-  },
+  // The answer is OpenAI's chat format by now (chatAnswer, chatStream): OpenAI's readers read it, the writes' split
+  // by lifetime included (`cache_write_1h_tokens`, which chatUsage adds and readUsage reads).
+  readCompletion: openAiCompatible.readCompletion,
   firstEvent: openAiCompatible.firstEvent,
-  readEvent(data) {
-    const read = openAiCompatible.readEvent(data);
-    if (read.usage?.cacheWriteTokens === undefined) return read;
-    return { ...read, usage: withHourOfWrites(read.usage, promptDetails(data)) };
-  },
+  readEvent: openAiCompatible.readEvent,
 
   embeddingsRequest() {
     throw new ApiError(400, "Bedrock serves no embedding model here", { code: "invalid_value", param: "model" });
   },
   readEmbeddings: () => ({ failure: "error" }),
 };
-
-/** A completion's or chunk's `usage.prompt_tokens_details`, read only when it reports cache writes. */
-function promptDetails(json: string): unknown {
-  try {
-    return (JSON.parse(json) as { usage?: { prompt_tokens_details?: unknown } }).usage?.prompt_tokens_details;
-  } catch {
-    return undefined;
-  }
-}

@@ -25,19 +25,22 @@ export function stopReason(finish: string | null | undefined): StopReason {
  * Usage as Anthropic reports it: `input_tokens` is the prompt WITHOUT its cache reads and
  * writes, which OpenAI counts inside `prompt_tokens`; the cache counts are always there,
  * 0 when none, as Anthropic's clients read them. OpenAI's format reports cache writes in
- * one count, split here by the request's own rule (canonical/request.ts
- * `asksOneHourCache`): all 1-hour writes when the request asked for an hour, else all
- * 5-minute ones.
+ * one count, split here by its `cache_write_1h_tokens` where it gives one, else by the
+ * request's own rule (canonical/request.ts `asksOneHourCache`): all 1-hour writes when
+ * the request asked for an hour, else all 5-minute ones.
  */
 export function messageUsage(usage: OpenAiUsage | undefined, oneHour = false): MessageUsage {
   const prompt = usage?.prompt_tokens ?? 0;
   const read = usage?.prompt_tokens_details?.cached_tokens ?? 0;
   const written = usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
+  // A report that splits its writes (the native Anthropic adapter's) is taken at its split.
+  const split = usage?.prompt_tokens_details?.cache_write_1h_tokens;
+  const hour = split === undefined ? (oneHour ? written : 0) : Math.min(split, written);
   return {
     input_tokens: Math.max(0, prompt - read - written),
     cache_creation_input_tokens: written,
     cache_read_input_tokens: read,
-    cache_creation: { ephemeral_5m_input_tokens: oneHour ? 0 : written, ephemeral_1h_input_tokens: oneHour ? written : 0 },
+    cache_creation: { ephemeral_5m_input_tokens: written - hour, ephemeral_1h_input_tokens: hour },
     output_tokens: usage?.completion_tokens ?? 0,
   };
 }
