@@ -70,8 +70,10 @@ export type ProviderCall = { url: string; headers: Record<string, string>; body:
 /**
  * What a provider's refusal means to the router where its status alone does not say
  * (see `upstreamError`): a prompt too long for the model and a filtered one are the
- * client's (4xx, not retried); a refused credential is the provider's (502, the next
- * model is tried, and the credential's circuit counts it); an overloaded provider is a 503.
+ * client's (4xx, not retried); a refused credential or account (`auth_failed`: a key
+ * revoked, credit spent, a model or deployment the account may not use) is the provider's
+ * (502, the next model is tried, and the credential's circuit counts it); an overloaded
+ * provider is a 503.
  */
 export type ProviderErrorKind = "context_too_long" | "content_filtered" | "auth_failed" | "rate_limited" | "overloaded";
 

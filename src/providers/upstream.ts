@@ -184,7 +184,7 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
   }
   if (kind === "auth_failed") {
     const whose = provider.credentialOwner === undefined ? "the router's credential" : "the tenant's own credential";
-    return new ApiError(502, `Provider ${provider.id} refused ${whose} (${status})${said}`, {
+    return new ApiError(502, `Provider ${provider.id} refused ${whose} or its account (${status})${said}`, {
       type: "upstream_error",
       code: "upstream_auth_failed",
     });

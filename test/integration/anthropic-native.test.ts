@@ -262,6 +262,23 @@ describe("a Messages request passed through to Anthropic", () => {
     expect(data.id).toMatch(/^msg_fake/);
   });
 
+  it("leaves out what would bill a token above the list price the router charges (fast mode, a service tier), and names it", async () => {
+    const body = { ...thinkingTurn(uniquePrompt("fast")), speed: "fast", service_tier: "priority", context_management: { edits: [] } };
+    const response = await fetch(`${router.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json", "anthropic-beta": `fast-mode-2026-02-01,${BETA}` },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    const { headers, body: sent } = seen();
+    expect(headers["anthropic-beta"]).toBe(BETA);
+    expect(sent).not.toHaveProperty("speed");
+    expect(sent).not.toHaveProperty("service_tier");
+    // What changes the answer but not its price goes on.
+    expect(sent).toHaveProperty("context_management");
+    expect(response.headers.get("x-tiergate-dropped")).toBe("speed, service_tier, anthropic-beta fast-mode-2026-02-01");
+  });
+
   it("applies the router's output cap to max_tokens, lowers the thinking budget under it, and names the cap alone", async () => {
     // Raw: Anthropic's SDK itself refuses so large an answer unstreamed.
     const response = await fetch(`${router.url}/v1/messages`, {

@@ -448,6 +448,9 @@ describe("errors", () => {
     [400, body("invalid_request_error", "max_tokens: Field required"), undefined],
     [401, body("authentication_error", "invalid x-api-key"), "auth_failed"],
     [403, body("permission_error", "Your API key does not have permission"), "auth_failed"],
+    // The account, not the request: credit spent, or a model the account may not use.
+    [400, body("invalid_request_error", "Your credit balance is too low to access the Anthropic API."), "auth_failed"],
+    [404, body("not_found_error", "model: claude-sonnet-5"), "auth_failed"],
     [429, body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), "rate_limited"],
     [529, body("overloaded_error", "Overloaded"), "overloaded"],
     [500, body("api_error", "Internal server error"), undefined],

@@ -60,6 +60,9 @@ describe("the Azure OpenAI adapter", () => {
     expect(adapter.errorKind!(400, JSON.stringify({ error: { code: "context_length_exceeded", message: "too long" } }))).toBe("context_too_long");
     expect(adapter.errorKind!(401, JSON.stringify({ error: { code: "401", message: "Access denied" } }))).toBe("auth_failed");
     expect(adapter.errorKind!(403, "")).toBe("auth_failed");
+    expect(
+      adapter.errorKind!(404, JSON.stringify({ error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." } })),
+    ).toBe("auth_failed");
     expect(adapter.errorKind!(429, "{}")).toBe("rate_limited");
     expect(adapter.errorKind!(400, JSON.stringify({ error: { code: "invalid_value" } }))).toBeUndefined();
     expect(adapter.errorKind!(500, "not json")).toBeUndefined();

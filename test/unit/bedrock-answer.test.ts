@@ -246,6 +246,9 @@ describe("Bedrock's errors", () => {
     expect(await refusal(400, "ValidationException", "temperature: range: 0..1")).toEqual([400, "upstream_invalid_request"]);
     for (const type of ["AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException", "InvalidSignatureException"])
       expect(await refusal(403, type, "no")).toEqual([502, "upstream_auth_failed"]);
+    // The account, not the client: a model it may not use, or one Bedrock does not know by that id.
+    expect(await refusal(404, "ResourceNotFoundException", "Model use case details have not been submitted")).toEqual([502, "upstream_auth_failed"]);
+    expect(await refusal(400, "ValidationException", "The provided model identifier is invalid.")).toEqual([502, "upstream_auth_failed"]);
     expect(await refusal(500, "InternalServerException", "oops")).toEqual([502, "upstream_error"]);
     expect(await refusal(408, "ModelTimeoutException", "slow")).toEqual([504, "upstream_timeout"]);
     expect(bedrock.errorKind?.(400, JSON.stringify({ __type: "com.amazon.coral.service#ThrottlingException", message: "x" }))).toBe("rate_limited");

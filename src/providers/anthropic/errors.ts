@@ -17,6 +17,13 @@ function parse(body: string): ErrorBody {
   }
 }
 
+/**
+ * The account cannot take the call, whatever the request: its credit is spent (a 400
+ * `invalid_request_error` "Your credit balance is too low…"), or the model is not one it
+ * may use (404 `not_found_error`: the router names the model, not the client).
+ */
+const ACCOUNT = /credit balance is too low|billing/i;
+
 /** Anthropic's words for a prompt past the context window (`prompt is too long: 210000 tokens > 200000 maximum`). */
 const TOO_LONG = /prompt is too long|input length and `max_tokens` exceed context limit|exceeds? the context window/i;
 
@@ -26,6 +33,7 @@ export function anthropicErrorKind(status: number, body: string): ProviderErrorK
   const message = typeof error?.message === "string" ? error.message : "";
   if ((type === "invalid_request_error" || status === 400 || status === 413) && TOO_LONG.test(message)) return "context_too_long";
   if (type === "authentication_error" || type === "permission_error" || status === 401 || status === 403) return "auth_failed";
+  if (type === "billing_error" || type === "not_found_error" || status === 404 || ACCOUNT.test(message)) return "auth_failed";
   if (type === "rate_limit_error" || status === 429) return "rate_limited";
   if (type === "overloaded_error" || status === 529) return "overloaded";
   return undefined;

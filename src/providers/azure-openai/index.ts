@@ -66,6 +66,8 @@ export function azureErrorKind(status: number, body: string): ProviderErrorKind 
   const code = parsed?.error?.code;
   if (code === "content_filter" || parsed?.error?.innererror?.code === "ResponsibleAIPolicyViolation") return "content_filtered";
   if (code === "context_length_exceeded") return "context_too_long";
+  // A deployment the resource lacks is the router's (or the tenant's endpoint's) configuration, not the client's request.
+  if (code === "DeploymentNotFound") return "auth_failed";
   return undefined;
 }
 

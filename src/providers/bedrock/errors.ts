@@ -24,6 +24,9 @@ export function errorType(body: string, headers?: Pick<Headers, "get">): string 
 /** A Bedrock ValidationException that says the prompt does not fit the model. */
 const TOO_LONG = /too long|too many (input )?tokens|exceeds? the (maximum|max) (context|input)|context (length|window)/i;
 
+/** Bedrock's words for a model id it does not serve: the router's configuration, never the client's request. */
+const MODEL_ID = /model identifier is invalid|model id .* (is not|isn't) supported/i;
+
 /**
  * Bedrock's errors, by type where AWS names it, else by status:
  * ThrottlingException and ServiceQuotaExceededException are rate limits; ServiceUnavailable
@@ -48,9 +51,11 @@ export function bedrockErrorKind(status: number, body: string, headers?: Pick<He
     case "IncompleteSignatureException":
     case "ExpiredTokenException":
     case "MissingAuthenticationTokenException":
+    // The account may not use the model (its use case not submitted, no access granted): the router's model, not the client's.
+    case "ResourceNotFoundException":
       return "auth_failed";
     case "ValidationException":
-      return TOO_LONG.test(body) ? "context_too_long" : undefined;
+      return TOO_LONG.test(body) ? "context_too_long" : MODEL_ID.test(body) ? "auth_failed" : undefined;
     case undefined:
       break;
     default:
