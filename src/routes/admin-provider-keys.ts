@@ -86,8 +86,10 @@ export async function deleteProviderKeyRoute(c: Context<With>): Promise<Response
   const tenant = await tenantOf(c, sql);
   const provider = providerOf(c);
   const deleted = await deleteCredential(sql, tenant, provider.id);
-  if (!deleted) throw new ApiError(404, `Tenant ${tenant} has no credential of its own for ${provider.id}`, { code: "credential_not_found" });
+  // Published either way: a DELETE sent again after Redis refused the first one's records finds no row, and must still
+  // take the credential out of the key records the isolates read (for up to 30 days).
   await republish(c, sql, tenant);
+  if (!deleted) throw new ApiError(404, `Tenant ${tenant} has no credential of its own for ${provider.id}`, { code: "credential_not_found" });
   return c.json({ object: "provider_credential", tenant, provider: provider.id, set: false, deleted: true });
 }
 

@@ -238,6 +238,26 @@ describe("requests on the tenant's own credential", () => {
   });
 });
 
+describe("a deleted credential", () => {
+  it("leaves the key records even when a first DELETE's records were lost: the DELETE sent again publishes them", async () => {
+    const tenant = `byok-del-${suffix}`;
+    const key = await makeKey(tenant);
+    const own = `sk-tenant-GREPME-${randomBytes(12).toString("hex")}`;
+    expect((await adminCall(`/v1/admin/tenants/${tenant}/providers/openrouter`, "PUT", { api_key: own })).status).toBe(200);
+    fake.behaviour = { ...DEFAULT_BEHAVIOUR };
+    await ask(key.key);
+    expect(bearerSeen()).toBe(`Bearer ${own}`);
+    // The first DELETE took the row, and Redis refused the records (its 503 said to send it again): as if so.
+    await storage.db.query("DELETE FROM provider_credentials WHERE tenant_id = $1", [tenant]);
+    expect((await adminCall(`/v1/admin/tenants/${tenant}/providers/openrouter`, "DELETE")).status).toBe(404);
+    // A fresh isolate reads the key's record from Redis: the credential is gone from it.
+    const fresh = await startRouter(bindings());
+    routers.push(fresh);
+    await ask(key.key, fresh);
+    expect(bearerSeen()).toBe(`Bearer ${ROUTER_KEY}`);
+  });
+});
+
 describe("a revoked customer key", () => {
   it("fails only its tenant's requests, opens only its tenant's circuit, and never shows the key", async () => {
     fake.behaviour = { ...DEFAULT_BEHAVIOUR, refusedKeys: [TENANT_KEY] };
