@@ -229,8 +229,13 @@ export function healthStateFrom(states: unknown, latency: unknown): HealthState 
 
 /** Failures that say the provider itself is unreachable (no connection), not that one model misbehaved: no content causes them. */
 const PROVIDER_DOWN = new Set(["upstream_unreachable"]);
-/** Failures the client caused, or that end its own request: no breaker learns from them. */
-const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected"]);
+/**
+ * Failures the client caused, or that end its own request: no breaker learns from them. A
+ * prompt too long for the model, or one its filter refused, or a field an adapter cannot send
+ * (`invalid_value`) says nothing of the model's health: counted, a tenant's too-long prompts
+ * would open its own credential's circuit, and two tenants' a shared one.
+ */
+const NOT_THE_MODEL = new Set(["upstream_invalid_request", "client_disconnected", "context_length_exceeded", "content_filtered", "invalid_value"]);
 
 /**
  * What a finished request's attempts tell the breakers, each report naming whose request

@@ -147,5 +147,8 @@ describe("breaker reports of calls on a tenant's credential", () => {
       { target: credentialTarget("tenant:acme", "openrouter"), outcome: "fail", ms: -1, owner: "tenant:acme" },
     ]);
     expect(reportsFrom(DEFAULT_MODELS, attempts, false, "tenant:acme", [])[0]).toMatchObject({ target: modelTarget(model.id) });
+    // What the client's request caused tells no circuit anything: its own credential's stays shut.
+    for (const outcome of ["context_length_exceeded", "content_filtered", "invalid_value", "upstream_invalid_request"])
+      expect(reportsFrom(DEFAULT_MODELS, [{ model: model.id, outcome, ms: 3 }], false, "tenant:acme", ["openrouter"])).toEqual([]);
   });
 });
