@@ -258,7 +258,8 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
     const gone = last?.outcome === "client_disconnected" ? findModel(config.registry, last.model) : undefined;
     if (gone === undefined) return failed;
     const charged = chargeAt(gone, undefined, 0, 0);
-    return { ...failed, pricedAs: gone, ending: Promise.resolve({ ...NO_ENDING, ...charged }) };
+    // On the tenant's own credential with BYOK_BILLING=none, its budget pays nothing for it, as for an answer.
+    return { ...failed, pricedAs: gone, uncharged: uncharged(gone), ending: Promise.resolve({ ...NO_ENDING, ...charged }) };
   }
   const { model, answer } = served;
   const charge = (reported: Charge["usage"] | undefined, writtenChars: number): Charge => chargeAt(model, reported, answer.sentChars, writtenChars);

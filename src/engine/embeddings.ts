@@ -22,7 +22,7 @@ import { type Reserves, type Settlement, toGiveBack } from "../security/settleme
 import { chargeFor } from "./charge.ts";
 import { cacheScope, type GateInput, passGate } from "./gate.ts";
 import { type Ending, NO_ENDING, type Outcome, type Route, stoppedAt } from "./outcome.ts";
-import { credentialOf, inTenantView, tenantCredentialProviders } from "./tenant-view.ts";
+import { credentialOf, inTenantView, tenantCredentialProviders, unchargedOn } from "./tenant-view.ts";
 
 export type EmbeddingServices = Reserves & { config: Config; responseCache: ResponseCache; credentials: Pick<CredentialVault, "viewFor"> };
 
@@ -71,7 +71,9 @@ export async function runEmbeddings(shared: EmbeddingServices, input: Embeddings
     // An embedding is all prompt: it writes nothing that is priced.
     const pricing = { id: model.id, input_usd_per_mtok: model.input_usd_per_mtok, output_usd_per_mtok: 0 };
     const provider = config.providers.get(model.provider);
-    const reserving = caller !== undefined && !caller.admin && provider?.configured === true;
+    // On the tenant's own credential with BYOK_BILLING=none, the budget neither reserves nor pays for it.
+    const uncharged = unchargedOn(config)(model);
+    const reserving = caller !== undefined && !caller.admin && provider?.configured === true && !uncharged;
     const gate = await passGate(services, input, {
       readKey: policy.read ? key : undefined,
       servable: (hit) => caller === undefined || caller.models === null || caller.models.includes(hit.model),
@@ -89,7 +91,7 @@ export async function runEmbeddings(shared: EmbeddingServices, input: Embeddings
     const served = await embedAll(services, input, model, inputs, tokens, dimensions);
     // Nothing embedded, nothing charged.
     if (served.failure !== undefined && served.estimate === 0) return { ...stopped(served.failure, settlement), attempts: served.attempts };
-    const reservedMicros = caller !== undefined && hasBudget(caller) ? settlement?.spend?.micros : undefined;
+    const reservedMicros = caller !== undefined && hasBudget(caller) && !uncharged ? settlement?.spend?.micros : undefined;
     const charged = chargeFor({
       model: { ...pricing, context_window: model.max_input_tokens * inputs.length },
       reported: served.usage,
@@ -109,6 +111,7 @@ export async function runEmbeddings(shared: EmbeddingServices, input: Embeddings
       pricedAs: pricing,
       credential: credentialOf(config, model.provider),
       tenantCredentials: tenantCredentialProviders(config),
+      uncharged,
     };
     if (served.failure !== undefined) {
       // What the provider embedded before a call failed is charged: it was served, and billed.

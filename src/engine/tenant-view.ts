@@ -18,8 +18,8 @@ export async function inTenantView<S extends WithConfig>(shared: S, caller: Call
   return { ...shared, config: { ...shared.config, providers: view.providers, secrets: [...shared.config.secrets, ...view.secrets] } };
 }
 
-/** Whether a model's answers are charged nothing to budgets: BYOK_BILLING=none, and its provider is on the tenant's own credential. */
-export function unchargedOn(config: Pick<Config, "providerKeys" | "providers">): (model: Model) => boolean {
+/** Whether a model's answers (a chat or an embedding model's) are charged nothing to budgets: BYOK_BILLING=none, and its provider is on the tenant's own credential. */
+export function unchargedOn(config: Pick<Config, "providerKeys" | "providers">): (model: Pick<Model, "provider">) => boolean {
   if (config.providerKeys.billing !== "none") return () => false;
   return (model) => config.providers.get(model.provider)?.credentialOwner !== undefined;
 }
