@@ -32,8 +32,13 @@ try {
   const ring = await keyringOf(settings.data.PROVIDER_KEYS_KEK?.trim(), settings.data.PROVIDER_KEYS_KEK_PREVIOUS?.trim());
   const { resealed, tenants } = await resealAll(sql, ring);
   const redis = openRedis();
-  if (redis === undefined) console.error("UPSTASH_REDIS_REST_URL is not set: keys' records in Redis keep the old ciphertext until they expire.");
-  else {
+  if (redis === undefined) {
+    // Not done: isolates read the keys' records from Redis, which still hold the old ciphertext (for up to 30 days).
+    console.error(
+      "UPSTASH_REDIS_REST_URL is not set: the keys' records in Redis keep the old ciphertext until they expire. Keep PROVIDER_KEYS_KEK_PREVIOUS, and run this again with Redis's settings.",
+    );
+    if (tenants.length > 0) code = 1;
+  } else {
     const keyPrefix = setting("KEY_PREFIX") ?? "tg";
     for (const tenant of tenants) for (const hash of await tenantKeyHashes(sql, tenant)) await publishKey({ keyPrefix, redis, sql }, hash);
   }

@@ -135,7 +135,7 @@ function secretsOf(env: Env, providers: ReadonlyMap<string, Provider>): string[]
 }
 
 /** A PEM key's body, whole and line by line: a log may carry it either way. */
-function pemSecrets(pem: string): string[] {
+export function pemSecrets(pem: string): string[] {
   const lines = pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
   return [lines.join(""), ...lines];
 }

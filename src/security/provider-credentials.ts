@@ -5,6 +5,7 @@
  * on the request path (security/credential-vault.ts), through the key's record.
  */
 import * as z from "zod";
+import { pemSecrets } from "../config/env.ts";
 import { AWS_REGION_PATTERN } from "../config/providers.ts";
 import { ServiceAccountJson, VertexProject, VertexRegion } from "../config/vertex.ts";
 import type { Keyring, Sealed } from "../crypto/credential-seal.ts";
@@ -81,12 +82,19 @@ export function credentialSchemaFor(api: string): z.ZodType<TenantCredential> | 
   return Object.hasOwn(CREDENTIAL_SCHEMAS, api) ? (CREDENTIAL_SCHEMAS[api as keyof typeof CREDENTIAL_SCHEMAS] as z.ZodType<TenantCredential>) : undefined;
 }
 
-/** Every secret text in a credential: what the error sanitiser must hide for a request made with it. */
+/**
+ * Every secret text in a credential: what the error sanitiser must hide for a request made
+ * with it. As for the router's own: a PEM key whole and line by line (a log may carry either),
+ * and the AWS access key id, which AWS's signature errors quote.
+ */
 export function secretsOf(credential: TenantCredential): string[] {
   const texts: unknown[] = [];
   if ("api_key" in credential) texts.push(credential.api_key);
-  if ("secret_access_key" in credential) texts.push(credential.secret_access_key, credential.session_token);
-  if ("service_account" in credential) texts.push(credential.service_account.private_key, credential.service_account.private_key_id);
+  if ("secret_access_key" in credential) texts.push(credential.access_key_id, credential.secret_access_key, credential.session_token);
+  if ("service_account" in credential) {
+    const { private_key: key, private_key_id: keyId } = credential.service_account;
+    texts.push(key, ...pemSecrets(key.replaceAll("\\n", "\n")), keyId);
+  }
   return texts.filter((text): text is string => typeof text === "string" && text !== "");
 }
 

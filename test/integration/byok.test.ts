@@ -232,7 +232,10 @@ describe("requests on the tenant's own credential", () => {
     expect(rows.reduce((sum, row) => sum + Number(row.cost_usd), 0)).toBeGreaterThan(0.00001);
     expect(await spentToday(free, key.key)).toBe(0);
     // Embeddings on its own credential too: many more tokens than the budget holds, served, and nothing charged.
-    const embedded = await clientFor(key.key, free).embeddings.create({ model: "auto", input: Array.from({ length: 50 }, () => uniquePrompt("embed ".repeat(200))) });
+    const embedded = await clientFor(key.key, free).embeddings.create({
+      model: "auto",
+      input: Array.from({ length: 50 }, () => uniquePrompt("embed ".repeat(200))),
+    });
     expect(embedded.data).toHaveLength(50);
     expect((await flushed(key.id, 4, free)).some((row) => row.surface === "embeddings" && Number(row.cost_usd) > 0)).toBe(true);
     expect(await spentToday(free, key.key)).toBe(0);

@@ -77,7 +77,17 @@ describe("what each kind of provider takes", () => {
 
   it("knows every secret a credential holds", () => {
     expect(secretsOf({ api_key: KEY })).toEqual([KEY]);
-    expect(secretsOf({ access_key_id: "AKIAIOSFODNN7EXAMPLE", secret_access_key: "s3cr3t-0123", region: "us-east-1" })).toEqual(["s3cr3t-0123"]);
+    // AWS's signature errors quote the access key id.
+    expect(secretsOf({ access_key_id: "AKIAIOSFODNN7EXAMPLE", secret_access_key: "s3cr3t-0123", region: "us-east-1" })).toEqual([
+      "AKIAIOSFODNN7EXAMPLE",
+      "s3cr3t-0123",
+    ]);
+    // A PEM key whole and line by line, as the router's own: one line of it in a provider's message is masked too.
+    const pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\nhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+    const account = { type: "service_account" as const, client_email: "a@b.iam.gserviceaccount.com", private_key: pem };
+    expect(secretsOf({ service_account: account, project: "my-project-1", region: "global" })).toEqual(
+      expect.arrayContaining([pem, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "MIIEvQIBADANBgkq", "hkiG9w0BAQEFAASC"]),
+    );
   });
 });
 
