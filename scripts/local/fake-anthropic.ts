@@ -148,7 +148,7 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
     }
     if (deltas === b.stallAfterChunks) return false; // keep the socket open, send nothing more
     if (deltas === b.streamErrorAfterChunks) {
-      send("error", { error: { type: "overloaded_error", message: "Overloaded" } });
+      send("error", { error: { type: "overloaded_error", message: b.errorMessage ?? "Overloaded" } });
       res.end();
       return false;
     }

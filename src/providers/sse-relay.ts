@@ -7,6 +7,7 @@
  * nothing yet, so it is thrown as a `StreamStartFailure` and may be retried.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { redactSecrets, sanitizeProviderMessage } from "../security/redact.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import type { Usage } from "./usage.ts";
 
@@ -32,6 +33,8 @@ type RelayOptions = {
   onData?: (data: string) => void;
   /** The event that ends a stream broken midway, in the stream's format: OpenAI's in-stream error unless set (a pass-through's own). */
   errorEvent?: (message: string) => string;
+  /** Every secret of the call: none may reach the client through an error event the provider sends mid-stream. */
+  secrets: readonly string[];
 };
 
 const encoder = new TextEncoder();
@@ -80,7 +83,7 @@ export async function relaySse(
         // The usage chunk the router asked for on its own behalf goes on only if the client asked too.
         if (read.usageOnly && !options.clientWantsUsage) return;
       }
-      pending.push(serialize(event));
+      pending.push(serialize(ERROR_FIELD.test(event.data) ? { ...event, data: withoutSecrets(event.data, options.secrets) } : event));
     },
     onComment: (comment) => pending.push(`:${comment}\n\n`),
   });
@@ -154,6 +157,27 @@ export async function relaySse(
     },
   });
   return { body, outcome: finished };
+}
+
+/** An event that may carry the provider's error (`{"error": …}`, Anthropic's `{"type":"error","error": …}`). */
+const ERROR_FIELD = /"error"\s*:/;
+
+/**
+ * An error event with its message cleaned as an error answer's is (`sanitizeProviderMessage`):
+ * after the first event the relay passes events on as they came, and a provider's words in an
+ * error (a key it was sent, a path) must not reach the client. Other events are left whole.
+ */
+function withoutSecrets(data: string, secrets: readonly string[]): string {
+  let parsed: { error?: { message?: unknown } | string };
+  try {
+    parsed = JSON.parse(data) as typeof parsed;
+  } catch {
+    return redactSecrets(data, secrets);
+  }
+  const error = parsed.error;
+  if (typeof error === "string") return JSON.stringify({ ...parsed, error: sanitizeProviderMessage(error, secrets) });
+  if (typeof error?.message !== "string") return data;
+  return JSON.stringify({ ...parsed, error: { ...error, message: sanitizeProviderMessage(error.message, secrets) } });
 }
 
 function serialize(event: EventSourceMessage): string {

@@ -73,6 +73,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
           idleTimeoutMs: timeoutMs,
           clientWantsUsage: request.clientWantsUsage,
           abort: () => controller.abort(),
+          secrets: request.secrets,
           ...(request.onData ? { onData: request.onData } : {}),
           ...(passThrough === undefined ? {} : { errorEvent: passThrough.errorEvent }),
         })),

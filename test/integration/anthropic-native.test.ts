@@ -326,6 +326,20 @@ describe("a Messages request passed through to Anthropic", () => {
     expect(seen().body.stream).toBe(true);
   });
 
+  it("cleans the provider's words in an error event mid-stream as in an error answer: no key of the router's reaches the client", async () => {
+    fake.behaviour.streamErrorAfterChunks = 2;
+    fake.behaviour.errorMessage = "upstream auth sk-ant-test-0123456789 failed at /srv/app/proxy.py:12";
+    const response = await fetch(`${router.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: uniquePrompt("mid error") }] }),
+    });
+    const text = await response.text();
+    expect(text).toContain("event: error");
+    expect(text).not.toContain("sk-ant-test-0123456789");
+    expect(text).not.toContain("/srv/app");
+  });
+
   it("ends a stream Anthropic breaks midway with Anthropic's own error event", async () => {
     fake.behaviour.breakAfterChunks = 3;
     const response = await fetch(`${router.url}/v1/messages`, {
