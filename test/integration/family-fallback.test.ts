@@ -96,7 +96,11 @@ describe("with Anthropic down", () => {
 
   it("answers a routed request whose pick is Anthropic's Claude with Bedrock's, before the cheaper model of another family", async () => {
     const plan = (await (
-      await router.post("/v1/route", { model: "tier:4", messages: [{ role: "user", content: "Explain the plan" }] }, { authorization: `Bearer ${claudeKey.openai.apiKey}` })
+      await router.post(
+        "/v1/route",
+        { model: "tier:4", messages: [{ role: "user", content: "Explain the plan" }] },
+        { authorization: `Bearer ${claudeKey.openai.apiKey}` },
+      )
     ).json()) as { model: string; fallbacks: { model: string }[] };
     // What makes this test worth having: by price alone the other family comes before Bedrock's Claude.
     expect(plan.model).toBe(ANTHROPIC);

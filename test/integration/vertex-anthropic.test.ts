@@ -192,7 +192,9 @@ describe("a Chat Completions request to Claude on Vertex (translated)", () => {
 
   it("turns Claude's overload on Vertex (Anthropic's 529) into the router's 503 after retries", async () => {
     fake.behaviour = { ...fake.behaviour, errorStatus: 529 };
-    const refused = await openai.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: uniquePrompt("busy") }] }).catch((error: unknown) => error);
+    const refused = await openai.chat.completions
+      .create({ model: MODEL, messages: [{ role: "user", content: uniquePrompt("busy") }] })
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect(fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).length).toBeGreaterThan(1);

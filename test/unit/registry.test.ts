@@ -16,7 +16,9 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic", "azure-openai", "bedrock", "gemini", "vertex", "vertex-anthropic"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(
+      new Set(["openrouter", "groq", "anthropic", "azure-openai", "bedrock", "gemini", "vertex", "vertex-anthropic"]),
+    );
   });
 
   it("serves each of OpenRouter's Claude models natively at Anthropic too, at its tier and context, priced from Anthropic's list", () => {

@@ -78,7 +78,13 @@ describe("the call", () => {
   });
 
   it("carries the Anthropic adapter's body without `model`, with Vertex's anthropic_version", async () => {
-    const request = ask({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }], temperature: 0.2 });
+    const request = ask({
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "hi" },
+      ],
+      temperature: 0.2,
+    });
     const call = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(request, "claude-sonnet-5", { stream: true }), true);
     const sent = JSON.parse(call.body) as Record<string, unknown>;
     const { model, ...direct } = (anthropic.body(request, "claude-sonnet-5", { stream: true }) as { message: Record<string, unknown> }).message;
@@ -89,7 +95,11 @@ describe("the call", () => {
   });
 
   it("passes a Messages request through as sent: thinking and its signature, the breakpoint, the beta header", async () => {
-    const call = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask({ max_tokens: 4_000 }), "claude-sonnet-5", { stream: false, native }), false);
+    const call = await vertexAnthropic.completionRequest(
+      provider,
+      vertexAnthropic.body(ask({ max_tokens: 4_000 }), "claude-sonnet-5", { stream: false, native }),
+      false,
+    );
     const { model: _model, ...asSent } = NATIVE_BODY;
     expect(JSON.parse(call.body)).toEqual({ anthropic_version: VERTEX_ANTHROPIC_VERSION, ...asSent });
     expect(call.headers["anthropic-beta"]).toBe("interleaved-thinking-2025-05-14");
@@ -116,7 +126,11 @@ describe("the call", () => {
 
   it("is refused by the fake, as Vertex refuses it, with a model in the body or Anthropic's own version", async () => {
     const call = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
-    const withModel = await fetch(call.url, { method: "POST", headers: call.headers, body: JSON.stringify({ ...JSON.parse(call.body), model: "claude-sonnet-5" }) });
+    const withModel = await fetch(call.url, {
+      method: "POST",
+      headers: call.headers,
+      body: JSON.stringify({ ...JSON.parse(call.body), model: "claude-sonnet-5" }),
+    });
     expect(withModel.status).toBe(400);
     expect(vertexAnthropic.errorMessage(await withModel.text())).toMatch(/^model: /);
     const direct = anthropic.completionRequest({ ...provider, apiKey: "sk-ant" }, anthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
@@ -126,7 +140,10 @@ describe("the call", () => {
       body: JSON.stringify({ ...JSON.parse((await direct).body), model: undefined, anthropic_version: "2023-06-01" }),
     });
     expect(wrongVersion.status).toBe(400);
-    expect(await wrongVersion.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringContaining("anthropic_version") } });
+    expect(await wrongVersion.json()).toMatchObject({
+      type: "error",
+      error: { type: "invalid_request_error", message: expect.stringContaining("anthropic_version") },
+    });
     const noToken = await fetch(call.url, { method: "POST", headers: { ...call.headers, authorization: "Bearer ya29.forged" }, body: call.body });
     expect(noToken.status).toBe(401);
     expect(await noToken.json()).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
@@ -141,9 +158,9 @@ describe("the errors", () => {
       "context_too_long",
     );
     expect(kind(400, { type: "error", error: { type: "invalid_request_error", message: "messages: at least one message is required" } })).toBeUndefined();
-    expect(kind(429, { error: { code: 429, message: "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests", status: "RESOURCE_EXHAUSTED" } })).toBe(
-      "rate_limited",
-    );
+    expect(
+      kind(429, { error: { code: 429, message: "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests", status: "RESOURCE_EXHAUSTED" } }),
+    ).toBe("rate_limited");
     expect(kind(403, { error: { code: 403, message: "Permission 'aiplatform.endpoints.predict' denied", status: "PERMISSION_DENIED" } })).toBe("auth_failed");
     expect(kind(503, [{ error: { code: 503, message: "The service is currently unavailable.", status: "UNAVAILABLE" } }])).toBe("overloaded");
     expect(vertexAnthropic.errorMessage(JSON.stringify({ type: "error", error: { type: "api_error", message: "Internal server error" } }))).toBe(
@@ -162,9 +179,9 @@ describe("the errors", () => {
     expect(vertexAnthropic.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}')).toBe("auth_failed");
     const kept = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
     expect(kept.headers.authorization).toBe(first.headers.authorization);
-    expect(vertexAnthropic.errorKind!(401, '{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}')).toBe(
-      "auth_failed",
-    );
+    expect(
+      vertexAnthropic.errorKind!(401, '{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}'),
+    ).toBe("auth_failed");
     const fresh = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
     expect(fresh.headers.authorization).not.toBe(first.headers.authorization);
     expect(exchanges()).toBe(before + 1);
@@ -177,7 +194,11 @@ describe("the probe", () => {
     expect(models.url).toBe(`${origin}/v1beta1/publishers/anthropic/models/claude-sonnet-5`);
     expect((await fetch(models.url, models.init)).status).toBe(200);
     const completion = await vertexAnthropic.probeRequest(provider, "completion", "claude-sonnet-5");
-    expect(JSON.parse(String(completion.init.body))).toEqual({ anthropic_version: VERTEX_ANTHROPIC_VERSION, max_tokens: 1, messages: [{ role: "user", content: "ping" }] });
+    expect(JSON.parse(String(completion.init.body))).toEqual({
+      anthropic_version: VERTEX_ANTHROPIC_VERSION,
+      max_tokens: 1,
+      messages: [{ role: "user", content: "ping" }],
+    });
     const answer = await fetch(completion.url, completion.init);
     expect(answer.status).toBe(200);
     expect(vertexAnthropic.passThrough!.readers().readCompletion(await answer.text())).toMatchObject({ complete: true });
