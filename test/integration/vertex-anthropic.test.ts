@@ -4,13 +4,15 @@
  * its token endpoint issued, the body's `anthropic_version` and that it names no model): a
  * Messages request goes through as the client sent it (thinking and its signature, a breakpoint
  * on a tool result, the beta header) and its stream comes back event for event; a Chat
- * Completions request is translated to Messages and back, streamed and not.
+ * Completions request is translated to Messages and back, streamed and not; usage is charged by
+ * class at Anthropic's list.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fakeServiceAccount } from "../../scripts/local/fake-google-token.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { flushedRows, makeKey } from "../support/clients.ts";
 import { type Router, startRouter, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
 
@@ -198,5 +200,38 @@ describe("a Chat Completions request to Claude on Vertex (translated)", () => {
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect(fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).length).toBeGreaterThan(1);
+  });
+});
+
+describe("money", () => {
+  it("charges each usage class at Anthropic's list, the dated Haiku id too, for both surfaces", async () => {
+    const { key, id } = await makeKey(router, storage, { name: "vertex-money", daily_budget_usd: 5, rpm: 10_000, tpm: 5_000_000 });
+    const haiku = "vertex-anthropic/claude-haiku-4.5";
+    fake.behaviour.usage = {
+      input_tokens: 1_000,
+      cache_read_input_tokens: 10_000,
+      cache_creation_input_tokens: 3_000,
+      cache_creation: { ephemeral_5m_input_tokens: 1_000, ephemeral_1h_input_tokens: 2_000 },
+      output_tokens: 8,
+    };
+    // Haiku 4.5 at Anthropic's list: input 1, output 5, read 0.1, 5-minute write 1.25, 1-hour write 2 (USD per million).
+    // 1,000 × 1 + 10,000 × 0.1 + 1,000 × 1.25 + 2,000 × 2 + 8 × 5 = 1,000 + 1,000 + 1,250 + 4,000 + 40 = 7,290 µ$.
+    const expected = 7_290;
+    const long = "x".repeat(60_000);
+    const paying = {
+      openai: new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 }),
+      claude: new Anthropic({ baseURL: router.url, apiKey: key, maxRetries: 0 }),
+    };
+    await paying.openai.chat.completions.create({ model: haiku, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
+    await paying.claude.messages.create({ model: haiku, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
+    await paying.claude.messages.stream({ model: haiku, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] }).finalMessage();
+    expect(lastCall().path).toBe("/v1/projects/proj-claude/locations/global/publishers/anthropic/models/claude-haiku-4-5%4020251001:streamRawPredict");
+    const rows = await flushedRows(router, storage, id, 3);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row).toMatchObject({ model: haiku, provider: "vertex-anthropic" });
+      expect([row.cache_read_tokens, row.cache_write_tokens, row.cache_write_1h_tokens].map(Number)).toEqual([10_000, 1_000, 2_000]);
+      expect(Math.round(Number(row.cost_usd) * 1e6)).toBe(expected);
+    }
   });
 });
