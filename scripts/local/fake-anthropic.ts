@@ -5,7 +5,8 @@
  * `message_delta`, `message_stop`, `error`), usage with its cache classes, and Anthropic's
  * error bodies and statuses. It honours the fake's knobs that mean something here (a key
  * checked in `x-api-key`, errors, latency, a broken or stalled stream, a usage override) and
- * records each request as it came, for a test to compare with what its client sent.
+ * records each request as it came, for a test to compare with what its client sent. Claude on
+ * Vertex AI is answered here too (`VertexCall`), in the same format.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fakeAnswer, pieces } from "./fake-answer.ts";
@@ -62,16 +63,26 @@ function sendError(res: ServerResponse, status: number, message: string, retryAf
   res.end(JSON.stringify({ type: "error", error: { type: errorType(status), message } }));
 }
 
-export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+/**
+ * Claude on Vertex AI (fake-gemini.ts sends it `…/publishers/anthropic/models/{model}:rawPredict` and
+ * `:streamRawPredict` once their bearer token checks): the model is the URL's, the body must name none
+ * and must name Vertex's `anthropic_version`, and a stream is asked for by the method and `stream: true` both.
+ */
+export type VertexCall = { model: string; stream: boolean };
+
+/** Vertex's version of the Messages API, which its Claude calls name in the body. */
+const VERTEX_VERSION = "vertex-2023-10-16";
+
+export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: ServerResponse, raw: Buffer, vertex?: VertexCall): Promise<void> {
   const b = fake.behaviour;
   const path = (req.url ?? "").split("?")[0]!;
   await sleep(b.latencyMs);
-  if (b.requiredKey !== undefined && req.headers["x-api-key"] !== b.requiredKey) return sendError(res, 401, "invalid x-api-key");
-  if (req.method === "GET" && path.endsWith("/v1/models")) {
+  if (vertex === undefined && b.requiredKey !== undefined && req.headers["x-api-key"] !== b.requiredKey) return sendError(res, 401, "invalid x-api-key");
+  if (vertex === undefined && req.method === "GET" && path.endsWith("/v1/models")) {
     fake.seen.push({ path, headers: req.headers, body: {} });
     return listModels(fake, res);
   }
-  if (req.method !== "POST" || !path.endsWith("/v1/messages")) return sendError(res, 404, `Not found: ${req.method} ${path}`);
+  if (req.method !== "POST" || (vertex === undefined && !path.endsWith("/v1/messages"))) return sendError(res, 404, `Not found: ${req.method} ${path}`);
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
@@ -80,7 +91,13 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   }
   fake.seen.push({ path, headers: req.headers, body });
   if (fake.seen.length > 100) fake.seen.shift();
-  const model = typeof body.model === "string" ? body.model : "claude-fake";
+  if (vertex !== undefined) {
+    // Vertex's own words for these: the model is the URL's, the version the body's, the method the stream's.
+    if ("model" in body) return sendError(res, 400, "model: Extra inputs are not permitted");
+    if (body.anthropic_version !== VERTEX_VERSION) return sendError(res, 400, `anthropic_version: Input should be '${VERTEX_VERSION}'`);
+    if ((body.stream === true) !== vertex.stream) return sendError(res, 400, `stream: must be ${vertex.stream} for this method`);
+  }
+  const model = vertex?.model ?? (typeof body.model === "string" ? body.model : "claude-fake");
   if (typeof body.max_tokens !== "number") return sendError(res, 400, "max_tokens: Field required");
   if (
     b.errorStatus !== undefined &&

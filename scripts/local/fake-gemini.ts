@@ -3,13 +3,16 @@
  * Google AI Studio's Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`,
  * `GET /v1beta/models`, the key in `x-goog-api-key`), Vertex AI's Gemini
  * (`/v1/projects/{p}/locations/{r}/publishers/google/models/{model}:…`, a bearer token this fake's
- * token endpoint issued: fake-google-token.ts) and that endpoint (`POST /oauth2/token`).
+ * token endpoint issued: fake-google-token.ts) and that endpoint (`POST /oauth2/token`). Vertex's Claude
+ * (`…/publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`) is checked for the same token here
+ * and answered in Anthropic's format by fake-anthropic.ts.
  * Bodies, streams and errors are Google's own formats; a field Gemini does not know is refused as
  * Gemini refuses it. The FakeBehaviour knobs it honours are `GoogleBehaviour`'s.
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fakeAnswer, pieces } from "./fake-answer.ts";
+import { type AnthropicKnobs, handleAnthropic } from "./fake-anthropic.ts";
 import { bearerValid, exchangeToken, TOKEN_PATH } from "./fake-google-token.ts";
 
 /** The fake's knobs this side honours (FakeBehaviour's, by the same names). */
@@ -35,7 +38,7 @@ export type GoogleBehaviour = {
 };
 
 type GoogleFake = {
-  behaviour: GoogleBehaviour & { failFirst: number | undefined };
+  behaviour: GoogleBehaviour & AnthropicKnobs & { failFirst: number | undefined };
   seen: { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> }[];
 };
 
@@ -100,6 +103,9 @@ export async function serveGoogle(fake: GoogleFake, req: IncomingMessage, res: S
     ]);
   }
   if (req.method === "GET") return listModels(res, url.pathname, b0);
+  // Claude on Vertex: Anthropic's Messages API behind Vertex's URL and token (fake-anthropic.ts answers it).
+  const claude = /\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/.exec(url.pathname);
+  if (claude !== null) return handleAnthropic(fake, req, res, raw, { model: decodeURIComponent(claude[1]!), stream: claude[2] === "streamRawPredict" });
   const call = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
   if (req.method !== "POST" || call === null) return googleError(res, 404, `Method not found: ${url.pathname}`);
   const model = decodeURIComponent(call[1]!);

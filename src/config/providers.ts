@@ -33,7 +33,8 @@ export const ProviderSettings = z.object({
   GEMINI_API_KEY: z.string().min(1).optional(),
   /**
    * Vertex AI: a service account's JSON key file, whole (a secret; the router signs its access-token requests with the
-   * key's `private_key`). Vertex serves the Gemini models of tiers 2, 4 and 5 of the built-in registry. The account needs
+   * key's `private_key`). Vertex serves the Gemini models of tiers 2, 4 and 5 of the built-in registry (`vertex/…`) and
+   * the Claude models of tiers 3-5 (`vertex-anthropic/…`, once enabled in the project's Model Garden). The account needs
    * the Vertex AI User role. A malformed one stops the router, naming what is wrong.
    */
   VERTEX_SERVICE_ACCOUNT_JSON: ServiceAccountJson.optional(),
@@ -122,14 +123,14 @@ export const AZURE_PLACEHOLDER_ENDPOINT = "https://your-resource.openai.azure.co
 export type Provider = {
   id: string;
   /** The wire format it speaks: its adapter in src/providers/ (OpenRouter, Groq and custom providers speak OpenAI's; Anthropic its Messages API; Bedrock its Converse API). */
-  api: "openai-compatible" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex";
+  api: "openai-compatible" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex" | "vertex-anthropic";
   baseUrl: string;
   /**
    * The credential the call is made with: the router's (a secret setting), or, for one request, its tenant's own
    * (security/provider-credentials.ts), with `credentialOwner` set. Every adapter reads it here and nowhere else.
    */
   apiKey: string | undefined;
-  /** Vertex AI's service account, project and region (`api: "vertex"` only). */
+  /** Vertex AI's service account, project and region (`api: "vertex"` and `"vertex-anthropic"` only). */
   vertex?: VertexAccount;
   /** Set when the credential is a tenant's own: the tenant's id. The router's credential leaves it unset. */
   credentialOwner?: string;
@@ -180,7 +181,9 @@ export function providerConfig(env: z.infer<typeof ProviderSettings>, bindings: 
     configureWith: "GEMINI_API_KEY",
     configured: env.GEMINI_API_KEY !== undefined,
   });
-  providers.set("vertex", vertexProvider(env));
+  // Gemini and Claude on Vertex: one account, two providers, since each speaks its publisher's format (its own adapter).
+  providers.set("vertex", vertexProvider(env, "vertex"));
+  providers.set("vertex-anthropic", vertexProvider(env, "vertex-anthropic"));
   for (const custom of parseCustomProviders(env.CUSTOM_PROVIDERS)) {
     const key = custom.api_key_binding ? bindings[custom.api_key_binding] : undefined;
     providers.set(custom.id, {
@@ -231,8 +234,11 @@ function bedrockProvider(env: z.infer<typeof ProviderSettings>): Provider {
   return provider;
 }
 
-/** Vertex AI: usable once it has a service account and a project (VERTEX_PROJECT, or the account's own). */
-function vertexProvider(env: z.infer<typeof ProviderSettings>): Provider {
+/**
+ * Vertex AI: usable once it has a service account and a project (VERTEX_PROJECT, or the account's own). `vertex`
+ * calls Google's models, `vertex-anthropic` Anthropic's (Claude), from the same settings.
+ */
+function vertexProvider(env: z.infer<typeof ProviderSettings>, id: "vertex" | "vertex-anthropic"): Provider {
   const serviceAccount = env.VERTEX_SERVICE_ACCOUNT_JSON;
   const project = env.VERTEX_PROJECT ?? serviceAccount?.projectId;
   if (serviceAccount !== undefined && project === undefined) {
@@ -240,8 +246,8 @@ function vertexProvider(env: z.infer<typeof ProviderSettings>): Provider {
   }
   const region = env.VERTEX_REGION;
   return {
-    id: "vertex",
-    api: "vertex",
+    id,
+    api: id,
     baseUrl: env.VERTEX_BASE_URL ?? vertexHost(region),
     apiKey: undefined,
     configureWith: "VERTEX_SERVICE_ACCOUNT_JSON",

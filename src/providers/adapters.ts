@@ -8,6 +8,7 @@ import { bedrock } from "./bedrock/index.ts";
 import { gemini } from "./gemini/index.ts";
 import { openAiCompatible } from "./openai-compatible/index.ts";
 import { vertex } from "./vertex/index.ts";
+import { vertexAnthropic } from "./vertex-anthropic/index.ts";
 
 const ADAPTERS: Record<Provider["api"], ProviderAdapter> = {
   "openai-compatible": openAiCompatible,
@@ -16,6 +17,7 @@ const ADAPTERS: Record<Provider["api"], ProviderAdapter> = {
   bedrock,
   gemini,
   vertex,
+  "vertex-anthropic": vertexAnthropic,
 };
 
 export const adapterFor = (provider: Pick<Provider, "api">): ProviderAdapter => ADAPTERS[provider.api];

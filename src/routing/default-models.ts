@@ -5,7 +5,7 @@
 
 export type Capability = "tools" | "json" | "vision" | "streaming";
 export type Tier = 1 | 2 | 3 | 4 | 5;
-export type ProviderId = "openrouter" | "groq" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex";
+export type ProviderId = "openrouter" | "groq" | "anthropic" | "azure-openai" | "bedrock" | "gemini" | "vertex" | "vertex-anthropic";
 
 export type ModelSpec = {
   provider: ProviderId;
@@ -44,11 +44,24 @@ const BEDROCK_CLAUDE: readonly ModelSpec[] = [
 ];
 
 /**
+ * Anthropic's models on Vertex AI, by Vertex's model ids: Haiku 4.5's dated (`@20251001`) as Vertex
+ * names it, the later ones plain as Vertex has named them since Opus 4.6. Called at the `global`
+ * endpoint by default (VERTEX_REGION), where Google bills Anthropic's list prices (a regional
+ * endpoint costs a tenth more: give such prices in MODELS_JSON).
+ */
+const VERTEX_CLAUDE: readonly ModelSpec[] = [
+  { ...spec("vertex-anthropic", "claude-haiku-4-5@20251001", 3, 200_000, ALL), name: "claude-haiku-4.5" },
+  { ...spec("vertex-anthropic", "claude-sonnet-5", 4, 1_000_000, ALL), name: "claude-sonnet-5" },
+  { ...spec("vertex-anthropic", "claude-opus-5-5", 5, 1_000_000, ALL), name: "claude-opus-5.5" },
+];
+
+/**
  * The built-in chat models. Groq serves tiers 1-3: its catalog ends at Kimi K2 and gpt-oss-120b,
  * so tiers 4 and 5 are OpenRouter's, each with Anthropic's, OpenAI's and Google's model. The model
  * makers serve them again under their own ids: Anthropic its Claude models (ids as Anthropic names
  * them), Azure OpenAI the GPT models (a deployment per model: AZURE_OPENAI_DEPLOYMENTS), Google the
- * Gemini models, on AI Studio (`gemini`) and Vertex AI (`vertex`), and AWS Bedrock the Claude models.
+ * Gemini models, on AI Studio (`gemini`) and Vertex AI (`vertex`), and AWS Bedrock and Vertex AI
+ * (`vertex-anthropic`) the Claude models.
  * Context windows are the catalog's where it gives one, else the provider's documentation.
  */
 export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
@@ -79,6 +92,7 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
   spec("openrouter", "openai/gpt-5.5", 5, 1_050_000, ALL),
   spec("azure-openai", "gpt-5.5", 5, 1_050_000, ALL),
   ...BEDROCK_CLAUDE,
+  ...VERTEX_CLAUDE,
   ...(["gemini", "vertex"] as const).flatMap((google) => [
     spec(google, "gemini-2.5-flash-lite", 2, 1_048_576, ALL),
     spec(google, "gemini-3.5-flash", 4, 1_048_576, ALL),
@@ -90,8 +104,15 @@ export const DEFAULT_MODEL_SPECS: readonly ModelSpec[] = [
  * Providers the catalog prices under another's name: Google's models cost the same on AI Studio
  * and on Vertex AI (genai-prices has one `google` provider, which `gemini` and `vertex` both match);
  * Azure OpenAI bills OpenAI's list prices, and the catalog's `azure` holds no GPT-4o or later model.
+ * Claude on Vertex (global endpoint) bills Anthropic's list: the catalog's `google` has some Claude
+ * models at the same prices but not Sonnet 5 or Haiku 4.5, nor any 1-hour cache write price.
  */
-export const PRICED_AS: Readonly<Record<string, string>> = { gemini: "google", vertex: "google", "azure-openai": "openai" };
+export const PRICED_AS: Readonly<Record<string, string>> = {
+  gemini: "google",
+  vertex: "google",
+  "vertex-anthropic": "anthropic",
+  "azure-openai": "openai",
+};
 
 /** The built-in embedding models' provider and upstream ids (their other fields are in embedding-models.ts). */
 export const DEFAULT_EMBEDDING_UPSTREAMS: readonly { provider: ProviderId; upstream: string }[] = [

@@ -621,6 +621,7 @@ export const CATALOG_PRICES: Readonly<Record<string, Readonly<Record<string, rea
     "claude-sonnet-4-6": [3,15,0.3,3.75,6],
     "claude-sonnet-5": [2,10,0.2,2.5,4],
     "claude-v1": [8,24],
+    "claude-haiku-4-5@20251001": [1,5,0.1,1.25,2],
   },
   "bedrock": {
     "amazon.nova-2-sonic-v1:0": [0.33,2.75],

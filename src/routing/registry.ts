@@ -150,7 +150,8 @@ function withCatalogPrices(entry: unknown, index: number): unknown {
  * registry's order among equals; the rest of its family are its fallbacks (routing/pick.ts).
  * Entries of different families, or of one provider, that share the name resolve to none.
  * Anthropic's own ids (`claude-sonnet-5`) are not among the names: they are what Claude's clients
- * send to be routed (routing/aliases.ts), and name its native entries only as `anthropic/claude-sonnet-5`.
+ * send to be routed (routing/aliases.ts), and name its native entries only as `anthropic/claude-sonnet-5`
+ * (and Vertex's Claude, whose ids are Anthropic's, only as `vertex-anthropic/claude-sonnet-5`).
  * @example findModel(registry, "gpt-4o-mini", configured)?.id // "openrouter/openai/gpt-4o-mini" while Azure is not configured
  */
 export function findModel<M extends Pick<Model, "id" | "upstream_model" | "provider" | "family">>(
@@ -160,7 +161,7 @@ export function findModel<M extends Pick<Model, "id" | "upstream_model" | "provi
 ): M | undefined {
   const exact = registry.find((model) => model.id === id);
   if (exact !== undefined) return exact;
-  const names = registry.filter((model) => model.provider !== ROUTED_NAMES_PROVIDER);
+  const names = registry.filter((model) => !ROUTED_NAMES_PROVIDERS.has(model.provider));
   const named = [...names.filter((model) => model.upstream_model === id), ...names.filter((model) => model.upstream_model.endsWith(`/${id}`))];
   // Two different models that share a name (or one provider's two entries) are no one model.
   const oneModel = named.every((model) => familyOf(model) === familyOf(named[0]!)) && new Set(named.map((model) => model.provider)).size === named.length;
@@ -168,8 +169,8 @@ export function findModel<M extends Pick<Model, "id" | "upstream_model" | "provi
   return (usable === undefined ? undefined : named.find(usable)) ?? named[0];
 }
 
-/** The provider whose own model ids are names routed as `auto` by default, not registry names (see `findModel`). */
-const ROUTED_NAMES_PROVIDER = "anthropic";
+/** The providers whose own model ids are names routed as `auto` by default, not registry names (see `findModel`): Anthropic's, which Vertex's Claude shares. */
+const ROUTED_NAMES_PROVIDERS: ReadonlySet<string> = new Set(["anthropic", "vertex-anthropic"]);
 
 /** The cheapest of `models` by list price (input plus output per million tokens), or `undefined` for none. */
 export function cheapestOf(models: readonly Model[]): Model | undefined {

@@ -65,6 +65,7 @@ export const CREDENTIAL_SCHEMAS = {
   gemini: ApiKeyCredential,
   bedrock: AwsCredential,
   vertex: GcpCredential,
+  "vertex-anthropic": GcpCredential,
 } as const satisfies Record<string, z.ZodType>;
 
 /**

@@ -94,6 +94,17 @@ describe("a tenant's own cloud credentials", () => {
     expect(lastCall(":generateContent").path).toContain("/projects/router-project/locations/global/");
   });
 
+  it("set for Claude on Vertex (its own provider id), get its rawPredict calls the same, for its project and region", async () => {
+    const gcp = { service_account: tenantAccount, project: "tenant-project-a", region: "us-east5" };
+    expect((await admin(`/v1/admin/tenants/${TENANT}/providers/vertex-anthropic`, "PUT", gcp)).status).toBe(200);
+    await ask(TENANT, "vertex-anthropic/claude-haiku-4.5");
+    const call = lastCall(":rawPredict");
+    expect(call.path).toBe("/v1/projects/tenant-project-a/locations/us-east5/publishers/anthropic/models/claude-haiku-4-5%4020251001:rawPredict");
+    await ask(OTHER, "vertex-anthropic/claude-haiku-4.5");
+    expect(lastCall(":rawPredict").path).toContain("/projects/router-project/locations/global/");
+    expect(lastCall(":rawPredict").headers.authorization).not.toBe(call.headers.authorization);
+  });
+
   it("are refused with a 400 naming the field when they could not be used", async () => {
     const cases: [string, unknown, string][] = [
       ["bedrock", { access_key_id: FAKE_AWS_TENANT.accessKeyId, secret_access_key: FAKE_AWS_TENANT.secretAccessKey, region: "mars-north-9" }, "region"],

@@ -72,7 +72,7 @@ describe("what each kind of provider takes", () => {
     expect(issues("vertex", { ...gcp, project: "p" })).toEqual(["project"]);
     expect(issues("vertex", { service_account: account, region: "us-central1" })).toEqual(["project"]);
     expect(credentialSchemaFor("__proto__")).toBeUndefined();
-    expect(Object.keys(CREDENTIAL_SCHEMAS)).toEqual(["openai-compatible", "azure-openai", "anthropic", "gemini", "bedrock", "vertex"]);
+    expect(Object.keys(CREDENTIAL_SCHEMAS)).toEqual(["openai-compatible", "azure-openai", "anthropic", "gemini", "bedrock", "vertex", "vertex-anthropic"]);
   });
 
   it("knows every secret a credential holds", () => {

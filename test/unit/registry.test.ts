@@ -16,7 +16,9 @@ describe("the built-in registry", () => {
         DEFAULT_MODELS.some((m) => m.tier === tier),
         `tier ${tier}`,
       ).toBe(true);
-    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(new Set(["openrouter", "groq", "anthropic", "azure-openai", "bedrock", "gemini", "vertex"]));
+    expect(new Set(DEFAULT_MODELS.map((m) => m.provider))).toEqual(
+      new Set(["openrouter", "groq", "anthropic", "azure-openai", "bedrock", "gemini", "vertex", "vertex-anthropic"]),
+    );
   });
 
   it("serves each of OpenRouter's Claude models natively at Anthropic too, at its tier and context, priced from Anthropic's list", () => {
@@ -52,12 +54,12 @@ describe("the built-in registry", () => {
       "gemini-2.5-flash-lite": ["openrouter", "gemini", "vertex"],
       "gpt-4o-mini": ["openrouter", "azure-openai"],
       "gpt-6-luna": ["openrouter", "azure-openai"],
-      "claude-haiku-4.5": ["openrouter", "anthropic", "bedrock"],
+      "claude-haiku-4.5": ["openrouter", "anthropic", "bedrock", "vertex-anthropic"],
       "gemini-3.5-flash": ["openrouter", "gemini", "vertex"],
-      "claude-sonnet-5": ["openrouter", "anthropic", "bedrock"],
+      "claude-sonnet-5": ["openrouter", "anthropic", "bedrock", "vertex-anthropic"],
       "gpt-6-sol": ["openrouter", "azure-openai"],
       "gemini-3.1-pro-preview": ["openrouter", "gemini", "vertex"],
-      "claude-opus-5.5": ["openrouter", "anthropic", "bedrock"],
+      "claude-opus-5.5": ["openrouter", "anthropic", "bedrock", "vertex-anthropic"],
       "gpt-5.5": ["openrouter", "azure-openai"],
     });
   });
@@ -82,6 +84,29 @@ describe("the built-in registry", () => {
     for (const model of bedrock) expect(model).toMatchObject(catalogPrices("bedrock", model.upstream_model)!);
     expect(catalogPrices("bedrock", "regional.anthropic.claude-sonnet-5-v1:0")?.input_usd_per_mtok).toBe(2.2);
     expect(bedrock.find((m) => m.id === "bedrock/claude-sonnet-5")?.input_usd_per_mtok).toBe(2);
+  });
+
+  it("serves the Claude models on Vertex AI too, by Vertex's ids, in their families, at Anthropic's list prices", () => {
+    const vertex = DEFAULT_MODELS.filter((m) => m.provider === "vertex-anthropic");
+    expect(vertex.map((m) => [m.id, m.upstream_model, m.tier, m.family])).toEqual([
+      ["vertex-anthropic/claude-haiku-4.5", "claude-haiku-4-5@20251001", 3, "claude-haiku-4.5"],
+      ["vertex-anthropic/claude-sonnet-5", "claude-sonnet-5", 4, "claude-sonnet-5"],
+      ["vertex-anthropic/claude-opus-5.5", "claude-opus-5-5", 5, "claude-opus-5.5"],
+    ]);
+    const priceOf = (m: (typeof DEFAULT_MODELS)[number]) => [
+      m.input_usd_per_mtok,
+      m.output_usd_per_mtok,
+      m.cache_read_usd_per_mtok,
+      m.cache_write_usd_per_mtok,
+      m.cache_write_1h_usd_per_mtok,
+    ];
+    // Each at its Anthropic twin's prices, the dated Haiku id included (Sonnet 5: 2 / 10, reads 0.2, writes 2.5 and 4).
+    for (const model of vertex) {
+      const twin = DEFAULT_MODELS.find((m) => m.provider === "anthropic" && m.family === model.family)!;
+      expect(priceOf(model)).toEqual(priceOf(twin));
+      expect({ context: model.context_window, capabilities: model.capabilities }).toEqual({ context: twin.context_window, capabilities: twin.capabilities });
+    }
+    expect(priceOf(vertex[1]!)).toEqual([2, 10, 0.2, 2.5, 4]);
   });
 
   it("gets no cheaper on average as tiers rise", () => {
