@@ -102,8 +102,11 @@ export type ProviderAdapter = {
   chatStream(body: ReadableStream<Uint8Array>, upstreamModel: string): ReadableStream<Uint8Array>;
   /** Requests of a surface whose format this adapter speaks, passed through untranslated. */
   passThrough?: PassThrough;
-  /** What a refusal means, read from its status, body and headers (AWS names its errors in one) where the status alone does not say. */
-  errorKind?(status: number, body: string, headers?: Pick<Headers, "get">): ProviderErrorKind | undefined;
+  /**
+   * What a refusal means, read from its status, body and headers (AWS names its errors in one) where the status alone
+   * does not say; `provider` is whose call it was (Vertex drops that account's token on a 401).
+   */
+  errorKind?(status: number, body: string, headers?: Pick<Headers, "get">, provider?: Provider): ProviderErrorKind | undefined;
   /** A JSON answer's usage and completeness, or why it is not an answer. */
   readCompletion(
     text: string,

@@ -174,7 +174,7 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
   const text = await response.text().catch(() => "");
   const said = describeProviderError(adapter, text, request.secrets);
   const status = response.status;
-  const kind = adapter.errorKind?.(status, text, response.headers);
+  const kind = adapter.errorKind?.(status, text, response.headers, provider);
   if (kind === "context_too_long") {
     return new ApiError(400, `Provider ${provider.id} refused the request: the prompt is too long for the model${said}`, {
       code: "context_length_exceeded",

@@ -176,11 +176,16 @@ describe("the errors", () => {
     const exchanges = () => fake.seen.filter((seen) => seen.path === TOKEN_PATH).length;
     const first = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
     const before = exchanges();
-    expect(vertexAnthropic.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}')).toBe("auth_failed");
+    expect(vertexAnthropic.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}', undefined, provider)).toBe("auth_failed");
     const kept = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
     expect(kept.headers.authorization).toBe(first.headers.authorization);
     expect(
-      vertexAnthropic.errorKind!(401, '{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}'),
+      vertexAnthropic.errorKind!(
+        401,
+        '{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}',
+        undefined,
+        provider,
+      ),
     ).toBe("auth_failed");
     const fresh = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream: false }), false);
     expect(fresh.headers.authorization).not.toBe(first.headers.authorization);

@@ -150,13 +150,17 @@ describe("the access token", () => {
     expect(seen).toHaveLength(2);
   });
 
-  it("is fetched again once forgotten (Vertex refused it)", async () => {
+  it("is fetched again once forgotten (Vertex refused it), and only that account's", async () => {
     const { seen, fetch } = endpoint();
     const tokens = accessTokens({ fetch });
+    const other = { ...account, clientEmail: "tenant@other-project.iam.gserviceaccount.com" };
     expect(await tokens.get(account)).toBe("token-1");
-    tokens.forget();
-    expect(await tokens.get(account)).toBe("token-2");
-    expect(seen).toHaveLength(2);
+    expect(await tokens.get(other)).toBe("token-2");
+    tokens.forget(account);
+    expect(await tokens.get(account)).toBe("token-3");
+    // Another account's token (the router's, another tenant's) is held still.
+    expect(await tokens.get(other)).toBe("token-2");
+    expect(seen).toHaveLength(3);
   });
 
   it("is not held when the exchange fails: the next call tries again", async () => {
@@ -218,11 +222,11 @@ describe("the access token", () => {
       // A token Vertex refuses (401) is dropped: the next call exchanges again; a 403 (a missing role) keeps it.
       const exchanges = () => fake.seen.filter((seen) => seen.path === TOKEN_PATH).length;
       const before = exchanges();
-      expect(vertex.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}')).toBe("auth_failed");
+      expect(vertex.errorKind!(403, '{"error":{"code":403,"status":"PERMISSION_DENIED"}}', undefined, provider)).toBe("auth_failed");
       expect((await vertex.completionRequest(provider, vertex.body(ask, "gemini-3.5-flash", { stream: false }), false)).headers.authorization).toBe(
         call.headers.authorization,
       );
-      expect(vertex.errorKind!(401, '{"error":{"code":401,"status":"UNAUTHENTICATED"}}')).toBe("auth_failed");
+      expect(vertex.errorKind!(401, '{"error":{"code":401,"status":"UNAUTHENTICATED"}}', undefined, provider)).toBe("auth_failed");
       const again = await vertex.completionRequest(provider, vertex.body(ask, "gemini-3.5-flash", { stream: false }), false);
       expect(again.headers.authorization).not.toBe(call.headers.authorization);
       expect(exchanges()).toBe(before + 1);

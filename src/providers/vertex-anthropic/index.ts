@@ -58,8 +58,8 @@ export const vertexAnthropic: ProviderAdapter = {
     };
   },
 
-  errorKind(status, body) {
-    forgetRefusedToken(status);
+  errorKind(status, body, _headers, provider) {
+    forgetRefusedToken(status, provider);
     return anthropic.errorKind?.(status, body) ?? googleErrorKind(status, body);
   },
 

@@ -45,19 +45,19 @@ const gemini = googleAdapter({
 });
 
 /**
- * A 401 from Vertex means the token it was sent is no good (revoked, the key deleted): it is
- * dropped here, so the next call fetches another. The same for a publisher's adapter built on
- * `vertexAuthorization`.
+ * A 401 from Vertex means the token it was sent is no good (revoked, the key deleted): that
+ * account's is dropped here, so its next call fetches another; every other account's (the
+ * router's, other tenants') stays. The same for a publisher's adapter built on `vertexAuthorization`.
  */
-export function forgetRefusedToken(status: number): void {
-  if (status === 401) isolateTokens.forget();
+export function forgetRefusedToken(status: number, provider: Provider | undefined): void {
+  if (status === 401 && provider?.vertex !== undefined) isolateTokens.forget(provider.vertex.serviceAccount);
 }
 
 /** Gemini on Vertex AI. Its probe of the model list reads the one model (Vertex lists publisher models in v1beta1 only). */
 export const vertex: ProviderAdapter = {
   ...gemini,
-  errorKind(status, body) {
-    forgetRefusedToken(status);
-    return gemini.errorKind?.(status, body);
+  errorKind(status, body, headers, provider) {
+    forgetRefusedToken(status, provider);
+    return gemini.errorKind?.(status, body, headers, provider);
   },
 };

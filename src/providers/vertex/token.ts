@@ -25,8 +25,8 @@ type Held = { token: string; freshUntil: number };
 export type AccessTokens = {
   /** A bearer token for the account: the one held while fresh, else one exchange shared by every caller waiting. */
   get(account: ServiceAccount): Promise<string>;
-  /** Drops every token held (one Vertex refused): the next call exchanges again. */
-  forget(): void;
+  /** Drops the account's token (one Vertex refused): its next call exchanges again; other accounts' tokens stay. */
+  forget(account: ServiceAccount): void;
 };
 
 /** Tokens for service accounts, held per account; `now` and `fetch` are the test's to set. */
@@ -70,9 +70,10 @@ export function accessTokens(options: { now?: () => number; fetch?: typeof fetch
     return answer.access_token;
   };
 
+  const nameOf = (account: ServiceAccount): string => `${account.tokenUri} ${account.clientEmail} ${account.privateKey}`;
   return {
     get(account) {
-      const name = `${account.tokenUri} ${account.clientEmail} ${account.privateKey}`;
+      const name = nameOf(account);
       const token = held.get(name);
       if (token !== undefined && now() < token.freshUntil) return Promise.resolve(token.token);
       let waiting = pending.get(name);
@@ -82,7 +83,7 @@ export function accessTokens(options: { now?: () => number; fetch?: typeof fetch
       }
       return waiting;
     },
-    forget: () => held.clear(),
+    forget: (account) => void held.delete(nameOf(account)),
   };
 }
 
