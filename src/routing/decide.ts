@@ -180,8 +180,11 @@ export function decide(
         param: "model",
       });
     }
+    // A named model is never swapped for another, but the same model at another provider may answer for it.
+    const family = sameFamily(named, config.registry.filter(allowed), demand, health, isConfigured);
     const blocked = health.blocked(named);
-    if (blocked !== undefined) {
+    const stand = family.find(isConfigured);
+    if (blocked !== undefined && stand === undefined) {
       throw new ApiError(503, `The model '${named.id}' is not taking requests right now (${blocked}); name "auto" or a tier to be routed around it`, {
         type: "upstream_error",
         code: "model_unavailable",
@@ -189,11 +192,14 @@ export function decide(
         headers: { "retry-after": String(health.retryAfterSeconds()) },
       });
     }
-    ({ tier } = named);
-    model = named;
-    // A named model is never swapped for another, but the same model at another provider may answer for it.
-    fallbacks = sameFamily(named, config.registry.filter(allowed), demand, health, isConfigured);
-    reasons.push(`model ${named.id} named by the request`);
+    model = blocked === undefined || stand === undefined ? named : stand;
+    ({ tier } = model);
+    fallbacks = family.filter((entry) => entry !== model);
+    reasons.push(
+      model === named
+        ? `model ${named.id} named by the request`
+        : `model ${named.id} named by the request (${blocked}): the same model at ${model.provider} serves`,
+    );
   }
   if (!isConfigured(model)) reasons.push(`provider ${model.provider} is not configured`);
   if (session?.steers === true && affinity === undefined) affinity = observedAffinity(session.remembered, model);

@@ -3,7 +3,7 @@ import type { CanonicalRequest } from "../../src/canonical/request.ts";
 import { parseConfig } from "../../src/config/env.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { decide } from "../../src/routing/decide.ts";
-import { type Demand, pickModel } from "../../src/routing/pick.ts";
+import { type Demand, NO_HEALTH, pickModel } from "../../src/routing/pick.ts";
 import { testModel } from "../support/models.ts";
 
 const model = testModel;
@@ -84,6 +84,16 @@ describe("decide", () => {
     const named = decide(ask("hi", { model: "openrouter/anthropic/claude-opus-5.5" }), config);
     expect(named.model.id).toBe("openrouter/anthropic/claude-opus-5.5");
     expect(named.mode).toBe("model");
+  });
+
+  it("serves a named model whose circuit is open by the same model at another provider, and refuses when there is none", () => {
+    const open = (id: string) => ({ ...NO_HEALTH, blocked: (m: { id: string }) => (m.id === id ? "circuit open" : undefined) });
+    const named = decide(ask("hi", { model: "groq/llama-3.1-8b-instant" }), config, undefined, open("groq/llama-3.1-8b-instant"));
+    expect(named.model.id).toBe("openrouter/meta-llama/llama-3.1-8b-instruct");
+    expect(named.reasons.join(" ")).toMatch(/circuit open.*the same model at openrouter serves/);
+    expect(() => decide(ask("hi", { model: "openrouter/deepseek/deepseek-v4-pro" }), config, undefined, open("openrouter/deepseek/deepseek-v4-pro"))).toThrow(
+      /not taking requests/,
+    );
   });
 
   it("gives a named model the same model at other providers as its only fallbacks", () => {
