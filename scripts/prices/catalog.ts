@@ -70,7 +70,7 @@ export function routerPrices(providerId: string, modelId: string, asOf: Date, en
       : entry !== undefined
         ? pricesOn(entry, asOf)
         : catalogEntry(providerId, modelId, asOf)?.prices;
-  return prices !== undefined && hasTextPrice(prices) ? fiveOf(prices) : undefined;
+  return prices !== undefined && hasTextPrice(prices) ? fiveOf(prices, /claude/.test(modelId)) : undefined;
 }
 
 /** Whether the catalog prices text input at all (audio-only and free entries have no `input_mtok`). */
@@ -83,7 +83,7 @@ export function hasTextPrice(prices: ModelPrice): boolean {
  * different thresholds take the lowest one, with each class at its first tier's price: never
  * below what the provider bills.
  */
-export function fiveOf(prices: ModelPrice): CatalogPrice {
+export function fiveOf(prices: ModelPrice, claude = false): CatalogPrice {
   const at = (key: (typeof CLASSES)[number], above: boolean): number | undefined => {
     const price = prices[key] as Price;
     if (price === undefined || typeof price === "number") return price;
@@ -92,7 +92,10 @@ export function fiveOf(prices: ModelPrice): CatalogPrice {
   const complete = (above: boolean): Five => {
     const input = at("input_mtok", above) ?? 0;
     const write = at("cache_write_mtok", above) ?? input;
-    return [input, at("output_mtok", above) ?? 0, at("cache_read_mtok", above) ?? input, write, at("cache_write_1h_mtok", above) ?? Math.max(input, write)];
+    // Claude's 1-hour write is 2x input wherever it is served (Anthropic's scheme, which Bedrock and Vertex bill too): where
+    // the catalog lacks it (Bedrock's Claude but Opus), 2x; else the dearer of input and the 5-minute write. Never below the bill.
+    const write1h = at("cache_write_1h_mtok", above) ?? (claude && write > input ? 2 * input : Math.max(input, write));
+    return [input, at("output_mtok", above) ?? 0, at("cache_read_mtok", above) ?? input, write, write1h];
   };
   const starts = CLASSES.flatMap((key) => {
     const price = prices[key] as Price;

@@ -84,6 +84,8 @@ describe("the built-in registry", () => {
     for (const model of bedrock) expect(model).toMatchObject(catalogPrices("bedrock", model.upstream_model)!);
     expect(catalogPrices("bedrock", "regional.anthropic.claude-sonnet-5-v1:0")?.input_usd_per_mtok).toBe(2.2);
     expect(bedrock.find((m) => m.id === "bedrock/claude-sonnet-5")?.input_usd_per_mtok).toBe(2);
+    // An hour's write at twice the input price, as Claude's is everywhere, where the catalog lacks it: never the 5-minute price.
+    for (const model of bedrock) expect(model.cache_write_1h_usd_per_mtok).toBe(2 * model.input_usd_per_mtok);
   });
 
   it("serves the Claude models on Vertex AI too, by Vertex's ids, in their families, at Anthropic's list prices", () => {
