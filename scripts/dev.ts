@@ -18,8 +18,7 @@ import { createKey, hashKey, keyForHash } from "../src/security/key-store.ts";
 import type { Sql } from "../src/storage/postgres.ts";
 import { devVars, openPool } from "./db.ts";
 import { fakeProviderReason } from "./local/dev-provider.ts";
-import { FAKE_AWS } from "./local/fake-bedrock.ts";
-import { fakeServiceAccount } from "./local/fake-google-token.ts";
+import { fakeNativeProviders } from "./local/fake-native.ts";
 import { startFakeUpstream } from "./local/fake-upstream.ts";
 import { DATA_DIR, portSetting, startLocalStack, stopLocalStack } from "./local/stack-cli.ts";
 
@@ -36,24 +35,7 @@ if (fake !== undefined) {
     vars[`${provider}_BASE_URL`] = fake.url;
     vars[`${provider}_API_KEY`] = "fake-local-key";
   }
-  // Anthropic's base URL is the origin: the adapter appends /v1/messages. The fake serves Bedrock's Converse too, under
-  // /model/, and checks SigV4 against this fake key; Google's paths: AI Studio by key, Vertex by a service account made
-  // now, which the fake's token endpoint trusts; and Azure's /openai/ paths.
-  const root = fake.url.replace(/\/v1$/, "");
-  vars.ANTHROPIC_BASE_URL = new URL(fake.url).origin;
-  vars.ANTHROPIC_API_KEY = "fake-local-key";
-  Object.assign(vars, {
-    BEDROCK_BASE_URL: root,
-    AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
-    AWS_REGION: FAKE_AWS.region,
-    GEMINI_BASE_URL: root,
-    GEMINI_API_KEY: "fake-local-key",
-    VERTEX_BASE_URL: root,
-    VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-local"),
-    AZURE_OPENAI_ENDPOINT: fake.azureEndpoint,
-    AZURE_OPENAI_API_KEY: "fake-local-azure-key",
-  });
+  Object.assign(vars, fakeNativeProviders(fake, ["anthropic", "azure", "bedrock", "gemini", "vertex"]));
   console.log(
     `[stack] fake provider at ${fake.url}, ${fakeReason} (OpenRouter, Groq, Anthropic, Azure OpenAI, Bedrock, Gemini and Vertex point at it; set a provider key in .dev.vars for real answers)`,
   );

@@ -8,7 +8,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FAKE_AWS } from "../../scripts/local/fake-bedrock.ts";
+import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { makeKey } from "../support/clients.ts";
 import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
@@ -32,10 +32,7 @@ beforeAll(async () => {
   router = await startRouter({
     ...storage.bindings,
     ...fakeProviders(fake.url),
-    BEDROCK_BASE_URL: fake.url.replace(/\/v1$/, ""),
-    AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
-    AWS_REGION: FAKE_AWS.region,
+    ...fakeNativeProviders(fake, ["bedrock"]),
     BREAKER_FAILURES: "0",
     REQUIRE_API_KEY: "false",
   });

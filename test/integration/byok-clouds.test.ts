@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FAKE_AWS, FAKE_AWS_TENANT } from "../../scripts/local/fake-bedrock.ts";
 import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-google-token.ts";
+import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
 import { startTestStorage, type TestStorage } from "../support/storage.ts";
@@ -44,16 +45,10 @@ const signer = (authorization: unknown): string => {
 beforeAll(async () => {
   storage = await startTestStorage();
   fake = await startFakeUpstream();
-  const root = fake.url.replace(/\/v1$/, "");
   router = await startRouter({
     ...storage.bindings,
     ...fakeProviders(fake.url),
-    BEDROCK_BASE_URL: root,
-    AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
-    AWS_REGION: FAKE_AWS.region,
-    VERTEX_BASE_URL: root,
-    VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "router-project"),
+    ...fakeNativeProviders(fake, ["bedrock", "vertex"], { project: "router-project" }),
     PROVIDER_KEYS_KEK: randomBytes(32).toString("base64"),
     REQUIRE_API_KEY: "true",
   });

@@ -8,7 +8,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FAKE_AWS } from "../../scripts/local/fake-bedrock.ts";
+import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { makeKey } from "../support/clients.ts";
 import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
@@ -29,16 +29,10 @@ let anyModel: Anthropic;
 beforeAll(async () => {
   storage = await startTestStorage();
   fake = await startFakeUpstream();
-  const origin = new URL(fake.url).origin;
   router = await startRouter({
     ...storage.bindings,
     ...fakeProviders(fake.url),
-    ANTHROPIC_BASE_URL: origin,
-    ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
-    BEDROCK_BASE_URL: origin,
-    AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
-    AWS_REGION: FAKE_AWS.region,
+    ...fakeNativeProviders(fake, ["anthropic", "bedrock"], { key: "sk-ant-test-0123456789" }),
     // Anthropic fails on purpose in every test: no circuit opens on it, so each test's plan starts with it.
     BREAKER_FAILURES: "0",
     REQUIRE_API_KEY: "false",

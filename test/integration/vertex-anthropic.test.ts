@@ -10,7 +10,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { fakeServiceAccount } from "../../scripts/local/fake-google-token.ts";
+import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
 import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { flushedRows, makeKey } from "../support/clients.ts";
 import { type Router, startRouter, uniquePrompt } from "../support/router.ts";
@@ -30,8 +30,7 @@ beforeAll(async () => {
   router = await startRouter({
     ...storage.bindings,
     // Vertex alone: what answers is Vertex's Claude.
-    VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "proj-claude"),
-    VERTEX_BASE_URL: new URL(fake.url).origin,
+    ...fakeNativeProviders(fake, ["vertex"], { project: "proj-claude" }),
     UPSTREAM_RETRY_BASE_MS: "5",
     BREAKER_FAILURES: "0",
     REQUIRE_API_KEY: "false",
