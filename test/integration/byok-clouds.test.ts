@@ -23,6 +23,7 @@ const TENANT = `clouds-a-${suffix}`;
 const OTHER = `clouds-b-${suffix}`;
 const keys: Record<string, string> = {};
 let tenantAccount: string;
+const ANTHROPIC_TENANT_KEY = `sk-ant-tenant-GREPME-${randomBytes(8).toString("hex")}`;
 
 const admin = (path: string, method: string, body?: unknown) =>
   router.fetch(path, {
@@ -48,7 +49,7 @@ beforeAll(async () => {
   router = await startRouter({
     ...storage.bindings,
     ...fakeProviders(fake.url),
-    ...fakeNativeProviders(fake, ["bedrock", "vertex"], { project: "router-project" }),
+    ...fakeNativeProviders(fake, ["anthropic", "bedrock", "vertex"], { project: "router-project", key: "sk-ant-router-0123456789" }),
     PROVIDER_KEYS_KEK: randomBytes(32).toString("base64"),
     REQUIRE_API_KEY: "true",
   });
@@ -59,6 +60,7 @@ beforeAll(async () => {
   tenantAccount = fakeServiceAccount(fake.url, "tenant-project-a");
   const aws = { access_key_id: FAKE_AWS_TENANT.accessKeyId, secret_access_key: FAKE_AWS_TENANT.secretAccessKey, region: FAKE_AWS_TENANT.region };
   expect((await admin(`/v1/admin/tenants/${TENANT}/providers/bedrock`, "PUT", aws)).status).toBe(200);
+  expect((await admin(`/v1/admin/tenants/${TENANT}/providers/anthropic`, "PUT", { api_key: ANTHROPIC_TENANT_KEY })).status).toBe(200);
   const gcp = { service_account: tenantAccount, project: "tenant-project-a", region: "europe-west4" };
   expect((await admin(`/v1/admin/tenants/${TENANT}/providers/vertex`, "PUT", gcp)).status).toBe(200);
 }, 60_000);
@@ -72,6 +74,13 @@ beforeEach(() => {
 });
 
 describe("a tenant's own cloud credentials", () => {
+  it("carry its Anthropic key to Anthropic's native API, and nobody else's", async () => {
+    await ask(TENANT, "anthropic/claude-haiku-4-5");
+    expect(lastCall("/v1/messages").headers["x-api-key"]).toBe(ANTHROPIC_TENANT_KEY);
+    await ask(OTHER, "anthropic/claude-haiku-4-5");
+    expect(lastCall("/v1/messages").headers["x-api-key"]).toBe("sk-ant-router-0123456789");
+  });
+
   it("sign its Bedrock calls with its AWS key for its region, and nobody else's", async () => {
     await ask(TENANT, "bedrock/claude-haiku-4.5");
     expect(signer(lastCall("/model/").headers.authorization)).toBe(`${FAKE_AWS_TENANT.accessKeyId}/${FAKE_AWS_TENANT.region}`);
