@@ -68,7 +68,8 @@ export function pickModel(
   for (const candidateTier of TIERS.filter((t) => t >= tier)) {
     const able = registry.filter((model) => model.tier === candidateTier && unfitReason(model, demand) === undefined);
     const healthy = able.filter((model) => {
-      const blocked = health.blocked(model);
+      // An unconfigured provider's model is never called (the plan leaves it out): its circuit is not read.
+      const blocked = isConfigured(model) ? health.blocked(model) : undefined;
       if (blocked !== undefined && served === undefined) reasons.push(`skipped ${model.id}: ${blocked}`);
       return blocked === undefined;
     });
