@@ -107,6 +107,8 @@ export type ProviderAdapter = {
    * does not say; `provider` is whose call it was (Vertex drops that account's token on a 401).
    */
   errorKind?(status: number, body: string, headers?: Pick<Headers, "get">, provider?: Provider): ProviderErrorKind | undefined;
+  /** How long the provider asks to be left alone, in seconds, where it says so in the error's body and not in `retry-after` (Google's `RetryInfo`). */
+  retryAfter?(body: string): string | undefined;
   /** A JSON answer's usage and completeness, or why it is not an answer. */
   readCompletion(
     text: string,

@@ -175,6 +175,10 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
   const said = describeProviderError(adapter, text, request.secrets);
   const status = response.status;
   const kind = adapter.errorKind?.(status, text, response.headers, provider);
+  // A rate limit's wait: the provider's header, else what its body says (Google's RetryInfo); honoured by the retries
+  // (attempts.ts). An overloaded provider's is not: its family at another provider is tried at once instead.
+  const retryAfter = response.headers.get("retry-after") ?? adapter.retryAfter?.(text);
+  const waitHeaders = retryAfter == null ? {} : { headers: { "retry-after": retryAfter } };
   if (kind === "context_too_long") {
     return new ApiError(400, `Provider ${provider.id} refused the request: the prompt is too long for the model${said}`, {
       code: "context_length_exceeded",
@@ -199,11 +203,10 @@ export async function upstreamError(request: Pick<UpstreamRequest, "provider" | 
     });
   }
   if (status === 429 || kind === "rate_limited") {
-    const retryAfter = response.headers.get("retry-after");
     return new ApiError(429, `Provider ${provider.id} is rate limiting the router${said}`, {
       type: "rate_limit_error",
       code: "upstream_rate_limited",
-      ...(retryAfter === null ? {} : { headers: { "retry-after": retryAfter } }),
+      ...waitHeaders,
     });
   }
   if (status === 408 || status === 504) {

@@ -5,6 +5,7 @@ import type { Provider } from "../../src/config/providers.ts";
 import type { ApiError } from "../../src/http/errors.ts";
 import { gemini } from "../../src/providers/gemini/index.ts";
 import { geminiRequest, UNSIGNED_CALL } from "../../src/providers/gemini/request.ts";
+import { upstreamError } from "../../src/providers/upstream.ts";
 import { usageMicros } from "../../src/routing/cost.ts";
 import { DEFAULT_MODELS } from "../../src/routing/registry.ts";
 
@@ -404,6 +405,16 @@ describe("errors", () => {
     expect(gemini.errorKind!(500, google(500, "INTERNAL"))).toBeUndefined();
     // Vertex's stream endpoints answer an error in a one-element array.
     expect(gemini.errorKind!(400, `[${google(400, "INVALID_ARGUMENT", "input token count exceeds")}]`)).toBe("context_too_long");
+  });
+
+  it("carries Google's RetryInfo as the router's Retry-After, which Google sends in no header", async () => {
+    const retryInfo = { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "12.3s" };
+    const body = google(429, "RESOURCE_EXHAUSTED", "Quota exceeded", [{ "@type": "type.googleapis.com/google.rpc.QuotaFailure" }, retryInfo]);
+    expect(gemini.retryAfter?.(body)).toBe("13");
+    expect(gemini.retryAfter?.(google(429, "RESOURCE_EXHAUSTED"))).toBeUndefined();
+    const provider = { id: "gemini", api: "gemini", baseUrl: "https://g", apiKey: "k", configureWith: "GEMINI_API_KEY", configured: true } as Provider;
+    const refused = await upstreamError({ provider, secrets: [] }, gemini, new Response(body, { status: 429 }));
+    expect(refused).toMatchObject({ status: 429, code: "upstream_rate_limited", headers: { "retry-after": "13" } });
   });
 
   it("takes Google's own message from either form", () => {

@@ -24,6 +24,22 @@ export function googleErrorKind(status: number, body: string): ProviderErrorKind
   return undefined;
 }
 
+/**
+ * Google's wait before another try, in whole seconds (rounded up), from the error's
+ * `google.rpc.RetryInfo` detail (`"retryDelay": "12.3s"`): Google sends no Retry-After header.
+ * @example googleRetryAfter('{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"12.3s"}]}}') // "13"
+ */
+export function googleRetryAfter(body: string): string | undefined {
+  const { details } = googleError(body);
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    const delay = (detail as { retryDelay?: unknown } | null)?.retryDelay;
+    const seconds = typeof delay === "string" ? /^(\d+(?:\.\d+)?)s$/.exec(delay)?.[1] : undefined;
+    if (seconds !== undefined) return String(Math.ceil(Number(seconds)));
+  }
+  return undefined;
+}
+
 function googleError(body: string): GoogleError {
   try {
     const parsed = JSON.parse(body) as { error?: unknown } | unknown[];

@@ -10,7 +10,7 @@ import { ApiError } from "../../http/errors.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
 import { chatCompletion } from "./answer.ts";
-import { googleErrorKind } from "./errors.ts";
+import { googleErrorKind, googleRetryAfter } from "./errors.ts";
 import { type GeminiCall, geminiRequest } from "./request.ts";
 import { chatChunks } from "./stream.ts";
 
@@ -53,6 +53,7 @@ export function googleAdapter(endpoint: GoogleEndpoint): ProviderAdapter {
     chatAnswer: chatCompletion,
     chatStream: chatChunks,
     errorKind: googleErrorKind,
+    retryAfter: googleRetryAfter,
     readCompletion: openAiCompatible.readCompletion,
     firstEvent: openAiCompatible.firstEvent,
     readEvent: openAiCompatible.readEvent,
