@@ -10,34 +10,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fakeAnswer, pieces } from "./fake-answer.ts";
-
-/** The fake's knobs this half reads (fake-upstream.ts `FakeBehaviour` has them all). */
-export type AnthropicKnobs = {
-  latencyMs: number;
-  firstTokenMs: number;
-  tokenIntervalMs: number;
-  completionTokens: number;
-  promptTokens: number | undefined;
-  errorStatus: number | undefined;
-  failFirst: number | undefined;
-  failModels: string[] | undefined;
-  retryAfter: string | undefined;
-  breakAfterChunks: number | undefined;
-  stallAfterChunks: number | undefined;
-  /** Send Anthropic's `event: error` (overloaded) after this many content deltas, and end the stream. */
-  streamErrorAfterChunks: number | undefined;
-  requiredKey: string | undefined;
-  errorMessage: string | undefined;
-  /** Anthropic's `usage` object to report instead of the fake's own counts. */
-  usage: unknown;
-  /** Answer 200 with Anthropic's error body. */
-  errorIn200: boolean;
-  /** Answer 200 with a Message cut off mid-JSON (JSON answers) or an event that is not JSON (streams). */
-  malformed: boolean;
-};
+import type { FakeBehaviour } from "./fake-behaviour.ts";
 
 type Seen = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
-type Fake = { behaviour: AnthropicKnobs & { failFirst: number | undefined }; seen: Seen[] };
+type Fake = { behaviour: FakeBehaviour; seen: Seen[] };
 type Block = Record<string, unknown>;
 
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());

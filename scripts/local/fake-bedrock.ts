@@ -11,33 +11,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { type FakeAnswer, fakeAnswer, pieces } from "./fake-answer.ts";
+import type { FakeBehaviour } from "./fake-behaviour.ts";
 
-/**
- * The fake provider's knobs this honours (fake-upstream.ts's `FakeBehaviour`, named here by
- * shape: that file dispatches to this one, and imports may not run in a circle).
- */
-type Behaviour = {
-  latencyMs: number;
-  firstTokenMs: number;
-  tokenIntervalMs: number;
-  completionTokens: number;
-  promptTokens: number | undefined;
-  errorStatus: number | undefined;
-  failRate: number;
-  failFirst: number | undefined;
-  failModels: string[] | undefined;
-  failPrompts: string[] | undefined;
-  retryAfter: string | undefined;
-  errorMessage: string | undefined;
-  errorIn200: boolean;
-  usage: unknown;
-  malformed: boolean;
-  breakAfterChunks: number | undefined;
-  stallAfterChunks: number | undefined;
-};
 /** The fake provider's state: its behaviour (with per-model overrides) and the requests it saw. */
 type Served = {
-  behaviour: Behaviour & { perModel: Record<string, Partial<Behaviour>> };
+  behaviour: FakeBehaviour;
   seen: { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> }[];
 };
 
@@ -211,7 +189,7 @@ export async function handleBedrock(fake: Served, req: IncomingMessage, res: Ser
   }
   fake.seen.push({ path: req.url ?? "", headers: req.headers, body: body as Record<string, unknown> });
   if (fake.seen.length > 100) fake.seen.shift();
-  const b: Behaviour = { ...fake.behaviour, ...fake.behaviour.perModel[modelId] };
+  const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[modelId] };
   await sleep(b.latencyMs);
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return sendBedrockError(res, 400, "ValidationException", "The model returned the following errors: messages: at least one message is required");
@@ -259,7 +237,7 @@ export function frame(kind: "event" | "exception", type: string, payload: object
 }
 
 /** ConverseStream's events for the answer; Bedrock pads each payload with `p` (its length hides the tokens'), and so does the fake. */
-async function streamAnswer(res: ServerResponse, b: Behaviour, answer: FakeAnswer, words: string[], stopReason: string, usage: unknown): Promise<void> {
+async function streamAnswer(res: ServerResponse, b: FakeBehaviour, answer: FakeAnswer, words: string[], stopReason: string, usage: unknown): Promise<void> {
   const pad = (payload: object): object => ({ ...payload, p: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".slice(0, 4 + Math.floor(Math.random() * 20)) });
   const events: Uint8Array[] = [frame("event", "messageStart", pad({ role: "assistant" }))];
   if (answer.kind === "tool_call") {

@@ -7,38 +7,17 @@
  * (`…/publishers/anthropic/models/{model}:rawPredict`, `:streamRawPredict`) is checked for the same token here
  * and answered in Anthropic's format by fake-anthropic.ts.
  * Bodies, streams and errors are Google's own formats; a field Gemini does not know is refused as
- * Gemini refuses it. The FakeBehaviour knobs it honours are `GoogleBehaviour`'s.
+ * Gemini refuses it.
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fakeAnswer, pieces } from "./fake-answer.ts";
-import { type AnthropicKnobs, handleAnthropic } from "./fake-anthropic.ts";
+import { handleAnthropic } from "./fake-anthropic.ts";
+import type { FakeBehaviour } from "./fake-behaviour.ts";
 import { bearerValid, exchangeToken, TOKEN_PATH } from "./fake-google-token.ts";
 
-/** The fake's knobs this side honours (FakeBehaviour's, by the same names). */
-export type GoogleBehaviour = {
-  latencyMs: number;
-  firstTokenMs: number;
-  tokenIntervalMs: number;
-  completionTokens: number;
-  promptTokens: number | undefined;
-  errorStatus: number | undefined;
-  failFirst: number | undefined;
-  failModels: string[] | undefined;
-  retryAfter: string | undefined;
-  breakAfterChunks: number | undefined;
-  stallAfterChunks: number | undefined;
-  /** AI Studio: answer 400 API_KEY_INVALID unless `x-goog-api-key` is this (Vertex always wants a token this fake issued). */
-  requiredKey: string | undefined;
-  errorMessage: string | undefined;
-  /** Report this `usageMetadata` instead of the real counts. */
-  usage: unknown;
-  malformed: boolean;
-  perModel: Record<string, Partial<GoogleBehaviour>>;
-};
-
 type GoogleFake = {
-  behaviour: GoogleBehaviour & AnthropicKnobs & { failFirst: number | undefined };
+  behaviour: FakeBehaviour;
   seen: { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> }[];
 };
 
@@ -119,7 +98,7 @@ export async function serveGoogle(fake: GoogleFake, req: IncomingMessage, res: S
   }
   fake.seen.push({ path: req.url ?? "", headers: req.headers, body });
   if (fake.seen.length > 100) fake.seen.shift();
-  const b: GoogleBehaviour = { ...b0, ...b0.perModel[model] };
+  const b: FakeBehaviour = { ...b0, ...b0.perModel[model] };
   await sleep(b.latencyMs);
   if (
     b.errorStatus !== undefined &&
@@ -248,7 +227,7 @@ function openAiShape(body: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** AI Studio's model list, or Vertex's one publisher model; fails as every request fails. */
-function listModels(res: ServerResponse, path: string, b: GoogleBehaviour): void {
+function listModels(res: ServerResponse, path: string, b: FakeBehaviour): void {
   if (b.errorStatus !== undefined && b.failModels === undefined && b.failFirst === undefined)
     return void googleError(res, b.errorStatus, b.errorMessage ?? "Fake Gemini error");
   res.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
