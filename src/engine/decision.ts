@@ -10,6 +10,7 @@ import { findModel } from "../routing/registry.ts";
 import type { Caller } from "../security/caller.ts";
 import { type Outcome, stoppedAt } from "./outcome.ts";
 import { lookUpSession, type SessionLookup, type SessionServices } from "./session-step.ts";
+import { tenantCredentialProviders } from "./tenant-view.ts";
 
 export type DecisionServices = {
   config: RoutingConfig & { aliases: readonly Alias[] };
@@ -49,10 +50,12 @@ async function decideAlone(
   const refusal = breakers.callerRefusal(state, caller);
   if (refusal !== undefined) throw refusal;
   // The providers this caller calls on its own credentials (security/credential-vault.ts): their circuits are its own.
-  const ownCredentials = [...config.providers].filter(([, provider]) => provider.credentialOwner !== undefined).map(([id]) => id);
+  const ownCredentials = tenantCredentialProviders(config);
   const health = breakers.routing(state, ownCredentials.length === 0 ? undefined : { owner: breakerOwner(caller), providers: ownCredentials });
-  const named = findModel(config.registry, request.model, (model) => config.providers.get(model.provider)?.configured === true);
-  const own = request.model === "auto" || /^tier:[1-5]$/.test(request.model) || named?.id === request.model || named?.upstream_model === request.model;
+  // `auto` and a tier are the router's own names: no registry look-up for them (most requests).
+  const routed = request.model === "auto" || /^tier:[1-5]$/.test(request.model);
+  const named = routed ? undefined : findModel(config.registry, request.model, (model) => config.providers.get(model.provider)?.configured === true);
+  const own = routed || named?.id === request.model || named?.upstream_model === request.model;
   const found = own ? undefined : aliasFor(request.model, config.aliases);
   const alias = named !== undefined && found !== undefined && DEFAULT_ALIASES.includes(found) ? undefined : found;
   if (alias === undefined) return decide(request, config, caller, health, session);

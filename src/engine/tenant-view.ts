@@ -25,8 +25,8 @@ export function unchargedOn(config: Pick<Config, "providerKeys" | "providers">):
 }
 
 /** The providers this request calls on its tenant's own credentials: their breakers are its own (reliability/breakers.ts). */
-export function tenantCredentialProviders(config: Pick<Config, "providers">): readonly string[] {
-  return [...config.providers.values()].filter((provider) => provider.credentialOwner !== undefined).map((provider) => provider.id);
+export function tenantCredentialProviders(config: { providers: ReadonlyMap<string, { credentialOwner?: string | undefined }> }): string[] {
+  return [...config.providers].filter(([, provider]) => provider.credentialOwner !== undefined).map(([id]) => id);
 }
 
 /** Whose credential a provider is called with, as the audit row says it. */
