@@ -11,6 +11,7 @@
  * Text is made up (code-like lines) to the recorded sizes; markers tell the caching provider
  * whose clock a call reads and what to answer (caching-provider.ts).
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,17 +28,35 @@ const LEAST_NEW_TOKENS = 50;
 /** A prompt at least this share of the previous one keeps its history (Aider's rounding moves counts by up to 10%); a smaller one starts over. */
 const KEPT_SHARE = 0.9;
 
-/** The profiles, used in place: `AGENT_SESSIONS_FILE`, else shared/bench/agent-sessions/ beside the checkout or a folder above it. */
+/**
+ * The profiles, used in place: `AGENT_SESSIONS_FILE`, else shared/bench/agent-sessions/ beside
+ * the checkout or a folder above it, else beside the repository a local clone was made from
+ * (`git clone . /tmp/x/p` puts the clone far from the shared folder its origin sits beside).
+ */
 export function sessionsFile(): string {
   if (process.env.AGENT_SESSIONS_FILE) return process.env.AGENT_SESSIONS_FILE;
+  const root = fileURLToPath(new URL("../..", import.meta.url));
   const tried: string[] = [];
-  for (let dir = dirname(fileURLToPath(new URL("../..", import.meta.url))); ; dir = dirname(dir)) {
-    const file = `${dir}/shared/bench/agent-sessions/sessions.jsonl`;
-    if (existsSync(file)) return file;
-    tried.push(file);
-    if (dir === dirname(dir)) throw new Error(`no agent session profiles: set AGENT_SESSIONS_FILE (tried ${tried.join(", ")})`);
+  for (const start of [dirname(root), localOrigin(root)]) {
+    for (let dir = start; dir !== undefined; dir = dir === dirname(dir) ? undefined : dirname(dir)) {
+      const file = `${dir}/shared/bench/agent-sessions/sessions.jsonl`;
+      if (existsSync(file)) return file;
+      tried.push(file);
+    }
+  }
+  throw new Error(`no agent session profiles: set AGENT_SESSIONS_FILE (tried ${tried.join(", ")})`);
+}
+
+/** The folder holding the repository this checkout was cloned from, when that is a folder on this machine. */
+function localOrigin(root: string): string | undefined {
+  try {
+    const url = execFileSync("git", ["-C", root, "config", "--get", "remote.origin.url"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return url.startsWith("/") ? dirname(url.replace(/\/$/, "")) : undefined;
+  } catch {
+    return undefined;
   }
 }
+
 export const EPHEMERAL = { type: "ephemeral" } as const;
 
 /**
