@@ -7,6 +7,7 @@
  * nothing yet, so it is thrown as a `StreamStartFailure` and may be retried.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { IDLE, idleDeadline } from "../http/idle-deadline.ts";
 import { redactSecrets, sanitizeProviderMessage } from "../security/redact.ts";
 import type { ProviderAdapter } from "./adapter.ts";
 import type { Usage } from "./usage.ts";
@@ -59,6 +60,7 @@ export async function relaySse(
   options: RelayOptions,
 ): Promise<{ body: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> }> {
   const reader = upstream.getReader();
+  const deadline = idleDeadline(options.idleTimeoutMs);
   const decoder = new TextDecoder();
   const outcome: StreamOutcome = { usage: undefined, truncated: false, error: undefined, relayedChars: 0 };
   let sawDone = false;
@@ -106,16 +108,23 @@ export async function relaySse(
    */
   const fill = async (untilData = false): Promise<StreamOutcome["error"]> => {
     while ((untilData ? firstData === undefined && !sawDone : pending.length === 0) && !upstreamDone) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: ReadableStreamReadResult<Uint8Array> | typeof IDLE;
       try {
-        chunk = await readWithin(reader, options.idleTimeoutMs);
-      } catch (error) {
+        chunk = await deadline.race(reader.read());
+      } catch {
         options.abort();
-        return error === IDLE ? "upstream_timeout" : "upstream_stream_broken";
+        deadline.stop();
+        return "upstream_stream_broken";
+      }
+      if (chunk === IDLE) {
+        options.abort();
+        deadline.stop();
+        return "upstream_timeout";
       }
       if (chunk.done) {
         parser.feed(`${decoder.decode()}\n\n`);
         upstreamDone = true;
+        deadline.stop();
       } else parser.feed(decoder.decode(chunk.value, { stream: true }));
     }
     return undefined;
@@ -124,6 +133,7 @@ export async function relaySse(
   const failed = await fill(true);
   const first = firstData === undefined ? undefined : options.adapter.firstEvent(firstData);
   if (failed !== undefined || first !== "chunk") {
+    deadline.stop();
     options.abort();
     void reader.cancel().catch(() => {});
     throw new StreamStartFailure(
@@ -149,6 +159,7 @@ export async function relaySse(
       if (upstreamDone) end(controller, undefined);
     },
     cancel() {
+      deadline.stop();
       options.abort();
       void reader.cancel().catch(() => {});
       outcome.truncated = !(sawDone || sawFinish);
@@ -191,16 +202,4 @@ const errorMessage = (code: NonNullable<StreamOutcome["error"]>): string =>
 /** OpenAI's in-stream error shape, which the official SDKs raise as an APIError. */
 function errorEvent(code: NonNullable<StreamOutcome["error"]>): string {
   return `data: ${JSON.stringify({ error: { message: errorMessage(code), type: "upstream_error", param: null, code } })}\n\n`;
-}
-
-const IDLE = Symbol("idle");
-
-async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(IDLE), ms)));
-  try {
-    return await Promise.race([reader.read(), idle]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }

@@ -7,6 +7,7 @@
  */
 import { createParser } from "eventsource-parser";
 import type { Answer } from "../engine/outcome.ts";
+import { IDLE, idleDeadline } from "../http/idle-deadline.ts";
 import type { Chunk } from "./completion.ts";
 
 export type Translator = {
@@ -52,17 +53,12 @@ export function translateStream(source: ReadableStream<Uint8Array>, translator: 
   });
 
   let reading: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-  const IDLE = Symbol("idle");
+  const deadline = translator.idle === undefined ? undefined : idleDeadline(idleMs);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       while (out === "" && !ended) {
         reading ??= reader.read();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const result =
-          translator.idle === undefined
-            ? await reading
-            : await Promise.race([reading, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), idleMs)))]);
-        if (timer !== undefined) clearTimeout(timer);
+        const result = deadline === undefined ? await reading : await deadline.race(reading);
         if (result === IDLE) {
           out += translator.idle?.() ?? "";
           break;
@@ -74,11 +70,13 @@ export function translateStream(source: ReadableStream<Uint8Array>, translator: 
       if (out !== "") controller.enqueue(encoder.encode(out));
       out = "";
       if (ended) {
+        deadline?.stop();
         controller.close();
         void reader.cancel().catch(() => {});
       }
     },
     cancel(reason) {
+      deadline?.stop();
       return reader.cancel(reason);
     },
   });
