@@ -3,7 +3,7 @@
  * a conversation by (so it stays where the provider's prompt cache of it lives), as a
  * digest scoped to the caller. Pure but for the digest (Web Crypto).
  */
-import type { CanonicalRequest, Message } from "../canonical/request.ts";
+import { asksOneHourCache, type CanonicalRequest, type Message } from "../canonical/request.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { sha256Hex } from "../crypto/digest.ts";
 import { ApiError } from "../http/errors.ts";
@@ -128,22 +128,9 @@ export function continuesConversation(messages: readonly Message[]): boolean {
 }
 
 /**
- * Whether the request asks the provider to keep its cache an hour (`cache_control:
- * {type: "ephemeral", ttl: "1h"}` on any block, tool or the request itself).
+ * Whether the request asks the provider to keep its cache an hour: a breakpoint with
+ * `ttl: "1h"` (on a block or a tool), or the request's own `cache_control`.
  */
 export function asksHourCache(request: CanonicalRequest): boolean {
-  return hasHourBreakpoint({ messages: request.messages, tools: request.tools, cache_control: (request as { cache_control?: unknown }).cache_control });
-}
-
-function hasHourBreakpoint(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) return value.some(hasHourBreakpoint);
-  const record = value as Record<string, unknown>;
-  const control = record.cache_control as { ttl?: unknown } | undefined;
-  if (control?.ttl === "1h") return true;
-  for (const [name, inner] of Object.entries(record)) {
-    // Text is never a breakpoint: skip the strings, which are nearly all of a request.
-    if (name !== "cache_control" && typeof inner === "object" && inner !== null && hasHourBreakpoint(inner)) return true;
-  }
-  return false;
+  return (request as { cache_control?: { ttl?: unknown } }).cache_control?.ttl === "1h" || asksOneHourCache(request);
 }
