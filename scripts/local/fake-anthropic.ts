@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { fakeAnswer, pieces } from "./fake-answer.ts";
 import type { FakeBehaviour } from "./fake-behaviour.ts";
 
-type Seen = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
+type Seen = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown>; text?: string };
 type Fake = { behaviour: FakeBehaviour; seen: Seen[] };
 type Block = Record<string, unknown>;
 
@@ -60,12 +60,13 @@ export async function handleAnthropic(fake: Fake, req: IncomingMessage, res: Ser
   }
   if (req.method !== "POST" || (vertex === undefined && !path.endsWith("/v1/messages"))) return sendError(res, 404, `Not found: ${req.method} ${path}`);
   let body: Record<string, unknown>;
+  const text = raw.toString("utf8");
   try {
-    body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+    body = JSON.parse(text) as Record<string, unknown>;
   } catch {
     return sendError(res, 400, "There was an issue with your request body: it is not valid JSON");
   }
-  fake.seen.push({ path, headers: req.headers, body });
+  fake.seen.push({ path, headers: req.headers, body, text });
   if (fake.seen.length > 100) fake.seen.shift();
   if (vertex !== undefined) {
     // Vertex's own words for these: the model is the URL's, the version the body's, the method the stream's.

@@ -19,7 +19,8 @@ import { isGooglePath, serveGoogle } from "./fake-gemini.ts";
 /** `azure`: where an Azure OpenAI call went (`/openai/...` paths), the body as served (its model named). */
 export { DEFAULT_BEHAVIOUR, type FakeBehaviour } from "./fake-behaviour.ts";
 
-export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown>; azure?: AzureCall };
+/** `text`: the body as it arrived, where the fake reads JSON (OpenAI's and Anthropic's formats). */
+export type SeenRequest = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown>; text?: string; azure?: AzureCall };
 
 export type FakeUpstream = {
   /** Base URL to configure as a provider's, ending in `/v1`. */
@@ -86,7 +87,7 @@ async function handle(fake: FakeUpstream, req: IncomingMessage, res: ServerRespo
   if (req.method === "GET" && path.endsWith("/models")) return listModels(fake, res);
   const embeddings = path.endsWith("/embeddings");
   if (req.method !== "POST" || !(embeddings || path.endsWith("/chat/completions"))) return sendError(res, 404, "Unknown route", "not_found");
-  fake.seen.push({ path: req.url ?? "", headers: req.headers, body, ...(azure === undefined ? {} : { azure }) });
+  fake.seen.push({ path: req.url ?? "", headers: req.headers, body, text: raw, ...(azure === undefined ? {} : { azure }) });
   if (fake.seen.length > 100) fake.seen.shift();
   const model = typeof body.model === "string" ? body.model : "fake-model";
   const b: FakeBehaviour = { ...fake.behaviour, ...fake.behaviour.perModel[model] };

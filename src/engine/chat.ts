@@ -12,6 +12,7 @@ import type { NativeRequest } from "../canonical/native.ts";
 import { type CanonicalRequest, requestedOutputTokens } from "../canonical/request.ts";
 import type { Config } from "../config/env.ts";
 import { ApiError, asApiError } from "../http/errors.ts";
+import type { RawStrings } from "../http/raw-strings.ts";
 import { passesThrough } from "../providers/adapters.ts";
 import { type Attempt, answerWithFallbacks } from "../providers/attempts.ts";
 import { callUpstream, type UpstreamAnswer } from "../providers/upstream.ts";
@@ -46,6 +47,8 @@ export type ChatInput = GateInput & {
   signal: AbortSignal | undefined;
   /** The request as its surface read it, for a provider that speaks its format (canonical/native.ts). */
   native?: NativeRequest | undefined;
+  /** Its long strings as the client's bytes (http/raw-strings.ts), for the first provider call, which releases them. */
+  raw?: RawStrings | undefined;
 };
 
 type Lookup = CachePolicy & { key: string; status: CacheStatus };
@@ -245,6 +248,7 @@ async function fromProvider(services: ChatServices, input: ChatInput, prepared: 
       clientSignal: input.signal,
       sessionKey: decision.session,
       native: input.native,
+      raw: input.raw,
       ...(assembler ? { onData: assembler.add } : {}),
     });
   };

@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import { noteBodyDigest } from "./body-digest.ts";
 import { ApiError, invalidRequest } from "./errors.ts";
+import { noteRawStrings, rawStringsOf, scanJson } from "./raw-strings.ts";
 
 /**
  * Reads and validates the body. Refuses, in this order: a non-JSON content type (415),
@@ -29,7 +30,8 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
   } catch {
     throw new ApiError(400, "Request body is not valid UTF-8", { code: "invalid_encoding" });
   }
-  if (nestingDepth(text) > MAX_DEPTH) {
+  const scan = scanJson(text);
+  if (scan.depth > MAX_DEPTH) {
     throw new ApiError(400, `Request body is nested deeper than ${MAX_DEPTH} levels`, { code: "invalid_json" });
   }
   let value: unknown;
@@ -53,6 +55,8 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalidRequest(parsed.error);
+  const raw = rawStringsOf(value, scan, text, bytes);
+  if (raw !== undefined) noteRawStrings(request, raw);
   return parsed.data;
 }
 
@@ -108,37 +112,6 @@ function formatPath(path: readonly (string | number)[]): string {
 
 /** Deep enough for any real tool schema, shallow enough that no recursive walk of the value overflows. */
 const MAX_DEPTH = 64;
-
-/**
- * The deepest bracket nesting outside strings: one pass, no allocation. A string is
- * crossed with the runtime's own search for its closing quote: an agent's body is mostly
- * string (files, tool output), which a loop over every character read one by one.
- */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 34) {
-      i = closingQuote(text, i);
-      if (i === -1) break; // never closed: not JSON, which the parse says
-    } else if (code === 123 || code === 91) {
-      depth += 1;
-      if (depth > deepest) deepest = depth;
-    } else if (code === 125 || code === 93) depth -= 1;
-  }
-  return deepest;
-}
-
-/** Where the string opened at `open` ends: the next quote after an even run of backslashes; -1 if none. */
-function closingQuote(text: string, open: number): number {
-  for (let at = text.indexOf('"', open + 1); at !== -1; at = text.indexOf('"', at + 1)) {
-    let backslashes = 0;
-    while (text.charCodeAt(at - 1 - backslashes) === 92) backslashes += 1;
-    if (backslashes % 2 === 0) return at;
-  }
-  return -1;
-}
 
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, `Request body exceeds ${maxBytes} bytes (MAX_BODY_BYTES)`, { code: "body_too_large" });

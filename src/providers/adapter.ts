@@ -18,6 +18,7 @@ import type { EmbeddingInput } from "../canonical/embeddings.ts";
 import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
+import type { RawStrings } from "../http/raw-strings.ts";
 import type { Usage } from "./usage.ts";
 
 /** What one stream event says, as the relay needs it. */
@@ -66,6 +67,8 @@ export type PassThrough = {
 
 /** One call as it goes out: where, with which headers and body. */
 export type ProviderCall = { url: string; headers: Record<string, string>; body: string };
+/** A completion call: its body is bytes where the request's long strings go as the client sent them (http/raw-strings.ts). */
+export type CompletionCall = Omit<ProviderCall, "body"> & { body: string | Uint8Array<ArrayBuffer> };
 
 /**
  * What a provider's refusal means to the router where its status alone does not say
@@ -83,9 +86,11 @@ export type ProbeCall = { url: string; init: RequestInit };
 export type ProviderAdapter = {
   /**
    * The completion call: where it goes, with which headers and body. A promise where the
-   * call must be signed (SigV4) or its token fetched first (a service account's).
+   * call must be signed (SigV4) or its token fetched first (a service account's). `raw`: the
+   * request's long strings as the client's bytes, for `jsonBody` (an adapter that signs its
+   * body may leave them).
    */
-  completionRequest(provider: Provider, body: unknown, stream: boolean): ProviderCall | Promise<ProviderCall>;
+  completionRequest(provider: Provider, body: unknown, stream: boolean, raw?: RawStrings): CompletionCall | Promise<CompletionCall>;
   /** The canonical request as this provider's body, with its own model id. */
   body(request: CanonicalRequest, upstreamModel: string, options: BodyOptions): unknown;
   /** A cheap health check: the provider's model list, or a one-token completion. */

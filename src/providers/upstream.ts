@@ -4,6 +4,7 @@ import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
 import { ApiError } from "../http/errors.ts";
+import type { RawStrings } from "../http/raw-strings.ts";
 import { sanitizeProviderMessage } from "../security/redact.ts";
 import type { AnswerReaders, ProviderAdapter } from "./adapter.ts";
 import { adapterFor, passesThrough } from "./adapters.ts";
@@ -31,6 +32,8 @@ export type UpstreamRequest = {
   sessionKey?: string | undefined;
   /** The client's request as its surface read it: sent as it is to a provider that speaks its format (adapter.ts `PassThrough`). */
   native?: NativeRequest | undefined;
+  /** The request's long strings as the client's bytes, sent as they are (http/raw-strings.ts); released once the body is made. */
+  raw?: RawStrings | undefined;
 };
 
 /** `sentChars`: the length of the body sent, a bound on the prompt a provider can honestly count. */
@@ -95,7 +98,8 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamAn
 const encoder = new TextEncoder();
 
 /**
- * Sends the call (the client's own request, when it `passThrough`s), its body as UTF-8 bytes; `sentChars` is the body's length. While the
+ * Sends the call (the client's own request, when it `passThrough`s), its body as UTF-8 bytes; `sentChars` is the body's length
+ * (in bytes where the adapter made bytes, at least its characters: still a bound on the prompt). While the
  * provider works (seconds, for an agent's turn) no frame of the router holds the body in
  * any form, so the isolate keeps none of it: not its JSON text (twice the bytes, in UTF-16,
  * where the prompt has a character past Latin-1), the mapped body object, nor the bytes,
@@ -113,9 +117,12 @@ function send(
     ...(request.sessionKey === undefined ? {} : { sessionKey: request.sessionKey }),
     ...(passThrough && request.native !== undefined ? { native: request.native } : {}),
   });
-  return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream)).then((call) => {
+  return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream, request.raw)).then((call) => {
+    // The body is made: the client's bytes go (a fallback's body is serialised in full).
+    request.raw?.release();
     const sentChars = call.body.length;
-    return fetch(call.url, { method: "POST", headers: call.headers, body: encoder.encode(call.body), signal }).then((response) => ({ response, sentChars }));
+    const bytes = typeof call.body === "string" ? encoder.encode(call.body) : call.body;
+    return fetch(call.url, { method: "POST", headers: call.headers, body: bytes, signal }).then((response) => ({ response, sentChars }));
   });
 }
 

@@ -9,6 +9,7 @@ import { outcomeHeaders } from "../engine/headers.ts";
 import type { OutcomeVariables } from "../engine/outcome.ts";
 import { asApiError } from "../http/errors.ts";
 import { headerSafe } from "../http/header-text.ts";
+import { rawStringsFor } from "../http/raw-strings.ts";
 import type { KeyVariables } from "../middleware/api-keys.ts";
 import type { With } from "../middleware/edge.ts";
 import { anthropicMessagesSurface } from "../surfaces/anthropic-messages/index.ts";
@@ -49,6 +50,7 @@ export function engineInput(c: GenerationContext): Omit<ChatInput, "request"> {
     caller: c.get("caller"),
     headers: c.req.raw.headers,
     signal: c.req.raw.signal,
+    raw: rawStringsFor(c.req.raw),
     admission: c.get("admission"),
     joint: c.get("joint"),
     defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),

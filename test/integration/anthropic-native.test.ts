@@ -168,6 +168,16 @@ describe("a Responses request served by Anthropic natively", () => {
 });
 
 describe("a Messages request served by Anthropic natively (passed through)", () => {
+  it("sends a long text on as the bytes the client wrote it in, with the model's id and the router's cap", async () => {
+    const long = `${"caf\\u00e9 \\u2713\\n".repeat(100)}${uniquePrompt("")}`;
+    const text = `{"model":"${MODEL}","max_tokens":64,"messages":[{"role":"user","content":"${long}"}]}`;
+    const response = await router.post("/v1/messages", text, { authorization: `Bearer ${key}`, "anthropic-version": "2023-06-01" });
+    expect(response.status).toBe(200);
+    const arrived = seen();
+    expect(arrived.text).toContain(`"${long}"`);
+    expect(arrived.body).toMatchObject({ model: "claude-sonnet-5", max_tokens: 64, messages: [{ role: "user", content: JSON.parse(`"${long}"`) }] });
+  });
+
   it("answers a plain message and streams one, as Anthropic's SDK reads them", async () => {
     const message = await claude.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: uniquePrompt("Hello") }] });
     expect(message.content).toEqual([{ type: "text", text: "Fake token1 token2 token3 token4 token5 token6 token7" }]);

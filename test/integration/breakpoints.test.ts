@@ -62,6 +62,25 @@ describe("what Claude Code sends", () => {
     expect(sentTools?.some((tool) => tool.cache_control !== undefined)).toBe(false);
     expect(JSON.stringify(messages).match(/cache_control/g)).toHaveLength(3);
   });
+
+  it("sends a long tool result on as the bytes the client wrote it in, its own escapes kept", async () => {
+    // JSON.stringify would write é and ✓ as they are; the client escaped them, and a long string goes on as it came.
+    const output = `${'✓ passed: caf\\u00e9 \\u2713\\n\\t\\"quoted\\" '.repeat(40)}${uniquePrompt("")}`;
+    const text =
+      `{"model":"claude-test","max_tokens":64,"stream":false,"messages":[{"role":"user","content":"Run the tests"},` +
+      `{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"run","input":{}}]},` +
+      `{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"${output}"}]}]}`;
+    const response = await router.post("/v1/messages", text, { "anthropic-version": "2023-06-01" });
+    expect(response.status).toBe(200);
+    const arrived = fake.seen.at(-1)!;
+    expect(arrived.text).toContain(`"${output}"`);
+    const result = JSON.parse(`"${output}"`) as string;
+    // The router moved the text into a part that carries its breakpoint: the part is new, the string in it the client's.
+    expect(arrived.body.messages).toContainEqual(
+      expect.objectContaining({ role: "tool", content: [{ type: "text", text: result, cache_control: EPHEMERAL }] }),
+    );
+    expect(arrived.body.model).toBe("anthropic/claude-test-4");
+  });
 });
 
 describe("a client that set none", () => {

@@ -19,6 +19,7 @@ import { usageMicros } from "../../src/routing/cost.ts";
 import { decide } from "../../src/routing/decide.ts";
 import { messageUsage } from "../../src/surfaces/anthropic-messages/message.ts";
 import { testModel } from "../support/models.ts";
+import { sentJson } from "../support/sent-json.ts";
 
 const request = (fields: Partial<CanonicalRequest>): CanonicalRequest =>
   ({ model: "auto", messages: [{ role: "user", content: "hi" }], ...fields }) as CanonicalRequest;
@@ -198,7 +199,7 @@ describe("the call", () => {
       accept: "text/event-stream",
     });
     expect(call.headers.authorization).toBeUndefined();
-    expect(JSON.parse(call.body)).toEqual({ model: "claude-sonnet-5", max_tokens: 50, messages: [], stream: true });
+    expect(sentJson(call)).toEqual({ model: "claude-sonnet-5", max_tokens: 50, messages: [], stream: true });
   });
 
   it("probes the model list, or a one-token message", async () => {

@@ -5,6 +5,7 @@ import type { Provider } from "../../src/config/providers.ts";
 import { adapterFor } from "../../src/providers/adapters.ts";
 import { azureOpenAi as adapter } from "../../src/providers/azure-openai/index.ts";
 import { upstreamError } from "../../src/providers/upstream.ts";
+import { sentJson } from "../support/sent-json.ts";
 
 const provider: Provider = {
   id: "azure-openai",
@@ -23,7 +24,7 @@ describe("the Azure OpenAI adapter", () => {
     const call = await adapter.completionRequest(provider, body("gpt-4o-mini"), true);
     expect(call.url).toBe("https://res.openai.azure.com/openai/deployments/prod-mini/chat/completions?api-version=2024-10-21");
     expect(call.headers).toEqual({ "content-type": "application/json", accept: "text/event-stream", "api-key": "azure-key-0123456789" });
-    const sent = JSON.parse(call.body);
+    const sent = sentJson(call);
     expect(sent).not.toHaveProperty("model");
     expect(sent).not.toHaveProperty("prompt_cache_key");
     expect(sent.stream_options).toEqual({ include_usage: true });
@@ -32,7 +33,7 @@ describe("the Azure OpenAI adapter", () => {
   it("calls the v1 endpoint with the model's id for a model with no deployment, keeping prompt_cache_key", async () => {
     const call = await adapter.completionRequest(provider, body("gpt-5.5"), false);
     expect(call.url).toBe("https://res.openai.azure.com/openai/v1/chat/completions");
-    expect(JSON.parse(call.body)).toMatchObject({ model: "gpt-5.5", prompt_cache_key: "s1" });
+    expect(sentJson(call)).toMatchObject({ model: "gpt-5.5", prompt_cache_key: "s1" });
     expect(call.headers).not.toHaveProperty("authorization");
   });
 
@@ -40,7 +41,7 @@ describe("the Azure OpenAI adapter", () => {
     const v1 = { ...provider, azure: { ...provider.azure!, apiVersion: "v1" } };
     const call = await adapter.completionRequest(v1, body("gpt-4o-mini"), false);
     expect(call.url).toBe("https://res.openai.azure.com/openai/v1/chat/completions");
-    expect(JSON.parse(call.body).model).toBe("prod-mini");
+    expect(sentJson(call).model).toBe("prod-mini");
   });
 
   it("embeds and probes at the same addresses", async () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { asksOneHourCache, breakpoints, type CanonicalRequest, CanonicalRequestSchema, MAX_BREAKPOINTS } from "../../src/canonical/request.ts";
 import { anthropicBreakpoints, isAnthropicFamily, withoutBreakpoints } from "../../src/providers/breakpoints.ts";
 import { openAiCompatible as adapter } from "../../src/providers/openai-compatible/index.ts";
+import { sentJson } from "../support/sent-json.ts";
 
 const EPHEMERAL = { type: "ephemeral" } as const;
 const HOUR = { type: "ephemeral", ttl: "1h" } as const;
@@ -144,8 +145,8 @@ describe("the OpenAI-compatible body", () => {
       configured: true,
     };
     const body = adapter.body({ ...ask, prompt_cache_key: "mine" }, "openai/gpt-oss-120b", { stream: false, sessionKey: "s-1" });
-    expect(JSON.parse((await adapter.completionRequest(groq, body, false)).body)).not.toHaveProperty("prompt_cache_key");
-    expect(JSON.parse((await adapter.completionRequest({ ...groq, id: "openrouter" }, body, false)).body)).toMatchObject({ prompt_cache_key: "mine" });
+    expect(sentJson(await adapter.completionRequest(groq, body, false))).not.toHaveProperty("prompt_cache_key");
+    expect(sentJson(await adapter.completionRequest({ ...groq, id: "openrouter" }, body, false))).toMatchObject({ prompt_cache_key: "mine" });
   });
 });
 

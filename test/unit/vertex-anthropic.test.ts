@@ -14,6 +14,7 @@ import { adapterFor, passesThrough } from "../../src/providers/adapters.ts";
 import { anthropic } from "../../src/providers/anthropic/index.ts";
 import { VERTEX_ANTHROPIC_VERSION, vertexAnthropic } from "../../src/providers/vertex-anthropic/index.ts";
 import { credentialSchemaFor } from "../../src/security/provider-credentials.ts";
+import { sentJson } from "../support/sent-json.ts";
 
 const ask = (fields: Partial<CanonicalRequest> = {}): CanonicalRequest =>
   ({ model: "auto", messages: [{ role: "user", content: "hi" }], max_tokens: 100, ...fields }) as CanonicalRequest;
@@ -86,7 +87,7 @@ describe("the call", () => {
       temperature: 0.2,
     });
     const call = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(request, "claude-sonnet-5", { stream: true }), true);
-    const sent = JSON.parse(call.body) as Record<string, unknown>;
+    const sent = sentJson(call);
     const { model, ...direct } = (anthropic.body(request, "claude-sonnet-5", { stream: true }) as { message: Record<string, unknown> }).message;
     expect(model).toBe("claude-sonnet-5");
     expect(sent).not.toHaveProperty("model");
@@ -101,7 +102,7 @@ describe("the call", () => {
       false,
     );
     const { model: _model, ...asSent } = NATIVE_BODY;
-    expect(JSON.parse(call.body)).toEqual({ anthropic_version: VERTEX_ANTHROPIC_VERSION, ...asSent });
+    expect(sentJson(call)).toEqual({ anthropic_version: VERTEX_ANTHROPIC_VERSION, ...asSent });
     expect(call.headers["anthropic-beta"]).toBe("interleaved-thinking-2025-05-14");
   });
 
@@ -129,7 +130,7 @@ describe("the call", () => {
     const withModel = await fetch(call.url, {
       method: "POST",
       headers: call.headers,
-      body: JSON.stringify({ ...JSON.parse(call.body), model: "claude-sonnet-5" }),
+      body: JSON.stringify({ ...sentJson(call), model: "claude-sonnet-5" }),
     });
     expect(withModel.status).toBe(400);
     expect(vertexAnthropic.errorMessage(await withModel.text())).toMatch(/^model: /);
@@ -137,7 +138,7 @@ describe("the call", () => {
     const wrongVersion = await fetch(call.url, {
       method: "POST",
       headers: call.headers,
-      body: JSON.stringify({ ...JSON.parse((await direct).body), model: undefined, anthropic_version: "2023-06-01" }),
+      body: JSON.stringify({ ...sentJson(await direct), model: undefined, anthropic_version: "2023-06-01" }),
     });
     expect(wrongVersion.status).toBe(400);
     expect(await wrongVersion.json()).toMatchObject({

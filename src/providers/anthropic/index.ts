@@ -5,7 +5,8 @@
  * the client sent it, its `anthropic-beta` header too, and its answer comes back untouched
  * (native.ts). See docs/providers.md.
  */
-import type { ProviderAdapter, ProviderCall } from "../adapter.ts";
+import { jsonBody } from "../../http/raw-strings.ts";
+import type { CompletionCall, ProviderAdapter } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
 import { toChatCompletion } from "./answer.ts";
 import { anthropicErrorKind, anthropicErrorMessage } from "./errors.ts";
@@ -25,7 +26,7 @@ export const anthropic: ProviderAdapter = {
     return { message: messagesBody(request, upstreamModel, stream), beta: undefined } satisfies AnthropicBody;
   },
 
-  completionRequest(provider, body, stream): ProviderCall {
+  completionRequest(provider, body, stream, raw): CompletionCall {
     const { message, beta } = body as AnthropicBody;
     const headers: Record<string, string> = {
       ...anthropicHeaders(provider.apiKey),
@@ -33,7 +34,7 @@ export const anthropic: ProviderAdapter = {
       accept: stream ? "text/event-stream" : "application/json",
     };
     if (beta !== undefined && beta !== "") headers["anthropic-beta"] = beta;
-    return { url: `${base(provider.baseUrl)}/v1/messages`, headers, body: JSON.stringify(message) };
+    return { url: `${base(provider.baseUrl)}/v1/messages`, headers, body: jsonBody(message, raw) };
   },
 
   probeRequest(provider, kind, model) {

@@ -74,9 +74,9 @@ export function azureErrorKind(status: number, body: string): ProviderErrorKind 
 export const azureOpenAi: ProviderAdapter = {
   ...openAiCompatible,
 
-  completionRequest(provider, body, stream) {
+  completionRequest(provider, body, stream, raw) {
     const route = azureRoute(provider.azure, modelOf(body));
-    const call = openAiCompatible.completionRequest({ ...provider, apiKey: undefined }, routedBody(body, route), stream) as Awaited<
+    const call = openAiCompatible.completionRequest({ ...provider, apiKey: undefined }, routedBody(body, route), stream, raw) as Awaited<
       ReturnType<ProviderAdapter["completionRequest"]>
     >;
     return { url: urlFor(provider, route, "chat/completions"), headers: azureHeaders(provider, call.headers), body: call.body };

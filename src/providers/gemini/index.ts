@@ -7,6 +7,7 @@
  */
 import type { Provider } from "../../config/providers.ts";
 import { ApiError } from "../../http/errors.ts";
+import { jsonBody } from "../../http/raw-strings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
 import { chatCompletion } from "./answer.ts";
@@ -27,13 +28,13 @@ export type GoogleEndpoint = {
 /** A Gemini adapter for an endpoint. */
 export function googleAdapter(endpoint: GoogleEndpoint): ProviderAdapter {
   return {
-    async completionRequest(provider, body, stream) {
+    async completionRequest(provider, body, stream, raw) {
       const { model, request } = body as GeminiCall;
       const url = endpoint.modelUrl(provider, model, stream ? "streamGenerateContent" : "generateContent");
       return {
         url: stream ? `${url}?alt=sse` : url,
         headers: { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", ...(await endpoint.authorize(provider)) },
-        body: JSON.stringify(request),
+        body: jsonBody(request, raw),
       };
     },
 

@@ -1,5 +1,6 @@
 /** The OpenAI-compatible adapter: OpenRouter, Groq and any custom base URL speak OpenAI's chat completions. */
 import { vectorToBase64 } from "../../canonical/embeddings.ts";
+import { jsonBody } from "../../http/raw-strings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { anthropicBreakpoints, isAnthropicFamily, withoutBreakpoints } from "../breakpoints.ts";
 import { readUsage } from "../usage.ts";
@@ -25,9 +26,9 @@ function withoutPromptCacheKey(body: unknown): unknown {
 type Embeddings = { data?: unknown; usage?: unknown; error?: unknown };
 
 export const openAiCompatible: ProviderAdapter = {
-  completionRequest(provider, body, stream) {
+  completionRequest(provider, body, stream, raw) {
     const sent = REFUSES_PROMPT_CACHE_KEY.has(provider.id) ? withoutPromptCacheKey(body) : body;
-    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: JSON.stringify(sent) };
+    return { url: `${base(provider.baseUrl)}/chat/completions`, headers: postHeaders(provider, stream), body: jsonBody(sent, raw) };
   },
 
   /**

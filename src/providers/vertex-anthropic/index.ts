@@ -8,6 +8,7 @@
  * instead of the header, and Google's error shape for what Vertex refuses before Claude sees
  * it (a bad token, a quota): read after Anthropic's, which Vertex passes through.
  */
+import { jsonBody } from "../../http/raw-strings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { anthropic } from "../anthropic/index.ts";
 import { googleErrorKind } from "../gemini/errors.ts";
@@ -33,7 +34,7 @@ export const vertexAnthropic: ProviderAdapter = {
     return { model: upstreamModel, message: vertexMessage(message), beta };
   },
 
-  async completionRequest(provider, body, stream) {
+  async completionRequest(provider, body, stream, raw) {
     const { model, message, beta } = body as VertexClaudeBody;
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -42,7 +43,7 @@ export const vertexAnthropic: ProviderAdapter = {
     };
     // Vertex takes Anthropic's beta features in the same header.
     if (beta !== undefined && beta !== "") headers["anthropic-beta"] = beta;
-    return { url: vertexModelUrl(provider, "anthropic", model, stream ? "streamRawPredict" : "rawPredict"), headers, body: JSON.stringify(message) };
+    return { url: vertexModelUrl(provider, "anthropic", model, stream ? "streamRawPredict" : "rawPredict"), headers, body: jsonBody(message, raw) };
   },
 
   /** The model's own page (Vertex lists publisher models in v1beta1 only), or a one-token message. */
