@@ -20,13 +20,26 @@ export type Footprint = {
   inFlight: number;
   turns: number;
   cpuMsPerTurn: number;
+  /** Above the idle baseline, per turn, while all the turns are held at the provider: what a turn in flight keeps. */
   mibPerTurnInFlight: number;
+  /** Above the idle baseline, per turn, at the highest sample of the waves: with the garbage of reading 80 bodies at once. */
+  mibPerTurnAtPeak: number;
   baselineMib: number;
   failed: number;
   firstFailure?: string;
 };
+/** A Worker's footprint: the turn, and a tiny request sent the same way. */
+export type WorkerFootprint = { turn: Footprint; tiny: Footprint };
 /** Where the turns go; `headers(i)` for the i-th turn of a wave (its own key, as 80 agents have). */
 export type FootprintTarget = { pid: number; url: string; headers: (i: number) => Record<string, string> };
+
+/**
+ * A tiny Messages request, sent the same way: the fixed cost of a request, which the turn's
+ * CPU less this one's leaves as the body's share (issue 37's measure).
+ */
+export function tinyTurn(turn: ReplayCall): ReplayCall {
+  return { ...turn, body: { model: turn.body.model, max_tokens: 256, messages: [{ role: "user", content: "Say hello." }] } };
+}
 
 /** The first call of a long Claude Code session that reaches `TURN_BYTES`: a turn deep in its tool loop. */
 export function footprintTurn(): ReplayCall {
@@ -51,6 +64,8 @@ const workerdRssKib = (pid: number): number => statusKib(workerdPids(pid), "VmRS
 /** CPU seconds workerd under `pid` has used (each workerd process alone, so none is counted twice). */
 const workerdCpuSeconds = (pid: number): number => cpuSecondsOf(workerdPids(pid));
 
+const perTurnMib = (kib: number): number => Math.round((kib / 1024 / IN_FLIGHT) * 100) / 100;
+
 /** Waves of `IN_FLIGHT` turns, each held at the provider so all are in flight together, with workerd's RSS sampled meanwhile. */
 export async function measureFootprint(target: FootprintTarget, provider: CachingProvider, turn: ReplayCall): Promise<Footprint> {
   const body = JSON.stringify(turn.body);
@@ -67,11 +82,14 @@ export async function measureFootprint(target: FootprintTarget, provider: Cachin
   const cpuBefore = workerdCpuSeconds(target.pid);
   provider.holdMs = HOLD_MS;
   let peakKib = baselineKib;
+  let inFlightKib = baselineKib;
   let failed = 0;
   try {
     for (let wave = 0; wave < WAVES; wave++) {
       const sampler = setInterval(() => {
-        peakKib = Math.max(peakKib, workerdRssKib(target.pid));
+        const kib = workerdRssKib(target.pid);
+        peakKib = Math.max(peakKib, kib);
+        if (provider.held === IN_FLIGHT) inFlightKib = Math.max(inFlightKib, kib);
       }, 50);
       const results = await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => send(i)));
       clearInterval(sampler);
@@ -86,9 +104,15 @@ export async function measureFootprint(target: FootprintTarget, provider: Cachin
     inFlight: IN_FLIGHT,
     turns,
     cpuMsPerTurn: Math.round(((workerdCpuSeconds(target.pid) - cpuBefore) * 1e6) / turns) / 1e3,
-    mibPerTurnInFlight: Math.round(((peakKib - baselineKib) / 1024 / IN_FLIGHT) * 100) / 100,
+    mibPerTurnInFlight: perTurnMib(inFlightKib - baselineKib),
+    mibPerTurnAtPeak: perTurnMib(peakKib - baselineKib),
     baselineMib: Math.round(baselineKib / 1024),
     failed,
     ...(firstFailure === undefined ? {} : { firstFailure }),
   };
+}
+
+/** The turn's footprint on `target`, then a tiny request's. */
+export async function measureWorker(target: FootprintTarget, provider: CachingProvider, turn: ReplayCall): Promise<WorkerFootprint> {
+  return { turn: await measureFootprint(target, provider, turn), tiny: await measureFootprint(target, provider, tinyTurn(turn)) };
 }

@@ -7,7 +7,7 @@
  */
 import { calcPrice } from "@pydantic/genai-prices";
 import { startStackOnMachineServers } from "../local/stack.ts";
-import { footprintTurn, IN_FLIGHT, measureFootprint } from "./agent-footprint.ts";
+import { footprintTurn, IN_FLIGHT, measureWorker } from "./agent-footprint.ts";
 import { aiderSession, type Json, type ReplayCall, type ReplaySession, readProfiles, responsesSession } from "./agent-replay.ts";
 import { type AgentBenchResults, type PolicyRow, writeAgentReport } from "./agent-report.ts";
 import { answerAsked, type CachingProvider, type SimulatedCall, startCachingProvider } from "./caching-provider.ts";
@@ -92,6 +92,8 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
       for (const failure of rows.at(-1)!.failures) log(`  failed: ${failure}`);
     }
     log(`agents: CPU and memory, ${IN_FLIGHT} Claude Code turns in flight, the router beside the forward-only Worker`);
+    // The replays' routers go first: idle, they still share the two cores, and doubled the forward-only Worker's CPU per turn.
+    for (const router of routers.splice(0)) await router.stop();
     // A fresh router (tiergate's default): after the replays an isolate's heap has grown, which would hide what turns add.
     const tiergate = await start({});
     const forwardOnly = await startForwardOnlyWorker(`${provider.url}/openrouter/v1`);
@@ -101,8 +103,8 @@ export async function runAgentBench({ quick, log, environment }: Options): Promi
     // is leased in slices of a tenth of the limit) and 529s on eighty (budget checks time out against the stand-in stores).
     const keyless = () => ({ ...JSON_HEADERS, "cache-control": "no-store" });
     const footprint = {
-      router: await measureFootprint({ pid: tiergate.pid, url: `${tiergate.url}${turn.path}`, headers: keyless }, provider, turn),
-      forwardOnly: await measureFootprint({ pid: forwardOnly.pid, url: `${forwardOnly.url}${turn.path}`, headers: () => JSON_HEADERS }, provider, turn),
+      router: await measureWorker({ pid: tiergate.pid, url: `${tiergate.url}${turn.path}`, headers: keyless }, provider, turn),
+      forwardOnly: await measureWorker({ pid: forwardOnly.pid, url: `${forwardOnly.url}${turn.path}`, headers: () => JSON_HEADERS }, provider, turn),
     };
     const results: AgentBenchResults = {
       environment,

@@ -39,6 +39,8 @@ export type CachingProvider = CacheSimulator & {
   url: string;
   /** Holds each answer this long before sending it, so many calls are in flight at once (the footprint measure). */
   holdMs: number;
+  /** Calls being held now: each has reached the provider whole and waits for its answer. */
+  held: number;
   close(): Promise<void>;
 };
 
@@ -87,7 +89,7 @@ export function createCacheSimulator(): CacheSimulator {
 
 /** Starts the caching provider on 127.0.0.1 (a free port). */
 export async function startCachingProvider(): Promise<CachingProvider> {
-  const provider = Object.assign(createCacheSimulator(), { url: "", holdMs: 0, close: async () => {} });
+  const provider = Object.assign(createCacheSimulator(), { url: "", holdMs: 0, held: 0, close: async () => {} });
   const server = createServer((req, res) => {
     handle(provider, req, res).catch((error: unknown) => sendError(res, 500, String(error)));
   });
@@ -105,7 +107,11 @@ export async function startCachingProvider(): Promise<CachingProvider> {
 async function handle(simulator: CachingProvider, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  if (simulator.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, simulator.holdMs));
+  if (simulator.holdMs > 0) {
+    simulator.held++;
+    await new Promise((resolve) => setTimeout(resolve, simulator.holdMs));
+    simulator.held--;
+  }
   const path = req.url ?? "";
   if (req.method === "GET" && path.endsWith("/models")) {
     res.writeHead(200, { "content-type": "application/json" });
