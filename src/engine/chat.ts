@@ -47,7 +47,7 @@ export type ChatInput = GateInput & {
   signal: AbortSignal | undefined;
   /** The request as its surface read it, for a provider that speaks its format (canonical/native.ts). */
   native?: NativeRequest | undefined;
-  /** Its long strings as the client's bytes (http/raw-strings.ts), for the first provider call, which releases them. */
+  /** Its long strings as the client's bytes (http/raw-strings.ts), for the first provider call, which releases them (else the end of `runChat`). */
   raw?: RawStrings | undefined;
 };
 
@@ -119,6 +119,9 @@ export async function runChat(shared: ChatServices, input: ChatInput): Promise<O
   } catch (error) {
     // Whatever was reserved before the error goes back when it is settled at nothing.
     return { ...stoppedAt(request, decision, asApiError(error)), cache: lookup?.status ?? "BYPASS", settlement: toGiveBack(settlement) };
+  } finally {
+    // The provider call let the body's bytes go once it had made its body; a hit, a refusal or a failed call lets them go here.
+    input.raw?.release();
   }
 }
 

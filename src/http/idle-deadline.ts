@@ -7,7 +7,8 @@
  * when that read could be overdue, and re-arms for what is left if another read began since.
  *
  * A read that takes `ms` or longer resolves as `IDLE` (its own promise goes on; a caller may
- * race it again). `stop()` when the stream ends: no timer outlives it by more than `ms`.
+ * race it again). `stop()` when the stream ends: no timer outlives it, and a read still
+ * waiting then settles as its own promise does.
  */
 
 export const IDLE = Symbol("idle");
@@ -43,19 +44,22 @@ export function idleDeadline(ms: number): IdleDeadline {
       since = Date.now();
       timer ??= setTimeout(check, ms);
       return new Promise<T | typeof IDLE>((resolve, reject) => {
-        const waiting = resolve as (idle: typeof IDLE) => void;
-        wake = waiting;
+        let settled = false;
+        const idle = (): void => {
+          settled = true;
+          resolve(IDLE);
+        };
+        wake = idle;
+        // The read settles the race unless it went idle first; after `stop()` it still does, so no caller waits forever.
+        const done = (): boolean => {
+          if (settled) return false;
+          settled = true;
+          if (wake === idle) wake = undefined;
+          return true;
+        };
         read.then(
-          (value) => {
-            if (wake !== waiting) return; // already settled as idle
-            wake = undefined;
-            resolve(value);
-          },
-          (error: unknown) => {
-            if (wake !== waiting) return;
-            wake = undefined;
-            reject(error);
-          },
+          (value) => done() && resolve(value),
+          (error: unknown) => done() && reject(error),
         );
       });
     },

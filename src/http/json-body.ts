@@ -8,8 +8,15 @@ import { noteRawStrings, rawStringsOf, scanJson } from "./raw-strings.ts";
  * Reads and validates the body. Refuses, in this order: a non-JSON content type (415),
  * a body over `maxBytes` (413, read no further than the limit), bytes that are not
  * UTF-8, text nested deeper than `MAX_DEPTH` or not JSON (400), and a value the schema rejects (400).
+ * `forProvider`: the body goes on to a provider, which is sent its long strings as the
+ * client's bytes (raw-strings.ts); other bodies keep nothing of their bytes.
  */
-export async function readJsonBody<T extends z.ZodType>(request: Request, maxBytes: number, schema: T): Promise<z.infer<T>> {
+export async function readJsonBody<T extends z.ZodType>(
+  request: Request,
+  maxBytes: number,
+  schema: T,
+  { forProvider = false }: { forProvider?: boolean } = {},
+): Promise<z.infer<T>> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ApiError(415, `Content-Type must be application/json, not '${type.slice(0, 100) || "(none)"}'`, {
@@ -55,7 +62,7 @@ export async function readJsonBody<T extends z.ZodType>(request: Request, maxByt
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalidRequest(parsed.error);
-  const raw = rawStringsOf(value, scan, text, bytes);
+  const raw = forProvider ? rawStringsOf(value, scan, text, bytes) : undefined;
   if (raw !== undefined) noteRawStrings(request, raw);
   return parsed.data;
 }

@@ -93,16 +93,19 @@ function byteOffsets(text: string, bytes: Uint8Array, offsets: number[]): number
   return moved;
 }
 
+/** A long string as the client sent it: its JSON token's bytes and its length in the text, quotes included. */
+type RawString = { bytes: Uint8Array; chars: number };
+
 /** The long strings of one request, each as the bytes the client sent it as, until released. */
 export class RawStrings {
-  #byValue: Map<string, Uint8Array> | undefined;
+  #byValue: Map<string, RawString> | undefined;
 
-  constructor(byValue: Map<string, Uint8Array>) {
+  constructor(byValue: Map<string, RawString>) {
     this.#byValue = byValue;
   }
 
-  /** The bytes of `value` (a JSON string token, quotes included), if it is one of the request's long strings. */
-  bytesOf(value: string): Uint8Array | undefined {
+  /** `value` as the client sent it, if it is one of the request's long strings. */
+  tokenOf(value: string): RawString | undefined {
     return value.length < RAW_LEAST_CHARS ? undefined : this.#byValue?.get(value);
   }
 
@@ -154,51 +157,58 @@ export function rawStringsOf(value: unknown, scan: BodyScan, text: string, bytes
     bytes,
     scan.spans.flatMap(([, start, end]) => [start, end]),
   );
-  const byValue = new Map<string, Uint8Array>();
+  const byValue = new Map<string, RawString>();
   for (const [item, span] of paired) {
     const start = bounds[2 * span]!;
     const end = bounds[2 * span + 1]!;
     if (bytes[start] !== QUOTE || bytes[end - 1] !== QUOTE) return undefined;
-    byValue.set(item, bytes.subarray(start, end));
+    const [, from, to] = scan.spans[span]!;
+    byValue.set(item, { bytes: bytes.subarray(start, end), chars: to - from });
   }
   return new RawStrings(byValue);
 }
 
 const encoder = new TextEncoder();
 
+/** A body with the client's bytes spliced in; `chars`: its length as text, as a string body's `length` is. */
+export type SplicedJson = { bytes: Uint8Array<ArrayBuffer>; chars: number };
+
 /**
  * `value` as JSON: a string when `raw` holds none of its strings, else UTF-8 bytes with each
  * long string `raw` holds copied from the client's bytes. Each is first written as a marker
  * (a random id no client can have sent, and its number), then replaced.
  */
-export function jsonBody(value: unknown, raw: RawStrings | undefined): string | Uint8Array<ArrayBuffer> {
+export function jsonBody(value: unknown, raw: RawStrings | undefined): string | SplicedJson {
   if (raw === undefined) return JSON.stringify(value);
-  const spliced: Uint8Array[] = [];
+  const spliced: RawString[] = [];
   const id = crypto.randomUUID();
   const text = JSON.stringify(value, (_key, item: unknown) => {
     if (typeof item !== "string") return item;
-    const bytes = raw.bytesOf(item);
-    if (bytes === undefined) return item;
-    spliced.push(bytes);
+    const token = raw.tokenOf(item);
+    if (token === undefined) return item;
+    spliced.push(token);
     return `${id}#${spliced.length - 1}`;
   });
   if (spliced.length === 0) return text;
   const marker = `"${id}#`;
   const parts: Uint8Array[] = [];
+  let chars = text.length;
   let from = 0;
   for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, from)) {
     const close = text.indexOf('"', at + marker.length);
-    parts.push(encoder.encode(text.slice(from, at)), spliced[Number(text.slice(at + marker.length, close))]!);
+    const token = spliced[Number(text.slice(at + marker.length, close))]!;
+    parts.push(encoder.encode(text.slice(from, at)), token.bytes);
+    chars += token.chars - (close + 1 - at);
     from = close + 1;
   }
   parts.push(encoder.encode(text.slice(from)));
-  const body = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
   let offset = 0;
   for (const part of parts) {
-    body.set(part, offset);
+    bytes.set(part, offset);
     offset += part.byteLength;
   }
-  return body;
+  return { bytes, chars };
 }
 
 const noted = new WeakMap<Request, RawStrings>();

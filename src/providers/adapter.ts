@@ -18,7 +18,7 @@ import type { EmbeddingInput } from "../canonical/embeddings.ts";
 import type { NativeRequest } from "../canonical/native.ts";
 import type { CanonicalRequest } from "../canonical/request.ts";
 import type { Provider } from "../config/providers.ts";
-import type { RawStrings } from "../http/raw-strings.ts";
+import type { RawStrings, SplicedJson } from "../http/raw-strings.ts";
 import type { Usage } from "./usage.ts";
 
 /** What one stream event says, as the relay needs it. */
@@ -67,8 +67,8 @@ export type PassThrough = {
 
 /** One call as it goes out: where, with which headers and body. */
 export type ProviderCall = { url: string; headers: Record<string, string>; body: string };
-/** A completion call: its body is bytes where the request's long strings go as the client sent them (http/raw-strings.ts). */
-export type CompletionCall = Omit<ProviderCall, "body"> & { body: string | Uint8Array<ArrayBuffer> };
+/** A completion call: its body is spliced bytes where the request's long strings go as the client sent them (http/raw-strings.ts). */
+export type CompletionCall = Omit<ProviderCall, "body"> & { body: string | SplicedJson };
 
 /**
  * What a provider's refusal means to the router where its status alone does not say

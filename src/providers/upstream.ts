@@ -99,7 +99,7 @@ const encoder = new TextEncoder();
 
 /**
  * Sends the call (the client's own request, when it `passThrough`s), its body as UTF-8 bytes; `sentChars` is the body's length
- * (in bytes where the adapter made bytes, at least its characters: still a bound on the prompt). While the
+ * as text (a spliced body's too). While the
  * provider works (seconds, for an agent's turn) no frame of the router holds the body in
  * any form, so the isolate keeps none of it: not its JSON text (twice the bytes, in UTF-16,
  * where the prompt has a character past Latin-1), the mapped body object, nor the bytes,
@@ -120,8 +120,8 @@ function send(
   return Promise.resolve(adapter.completionRequest(request.provider, body, request.stream, request.raw)).then((call) => {
     // The body is made: the client's bytes go (a fallback's body is serialised in full).
     request.raw?.release();
-    const sentChars = call.body.length;
-    const bytes = typeof call.body === "string" ? encoder.encode(call.body) : call.body;
+    const sentChars = typeof call.body === "string" ? call.body.length : call.body.chars;
+    const bytes = typeof call.body === "string" ? encoder.encode(call.body) : call.body.bytes;
     return fetch(call.url, { method: "POST", headers: call.headers, body: bytes, signal }).then((response) => ({ response, sentChars }));
   });
 }

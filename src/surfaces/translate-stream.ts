@@ -56,16 +56,21 @@ export function translateStream(source: ReadableStream<Uint8Array>, translator: 
   const deadline = translator.idle === undefined ? undefined : idleDeadline(idleMs);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      while (out === "" && !ended) {
-        reading ??= reader.read();
-        const result = deadline === undefined ? await reading : await deadline.race(reading);
-        if (result === IDLE) {
-          out += translator.idle?.() ?? "";
-          break;
+      try {
+        while (out === "" && !ended) {
+          reading ??= reader.read();
+          const result = deadline === undefined ? await reading : await deadline.race(reading);
+          if (result === IDLE) {
+            out += translator.idle?.() ?? "";
+            break;
+          }
+          reading = undefined;
+          parser.feed(result.done ? `${decoder.decode()}\n\n` : decoder.decode(result.value, { stream: true }));
+          if (!ended && (done || result.done)) finish(await translator.end());
         }
-        reading = undefined;
-        parser.feed(result.done ? `${decoder.decode()}\n\n` : decoder.decode(result.value, { stream: true }));
-        if (!ended && (done || result.done)) finish(await translator.end());
+      } catch (error) {
+        deadline?.stop();
+        throw error;
       }
       if (out !== "") controller.enqueue(encoder.encode(out));
       out = "";

@@ -53,6 +53,14 @@ describe("idleDeadline", () => {
     deadline.stop();
   });
 
+  it("lets a read still waiting when stopped settle as its own promise does", async () => {
+    const deadline = idleDeadline(1_000);
+    const raced = deadline.race(readIn(100, "done"));
+    deadline.stop();
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(raced).resolves.toBe("done");
+  });
+
   it("leaves no timer behind once stopped", async () => {
     const deadline = idleDeadline(1_000);
     void deadline.race(new Promise(() => {}));

@@ -1,7 +1,8 @@
-/** The body reader's nesting rule, which crosses strings by searching for their closing quote: escapes never fool it. */
+/** The body reader: its nesting rule, which crosses strings by searching for their closing quote (escapes never fool it), and the long strings it keeps. */
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
 import { readJsonBody } from "../../src/http/json-body.ts";
+import { rawStringsFor } from "../../src/http/raw-strings.ts";
 
 const read = (text: string) =>
   readJsonBody(new Request("http://x/", { method: "POST", headers: { "content-type": "application/json" }, body: text }), 1_000_000, z.looseObject({}));
@@ -26,5 +27,20 @@ describe("a body's nesting", () => {
 
   it("refuses a string that never closes as JSON, not as nesting", async () => {
     await expect(read(`{"a":"${"[".repeat(100)}`)).rejects.toMatchObject({ status: 400, message: "Request body is not valid JSON" });
+  });
+});
+
+describe("a body's long strings", () => {
+  const post = (text: string) => new Request("http://x/", { method: "POST", headers: { "content-type": "application/json" }, body: text });
+  const long = `{"a":"${"x".repeat(2_000)}"}`;
+
+  it("are kept as the client's bytes for a body that goes to a provider, and for no other", async () => {
+    const forProvider = post(long);
+    await readJsonBody(forProvider, 1_000_000, z.looseObject({}), { forProvider: true });
+    expect(rawStringsFor(forProvider)?.tokenOf("x".repeat(2_000))?.chars).toBe(2_002);
+    // An embeddings or admin body keeps nothing of its bytes once read.
+    const other = post(long);
+    await readJsonBody(other, 1_000_000, z.looseObject({}));
+    expect(rawStringsFor(other)).toBeUndefined();
   });
 });

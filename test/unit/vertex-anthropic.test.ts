@@ -14,7 +14,7 @@ import { adapterFor, passesThrough } from "../../src/providers/adapters.ts";
 import { anthropic } from "../../src/providers/anthropic/index.ts";
 import { VERTEX_ANTHROPIC_VERSION, vertexAnthropic } from "../../src/providers/vertex-anthropic/index.ts";
 import { credentialSchemaFor } from "../../src/security/provider-credentials.ts";
-import { sentJson } from "../support/sent-json.ts";
+import { sentBody, sentJson } from "../support/sent-json.ts";
 
 const ask = (fields: Partial<CanonicalRequest> = {}): CanonicalRequest =>
   ({ model: "auto", messages: [{ role: "user", content: "hi" }], max_tokens: 100, ...fields }) as CanonicalRequest;
@@ -109,7 +109,7 @@ describe("the call", () => {
   it("is answered by the fake in Anthropic's format, which Anthropic's readers read", async () => {
     const post = async (stream: boolean) => {
       const call = await vertexAnthropic.completionRequest(provider, vertexAnthropic.body(ask(), "claude-sonnet-5", { stream }), stream);
-      return fetch(call.url, { method: "POST", headers: call.headers, body: call.body });
+      return fetch(call.url, { method: "POST", headers: call.headers, body: sentBody(call) });
     };
     const answer = await post(false);
     expect(answer.status).toBe(200);
@@ -145,7 +145,7 @@ describe("the call", () => {
       type: "error",
       error: { type: "invalid_request_error", message: expect.stringContaining("anthropic_version") },
     });
-    const noToken = await fetch(call.url, { method: "POST", headers: { ...call.headers, authorization: "Bearer ya29.forged" }, body: call.body });
+    const noToken = await fetch(call.url, { method: "POST", headers: { ...call.headers, authorization: "Bearer ya29.forged" }, body: sentBody(call) });
     expect(noToken.status).toBe(401);
     expect(await noToken.json()).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
   });

@@ -9,6 +9,7 @@ import type { ServiceAccount } from "../../src/config/vertex.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { vertex, vertexModelUrl } from "../../src/providers/vertex/index.ts";
 import { accessTokens, importKey, signedJwt, VERTEX_SCOPE } from "../../src/providers/vertex/token.ts";
+import { sentBody } from "../support/sent-json.ts";
 
 const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const PEM = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -216,7 +217,7 @@ describe("the access token", () => {
         `${fake.url.replace(/\/v1$/, "")}/v1/projects/proj-vertex/locations/global/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse`,
       );
       expect(call.headers.authorization).toMatch(/^Bearer ya29\.fake-/);
-      const answer = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body });
+      const answer = await fetch(call.url, { method: "POST", headers: call.headers, body: sentBody(call) });
       expect(answer.status).toBe(200);
       expect(await answer.text()).toContain('"finishReason":"STOP"');
       // A token Vertex refuses (401) is dropped: the next call exchanges again; a 403 (a missing role) keeps it.

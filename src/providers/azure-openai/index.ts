@@ -102,7 +102,7 @@ export const azureOpenAi: ProviderAdapter = {
     const call = azureOpenAi.completionRequest(provider, { model, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }, false) as Awaited<
       ReturnType<ProviderAdapter["completionRequest"]>
     >;
-    return { url: call.url, init: { method: "POST", headers: call.headers, body: call.body } };
+    return { url: call.url, init: { method: "POST", headers: call.headers, body: typeof call.body === "string" ? call.body : call.body.bytes } };
   },
 
   errorKind: azureErrorKind,

@@ -20,7 +20,7 @@ import { PING_MS, toMessageStream } from "./stream.ts";
  */
 export const anthropicMessagesSurface: Surface = {
   async parse(request, limits) {
-    const body = await readJsonBody(request, limits.maxBodyBytes, MessagesRequestSchema);
+    const body = await readJsonBody(request, limits.maxBodyBytes, MessagesRequestSchema, { forProvider: true });
     const mapped = toCanonical(body, limits.messagesMaxTokens);
     const passed = passedOn(body, request.headers.get("anthropic-beta") ?? undefined);
     const native = { format: "anthropic-messages" as const, body: passed.body, beta: passed.beta };

@@ -10,7 +10,10 @@ import { completionWithCachedTokens, eventsWithCachedTokens, streamWithCachedTok
 import { openAiErrorBody } from "./errors.ts";
 
 export const chatCompletionsSurface: Surface = {
-  parse: async (request, { maxBodyBytes }) => ({ request: await readJsonBody(request, maxBodyBytes, CanonicalRequestSchema), dropped: [] }),
+  parse: async (request, { maxBodyBytes }) => ({
+    request: await readJsonBody(request, maxBodyBytes, CanonicalRequestSchema, { forProvider: true }),
+    dropped: [],
+  }),
   render(answer, parsed) {
     if (answer.kind === "json") return { body: completionWithCachedTokens(answer.text), contentType: JSON_HEADERS };
     // Only a client that asked for usage gets the usage chunk: any other stream goes on untouched.

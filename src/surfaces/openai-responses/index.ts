@@ -32,7 +32,7 @@ type Echo = { shell: ResponseShell; save: Save | undefined };
 export function openAiResponsesSurface(store: ResponseStore | undefined, log: (error: unknown) => void): Surface {
   return {
     async parse(request, limits) {
-      const body = await readJsonBody(request, limits.maxBodyBytes, ResponsesRequestSchema);
+      const body = await readJsonBody(request, limits.maxBodyBytes, ResponsesRequestSchema, { forProvider: true });
       const previous = body.previous_response_id ?? undefined;
       const stored = previous === undefined || !couldNameStored(previous) ? undefined : await store?.load(previous);
       if (previous !== undefined && stored === undefined) {
