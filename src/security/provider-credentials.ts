@@ -6,6 +6,7 @@
  */
 import * as z from "zod";
 import { pemSecrets } from "../config/env.ts";
+import { jsonSetting } from "../config/json-setting.ts";
 import { AWS_REGION_PATTERN } from "../config/providers.ts";
 import { ServiceAccountJson, VertexProject, VertexRegion } from "../config/vertex.ts";
 import type { Keyring, Sealed } from "../crypto/credential-seal.ts";
@@ -34,20 +35,7 @@ const ServiceAccount = z.looseObject({
 });
 const GcpCredential = z.strictObject({
   service_account: z
-    .union([
-      ServiceAccount,
-      z
-        .string()
-        .transform((text, ctx) => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            ctx.addIssue({ code: "custom", message: "must be the service account's JSON key, as an object or a string" });
-            return z.NEVER;
-          }
-        })
-        .pipe(ServiceAccount),
-    ])
+    .union([ServiceAccount, jsonSetting(ServiceAccount, "must be the service account's JSON key, as an object or a string")])
     .superRefine((account, context) => {
       // VERTEX_SERVICE_ACCOUNT_JSON's own checks (a PKCS#8 key, an https token_uri): what the router can sign with.
       const checked = ServiceAccountJson.safeParse(JSON.stringify(account));

@@ -5,10 +5,11 @@
  * bound (the surface's cap, a budget's or a key's tokens-per-minute cap), and the answer
  * comes back as Anthropic sent it, read here for its usage and completeness.
  */
-import { createParser } from "eventsource-parser";
+import type { EventSourceMessage } from "eventsource-parser";
 import type { NativeRequest } from "../../canonical/native.ts";
 import { type CanonicalRequest, requestedOutputTokens } from "../../canonical/request.ts";
 import type { AnswerReaders, StreamEvent } from "../adapter.ts";
+import { rewriteSse } from "../sse-rewrite.ts";
 import { readAnthropicStreamUsage, readAnthropicUsage } from "../usage/anthropic.ts";
 
 /** The client's body, with the provider's model id and the router's bound on the answer. */
@@ -28,8 +29,6 @@ export function nativeBody(native: NativeRequest, sent: CanonicalRequest, upstre
   return body;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * The stream's events as Anthropic sent them, one by one, but `message_start` (and the
  * `ping`s after it) held until the first content block, `message_delta` or the end: an
@@ -39,39 +38,26 @@ const encoder = new TextEncoder();
 export function holdOpening(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   let held: string[] | undefined = [];
   let out = "";
-  const parser = createParser({
-    onEvent(message) {
-      const text = `${message.event === undefined ? "" : `event: ${message.event}\n`}data: ${message.data.split("\n").join("\ndata: ")}\n\n`;
-      const type = held === undefined ? undefined : eventType(message.data);
-      if (held === undefined) out += text;
-      else if (type === "error") {
-        held = undefined;
-        out += text;
-      } else if (type === "message_start" || type === "ping") held.push(text);
-      else {
-        out += held.join("") + text;
-        held = undefined;
-      }
-    },
-  });
-  const decoder = new TextDecoder();
-  const flushTo = (controller: TransformStreamDefaultController<Uint8Array>): void => {
-    if (out !== "") controller.enqueue(encoder.encode(out));
-    out = "";
+  const onEvent = (message: EventSourceMessage): void => {
+    const text = `${message.event === undefined ? "" : `event: ${message.event}\n`}data: ${message.data.split("\n").join("\ndata: ")}\n\n`;
+    const type = held === undefined ? undefined : eventType(message.data);
+    if (held === undefined) out += text;
+    else if (type === "error") {
+      held = undefined;
+      out += text;
+    } else if (type === "message_start" || type === "ping") held.push(text);
+    else {
+      out += held.join("") + text;
+      held = undefined;
+    }
   };
-  return source.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(bytes, controller) {
-        parser.feed(decoder.decode(bytes, { stream: true }));
-        flushTo(controller);
-      },
-      flush(controller) {
-        parser.feed(`${decoder.decode()}\n\n`);
-        if (held !== undefined) out = held.join("") + out;
-        flushTo(controller);
-      },
-    }),
-  );
+  return rewriteSse(source, onEvent, (ending) => {
+    // A stream that ends with its opening still held sends it: nothing came after it.
+    if (ending && held !== undefined) out = held.join("") + out;
+    const text = out;
+    out = "";
+    return text;
+  });
 }
 
 /** Anthropic's in-stream error event, as a stream the router ends early ends. */

@@ -9,7 +9,8 @@
  * content is the stream's first event, so the call fails before the client saw a byte, and
  * is retried. A stream that ends without `message_stop` ends without `[DONE]`.
  */
-import { createParser } from "eventsource-parser";
+import type { EventSourceMessage } from "eventsource-parser";
+import { rewriteSse } from "../sse-rewrite.ts";
 import { readAnthropicStreamUsage } from "../usage/anthropic.ts";
 import { chatUsage, finishReason } from "./answer.ts";
 import { JSON_ANSWER_TOOL } from "./request.ts";
@@ -23,8 +24,6 @@ type Event = {
   usage?: unknown;
   error?: { type?: string; message?: string };
 };
-
-const encoder = new TextEncoder();
 
 export function toChatStream(source: ReadableStream<Uint8Array>, upstreamModel: string): ReadableStream<Uint8Array> {
   let id = "";
@@ -110,29 +109,17 @@ export function toChatStream(source: ReadableStream<Uint8Array>, upstreamModel: 
     }
   };
 
-  const parser = createParser({
-    onEvent(message) {
-      try {
-        onEvent(JSON.parse(message.data) as Event);
-      } catch {
-        // not JSON: passed on as it came, for the relay to call unreadable
-        out.push(`data: ${message.data}\n\n`);
-      }
-    },
+  const read = (message: EventSourceMessage): void => {
+    try {
+      onEvent(JSON.parse(message.data) as Event);
+    } catch {
+      // not JSON: passed on as it came, for the relay to call unreadable
+      out.push(`data: ${message.data}\n\n`);
+    }
+  };
+  return rewriteSse(source, read, () => {
+    const text = out.join("");
+    out = [];
+    return text;
   });
-  const decoder = new TextDecoder();
-  return source.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(bytes, controller) {
-        parser.feed(decoder.decode(bytes, { stream: true }));
-        if (out.length > 0) controller.enqueue(encoder.encode(out.join("")));
-        out = [];
-      },
-      flush(controller) {
-        parser.feed(`${decoder.decode()}\n\n`);
-        if (out.length > 0) controller.enqueue(encoder.encode(out.join("")));
-        out = [];
-      },
-    }),
-  );
 }

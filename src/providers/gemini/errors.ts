@@ -51,3 +51,14 @@ function googleError(body: string): GoogleError {
     return {};
   }
 }
+
+/** An error body as its reader takes it: Vertex's streams answer an error in a one-element array, whose element is the error. */
+export function unwrapErrorArray(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (Array.isArray(parsed)) return JSON.stringify(parsed[0] ?? {});
+  } catch {
+    // not JSON: as it came
+  }
+  return body;
+}

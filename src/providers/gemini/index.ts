@@ -11,7 +11,7 @@ import { jsonBody } from "../../http/raw-strings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { openAiCompatible } from "../openai-compatible/index.ts";
 import { chatCompletion } from "./answer.ts";
-import { googleErrorKind, googleRetryAfter } from "./errors.ts";
+import { googleErrorKind, googleRetryAfter, unwrapErrorArray } from "./errors.ts";
 import { type GeminiCall, geminiRequest } from "./request.ts";
 import { chatChunks } from "./stream.ts";
 
@@ -67,15 +67,7 @@ export function googleAdapter(endpoint: GoogleEndpoint): ProviderAdapter {
     readEmbeddings: () => ({ failure: "error" }),
 
     /** Google's `{"error":{"message"}}`, or the one-element array Vertex's streams answer an error in. */
-    errorMessage(body) {
-      try {
-        const parsed: unknown = JSON.parse(body);
-        if (Array.isArray(parsed)) return openAiCompatible.errorMessage(JSON.stringify(parsed[0] ?? {}));
-      } catch {
-        // not JSON: read as OpenAI's reader reads it
-      }
-      return openAiCompatible.errorMessage(body);
-    },
+    errorMessage: (body) => openAiCompatible.errorMessage(unwrapErrorArray(body)),
   };
 }
 

@@ -6,13 +6,10 @@
  * stream that ends before a finish reason gets neither, so the relay sees it broken off; an
  * error event is passed on in OpenAI's in-stream error shape, so the relay sees it as one.
  */
-import { createParser } from "eventsource-parser";
+import { rewriteSse } from "../sse-rewrite.ts";
 import { completionId, finishReasonOf, type GeminiResponse, openAiUsage, readParts } from "./answer.ts";
 
-const encoder = new TextEncoder();
-
 export function chatChunks(body: ReadableStream<Uint8Array>, upstreamModel: string): ReadableStream<Uint8Array> {
-  const decoder = new TextDecoder();
   const created = Math.floor(Date.now() / 1000);
   let id: string | undefined;
   let usage: unknown;
@@ -74,27 +71,18 @@ export function chatChunks(body: ReadableStream<Uint8Array>, upstreamModel: stri
       }
     }
   };
-  const parser = createParser({ onEvent: (event) => onEvent(event.data) });
-  const drain = (controller: TransformStreamDefaultController<Uint8Array>): void => {
-    if (out.length > 0) controller.enqueue(encoder.encode(out.join("")));
-    out = [];
-  };
-
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(bytes, controller) {
-        parser.feed(decoder.decode(bytes, { stream: true }));
-        drain(controller);
-      },
-      flush(controller) {
-        parser.feed(`${decoder.decode()}\n\n`);
-        if (finished && !failed) {
-          const reported = openAiUsage(usage);
-          if (reported !== undefined) chunk([], { usage: reported });
-          out.push("data: [DONE]\n\n");
-        }
-        drain(controller);
-      },
-    }),
+  return rewriteSse(
+    body,
+    (event) => onEvent(event.data),
+    (ending) => {
+      if (ending && finished && !failed) {
+        const reported = openAiUsage(usage);
+        if (reported !== undefined) chunk([], { usage: reported });
+        out.push("data: [DONE]\n\n");
+      }
+      const text = out.join("");
+      out = [];
+      return text;
+    },
   );
 }

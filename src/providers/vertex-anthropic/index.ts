@@ -11,7 +11,7 @@
 import { jsonBody } from "../../http/raw-strings.ts";
 import type { ProviderAdapter } from "../adapter.ts";
 import { anthropic } from "../anthropic/index.ts";
-import { googleErrorKind } from "../gemini/errors.ts";
+import { googleErrorKind, unwrapErrorArray } from "../gemini/errors.ts";
 import { forgetRefusedToken, vertexAuthorization, vertexModelUrl } from "../vertex/index.ts";
 
 /** The Anthropic API version Vertex takes, in the body. */
@@ -65,13 +65,5 @@ export const vertexAnthropic: ProviderAdapter = {
   },
 
   /** Anthropic's `{"type":"error","error":{"message"}}` and Google's `{"error":{"message"}}` both, or Vertex's one-element array of the latter. */
-  errorMessage(body) {
-    try {
-      const parsed: unknown = JSON.parse(body);
-      if (Array.isArray(parsed)) return anthropic.errorMessage(JSON.stringify(parsed[0] ?? {}));
-    } catch {
-      // not JSON: as it came
-    }
-    return anthropic.errorMessage(body);
-  },
+  errorMessage: (body) => anthropic.errorMessage(unwrapErrorArray(body)),
 };
