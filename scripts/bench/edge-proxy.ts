@@ -16,7 +16,8 @@ import { WebSocket, WebSocketServer } from "ws";
 export type Store = "primary" | "replica" | "neon";
 export type Delays = Record<Store, number>;
 /** One forwarded call: where it went, when it arrived and when it was answered (ms, `performance.now()` of this process). */
-export type StoreCall = { store: Store; at: number; answeredAt: number | undefined; commands: string[] };
+/** `from`: the process that made the call, as `EdgeProxy.as` named it ("" for one given the plain bindings). */
+export type StoreCall = { store: Store; from: string; at: number; answeredAt: number | undefined; commands: string[] };
 
 /** Upstash's reads: commands a replica may answer. */
 const READS = new Set([
@@ -54,6 +55,8 @@ export function storeOf(path: string, body: string): { store: Store; commands: s
 export type EdgeProxy = {
   /** Worker bindings that send its store calls through the proxy. */
   bindings: Record<string, string>;
+  /** The same, with the calls marked as `name`'s: one process's calls told from another's that lands in the same window. */
+  as(name: string): Record<string, string>;
   delays: Delays;
   calls(): StoreCall[];
   reset(): void;
@@ -67,35 +70,38 @@ export async function startEdgeProxy(
   delays: Delays,
 ): Promise<EdgeProxy> {
   let calls: StoreCall[] = [];
-  const record = (store: Store, commands: string[]): StoreCall => {
-    const call: StoreCall = { store, at: performance.now(), answeredAt: undefined, commands };
+  const record = (store: Store, from: string, commands: string[]): StoreCall => {
+    const call: StoreCall = { store, from, at: performance.now(), answeredAt: undefined, commands };
     calls.push(call);
     return call;
   };
   const upstash = await listen(async (req, res) => {
     const body = await read(req);
-    const { store, commands } = storeOf(req.url ?? "/", body);
-    const call = record(store, commands);
+    const { from, path } = caller(req.url);
+    const { store, commands } = storeOf(path, body);
+    const call = record(store, from, commands);
     await sleep(proxy.delays[store]);
-    await forward(`${stack.UPSTASH_REDIS_REST_URL}${req.url}`, req, body, res);
+    await forward(`${stack.UPSTASH_REDIS_REST_URL}${path}`, req, body, res);
     call.answeredAt = performance.now();
   });
   const neonHttp = new URL(stack.NEON_HTTP_ENDPOINT);
   const neon = await listen(async (req, res) => {
     const body = await read(req);
-    const call = record("neon", ["SQL"]);
+    const { from, path } = caller(req.url);
+    const call = record("neon", from, ["SQL"]);
     await sleep(proxy.delays.neon);
-    await forward(`${neonHttp.origin}${req.url}`, req, body, res);
+    await forward(`${neonHttp.origin}${path}`, req, body, res);
     call.answeredAt = performance.now();
   });
   // Neon's WebSocket relay: each message the client sends waits a round trip before it goes on.
   const sockets = new WebSocketServer({ server: neon.server });
   sockets.on("connection", (client, request) => {
-    const backend = new WebSocket(`ws://${stack.NEON_WS_PROXY.split("/")[0]}${request.url}`);
+    const { from, path } = caller(request.url);
+    const backend = new WebSocket(`ws://${stack.NEON_WS_PROXY.split("/")[0]}${path}`);
     let queue = Promise.resolve();
     const opened = new Promise((resolve, reject) => backend.once("open", resolve).once("error", reject));
     client.on("message", (data: Buffer) => {
-      const call = record("neon", ["WS"]);
+      const call = record("neon", from, ["WS"]);
       queue = queue.then(async () => {
         await sleep(proxy.delays.neon);
         await opened;
@@ -109,12 +115,14 @@ export async function startEdgeProxy(
     client.on("close", () => backend.close());
   });
 
+  const bindingsAs = (prefix: string): Record<string, string> => ({
+    UPSTASH_REDIS_REST_URL: `${upstash.url}${prefix}`,
+    NEON_HTTP_ENDPOINT: `${neon.url}${prefix}${neonHttp.pathname}`,
+    NEON_WS_PROXY: `${neon.url.replace("http://", "")}${prefix}/${stack.NEON_WS_PROXY.split("/").slice(1).join("/")}`,
+  });
   const proxy: EdgeProxy = {
-    bindings: {
-      UPSTASH_REDIS_REST_URL: upstash.url,
-      NEON_HTTP_ENDPOINT: `${neon.url}${neonHttp.pathname}`,
-      NEON_WS_PROXY: `${neon.url.replace("http://", "")}/${stack.NEON_WS_PROXY.split("/").slice(1).join("/")}`,
-    },
+    bindings: bindingsAs(""),
+    as: (name) => bindingsAs(`/as/${encodeURIComponent(name)}`),
     delays: { ...delays },
     calls: () => calls,
     reset: () => {
@@ -126,6 +134,12 @@ export async function startEdgeProxy(
     },
   };
   return proxy;
+}
+
+/** The process a call came from (the `/as/<name>` its bindings put first), and the path past it. */
+export function caller(url = "/"): { from: string; path: string } {
+  const marked = /^\/as\/([^/?]+)(.*)$/.exec(url);
+  return marked === null ? { from: "", path: url } : { from: decodeURIComponent(marked[1]!), path: marked[2] || "/" };
 }
 
 async function listen(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {

@@ -25,6 +25,8 @@ export type EdgePath = {
   beforeCalls: Record<string, number>;
   statuses: Record<string, number>;
   addedMs: { p50: number; p99: number };
+  /** Calls other processes made while this path's requests waited for their first byte, in all: seen, not counted above. */
+  elsewhere: number;
 };
 export type EdgeResults = { date: string; commit: string; delays: Delays; paths: EdgePath[] };
 
@@ -62,9 +64,16 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
       GROQ_BASE_URL: fake.url,
       GROQ_API_KEY: PROVIDER_KEY,
     };
-    const router = await started(startRouterProcess(bindings));
+    // Each process's store calls are marked with its name (its URL, below): a request is charged only its own process's.
+    const names = new Map<string, string>();
+    const startNamed = async (name: string, extra: Record<string, string> = {}): Promise<Target> => {
+      const target = await startRouterProcess({ ...bindings, ...proxy.as(name), ...extra });
+      names.set(new URL(target.url).origin, name);
+      return target;
+    };
+    const router = await started(startNamed("router"));
     // An isolate cache of one entry, asked two answers in turn: every hit comes from Redis.
-    const redisRouter = await started(startRouterProcess({ ...bindings, CACHE_LOCAL_MAX_ENTRIES: "1" }));
+    const redisRouter = await started(startNamed("redis router", { CACHE_LOCAL_MAX_ENTRIES: "1" }));
     const makeKey = (fields: Record<string, unknown>): Promise<string> => makeKeyAt(router.url, fields);
     const key = await makeKey(NEVER_REACHED);
     const limited = await makeKey({ rpm: 1 });
@@ -133,8 +142,8 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
       options.log(`edge: ${path.name}`);
       await path.prepare?.();
       // Numbered on: a miss with the delays is not a hit on a prompt the run without them asked.
-      const zero = await run(proxy, ZERO, n, path.request);
-      const edge = await run(proxy, DELAYS, n, (i) => path.request(n + i));
+      const zero = await run(proxy, names, ZERO, n, path.request);
+      const edge = await run(proxy, names, DELAYS, n, (i) => path.request(n + i));
       results.push(summary(path.name, zero, edge));
       const { before } = results.at(-1)!;
       if (path.name.includes("Responses"))
@@ -147,9 +156,9 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
     for (let i = 0; i < 2 * fresh; i++) {
       const delays = i % 2 === 0 ? ZERO : DELAYS;
       const newKey = await makeKey(NEVER_REACHED);
-      const isolate = await startRouterProcess(bindings);
+      const isolate = await startNamed(`fresh ${i}`);
       try {
-        const [sample] = await run(proxy, delays, 1, () => post(chatAt(isolate), chat(`${PROMPT} (cold ${stamp} ${i})`), keyed(newKey)));
+        const [sample] = await run(proxy, names, delays, 1, () => post(chatAt(isolate), chat(`${PROMPT} (cold ${stamp} ${i})`), keyed(newKey)));
         (delays === ZERO ? cold.zero : cold.edge).push(sample!);
       } finally {
         await isolate.stop();
@@ -164,14 +173,22 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
   }
 }
 
-type Sample = { status: number; ms: number; before: StoreCall[]; after: StoreCall[] };
+/** `elsewhere`: calls other processes made before the first byte (a slice given back when its lease ended), not counted. */
+type Sample = { status: number; ms: number; before: StoreCall[]; after: StoreCall[]; elsewhere: number };
 
 /**
  * Sends `n` requests one at a time. A call the proxy saw between a request's start and
  * its answer's first byte is before; one between that and the next request's start (a
- * pause long enough for the after-response work) is after.
+ * pause long enough for the after-response work) is after. Only the calls of the process
+ * the request went to count.
  */
-async function run(proxy: Awaited<ReturnType<typeof startEdgeProxy>>, delays: Delays, n: number, request: (i: number) => Promise<Request>): Promise<Sample[]> {
+async function run(
+  proxy: Awaited<ReturnType<typeof startEdgeProxy>>,
+  names: Map<string, string>,
+  delays: Delays,
+  n: number,
+  request: (i: number) => Promise<Request>,
+): Promise<Sample[]> {
   proxy.delays = { ...delays };
   const pause = 100 + 3 * Math.max(delays.primary, delays.neon);
   const samples: Sample[] = [];
@@ -184,12 +201,16 @@ async function run(proxy: Awaited<ReturnType<typeof startEdgeProxy>>, delays: De
     const firstByte = performance.now();
     await response.arrayBuffer();
     await new Promise((resolve) => setTimeout(resolve, pause));
-    const calls = proxy.calls();
+    const from = names.get(new URL(url).origin);
+    if (from === undefined) throw new Error(`${url}: not a router this bench started`);
+    const calls = proxy.calls().filter((call) => call.at >= start);
+    const own = calls.filter((call) => call.from === from);
     samples.push({
       status: response.status,
       ms: firstByte - start,
-      before: calls.filter((call) => call.at >= start && call.at < firstByte),
-      after: calls.filter((call) => call.at >= firstByte),
+      before: own.filter((call) => call.at < firstByte),
+      after: own.filter((call) => call.at >= firstByte),
+      elsewhere: calls.filter((call) => call.from !== from && call.at < firstByte).length,
     });
   }
   return samples;
@@ -230,5 +251,6 @@ function summary(path: string, zero: Sample[], edge: Sample[]): EdgePath {
     beforeCalls: Object.fromEntries(Object.entries(beforeCalls).map(([name, count]) => [name, per(count)])),
     statuses,
     addedMs: { p50: round(edgeMs.p50 - zeroMs.p50), p99: round(edgeMs.p99 - zeroMs.p99) },
+    elsewhere: [...zero, ...edge].reduce((sum, sample) => sum + sample.elsewhere, 0),
   };
 }

@@ -1,6 +1,8 @@
 /** The bench's edge proxy sends each Upstash REST call where Upstash Global would: reads to a replica, anything that writes to the primary. */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { storeOf } from "../../scripts/bench/edge-proxy.ts";
+import { caller, startEdgeProxy, storeOf } from "../../scripts/bench/edge-proxy.ts";
 
 describe("where an Upstash REST call goes", () => {
   it("sends a lone read, and a pipeline of reads only, to the replica", () => {
@@ -32,5 +34,42 @@ describe("where an Upstash REST call goes", () => {
       ).store,
     ).toBe("primary");
     expect(storeOf("/multi-exec", JSON.stringify([["GET", "a"]])).store).toBe("primary");
+  });
+});
+
+describe("whose call it is", () => {
+  it("reads the process from the path its bindings put first, and forwards the path past it", () => {
+    expect(caller("/as/fresh%203/pipeline")).toEqual({ from: "fresh 3", path: "/pipeline" });
+    expect(caller("/as/router")).toEqual({ from: "router", path: "/" });
+    expect(caller("/as/router?x=1")).toEqual({ from: "router", path: "?x=1" });
+    expect(caller("/pipeline")).toEqual({ from: "", path: "/pipeline" });
+  });
+
+  it("marks each call with the process whose bindings sent it, and forwards it unmarked", async () => {
+    const seen: string[] = [];
+    const upstash = createServer((req, res) => {
+      seen.push(req.url ?? "");
+      req.resume().on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('[{"result":"OK"}]'));
+    });
+    await new Promise<void>((resolve) => upstash.listen(0, "127.0.0.1", resolve));
+    const { port } = upstash.address() as AddressInfo;
+    const proxy = await startEdgeProxy(
+      { UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${port}`, NEON_HTTP_ENDPOINT: `http://127.0.0.1:${port}/sql`, NEON_WS_PROXY: `127.0.0.1:${port}/v2` },
+      { primary: 0, replica: 0, neon: 0 },
+    );
+    try {
+      const pipeline = (bindings: Record<string, string>) =>
+        fetch(`${bindings.UPSTASH_REDIS_REST_URL}/pipeline`, { method: "POST", body: JSON.stringify([["SET", "k", "v"]]) });
+      await (await pipeline(proxy.as("fresh 1"))).arrayBuffer();
+      await (await pipeline(proxy.bindings)).arrayBuffer();
+      expect(seen).toEqual(["/pipeline", "/pipeline"]);
+      expect(proxy.calls().map(({ from, store, commands }) => ({ from, store, commands }))).toEqual([
+        { from: "fresh 1", store: "primary", commands: ["SET"] },
+        { from: "", store: "primary", commands: ["SET"] },
+      ]);
+    } finally {
+      await proxy.close();
+      upstash.close();
+    }
   });
 });
