@@ -39,6 +39,8 @@ export type ProfileLoad = {
   /** The request's headers, made once the router is up (a client key needs it). */
   headers: (routerUrl: string) => Promise<Record<string, string>>;
   concurrency: number;
+  /** Requests a second, each on its own (an open loop), in place of `concurrency` in flight. */
+  rate?: number;
   durationMs: number;
 };
 
@@ -58,7 +60,7 @@ export async function profileRouter(bindings: Record<string, string>, load: Prof
       url: `${router.url}${load.path ?? "/v1/chat/completions"}`,
       headers: await load.headers(router.url),
       bodies: [load.body],
-      mode: "closed" as const,
+      ...(load.rate === undefined ? { mode: "closed" as const } : { mode: "rate" as const, rate: load.rate }),
       concurrency: load.concurrency,
       durationMs: load.durationMs,
     };

@@ -1,21 +1,30 @@
 /**
- * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn]`: where the router's request
+ * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn | --tiny] [-- --one]`: where the router's request
  * path spends its CPU. `--heap` instead says what Claude Code turns in flight keep alive (heap.ts). `--turn` sends the agent bench's Claude Code turn (349 KB, through
- * `/v1/messages`) in place of the small chat request. Serves an unminified build in workerd, pinned to its own core
+ * `/v1/messages`) in place of the small chat request, `--tiny` the agent bench's tiny Messages request; `--one` sends
+ * one at a time instead of 10 (the agent bench's CPU figures are one at a time), `--rate N` N a second, each on its own. Serves an unminified build in workerd, pinned to its own core
  * as the bench pins it, drives it with the bench's miss-path load (cache bypassed),
  * and prints its CPU per request, what reached Redis, and a CPU profile: self time by
  * part of the request path, by source file and by function.
  */
 import { parseArgs } from "node:util";
 import { startStackOnMachineServers } from "../local/stack.ts";
-import { footprintTurn } from "./agent-footprint.ts";
+import { footprintTurn, tinyTurn } from "./agent-footprint.ts";
 import { byPart, profileRouter } from "./cpu-profile.ts";
 import { heapOfTurns } from "./heap.ts";
 import { pinForBench } from "./pinning.ts";
 import { startFakeProvider } from "./targets.ts";
 
 const { values: options } = parseArgs({
-  options: { stateless: { type: "boolean" }, keyed: { type: "boolean" }, turn: { type: "boolean" }, heap: { type: "boolean" } },
+  options: {
+    stateless: { type: "boolean" },
+    keyed: { type: "boolean" },
+    turn: { type: "boolean" },
+    tiny: { type: "boolean" },
+    one: { type: "boolean" },
+    rate: { type: "string" },
+    heap: { type: "boolean" },
+  },
 });
 if (options.heap) {
   await heapOfTurns();
@@ -28,6 +37,7 @@ const PROMPT =
   "button times out for reports with more than ten thousand rows since yesterday's release.";
 const NO_CACHE = { "content-type": "application/json", "cache-control": "no-cache, no-store", "anthropic-version": "2023-06-01" };
 
+const inFlight = options.one ? 1 : 10;
 const pinning = pinForBench();
 const fake = await startFakeProvider();
 const stack = options.stateless ? undefined : await startStackOnMachineServers("tg_profile");
@@ -45,17 +55,20 @@ try {
   const result = await profileRouter(
     { OPENROUTER_BASE_URL: fake.url, OPENROUTER_API_KEY: PROVIDER_KEY, GROQ_BASE_URL: fake.url, GROQ_API_KEY: PROVIDER_KEY, ...storage },
     {
-      ...(options.turn
-        ? { path: footprintTurn().path, body: JSON.stringify(footprintTurn().body) }
+      ...(options.turn || options.tiny
+        ? { path: footprintTurn().path, body: JSON.stringify((options.tiny ? tinyTurn(footprintTurn()) : footprintTurn()).body) }
         : { body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: PROMPT }] }) }),
       headers: async (url) => (options.keyed ? { ...NO_CACHE, authorization: `Bearer ${await clientKey(url)}` } : NO_CACHE),
-      concurrency: 10,
+      concurrency: inFlight,
+      ...(options.rate === undefined ? {} : { rate: Number(options.rate) }),
       durationMs: 8_000,
     },
     pinning.pinned ? pinning.target : undefined,
   );
   const what = options.stateless ? "router, no stores" : options.keyed ? "router with a client key" : "router as deployed";
-  console.log(`${what}: ${result.rps} req/s at 10 in flight, ${result.cpuUsPerRequest} µs of workerd CPU per request (unprofiled)`);
+  console.log(
+    `${what}: ${result.rps} req/s ${options.rate === undefined ? `at ${inFlight} in flight` : `sent at ${options.rate} a second`}, ${result.cpuUsPerRequest} µs of workerd CPU per request (unprofiled)`,
+  );
   const redis = stack?.traffic().redis;
   if (redis) {
     const commands = Object.values(redis.commands).reduce((sum, n) => sum + n, 0);
