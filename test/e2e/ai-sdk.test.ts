@@ -14,7 +14,7 @@ import { uniquePrompt } from "../support/router.ts";
 const env = useClientStack();
 let openai: ReturnType<typeof createOpenAI>;
 beforeAll(() => {
-  openai = createOpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key });
+  openai = createOpenAI({ baseURL: `${env.router.url}/v1`, apiKey: env.key });
 });
 
 describe("the AI SDK's default OpenAI model", () => {
@@ -24,7 +24,7 @@ describe("the AI SDK's default OpenAI model", () => {
     expect(result.finishReason).toBe("stop");
     expect(result.usage.outputTokens).toBe(8);
     expect(result.response.headers?.["x-tiergate-model"]).toBeTruthy();
-    const rows = await flushedRows(env.stack.router, env.storage, env.keyId, 1);
+    const rows = await flushedRows(env.router, env.storage, env.keyId, 1);
     expect(rows.at(-1)).toMatchObject({ surface: "responses", http_status: 200 });
   });
 
@@ -59,7 +59,7 @@ describe("the AI SDK's default OpenAI model", () => {
     expect(result.steps).toHaveLength(2);
     expect(result.steps[0]!.toolCalls[0]).toMatchObject({ toolName: "get_weather", input: { city: "fake" } });
     expect(result.text).toContain("Fake");
-    const last = env.stack.fake.seen.at(-1)!.body.messages as { role: string; content?: string }[];
+    const last = env.fake.seen.at(-1)!.body.messages as { role: string; content?: string }[];
     expect(JSON.parse(last.at(-1)!.content!)).toEqual({ forecast: "Sunny in fake" });
   });
 
@@ -71,7 +71,7 @@ describe("the AI SDK's default OpenAI model", () => {
       maxRetries: 0,
     });
     expect(object).toEqual({ city: "fake", population: 1 });
-    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 });
 
@@ -86,6 +86,6 @@ describe("the AI SDK's embeddings", () => {
     const one = await embed({ model, value: texts[1]!, maxRetries: 0 });
     expect(one.embedding).toEqual(many.embeddings[1]);
     expect(one.embedding).not.toEqual(many.embeddings[0]);
-    expect(env.stack.fake.seen.map((seen) => seen.path)).toEqual(["/v1/embeddings", "/v1/embeddings"]);
+    expect(env.fake.seen.map((seen) => seen.path)).toEqual(["/v1/embeddings", "/v1/embeddings"]);
   });
 });

@@ -23,9 +23,9 @@ type Message = {
 type Raised = { class: string | null; status?: number; body?: unknown; retry_after?: string | null; message?: string };
 
 const env = useClientStack({ before: pythonWithClients, timeoutMs: 360_000 });
-const newKey = async (fields: Record<string, unknown>): Promise<string> => (await makeKey(env.stack.router, env.storage, fields)).key;
+const newKey = async (fields: Record<string, unknown>): Promise<string> => (await makeKey(env.router, env.storage, fields)).key;
 const sdk = <T>(name: string, as?: string): Promise<T> =>
-  runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: env.stack.router.url, TG_KEY: as ?? env.key, TG_PROMPT: uniquePrompt(name) });
+  runPython<T>("test/e2e/python/anthropic_cases.py", [name], { TG_URL: env.router.url, TG_KEY: as ?? env.key, TG_PROMPT: uniquePrompt(name) });
 
 describe("messages, from the provider and then from the cache", () => {
   it("create: a Message with usage and the constitutional hash, the same again from the cache", async () => {
@@ -33,7 +33,7 @@ describe("messages, from the provider and then from the cache", () => {
     expect(served).toMatchObject({ type: "message", class: "Message", stop_reason: "end_turn", output_tokens: 8, cache: "MISS", hash: "cdd01ef066bc6cf2" });
     expect(served!.content).toEqual([{ type: "text", text: expect.stringContaining("Fake") }]);
     expect(cached).toMatchObject({ cache: "HIT", content: served!.content, output_tokens: 8 });
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
   });
 
   it("stream: Anthropic's events, which the SDK assembles into the same Message, from the cache too", async () => {
@@ -43,7 +43,7 @@ describe("messages, from the provider and then from the cache", () => {
     expect(events.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
     expect(served).toMatchObject({ stop_reason: "end_turn", output_tokens: 8, cache: "MISS" });
     expect(cached).toMatchObject({ cache: "HIT", content: served!.content, stop_reason: "end_turn" });
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
   });
 
   for (const name of ["tools", "tools-stream"]) {
@@ -53,7 +53,7 @@ describe("messages, from the provider and then from the cache", () => {
       const use = call!.content.find((block) => block.type === "tool_use")!;
       expect(use).toMatchObject({ name: "get_weather", input: { city: "fake", days: 1 }, id: expect.stringMatching(/.+/) });
       expect(answer).toMatchObject({ stop_reason: "end_turn", content: [{ type: "text" }] });
-      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      const sent = (env.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
       expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: use.id, content: "Sunny, 20 °C" });
     });
   }
@@ -89,7 +89,7 @@ describe("the SDK's typed errors", () => {
   });
 
   it("an APIStatusError when the provider breaks off the stream after its first byte", async () => {
-    env.stack.fake.behaviour.breakAfterChunks = 3;
+    env.fake.behaviour.breakAfterChunks = 3;
     // The stream's status was 200 when it broke: the SDK raises its APIStatusError with Anthropic's error body.
     expect(await sdk<Raised>("broken-stream")).toMatchObject({
       class: "APIStatusError",

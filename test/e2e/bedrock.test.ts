@@ -7,52 +7,35 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { makeKey } from "../support/clients.ts";
-import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { fakeProviders, uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
+import { auditRows } from "../support/storage.ts";
 
 const SONNET = "global.anthropic.claude-sonnet-5-v1:0";
 const OPUS = "global.anthropic.claude-opus-5-5";
 const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  providers: (fake) => ({ ...fakeProviders(fake.url), ...fakeNativeProviders(fake, ["bedrock"]) }),
+  bindings: { BREAKER_FAILURES: "0", REQUIRE_API_KEY: "false" },
+});
 let anthropic: Anthropic;
 let openai: OpenAI;
 /** A key that may use Bedrock's Opus and OpenRouter's GPT-5.5 only: tier 5 tries Bedrock (the cheaper) first, then falls back. */
 let fallbackClient: OpenAI;
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream();
-  router = await startRouter({
-    ...storage.bindings,
-    ...fakeProviders(fake.url),
-    ...fakeNativeProviders(fake, ["bedrock"]),
-    BREAKER_FAILURES: "0",
-    REQUIRE_API_KEY: "false",
-  });
-  anthropic = new Anthropic({ baseURL: router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
-  openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: "unused-by-the-router-here", maxRetries: 0 });
-  const { key } = await makeKey(router, storage, { name: "fallbacks", models: ["bedrock/claude-opus-5.5", "openrouter/openai/gpt-5.5"], rpm: 10_000 });
-  fallbackClient = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR };
-  fake.seen.length = 0;
+  anthropic = new Anthropic({ baseURL: env.router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
+  openai = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: "unused-by-the-router-here", maxRetries: 0 });
+  const { key } = await makeKey(env.router, env.storage, { name: "fallbacks", models: ["bedrock/claude-opus-5.5", "openrouter/openai/gpt-5.5"], rpm: 10_000 });
+  fallbackClient = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: key, maxRetries: 0 });
 });
 
 type Sent = { path: string; headers: Record<string, unknown>; body: Record<string, unknown> };
-const lastBedrockCall = (): Sent => fake.seen.filter((seen) => seen.path.startsWith("/model/")).at(-1) as Sent;
+const lastBedrockCall = (): Sent => env.fake.seen.filter((seen) => seen.path.startsWith("/model/")).at(-1) as Sent;
 
 const weather: Anthropic.Tool = {
   name: "get_weather",
@@ -222,10 +205,10 @@ describe("the openai SDK to Bedrock's Claude", () => {
 
 describe("money", () => {
   it("charges uncached input, cache reads, cache writes and output each at Bedrock's price", async () => {
-    fake.behaviour.usage = { inputTokens: 1_000, outputTokens: 500, cacheReadInputTokens: 20_000, cacheWriteInputTokens: 3_000, totalTokens: 24_500 };
+    env.fake.behaviour.usage = { inputTokens: 1_000, outputTokens: 500, cacheReadInputTokens: 20_000, cacheWriteInputTokens: 3_000, totalTokens: 24_500 };
     // A prompt long enough that 24,000 reported tokens are believable (the router bounds a report by what was sent).
     const prompt = `${uniquePrompt("Summarise")} ${"lorem ipsum dolor sit amet ".repeat(1_500)}`;
-    const response = await router.post("/v1/chat/completions", {
+    const response = await env.router.post("/v1/chat/completions", {
       model: "bedrock/claude-sonnet-5",
       max_tokens: 1_000,
       messages: [{ role: "user", content: prompt }],
@@ -235,8 +218,8 @@ describe("money", () => {
     const id = response.headers.get("x-request-id");
     let row: Record<string, unknown> | undefined;
     for (let tries = 0; row === undefined && tries < 50; tries++) {
-      await router.scheduled();
-      row = (await auditRows(storage.db)).find((r) => r.request_id === id);
+      await env.router.scheduled();
+      row = (await auditRows(env.storage.db)).find((r) => r.request_id === id);
     }
     // Postgres' bigints come back as text.
     expect(row).toMatchObject({
@@ -251,7 +234,7 @@ describe("money", () => {
   });
 
   it("asks an hour where the client did, and charges each write at its lifetime's price as Bedrock splits them", async () => {
-    fake.behaviour.usage = {
+    env.fake.behaviour.usage = {
       inputTokens: 1_000,
       outputTokens: 500,
       cacheReadInputTokens: 20_000,
@@ -275,8 +258,8 @@ describe("money", () => {
     const id = response.headers.get("x-request-id");
     let row: Record<string, unknown> | undefined;
     for (let tries = 0; row === undefined && tries < 50; tries++) {
-      await router.scheduled();
-      row = (await auditRows(storage.db)).find((r) => r.request_id === id);
+      await env.router.scheduled();
+      row = (await auditRows(env.storage.db)).find((r) => r.request_id === id);
     }
     expect(row).toMatchObject({ model: "bedrock/claude-opus-5.5", cache_read_tokens: "20000", cache_write_tokens: "1000", cache_write_1h_tokens: "2000" });
     // Opus 5.5 at Bedrock: $4/M uncached, $0.20/M read, $5/M a 5-minute write, $8/M an hour's, $20/M out:
@@ -298,7 +281,7 @@ describe("Bedrock's errors", () => {
     [500, "The system encountered an unexpected error during processing. Try your request again.", "InternalServerException"],
     [408, "Model has timed out in processing the request.", "ModelTimeoutException"],
   ])("falls back past a %i (%s) to the next model", async (status, message, _type) => {
-    fake.behaviour.perModel = { [OPUS]: { errorStatus: status, errorMessage: message } };
+    env.fake.behaviour.perModel = { [OPUS]: { errorStatus: status, errorMessage: message } };
     const { data, response } = await tier5();
     expect(data.choices[0]!.message.content).toMatch(/^Fake/);
     expect(response.headers.get("x-tiergate-model")).toBe("openrouter/openai/gpt-5.5");
@@ -306,15 +289,15 @@ describe("Bedrock's errors", () => {
   });
 
   it("passes a too-long prompt back to the client as its own 400, trying nothing else", async () => {
-    fake.behaviour.perModel = { [OPUS]: { errorStatus: 400, errorMessage: "Input is too long for requested model." } };
+    env.fake.behaviour.perModel = { [OPUS]: { errorStatus: 400, errorMessage: "Input is too long for requested model." } };
     const refused = await tier5().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
     expect((refused as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
-    expect(fake.seen.filter((seen) => !seen.path.startsWith("/model/"))).toHaveLength(0);
+    expect(env.fake.seen.filter((seen) => !seen.path.startsWith("/model/"))).toHaveLength(0);
   });
 
   it("falls back when Bedrock's stream fails before its first event, and ends a stream broken mid-answer as broken", async () => {
-    fake.behaviour.perModel = { [OPUS]: { errorIn200: true, breakAfterChunks: 0 } };
+    env.fake.behaviour.perModel = { [OPUS]: { errorIn200: true, breakAfterChunks: 0 } };
     const stream = await fallbackClient.chat.completions
       .create({ model: "tier:5", messages: [{ role: "user", content: uniquePrompt("Plan") }], stream: true })
       .withResponse();
@@ -322,7 +305,7 @@ describe("Bedrock's errors", () => {
     for await (const _ of stream.data) {
       // drained
     }
-    fake.behaviour.perModel = { [OPUS]: { errorIn200: true, breakAfterChunks: 3 } };
+    env.fake.behaviour.perModel = { [OPUS]: { errorIn200: true, breakAfterChunks: 3 } };
     const broken = await fallbackClient.chat.completions
       .create({ model: "tier:5", messages: [{ role: "user", content: uniquePrompt("Plan") }], stream: true })
       .withResponse();
@@ -339,7 +322,9 @@ describe("Bedrock's errors", () => {
 
 describe("the health probe", () => {
   const deep = async () => {
-    const health = (await (await router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } })).json()) as {
+    const health = (await (
+      await env.router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${env.storage.bindings.ADMIN_API_KEY}` } })
+    ).json()) as {
       providers: { id: string; probe: unknown }[];
     };
     return health.providers.find((provider) => provider.id === "bedrock")?.probe;
@@ -350,8 +335,8 @@ describe("the health probe", () => {
     const sent = lastBedrockCall();
     expect(sent.path).toBe(`/model/${encodeURIComponent("global.anthropic.claude-haiku-4-5-20251001-v1:0")}/converse`);
     expect(sent.body).toEqual({ messages: [{ role: "user", content: [{ text: "ping" }] }], inferenceConfig: { maxTokens: 1 } });
-    fake.behaviour.errorStatus = 403;
-    fake.behaviour.errorMessage = "The security token included in the request is invalid.";
+    env.fake.behaviour.errorStatus = 403;
+    env.fake.behaviour.errorMessage = "The security token included in the request is invalid.";
     expect(await deep()).toMatchObject({ ok: false, status: 403 });
   });
 });

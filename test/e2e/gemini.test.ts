@@ -9,47 +9,36 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-google-token.ts";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { useFakeStack } from "../support/stack.ts";
 
 const GEMINI_KEY = "AIza-fake-gemini-key-0123456789";
 const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  providers: (fake) => {
+    const base = fake.url.replace(/\/v1$/, "");
+    return {
+      ...fakeProviders(fake.url, GEMINI_KEY),
+      GEMINI_BASE_URL: base,
+      GEMINI_API_KEY: GEMINI_KEY,
+      VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-e2e"),
+      VERTEX_REGION: "europe-west4",
+      VERTEX_BASE_URL: base,
+    };
+  },
+  bindings: { BREAKER_FAILURES: "0" },
+  behaviour: { requiredKey: GEMINI_KEY },
+});
 let openai: OpenAI;
 let anthropic: Anthropic;
 
-beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream({ requiredKey: GEMINI_KEY });
-  const base = fake.url.replace(/\/v1$/, "");
-  router = await startRouter({
-    ...storage.bindings,
-    ...fakeProviders(fake.url, GEMINI_KEY),
-    BREAKER_FAILURES: "0",
-    GEMINI_BASE_URL: base,
-    GEMINI_API_KEY: GEMINI_KEY,
-    VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-e2e"),
-    VERTEX_REGION: "europe-west4",
-    VERTEX_BASE_URL: base,
-  });
-  openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: "unused", maxRetries: 0 });
-  anthropic = new Anthropic({ baseURL: router.url, apiKey: "unused", maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR, requiredKey: GEMINI_KEY };
-  fake.seen.length = 0;
+beforeAll(() => {
+  openai = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: env.router.url, apiKey: "unused", maxRetries: 0 });
 });
 
 const weather: OpenAI.ChatCompletionTool = {
@@ -67,7 +56,7 @@ const weather: OpenAI.ChatCompletionTool = {
 };
 
 /** The Gemini calls the fake saw (not the token exchanges, nor OpenRouter's). */
-const geminiCalls = () => fake.seen.filter((seen) => /:(stream)?[gG]enerateContent/.test(seen.path));
+const geminiCalls = () => env.fake.seen.filter((seen) => /:(stream)?[gG]enerateContent/.test(seen.path));
 
 const PROVIDERS = [
   {
@@ -279,12 +268,12 @@ for (const { provider, path, streamPath } of PROVIDERS) {
 describe("Vertex's access token", () => {
   /** A router of its own (a new isolate, holding no token) whose Vertex signs with `keyFile`. */
   const vertexRouter = (keyFile: string) =>
-    startRouter({ ...storage.bindings, BREAKER_FAILURES: "0", VERTEX_SERVICE_ACCOUNT_JSON: keyFile, VERTEX_BASE_URL: fake.url.replace(/\/v1$/, "") });
-  const exchanges = () => fake.seen.filter((seen) => seen.path === TOKEN_PATH);
+    startRouter({ ...env.storage.bindings, BREAKER_FAILURES: "0", VERTEX_SERVICE_ACCOUNT_JSON: keyFile, VERTEX_BASE_URL: env.fake.url.replace(/\/v1$/, "") });
+  const exchanges = () => env.fake.seen.filter((seen) => seen.path === TOKEN_PATH);
   const issuer = (seen: { body: Record<string, unknown> }) => JSON.parse(Buffer.from(String(seen.body.assertion).split(".")[1]!, "base64url").toString()).iss;
 
   it("is fetched once, with a JWT the token endpoint verified, for many concurrent calls", async () => {
-    const keyFile = fakeServiceAccount(fake.url, "tiergate-e2e");
+    const keyFile = fakeServiceAccount(env.fake.url, "tiergate-e2e");
     const own = await vertexRouter(keyFile);
     try {
       const client = new OpenAI({ baseURL: `${own.url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -302,8 +291,8 @@ describe("Vertex's access token", () => {
   });
 
   it("is refused when the key does not match the account: the call fails as the router's credential, the key never shown", async () => {
-    const keyFile = JSON.parse(fakeServiceAccount(fake.url, "tiergate-e2e")) as Record<string, string>;
-    const impostor = JSON.parse(fakeServiceAccount(fake.url, "tiergate-e2e")) as Record<string, string>;
+    const keyFile = JSON.parse(fakeServiceAccount(env.fake.url, "tiergate-e2e")) as Record<string, string>;
+    const impostor = JSON.parse(fakeServiceAccount(env.fake.url, "tiergate-e2e")) as Record<string, string>;
     const own = await vertexRouter(JSON.stringify({ ...keyFile, private_key: impostor.private_key }));
     try {
       const response = await own.post("/v1/chat/completions", { model: "vertex/gemini-3.5-flash", messages: [{ role: "user", content: uniquePrompt("t") }] });
@@ -321,7 +310,7 @@ describe("Vertex's access token", () => {
 
 describe("money by usage class", () => {
   it("prices cache reads at the read price and thoughts at the output price, exactly", async () => {
-    fake.behaviour.usage = {
+    env.fake.behaviour.usage = {
       promptTokenCount: 10_000,
       cachedContentTokenCount: 4_000,
       candidatesTokenCount: 300,
@@ -352,15 +341,15 @@ describe("errors and fallbacks", () => {
   let tiered: Router;
   let client: OpenAI;
   beforeAll(async () => {
-    const base = fake.url.replace(/\/v1$/, "");
+    const base = env.fake.url.replace(/\/v1$/, "");
     tiered = await startRouter({
-      ...storage.bindings,
-      ...fakeProviders(fake.url, GEMINI_KEY),
+      ...env.storage.bindings,
+      ...fakeProviders(env.fake.url, GEMINI_KEY),
       BREAKER_FAILURES: "0",
       MODELS_JSON: JSON.stringify(MODELS),
       GEMINI_BASE_URL: base,
       GEMINI_API_KEY: GEMINI_KEY,
-      VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(fake.url, "tiergate-e2e"),
+      VERTEX_SERVICE_ACCOUNT_JSON: fakeServiceAccount(env.fake.url, "tiergate-e2e"),
       VERTEX_BASE_URL: base,
     });
     client = new OpenAI({ baseURL: `${tiered.url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -370,7 +359,7 @@ describe("errors and fallbacks", () => {
 
   it("moves on from a 503 UNAVAILABLE to the next model", async () => {
     // Both Google providers serve gemini-3.5-flash: both are overloaded, OpenRouter answers.
-    Object.assign(fake.behaviour, { errorStatus: 503, failModels: ["gemini-3.5-flash"] });
+    Object.assign(env.fake.behaviour, { errorStatus: 503, failModels: ["gemini-3.5-flash"] });
     const { response } = await ask();
     expect(response.headers.get("x-tiergate-model")).toBe("openrouter/openai/gpt-5.5");
     const attempts = response.headers.get("x-tiergate-attempts")!;
@@ -384,7 +373,7 @@ describe("errors and fallbacks", () => {
     [401, "upstream_auth_failed"],
   ] as const) {
     it(`moves on from a ${status} as ${code}`, async () => {
-      Object.assign(fake.behaviour, { errorStatus: status, failModels: ["gemini-3.5-flash"] });
+      Object.assign(env.fake.behaviour, { errorStatus: status, failModels: ["gemini-3.5-flash"] });
       const { response } = await ask();
       expect(response.headers.get("x-tiergate-model")).toBe("openrouter/openai/gpt-5.5");
       expect(response.headers.get("x-tiergate-attempts")).toMatch(
@@ -394,14 +383,14 @@ describe("errors and fallbacks", () => {
   }
 
   it("moves on from a key Google refuses (AI Studio's 400 API_KEY_INVALID) as the router's fault, not the client's", async () => {
-    fake.behaviour.requiredKey = "another-key";
+    env.fake.behaviour.requiredKey = "another-key";
     const { response } = await ask();
     expect(response.headers.get("x-tiergate-attempts")).toMatch(/^gemini\/gemini-3\.5-flash upstream_auth_failed .*vertex\/gemini-3\.5-flash ok \d+ms$/);
     expect(response.headers.get("x-tiergate-provider")).toBe("vertex");
   });
 
   it("answers a prompt over the window 400 context_length_exceeded, trying no other model", async () => {
-    Object.assign(fake.behaviour, {
+    Object.assign(env.fake.behaviour, {
       errorStatus: 400,
       errorMessage: "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
     });
@@ -412,13 +401,13 @@ describe("errors and fallbacks", () => {
   });
 
   it("passes a rate limit on as a 429 once every model is limited", async () => {
-    Object.assign(fake.behaviour, { errorStatus: 429, retryAfter: "0" });
+    Object.assign(env.fake.behaviour, { errorStatus: 429, retryAfter: "0" });
     const limited = await ask().catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
   });
 
   it("marks a stream that breaks off after its first event as incomplete", async () => {
-    fake.behaviour.breakAfterChunks = 2;
+    env.fake.behaviour.breakAfterChunks = 2;
     const stream = await openai.chat.completions.create({
       model: "gemini/gemini-3.5-flash",
       messages: [{ role: "user", content: uniquePrompt("b") }],

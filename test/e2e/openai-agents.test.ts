@@ -16,7 +16,7 @@ const env = useClientStack({ bindings: { MODEL_ALIASES: JSON.stringify({ "gpt-5*
 beforeAll(() => {
   // Traces would go to OpenAI's own endpoint, which no gateway user wants their prompts sent to.
   setTracingDisabled(true);
-  setDefaultOpenAIClient(new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key, maxRetries: 0 }));
+  setDefaultOpenAIClient(new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: env.key, maxRetries: 0 }));
 });
 
 describe("an agent run the default way", () => {
@@ -24,9 +24,9 @@ describe("an agent run the default way", () => {
     const agent = new Agent({ name: "Greeter", instructions: "Be brief." });
     const result = await run(agent, uniquePrompt("Say hi"));
     expect(result.finalOutput).toContain("Fake token1");
-    expect(env.stack.fake.seen).toHaveLength(1);
-    expect((env.stack.fake.seen[0]!.body.messages as unknown[])[0]).toEqual({ role: "system", content: "Be brief." });
-    const rows = await flushedRows(env.stack.router, env.storage, env.keyId, 1);
+    expect(env.fake.seen).toHaveLength(1);
+    expect((env.fake.seen[0]!.body.messages as unknown[])[0]).toEqual({ role: "system", content: "Be brief." });
+    const rows = await flushedRows(env.router, env.storage, env.keyId, 1);
     expect(rows.at(-1)).toMatchObject({ surface: "responses", http_status: 200, constitutional_hash: "cdd01ef066bc6cf2" });
   });
 
@@ -45,8 +45,8 @@ describe("an agent run the default way", () => {
     const result = await run(agent, uniquePrompt("What is the weather in Paris?"));
     expect(calls).toEqual(["fake"]);
     expect(result.finalOutput).toContain("Fake");
-    expect(env.stack.fake.seen).toHaveLength(2);
-    const second = env.stack.fake.seen[1]!.body.messages as { role: string; content?: unknown }[];
+    expect(env.fake.seen).toHaveLength(2);
+    const second = env.fake.seen[1]!.body.messages as { role: string; content?: unknown }[];
     expect(second.at(-1)).toMatchObject({ role: "tool", content: "Sunny in fake" });
   });
 
@@ -58,7 +58,7 @@ describe("an agent run the default way", () => {
     });
     const result = await run(agent, uniquePrompt("Paris has two million people"));
     expect(result.finalOutput).toEqual({ city: "fake", population: 1 });
-    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
   it("streams a run: text deltas as they come, the same final output", async () => {
@@ -71,6 +71,6 @@ describe("an agent run the default way", () => {
     await result.completed;
     expect(deltas.length).toBe(8);
     expect(result.finalOutput).toBe(deltas.join(""));
-    expect(env.stack.fake.seen[0]!.body.stream).toBe(true);
+    expect(env.fake.seen[0]!.body.stream).toBe(true);
   });
 });

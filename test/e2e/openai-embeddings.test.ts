@@ -30,8 +30,8 @@ const SMALL_BATCHES = [
   },
 ];
 
-const newKey = (fields: Record<string, unknown>) => makeKey(env.stack.router, env.storage, fields);
-const clientFor = (key: string, router: Router = env.stack.router): OpenAI => new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
+const newKey = (fields: Record<string, unknown>) => makeKey(env.router, env.storage, fields);
+const clientFor = (key: string, router: Router = env.router): OpenAI => new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
 const norm = (vector: number[]): number => Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
 
 beforeAll(async () => {
@@ -39,7 +39,7 @@ beforeAll(async () => {
   small = await startRouter({
     ...env.storage.bindings,
     REQUIRE_API_KEY: "true",
-    OPENROUTER_BASE_URL: env.stack.fake.url,
+    OPENROUTER_BASE_URL: env.fake.url,
     OPENROUTER_API_KEY: "test-key-0123456789",
     EMBEDDING_MODELS_JSON: JSON.stringify(SMALL_BATCHES),
     UPSTREAM_RETRY_BASE_MS: "5",
@@ -65,7 +65,7 @@ describe("embeddings.create", () => {
     expect(response.headers.get("x-tiergate-tier")).toBeNull();
     expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
     expect(Number(response.headers.get("x-tiergate-cost-usd"))).toBeGreaterThan(0);
-    expect(env.stack.fake.seen.at(-1)).toMatchObject({
+    expect(env.fake.seen.at(-1)).toMatchObject({
       path: "/v1/embeddings",
       body: { model: "openai/text-embedding-3-small", input: [input], encoding_format: "base64" },
     });
@@ -75,13 +75,13 @@ describe("embeddings.create", () => {
     expect(again.response.headers.get("x-tiergate-cache")).toBe("HIT");
     expect(again.response.headers.get("x-tiergate-cost-usd")).toBe("0.00000000");
     expect(again.data.data[0]!.embedding).toEqual(data.data[0]!.embedding);
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
   });
 
   it("answers base64 as OpenAI encodes it: float32, little-endian", async () => {
     const input = uniquePrompt("base64 please");
     const floats = await client.embeddings.create({ model: "auto", input, encoding_format: "float" });
-    const raw = await env.stack.router.fetch("/v1/embeddings", {
+    const raw = await env.router.fetch("/v1/embeddings", {
       method: "POST",
       headers: { authorization: client.apiKey === "" ? "" : `Bearer ${client.apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({ model: "auto", input, encoding_format: "base64" }),
@@ -99,15 +99,15 @@ describe("embeddings.create", () => {
     expect(short.data.data[0]!.embedding).toHaveLength(256);
     expect(short.response.headers.get("x-tiergate-cache")).toBe("MISS");
     expect(full.data[0]!.embedding).toHaveLength(1536);
-    expect(env.stack.fake.seen.at(-1)!.body).toMatchObject({ dimensions: 256 });
-    expect(env.stack.fake.seen[0]!.body).not.toHaveProperty("dimensions");
+    expect(env.fake.seen.at(-1)!.body).toMatchObject({ dimensions: 256 });
+    expect(env.fake.seen[0]!.body).not.toHaveProperty("dimensions");
   });
 
   it("embeds several inputs and token arrays in one call, in order", async () => {
     const texts = [uniquePrompt("one"), uniquePrompt("two"), uniquePrompt("three")];
     const many = await client.embeddings.create({ model: "auto", input: texts, encoding_format: "float" });
     expect(many.data.map((item) => item.index)).toEqual([0, 1, 2]);
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
     const alone = await client.embeddings.create({ model: "auto", input: texts[2]!, encoding_format: "float" });
     expect(alone.data[0]!.embedding).toEqual(many.data[2]!.embedding);
 
@@ -118,7 +118,7 @@ describe("embeddings.create", () => {
     const byTokens = await client.embeddings.create({ model: "auto", input: tokens, encoding_format: "float" });
     expect(byTokens.data).toHaveLength(2);
     expect(byTokens.usage.prompt_tokens).toBe(9);
-    expect(env.stack.fake.seen.at(-1)!.body.input).toEqual(tokens);
+    expect(env.fake.seen.at(-1)!.body.input).toEqual(tokens);
   });
 });
 
@@ -137,11 +137,11 @@ describe("batches larger than the provider takes", () => {
   it("splits them into calls of its size and puts the vectors back in order", async () => {
     const { key } = await makeKey(small, env.storage, { rpm: 10_000 });
     const smallClient = clientFor(key, small);
-    env.stack.fake.behaviour.embeddingBatchLimit = 3;
+    env.fake.behaviour.embeddingBatchLimit = 3;
     const texts = Array.from({ length: 8 }, (_, i) => uniquePrompt(`item ${i}`));
     const batch = await smallClient.embeddings.create({ model: "auto", input: texts, encoding_format: "float" });
     expect(batch.data.map((item) => item.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    const calls = env.stack.fake.seen.filter((seen) => seen.path === "/v1/embeddings").map((seen) => seen.body.input as string[]);
+    const calls = env.fake.seen.filter((seen) => seen.path === "/v1/embeddings").map((seen) => seen.body.input as string[]);
     expect(calls.map((inputs) => inputs.length).sort()).toEqual([2, 3, 3]);
     expect(calls.flat().sort()).toEqual([...texts].sort());
     for (const index of [0, 4, 7]) {
@@ -154,8 +154,8 @@ describe("batches larger than the provider takes", () => {
   it("charges what the provider embedded when a later call fails, and answers the failure", async () => {
     const { key, id } = await makeKey(small, env.storage, { rpm: 10_000, daily_budget_usd: 1 });
     const smallClient = clientFor(key, small);
-    env.stack.fake.behaviour.embeddingBatchLimit = 3;
-    env.stack.fake.behaviour.failPrompts = ["poisoned"];
+    env.fake.behaviour.embeddingBatchLimit = 3;
+    env.fake.behaviour.failPrompts = ["poisoned"];
     const texts = [...Array.from({ length: 3 }, (_, i) => uniquePrompt(`fine ${i}`)), uniquePrompt("poisoned")];
     const failure = await smallClient.embeddings.create({ model: "auto", input: texts }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(OpenAI.InternalServerError);
@@ -177,10 +177,10 @@ describe("limits, budgets and the audit", () => {
     for (let i = 0; i < 5; i++)
       results.push(await limited.embeddings.create({ model: "auto", input: uniquePrompt("budget") }).catch((error: unknown) => error));
     expect(results.filter((result) => result instanceof OpenAI.RateLimitError)).toHaveLength(2);
-    const rows = await flushedRows(env.stack.router, env.storage, id, 5);
+    const rows = await flushedRows(env.router, env.storage, id, 5);
     expect(rows.filter((row) => row.http_status === 200)).toHaveLength(3);
     expect(servedMicros(rows)).toBe(3);
-    expect(await spentToday(env.stack.router, key)).toBe(0.000003);
+    expect(await spentToday(env.router, key)).toBe(0.000003);
   });
 
   it("counts tokens against the key's tokens per minute", async () => {
@@ -197,7 +197,7 @@ describe("limits, budgets and the audit", () => {
     const { response } = await clientFor(key)
       .embeddings.create({ model: "auto", input: uniquePrompt("audited") })
       .withResponse();
-    const [row] = await flushedRows(env.stack.router, env.storage, id, 1);
+    const [row] = await flushedRows(env.router, env.storage, id, 1);
     expect(row!.request_id).toBe(response.headers.get("x-request-id"));
     expect(row).toMatchObject({
       surface: "embeddings",
@@ -229,7 +229,7 @@ describe("bad input, in OpenAI's format", () => {
     expect(await refused({ model: "auto", input: "x", dimensions: 5000 })).toMatchObject({ status: 400, param: "dimensions" });
     expect(await refused({ model: "auto", input: "x", encoding_format: "int8" })).toMatchObject({ status: 400, param: "encoding_format" });
     expect(await refused({ model: "auto", input: [Array.from({ length: 9000 }, () => 1)] })).toMatchObject({ status: 400, param: "input[0]" });
-    expect(env.stack.fake.seen).toHaveLength(0);
+    expect(env.fake.seen).toHaveLength(0);
   });
 
   it("refuses a model the key may not use with a 403; for such a key `auto` is the first model it may use", async () => {

@@ -23,7 +23,7 @@ type Response = {
 
 const env = useClientStack({ before: pythonWithClients, timeoutMs: 360_000 });
 const sdk = <T>(name: string): Promise<T> =>
-  runPython<T>("test/e2e/python/openai_cases.py", [name], { TG_URL: env.stack.router.url, TG_KEY: env.key, TG_PROMPT: uniquePrompt(name) });
+  runPython<T>("test/e2e/python/openai_cases.py", [name], { TG_URL: env.router.url, TG_KEY: env.key, TG_PROMPT: uniquePrompt(name) });
 
 describe("the Python openai SDK's Responses API", () => {
   it("creates a Response, and streams one", async () => {
@@ -43,14 +43,14 @@ describe("the Python openai SDK's Responses API", () => {
     expect(result.call).toEqual({ name: "get_weather", arguments: { city: "fake" } });
     expect(result.first.output).toEqual(["function_call"]);
     expect(result.second.output).toEqual(["message"]);
-    const last = (env.stack.fake.seen.at(-1)!.body.messages as { role: string; content: string }[]).at(-1)!;
+    const last = (env.fake.seen.at(-1)!.body.messages as { role: string; content: string }[]).at(-1)!;
     expect(last).toMatchObject({ role: "tool", content: '{"forecast": "sunny"}' });
   });
 
   it("answers text.format json_schema with JSON of the schema", async () => {
     const result = await sdk<Response & { parsed: unknown }>("json_schema");
     expect(result.parsed).toEqual({ city: "fake", population: 1 });
-    expect(env.stack.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(env.fake.seen[0]!.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
   it("continues a stored response, retrieves, lists and deletes it", async () => {
@@ -59,7 +59,7 @@ describe("the Python openai SDK's Responses API", () => {
     expect(result.input_items).toBe(1);
     expect(result.after_delete).toEqual({ class: "NotFoundError", status: 404 });
     // The continuation carried the first turn's history to the provider.
-    expect((env.stack.fake.seen.at(-1)!.body.messages as unknown[]).length).toBe(3);
+    expect((env.fake.seen.at(-1)!.body.messages as unknown[]).length).toBe(3);
   });
 });
 

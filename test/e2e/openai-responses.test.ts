@@ -15,10 +15,10 @@ import { auditRows } from "../support/storage.ts";
 const env = useClientStack();
 let client: OpenAI;
 
-const newKey = (fields: Record<string, unknown>) => makeKey(env.stack.router, env.storage, fields);
+const newKey = (fields: Record<string, unknown>) => makeKey(env.router, env.storage, fields);
 
 beforeAll(() => {
-  client = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: env.key, maxRetries: 0 });
+  client = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: env.key, maxRetries: 0 });
 });
 
 const weather: OpenAI.Responses.FunctionTool = {
@@ -40,7 +40,7 @@ describe("responses.create", () => {
     expect(data.usage).toMatchObject({ output_tokens: 8, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } });
     expect(response.headers.get("x-constitutional-hash")).toBe("cdd01ef066bc6cf2");
     expect(response.headers.get("x-tiergate-cache")).toBe("MISS");
-    const sent = env.stack.fake.seen.at(-1)!.body as { messages: unknown[] };
+    const sent = env.fake.seen.at(-1)!.body as { messages: unknown[] };
     expect(sent.messages).toEqual([
       { role: "system", content: "Be brief." },
       { role: "user", content: params.input },
@@ -48,7 +48,7 @@ describe("responses.create", () => {
     const again = await client.responses.create(params).withResponse();
     expect(again.response.headers.get("x-tiergate-cache")).toBe("HIT");
     expect(again.data.output_text).toBe(data.output_text);
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
   });
 
   it("streams the events the SDK assembles into the same Response, from the cache too", async () => {
@@ -69,19 +69,19 @@ describe("responses.create", () => {
     expect(final.usage?.output_tokens).toBe(8);
     const again = await client.responses.stream(params).finalResponse();
     expect(again.output_text).toBe(final.output_text);
-    expect(env.stack.fake.seen).toHaveLength(1);
+    expect(env.fake.seen).toHaveLength(1);
   });
 
   it("ends with an error the SDK raises when the provider breaks off after the first byte", async () => {
-    env.stack.fake.behaviour.breakAfterChunks = 3;
+    env.fake.behaviour.breakAfterChunks = 3;
     const stream = client.responses.stream({ model: "auto", input: uniquePrompt("break") });
     await expect(stream.finalResponse()).rejects.toThrow(/broke off/);
   });
 
   it("says incomplete, with its reason, when the answer reaches max_output_tokens", async () => {
     const data = await client.responses.create({ model: "auto", input: uniquePrompt("Say hi"), max_output_tokens: 16 });
-    expect(env.stack.fake.seen.at(-1)!.body).toMatchObject({ max_tokens: 16 });
-    env.stack.fake.behaviour.completionTokens = 40;
+    expect(env.fake.seen.at(-1)!.body).toMatchObject({ max_tokens: 16 });
+    env.fake.behaviour.completionTokens = 40;
     const cut = await client.responses.create({ model: "auto", input: uniquePrompt("Say more"), max_output_tokens: 16 });
     expect(data.status).toBe("completed");
     expect(cut).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
@@ -96,7 +96,7 @@ const asker =
 
 describe("cache and reasoning usage", () => {
   it("reads input_tokens_details.cached_tokens and output_tokens_details.reasoning_tokens, from the provider and the cache, streamed and not", async () => {
-    env.stack.fake.behaviour.usage = {
+    env.fake.behaviour.usage = {
       prompt_tokens: 1_300,
       completion_tokens: 8,
       prompt_tokens_details: { cached_tokens: 1_152 },
@@ -129,10 +129,10 @@ describe("function calls and structured output", () => {
       expect(JSON.parse(call.arguments)).toEqual({ city: "fake", days: 1 });
       const second = await ask([...input, call, { type: "function_call_output", call_id: call.call_id, output: "Sunny, 20 °C" }]);
       expect(second.output_text).toContain("Fake");
-      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[]; tools: unknown[] }).messages;
+      const sent = (env.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[]; tools: unknown[] }).messages;
       expect(sent.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ id: call.call_id, function: { name: "get_weather" } }] });
       expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: call.call_id, content: "Sunny, 20 °C" });
-      expect((env.stack.fake.seen.at(-1)!.body as { tools: unknown[] }).tools[0]).toMatchObject({
+      expect((env.fake.seen.at(-1)!.body as { tools: unknown[] }).tools[0]).toMatchObject({
         type: "function",
         function: { name: "get_weather", strict: true },
       });
@@ -155,12 +155,12 @@ describe("function calls and structured output", () => {
       const first = await ask(input);
       const call = first.output.find((item): item is OpenAI.Responses.ResponseCustomToolCall => item.type === "custom_tool_call")!;
       expect(call).toMatchObject({ type: "custom_tool_call", name: "apply_patch", input: patch });
-      const offered = (env.stack.fake.seen.at(-1)!.body as { tools: { function: Record<string, unknown> }[] }).tools[0]!.function;
+      const offered = (env.fake.seen.at(-1)!.body as { tools: { function: Record<string, unknown> }[] }).tools[0]!.function;
       expect(offered).toMatchObject({ name: "apply_patch", parameters: { required: ["input"] } });
       expect(JSON.stringify(offered)).toContain("start: /.+/");
       const second = await ask([...input, call, { type: "custom_tool_call_output", call_id: call.call_id, output: "Done" }]);
       expect(second.output_text).toContain("Fake");
-      const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+      const sent = (env.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
       expect(sent.at(-2)).toMatchObject({
         role: "assistant",
         tool_calls: [{ id: call.call_id, function: { name: "apply_patch", arguments: JSON.stringify({ input: patch }) } }],
@@ -178,7 +178,7 @@ describe("function calls and structured output", () => {
     };
     const data = await client.responses.create({ model: "auto", input: uniquePrompt("Bob is 30"), text: { format } });
     expect(JSON.parse(data.output_text)).toEqual({ name: "fake", age: 1 });
-    expect(env.stack.fake.seen.at(-1)!.body).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "person", strict: true } } });
+    expect(env.fake.seen.at(-1)!.body).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "person", strict: true } } });
   });
 });
 
@@ -189,12 +189,12 @@ describe("stored responses", () => {
     const second = await client.responses.create({ model: "auto", previous_response_id: first.id, input: "What is my name?" });
     expect(second.previous_response_id).toBe(first.id);
     // The provider got the whole conversation: the first turn and its answer, then the new one (the first's instructions are its own).
-    const sent = (env.stack.fake.seen.at(-1)!.body as { messages: { role: string; content: unknown }[] }).messages;
+    const sent = (env.fake.seen.at(-1)!.body as { messages: { role: string; content: unknown }[] }).messages;
     expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "user"]);
     expect(sent[1]!.content).toBe(first.output_text);
     // Three turns deep: still one stored row read, the second's, which holds the first's history.
     await client.responses.create({ model: "auto", previous_response_id: second.id, input: "And again?" });
-    expect((env.stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(5);
+    expect((env.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(5);
 
     expect(await client.responses.retrieve(second.id)).toMatchObject({ id: second.id, object: "response", output_text: second.output_text });
     const items = await client.responses.inputItems.list(second.id, { order: "asc" });
@@ -212,12 +212,12 @@ describe("stored responses", () => {
     const streamed = await client.responses.stream({ model: "auto", input: uniquePrompt("Remember this") }).finalResponse();
     const next = await client.responses.create({ model: "auto", previous_response_id: streamed.id, input: "What did I say?" });
     expect(next.status).toBe("completed");
-    expect((env.stack.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(3);
+    expect((env.fake.seen.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(3);
   });
 
   it("another tenant's response is not found, and store: false stores nothing", async () => {
     const mine = await client.responses.create({ model: "auto", input: uniquePrompt("private") });
-    const other = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: (await newKey({ tenant: "globex" })).key, maxRetries: 0 });
+    const other = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: (await newKey({ tenant: "globex" })).key, maxRetries: 0 });
     const attempts = [() => other.responses.retrieve(mine.id), () => other.responses.delete(mine.id), () => other.responses.inputItems.list(mine.id)];
     for (const attempt of attempts) {
       const error = await (attempt() as Promise<unknown>).catch((e: unknown) => e);
@@ -240,14 +240,14 @@ describe("stored responses", () => {
     const [row] = (await env.storage.db.query("SELECT expires_at - created_at AS kept FROM responses WHERE id = $1", [kept.id])).rows;
     expect(row.kept.days).toBe(30);
     await env.storage.db.query("UPDATE responses SET expires_at = now() - interval '1 second' WHERE id = $1", [old.id]);
-    await env.stack.router.scheduled("17 3 * * *");
+    await env.router.scheduled("17 3 * * *");
     const ids = (await env.storage.db.query("SELECT id FROM responses WHERE id = ANY($1)", [[kept.id, old.id]])).rows.map((r) => r.id);
     expect(ids).toEqual([kept.id]);
 
     const deadline = Date.now() + 8_000;
     let audited: Record<string, unknown>[] = [];
     while (audited.length < 2 && Date.now() < deadline) {
-      await env.stack.router.scheduled();
+      await env.router.scheduled();
       audited = (await auditRows(env.storage.db)).filter((r) => r.stored_response === kept.id || r.stored_response === old.id);
     }
     expect(audited).toHaveLength(2);
@@ -278,12 +278,12 @@ describe("what Codex sends", () => {
         { type: "web_search", external_web_access: false },
       ],
     };
-    const response = await env.stack.router.post("/v1/responses", body, { authorization: `Bearer ${client.apiKey}` });
+    const response = await env.router.post("/v1/responses", body, { authorization: `Bearer ${client.apiKey}` });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-tiergate-dropped")).toBe("reasoning, namespace tool multi_agent_v1, web_search");
     const text = await response.text();
     expect(text).toContain("event: response.completed");
-    const sent = env.stack.fake.seen.at(-1)!.body as Record<string, unknown>;
+    const sent = env.fake.seen.at(-1)!.body as Record<string, unknown>;
     expect((sent.messages as { role: string }[]).map((m) => m.role)).toEqual(["developer", "user", "user"]);
     expect((sent.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual(["exec_command"]);
     expect(sent.prompt_cache_key).toBe("01a23ea0-session");
@@ -304,7 +304,7 @@ describe("what Codex sends", () => {
     expect(data.status).toBe("completed");
     expect(data.output_text).toContain("Fake");
     expect(response.headers.get("x-tiergate-dropped")).toBe("agent.goal_objective output without a call_id");
-    const sent = (env.stack.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
+    const sent = (env.fake.seen.at(-1)!.body as { messages: Record<string, unknown>[] }).messages;
     expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
     expect(sent.at(-1)).toEqual({ role: "tool", tool_call_id: "call_1", content: "goal set" });
     const again = await client.responses.retrieve(data.id);
@@ -333,9 +333,9 @@ describe("errors, in OpenAI's shape", () => {
     const bad = await client.responses.create({ model: "auto", input: [{ type: "item_reference", id: "msg_1" }] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("input[0].type");
-    const wrong = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: "tg-not-a-key-0123456789", maxRetries: 0 });
+    const wrong = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: "tg-not-a-key-0123456789", maxRetries: 0 });
     expect(await wrong.responses.create({ model: "auto", input: "hi" }).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.AuthenticationError);
-    const limited = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: (await newKey({ rpm: 1 })).key, maxRetries: 0 });
+    const limited = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: (await newKey({ rpm: 1 })).key, maxRetries: 0 });
     await limited.responses.create({ model: "auto", input: uniquePrompt("hi") });
     const over = await limited.responses.create({ model: "auto", input: uniquePrompt("hi") }).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(OpenAI.RateLimitError);
@@ -346,7 +346,7 @@ describe("budgets", () => {
   it("serves a budget worth three responses exactly three times, and the rows sum to the spend", async () => {
     // 1 µ$ each at mistral-nemo's prices (a short prompt and at most 16 tokens), so 3 µ$ pays for three.
     const { key, id } = await newKey({ daily_budget_usd: 0.000003, rpm: 10_000 });
-    const limited = new OpenAI({ baseURL: `${env.stack.router.url}/v1`, apiKey: key, maxRetries: 0 });
+    const limited = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: key, maxRetries: 0 });
     const results = [];
     for (let i = 0; i < 5; i++) {
       const params = { model: "openrouter/mistralai/mistral-nemo", input: uniquePrompt("budget"), max_output_tokens: 16, store: false };
@@ -355,10 +355,10 @@ describe("budgets", () => {
     const refusals = results.filter((result) => result instanceof OpenAI.RateLimitError);
     expect(refusals).toHaveLength(2);
     expect((refusals[0] as InstanceType<typeof OpenAI.RateLimitError>).code).toBe("insufficient_quota");
-    const rows = await flushedRows(env.stack.router, env.storage, id, 5);
+    const rows = await flushedRows(env.router, env.storage, id, 5);
     expect(rows.filter((row) => row.http_status === 200)).toHaveLength(3);
     expect(servedMicros(rows)).toBe(3);
-    expect(await spentToday(env.stack.router, key)).toBe(0.000003);
+    expect(await spentToday(env.router, key)).toBe(0.000003);
   });
 });
 
@@ -367,7 +367,7 @@ describe("the audit", () => {
     const deadline = Date.now() + 8_000;
     let rows: Record<string, unknown>[] = [];
     while (Date.now() < deadline) {
-      await env.stack.router.scheduled();
+      await env.router.scheduled();
       rows = (await auditRows(env.storage.db)).filter((row) => row.key_id === env.keyId && row.model !== null);
       if (rows.length >= 10) break;
     }

@@ -10,50 +10,36 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { flushedRows, makeKey } from "../support/clients.ts";
-import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { fakeProviders, startRouter, uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
 
 const MODEL = "anthropic/claude-sonnet-5";
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  // Anthropic alone: a failing call has no other provider's Claude (its family) to fall back to, so its error is seen.
+  providers: (fake) => ({ ANTHROPIC_BASE_URL: new URL(fake.url).origin, ANTHROPIC_API_KEY: "sk-ant-test-0123456789" }),
+  bindings: {
+    UPSTREAM_RETRY_BASE_MS: "5",
+    // The error tests fail Anthropic on purpose, in any order: no circuit opens on them (breakers have their own tests).
+    BREAKER_FAILURES: "0",
+    REQUIRE_API_KEY: "true",
+  },
+  behaviour: { requiredKey: "sk-ant-test-0123456789" },
+});
 let key: string;
 let keyId: string;
 let openai: OpenAI;
 let claude: Anthropic;
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream();
-  router = await startRouter({
-    ...storage.bindings,
-    // Anthropic alone: a failing call has no other provider's Claude (its family) to fall back to, so its error is seen.
-    UPSTREAM_RETRY_BASE_MS: "5",
-    // The error tests fail Anthropic on purpose, in any order: no circuit opens on them (breakers have their own tests).
-    BREAKER_FAILURES: "0",
-    ANTHROPIC_BASE_URL: new URL(fake.url).origin,
-    ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
-    REQUIRE_API_KEY: "true",
-  });
-  ({ key, id: keyId } = await makeKey(router, storage, { daily_budget_usd: 5, rpm: 10_000, tpm: 5_000_000 }));
-  openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
-  claude = new Anthropic({ baseURL: router.url, apiKey: key, maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR, requiredKey: "sk-ant-test-0123456789" };
-  fake.seen.length = 0;
+  ({ key, id: keyId } = await makeKey(env.router, env.storage, { daily_budget_usd: 5, rpm: 10_000, tpm: 5_000_000 }));
+  openai = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: key, maxRetries: 0 });
+  claude = new Anthropic({ baseURL: env.router.url, apiKey: key, maxRetries: 0 });
 });
 
 const seen = () => {
-  const last = fake.seen.at(-1)!;
+  const last = env.fake.seen.at(-1)!;
   expect(last.path).toBe("/v1/messages");
   return last;
 };
@@ -171,7 +157,7 @@ describe("a Messages request served by Anthropic natively (passed through)", () 
   it("sends a long text on as the bytes the client wrote it in, with the model's id and the router's cap", async () => {
     const long = `${"caf\\u00e9 \\u2713\\n".repeat(100)}${uniquePrompt("")}`;
     const text = `{"model":"${MODEL}","max_tokens":64,"messages":[{"role":"user","content":"${long}"}]}`;
-    const response = await router.post("/v1/messages", text, { authorization: `Bearer ${key}`, "anthropic-version": "2023-06-01" });
+    const response = await env.router.post("/v1/messages", text, { authorization: `Bearer ${key}`, "anthropic-version": "2023-06-01" });
     expect(response.status).toBe(200);
     const arrived = seen();
     expect(arrived.text).toContain(`"${long}"`);
@@ -274,7 +260,7 @@ describe("a Messages request passed through to Anthropic", () => {
 
   it("leaves out what would bill a token above the list price the router charges (fast mode, a service tier), and names it", async () => {
     const body = { ...thinkingTurn(uniquePrompt("fast")), speed: "fast", service_tier: "priority", context_management: { edits: [] } };
-    const response = await fetch(`${router.url}/v1/messages`, {
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json", "anthropic-beta": `fast-mode-2026-02-01,${BETA}` },
       body: JSON.stringify(body),
@@ -291,7 +277,7 @@ describe("a Messages request passed through to Anthropic", () => {
 
   it("applies the router's output cap to max_tokens, lowers the thinking budget under it, and names the cap alone", async () => {
     // Raw: Anthropic's SDK itself refuses so large an answer unstreamed.
-    const response = await fetch(`${router.url}/v1/messages`, {
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
       body: JSON.stringify({ ...thinkingTurn(uniquePrompt("cap")), max_tokens: 500_000, thinking: { type: "enabled", budget_tokens: 300_000 } }),
@@ -304,7 +290,7 @@ describe("a Messages request passed through to Anthropic", () => {
   });
 
   it("streams back Anthropic's events as it sent them, event for event", async () => {
-    const response = await fetch(`${router.url}/v1/messages`, {
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json", "anthropic-beta": BETA },
       body: JSON.stringify({ ...thinkingTurn(uniquePrompt("Stream it")), stream: true }),
@@ -337,9 +323,9 @@ describe("a Messages request passed through to Anthropic", () => {
   });
 
   it("cleans the provider's words in an error event mid-stream as in an error answer: no key of the router's reaches the client", async () => {
-    fake.behaviour.streamErrorAfterChunks = 2;
-    fake.behaviour.errorMessage = "upstream auth sk-ant-test-0123456789 failed at /srv/app/proxy.py:12";
-    const response = await fetch(`${router.url}/v1/messages`, {
+    env.fake.behaviour.streamErrorAfterChunks = 2;
+    env.fake.behaviour.errorMessage = "upstream auth sk-ant-test-0123456789 failed at /srv/app/proxy.py:12";
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: uniquePrompt("mid error") }] }),
@@ -351,8 +337,8 @@ describe("a Messages request passed through to Anthropic", () => {
   });
 
   it("ends a stream Anthropic breaks midway with Anthropic's own error event", async () => {
-    fake.behaviour.breakAfterChunks = 3;
-    const response = await fetch(`${router.url}/v1/messages`, {
+    env.fake.behaviour.breakAfterChunks = 3;
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: uniquePrompt("break") }] }),
@@ -365,8 +351,8 @@ describe("a Messages request passed through to Anthropic", () => {
   });
 
   it("retries a stream whose error event comes before any content, unseen by the client", async () => {
-    fake.behaviour = { ...fake.behaviour, streamErrorAfterChunks: 0, failFirst: undefined };
-    const first = await fetch(`${router.url}/v1/messages`, {
+    env.fake.behaviour = { ...env.fake.behaviour, streamErrorAfterChunks: 0, failFirst: undefined };
+    const first = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: uniquePrompt("early error") }] }),
@@ -374,14 +360,14 @@ describe("a Messages request passed through to Anthropic", () => {
     // Every try fails the same way: the client sees a clean error, not a stream that began.
     expect(first.status).toBe(502);
     expect(await first.json()).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("began with an error event") } });
-    expect(fake.seen.length).toBeGreaterThan(1);
+    expect(env.fake.seen.length).toBeGreaterThan(1);
   });
 });
 
 describe("money", () => {
   it("charges each usage class at Anthropic's price, 1-hour writes at the 1-hour price, for both surfaces", async () => {
     // Sonnet 5 at Anthropic: input 2, output 10, read 0.2, 5-minute write 2.5, 1-hour write 4 (USD per million).
-    fake.behaviour.usage = {
+    env.fake.behaviour.usage = {
       input_tokens: 1_000,
       cache_read_input_tokens: 10_000,
       cache_creation_input_tokens: 3_000,
@@ -391,12 +377,12 @@ describe("money", () => {
     // 1,000 × 2 + 10,000 × 0.2 + 1,000 × 2.5 + 2,000 × 4 + 8 × 10 = 2,000 + 2,000 + 2,500 + 8,000 + 80 = 14,580 µ$.
     const expected = 14_580;
     const long = "x".repeat(60_000);
-    const before = (await flushedRows(router, storage, keyId, 0)).length;
+    const before = (await flushedRows(env.router, env.storage, keyId, 0)).length;
     await openai.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
     await claude.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
     const streamed = claude.messages.stream({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
     await streamed.finalMessage();
-    const rows = (await flushedRows(router, storage, keyId, before + 3)).slice(-3);
+    const rows = (await flushedRows(env.router, env.storage, keyId, before + 3)).slice(-3);
     expect(rows).toHaveLength(3);
     for (const row of rows) {
       expect(row).toMatchObject({ model: MODEL, provider: "anthropic" });
@@ -409,39 +395,39 @@ describe("money", () => {
 describe("Anthropic's errors", () => {
   const ask = () => openai.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: uniquePrompt() }] });
   it("a prompt too long is the client's 400, context_length_exceeded", async () => {
-    Object.assign(fake.behaviour, { errorStatus: 400, errorMessage: "prompt is too long: 210000 tokens > 200000 maximum" });
+    Object.assign(env.fake.behaviour, { errorStatus: 400, errorMessage: "prompt is too long: 210000 tokens > 200000 maximum" });
     await expect(ask()).rejects.toMatchObject({ status: 400, code: "context_length_exceeded" });
   });
   it("a refused key is a 502 that never shows the key, even where Anthropic's message repeats it", async () => {
-    fake.behaviour.requiredKey = "another-key";
+    env.fake.behaviour.requiredKey = "another-key";
     const error = (await ask().catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
     expect(error).toMatchObject({ status: 502, code: "upstream_auth_failed" });
-    Object.assign(fake.behaviour, { requiredKey: undefined, errorStatus: 403, errorMessage: "key sk-ant-test-0123456789 may not use this model" });
+    Object.assign(env.fake.behaviour, { requiredKey: undefined, errorStatus: 403, errorMessage: "key sk-ant-test-0123456789 may not use this model" });
     const leaked = (await ask().catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
     expect(leaked).toMatchObject({ status: 502, code: "upstream_auth_failed" });
     expect(JSON.stringify(leaked.error)).toContain("may not use this model");
     expect(JSON.stringify(leaked.error)).not.toContain("sk-ant-test-0123456789");
   });
   it("an error in a 200, or a Message cut off, is a bad answer (502), through either surface", async () => {
-    fake.behaviour.errorIn200 = true;
+    env.fake.behaviour.errorIn200 = true;
     await expect(ask()).rejects.toMatchObject({ status: 502, code: "upstream_error" });
     const messages = () => claude.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: uniquePrompt() }] });
     await expect(messages()).rejects.toMatchObject({
       status: 502,
       error: { error: { type: "api_error", message: expect.stringContaining("answered 200 with an error") } },
     });
-    Object.assign(fake.behaviour, { errorIn200: false, malformed: true });
+    Object.assign(env.fake.behaviour, { errorIn200: false, malformed: true });
     await expect(ask()).rejects.toMatchObject({ status: 502, code: "upstream_bad_response" });
     await expect(messages()).rejects.toMatchObject({ status: 502 });
   });
 
   it("429 keeps its Retry-After; 529 overloaded is a 503, Anthropic's 529 to a Messages client", async () => {
     // A wait past the router's time for retries: passed on at once.
-    Object.assign(fake.behaviour, { errorStatus: 429, retryAfter: "120" });
+    Object.assign(env.fake.behaviour, { errorStatus: 429, retryAfter: "120" });
     const limited = (await ask().catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
     expect(limited.status).toBe(429);
     expect(limited.headers?.get("retry-after")).toBe("120");
-    Object.assign(fake.behaviour, { errorStatus: 529, retryAfter: undefined });
+    Object.assign(env.fake.behaviour, { errorStatus: 529, retryAfter: undefined });
     await expect(ask()).rejects.toMatchObject({ status: 503, code: "upstream_overloaded" });
     const overloaded = (await claude.messages
       .create({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: uniquePrompt() }] })
@@ -456,11 +442,11 @@ describe("the response cache", () => {
     const prompt = uniquePrompt("cache me");
     const headers = { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" };
     const messages = { model: MODEL, max_tokens: 50, messages: [{ role: "user", content: prompt }] };
-    const first = await fetch(`${router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
+    const first = await fetch(`${env.router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
     expect(first.headers.get("x-tiergate-cache")).toBe("MISS");
     await first.arrayBuffer();
     // The same request again: the native answer was not kept, so the provider answers it again.
-    const again = await fetch(`${router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
+    const again = await fetch(`${env.router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
     expect(again.headers.get("x-tiergate-cache")).toBe("MISS");
     expect(((await again.json()) as { type: string }).type).toBe("message");
     // The same question through Chat: its own entry, answered as a chat completion.
@@ -470,16 +456,18 @@ describe("the response cache", () => {
     const chatAgain = await openai.chat.completions.create({ model: MODEL, max_tokens: 50, messages: [{ role: "user", content: prompt }] }).withResponse();
     expect(chatAgain.response.headers.get("x-tiergate-cache")).toBe("HIT");
     // And the Messages request still does not read the Chat client's entry.
-    const third = await fetch(`${router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
+    const third = await fetch(`${env.router.url}/v1/messages`, { method: "POST", headers, body: JSON.stringify(messages) });
     expect(third.headers.get("x-tiergate-cache")).toBe("MISS");
     expect(((await third.json()) as { id: string }).id).toMatch(/^msg_fake/);
-    expect(fake.seen).toHaveLength(4);
+    expect(env.fake.seen).toHaveLength(4);
   });
 });
 
 describe("the health probe", () => {
   const deep = async () => {
-    const health = (await (await router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}` } })).json()) as {
+    const health = (await (
+      await env.router.fetch("/health?deep=1", { headers: { authorization: `Bearer ${env.storage.bindings.ADMIN_API_KEY}` } })
+    ).json()) as {
       providers: { id: string; probe: unknown }[];
     };
     return health.providers.find((provider) => provider.id === "anthropic")?.probe;
@@ -487,12 +475,12 @@ describe("the health probe", () => {
 
   it("lists Anthropic's models with the key, and fails as the list does", async () => {
     expect(await deep()).toMatchObject({ ok: true, status: 200 });
-    const probe = fake.seen.at(-1)!;
+    const probe = env.fake.seen.at(-1)!;
     expect(probe.path).toBe("/v1/models");
     expect(probe.headers).toMatchObject({ "x-api-key": "sk-ant-test-0123456789", "anthropic-version": "2023-06-01" });
-    fake.behaviour.requiredKey = "another-key";
+    env.fake.behaviour.requiredKey = "another-key";
     expect(await deep()).toMatchObject({ ok: false, status: 401 });
-    Object.assign(fake.behaviour, { requiredKey: undefined, errorStatus: 529 });
+    Object.assign(env.fake.behaviour, { requiredKey: undefined, errorStatus: 529 });
     expect(await deep()).toMatchObject({ ok: false, status: 529 });
   });
 });
@@ -500,9 +488,9 @@ describe("the health probe", () => {
 describe("a pass-through whose Anthropic call fails", () => {
   it("falls back to the same Claude at OpenRouter, translated, and says what that dropped", async () => {
     const both = await startRouter({
-      ...storage.bindings,
-      ...fakeProviders(fake.url),
-      ANTHROPIC_BASE_URL: new URL(fake.url).origin,
+      ...env.storage.bindings,
+      ...fakeProviders(env.fake.url),
+      ANTHROPIC_BASE_URL: new URL(env.fake.url).origin,
       ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
       REQUIRE_API_KEY: "true",
       // The tests above failed Anthropic on purpose: its circuit is not this test's subject.
@@ -510,13 +498,13 @@ describe("a pass-through whose Anthropic call fails", () => {
     });
     try {
       // Anthropic's half is overloaded for this model; the OpenAI half serves OpenRouter's id of it.
-      Object.assign(fake.behaviour, { errorStatus: 529, failModels: ["claude-sonnet-5"], requiredKey: undefined });
+      Object.assign(env.fake.behaviour, { errorStatus: 529, failModels: ["claude-sonnet-5"], requiredKey: undefined });
       const client = new Anthropic({ baseURL: both.url, apiKey: key, maxRetries: 0 });
       const { data, response } = await client.messages.create(thinkingTurn(uniquePrompt("fall back"))).withResponse();
       expect(response.headers.get("x-tiergate-model")).toBe("openrouter/anthropic/claude-sonnet-5");
       expect(response.headers.get("x-tiergate-dropped")).toContain("thinking");
       expect(data.type).toBe("message");
-      expect(fake.seen.map((call) => call.path)).toEqual(expect.arrayContaining(["/v1/messages", "/v1/chat/completions"]));
+      expect(env.fake.seen.map((call) => call.path)).toEqual(expect.arrayContaining(["/v1/messages", "/v1/chat/completions"]));
     } finally {
       await both.close();
     }

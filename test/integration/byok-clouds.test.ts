@@ -7,17 +7,20 @@
  */
 import { randomBytes } from "node:crypto";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { FAKE_AWS, FAKE_AWS_TENANT } from "../../scripts/local/fake-bedrock.ts";
 import { fakeServiceAccount, TOKEN_PATH } from "../../scripts/local/fake-google-token.ts";
 import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
-import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { fakeProviders, uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
 
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  providers: (fake) => ({
+    ...fakeProviders(fake.url),
+    ...fakeNativeProviders(fake, ["anthropic", "bedrock", "vertex"], { project: "router-project", key: "sk-ant-router-0123456789" }),
+  }),
+  bindings: { PROVIDER_KEYS_KEK: randomBytes(32).toString("base64"), REQUIRE_API_KEY: "true" },
+});
 const suffix = randomBytes(3).toString("hex");
 const TENANT = `clouds-a-${suffix}`;
 const OTHER = `clouds-b-${suffix}`;
@@ -26,17 +29,17 @@ let tenantAccount: string;
 const ANTHROPIC_TENANT_KEY = `sk-ant-tenant-GREPME-${randomBytes(8).toString("hex")}`;
 
 const admin = (path: string, method: string, body?: unknown) =>
-  router.fetch(path, {
+  env.router.fetch(path, {
     method,
-    headers: { authorization: `Bearer ${storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${env.storage.bindings.ADMIN_API_KEY}`, "content-type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 const ask = (tenant: string, model: string) =>
-  new OpenAI({ baseURL: `${router.url}/v1`, apiKey: keys[tenant]!, maxRetries: 0 }).chat.completions.create({
+  new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: keys[tenant]!, maxRetries: 0 }).chat.completions.create({
     model,
     messages: [{ role: "user", content: uniquePrompt() }],
   });
-const lastCall = (pathPart: string) => [...fake.seen].reverse().find((seen) => seen.path.includes(pathPart))!;
+const lastCall = (pathPart: string) => [...env.fake.seen].reverse().find((seen) => seen.path.includes(pathPart))!;
 /** Who signed a SigV4 call, for which region: `<access key id>/<region>`. */
 const signer = (authorization: unknown): string => {
   const [, keyId, region] = /Credential=([^/]+)\/\d{8}\/([^/]+)\//.exec(String(authorization))!;
@@ -44,33 +47,16 @@ const signer = (authorization: unknown): string => {
 };
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream();
-  router = await startRouter({
-    ...storage.bindings,
-    ...fakeProviders(fake.url),
-    ...fakeNativeProviders(fake, ["anthropic", "bedrock", "vertex"], { project: "router-project", key: "sk-ant-router-0123456789" }),
-    PROVIDER_KEYS_KEK: randomBytes(32).toString("base64"),
-    REQUIRE_API_KEY: "true",
-  });
   for (const tenant of [TENANT, OTHER]) {
     const made = await admin("/v1/admin/keys", "POST", { name: "clouds", tenant });
     keys[tenant] = ((await made.json()) as { key: string }).key;
   }
-  tenantAccount = fakeServiceAccount(fake.url, "tenant-project-a");
+  tenantAccount = fakeServiceAccount(env.fake.url, "tenant-project-a");
   const aws = { access_key_id: FAKE_AWS_TENANT.accessKeyId, secret_access_key: FAKE_AWS_TENANT.secretAccessKey, region: FAKE_AWS_TENANT.region };
   expect((await admin(`/v1/admin/tenants/${TENANT}/providers/bedrock`, "PUT", aws)).status).toBe(200);
   expect((await admin(`/v1/admin/tenants/${TENANT}/providers/anthropic`, "PUT", { api_key: ANTHROPIC_TENANT_KEY })).status).toBe(200);
   const gcp = { service_account: tenantAccount, project: "tenant-project-a", region: "europe-west4" };
   expect((await admin(`/v1/admin/tenants/${TENANT}/providers/vertex`, "PUT", gcp)).status).toBe(200);
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR };
 });
 
 describe("a tenant's own cloud credentials", () => {

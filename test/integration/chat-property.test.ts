@@ -241,7 +241,7 @@ describe("Chat Completions bodies drawn from the schema", () => {
     let served = 0;
     await fc.assert(
       fc.asyncProperty(body, async (drawn) => {
-        const response = await stack.app.router.post("/v1/chat/completions", drawn);
+        const response = await stack.router.post("/v1/chat/completions", drawn);
         const answer = await response.text();
         const where = `${response.status} for ${JSON.stringify(drawn).slice(0, 400)}: ${answer.slice(0, 300)}`;
         expect(response.status, where).toBeLessThan(500);
@@ -275,17 +275,17 @@ describe("a tool choice no answer could keep is refused, naming it", () => {
     { shape: "required, and no tools", extra: { tool_choice: "required" }, param: "tool_choice" },
     { shape: "required, and an empty list of tools", extra: { tools: [], tool_choice: "required" }, param: "tool_choice" },
   ])("$shape", async ({ extra, param }) => {
-    const response = await stack.app.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), ...extra });
+    const response = await stack.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), ...extra });
     const answer = await response.text();
     expect(response.status, answer).toBe(400);
     expect((JSON.parse(answer) as { error: { param: unknown } }).error.param).toBe(param);
   });
 
   it("a function named among the tools is called; auto and none need no tools", async () => {
-    const forced = await stack.app.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), tools: [weather], tool_choice: named("get_weather") });
+    const forced = await stack.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), tools: [weather], tool_choice: named("get_weather") });
     expect(said(await forced.text(), false).called).toEqual(["get_weather"]);
     for (const tool_choice of ["auto", "none"]) {
-      expect((await stack.app.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), tool_choice })).status).toBe(200);
+      expect((await stack.router.post("/v1/chat/completions", { ...chat(uniquePrompt()), tool_choice })).status).toBe(200);
     }
   });
 });

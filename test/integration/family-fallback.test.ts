@@ -7,60 +7,44 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { makeKey } from "../support/clients.ts";
-import { fakeProviders, type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "../support/storage.ts";
+import { fakeProviders, uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
+import { auditRows } from "../support/storage.ts";
 
 const ANTHROPIC = "anthropic/claude-sonnet-5";
 const BEDROCK = "bedrock/claude-sonnet-5";
 /** Another family at tier 4, cheaper than Bedrock's Sonnet 5: ranked by price alone, it would be tried before Bedrock. */
 const OTHER = "openrouter/openai/gpt-6-sol";
 
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  providers: (fake) => ({ ...fakeProviders(fake.url), ...fakeNativeProviders(fake, ["anthropic", "bedrock"], { key: "sk-ant-test-0123456789" }) }),
+  // Anthropic fails on purpose in every test: no circuit opens on it, so each test's plan starts with it.
+  bindings: { BREAKER_FAILURES: "0", REQUIRE_API_KEY: "false" },
+  // Anthropic down: its API answers 529 for Sonnet 5 (only its half: the fake's other halves serve other ids).
+  behaviour: { errorStatus: 529, failModels: ["claude-sonnet-5"], errorMessage: "Overloaded" },
+});
 /** Clients of a key that may use Anthropic's and Bedrock's Sonnet 5 and another family's model, so that a tier-4 pick is Claude. */
 let claudeKey: { anthropic: Anthropic; openai: OpenAI };
 let anyModel: Anthropic;
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream();
-  router = await startRouter({
-    ...storage.bindings,
-    ...fakeProviders(fake.url),
-    ...fakeNativeProviders(fake, ["anthropic", "bedrock"], { key: "sk-ant-test-0123456789" }),
-    // Anthropic fails on purpose in every test: no circuit opens on it, so each test's plan starts with it.
-    BREAKER_FAILURES: "0",
-    REQUIRE_API_KEY: "false",
-  });
-  const { key } = await makeKey(router, storage, { name: "claude-first", models: [ANTHROPIC, BEDROCK, OTHER], rpm: 10_000 });
+  const { key } = await makeKey(env.router, env.storage, { name: "claude-first", models: [ANTHROPIC, BEDROCK, OTHER], rpm: 10_000 });
   claudeKey = {
-    anthropic: new Anthropic({ baseURL: router.url, apiKey: key, maxRetries: 0 }),
-    openai: new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 }),
+    anthropic: new Anthropic({ baseURL: env.router.url, apiKey: key, maxRetries: 0 }),
+    openai: new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: key, maxRetries: 0 }),
   };
-  anyModel = new Anthropic({ baseURL: router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  // Anthropic down: its API answers 529 for Sonnet 5 (only its half: the fake's other halves serve other ids).
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR, errorStatus: 529, failModels: ["claude-sonnet-5"], errorMessage: "Overloaded" };
-  fake.seen.length = 0;
+  anyModel = new Anthropic({ baseURL: env.router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
 });
 
 /** The request's audit row, once flushed. */
 async function rowFor(requestId: string | null): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    await router.scheduled();
-    const row = (await auditRows(storage.db)).find((r) => r.request_id === requestId);
+    await env.router.scheduled();
+    const row = (await auditRows(env.storage.db)).find((r) => r.request_id === requestId);
     if (row !== undefined) return row;
     if (Date.now() > deadline) throw new Error(`no audit row for ${requestId}`);
   }
@@ -68,7 +52,7 @@ async function rowFor(requestId: string | null): Promise<Record<string, unknown>
 
 /** Which provider each call went to, in order, as the fake saw them. */
 const calls = () =>
-  fake.seen.map((seen) => (seen.path.startsWith("/model/") ? "bedrock" : seen.path === "/v1/messages" ? "anthropic" : `other:${String(seen.body.model)}`));
+  env.fake.seen.map((seen) => (seen.path.startsWith("/model/") ? "bedrock" : seen.path === "/v1/messages" ? "anthropic" : `other:${String(seen.body.model)}`));
 
 describe("with Anthropic down", () => {
   it("answers a Messages request naming Anthropic's Claude with Bedrock's, after Anthropic's own retries", async () => {
@@ -90,7 +74,7 @@ describe("with Anthropic down", () => {
 
   it("answers a routed request whose pick is Anthropic's Claude with Bedrock's, before the cheaper model of another family", async () => {
     const plan = (await (
-      await router.post(
+      await env.router.post(
         "/v1/route",
         { model: "tier:4", messages: [{ role: "user", content: "Explain the plan" }] },
         { authorization: `Bearer ${claudeKey.openai.apiKey}` },
@@ -127,7 +111,7 @@ describe("with Anthropic down", () => {
     expect(response.headers.get("x-tiergate-model")).toBe("openrouter/anthropic/claude-sonnet-5");
     expect((await rowFor(response.headers.get("x-request-id"))).fallbacks_tried).toEqual([ANTHROPIC, "openrouter/anthropic/claude-sonnet-5"]);
     // And with OpenRouter's route to Claude failing too, Bedrock's: the family is exhausted before anything else.
-    fake.behaviour = { ...fake.behaviour, failModels: ["claude-sonnet-5", "anthropic/claude-sonnet-5"] };
+    env.fake.behaviour = { ...env.fake.behaviour, failModels: ["claude-sonnet-5", "anthropic/claude-sonnet-5"] };
     const second = await anyModel.messages
       .create({ model: ANTHROPIC, max_tokens: 64, messages: [{ role: "user", content: uniquePrompt("Say hi") }] })
       .withResponse();

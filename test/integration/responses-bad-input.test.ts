@@ -26,16 +26,16 @@ describe("a NUL in a response id", () => {
     ["DELETE", "/v1/responses/resp_%00x", "DELETE"],
   ] as const) {
     it(`${name}: 404 naming response_id, before any query`, async () => {
-      const error = await errorOf(await stack.app.router.fetch(path, { method }), 404);
+      const error = await errorOf(await stack.router.fetch(path, { method }), 404);
       expect(error).toMatchObject({ code: "not_found", param: "response_id" });
     });
   }
 
   it("previous_response_id: 404 naming the field, and the provider is not called", async () => {
-    const before = stack.app.fake.seen.length;
-    const response = await stack.app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("go on"), previous_response_id: "resp_\u0000x" });
+    const before = stack.fake.seen.length;
+    const response = await stack.router.post("/v1/responses", { model: "auto", input: uniquePrompt("go on"), previous_response_id: "resp_\u0000x" });
     expect(await errorOf(response, 404)).toMatchObject({ code: "not_found", param: "previous_response_id" });
-    expect(stack.app.fake.seen.length).toBe(before);
+    expect(stack.fake.seen.length).toBe(before);
   });
 });
 
@@ -50,7 +50,7 @@ describe("function_call_output parts that are not objects", () => {
         { type: "function_call", call_id: "call_1", name: "f", arguments: "{}" },
         { type: "function_call_output", call_id: "call_1", output },
       ];
-      const error = await errorOf(await stack.app.router.post("/v1/responses", { model: "auto", input }), 400);
+      const error = await errorOf(await stack.router.post("/v1/responses", { model: "auto", input }), 400);
       expect(error.param).toBe(field);
       expect(error.message).toContain(`'${field}'`);
     });
@@ -68,28 +68,28 @@ describe("a NUL in what a stored response keeps", () => {
     ["a metadata key", { metadata: { "t\u0000g": "a" } }, "metadata.t\u0000g"],
   ] as const) {
     it(`${name}: stored, a 400 naming ${JSON.stringify(param)} before the provider is called`, async () => {
-      const before = stack.app.fake.seen.length;
+      const before = stack.fake.seen.length;
       const body: Record<string, unknown> = { model: "auto", input: uniquePrompt("hi") };
       Object.assign(body, fields);
-      const error = await errorOf(await stack.app.router.post("/v1/responses", body), 400);
+      const error = await errorOf(await stack.router.post("/v1/responses", body), 400);
       expect(error.param).toBe(param);
       expect(error.message).toContain("NUL");
-      expect(stack.app.fake.seen.length).toBe(before);
+      expect(stack.fake.seen.length).toBe(before);
     });
   }
 
   it("with store: false it is served, as the provider takes it", async () => {
-    const response = await stack.app.router.post("/v1/responses", { model: "auto", input: `${uniquePrompt("hi")}\u0000`, user: "u\u0000", store: false });
+    const response = await stack.router.post("/v1/responses", { model: "auto", input: `${uniquePrompt("hi")}\u0000`, user: "u\u0000", store: false });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { store: boolean }).store).toBe(false);
   });
 
   it("every 200 that says store: true can be read back", async () => {
-    const response = await stack.app.router.post("/v1/responses", { model: "auto", input: uniquePrompt("kept"), metadata: { tag: "fine" } });
+    const response = await stack.router.post("/v1/responses", { model: "auto", input: uniquePrompt("kept"), metadata: { tag: "fine" } });
     expect(response.status).toBe(200);
     const { id, store } = (await response.json()) as { id: string; store: boolean };
     expect(store).toBe(true);
-    expect((await stack.app.router.fetch(`/v1/responses/${id}`)).status).toBe(200);
+    expect((await stack.router.fetch(`/v1/responses/${id}`)).status).toBe(200);
   });
 });
 
@@ -103,7 +103,7 @@ describe("what the client named, in x-tiergate-dropped", () => {
       tools: [{ type: "namespace", name: "ns\u0000é" }],
       "\ninjected: yes": 1,
     };
-    const response = await stack.app.router.post("/v1/responses", body);
+    const response = await stack.router.post("/v1/responses", body);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-tiergate-dropped")).toBe("extra?, ?injected: yes, namespace tool ns??");
     expect(response.headers.get("injected")).toBeNull();

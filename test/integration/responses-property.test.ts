@@ -118,14 +118,14 @@ describe("Responses bodies drawn from the schema", () => {
     let served = 0;
     await fc.assert(
       fc.asyncProperty(body, async (drawn) => {
-        const response = await stack.app.router.post("/v1/responses", drawn);
+        const response = await stack.router.post("/v1/responses", drawn);
         const answer = await response.text();
         const where = `${response.status} for ${JSON.stringify(drawn).slice(0, 400)}: ${answer.slice(0, 300)}`;
         expect(response.status, where).toBeLessThan(500);
         if (response.status === 200) {
           served++;
           const id = promised(answer, response.headers.get("content-type")?.startsWith("text/event-stream") === true);
-          if (id !== undefined) expect((await stack.app.router.fetch(`/v1/responses/${id}`)).status, where).toBe(200);
+          if (id !== undefined) expect((await stack.router.fetch(`/v1/responses/${id}`)).status, where).toBe(200);
           return;
         }
         expectOpenAiRefusal(response.status, answer, where);

@@ -5,7 +5,7 @@
  * each streamed and not: the audit row's cost and classes, and the key's spend, are the
  * listed price of the classes reported, computed here independently in bigint.
  */
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ledgerOf } from "../support/ledger.ts";
 import { type Band, bandPrices } from "../support/models.ts";
 import { chat, uniquePrompt } from "../support/router.ts";
@@ -56,13 +56,11 @@ const openAiUsage = ({ prompt, completion, read, write }: Reported) => ({
   prompt_tokens_details: { cached_tokens: read ?? 0, ...(write === undefined ? {} : { cache_write_tokens: write }) },
 });
 
-const stack = useFakeStack({ REQUIRE_API_KEY: "true", MODELS_JSON: JSON.stringify(MODELS) });
+const stack = useFakeStack({ bindings: { REQUIRE_API_KEY: "true", MODELS_JSON: JSON.stringify(MODELS) } });
 const as = (key: string) => ({ authorization: `Bearer ${key}`, "cache-control": "no-cache, no-store" });
 
-beforeEach(() => stack.app.reset());
-
 const { makeKey, settledRows, spent } = ledgerOf(
-  () => stack.app,
+  () => stack,
   () => stack.storage,
   "classes",
 );
@@ -104,14 +102,14 @@ describe("the double-count shapes, each streamed and not, charged the listed pri
     for (const stream of [false, true]) {
       it(`${shape.name}${stream ? ", streamed" : ""}`, async () => {
         const { id, key } = await makeKey({ daily_budget_usd: 10 });
-        Object.assign(stack.app.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(shape.reported) });
+        Object.assign(stack.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(shape.reported) });
         const body = chat(longPrompt(shape.name), {
           model: `openrouter/${shape.model}`,
           max_tokens: 100,
           stream,
           ...(stream ? { stream_options: { include_usage: true } } : {}),
         });
-        const response = await stack.app.router.post("/v1/chat/completions", body, as(key));
+        const response = await stack.router.post("/v1/chat/completions", body, as(key));
         expect(response.status).toBe(200);
         await response.text();
         const { rows, micros } = await settledRows(id, 1);
@@ -140,13 +138,13 @@ describe("a response-cache hit", () => {
   it("costs nothing, as before, and its row keeps the classes of the answer it replays", async () => {
     const { id, key } = await makeKey({ daily_budget_usd: 10 });
     const reported = { prompt: 3_000, completion: COMPLETION, read: 2_048 };
-    Object.assign(stack.app.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(reported) });
+    Object.assign(stack.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(reported) });
     const body = chat(longPrompt("asked twice"), { model: "openrouter/openai/gpt-4o-mini", max_tokens: 100 });
     const headers = { authorization: `Bearer ${key}` };
-    expect((await stack.app.router.post("/v1/chat/completions", body, headers)).headers.get("x-tiergate-cache")).toBe("MISS");
+    expect((await stack.router.post("/v1/chat/completions", body, headers)).headers.get("x-tiergate-cache")).toBe("MISS");
     await settledRows(id, 1);
     await new Promise((resolve) => setTimeout(resolve, 100)); // the cache write goes with the after-response batch
-    const hit = await stack.app.router.post("/v1/chat/completions", body, headers);
+    const hit = await stack.router.post("/v1/chat/completions", body, headers);
     expect(hit.headers.get("x-tiergate-cache")).toBe("HIT");
     const { rows, micros } = await settledRows(id, 2);
     expect(micros).toBe(listedMicros(GPT, reported));
@@ -159,22 +157,22 @@ describe("a budget worth exactly one request with its whole prompt written to th
   it("serves it at the listed write price, spends the budget to the micro-dollar, and refuses the next", async () => {
     const body = (text: string) => chat(text, { model: "openrouter/anthropic/claude-sonnet-4.5", max_tokens: COMPLETION });
     const text = longPrompt("the whole budget");
-    const probe = await (await stack.app.router.post("/v1/route", body(text), as((await makeKey({})).key))).json();
+    const probe = await (await stack.router.post("/v1/route", body(text), as((await makeKey({})).key))).json();
     const prompt = probe.estimated_prompt_tokens as number;
     const whole = { prompt, completion: COMPLETION, read: 0, write: prompt };
     const budgetMicros = listedMicros(CLAUDE, whole);
     // The reservation prices the prompt at the write price, not the input price it used to.
     expect(Math.round(probe.reserved_usd * 1e6)).toBe(budgetMicros);
     const { id, key } = await makeKey({ daily_budget_usd: budgetMicros / 1e6 });
-    Object.assign(stack.app.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(whole) });
-    const first = await stack.app.router.post("/v1/chat/completions", body(text), as(key));
+    Object.assign(stack.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(whole) });
+    const first = await stack.router.post("/v1/chat/completions", body(text), as(key));
     expect(first.status).toBe(200);
     await first.text();
     const { rows, micros } = await settledRows(id, 1);
     expect(micros).toBe(budgetMicros);
     expect(rows[0]!.usage_adjusted).toBeNull(); // charged as reported: nothing clamped to the reservation
     expect(await spent(id)).toBe(budgetMicros);
-    const next = await stack.app.router.post("/v1/chat/completions", body(longPrompt("one too many")), as(key));
+    const next = await stack.router.post("/v1/chat/completions", body(longPrompt("one too many")), as(key));
     expect(next.status).toBe(429);
     await next.text();
     expect(await spent(id)).toBe(budgetMicros);
@@ -189,13 +187,13 @@ describe("GET /v1/usage", () => {
       { prompt: 2_500, completion: COMPLETION, read: 0, write: 2_400 },
     ];
     for (const [i, reported] of reports.entries()) {
-      Object.assign(stack.app.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(reported) });
+      Object.assign(stack.fake.behaviour, { completionTokens: COMPLETION, usage: openAiUsage(reported) });
       const body = chat(longPrompt("usage route"), { model: "openrouter/anthropic/claude-sonnet-4.5", max_tokens: 100, stream: i === 1 });
-      await (await stack.app.router.post("/v1/chat/completions", body, as(key))).text();
+      await (await stack.router.post("/v1/chat/completions", body, as(key))).text();
     }
     const { micros } = await settledRows(id, 2);
     expect(micros).toBe(reports.reduce((sum, reported) => sum + listedMicros(CLAUDE, reported), 0));
-    const usage = await (await stack.app.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } })).json();
+    const usage = await (await stack.router.fetch("/v1/usage", { headers: { authorization: `Bearer ${key}` } })).json();
     const expected = {
       requests: 2,
       prompt_tokens: 5_500,

@@ -9,48 +9,30 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fakeNativeProviders } from "../../scripts/local/fake-native.ts";
-import { DEFAULT_BEHAVIOUR, type FakeUpstream, startFakeUpstream } from "../../scripts/local/fake-upstream.ts";
 import { flushedRows, makeKey } from "../support/clients.ts";
-import { type Router, startRouter, uniquePrompt } from "../support/router.ts";
-import { startTestStorage, type TestStorage } from "../support/storage.ts";
+import { uniquePrompt } from "../support/router.ts";
+import { useFakeStack } from "../support/stack.ts";
 
 const MODEL = "vertex-anthropic/claude-sonnet-5";
 const CALL = "/v1/projects/proj-claude/locations/global/publishers/anthropic/models/claude-sonnet-5";
-let storage: TestStorage;
-let fake: FakeUpstream;
-let router: Router;
+const env = useFakeStack({
+  // Vertex alone: what answers is Vertex's Claude.
+  providers: (fake) => fakeNativeProviders(fake, ["vertex"], { project: "proj-claude" }),
+  bindings: { UPSTREAM_RETRY_BASE_MS: "5", BREAKER_FAILURES: "0", REQUIRE_API_KEY: "false" },
+});
 let claude: Anthropic;
 let openai: OpenAI;
 
-beforeAll(async () => {
-  storage = await startTestStorage();
-  fake = await startFakeUpstream();
-  router = await startRouter({
-    ...storage.bindings,
-    // Vertex alone: what answers is Vertex's Claude.
-    ...fakeNativeProviders(fake, ["vertex"], { project: "proj-claude" }),
-    UPSTREAM_RETRY_BASE_MS: "5",
-    BREAKER_FAILURES: "0",
-    REQUIRE_API_KEY: "false",
-  });
-  claude = new Anthropic({ baseURL: router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
-  openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: "unused-by-the-router-here", maxRetries: 0 });
-}, 60_000);
-afterAll(async () => {
-  await router?.close();
-  await fake?.close();
-  await storage?.close();
-});
-beforeEach(() => {
-  fake.behaviour = { ...DEFAULT_BEHAVIOUR };
-  fake.seen.length = 0;
+beforeAll(() => {
+  claude = new Anthropic({ baseURL: env.router.url, apiKey: "unused-by-the-router-here", maxRetries: 0 });
+  openai = new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: "unused-by-the-router-here", maxRetries: 0 });
 });
 
 /** The last call to Vertex's Claude, checked to have carried the token. */
 const lastCall = () => {
-  const last = fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).at(-1)!;
+  const last = env.fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).at(-1)!;
   expect(String(last.headers.authorization)).toMatch(/^Bearer ya29\.fake-/);
   expect(last.headers["x-api-key"]).toBeUndefined();
   return last;
@@ -127,7 +109,7 @@ describe("a Messages request to Claude on Vertex (passed through)", () => {
   });
 
   it("relays the raw stream byte for byte in the order the fake wrote it, ping included", async () => {
-    const response = await fetch(`${router.url}/v1/messages`, {
+    const response = await fetch(`${env.router.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": "unused", "anthropic-version": "2023-06-01", "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: uniquePrompt("raw") }] }),
@@ -192,21 +174,21 @@ describe("a Chat Completions request to Claude on Vertex (translated)", () => {
   });
 
   it("turns Claude's overload on Vertex (Anthropic's 529) into the router's 503 after retries", async () => {
-    fake.behaviour = { ...fake.behaviour, errorStatus: 529 };
+    env.fake.behaviour = { ...env.fake.behaviour, errorStatus: 529 };
     const refused = await openai.chat.completions
       .create({ model: MODEL, messages: [{ role: "user", content: uniquePrompt("busy") }] })
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
-    expect(fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).length).toBeGreaterThan(1);
+    expect(env.fake.seen.filter((seen) => seen.path.includes("/publishers/anthropic/")).length).toBeGreaterThan(1);
   });
 });
 
 describe("money", () => {
   it("charges each usage class at Anthropic's list, the dated Haiku id too, for both surfaces", async () => {
-    const { key, id } = await makeKey(router, storage, { name: "vertex-money", daily_budget_usd: 5, rpm: 10_000, tpm: 5_000_000 });
+    const { key, id } = await makeKey(env.router, env.storage, { name: "vertex-money", daily_budget_usd: 5, rpm: 10_000, tpm: 5_000_000 });
     const haiku = "vertex-anthropic/claude-haiku-4.5";
-    fake.behaviour.usage = {
+    env.fake.behaviour.usage = {
       input_tokens: 1_000,
       cache_read_input_tokens: 10_000,
       cache_creation_input_tokens: 3_000,
@@ -218,14 +200,14 @@ describe("money", () => {
     const expected = 7_290;
     const long = "x".repeat(60_000);
     const paying = {
-      openai: new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 }),
-      claude: new Anthropic({ baseURL: router.url, apiKey: key, maxRetries: 0 }),
+      openai: new OpenAI({ baseURL: `${env.router.url}/v1`, apiKey: key, maxRetries: 0 }),
+      claude: new Anthropic({ baseURL: env.router.url, apiKey: key, maxRetries: 0 }),
     };
     await paying.openai.chat.completions.create({ model: haiku, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
     await paying.claude.messages.create({ model: haiku, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] });
     await paying.claude.messages.stream({ model: haiku, max_tokens: 64, messages: [{ role: "user", content: `${long} ${uniquePrompt()}` }] }).finalMessage();
     expect(lastCall().path).toBe("/v1/projects/proj-claude/locations/global/publishers/anthropic/models/claude-haiku-4-5%4020251001:streamRawPredict");
-    const rows = await flushedRows(router, storage, id, 3);
+    const rows = await flushedRows(env.router, env.storage, id, 3);
     expect(rows).toHaveLength(3);
     for (const row of rows) {
       expect(row).toMatchObject({ model: haiku, provider: "vertex-anthropic" });

@@ -4,40 +4,21 @@
  * a key once flushed, and what a key spent today.
  */
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, beforeEach } from "vitest";
-import { type Router, startWithFakeProvider } from "./router.ts";
-import { auditRows, startTestStorage, type TestStorage } from "./storage.ts";
+import { beforeAll } from "vitest";
+import type { Router } from "./router.ts";
+import { type FakeStack, useFakeStack } from "./stack.ts";
+import { auditRows, type TestStorage } from "./storage.ts";
 
-/** Real Redis and Postgres, the fake provider, the router with keys required, and one client key (`key`, `keyId`). */
-export type ClientStack = {
-  storage: TestStorage;
-  stack: Awaited<ReturnType<typeof startWithFakeProvider>>;
-  key: string;
-  keyId: string;
-};
+/** A `FakeStack` on the fake's OpenAI-compatible providers, with keys required and one client key (`key`, `keyId`). */
+export type ClientStack = FakeStack & { key: string; keyId: string };
 
-/**
- * Starts a `ClientStack` before the file's tests (after `before`, a Python venv say) and
- * stops it after them; before each test the fake's behaviour is restored and what it saw
- * forgotten, so a test counts its own provider calls. Read its fields inside the tests.
- */
+/** `useFakeStack` for a real client's tests, and a key it uses. */
 export function useClientStack(options: { bindings?: Record<string, string>; before?: () => Promise<unknown>; timeoutMs?: number } = {}): ClientStack {
-  const env = {} as ClientStack;
+  const env = useFakeStack({ ...options, bindings: { REQUIRE_API_KEY: "true", ...options.bindings } }) as ClientStack;
   beforeAll(async () => {
-    await options.before?.();
-    env.storage = await startTestStorage();
-    env.stack = await startWithFakeProvider({ ...env.storage.bindings, REQUIRE_API_KEY: "true", ...options.bindings });
-    const { key, id } = await makeKey(env.stack.router, env.storage, { daily_budget_usd: 5, rpm: 10_000 });
+    const { key, id } = await makeKey(env.router, env.storage, { daily_budget_usd: 5, rpm: 10_000 });
     env.key = key;
     env.keyId = id;
-  }, options.timeoutMs ?? 60_000);
-  afterAll(async () => {
-    await env.stack?.close();
-    await env.storage?.close();
-  });
-  beforeEach(() => {
-    env.stack.reset();
-    env.stack.fake.seen.length = 0;
   });
   return env;
 }

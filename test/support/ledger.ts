@@ -1,11 +1,9 @@
 /** A router's keys and what they spent, for the money tests: make a key, then wait for its rows and its spend to agree. */
 import { expect } from "vitest";
-import type { startWithFakeProvider } from "./router.ts";
+import type { Router } from "./router.ts";
 import { auditRows, type TestStorage } from "./storage.ts";
 
-type App = Awaited<ReturnType<typeof startWithFakeProvider>>;
-
-export function ledgerOf(app: () => App, storage: () => TestStorage, name: string) {
+export function ledgerOf(app: () => { router: Router }, storage: () => TestStorage, name: string) {
   const admin = () => ({ authorization: `Bearer ${storage().bindings.ADMIN_API_KEY}`, "content-type": "application/json" });
   const day = () => new Date().toISOString().slice(0, 10).replaceAll("-", "");
   /** The key's spent counter today, in micro-dollars, as the after-response batch has counted it. */
