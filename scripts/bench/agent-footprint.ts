@@ -28,13 +28,17 @@ export type Footprint = {
   failed: number;
   firstFailure?: string;
 };
-/** workerd's CPU per request, a turn and a tiny request, each sent after the last one's answer (and `pauseMs` more). */
-export type OneAtATime = { pauseMs: number; turnMs: number; tinyMs: number; requests: number; failed: number };
 /**
- * A Worker's footprint: the turn, and a tiny request sent the same way, 80 at once; and
- * workerd's CPU for each sent one at a time, back to back and at an agent's pace (issue 37
- * judges CPU one at a time: at 80 at once, the work a Worker does per request, not per
- * byte, is shared, and so it is back to back, within the after-response batch's 10 ms).
+ * workerd's CPU per request, a turn and a tiny request, each sent `pauseMs` after the last
+ * one's answer was read, less what workerd used idle over as long (`idleMs`, per request).
+ * `requests` and `failed` count the measured ones (a warm-up of each kind goes first).
+ */
+export type OneAtATime = { pauseMs: number; turnMs: number; tinyMs: number; idleMs: number; requests: number; failed: number; firstFailure?: string };
+/**
+ * A Worker's footprint. With `IN_FLIGHT` at once: the turn, then a tiny request. One at a
+ * time: back to back, and at an agent's pace. Issue 37 judges CPU one at a time: with many
+ * in flight, the work a Worker does per request rather than per byte is shared, and back to
+ * back too, within the router's after-response batch of 10 ms.
  */
 export type WorkerFootprint = { turn: Footprint; tiny: Footprint; backToBack: OneAtATime; paced: OneAtATime };
 /** Where the turns go; `headers(i)` for the i-th turn of a wave (its own key, as 80 agents have). */
@@ -128,26 +132,51 @@ const ONE_AT_A_TIME = 60;
  */
 const AGENT_PAUSE_MS = 100;
 
-/** workerd's CPU per request for `call` sent `n` times, each `pauseMs` after the last one's answer was read. */
-async function cpuOneAtATime(target: FootprintTarget, call: ReplayCall, n: number, pauseMs: number): Promise<{ ms: number; failed: number }> {
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const msOf = (seconds: number, n: number): number => Math.round((seconds * 1e6) / n) / 1e3;
+
+/** workerd's CPU per request (ms) for `call` sent `n` times, each `pauseMs` after the last one's answer was read. */
+async function cpuOneAtATime(
+  target: FootprintTarget,
+  call: ReplayCall,
+  n: number,
+  pauseMs: number,
+): Promise<{ ms: number; failed: number; firstFailure?: string }> {
   const body = JSON.stringify(call.body);
-  const send = async (): Promise<boolean> => {
-    const response = await fetch(target.url, { method: "POST", headers: target.headers(0), body });
-    await response.arrayBuffer();
-    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    return response.ok;
-  };
-  await send();
-  const before = workerdCpuSeconds(target.pid);
   let failed = 0;
-  for (let i = 0; i < n; i++) if (!(await send())) failed++;
-  return { ms: Math.round(((workerdCpuSeconds(target.pid) - before) * 1e6) / n) / 1e3, failed };
+  let firstFailure: string | undefined;
+  const send = async (counted: boolean): Promise<void> => {
+    const response = await fetch(target.url, { method: "POST", headers: target.headers(0), body });
+    const text = await response.text();
+    if (!response.ok) {
+      firstFailure ??= `${response.status}: ${text.slice(0, 300)}`;
+      if (counted) failed += 1;
+    }
+    if (pauseMs > 0) await sleep(pauseMs);
+  };
+  await send(false);
+  const before = workerdCpuSeconds(target.pid);
+  for (let i = 0; i < n; i++) await send(true);
+  return { ms: msOf(workerdCpuSeconds(target.pid) - before, n), failed, ...(firstFailure === undefined ? {} : { firstFailure }) };
 }
 
 async function oneAtATime(target: FootprintTarget, turn: ReplayCall, pauseMs: number): Promise<OneAtATime> {
+  // What workerd does idle over the pauses (its timers, the runtime's own work) is not the requests'.
+  const idleBefore = workerdCpuSeconds(target.pid);
+  await sleep(ONE_AT_A_TIME * pauseMs);
+  const idleMs = msOf(workerdCpuSeconds(target.pid) - idleBefore, ONE_AT_A_TIME);
   const turns = await cpuOneAtATime(target, turn, ONE_AT_A_TIME, pauseMs);
   const tinies = await cpuOneAtATime(target, tinyTurn(turn), ONE_AT_A_TIME, pauseMs);
-  return { pauseMs, turnMs: turns.ms, tinyMs: tinies.ms, requests: 2 * (ONE_AT_A_TIME + 1), failed: turns.failed + tinies.failed };
+  const firstFailure = turns.firstFailure ?? tinies.firstFailure;
+  return {
+    pauseMs,
+    turnMs: Math.round((turns.ms - idleMs) * 1e3) / 1e3,
+    tinyMs: Math.round((tinies.ms - idleMs) * 1e3) / 1e3,
+    idleMs,
+    requests: 2 * ONE_AT_A_TIME,
+    failed: turns.failed + tinies.failed,
+    ...(firstFailure === undefined ? {} : { firstFailure }),
+  };
 }
 
 /** The turn's footprint on `target`, then a tiny request's; then each sent one at a time, back to back and paced. */

@@ -175,16 +175,19 @@ function footprintLines({ router, forwardOnly }: AgentBenchResults["footprint"])
   const tinyRatio = paced.tinyMs / forward.tinyMs;
   const backToBackRatio = router.backToBack.tinyMs / forwardOnly.backToBack.tinyMs;
   const memory = router.turn.mibPerTurnInFlight;
-  const failures = [router.turn, router.tiny, forwardOnly.turn, forwardOnly.tiny].flatMap((f) => (f.firstFailure === undefined ? [] : [f.firstFailure]));
+  const failures = [router, forwardOnly]
+    .flatMap((worker) => [worker.turn, worker.tiny, worker.backToBack, worker.paced])
+    .flatMap((f) => (f.firstFailure === undefined ? [] : [f.firstFailure]));
   return [
     `What a turn costs the Worker: ${router.turn.inFlight} Claude Code turns of ${Math.round(router.turn.turnBytes / 1000)} KB at once, held at the ` +
       `provider until all are in flight, ${router.turn.turns / router.turn.inFlight} times; then as many tiny Messages requests the same way; ` +
-      `then ${paced.requests / 2 - 1} of each sent one at a time, ${paced.pauseMs} ms after the last one's answer (an agent's pace: ` +
-      "each request's after-response work is done before the next), and as many back to back. " +
+      `then ${paced.requests / 2} of each sent one at a time, ${paced.pauseMs} ms after the last one's answer (an agent's pace: ` +
+      "each request's after-response work is done before the next; less what workerd used idle over as long: " +
+      `${paced.idleMs.toFixed(2)} ms a request for the router, ${forward.idleMs.toFixed(2)} ms for the forward-only Worker), and as many back to back. ` +
       "workerd's CPU (user + system, from /proc) per request; its resident memory above its idle baseline, per turn, while all the turns " +
       "are held at the provider, and at the highest sample of the waves.",
     "",
-    `| Worker | CPU per turn / per tiny request: one at a time, ${paced.pauseMs} ms apart | back to back | 80 at once | memory per turn in flight | at the peak | idle resident memory | requests (failed) |`,
+    `| Worker | CPU per turn / per tiny request: one at a time, ${paced.pauseMs} ms apart | back to back | ${router.turn.inFlight} at once | memory per turn in flight | at the peak | idle resident memory | requests (failed) |`,
     "|---|---|---|---|---|---|---|---|",
     row("tiergate (routed, the default)", router),
     row("forward-only (scripts/bench/forward-worker.js)", forwardOnly),

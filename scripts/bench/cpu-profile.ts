@@ -39,7 +39,7 @@ export type ProfileLoad = {
   /** The request's headers, made once the router is up (a client key needs it). */
   headers: (routerUrl: string) => Promise<Record<string, string>>;
   concurrency: number;
-  /** Requests a second, each on its own (an open loop), in place of `concurrency` in flight. */
+  /** Requests a second, each sent on time whatever the others do (an open loop), in place of `concurrency` in flight. */
   rate?: number;
   durationMs: number;
 };

@@ -139,7 +139,9 @@ export async function startEdgeProxy(
 /** The process a call came from (the `/as/<name>` its bindings put first), and the path past it. */
 export function caller(url = "/"): { from: string; path: string } {
   const marked = /^\/as\/([^/?]+)(.*)$/.exec(url);
-  return marked === null ? { from: "", path: url } : { from: decodeURIComponent(marked[1]!), path: marked[2] || "/" };
+  if (marked === null) return { from: "", path: url };
+  const rest = marked[2]!;
+  return { from: decodeURIComponent(marked[1]!), path: rest.startsWith("/") ? rest : `/${rest}` };
 }
 
 async function listen(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {

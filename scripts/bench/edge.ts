@@ -25,7 +25,7 @@ export type EdgePath = {
   beforeCalls: Record<string, number>;
   statuses: Record<string, number>;
   addedMs: { p50: number; p99: number };
-  /** Calls other processes made while this path's requests waited for their first byte, in all: seen, not counted above. */
+  /** Calls other processes made while this path's requests waited for their first byte, with the delays and without, in all: not counted above. */
   elsewhere: number;
 };
 export type EdgeResults = { date: string; commit: string; delays: Delays; paths: EdgePath[] };
@@ -173,7 +173,7 @@ export async function measureEdge(options: { quick: boolean; commit: string; log
   }
 }
 
-/** `elsewhere`: calls other processes made before the first byte (a slice given back when its lease ended), not counted. */
+/** `elsewhere`: calls other processes made between the request's start and its first byte (a slice given back when its lease ended), not counted. */
 type Sample = { status: number; ms: number; before: StoreCall[]; after: StoreCall[]; elsewhere: number };
 
 /**

@@ -1,8 +1,9 @@
 /**
- * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn | --tiny] [-- --one]`: where the router's request
+ * `npm run bench:profile [-- --stateless] [-- --keyed] [-- --turn | --tiny] [-- --one | --rate N]`: where the router's request
  * path spends its CPU. `--heap` instead says what Claude Code turns in flight keep alive (heap.ts). `--turn` sends the agent bench's Claude Code turn (349 KB, through
  * `/v1/messages`) in place of the small chat request, `--tiny` the agent bench's tiny Messages request; `--one` sends
- * one at a time instead of 10 (the agent bench's CPU figures are one at a time), `--rate N` N a second, each on its own. Serves an unminified build in workerd, pinned to its own core
+ * one at a time instead of 10 (the agent bench's CPU figures are one at a time), `--rate N` N a second (an open loop:
+ * each request is sent on time, whether or not the last one has answered). Serves an unminified build in workerd, pinned to its own core
  * as the bench pins it, drives it with the bench's miss-path load (cache bypassed),
  * and prints its CPU per request, what reached Redis, and a CPU profile: self time by
  * part of the request path, by source file and by function.
@@ -37,6 +38,10 @@ const PROMPT =
   "button times out for reports with more than ten thousand rows since yesterday's release.";
 const NO_CACHE = { "content-type": "application/json", "cache-control": "no-cache, no-store", "anthropic-version": "2023-06-01" };
 
+if (options.turn && options.tiny) throw new Error("--turn or --tiny, not both");
+if (options.one && options.rate !== undefined) throw new Error("--one or --rate, not both");
+const rate = options.rate === undefined ? undefined : Number(options.rate);
+if (rate !== undefined && !(rate > 0)) throw new Error(`--rate takes requests a second, not '${options.rate}'`);
 const inFlight = options.one ? 1 : 10;
 const pinning = pinForBench();
 const fake = await startFakeProvider();
@@ -60,14 +65,14 @@ try {
         : { body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: PROMPT }] }) }),
       headers: async (url) => (options.keyed ? { ...NO_CACHE, authorization: `Bearer ${await clientKey(url)}` } : NO_CACHE),
       concurrency: inFlight,
-      ...(options.rate === undefined ? {} : { rate: Number(options.rate) }),
+      ...(rate === undefined ? {} : { rate }),
       durationMs: 8_000,
     },
     pinning.pinned ? pinning.target : undefined,
   );
   const what = options.stateless ? "router, no stores" : options.keyed ? "router with a client key" : "router as deployed";
   console.log(
-    `${what}: ${result.rps} req/s ${options.rate === undefined ? `at ${inFlight} in flight` : `sent at ${options.rate} a second`}, ${result.cpuUsPerRequest} µs of workerd CPU per request (unprofiled)`,
+    `${what}: ${result.rps} req/s ${rate === undefined ? `at ${inFlight} in flight` : `sent at ${rate} a second`}, ${result.cpuUsPerRequest} µs of workerd CPU per request (unprofiled)`,
   );
   const redis = stack?.traffic().redis;
   if (redis) {

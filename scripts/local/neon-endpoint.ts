@@ -45,6 +45,29 @@ const ERROR_FIELDS = [
   "severity",
 ] as const;
 
+/**
+ * A client out of `pool` for one request, and how to put it back. A backend stopped while the
+ * client is out and between statements (a test stopping PostgreSQL) reaches the client as an
+ * `error` event, which the pool listens for only on idle clients: unheard, it would be an
+ * uncaught exception in the process hosting the stand-in. It is heard here, and the client is
+ * dropped when given back.
+ */
+export async function borrow(pool: pg.Pool): Promise<{ client: pg.PoolClient; giveBack(): void }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error): void => {
+    broken = error;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    giveBack: () => {
+      client.off("error", onError);
+      client.release(broken);
+    },
+  };
+}
+
 export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<NeonEndpoint> {
   const pools = new Map<string, pg.Pool>();
   const poolFor = (connectionString: string): pg.Pool => {
@@ -80,7 +103,7 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
     const body = JSON.parse(await readBody(req)) as Query | { queries: Query[] };
     traffic.requests += 1;
     traffic.statements += "queries" in body ? body.queries.length : 1;
-    const client = await poolFor(connectionString).connect();
+    const { client, giveBack } = await borrow(poolFor(connectionString));
     try {
       if (!("queries" in body)) return send(res, 200, await run(client, body));
       await client.query(beginStatement(req.headers));
@@ -94,7 +117,7 @@ export async function startNeonEndpoint(options: NeonEndpointOptions): Promise<N
         throw error;
       }
     } finally {
-      client.release();
+      giveBack();
     }
   }
 

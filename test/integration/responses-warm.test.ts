@@ -32,13 +32,16 @@ async function makeKey(tenant: string): Promise<string> {
 
 type Sent = { status: number; body: Record<string, unknown>; neonBefore: number; calls: string[] };
 
-/** Sends one request and counts the Neon calls that arrived between its start and its answer's first byte. */
+/** Each router's name at the proxy: a request counts only its own isolate's calls, not the other's after-work landing meanwhile. */
+const names = new Map<Router, string>();
+
+/** Sends one request and counts the Neon calls its router made between its start and its answer's first byte. */
 async function send(router: Router, key: string, body: Record<string, unknown>): Promise<Sent> {
   const start = performance.now();
   const response = await router.post("/v1/responses", body, bearer(key));
   const firstByte = performance.now();
   const text = await response.text();
-  const before = proxy.calls().filter((call: StoreCall) => call.at >= start && call.at < firstByte);
+  const before = proxy.calls().filter((call: StoreCall) => call.from === names.get(router) && call.at >= start && call.at < firstByte);
   return {
     status: response.status,
     body: JSON.parse(text) as Record<string, unknown>,
@@ -53,9 +56,10 @@ const sentMessages = () => (app.fake.seen.at(-1)!.body as { messages: { role: st
 beforeAll(async () => {
   storage = await startTestStorage();
   proxy = await startEdgeProxy(storage.stack.bindings as Parameters<typeof startEdgeProxy>[0], NO_DELAY);
-  const bindings = { ...storage.bindings, ...proxy.bindings, REQUIRE_API_KEY: "true" };
-  app = await startWithFakeProvider(bindings);
-  other = await startRouter({ ...fakeProviders(app.fake.url), ...bindings });
+  const bindings = { ...storage.bindings, REQUIRE_API_KEY: "true" };
+  app = await startWithFakeProvider({ ...bindings, ...proxy.as("app") });
+  other = await startRouter({ ...fakeProviders(app.fake.url), ...bindings, ...proxy.as("other") });
+  names.set(app.router, "app").set(other, "other");
   ada = await makeKey("ada");
   bob = await makeKey("bob");
   // Each key known to each isolate (its first request reads its row from Postgres), and every script sent once.

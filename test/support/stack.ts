@@ -22,14 +22,14 @@ export type FakeStackOptions = {
   timeoutMs?: number;
 };
 
-/** Read the stack's fields inside tests and hooks (a suite's own `beforeAll` runs after this one's). */
+/** Read the stack's fields inside tests and hooks (a suite's own `beforeAll`, registered after this call, runs after this one's). */
 export function useFakeStack(options: FakeStackOptions = {}): FakeStack {
   const stack = {} as FakeStack;
   const providers = options.providers ?? ((fake: FakeUpstream) => fakeProviders(fake.url));
   beforeAll(async () => {
     await options.before?.();
     stack.storage = await startTestStorage();
-    stack.fake = await startFakeUpstream(options.behaviour);
+    stack.fake = await startFakeUpstream(structuredClone(options.behaviour));
     stack.router = await startRouter({ ...stack.storage.bindings, ...providers(stack.fake), ...options.bindings });
   }, options.timeoutMs ?? 60_000);
   afterAll(async () => {
@@ -38,7 +38,8 @@ export function useFakeStack(options: FakeStackOptions = {}): FakeStack {
     await stack.storage?.close();
   });
   beforeEach(() => {
-    stack.fake.behaviour = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
+    // A copy each time: a test that changes an array in it (failModels) leaves the next test's alone.
+    stack.fake.behaviour = { ...DEFAULT_BEHAVIOUR, ...structuredClone(options.behaviour) };
     stack.fake.seen.length = 0;
   });
   return stack;

@@ -41,7 +41,7 @@ describe("whose call it is", () => {
   it("reads the process from the path its bindings put first, and forwards the path past it", () => {
     expect(caller("/as/fresh%203/pipeline")).toEqual({ from: "fresh 3", path: "/pipeline" });
     expect(caller("/as/router")).toEqual({ from: "router", path: "/" });
-    expect(caller("/as/router?x=1")).toEqual({ from: "router", path: "?x=1" });
+    expect(caller("/as/router?x=1")).toEqual({ from: "router", path: "/?x=1" });
     expect(caller("/pipeline")).toEqual({ from: "", path: "/pipeline" });
   });
 
@@ -62,10 +62,15 @@ describe("whose call it is", () => {
         fetch(`${bindings.UPSTASH_REDIS_REST_URL}/pipeline`, { method: "POST", body: JSON.stringify([["SET", "k", "v"]]) });
       await (await pipeline(proxy.as("fresh 1"))).arrayBuffer();
       await (await pipeline(proxy.bindings)).arrayBuffer();
-      expect(seen).toEqual(["/pipeline", "/pipeline"]);
+      // A single command goes to the base URL itself; Neon's HTTP queries to its endpoint.
+      await (await fetch(proxy.as("fresh 2").UPSTASH_REDIS_REST_URL!, { method: "POST", body: JSON.stringify(["GET", "k"]) })).arrayBuffer();
+      await (await fetch(proxy.as("fresh 2").NEON_HTTP_ENDPOINT!, { method: "POST", body: "{}" })).arrayBuffer();
+      expect(seen).toEqual(["/pipeline", "/pipeline", "/", "/sql"]);
       expect(proxy.calls().map(({ from, store, commands }) => ({ from, store, commands }))).toEqual([
         { from: "fresh 1", store: "primary", commands: ["SET"] },
         { from: "", store: "primary", commands: ["SET"] },
+        { from: "fresh 2", store: "replica", commands: ["GET"] },
+        { from: "fresh 2", store: "neon", commands: ["SQL"] },
       ]);
     } finally {
       await proxy.close();
