@@ -198,8 +198,11 @@ export function breakpoints(request: Pick<CanonicalRequest, "tools" | "messages"
 
 /**
  * Whether the request asks for its prefix to be cached for an hour: any breakpoint with
- * `ttl: "1h"`. A provider that reports its cache writes in one count (OpenRouter's
- * `cache_write_tokens`) is read by this rule: all 1-hour writes when the request asked
- * for an hour anywhere, else all 5-minute ones, the dearer where it cannot be told.
+ * `ttl: "1h"`, or the request's own `cache_control` (automatic caching) with it. What a
+ * write is priced at, and how long routing keeps a session on its model, both read this.
+ * A provider that reports its cache writes in one count (OpenRouter's `cache_write_tokens`)
+ * is read by this rule: all 1-hour writes when the request asked for an hour anywhere,
+ * else all 5-minute ones, the dearer where it cannot be told.
  */
-export const asksOneHourCache = (request: Pick<CanonicalRequest, "tools" | "messages">): boolean => breakpoints(request).some(({ mark }) => mark.ttl === "1h");
+export const asksOneHourCache = (request: Pick<CanonicalRequest, "tools" | "messages">): boolean =>
+  (request as { cache_control?: { ttl?: unknown } }).cache_control?.ttl === "1h" || breakpoints(request).some(({ mark }) => mark.ttl === "1h");

@@ -4,10 +4,10 @@
  * remembered once the provider has answered. See docs/sessions.md.
  */
 import type { SessionAddress, SessionStore, SessionWrite } from "../cache/session-store.ts";
-import type { CanonicalRequest } from "../canonical/request.ts";
+import { asksOneHourCache, type CanonicalRequest } from "../canonical/request.ts";
 import type { RememberedSession, SessionView } from "../routing/affinity.ts";
 import type { Model } from "../routing/registry.ts";
-import { asksHourCache, continuesConversation, isToolContinuation, type SessionSource, scopedSession, sessionDigest } from "../routing/session.ts";
+import { continuesConversation, isToolContinuation, type SessionSource, scopedSession, sessionDigest } from "../routing/session.ts";
 import { type Caller, ownerOf } from "../security/caller.ts";
 
 export type SessionServices = { config: { sessionAffinity: boolean }; sessions: SessionStore };
@@ -88,7 +88,7 @@ export function rememberAnswer(
 ): SessionWrite | undefined {
   if (lookup === undefined || digest === undefined || !lookup.view.steers) return undefined;
   const address: SessionAddress = { local: lookup.named ?? digest, digest };
-  const life = asksHourCache(request) ? HOUR_CACHE_LIFE_MS : CACHE_LIFE_MS;
+  const life = asksOneHourCache(request) ? HOUR_CACHE_LIFE_MS : CACHE_LIFE_MS;
   const write = services.sessions.remember(address, { model: model.id, tier: model.tier, cacheUntil: Date.now() + life, promptTokens });
   return lookup.named !== undefined || continuesConversation(request.messages) ? write : undefined;
 }

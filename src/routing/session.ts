@@ -3,7 +3,7 @@
  * a conversation by (so it stays where the provider's prompt cache of it lives), as a
  * digest scoped to the caller. Pure but for the digest (Web Crypto).
  */
-import { asksOneHourCache, type CanonicalRequest, type Message } from "../canonical/request.ts";
+import type { CanonicalRequest, Message } from "../canonical/request.ts";
 import { canonicalJson } from "../crypto/canonical-json.ts";
 import { sha256Hex } from "../crypto/digest.ts";
 import { ApiError } from "../http/errors.ts";
@@ -125,12 +125,4 @@ export function isToolContinuation(messages: readonly Message[]): boolean {
  */
 export function continuesConversation(messages: readonly Message[]): boolean {
   return messages.some((message) => message.role === "assistant" || message.role === "tool" || message.role === "function");
-}
-
-/**
- * Whether the request asks the provider to keep its cache an hour: a breakpoint with
- * `ttl: "1h"` (on a block or a tool), or the request's own `cache_control`.
- */
-export function asksHourCache(request: CanonicalRequest): boolean {
-  return (request as { cache_control?: { ttl?: unknown } }).cache_control?.ttl === "1h" || asksOneHourCache(request);
 }

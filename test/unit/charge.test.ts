@@ -173,6 +173,8 @@ describe("cacheLifetimeOf: does the request ask the provider for an hour?", () =
     expect(cacheLifetimeOf({ messages: [{ role: "system", content: "s", cache_control: hour }] } as never)).toBe("1h");
     const tool = { type: "function", function: { name: "f" }, cache_control: hour };
     expect(cacheLifetimeOf({ messages: [{ role: "user", content: "hi" }], tools: [tool] } as never)).toBe("1h");
+    // The request's own mark (automatic caching): its writes are an hour's too, as the session's life says.
+    expect(cacheLifetimeOf({ messages: [{ role: "user", content: "hi" }], cache_control: hour } as never)).toBe("1h");
   });
 
   it("is 5 minutes for no breakpoint, a default one, or a 5-minute one", () => {

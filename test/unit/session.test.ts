@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { CanonicalRequest, Message } from "../../src/canonical/request.ts";
+import { asksOneHourCache, type CanonicalRequest, type Message } from "../../src/canonical/request.ts";
 import { ApiError } from "../../src/http/errors.ts";
-import {
-  asksHourCache,
-  claudeCodeSession,
-  continuesConversation,
-  isToolContinuation,
-  namedSession,
-  SESSION_ID_MAX_CHARS,
-  sessionKeyOf,
-} from "../../src/routing/session.ts";
+import { claudeCodeSession, continuesConversation, isToolContinuation, namedSession, SESSION_ID_MAX_CHARS, sessionKeyOf } from "../../src/routing/session.ts";
 
 const turns = (...messages: Message[]): CanonicalRequest => ({ model: "auto", messages }) as CanonicalRequest;
 const base = turns({ role: "system", content: "You are terse." }, { role: "user", content: "list the files" });
@@ -101,12 +93,14 @@ describe("the cache's life", () => {
   it("is an hour when any breakpoint asks for one, five minutes otherwise", () => {
     const hour = turns({ role: "user", content: [{ type: "text", text: "hi", cache_control: { type: "ephemeral", ttl: "1h" } }] } as Message);
     const five = turns({ role: "user", content: [{ type: "text", text: "hi", cache_control: { type: "ephemeral" } }] } as Message);
-    expect(asksHourCache(hour)).toBe(true);
-    expect(asksHourCache(five)).toBe(false);
-    expect(asksHourCache(base)).toBe(false);
+    expect(asksOneHourCache(hour)).toBe(true);
+    expect(asksOneHourCache(five)).toBe(false);
+    expect(asksOneHourCache(base)).toBe(false);
     const onTool = { ...base, tools: [{ type: "function", function: { name: "ls" }, cache_control: { type: "ephemeral", ttl: "1h" } }] } as CanonicalRequest;
-    expect(asksHourCache(onTool)).toBe(true);
+    expect(asksOneHourCache(onTool)).toBe(true);
     // A text that merely says so is no breakpoint.
-    expect(asksHourCache(turns({ role: "user", content: '{"cache_control":{"ttl":"1h"}}' }))).toBe(false);
+    expect(asksOneHourCache(turns({ role: "user", content: '{"cache_control":{"ttl":"1h"}}' }))).toBe(false);
+    // The request's own mark asks it for every block.
+    expect(asksOneHourCache({ ...base, cache_control: { type: "ephemeral", ttl: "1h" } } as CanonicalRequest)).toBe(true);
   });
 });
